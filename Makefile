@@ -1,0 +1,63 @@
+# ferry — build, test and benchmark entry points.
+#
+#   make test         unit tests, then integration tests (what CI runs: .ci/run)
+#   make unit         go vet + race-enabled unit tests (no services needed)
+#   make integration  tests tagged `integration` against MinIO and PostgreSQL,
+#                     started (and stopped) by integration/services.sh
+#   make bench        whole-run benchmark: ferry snapshot vs psql \copy
+#                     (BENCH_ROWS, BENCH_RUNS, BENCH_PPROF: see integration/bench.sh)
+#   make build        bin/ferry
+#   make fuzz         every Fuzz* under FUZZ_PKGS for FUZZTIME each
+#   make minio        build/cache the pinned MinIO binary in .cache/bin
+#   make lint         gofmt + go vet (also with the integration tag)
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+
+GO        ?= go
+FUZZTIME  ?= 30s
+FUZZ_PKGS ?= ./source/format/...
+INTEGRATION_TIMEOUT ?= 30m
+
+.PHONY: test unit integration bench build fuzz minio lint clean
+
+test: unit integration
+
+unit:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+
+integration:
+	integration/services.sh run $(GO) test -race -count=1 -tags integration -timeout $(INTEGRATION_TIMEOUT) ./integration/...
+
+bench:
+	integration/services.sh run integration/bench.sh
+
+build:
+	$(GO) build -o bin/ferry ./cmd/ferry
+
+# One `go test -fuzz` per fuzz function: -fuzz accepts a single target.
+fuzz:
+	@n=0; \
+	for pkg in $$($(GO) list $(FUZZ_PKGS)); do \
+		fns=$$($(GO) test -list 'Fuzz.*' "$$pkg"); \
+		for fn in $$(grep '^Fuzz' <<<"$$fns" || true); do \
+			echo "fuzz: $$pkg $$fn for $(FUZZTIME)"; \
+			$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) "$$pkg"; \
+			n=$$((n + 1)); \
+		done; \
+	done; \
+	echo "fuzz: ran $$n fuzz target(s) under $(FUZZ_PKGS)"
+
+minio:
+	integration/services.sh minio-bin
+
+lint:
+	@files=$$(find . -name '*.go' -not -path './.cache/*' -not -path './bin/*' -not -path '*/node_modules/*' -not -path './.git/*'); \
+	unformatted=$$(gofmt -l $$files); \
+	if [[ -n $$unformatted ]]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) vet -tags integration ./...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/ferrydata/ferry/cmd/ferry/internal/job"
+)
+
+var errHelp = errors.New("help")
+
+// options are the flags that are not part of job.Config.
+type options struct {
+	cfg        job.Config
+	config     string
+	logLevel   string
+	logFormat  string
+	progress   string
+	cpuProfile string
+}
+
+// listFlag is a repeatable string flag.
+type listFlag struct{ v *[]string }
+
+func (l listFlag) String() string {
+	if l.v == nil {
+		return ""
+	}
+	return strings.Join(*l.v, ",")
+}
+func (l listFlag) Set(s string) error { *l.v = append(*l.v, s); return nil }
+
+// sizeFlag is a byte count: 1048576, 64KiB, 8MiB, 1GiB, 10MB.
+type sizeFlag struct{ v *int }
+
+func (s sizeFlag) String() string {
+	if s.v == nil {
+		return "0"
+	}
+	return strconv.Itoa(*s.v)
+}
+
+func (s sizeFlag) Set(v string) error {
+	n, err := parseSize(v)
+	if err != nil {
+		return err
+	}
+	*s.v = n
+	return nil
+}
+
+func parseSize(v string) (int, error) {
+	units := []struct {
+		suffix string
+		mult   int
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000}, {"B", 1}}
+	s := strings.TrimSpace(v)
+	mult := 1
+	for _, u := range units {
+		if strings.HasSuffix(strings.ToUpper(s), strings.ToUpper(u.suffix)) {
+			s, mult = strings.TrimSpace(s[:len(s)-len(u.suffix)]), u.mult
+			break
+		}
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("invalid size %q (examples: 1048576, 512KiB, 8MiB)", v)
+	}
+	return n * mult, nil
+}
+
+func newSnapshotFlags(stderr io.Writer) (*flag.FlagSet, *options) {
+	o := &options{}
+	c := &o.cfg
+	fs := flag.NewFlagSet("snapshot", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.config, "config", "", "YAML `file` whose keys are these flags' names; flags override it")
+
+	fs.StringVar(&c.Source, "source", "", "where the files are: a directory (./data, file:///abs/path) or s3://bucket/prefix")
+	fs.StringVar(&c.S3Endpoint, "s3-endpoint", "", "S3 endpoint URL (default: AWS_ENDPOINT_URL_S3, else AWS)")
+	fs.BoolVar(&c.S3PathStyle, "s3-path-style", false, "path-style S3 addressing (MinIO and most S3-compatible stores)")
+	fs.Var(listFlag{&c.Include}, "include", "load only keys matching this `glob` (relative to the prefix; * within a segment, ** across /); repeatable")
+	fs.Var(listFlag{&c.Exclude}, "exclude", "skip keys matching this `glob`; repeatable")
+
+	fs.StringVar(&c.Format, "format", "auto", "file format: auto (by extension), csv, tsv or jsonl")
+	fs.StringVar(&c.Compression, "compression", "auto", "auto (extension and magic bytes), none, gzip or zstd")
+	fs.BoolVar(&c.CSVHeader, "csv-header", true, "the first CSV row names the columns (false: name them with --columns)")
+	fs.StringVar(&c.CSVDelimiter, "csv-delimiter", "", "CSV field delimiter, one byte (default , for csv, tab for tsv; \\t accepted)")
+	fs.StringVar(&c.NullString, "null-string", "", "an unquoted CSV field equal to this is NULL (default: empty unquoted field)")
+	fs.StringVar(&c.Columns, "columns", "", "columns as 'name [type], ...': names CSV columns without a header, sets types of a created table")
+
+	fs.StringVar(&c.Target, "target", "stdout", "stdout, file:PATH (JSON lines appended) or a PostgreSQL URL")
+	fs.StringVar(&c.Table, "table", "", "PostgreSQL table [schema.]name (default: the source's last path element)")
+	fs.BoolVar(&c.IgnoreUnknownFields, "ignore-unknown-fields", false, "drop fields that have no column in an existing table instead of failing")
+	fs.BoolVar(&c.SystemColumns, "system-columns", false, "add _ferry_file (text) and _ferry_record (bigint, record ordinal in the file)")
+
+	fs.IntVar(&c.Workers, "workers", 0, "files loaded in parallel (default: number of CPUs)")
+	fs.IntVar(&c.BatchRows, "batch-rows", 100_000, "records per chunk (one COPY and transaction)")
+	c.BatchBytes = 8 << 20
+	fs.Var(sizeFlag{&c.BatchBytes}, "batch-bytes", "bytes per chunk, e.g. 8MiB (default 8MiB)")
+
+	fs.StringVar(&c.Pipeline, "pipeline", "", "name of the job's progress state (default: derived from source, target and table)")
+	fs.StringVar(&c.State, "state", "", "where progress is kept: default the target database (schema ferry) for PostgreSQL, else the directory .ferry; a directory or a PostgreSQL URL")
+
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&o.logFormat, "log-format", "console", "console or json (on stderr)")
+	fs.StringVar(&o.progress, "progress", "auto", "auto (a bar on a terminal, log lines otherwise), bar, log or none")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile to this `file` (for development)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: ferry snapshot --source DIR|s3://bucket/prefix [flags]\n\nLoad every matching file once, then exit.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	return fs, o
+}
+
+// parse reads the flags, then the config file for the flags not given.
+func (o *options) parse(fs *flag.FlagSet, args []string) (job.Config, error) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return o.cfg, errHelp
+		}
+		return o.cfg, err
+	}
+	if fs.NArg() > 0 {
+		return o.cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if o.config != "" {
+		if err := applyConfigFile(fs, o.config); err != nil {
+			return o.cfg, err
+		}
+	}
+	return o.cfg, nil
+}
+
+// applyConfigFile sets every flag named by a key of the YAML file unless it
+// was given on the command line.
+func applyConfigFile(fs *flag.FlagSet, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("--config: %w", err)
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(b, &m); err != nil {
+		return fmt.Errorf("--config %s: %w", path, err)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if k == "config" || fs.Lookup(k) == nil {
+			return fmt.Errorf("--config %s: unknown key %q", path, k)
+		}
+		if set[k] {
+			continue
+		}
+		vals := []any{m[k]}
+		if list, ok := m[k].([]any); ok {
+			vals = list
+		}
+		for _, v := range vals {
+			var s string
+			switch v := v.(type) {
+			case nil:
+				continue
+			case map[string]any:
+				return fmt.Errorf("--config %s: key %q: expected a value or a list", path, k)
+			default:
+				s = fmt.Sprint(v)
+			}
+			if err := fs.Set(k, s); err != nil {
+				return fmt.Errorf("--config %s: key %q: %w", path, k, err)
+			}
+		}
+	}
+	return nil
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "devel"
+}

@@ -1,0 +1,160 @@
+// Package job runs ferry's jobs from a Config: it opens the store, the
+// target and the progress state the Config names, and drives files through
+// readers into a pusher. Only cmd/ferry maps flags, environment and the
+// config file onto Config.
+package job
+
+import (
+	"fmt"
+	"path"
+	"runtime"
+	"strings"
+
+	"github.com/ferrydata/ferry/source/compress"
+	"github.com/ferrydata/ferry/source/discover"
+	"github.com/ferrydata/ferry/source/format"
+	"github.com/ferrydata/ferry/targets/postgres"
+)
+
+// Config of a snapshot job.
+type Config struct {
+	Source      string
+	S3Endpoint  string
+	S3PathStyle bool
+	Include     []string
+	Exclude     []string
+
+	Format       string
+	Compression  string
+	CSVHeader    bool
+	CSVDelimiter string
+	NullString   string
+	Columns      string
+
+	Target              string
+	Table               string
+	IgnoreUnknownFields bool
+	SystemColumns       bool
+
+	Workers    int
+	BatchRows  int
+	BatchBytes int
+
+	Pipeline string
+	State    string
+}
+
+// UsageError is a bad flag or config value (exit status 2).
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+func usage(format string, args ...any) error {
+	return &UsageError{Err: fmt.Errorf(format, args...)}
+}
+
+// Target kinds.
+const (
+	targetStdout   = "stdout"
+	targetFile     = "file"
+	targetPostgres = "postgres"
+)
+
+// targetKind classifies --target.
+func targetKind(t string) (string, error) {
+	switch {
+	case t == "" || t == "stdout" || t == "-":
+		return targetStdout, nil
+	case strings.HasPrefix(t, "file:"):
+		if strings.TrimPrefix(t, "file:") == "" {
+			return "", usage("--target file: needs a path (file:PATH)")
+		}
+		return targetFile, nil
+	case isPostgresURL(t):
+		return targetPostgres, nil
+	}
+	return "", usage("--target %q: expected stdout, file:PATH or a PostgreSQL URL (postgres://...)", t)
+}
+
+func isPostgresURL(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://") ||
+		strings.Contains(s, "host=") || strings.Contains(s, "dbname=")
+}
+
+// Validate checks the config and fills defaults.
+func (c *Config) Validate() error {
+	if c.Source == "" {
+		return usage("--source is required (a directory, file:///path or s3://bucket/prefix)")
+	}
+	if strings.HasPrefix(c.Source, "s3://") {
+		if strings.TrimPrefix(c.Source, "s3://") == "" {
+			return usage("--source %q: no bucket", c.Source)
+		}
+	} else if strings.Contains(c.Source, "://") && !strings.HasPrefix(c.Source, "file://") {
+		return usage("--source %q: expected a directory, file:///path or s3://bucket/prefix", c.Source)
+	}
+	if err := (discover.Filter{Include: c.Include, Exclude: c.Exclude}).Validate(); err != nil {
+		return &UsageError{Err: err}
+	}
+	switch c.Format {
+	case "", "auto":
+		c.Format = "auto"
+	case format.CSV, format.TSV, format.JSONL:
+	default:
+		return usage("--format %q: expected auto, csv, tsv or jsonl", c.Format)
+	}
+	switch c.Compression {
+	case "":
+		c.Compression = compress.Auto
+	case compress.Auto, compress.None, compress.Gzip, compress.Zstd:
+	default:
+		return usage("--compression %q: expected auto, none, gzip or zstd", c.Compression)
+	}
+	if len(c.CSVDelimiter) > 1 {
+		if d, ok := map[string]string{`\t`: "\t", "tab": "\t"}[c.CSVDelimiter]; ok {
+			c.CSVDelimiter = d
+		} else {
+			return usage("--csv-delimiter %q: must be one byte", c.CSVDelimiter)
+		}
+	}
+	if c.CSVDelimiter == "\"" || c.CSVDelimiter == "\n" || c.CSVDelimiter == "\r" {
+		return usage("--csv-delimiter %q is not allowed", c.CSVDelimiter)
+	}
+	if c.Columns != "" {
+		if _, err := postgres.ParseColumns(c.Columns); err != nil {
+			return &UsageError{Err: err}
+		}
+	}
+	if !c.CSVHeader && c.Columns == "" && c.Format != format.JSONL {
+		return usage("--csv-header=false needs --columns to name the columns")
+	}
+	kind, err := targetKind(c.Target)
+	if err != nil {
+		return err
+	}
+	if kind == targetPostgres {
+		if c.Table == "" {
+			c.Table = postgres.DefaultTable(lastElement(c.Source))
+		}
+		if _, err := postgres.ParseTable(c.Table); err != nil {
+			return &UsageError{Err: err}
+		}
+	} else if c.Table != "" {
+		return usage("--table is for a PostgreSQL target")
+	}
+	if c.Workers == 0 {
+		c.Workers = runtime.NumCPU()
+	}
+	if c.Workers < 0 || c.BatchRows < 0 || c.BatchBytes < 0 {
+		return usage("--workers, --batch-rows and --batch-bytes must not be negative")
+	}
+	return nil
+}
+
+// lastElement is the last path element of a source location.
+func lastElement(src string) string {
+	s := strings.TrimPrefix(strings.TrimPrefix(src, "s3://"), "file://")
+	s = strings.TrimRight(s, "/")
+	return path.Base(s)
+}

@@ -1,0 +1,335 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/rs/zerolog"
+
+	"github.com/ferrydata/ferry/pusher"
+	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/source/discover"
+	"github.com/ferrydata/ferry/source/format"
+	"github.com/ferrydata/ferry/source/load"
+	"github.com/ferrydata/ferry/source/local"
+	"github.com/ferrydata/ferry/source/s3"
+	"github.com/ferrydata/ferry/state"
+	"github.com/ferrydata/ferry/state/filestore"
+	pgstate "github.com/ferrydata/ferry/state/postgres"
+	"github.com/ferrydata/ferry/targets"
+	"github.com/ferrydata/ferry/targets/jsonlines"
+	"github.com/ferrydata/ferry/targets/postgres"
+)
+
+// Job is an opened job: store, target and state ready.
+type Job struct {
+	cfg      Config
+	log      zerolog.Logger
+	store    source.Store
+	target   targets.Target
+	state    state.Store
+	pipeline string
+	pools    []*pgxpool.Pool
+	load     load.Config
+
+	// Counters, read by the progress reporter.
+	Listed, Skipped, Done, Failed atomic.Int64
+	Records, ReadBytes            atomic.Int64
+	listingDone                   atomic.Bool
+}
+
+// Open validates cfg and opens what the job needs. Unreachable stores or
+// databases fail here with a clear error.
+func Open(ctx context.Context, cfg Config, log zerolog.Logger) (*Job, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	j := &Job{cfg: cfg, log: log}
+	ok := false
+	defer func() {
+		if !ok {
+			j.Close()
+		}
+	}()
+	var err error
+	if j.store, err = openStore(ctx, cfg); err != nil {
+		return nil, err
+	}
+	kind, _ := targetKind(cfg.Target)
+	var targetPool *pgxpool.Pool
+	targetName := "stdout"
+	switch kind {
+	case targetStdout:
+		t := jsonlines.Stdout()
+		t.System = cfg.SystemColumns
+		j.target = t
+	case targetFile:
+		t, err := jsonlines.File(strings.TrimPrefix(cfg.Target, "file:"))
+		if err != nil {
+			return nil, err
+		}
+		t.System = cfg.SystemColumns
+		j.target = t
+		targetName = cfg.Target
+	case targetPostgres:
+		if targetPool, err = j.connect(ctx, cfg.Target, cfg.Workers+2); err != nil {
+			return nil, err
+		}
+		ident, _ := postgres.ParseTable(cfg.Table)
+		targetName = ident.Sanitize()
+	}
+	j.pipeline = cfg.Pipeline
+	if j.pipeline == "" {
+		j.pipeline = j.store.String() + " -> " + targetName
+	}
+
+	sameTx := false
+	switch {
+	case cfg.State == "" && kind == targetPostgres:
+		st, err := pgstate.New(ctx, targetPool)
+		if err != nil {
+			return nil, err
+		}
+		j.state, sameTx = st, true
+	case isPostgresURL(cfg.State):
+		pool, err := j.connect(ctx, cfg.State, cfg.Workers+2)
+		if err != nil {
+			return nil, err
+		}
+		if j.state, err = pgstate.New(ctx, pool); err != nil {
+			return nil, err
+		}
+	default:
+		dir := strings.TrimPrefix(cfg.State, "file:")
+		if dir == "" {
+			dir = ".ferry"
+		}
+		if j.state, err = filestore.New(dir); err != nil {
+			return nil, err
+		}
+	}
+	if kind == targetPostgres {
+		ident, _ := postgres.ParseTable(cfg.Table)
+		var cols []postgres.ColumnSpec
+		if cfg.Columns != "" {
+			cols, _ = postgres.ParseColumns(cfg.Columns)
+		}
+		pc := postgres.Config{Table: ident, Columns: cols, IgnoreUnknownFields: cfg.IgnoreUnknownFields, SystemColumns: cfg.SystemColumns}
+		if sameTx {
+			pc.Pipeline = j.pipeline
+		} else {
+			log.Warn().Msg("progress state is not in the target database: loading is at-least-once, not exactly-once")
+		}
+		t, err := postgres.New(ctx, targetPool, pc)
+		if err != nil {
+			return nil, err
+		}
+		j.target = t
+	}
+
+	fo := format.Options{
+		Format:     cfg.Format,
+		Header:     cfg.CSVHeader,
+		NullString: cfg.NullString,
+		BatchRows:  cfg.BatchRows,
+		BatchBytes: cfg.BatchBytes,
+	}
+	if cfg.CSVDelimiter != "" {
+		fo.Delimiter = cfg.CSVDelimiter[0]
+	}
+	if cfg.Columns != "" {
+		cols, _ := postgres.ParseColumns(cfg.Columns)
+		for _, c := range cols {
+			fo.Columns = append(fo.Columns, c.Name)
+		}
+	}
+	j.load = load.Config{Format: fo, Compression: cfg.Compression, ReadBytes: &j.ReadBytes}
+	ok = true
+	return j, nil
+}
+
+func openStore(ctx context.Context, cfg Config) (source.Store, error) {
+	if strings.HasPrefix(cfg.Source, "s3://") {
+		return s3.New(ctx, s3.Config{URL: cfg.Source, Endpoint: cfg.S3Endpoint, PathStyle: cfg.S3PathStyle})
+	}
+	return local.New(cfg.Source)
+}
+
+// connect opens a pool and checks the server answers, so a wrong URL or a
+// down server fails at once with a one-line reason.
+func (j *Job) connect(ctx context.Context, url string, maxConns int) (*pgxpool.Pool, error) {
+	pc, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, &UsageError{Err: fmt.Errorf("invalid PostgreSQL URL: %v", redact(err))}
+	}
+	if maxConns < 4 {
+		maxConns = 4
+	}
+	pc.MaxConns = int32(maxConns)
+	if pc.ConnConfig.ConnectTimeout == 0 {
+		pc.ConnConfig.ConnectTimeout = 10 * time.Second
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("cannot connect to PostgreSQL: %v", redact(err))
+	}
+	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := pool.Ping(pctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("cannot connect to PostgreSQL at %s:%d/%s: %v", pc.ConnConfig.Host, pc.ConnConfig.Port, pc.ConnConfig.Database, pgReason(err))
+	}
+	j.pools = append(j.pools, pool)
+	return pool, nil
+}
+
+// pgReason reduces a connection error to its cause.
+func pgReason(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Message
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) {
+		return opErr.Err.Error()
+	}
+	return redact(err)
+}
+
+// redact removes a password that an error message may quote.
+func redact(err error) string {
+	s := err.Error()
+	if i := strings.Index(s, "password="); i >= 0 {
+		end := strings.IndexAny(s[i:], " '\"")
+		if end < 0 {
+			end = len(s) - i
+		}
+		s = s[:i] + "password=xxxxx" + s[i+end:]
+	}
+	return s
+}
+
+// Pipeline is the job's progress-state name.
+func (j *Job) Pipeline() string { return j.pipeline }
+
+// Close releases the job's resources.
+func (j *Job) Close() {
+	if j.target != nil {
+		j.target.Close()
+	}
+	if j.state != nil {
+		j.state.Close()
+	}
+	for _, p := range j.pools {
+		p.Close()
+	}
+}
+
+// Summary of a run.
+type Summary struct {
+	Files, Loaded, AlreadyDone, Failed int64
+	Records, Bytes                     int64
+	Elapsed                            time.Duration
+	Errors                             []error
+}
+
+// Snapshot loads every matching file not yet done, with cfg.Workers files
+// in parallel. It returns an error only when the job itself fails (listing
+// or state); failed files are counted in the summary.
+func (j *Job) Snapshot(ctx context.Context) (Summary, error) {
+	start := time.Now()
+	var sum Summary
+	workers := j.cfg.Workers
+	files := make(chan source.Object, workers)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	p := pusher.NewSync(j.target, j.state, j.pipeline)
+	for range workers {
+		wg.Go(func() {
+			for obj := range files {
+				err := j.loadFile(ctx, obj, p)
+				if err != nil {
+					mu.Lock()
+					sum.Errors = append(sum.Errors, err)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	listErr := discover.List(ctx, j.store, discover.Filter{Include: j.cfg.Include, Exclude: j.cfg.Exclude}, func(page []source.Object) error {
+		progress, err := j.state.Lookup(ctx, j.pipeline, page)
+		if err != nil {
+			return err
+		}
+		for _, obj := range page {
+			j.Listed.Add(1)
+			if pr, ok := progress[state.ID(obj)]; ok && pr.Status == state.Done {
+				j.Skipped.Add(1)
+				continue
+			}
+			select {
+			case files <- obj:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
+	})
+	j.listingDone.Store(true)
+	close(files)
+	wg.Wait()
+	sum.Files = j.Listed.Load()
+	sum.AlreadyDone = j.Skipped.Load()
+	sum.Loaded = j.Done.Load()
+	sum.Failed = j.Failed.Load()
+	sum.Records = j.Records.Load()
+	sum.Bytes = j.ReadBytes.Load()
+	sum.Elapsed = time.Since(start)
+	if listErr != nil {
+		return sum, fmt.Errorf("list %s: %w", j.store, listErr)
+	}
+	return sum, nil
+}
+
+func (j *Job) loadFile(ctx context.Context, obj source.Object, p pusher.Pusher) error {
+	log := j.log.With().Str("file", obj.Key).Logger()
+	pr, err := j.state.Start(ctx, j.pipeline, obj)
+	if err != nil {
+		j.Failed.Add(1)
+		log.Error().Err(err).Msg("cannot start file")
+		return err
+	}
+	if pr.Status == state.Done {
+		j.Skipped.Add(1)
+		return nil
+	}
+	if pr.Pos.Records > 0 {
+		log.Info().Int64("record", pr.Pos.Records).Int64("offset", pr.Pos.Offset).Int("attempt", pr.Attempts).Msg("resuming file")
+	}
+	cfg := j.load
+	cfg.Pushed = func(c *source.Chunk) { j.Records.Add(int64(c.Batch.Len())) }
+	st, err := load.File(ctx, j.store, obj, pr.Pos, cfg, p)
+	if err != nil {
+		j.Failed.Add(1)
+		if ctx.Err() == nil {
+			// Record the failure; with a dead database this fails too, and
+			// the file stays "loading" to be resumed.
+			if ferr := j.state.Fail(context.WithoutCancel(ctx), j.pipeline, obj, err); ferr != nil {
+				log.Warn().Err(ferr).Msg("cannot record the failure in the state")
+			}
+		}
+		log.Error().Err(err).Msg("file failed")
+		return err
+	}
+	j.Done.Add(1)
+	log.Debug().Int64("records", st.Records).Int("chunks", st.Chunks).Msg("file loaded")
+	return nil
+}

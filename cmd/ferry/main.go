@@ -1,0 +1,146 @@
+// Command ferry loads the records of CSV and JSON-lines files from a local
+// directory or S3 into PostgreSQL, or prints them as JSON lines.
+//
+// Usage: ferry snapshot --source DIR|s3://bucket/prefix [flags]
+//
+// Exit status: 0 when every file loaded, 1 when any failed or the job could
+// not run, 2 on bad usage or configuration.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"syscall"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ferrydata/ferry/cmd/ferry/internal/job"
+	_ "github.com/ferrydata/ferry/source/format/csv"   // csv, tsv readers
+	_ "github.com/ferrydata/ferry/source/format/jsonl" // jsonl reader
+)
+
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const topUsage = `ferry replicates files into databases.
+
+Usage:
+  ferry snapshot [flags]   load every matching file once, then exit
+  ferry help [command]     show help
+
+Run 'ferry snapshot -h' for the flags.
+`
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, topUsage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "snapshot":
+		return snapshot(args[1:], stderr)
+	case "help", "-h", "--help":
+		if len(args) > 1 && args[1] == "snapshot" {
+			fs, _ := newSnapshotFlags(stderr)
+			fs.Usage()
+			return exitOK
+		}
+		fmt.Fprint(stdout, topUsage)
+		return exitOK
+	case "version", "--version":
+		fmt.Fprintln(stdout, "ferry", version())
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "ferry: unknown command %q\n\n%s", args[0], topUsage)
+	return exitUsage
+}
+
+func snapshot(args []string, stderr io.Writer) int {
+	fs, o := newSnapshotFlags(stderr)
+	cfg, err := o.parse(fs, args)
+	if errors.Is(err, errHelp) {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "ferry: %v\n", err)
+		return exitUsage
+	}
+	log, err := newLogger(stderr, o.logLevel, o.logFormat)
+	if err != nil {
+		fmt.Fprintf(stderr, "ferry: %v\n", err)
+		return exitUsage
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "ferry: %v\n", err)
+			return exitUsage
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "ferry: %v\n", err)
+			return exitUsage
+		}
+		defer pprof.StopCPUProfile()
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	j, err := job.Open(ctx, cfg, log)
+	if err != nil {
+		var ue *job.UsageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(stderr, "ferry: %v\n", err)
+			return exitUsage
+		}
+		fmt.Fprintf(stderr, "ferry: %v\n", err)
+		return exitFailed
+	}
+	defer j.Close()
+	log.Info().Str("pipeline", j.Pipeline()).Msg("snapshot starting")
+
+	rep := startProgress(ctx, j, stderr, o.progress, log)
+	sum, err := j.Snapshot(ctx)
+	rep.stop()
+	printSummary(stderr, sum, o.logFormat == "json", log)
+	if err != nil {
+		fmt.Fprintf(stderr, "ferry: %v\n", err)
+		return exitFailed
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "ferry: interrupted; run again to resume")
+		return exitFailed
+	}
+	if sum.Failed > 0 {
+		return exitFailed
+	}
+	return exitOK
+}
+
+func newLogger(w io.Writer, level, format string) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil || level == "" {
+		return zerolog.Logger{}, fmt.Errorf("--log-level %q: expected debug, info, warn or error", level)
+	}
+	zerolog.DurationFieldUnit = 1e9
+	switch format {
+	case "json":
+		return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+	case "console", "":
+		cw := zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05", NoColor: !isTerminal(w)}
+		return zerolog.New(cw).Level(lvl).With().Timestamp().Logger(), nil
+	}
+	return zerolog.Logger{}, fmt.Errorf("--log-format %q: expected console or json", format)
+}

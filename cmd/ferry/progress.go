@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/term"
+
+	"github.com/ferrydata/ferry/cmd/ferry/internal/job"
+)
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+type reporter struct {
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func (r *reporter) stop() {
+	r.cancel()
+	r.wg.Wait()
+}
+
+// startProgress shows progress: a redrawn line on a terminal, a log line
+// every 10 seconds otherwise.
+func startProgress(ctx context.Context, j *job.Job, w io.Writer, mode string, log zerolog.Logger) *reporter {
+	ctx, cancel := context.WithCancel(ctx)
+	r := &reporter{cancel: cancel}
+	if mode == "auto" {
+		mode = "log"
+		if isTerminal(w) {
+			mode = "bar"
+		}
+	}
+	if mode == "none" {
+		return r
+	}
+	start := time.Now()
+	every := 10 * time.Second
+	if mode == "bar" {
+		every = 250 * time.Millisecond
+	}
+	r.wg.Go(func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				if mode == "bar" {
+					fmt.Fprint(w, "\r\033[K")
+				}
+				return
+			case <-t.C:
+			}
+			el := time.Since(start).Seconds()
+			files := j.Done.Load() + j.Failed.Load() + j.Skipped.Load()
+			bytes := j.ReadBytes.Load()
+			rows := j.Records.Load()
+			if mode == "bar" {
+				fmt.Fprintf(w, "\r\033[K%s files %d/%d  rows %d  %s  %.1f MB/s",
+					bar(files, j.Listed.Load(), 20), files, j.Listed.Load(), rows, mb(bytes), float64(bytes)/1e6/el)
+				continue
+			}
+			log.Info().Int64("files", files).Int64("listed", j.Listed.Load()).Int64("failed", j.Failed.Load()).
+				Int64("rows", rows).Int64("bytes", bytes).Str("rate", fmt.Sprintf("%.1f MB/s", float64(bytes)/1e6/el)).Msg("progress")
+		}
+	})
+	return r
+}
+
+func bar(n, total int64, width int) string {
+	if total <= 0 {
+		return "[" + strings.Repeat(" ", width) + "]"
+	}
+	fill := int(int64(width) * n / total)
+	return "[" + strings.Repeat("#", fill) + strings.Repeat(" ", width-fill) + "]"
+}
+
+func mb(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }
+
+func printSummary(w io.Writer, s job.Summary, jsonLog bool, log zerolog.Logger) {
+	secs := s.Elapsed.Seconds()
+	rate := 0.0
+	if secs > 0 {
+		rate = float64(s.Bytes) / 1e6 / secs
+	}
+	if jsonLog {
+		log.Info().Int64("files", s.Files).Int64("loaded", s.Loaded).Int64("already_loaded", s.AlreadyDone).
+			Int64("failed", s.Failed).Int64("rows", s.Records).Int64("bytes", s.Bytes).
+			Float64("seconds", secs).Float64("mb_per_s", rate).Msg("summary")
+		return
+	}
+	if s.Files > 0 && s.Loaded == 0 && s.Failed == 0 && s.AlreadyDone == s.Files {
+		fmt.Fprintf(w, "ferry: nothing new to load: all %d files already loaded\n", s.Files)
+		return
+	}
+	fmt.Fprintf(w, "ferry: %d files (%d loaded, %d already loaded, %d failed), %d rows, %s in %.2f s, %.1f MB/s\n",
+		s.Files, s.Loaded, s.AlreadyDone, s.Failed, s.Records, mb(s.Bytes), secs, rate)
+}

@@ -1,0 +1,383 @@
+#!/usr/bin/env bash
+# services.sh — the services ferry's integration tests and benchmark need:
+# MinIO (S3) and PostgreSQL.
+#
+# Usage (from anywhere; paths are relative to the repository root):
+#
+#   integration/services.sh run CMD [ARGS...]
+#       Ensure the services, export their environment, run CMD, then stop
+#       what this script started (also on failure, Ctrl-C or TERM). Exits
+#       with CMD's exit code. Preferred form; what `make integration` uses.
+#
+#   eval "$(integration/services.sh env)"        (also: no argument)
+#       Ensure the services and print `export VAR=...` lines. A MinIO started
+#       here keeps running in the background; stop it with
+#       `integration/services.sh stop` (uses FERRY_TEST_MINIO_PID/_DIR).
+#
+#   integration/services.sh stop
+#       Stop the MinIO started by `env` (reads FERRY_TEST_MINIO_PID/_DIR).
+#
+#   integration/services.sh minio-bin
+#       Only build (or find) the pinned MinIO binary at .cache/bin/minio.
+#
+# Environment it honours:
+#   FERRY_TEST_S3_ENDPOINT   use this S3 endpoint and start no MinIO
+#   FERRY_TEST_DATABASE_URL  use this PostgreSQL and start nothing
+#   MINIO_BIN                use this minio binary instead of .cache/bin/minio
+#
+# Environment it exports:
+#   FERRY_TEST_S3_ENDPOINT, AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID,
+#   AWS_SECRET_ACCESS_KEY, AWS_REGION, FERRY_TEST_DATABASE_URL
+#   (and FERRY_TEST_MINIO_PID, FERRY_TEST_MINIO_DIR when it started MinIO).
+#
+# Everything it says goes to stderr prefixed with "services:"; stdout carries
+# only the export lines (env mode) or the command's own output (run mode).
+set -euo pipefail
+
+MINIO_MODULE=github.com/minio/minio
+MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+MINIO_USER=ferry
+MINIO_PASSWORD=ferrysecret
+MINIO_REGION=us-east-1
+MINIO_START_TIMEOUT=${MINIO_START_TIMEOUT:-60}
+PG_LOCAL_URL='postgres://postgres@127.0.0.1:5432/test?sslmode=disable'
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE_BIN=$ROOT/.cache/bin
+
+log() { printf 'services: %s\n' "$*" >&2; }
+die() {
+	log "error: $*"
+	exit 1
+}
+
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+
+# ---------------------------------------------------------------- MinIO binary
+
+minio_works() { [[ -x $1 ]] && "$1" --version >/dev/null 2>&1; }
+
+# ensure_minio_bin sets MINIO to a working minio binary, building the pinned
+# version into .cache/bin when there is none. Concurrent callers serialise on
+# a lock; the build goes to a temporary GOBIN and is renamed into place, so a
+# half-written binary is never seen.
+ensure_minio_bin() {
+	if [[ -n ${MINIO_BIN:-} ]]; then
+		minio_works "$MINIO_BIN" || die "MINIO_BIN=$MINIO_BIN is not a working minio binary"
+		MINIO=$MINIO_BIN
+		return
+	fi
+	MINIO=$CACHE_BIN/minio
+	if minio_works "$MINIO"; then
+		return
+	fi
+	command -v go >/dev/null || die "no $MINIO and no go toolchain to build it"
+	mkdir -p "$CACHE_BIN"
+	exec 9>"$CACHE_BIN/.minio.lock"
+	if ! flock -n 9; then
+		log "another process is building minio; waiting for it"
+		flock 9
+	fi
+	if minio_works "$MINIO"; then # built by whoever held the lock
+		exec 9>&-
+		return
+	fi
+	local tmp start
+	tmp=$(mktemp -d "$CACHE_BIN/.build.XXXXXX")
+	start=$(now)
+	log "building $MINIO_MODULE@$MINIO_VERSION into .cache/bin (takes a few minutes)"
+	# Outside the module so that its go.mod and GOFLAGS do not interfere.
+	if ! (cd "$tmp" && GOBIN=$tmp GOFLAGS=-buildvcs=false GOWORK=off go install "$MINIO_MODULE@$MINIO_VERSION" >&2); then
+		rm -rf "$tmp"
+		die "building minio failed (see above)"
+	fi
+	mv -f "$tmp/minio" "$MINIO"
+	rm -rf "$tmp"
+	exec 9>&-
+	minio_works "$MINIO" || die "built $MINIO but it does not run"
+	log "built minio in $(since "$start")s"
+}
+
+# ---------------------------------------------------------------------- ports
+
+port_in_use() {
+	# Something listening answers the connect; a free port refuses it.
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# free_port prints a loopback port nothing listens on. Another process may
+# still take it before MinIO binds it; start_minio retries on that.
+free_port() {
+	local p i
+	for ((i = 0; i < 100; i++)); do
+		p=$((20000 + RANDOM % 40000))
+		if ! port_in_use "$p"; then
+			echo "$p"
+			return
+		fi
+	done
+	die "found no free loopback port"
+}
+
+# ---------------------------------------------------------------------- MinIO
+
+MINIO_PID=
+MINIO_DIR=
+STARTED_MINIO=
+
+# start_minio starts MinIO on a free port with data in a temporary directory
+# and waits until it is live. $1 = "detach" to let it outlive this script
+# (env mode); otherwise it dies with this script, even on kill -9.
+start_minio() {
+	local mode=${1:-attached} attempt port console start pid
+	ensure_minio_bin
+	MINIO_DIR=$(mktemp -d "${TMPDIR:-/tmp}/ferry-minio.XXXXXX")
+	mkdir -p "$MINIO_DIR/data"
+	local logf=$MINIO_DIR/minio.log
+	for attempt in 1 2 3; do
+		port=$(free_port)
+		console=$(free_port)
+		[[ $console != "$port" ]] || console=$(free_port)
+		log "starting minio on 127.0.0.1:$port (data and log in $MINIO_DIR)"
+		start=$(now)
+		local -a cmd=("$MINIO" server --quiet --address "127.0.0.1:$port"
+			--console-address "127.0.0.1:$console" "$MINIO_DIR/data")
+		local -a envs=("MINIO_ROOT_USER=$MINIO_USER" "MINIO_ROOT_PASSWORD=$MINIO_PASSWORD"
+			"MINIO_REGION=$MINIO_REGION" MINIO_BROWSER=off MINIO_UPDATE=off MINIO_CI_CD=1)
+		if [[ $mode == detach ]]; then
+			env "${envs[@]}" setsid "${cmd[@]}" </dev/null >"$logf" 2>&1 &
+		elif command -v setpriv >/dev/null; then
+			# TERM to MinIO when this script dies, however it dies.
+			env "${envs[@]}" setpriv --pdeathsig TERM "${cmd[@]}" </dev/null >"$logf" 2>&1 &
+		else
+			env "${envs[@]}" "${cmd[@]}" </dev/null >"$logf" 2>&1 &
+		fi
+		pid=$!
+		MINIO_PID=$pid
+		STARTED_MINIO=1
+		if wait_minio "$port" "$pid" "$start"; then
+			FERRY_TEST_S3_ENDPOINT=http://127.0.0.1:$port
+			return
+		fi
+		stop_minio_pid "$pid"
+		MINIO_PID=
+		if grep -qi 'address already in use' "$logf"; then
+			log "port $port was taken meanwhile; retrying ($attempt/3)"
+			continue
+		fi
+		break
+	done
+	log "minio failed to start; last lines of $logf:"
+	tail -n 30 "$logf" | sed 's/^/services:   | /' >&2 || true
+	die "minio did not become live on 127.0.0.1:$port"
+}
+
+# wait_minio port pid start: until /minio/health/live answers, MinIO exits,
+# or MINIO_START_TIMEOUT seconds pass.
+wait_minio() {
+	local port=$1 pid=$2 start=$3 deadline=$((SECONDS + MINIO_START_TIMEOUT))
+	while ((SECONDS < deadline)); do
+		if curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$port/minio/health/live" 2>/dev/null; then
+			log "minio live on 127.0.0.1:$port after $(since "$start")s (pid $pid)"
+			return 0
+		fi
+		if ! kill -0 "$pid" 2>/dev/null; then
+			log "minio exited before becoming live"
+			return 1
+		fi
+		sleep 0.1
+	done
+	log "minio not live after ${MINIO_START_TIMEOUT}s"
+	return 1
+}
+
+# stop_minio_pid pid: TERM, wait up to 10 s, then KILL.
+stop_minio_pid() {
+	local pid=$1 i
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		log "minio (pid $pid) ignored TERM; killing it"
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	# Reap it when it is our child; harmless otherwise.
+	wait "$pid" 2>/dev/null || true
+}
+
+ensure_s3() {
+	local mode=${1:-attached}
+	if [[ -n ${FERRY_TEST_S3_ENDPOINT:-} ]]; then
+		log "using FERRY_TEST_S3_ENDPOINT=$FERRY_TEST_S3_ENDPOINT (starting no minio)"
+	else
+		start_minio "$mode"
+	fi
+	AWS_ENDPOINT_URL_S3=${AWS_ENDPOINT_URL_S3:-$FERRY_TEST_S3_ENDPOINT}
+	if [[ -n $STARTED_MINIO ]]; then
+		# Our own MinIO: its credentials, whatever the caller had.
+		AWS_ENDPOINT_URL_S3=$FERRY_TEST_S3_ENDPOINT
+		AWS_ACCESS_KEY_ID=$MINIO_USER
+		AWS_SECRET_ACCESS_KEY=$MINIO_PASSWORD
+		AWS_REGION=$MINIO_REGION
+	else
+		AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-$MINIO_USER}
+		AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-$MINIO_PASSWORD}
+		AWS_REGION=${AWS_REGION:-$MINIO_REGION}
+	fi
+}
+
+# ----------------------------------------------------------------- PostgreSQL
+
+pg_ready() {
+	if command -v pg_isready >/dev/null; then
+		pg_isready -q -h 127.0.0.1 -p 5432 -t 2
+	else
+		port_in_use 5432
+	fi
+}
+
+# ensure_test_db creates database "test" on the local server if it is missing.
+ensure_test_db() {
+	command -v psql >/dev/null || return 0
+	local admin='postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable'
+	local have
+	if ! have=$(psql "$admin" -XAtqc "select 1 from pg_database where datname = 'test'" 2>&1); then
+		log "warning: cannot check for database test: $have"
+		return 0
+	fi
+	if [[ $have != 1 ]]; then
+		log "creating database test"
+		psql "$admin" -Xqc 'create database test' >&2 || die "could not create database test"
+	fi
+}
+
+ensure_pg() {
+	if [[ -n ${FERRY_TEST_DATABASE_URL:-} ]]; then
+		log "using FERRY_TEST_DATABASE_URL from the environment"
+		return
+	fi
+	if ! pg_ready; then
+		local dir v started=
+		if command -v pg_ctlcluster >/dev/null && [[ -d /etc/postgresql ]]; then
+			for dir in /etc/postgresql/*/main; do
+				[[ -d $dir ]] || continue
+				v=${dir#/etc/postgresql/}
+				v=${v%/main}
+				log "nothing on 127.0.0.1:5432; starting PostgreSQL cluster $v/main"
+				# Left running on exit: it is the machine's server, and other
+				# runs may be using it by then.
+				if pg_ctlcluster --skip-systemctl-redirect "$v" main start >&2; then
+					started=1
+					break
+				fi
+				log "pg_ctlcluster $v main start failed"
+			done
+		fi
+		if [[ -n $started ]]; then
+			local deadline=$((SECONDS + 30))
+			until pg_ready; do
+				((SECONDS < deadline)) || die "PostgreSQL started but 127.0.0.1:5432 accepts no connection after 30 s"
+				sleep 0.2
+			done
+		else
+			die "no PostgreSQL: set FERRY_TEST_DATABASE_URL, or run a server on 127.0.0.1:5432 (user postgres, no password, database test), or install one (apt-get install postgresql)"
+		fi
+	fi
+	log "using local PostgreSQL on 127.0.0.1:5432"
+	ensure_test_db
+	FERRY_TEST_DATABASE_URL=$PG_LOCAL_URL
+}
+
+# -------------------------------------------------------------------- modes
+
+export_vars() {
+	export FERRY_TEST_S3_ENDPOINT AWS_ENDPOINT_URL_S3 AWS_ACCESS_KEY_ID \
+		AWS_SECRET_ACCESS_KEY AWS_REGION FERRY_TEST_DATABASE_URL
+}
+
+print_exports() {
+	local v
+	for v in FERRY_TEST_S3_ENDPOINT AWS_ENDPOINT_URL_S3 AWS_ACCESS_KEY_ID \
+		AWS_SECRET_ACCESS_KEY AWS_REGION FERRY_TEST_DATABASE_URL; do
+		printf 'export %s=%q\n' "$v" "${!v}"
+	done
+	if [[ -n $STARTED_MINIO ]]; then
+		printf 'export FERRY_TEST_MINIO_PID=%q\n' "$MINIO_PID"
+		printf 'export FERRY_TEST_MINIO_DIR=%q\n' "$MINIO_DIR"
+	fi
+}
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM HUP
+	if [[ -n $MINIO_PID ]]; then
+		local start
+		start=$(now)
+		stop_minio_pid "$MINIO_PID"
+		log "stopped minio (pid $MINIO_PID) in $(since "$start")s"
+	fi
+	if [[ -n $MINIO_DIR ]]; then
+		rm -rf "$MINIO_DIR"
+	fi
+	return "$rc"
+}
+
+cmd_run() {
+	(($# > 0)) || die "usage: $0 run COMMAND [ARGS...]"
+	trap cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	trap 'exit 129' HUP
+	ensure_s3 attached
+	ensure_pg
+	export_vars
+	log "running: $*"
+	local rc=0
+	"$@" || rc=$?
+	log "command exited with status $rc"
+	exit "$rc"
+}
+
+cmd_env() {
+	# Stop a half-started MinIO if anything after it fails.
+	trap 'rc=$?; if ((rc != 0)); then cleanup; fi' EXIT
+	ensure_s3 detach
+	ensure_pg
+	print_exports
+	if [[ -n $STARTED_MINIO ]]; then
+		log "minio keeps running (pid $MINIO_PID); stop it with: $0 stop"
+	fi
+}
+
+cmd_stop() {
+	local pid=${FERRY_TEST_MINIO_PID:-} dir=${FERRY_TEST_MINIO_DIR:-}
+	if [[ -z $pid ]]; then
+		log "FERRY_TEST_MINIO_PID is not set; nothing to stop"
+		return
+	fi
+	stop_minio_pid "$pid"
+	log "stopped minio (pid $pid)"
+	if [[ -n $dir && $dir == "${TMPDIR:-/tmp}"/ferry-minio.* ]]; then
+		rm -rf "$dir"
+	fi
+}
+
+case ${1:-env} in
+run)
+	shift
+	cmd_run "$@"
+	;;
+env) cmd_env ;;
+stop) cmd_stop ;;
+minio-bin)
+	ensure_minio_bin
+	log "minio binary: $MINIO"
+	;;
+-h | --help | help)
+	sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+	;;
+*) die "unknown command ${1@Q}; try: $0 help" ;;
+esac

@@ -1,0 +1,195 @@
+// Package discover selects the files of a store to load: it lists the
+// store, drops files that are always skipped (hidden files, directory
+// markers) and keeps those that match the include globs and none of the
+// exclude globs.
+//
+// Glob syntax, matched against the key relative to the store root
+// (Store.Rel), segment by segment ('/' separates segments):
+//
+//   - `*` matches any run of characters within one segment (never '/');
+//   - `?` matches one character other than '/';
+//   - `[...]` is a character class, as in path.Match, but never matches
+//     '/' (not even `[^a]`); `\` escapes;
+//   - `**` as a whole segment matches zero or more whole segments, so
+//     `**/*.csv` matches `a.csv` and `x/y/a.csv`, `logs/**` matches
+//     everything under `logs/` (but not a file named `logs`), and
+//     `a/**/b` matches `a/b` and `a/x/y/b`. Elsewhere (`a**b`), `**` is
+//     the same as `*`.
+//
+// A leading "/" or "./" in a pattern is ignored (patterns are always
+// relative to the root) and a trailing "/" means everything under that
+// directory ("logs/" is "logs/**"). Matching is case-sensitive.
+package discover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/ferrydata/ferry/source"
+)
+
+// Filter selects keys by glob. With no Include patterns every key is
+// included; a key is selected when it matches any Include pattern and no
+// Exclude pattern.
+type Filter struct {
+	Include, Exclude []string
+}
+
+// Validate reports the first malformed pattern.
+func (f Filter) Validate() error {
+	for _, p := range f.Include {
+		if err := validPattern(p); err != nil {
+			return fmt.Errorf("include pattern %q: %w", p, err)
+		}
+	}
+	for _, p := range f.Exclude {
+		if err := validPattern(p); err != nil {
+			return fmt.Errorf("exclude pattern %q: %w", p, err)
+		}
+	}
+	return nil
+}
+
+func validPattern(p string) error {
+	p = normalize(p)
+	if p == "" {
+		return errors.New("empty pattern")
+	}
+	for seg := range strings.SplitSeq(p, "/") {
+		if seg == "**" {
+			continue
+		}
+		// path.Match checks the whole pattern even when the name does not
+		// match. A '/' inside [...] or after '\' splits the segment and so
+		// also shows up here as a malformed segment.
+		if _, err := path.Match(seg, ""); err != nil {
+			return fmt.Errorf("segment %q: %w", seg, err)
+		}
+	}
+	return nil
+}
+
+// Match reports whether rel, a key relative to the store root, is
+// selected. Malformed patterns (see Validate) match nothing.
+func (f Filter) Match(rel string) bool {
+	if len(f.Include) > 0 {
+		in := false
+		for _, p := range f.Include {
+			if Glob(p, rel) {
+				in = true
+				break
+			}
+		}
+		if !in {
+			return false
+		}
+	}
+	for _, p := range f.Exclude {
+		if Glob(p, rel) {
+			return false
+		}
+	}
+	return true
+}
+
+// Glob reports whether name matches pattern (syntax in the package doc).
+// A malformed pattern matches nothing.
+func Glob(pattern, name string) bool {
+	p := normalize(pattern)
+	return p != "" && match(p, name)
+}
+
+func normalize(p string) string {
+	for {
+		switch {
+		case strings.HasPrefix(p, "./"):
+			p = p[2:]
+		case strings.HasPrefix(p, "/"):
+			p = p[1:]
+		default:
+			if strings.HasSuffix(p, "/") {
+				p += "**"
+			}
+			return p
+		}
+	}
+}
+
+// match matches pattern against name segment by segment.
+func match(pat, name string) bool {
+	for {
+		pseg, prest, pmore := strings.Cut(pat, "/")
+		if pseg == "**" {
+			// Consecutive ** are one **; this also bounds backtracking.
+			for pmore && strings.HasPrefix(prest, "**") && (len(prest) == 2 || prest[2] == '/') {
+				pseg, prest, pmore = strings.Cut(prest, "/")
+			}
+			if !pmore {
+				return true // trailing ** matches all that is left
+			}
+			// Let ** absorb 0, 1, 2, ... leading segments of name.
+			for {
+				if match(prest, name) {
+					return true
+				}
+				_, rest, more := strings.Cut(name, "/")
+				if !more {
+					return false
+				}
+				name = rest
+			}
+		}
+		nseg, nrest, nmore := strings.Cut(name, "/")
+		if ok, _ := path.Match(pseg, nseg); !ok {
+			return false
+		}
+		if pmore != nmore {
+			return false
+		}
+		if !pmore {
+			return true
+		}
+		pat, name = prest, nrest
+	}
+}
+
+// Skip reports whether an object is always skipped: a directory marker (key
+// ending in '/') or a hidden file (a segment of rel starting with '.').
+func Skip(o source.Object, rel string) bool {
+	if strings.HasSuffix(o.Key, "/") || strings.HasSuffix(rel, "/") {
+		return true
+	}
+	for seg := range strings.SplitSeq(rel, "/") {
+		if strings.HasPrefix(seg, ".") {
+			return true
+		}
+	}
+	return false
+}
+
+// List lists store and calls fn with each page's selected objects: those
+// not skipped (Skip) and matched by f (relative to the store root). Pages
+// keep the store's order; pages left empty by filtering are not passed. It
+// returns the first error from f.Validate, the store or fn.
+func List(ctx context.Context, store source.Store, f Filter, fn func([]source.Object) error) error {
+	if err := f.Validate(); err != nil {
+		return err
+	}
+	return store.List(ctx, func(page []source.Object) error {
+		var sel []source.Object
+		for _, o := range page {
+			rel := store.Rel(o.Key)
+			if Skip(o, rel) || !f.Match(rel) {
+				continue
+			}
+			sel = append(sel, o)
+		}
+		if len(sel) == 0 {
+			return nil
+		}
+		return fn(sel)
+	})
+}

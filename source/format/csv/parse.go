@@ -1,0 +1,251 @@
+package csv
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/ferrydata/ferry/source"
+)
+
+var (
+	errBareQuote    = errors.New(`bare " in non-quoted field`)
+	errExtraneous   = errors.New("extraneous character after closing quote")
+	errUnterminated = errors.New("unterminated quoted field")
+)
+
+// parse reads one record from buf[p:n] into b. On stOK it returns the
+// number of fields and p is just after the record's terminator; on stSkip
+// p has moved past bytes that hold no record; on stMore and stEOF nothing
+// changed. A malformed record is returned as a *source.RecordError, with the
+// record dropped from b and p (or the discard state) past it.
+//
+// The common path costs a few bytes.IndexByte calls per line and field:
+// the line end, the first quote of the line and each delimiter.
+//
+// Record length: a record is too long when the bytes before its final LF
+// (less a CR before it) exceed MaxRecordBytes. So that the outcome does not
+// depend on how reads split the stream, a malformed record is reported as
+// too long when a reader holding less of it would have given up waiting
+// for its end (see bad).
+func (r *Reader) parse(b *source.Batch) (st, nf int, err error) {
+	data := r.buf[r.p:r.n]
+	atEOF := r.eof
+	r.recStart = r.base + int64(r.p)
+	if len(data) == 0 {
+		if atEOF {
+			return stEOF, 0, nil
+		}
+		return stMore, 0, nil
+	}
+	if r.recStart == 0 && data[0] == bom[0] {
+		if len(data) < len(bom) && !atEOF && bytes.HasPrefix(bom, data) {
+			return stMore, 0, nil
+		}
+		if bytes.HasPrefix(data, bom) {
+			r.p += len(bom)
+			return stSkip, 0, nil
+		}
+	}
+
+	// far is how many bytes the parse needed, the end of the stream
+	// counting as one more.
+	lineEnd := bytes.IndexByte(data, '\n')
+	far := lineEnd + 1
+	if lineEnd < 0 {
+		if !atEOF {
+			return r.more(data)
+		}
+		lineEnd, far = len(data), len(data)+1
+	}
+	if lineEnd == 0 || (lineEnd == 1 && data[0] == '\r') {
+		r.p += min(lineEnd+1, len(data))
+		return stSkip, 0, nil
+	}
+
+	delim := r.delim
+	b.StartRecord()
+	i := 0
+	// q is the index of the next quote at or after i in the current line,
+	// or lineEnd when there is none.
+	q := indexIn(data, i, lineEnd, '"')
+	var end, next int // end of the record's content; start of the next record
+	for {
+		if i < lineEnd && data[i] == '"' {
+			// Quoted field.
+			i++
+			s := i
+			escaped := false
+			var e int
+			for {
+				k := bytes.IndexByte(data[i:], '"')
+				if k < 0 {
+					b.DropRecord()
+					if !atEOF {
+						return r.more(data)
+					}
+					return r.bad(data, len(data)+1, len(data), false, errUnterminated)
+				}
+				e = i + k
+				if e+1 == len(data) && !atEOF {
+					b.DropRecord()
+					return r.more(data)
+				}
+				far = max(far, e+2)
+				if e+1 < len(data) && data[e+1] == '"' {
+					if !escaped {
+						escaped = true
+						r.scratch = r.scratch[:0]
+					}
+					r.scratch = append(r.scratch, data[i:e+1]...)
+					i = e + 2
+					continue
+				}
+				break
+			}
+			if escaped {
+				r.scratch = append(r.scratch, data[i:e]...)
+				b.AddField(source.String, r.scratch)
+			} else {
+				b.AddField(source.String, data[s:e])
+			}
+			nf++
+			i = e + 1
+			if i == len(data) { // end of stream
+				end, next = i, i
+				break
+			}
+			c := data[i]
+			if c == delim {
+				i++
+				if i > lineEnd {
+					// The quoted field spanned lines: find the current one's end.
+					k := bytes.IndexByte(data[i:], '\n')
+					if k < 0 {
+						if !atEOF {
+							b.DropRecord()
+							return r.more(data)
+						}
+						lineEnd = len(data)
+					} else {
+						lineEnd = i + k
+					}
+					far = max(far, lineEnd+1)
+				}
+				q = indexIn(data, i, lineEnd, '"')
+				continue
+			}
+			if c == '\n' {
+				end, next = i, i+1
+				break
+			}
+			if c == '\r' {
+				if i+1 == len(data) {
+					if !atEOF {
+						b.DropRecord()
+						return r.more(data)
+					}
+					end, next = i, i+1
+					break
+				}
+				if data[i+1] == '\n' {
+					end, next = i, i+2
+					break
+				}
+				far = max(far, i+2)
+			}
+			b.DropRecord()
+			return r.bad(data, far, i, true, errExtraneous)
+		}
+
+		// Unquoted field: up to the next delimiter or the line end.
+		fe := lineEnd
+		if k := bytes.IndexByte(data[i:lineEnd], delim); k >= 0 {
+			fe = i + k
+		}
+		if q < fe {
+			b.DropRecord()
+			return r.bad(data, far, q, true, errBareQuote)
+		}
+		f := data[i:fe]
+		last := fe == lineEnd
+		if last && len(f) > 0 && f[len(f)-1] == '\r' {
+			f = f[:len(f)-1]
+		}
+		if bytes.Equal(f, r.null) {
+			b.AddNull()
+		} else {
+			b.AddField(source.String, f)
+		}
+		nf++
+		if last {
+			end = i + len(f)
+			next = min(lineEnd+1, len(data))
+			break
+		}
+		i = fe + 1
+	}
+	if end > r.o.MaxRecordBytes {
+		b.DropRecord()
+		r.p += next
+		return 0, 0, r.tooLong()
+	}
+	r.p += next
+	return stOK, nf, nil
+}
+
+// more asks for more data for the incomplete record in data, or reports it
+// as too long.
+func (r *Reader) more(data []byte) (int, int, error) {
+	if r.exceeds(data) {
+		return r.skipTooLong()
+	}
+	return stMore, 0, nil
+}
+
+// exceeds reports whether a record that goes on past data is too long.
+func (r *Reader) exceeds(data []byte) bool {
+	n := len(data)
+	if n > 0 && data[n-1] == '\r' {
+		n-- // it may be the CR of the record's CRLF
+	}
+	return n > r.o.MaxRecordBytes
+}
+
+// skipTooLong reports the record as too long and discards it.
+func (r *Reader) skipTooLong() (int, int, error) {
+	r.skipRecord = true
+	r.inQuote = false
+	return 0, 0, r.tooLong()
+}
+
+// bad reports a malformed record of data, found after needing far bytes,
+// the offending byte at index at. Reading resumes after the line holding
+// it (skipLine) or, with skipLine false, at the end of the data.
+//
+// A reader holding only far-1 bytes would have asked for more; if more
+// would have called the record too long then, so does bad.
+func (r *Reader) bad(data []byte, far, at int, skipLine bool, err error) (int, int, error) {
+	if r.exceeds(data[:far-1]) {
+		return r.skipTooLong()
+	}
+	if skipLine {
+		r.p += at
+		r.skipLine = true
+	} else {
+		r.p = r.n
+	}
+	return 0, 0, r.recordError(r.recStart, err)
+}
+
+func (r *Reader) tooLong() error {
+	return r.recordError(r.recStart, fmt.Errorf("record longer than %d bytes", r.o.MaxRecordBytes))
+}
+
+// indexIn is the index of the first c in data[i:end], or end.
+func indexIn(data []byte, i, end int, c byte) int {
+	if k := bytes.IndexByte(data[i:end], c); k >= 0 {
+		return i + k
+	}
+	return end
+}

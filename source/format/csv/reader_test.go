@@ -1,0 +1,578 @@
+package csv
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/source/format"
+)
+
+// null stands for a Null field in expected records.
+const null = "∅"
+
+// recString renders record i of b as "v1|v2|...", Null as ∅.
+func recString(b *source.Batch, i int) string {
+	var parts []string
+	for _, f := range b.Record(i) {
+		switch f.Kind {
+		case source.Null:
+			parts = append(parts, null)
+		case source.String:
+			parts = append(parts, string(b.Value(f)))
+		default:
+			parts = append(parts, fmt.Sprintf("%s:%s", f.Kind, b.Value(f)))
+		}
+	}
+	return strings.Join(parts, "|")
+}
+
+// result is everything a Reader produced, read to the end.
+type result struct {
+	events  []string // records as recString, errors as "ERR " + message
+	cols    []string
+	batches []batchEnd
+	final   error // the error that ended reading (io.EOF when clean)
+}
+
+type batchEnd struct {
+	pos     source.Position
+	nrecs   int // records before this point
+	nevents int // events before this point
+}
+
+// drain reads r to its end, continuing after record errors.
+func drain(t *testing.T, r format.Reader) result {
+	t.Helper()
+	var res result
+	var b source.Batch
+	nrecs := 0
+	for range 100000 {
+		before := r.Pos()
+		err := r.Next(&b)
+		if b.Len() > 0 {
+			res.cols = b.Columns
+		}
+		for i := range b.Len() {
+			res.events = append(res.events, recString(&b, i))
+		}
+		nrecs += b.Len()
+		var re *source.RecordError
+		switch {
+		case err == nil:
+			if b.Len() == 0 {
+				t.Fatalf("Next returned no records and no error")
+			}
+			res.batches = append(res.batches, batchEnd{r.Pos(), nrecs, len(res.events)})
+			if p := r.Pos(); p.Records < before.Records || p.Offset <= before.Offset {
+				t.Fatalf("Pos went from %+v to %+v", before, p)
+			}
+		case errors.As(err, &re):
+			if b.Len() != 0 {
+				t.Fatalf("Next returned %d records with error %v", b.Len(), err)
+			}
+			if r.Pos() != before {
+				t.Fatalf("Pos moved from %+v to %+v on error %v", before, r.Pos(), err)
+			}
+			res.events = append(res.events, "ERR "+err.Error())
+		default:
+			if b.Len() != 0 {
+				t.Fatalf("Next returned %d records with error %v", b.Len(), err)
+			}
+			if r.Pos() != before {
+				t.Fatalf("Pos moved from %+v to %+v on error %v", before, r.Pos(), err)
+			}
+			if err != io.EOF {
+				res.events = append(res.events, "ERR "+err.Error())
+			}
+			res.final = err
+			// Final errors stay.
+			if err2 := r.Next(&b); err2 != err || b.Len() != 0 {
+				t.Fatalf("after final error %v, Next returned %v with %d records", err, err2, b.Len())
+			}
+			return res
+		}
+	}
+	t.Fatal("reader does not end")
+	return res
+}
+
+// readers wraps the input in ways that change how reads split it.
+var readers = []struct {
+	name string
+	wrap func(io.Reader) io.Reader
+}{
+	{"plain", func(r io.Reader) io.Reader { return r }},
+	{"onebyte", iotest.OneByteReader},
+	{"dataerr", iotest.DataErrReader},
+	{"half", iotest.HalfReader},
+}
+
+// bufSizes are initial buffer sizes: tiny ones make every record straddle
+// reads and grow the buffer.
+var bufSizes = []int{1, 2, 3, 5, 8, 64, bufSize}
+
+func open(t *testing.T, in string, o format.Options, start source.Position, size int, wrap func(io.Reader) io.Reader) *Reader {
+	t.Helper()
+	if o.Format == "" {
+		o.Format = format.CSV
+	}
+	r, err := newReader(wrap(strings.NewReader(in)), o, start, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestRead(t *testing.T) {
+	hdr := format.Options{Header: true}
+	tests := []struct {
+		name string
+		in   string
+		o    format.Options
+		cols []string
+		want []string
+	}{
+		{name: "empty", in: "", o: hdr},
+		{name: "empty no header", in: ""},
+		{name: "only blank lines", in: "\n\r\n\n", o: hdr},
+		{name: "header only", in: "a,b\n", o: hdr},
+		{name: "simple", in: "a,b\n1,2\n3,4\n", o: hdr, cols: []string{"a", "b"}, want: []string{"1|2", "3|4"}},
+		{name: "no trailing newline", in: "a,b\n1,2\n3,4", o: hdr, cols: []string{"a", "b"}, want: []string{"1|2", "3|4"}},
+		{name: "crlf", in: "a,b\r\n1,2\r\n3,4\r\n", o: hdr, cols: []string{"a", "b"}, want: []string{"1|2", "3|4"}},
+		{name: "crlf no trailing newline", in: "a,b\r\n1,2\r\n3,4\r", o: hdr, cols: []string{"a", "b"}, want: []string{"1|2", "3|4"}},
+		{name: "lone cr kept", in: "a,b\n1\r2,3\n", o: hdr, cols: []string{"a", "b"}, want: []string{"1\r2|3"}},
+		{name: "bom", in: "\xEF\xBB\xBFa,b\n1,2\n", o: hdr, cols: []string{"a", "b"}, want: []string{"1|2"}},
+		{name: "bom no header", in: "\xEF\xBB\xBF1,2\n", cols: []string{"column_1", "column_2"}, want: []string{"1|2"}},
+		{name: "bom only", in: "\xEF\xBB\xBF", o: hdr},
+		{name: "bom not at start kept", in: "x\n\xEF\xBB\xBF\n", cols: []string{"column_1"}, want: []string{"x", "\xEF\xBB\xBF"}},
+		{name: "partial bom is data", in: "\xEF\xBBx\n", cols: []string{"column_1"}, want: []string{"\xEF\xBBx"}},
+		{name: "blank lines skipped", in: "\na,b\n\n1,2\r\n\r\n\n3,4\n\n", o: hdr, cols: []string{"a", "b"}, want: []string{"1|2", "3|4"}},
+		{name: "whitespace line is a record", in: "a\n \n", o: hdr, cols: []string{"a"}, want: []string{" "}},
+		{name: "quoted", in: `a,b` + "\n" + `"x,y","say ""hi"""` + "\n", o: hdr, cols: []string{"a", "b"}, want: []string{`x,y|say "hi"`}},
+		{name: "quoted only quotes", in: `"""",""""""` + "\n", want: []string{`"|""`}},
+		{name: "quoted newlines", in: "a,b\n\"l1\nl2\",\"\n\"\n", o: hdr, cols: []string{"a", "b"}, want: []string{"l1\nl2|\n"}},
+		{name: "quoted crlf kept", in: "a,b\r\n\"l1\r\nl2\",x\r\n", o: hdr, cols: []string{"a", "b"}, want: []string{"l1\r\nl2|x"}},
+		{name: "quoted lone cr kept", in: "\"a\rb\",\"\r\"\n", want: []string{"a\rb|\r"}},
+		{name: "quoted blank line kept", in: "\"a\n\nb\"\n", want: []string{"a\n\nb"}},
+		{name: "quoted at eof", in: `1,"x"`, want: []string{"1|x"}},
+		{name: "quoted then crlf at eof", in: "1,\"x\"\r\n", want: []string{"1|x"}},
+		{name: "quoted then cr at eof", in: "1,\"x\"\r", want: []string{"1|x"}},
+		{name: "null empty unquoted", in: "a,b,c\n,\"\",x\n", o: hdr, cols: []string{"a", "b", "c"}, want: []string{null + "||x"}},
+		{name: "null trailing", in: "1,\n2,\r\n", want: []string{"1|" + null, "2|" + null}},
+		{name: "null string", in: `\N,"\N",,x` + "\n", o: format.Options{NullString: `\N`}, want: []string{null + `|\N||x`}},
+		{name: "single column empty", in: "a\n\"\"\nx\n", o: hdr, cols: []string{"a"}, want: []string{"", "x"}},
+		{name: "delimiter", in: "a;b\n1,5;\"x;y\"\n", o: format.Options{Header: true, Delimiter: ';'}, cols: []string{"a", "b"}, want: []string{"1,5|x;y"}},
+		{name: "tsv", in: "a\tb\n1,5\t\"x\ty\"\n\t\n", o: format.Options{Header: true, Format: format.TSV}, cols: []string{"a", "b"}, want: []string{"1,5|x\ty", null + "|" + null}},
+		{name: "header trimmed and named", in: " a ,,\"c\",\" \"\n1,2,3,4\n", o: hdr, cols: []string{"a", "column_2", "c", "column_4"}, want: []string{"1|2|3|4"}},
+		{name: "given columns", in: "1,2\n", o: format.Options{Columns: []string{"x", "y"}}, cols: []string{"x", "y"}, want: []string{"1|2"}},
+		{name: "given columns wrong width", in: "1,2,3\n4,5\n", o: format.Options{Columns: []string{"x", "y"}}, cols: []string{"x", "y"},
+			want: []string{"ERR record 1 (byte 0): has 3 fields, expected 2", "4|5"}},
+		{name: "discovered width", in: "1,2\n3,4,5\n6,7\n", cols: []string{"column_1", "column_2"},
+			want: []string{"1|2", "ERR record 2 (byte 4): has 3 fields, expected 2", "6|7"}},
+		{name: "wrong field count", in: "a,b\n1,2\n3\n4,5,6\n7,8\n", o: hdr, cols: []string{"a", "b"},
+			want: []string{"1|2", "ERR record 2 (byte 8): has 1 fields, header has 2", "ERR record 3 (byte 10): has 3 fields, header has 2", "7|8"}},
+		{name: "bare quote", in: "a,b\n1,2\nx\"y,3\n4,5\n", o: hdr, cols: []string{"a", "b"},
+			want: []string{"1|2", `ERR record 2 (byte 8): bare " in non-quoted field`, "4|5"}},
+		{name: "bare quote after space", in: "1, \"x\"\n4,5\n",
+			want: []string{`ERR record 1 (byte 0): bare " in non-quoted field`, "4|5"}},
+		{name: "bare quote in last field", in: "1,2\n3,4\"\n5,6\n",
+			want: []string{"1|2", `ERR record 2 (byte 4): bare " in non-quoted field`, "5|6"}},
+		{name: "extraneous after quote", in: "1,2\n\"a\"b,3\n4,5\n",
+			want: []string{"1|2", "ERR record 2 (byte 4): extraneous character after closing quote", "4|5"}},
+		{name: "extraneous cr after quote", in: "1,2\n\"a\"\rb,3\n4,5\n",
+			want: []string{"1|2", "ERR record 2 (byte 4): extraneous character after closing quote", "4|5"}},
+		{name: "extraneous on later line", in: "1,2\n\"a\nb\"c,3\n4,5\n",
+			want: []string{"1|2", "ERR record 2 (byte 4): extraneous character after closing quote", "4|5"}},
+		{name: "unterminated", in: "1,2\n3,\"abc\n4,5\n",
+			want: []string{"1|2", "ERR record 2 (byte 4): unterminated quoted field"}},
+		{name: "unterminated after escaped quote", in: "1,2\n3,\"abc\"\"",
+			want: []string{"1|2", "ERR record 2 (byte 4): unterminated quoted field"}},
+		{name: "error ordinals count bad records", in: "a\n\"\n", o: hdr, cols: nil,
+			want: []string{"ERR record 1 (byte 2): unterminated quoted field"}},
+		{name: "quoted field spans lines then more fields", in: "\"a\nb\",c,\"d\"\n1,2,3\n", want: []string{"a\nb|c|d", "1|2|3"}},
+		{name: "quoted field spans lines then bare quote", in: "\"a\nb\",c\"\n1,2\n", want: []string{`ERR record 1 (byte 0): bare " in non-quoted field`, "1|2"}},
+		{name: "trailing delimiter", in: "1,\n", want: []string{"1|" + null}},
+		{name: "long record", in: "a\n" + strings.Repeat("x", 100) + "\n", o: hdr, cols: []string{"a"}, want: []string{strings.Repeat("x", 100)}},
+		{name: "utf8", in: "a\ncafé ☕\n", o: hdr, cols: []string{"a"}, want: []string{"café ☕"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, rd := range readers {
+				for _, size := range bufSizes {
+					r := open(t, tt.in, tt.o, source.Position{}, size, rd.wrap)
+					res := drain(t, r)
+					if res.final != io.EOF {
+						t.Fatalf("%s/%d: final error %v", rd.name, size, res.final)
+					}
+					if !slices.Equal(res.events, tt.want) {
+						t.Fatalf("%s/%d: got\n%q\nwant\n%q", rd.name, size, res.events, tt.want)
+					}
+					if tt.cols != nil && !slices.Equal(res.cols, tt.cols) {
+						t.Fatalf("%s/%d: columns %q, want %q", rd.name, size, res.cols, tt.cols)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestHeaderErrors(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"duplicate", "a,b, a\n1,2,3\n", `csv header: duplicate column name "a" in header`},
+		{"duplicate generated", "a,,column_2\n1,2,3\n", `csv header: duplicate column name "column_2" in header`},
+		{"bad quote", "a,\"b\n", `csv header (byte 0): unterminated quoted field`},
+		{"bare quote", "a,b\"\n1,2\n", `csv header (byte 0): bare " in non-quoted field`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := open(t, tt.in, format.Options{Header: true}, source.Position{}, bufSize, func(r io.Reader) io.Reader { return r })
+			res := drain(t, r)
+			if res.final == nil || res.final.Error() != tt.want {
+				t.Fatalf("got %v, want %s", res.final, tt.want)
+			}
+			if len(res.events) != 1 {
+				t.Fatalf("events %q", res.events)
+			}
+		})
+	}
+}
+
+// genCSV makes n rows with quoting, embedded newlines, CRLF and blank lines.
+func genCSV(n int) string {
+	var sb strings.Builder
+	sb.WriteString("id,name,note\r\n")
+	for i := range n {
+		switch i % 5 {
+		case 0:
+			fmt.Fprintf(&sb, "%d,name%d,plain\n", i, i)
+		case 1:
+			fmt.Fprintf(&sb, "%d,\"quoted, %d\",\"multi\nline\"\r\n", i, i)
+		case 2:
+			fmt.Fprintf(&sb, "%d,,\"\"\"q\"\"\"\n\n", i)
+		case 3:
+			fmt.Fprintf(&sb, "%d,%s,x\n", i, strings.Repeat("long", i%17))
+		case 4:
+			fmt.Fprintf(&sb, "%d,\"\",\r\n", i)
+		}
+	}
+	return sb.String()
+}
+
+func TestBatchingAndResume(t *testing.T) {
+	in := genCSV(200)
+	full := drain(t, open(t, in, format.Options{Header: true}, source.Position{}, bufSize, iotest.HalfReader))
+	if len(full.events) != 200 || len(full.batches) != 1 {
+		t.Fatalf("got %d records in %d batches", len(full.events), len(full.batches))
+	}
+	if want := (source.Position{Records: 200, Offset: int64(len(in))}); full.batches[0].pos != want {
+		t.Fatalf("final pos %+v, want %+v", full.batches[0].pos, want)
+	}
+	limits := []format.Options{
+		{Header: true, BatchRows: 1},
+		{Header: true, BatchRows: 7},
+		{Header: true, BatchBytes: 1},
+		{Header: true, BatchBytes: 300},
+		{Header: true, BatchRows: 13, BatchBytes: 500},
+	}
+	for _, o := range limits {
+		t.Run(fmt.Sprintf("rows=%d,bytes=%d", o.BatchRows, o.BatchBytes), func(t *testing.T) {
+			for _, size := range []int{3, 100, bufSize} {
+				res := drain(t, open(t, in, o, source.Position{}, size, iotest.OneByteReader))
+				if !slices.Equal(res.events, full.events) {
+					t.Fatalf("records differ from one batch")
+				}
+				prev := 0
+				for _, be := range res.batches {
+					n := be.nrecs - prev
+					prev = be.nrecs
+					if o.BatchRows > 0 && n > o.BatchRows {
+						t.Fatalf("batch of %d records, limit %d", n, o.BatchRows)
+					}
+					if be.pos.Records != int64(be.nrecs) {
+						t.Fatalf("pos %+v after %d records", be.pos, be.nrecs)
+					}
+					// The offset is just after the record: the record ends
+					// with a newline there.
+					if in[be.pos.Offset-1] != '\n' {
+						t.Fatalf("pos %+v is not after a line end", be.pos)
+					}
+				}
+				if o.BatchRows == 1 && len(res.batches) != 200 {
+					t.Fatalf("%d batches of 1 row", len(res.batches))
+				}
+				// Resume at every batch boundary yields exactly the rest.
+				for _, be := range res.batches {
+					rest := drain(t, open(t, in, o, be.pos, size, iotest.HalfReader))
+					if !slices.Equal(rest.events, full.events[be.nrecs:]) {
+						t.Fatalf("resume at %+v: got %d records, want %d", be.pos, len(rest.events), 200-be.nrecs)
+					}
+					if !slices.Equal(rest.cols, []string{"id", "name", "note"}) && len(rest.events) > 0 {
+						t.Fatalf("resume at %+v: columns %q", be.pos, rest.cols)
+					}
+					for _, rb := range rest.batches {
+						if rb.pos.Records != be.pos.Records+int64(rb.nrecs) {
+							t.Fatalf("resume at %+v: pos %+v after %d records", be.pos, rb.pos, rb.nrecs)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestResumeNoHeader(t *testing.T) {
+	in := "1,a\n\n2,b\n3,c"
+	o := format.Options{BatchRows: 1}
+	full := drain(t, open(t, in, o, source.Position{}, bufSize, iotest.OneByteReader))
+	want := []source.Position{{Records: 1, Offset: 4}, {Records: 2, Offset: 9}, {Records: 3, Offset: 12}}
+	for i, be := range full.batches {
+		if be.pos != want[i] {
+			t.Fatalf("batch %d pos %+v, want %+v", i, be.pos, want[i])
+		}
+		rest := drain(t, open(t, in, o, be.pos, 2, iotest.OneByteReader))
+		if !slices.Equal(rest.events, full.events[i+1:]) || rest.final != io.EOF {
+			t.Fatalf("resume at %+v: %q, %v", be.pos, rest.events, rest.final)
+		}
+	}
+}
+
+func TestResumeWithErrors(t *testing.T) {
+	// Resuming anywhere gives the same records and the same errors (with
+	// the same ordinals and offsets) as reading on.
+	inputs := []string{
+		"1,2\n3\n4,5\n",
+		"a\"b\n1,2\n3\n\n4,5\n",
+		"\"a\"x\n\"unterminated\n,\n",
+		"1,2\n\"3\"\"\n\",4\n5,\"x\"y,6\n7,8",
+		"x\n" + strings.Repeat("y", 40) + "\nz\n",
+	}
+	for _, in := range inputs {
+		for _, header := range []bool{false, true} {
+			o := format.Options{Header: header, BatchRows: 1, MaxRecordBytes: 30}
+			full := drain(t, open(t, in, o, source.Position{}, bufSize, iotest.OneByteReader))
+			for _, be := range full.batches {
+				rest := drain(t, open(t, in, o, be.pos, 1, iotest.OneByteReader))
+				if !slices.Equal(rest.events, full.events[be.nevents:]) {
+					t.Fatalf("%q header=%v resume at %+v:\n%q\nwant\n%q", in, header, be.pos, rest.events, full.events[be.nevents:])
+				}
+			}
+		}
+	}
+}
+
+func TestResumeErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		in     string
+		header bool
+		start  source.Position
+		want   string
+	}{
+		{"beyond end", "a\n1\n", true, source.Position{Records: 5, Offset: 100}, "csv: start offset 100 is beyond the end of the stream (4 bytes)"},
+		{"inside header", "abc\n1\n", true, source.Position{Records: 0, Offset: 2}, "csv: start offset 2 is inside the header (which ends at byte 4)"},
+		{"not a line end", "a\n12\n", true, source.Position{Records: 1, Offset: 3}, "csv: start offset 3 is not at the end of a line"},
+		{"not a line end no header", "12\n", false, source.Position{Records: 1, Offset: 1}, "csv: start offset 1 is not at a record boundary"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, size := range []int{1, bufSize} {
+				r := open(t, tt.in, format.Options{Header: tt.header}, tt.start, size, iotest.OneByteReader)
+				res := drain(t, r)
+				if res.final == nil || res.final.Error() != tt.want {
+					t.Fatalf("got %v, want %s", res.final, tt.want)
+				}
+			}
+		})
+	}
+	if _, err := New(strings.NewReader(""), format.Options{}, source.Position{Records: 3}); err == nil {
+		t.Fatal("records without offset accepted")
+	}
+	if _, err := New(strings.NewReader(""), format.Options{Delimiter: '"'}, source.Position{}); err == nil {
+		t.Fatal("quote delimiter accepted")
+	}
+	// Resuming exactly at the end of a stream whose last record has no
+	// newline is the end.
+	res := drain(t, open(t, "a\n1\n2", format.Options{Header: true}, source.Position{Records: 2, Offset: 5}, 1, iotest.OneByteReader))
+	if res.final != io.EOF || len(res.events) != 0 {
+		t.Fatalf("resume at end: %q, %v", res.events, res.final)
+	}
+}
+
+func TestErrorAfterGoodRecords(t *testing.T) {
+	in := "a,b\n1,2\n3,4\n5\n6,7\n"
+	r := open(t, in, format.Options{Header: true}, source.Position{}, bufSize, func(r io.Reader) io.Reader { return r })
+	var b source.Batch
+	if err := r.Next(&b); err != nil || b.Len() != 2 {
+		t.Fatalf("first Next: %v, %d records", err, b.Len())
+	}
+	if p := r.Pos(); p != (source.Position{Records: 2, Offset: 12}) {
+		t.Fatalf("pos %+v", p)
+	}
+	err := r.Next(&b)
+	var re *source.RecordError
+	if !errors.As(err, &re) || re.Record != 3 || re.Offset != 12 || b.Len() != 0 {
+		t.Fatalf("second Next: %v, %d records", err, b.Len())
+	}
+	if p := r.Pos(); p != (source.Position{Records: 2, Offset: 12}) {
+		t.Fatalf("pos after error %+v", p)
+	}
+	if err := r.Next(&b); err != nil || b.Len() != 1 || recString(&b, 0) != "6|7" {
+		t.Fatalf("third Next: %v, %d records", err, b.Len())
+	}
+	if p := r.Pos(); p != (source.Position{Records: 4, Offset: int64(len(in))}) {
+		t.Fatalf("pos %+v", p)
+	}
+	if err := r.Next(&b); err != io.EOF {
+		t.Fatalf("last Next: %v", err)
+	}
+}
+
+// failingReader returns data, then err.
+type failingReader struct {
+	data []byte
+	err  error
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if len(f.data) == 0 {
+		return 0, f.err
+	}
+	n := copy(p, f.data)
+	f.data = f.data[n:]
+	return n, nil
+}
+
+func TestReadError(t *testing.T) {
+	// The stream breaks in the middle of the third record: the two before
+	// it come first, then the read error; the partial record is not one.
+	in := "a,b\n1,2\n3,4\n5,"
+	for _, size := range []int{1, 4, bufSize} {
+		for _, rd := range readers {
+			fr := &failingReader{data: []byte(in), err: io.ErrUnexpectedEOF}
+			r, err := newReader(rd.wrap(fr), format.Options{Header: true}, source.Position{}, size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := drain(t, r)
+			if !errors.Is(res.final, io.ErrUnexpectedEOF) || res.final.Error() != "read at byte 14: unexpected EOF" {
+				t.Fatalf("%s/%d: final %v", rd.name, size, res.final)
+			}
+			if want := []string{"1|2", "3|4", "ERR read at byte 14: unexpected EOF"}; !slices.Equal(res.events, want) {
+				t.Fatalf("%s/%d: events %q", rd.name, size, res.events)
+			}
+			if p := r.Pos(); p != (source.Position{Records: 2, Offset: 12}) {
+				t.Fatalf("%s/%d: pos %+v", rd.name, size, p)
+			}
+		}
+	}
+	// A failure while reading the header or skipping to the start.
+	fr := &failingReader{data: []byte("a,"), err: io.ErrUnexpectedEOF}
+	res := drain(t, open(t, "", format.Options{Header: true}, source.Position{}, 1, func(io.Reader) io.Reader { return fr }))
+	if !errors.Is(res.final, io.ErrUnexpectedEOF) {
+		t.Fatalf("header: %v", res.final)
+	}
+	fr = &failingReader{data: []byte("a\n1\n"), err: io.ErrUnexpectedEOF}
+	res = drain(t, open(t, "", format.Options{Header: true}, source.Position{Records: 2, Offset: 6}, 1, func(io.Reader) io.Reader { return fr }))
+	if !errors.Is(res.final, io.ErrUnexpectedEOF) {
+		t.Fatalf("skip: %v", res.final)
+	}
+}
+
+func TestMaxRecordBytes(t *testing.T) {
+	long := strings.Repeat("x", 50)
+	tests := []struct {
+		name string
+		in   string
+		want []string
+	}{
+		{"unquoted", "1,2\n" + long + ",3\n4,5\n", []string{"1|2", "ERR record 2 (byte 4): record longer than 20 bytes", "4|5"}},
+		{"at eof", "1,2\n" + long + ",3", []string{"1|2", "ERR record 2 (byte 4): record longer than 20 bytes"}},
+		{"quoted with newlines", "1,2\n\"" + long + "\n" + long + "\n,\",3\n4,5\n", []string{"1|2", "ERR record 2 (byte 4): record longer than 20 bytes", "4|5"}},
+		{"quoted with escaped quotes", "1,2\n\"" + long + "\"\"\n\"\"" + long + "\",3\n4,5\n", []string{"1|2", "ERR record 2 (byte 4): record longer than 20 bytes", "4|5"}},
+		{"exactly the limit", "1,2\n" + long[:18] + ",3\r\n4,5\n", []string{"1|2", long[:18] + "|3", "4|5"}},
+		{"one over", "1,2\n" + long[:19] + ",3\r\n4,5\n", []string{"1|2", "ERR record 2 (byte 4): record longer than 20 bytes", "4|5"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, size := range []int{1, 7, 30, bufSize} {
+				for _, rd := range readers {
+					r := open(t, tt.in, format.Options{MaxRecordBytes: 20}, source.Position{}, size, rd.wrap)
+					res := drain(t, r)
+					if !slices.Equal(res.events, tt.want) {
+						t.Fatalf("%s/%d: got %q, want %q", rd.name, size, res.events, tt.want)
+					}
+					if len(r.buf) > max(size, 20+4096) {
+						t.Fatalf("%s/%d: buffer grew to %d", rd.name, size, len(r.buf))
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestRegistered(t *testing.T) {
+	for _, f := range []string{format.CSV, format.TSV} {
+		r, err := format.New(strings.NewReader("a\tb,c\n1\t2,3\n"), format.Options{Format: f, Header: true}, source.Position{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b source.Batch
+		if err := r.Next(&b); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string][]string{format.CSV: {"a\tb", "c"}, format.TSV: {"a", "b,c"}}[f]
+		if !slices.Equal(b.Columns, want) {
+			t.Fatalf("%s: columns %q, want %q", f, b.Columns, want)
+		}
+	}
+	// Called directly, the tsv constructor defaults to tabs too.
+	r, err := newTSV(strings.NewReader("a\tb\n"), format.Options{}, source.Position{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b source.Batch
+	if err := r.Next(&b); err != nil || recString(&b, 0) != "a|b" {
+		t.Fatalf("%v %q", err, recString(&b, 0))
+	}
+}
+
+func TestColumnsStable(t *testing.T) {
+	// Every batch carries the columns, including after errors.
+	r := open(t, "a,b\n1,2\n3\n4,5\n", format.Options{Header: true, BatchRows: 1}, source.Position{}, bufSize, iotest.OneByteReader)
+	var b source.Batch
+	for {
+		err := r.Next(&b)
+		if !slices.Equal(b.Columns, []string{"a", "b"}) {
+			t.Fatalf("columns %q (err %v)", b.Columns, err)
+		}
+		if err == io.EOF {
+			break
+		}
+	}
+}
+
+func TestNoAllocsPerRecord(t *testing.T) {
+	data := benchCSV(1 << 20)
+	var b source.Batch
+	// Warm the batch buffers.
+	r, _ := New(bytes.NewReader(data), format.Options{Header: true}, source.Position{})
+	for r.Next(&b) == nil {
+	}
+	allocs := testing.AllocsPerRun(3, func() {
+		r, _ := New(bytes.NewReader(data), format.Options{Header: true, BatchRows: 1000}, source.Position{})
+		for r.Next(&b) == nil {
+		}
+	})
+	if allocs > 30 {
+		t.Fatalf("%v allocations reading %d bytes", allocs, len(data))
+	}
+}

@@ -1,0 +1,190 @@
+// Package load reads one file into a pusher: open it at the store, undo its
+// compression, parse it with its format's reader from a start position, and
+// push its records chunk by chunk, the last one flagged Last.
+//
+// Reading and parsing run on their own goroutine, one batch ahead of the
+// push, so parsing overlaps with the target's work. Batches are recycled
+// once Push returns (the pusher contract). The first error, from reading,
+// parsing or pushing, stops the file and is returned as a
+// *source.FileError; chunks pushed before it stay pushed.
+package load
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ferrydata/ferry/pusher"
+	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/source/compress"
+	"github.com/ferrydata/ferry/source/format"
+)
+
+// Config says how to read files.
+type Config struct {
+	// Format options; Format "auto" (or empty) picks by extension.
+	Format format.Options
+	// Compression: auto, none, gzip or zstd.
+	Compression string
+	// Pushed, when set, is called after each chunk is pushed.
+	Pushed func(c *source.Chunk)
+	// ReadBytes, when set, counts bytes read from the store.
+	ReadBytes *atomic.Int64
+}
+
+// Stats of one file load.
+type Stats struct {
+	Records int64 // records pushed by this load
+	Chunks  int
+}
+
+type result struct {
+	batch *source.Batch
+	pos   source.Position
+	last  bool
+	err   error
+}
+
+// File loads obj from position start into p.
+func File(ctx context.Context, store source.Store, obj source.Object, start source.Position, cfg Config, p pusher.Pusher) (Stats, error) {
+	st, err := file(ctx, store, obj, start, cfg, p)
+	if err != nil {
+		var fe *source.FileError
+		if !errors.As(err, &fe) {
+			err = &source.FileError{Key: obj.Key, Err: err}
+		}
+	}
+	return st, err
+}
+
+func file(ctx context.Context, store source.Store, obj source.Object, start source.Position, cfg Config, p pusher.Pusher) (Stats, error) {
+	var st Stats
+	opts := cfg.Format
+	if opts.Format == "" || opts.Format == "auto" {
+		f, err := format.Detect(obj.Key)
+		if err != nil {
+			return st, err
+		}
+		opts.Format = f
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	body, err := store.Open(ctx, obj, 0)
+	if err != nil {
+		return st, err
+	}
+	defer body.Close()
+	var in io.Reader = body
+	if cfg.ReadBytes != nil {
+		in = &countingReader{r: body, n: cfg.ReadBytes}
+	}
+	rc, _, err := compress.Reader(in, cfg.Compression, obj.Key)
+	if err != nil {
+		return st, err
+	}
+	defer rc.Close()
+	rd, err := format.New(rc, opts, start)
+	if err != nil {
+		return st, err
+	}
+
+	// Three batches rotate: one being pushed, one held back until we know
+	// whether it is the last, one being filled.
+	free := make(chan *source.Batch, 3)
+	for range 3 {
+		free <- &source.Batch{}
+	}
+	results := make(chan result, 1)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer close(results)
+		send := func(r result) bool {
+			select {
+			case results <- r:
+				return true
+			case <-gctx.Done():
+				return false
+			}
+		}
+		var held *result
+		for {
+			var b *source.Batch
+			select {
+			case b = <-free:
+			case <-gctx.Done():
+				return nil
+			}
+			err := rd.Next(b)
+			if errors.Is(err, io.EOF) {
+				if held == nil {
+					b.Reset()
+					send(result{batch: b, pos: rd.Pos(), last: true})
+					return nil
+				}
+				free <- b
+				held.last = true
+				send(*held)
+				return nil
+			}
+			if err != nil {
+				free <- b
+				if held != nil && !send(*held) {
+					return nil
+				}
+				send(result{err: err})
+				return nil
+			}
+			if held != nil && !send(*held) {
+				return nil
+			}
+			held = &result{batch: b, pos: rd.Pos()}
+		}
+	})
+	g.Go(func() error {
+		pos := start
+		seq := 0
+		for r := range results {
+			if r.err != nil {
+				return r.err
+			}
+			c := &source.Chunk{File: obj, Seq: seq, Start: pos, End: r.pos, Last: r.last, Batch: r.batch}
+			if err := p.Push(gctx, c); err != nil {
+				return err
+			}
+			if _, err := p.Ack(c); err != nil {
+				return err
+			}
+			st.Records += int64(r.batch.Len())
+			st.Chunks++
+			if cfg.Pushed != nil {
+				cfg.Pushed(c)
+			}
+			pos = r.pos
+			seq++
+			free <- r.batch
+			if r.last {
+				return nil
+			}
+		}
+		if err := gctx.Err(); err != nil {
+			return err
+		}
+		return fmt.Errorf("reader stopped before the end of the file")
+	})
+	return st, g.Wait()
+}
+
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}

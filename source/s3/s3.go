@@ -1,0 +1,334 @@
+// Package s3 is a source.Store over an S3 bucket and key prefix, for AWS S3
+// and S3-compatible stores such as MinIO.
+//
+// The root is s3://bucket/prefix. A non-empty prefix names a "directory":
+// List returns the objects whose keys start with prefix + "/", with full
+// keys, and Rel strips prefix + "/". List passes pages of up to 1000
+// objects in key order, as ListObjectsV2 returns them.
+//
+// Open reads an object from a byte offset (a Range request), and only the
+// version that was listed: when the object's ETag is known, the request
+// carries If-Match, so an object rewritten since it was listed fails with
+// an error wrapping ErrChanged instead of being read as if it were the old
+// one. A deleted object gives an error wrapping source.ErrNotFound.
+//
+// Credentials and region come from the SDK's default chain (environment,
+// shared config, SSO, web identity, instance role). The endpoint is
+// Config.Endpoint when set, else what the SDK resolves, which honours
+// AWS_ENDPOINT_URL_S3 and AWS_ENDPOINT_URL. With no region configured,
+// us-east-1 is used, which is what MinIO expects by default.
+package s3
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/ferrydata/ferry/source"
+)
+
+// DefaultRegion is used when no region is configured anywhere.
+const DefaultRegion = "us-east-1"
+
+// PageSize is the number of keys asked for per ListObjectsV2 call.
+const PageSize = 1000
+
+// CheckTimeout bounds the bucket check New makes.
+const CheckTimeout = 10 * time.Second
+
+// ErrChanged is wrapped by Open when the object's ETag no longer matches
+// the listed one: the object was rewritten since it was listed.
+var ErrChanged = errors.New("object changed since listing")
+
+// Config says where the store is and how to reach it.
+type Config struct {
+	// URL is the root: s3://bucket or s3://bucket/prefix.
+	URL string
+	// Endpoint overrides the S3 endpoint (http://127.0.0.1:9000 for a
+	// local MinIO). Empty: the SDK's resolution, which honours the
+	// AWS_ENDPOINT_URL_S3 and AWS_ENDPOINT_URL environment variables.
+	Endpoint string
+	// PathStyle addresses buckets as endpoint/bucket rather than
+	// bucket.endpoint; MinIO usually needs it.
+	PathStyle bool
+	// Region overrides the region from the default chain.
+	Region string
+}
+
+// Validate checks the URL and endpoint without contacting S3.
+func (c Config) Validate() error {
+	if _, _, err := ParseURL(c.URL); err != nil {
+		return err
+	}
+	if c.Endpoint != "" {
+		u, err := url.Parse(c.Endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("S3 endpoint %q: want http://host[:port] or https://host[:port]", c.Endpoint)
+		}
+	}
+	return nil
+}
+
+// ParseURL splits s3://bucket/prefix into bucket and prefix. The prefix has
+// no leading or trailing '/' and may be empty.
+func ParseURL(u string) (bucket, prefix string, err error) {
+	const scheme = "s3://"
+	if len(u) < len(scheme) || !strings.EqualFold(u[:len(scheme)], scheme) {
+		return "", "", fmt.Errorf("S3 URL %q: want s3://bucket[/prefix]", u)
+	}
+	bucket, prefix, _ = strings.Cut(u[len(scheme):], "/")
+	if bucket == "" {
+		return "", "", fmt.Errorf("S3 URL %q: no bucket", u)
+	}
+	for _, r := range bucket {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_') {
+			return "", "", fmt.Errorf("S3 URL %q: invalid bucket name %q", u, bucket)
+		}
+	}
+	return bucket, strings.Trim(prefix, "/"), nil
+}
+
+// Store is a bucket and prefix.
+type Store struct {
+	client   *s3.Client
+	bucket   string
+	prefix   string // no leading or trailing '/'
+	endpoint string // for messages
+}
+
+var _ source.Store = (*Store)(nil)
+
+// New connects to the bucket named by cfg.URL and checks, within
+// CheckTimeout, that it exists and is accessible, so that a wrong bucket,
+// endpoint or credentials fail at once with a one-line error.
+func New(ctx context.Context, cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	bucket, prefix, _ := ParseURL(cfg.URL)
+	var opts []func(*config.LoadOptions) error
+	if cfg.Region != "" {
+		opts = append(opts, config.WithRegion(cfg.Region))
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if awsCfg.Region == "" {
+		awsCfg.Region = DefaultRegion
+	}
+	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		o.UsePathStyle = cfg.PathStyle
+		if cfg.Endpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.Endpoint)
+		}
+		// Checksums only where S3 requires them: no CRC over every
+		// downloaded byte (TLS and Content-Length already guard the
+		// transfer) and no CRC trailer on uploads, which older
+		// S3-compatible servers reject.
+		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+	})
+	s := &Store{client: client, bucket: bucket, prefix: prefix}
+	if ep := client.Options().BaseEndpoint; ep != nil {
+		s.endpoint = *ep
+	} else {
+		s.endpoint = "https://s3." + awsCfg.Region + ".amazonaws.com"
+	}
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// check makes a HeadBucket call and translates its failure.
+func (s *Store) check(ctx context.Context) error {
+	hctx, cancel := context.WithTimeout(ctx, CheckTimeout)
+	defer cancel()
+	_, err := s.client.HeadBucket(hctx, &s3.HeadBucketInput{Bucket: aws.String(s.bucket)})
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	var sendErr *smithyhttp.RequestSendError
+	if errors.As(err, &sendErr) {
+		return fmt.Errorf("cannot reach S3 endpoint %s: %v", s.endpoint, netCause(sendErr.Err))
+	}
+	if hctx.Err() != nil {
+		return fmt.Errorf("cannot reach S3 endpoint %s: no answer within %v", s.endpoint, CheckTimeout)
+	}
+	var respErr *awshttp.ResponseError
+	if errors.As(err, &respErr) {
+		switch code := respErr.HTTPStatusCode(); {
+		case code == http.StatusNotFound:
+			return fmt.Errorf("bucket %q does not exist (endpoint %s)", s.bucket, s.endpoint)
+		case code == http.StatusForbidden:
+			return fmt.Errorf("access denied to bucket %q (endpoint %s; check the credentials and the bucket policy)", s.bucket, s.endpoint)
+		case code == http.StatusMovedPermanently || code == http.StatusBadRequest:
+			if r := respErr.Response.Header.Get("X-Amz-Bucket-Region"); r != "" {
+				return fmt.Errorf("bucket %q is in region %s, not %s: set the region", s.bucket, r, s.client.Options().Region)
+			}
+		}
+		return fmt.Errorf("bucket %q at %s: HTTP %d: %v", s.bucket, s.endpoint, respErr.HTTPStatusCode(), apiMessage(err))
+	}
+	return fmt.Errorf("bucket %q at %s: %w", s.bucket, s.endpoint, err)
+}
+
+// netCause returns the most specific part of a transport error: "dial tcp
+// 127.0.0.1:9000: connect: connection refused" rather than the whole chain.
+func netCause(err error) error {
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return dnsErr
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) {
+		return opErr
+	}
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		return urlErr.Err
+	}
+	return err
+}
+
+// apiMessage returns the service's error code and message when there is
+// one.
+func apiMessage(err error) string {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		if m := apiErr.ErrorMessage(); m != "" {
+			return apiErr.ErrorCode() + ": " + m
+		}
+		return apiErr.ErrorCode()
+	}
+	return err.Error()
+}
+
+// Bucket returns the bucket name.
+func (s *Store) Bucket() string { return s.bucket }
+
+// Prefix returns the key prefix, without leading or trailing '/'.
+func (s *Store) Prefix() string { return s.prefix }
+
+// Client returns the S3 client.
+func (s *Store) Client() *s3.Client { return s.client }
+
+// listPrefix is what keys under the root start with.
+func (s *Store) listPrefix() string {
+	if s.prefix == "" {
+		return ""
+	}
+	return s.prefix + "/"
+}
+
+// List calls fn with each page of objects under the root.
+func (s *Store) List(ctx context.Context, fn func(page []source.Object) error) error {
+	in := &s3.ListObjectsV2Input{
+		Bucket:  aws.String(s.bucket),
+		MaxKeys: aws.Int32(PageSize),
+	}
+	if p := s.listPrefix(); p != "" {
+		in.Prefix = aws.String(p)
+	}
+	pages := s3.NewListObjectsV2Paginator(s.client, in)
+	for pages.HasMorePages() {
+		out, err := pages.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("list %s: %w", s, err)
+		}
+		if len(out.Contents) == 0 {
+			continue
+		}
+		page := make([]source.Object, 0, len(out.Contents))
+		for _, o := range out.Contents {
+			page = append(page, source.Object{
+				Key:          aws.ToString(o.Key),
+				Size:         aws.ToInt64(o.Size),
+				ETag:         strings.Trim(aws.ToString(o.ETag), `"`),
+				LastModified: aws.ToTime(o.LastModified),
+			})
+		}
+		if err := fn(page); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Open returns the object's content from byte off. The body is the HTTP
+// response body itself; close it.
+func (s *Store) Open(ctx context.Context, obj source.Object, off int64) (io.ReadCloser, error) {
+	in := &s3.GetObjectInput{
+		Bucket: aws.String(s.bucket),
+		Key:    aws.String(obj.Key),
+	}
+	if off > 0 {
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-", off))
+	}
+	if obj.ETag != "" {
+		in.IfMatch = aws.String(`"` + obj.ETag + `"`)
+	}
+	out, err := s.client.GetObject(ctx, in)
+	if err == nil {
+		return out.Body, nil
+	}
+	var noKey *types.NoSuchKey
+	var respErr *awshttp.ResponseError
+	switch {
+	case errors.As(err, &noKey):
+		return nil, fmt.Errorf("open %s: %w", s.objURL(obj.Key), source.ErrNotFound)
+	case errors.As(err, &respErr):
+		switch respErr.HTTPStatusCode() {
+		case http.StatusNotFound:
+			return nil, fmt.Errorf("open %s: %w (%s)", s.objURL(obj.Key), source.ErrNotFound, apiMessage(err))
+		case http.StatusPreconditionFailed:
+			return nil, fmt.Errorf("open %s: %w (listed ETag %q no longer matches)", s.objURL(obj.Key), ErrChanged, obj.ETag)
+		case http.StatusRequestedRangeNotSatisfiable:
+			if off == obj.Size {
+				// Resuming exactly at the end of an unchanged object.
+				return http.NoBody, nil
+			}
+			return nil, fmt.Errorf("open %s at byte %d: beyond the end of the object (size %d when listed)", s.objURL(obj.Key), off, obj.Size)
+		}
+	}
+	return nil, fmt.Errorf("open %s: %w", s.objURL(obj.Key), err)
+}
+
+func (s *Store) objURL(key string) string { return "s3://" + s.bucket + "/" + key }
+
+// Rel returns key without the root's prefix and the '/' after it. A key
+// outside the root is returned unchanged.
+func (s *Store) Rel(key string) string {
+	if s.prefix == "" {
+		return key
+	}
+	if rest, ok := strings.CutPrefix(key, s.prefix+"/"); ok {
+		return rest
+	}
+	return key
+}
+
+// String returns the root as s3://bucket/prefix.
+func (s *Store) String() string {
+	if s.prefix == "" {
+		return "s3://" + s.bucket
+	}
+	return "s3://" + s.bucket + "/" + s.prefix
+}

@@ -1,0 +1,167 @@
+// Package postgres keeps file progress in PostgreSQL, in the table
+// ferry.files. When the target is the same database, the target calls
+// Advance inside the transaction that copies the chunk's rows, so rows and
+// progress commit together.
+//
+// Advance is guarded: it moves a file from exactly the position the chunk
+// started at, so two processes loading the same file cannot both commit the
+// same records; the second gets ErrConflict and its transaction rolls back.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/state"
+)
+
+// ErrConflict: the file's committed position is not where the chunk
+// starts; another process moved it.
+var ErrConflict = errors.New("file progress changed underneath this load (is another ferry process loading it?)")
+
+// Querier is what Store needs from a pool or a transaction.
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+var _ Querier = (*pgxpool.Pool)(nil)
+var _ Querier = (pgx.Tx)(nil)
+
+// Store is the PostgreSQL state store.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+var _ state.Store = (*Store)(nil)
+
+const schemaSQL = `
+CREATE SCHEMA IF NOT EXISTS ferry;
+CREATE TABLE IF NOT EXISTS ferry.files (
+	pipeline   text        NOT NULL,
+	key        text        NOT NULL,
+	etag       text        NOT NULL,
+	size       bigint      NOT NULL,
+	status     text        NOT NULL CHECK (status IN ('loading', 'done', 'failed')),
+	rows       bigint      NOT NULL DEFAULT 0,
+	"offset"   bigint      NOT NULL DEFAULT 0,
+	error      text,
+	attempts   integer     NOT NULL DEFAULT 0,
+	started_at timestamptz NOT NULL DEFAULT now(),
+	updated_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (pipeline, key, etag)
+);
+COMMENT ON TABLE ferry.files IS 'ferry: load progress per pipeline and object version';
+COMMENT ON COLUMN ferry.files.rows IS 'records committed';
+COMMENT ON COLUMN ferry.files."offset" IS 'byte offset in the decompressed file after the last committed record';
+`
+
+// New creates the state schema if needed (serialised with an advisory lock,
+// so concurrent processes do not race) and returns the store. The pool is
+// the caller's; Close does not close it.
+func New(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("state: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // after commit it is a no-op
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('ferry.schema'))`); err != nil {
+		return nil, fmt.Errorf("state: lock: %w", err)
+	}
+	if _, err := tx.Exec(ctx, schemaSQL); err != nil {
+		return nil, fmt.Errorf("state: create ferry.files: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("state: create ferry.files: %w", err)
+	}
+	return &Store{pool: pool}, nil
+}
+
+// Lookup implements state.Store with one query per page.
+func (s *Store) Lookup(ctx context.Context, pipeline string, objs []source.Object) (map[string]state.Progress, error) {
+	keys := make([]string, len(objs))
+	for i, o := range objs {
+		keys[i] = o.Key
+	}
+	rows, err := s.pool.Query(ctx, `SELECT key, etag, status, rows, "offset", attempts, coalesce(error, '')
+		FROM ferry.files WHERE pipeline = $1 AND key = ANY($2)`, pipeline, keys)
+	if err != nil {
+		return nil, fmt.Errorf("state: lookup: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[string]state.Progress)
+	for rows.Next() {
+		var key, etag string
+		var p state.Progress
+		if err := rows.Scan(&key, &etag, &p.Status, &p.Pos.Records, &p.Pos.Offset, &p.Attempts, &p.Error); err != nil {
+			return nil, fmt.Errorf("state: lookup: %w", err)
+		}
+		out[state.ID(source.Object{Key: key, ETag: etag})] = p
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("state: lookup: %w", err)
+	}
+	return out, nil
+}
+
+// Start implements state.Store.
+func (s *Store) Start(ctx context.Context, pipeline string, obj source.Object) (state.Progress, error) {
+	var p state.Progress
+	err := s.pool.QueryRow(ctx, `INSERT INTO ferry.files AS f (pipeline, key, etag, size, status, attempts)
+		VALUES ($1, $2, $3, $4, 'loading', 1)
+		ON CONFLICT (pipeline, key, etag) DO UPDATE SET
+			attempts = f.attempts + CASE WHEN f.status = 'done' THEN 0 ELSE 1 END,
+			status = CASE WHEN f.status = 'done' THEN 'done' ELSE 'loading' END,
+			updated_at = now()
+		RETURNING status, rows, "offset", attempts, coalesce(error, '')`,
+		pipeline, obj.Key, obj.ETag, obj.Size).Scan(&p.Status, &p.Pos.Records, &p.Pos.Offset, &p.Attempts, &p.Error)
+	if err != nil {
+		return p, fmt.Errorf("state: start %q: %w", obj.Key, err)
+	}
+	return p, nil
+}
+
+// Advance implements state.Store outside a transaction.
+func (s *Store) Advance(ctx context.Context, pipeline string, c *source.Chunk) error {
+	return Advance(ctx, s.pool, pipeline, c)
+}
+
+// Advance moves the file of c from c.Start to c.End (done when c.Last),
+// using q: pass the transaction that copied the chunk's rows.
+func Advance(ctx context.Context, q Querier, pipeline string, c *source.Chunk) error {
+	status := state.Loading
+	if c.Last {
+		status = state.Done
+	}
+	tag, err := q.Exec(ctx, `UPDATE ferry.files SET rows = $5, "offset" = $6, status = $7, error = NULL, updated_at = now()
+		WHERE pipeline = $1 AND key = $2 AND etag = $3 AND rows = $4 AND status = 'loading'`,
+		pipeline, c.File.Key, c.File.ETag, c.Start.Records, c.End.Records, c.End.Offset, string(status))
+	if err != nil {
+		return fmt.Errorf("state: advance %q: %w", c.File.Key, err)
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("state: advance %q to record %d: %w", c.File.Key, c.End.Records, ErrConflict)
+	}
+	return nil
+}
+
+// Fail implements state.Store.
+func (s *Store) Fail(ctx context.Context, pipeline string, obj source.Object, cause error) error {
+	_, err := s.pool.Exec(ctx, `UPDATE ferry.files SET status = 'failed', error = $4, updated_at = now()
+		WHERE pipeline = $1 AND key = $2 AND etag = $3 AND status <> 'done'`,
+		pipeline, obj.Key, obj.ETag, cause.Error())
+	if err != nil {
+		return fmt.Errorf("state: mark %q failed: %w", obj.Key, err)
+	}
+	return nil
+}
+
+// Close implements state.Store; the pool stays open.
+func (s *Store) Close() error { return nil }

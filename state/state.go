@@ -1,0 +1,61 @@
+// Package state keeps per-file load progress for a pipeline: which object
+// versions are loading, done or failed, and the position up to which a file
+// is committed.
+//
+// Two stores implement Store: state/postgres (the default when the target
+// is PostgreSQL; the target then advances progress in the same transaction
+// as the rows, which makes loading exactly-once) and state/filestore (a
+// local JSON file, the default for other targets; progress is written after
+// the target has the rows, which makes loading at-least-once).
+//
+// A file is identified by pipeline, key and ETag: a changed object is a new
+// version with its own progress.
+package state
+
+import (
+	"context"
+
+	"github.com/ferrydata/ferry/source"
+)
+
+// Status of a file version.
+type Status string
+
+const (
+	// New: never seen.
+	New Status = ""
+	// Loading: started, possibly with some chunks committed.
+	Loading Status = "loading"
+	// Done: every record committed.
+	Done Status = "done"
+	// Failed: the last attempt failed; Error says why. A later run retries.
+	Failed Status = "failed"
+)
+
+// Progress of one file version.
+type Progress struct {
+	Status   Status
+	Pos      source.Position
+	Attempts int
+	Error    string
+}
+
+// Store keeps progress.
+type Store interface {
+	// Lookup returns the progress of the given objects (one listing page),
+	// keyed by ID(obj). Objects never seen are absent.
+	Lookup(ctx context.Context, pipeline string, objs []source.Object) (map[string]Progress, error)
+	// Start marks obj as loading (counting an attempt) unless it is done,
+	// and returns its progress: a done file is not loaded again; a loading
+	// or failed one resumes at Pos.
+	Start(ctx context.Context, pipeline string, obj source.Object) (Progress, error)
+	// Advance records that the chunk is committed in the target: the file
+	// is at c.End, and done when c.Last.
+	Advance(ctx context.Context, pipeline string, c *source.Chunk) error
+	// Fail marks obj failed with the error.
+	Fail(ctx context.Context, pipeline string, obj source.Object, cause error) error
+	Close() error
+}
+
+// ID identifies an object version within a pipeline.
+func ID(obj source.Object) string { return obj.Key + "\x00" + obj.ETag }

@@ -1,0 +1,112 @@
+// Package statetest is the acceptance suite every state.Store passes.
+package statetest
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/state"
+)
+
+// Run runs the suite. open returns a fresh, empty store each call; reopen
+// returns a store over the same data (to check persistence).
+func Run(t *testing.T, open func(t *testing.T) (s state.Store, reopen func() state.Store)) {
+	ctx := context.Background()
+	a := source.Object{Key: "dir/a.csv", ETag: "e1", Size: 10}
+	b := source.Object{Key: "dir/b.csv", ETag: "e1", Size: 20}
+	chunk := func(obj source.Object, from, to int64, last bool) *source.Chunk {
+		return &source.Chunk{File: obj, Start: source.Position{Records: from, Offset: from * 10}, End: source.Position{Records: to, Offset: to * 10}, Last: last}
+	}
+
+	t.Run("new files are absent", func(t *testing.T) {
+		s, _ := open(t)
+		got, err := s.Lookup(ctx, "p", []source.Object{a, b})
+		if err != nil || len(got) != 0 {
+			t.Fatalf("Lookup = %v, %v; want empty", got, err)
+		}
+	})
+
+	t.Run("read, ack half, reopen at the acked position", func(t *testing.T) {
+		s, reopen := open(t)
+		p, err := s.Start(ctx, "p", a)
+		if err != nil || p.Status != state.Loading || p.Pos.Records != 0 || p.Attempts != 1 {
+			t.Fatalf("Start = %+v, %v", p, err)
+		}
+		if err := s.Advance(ctx, "p", chunk(a, 0, 5, false)); err != nil {
+			t.Fatal(err)
+		}
+		s2 := reopen()
+		p, err = s2.Start(ctx, "p", a)
+		if err != nil || p.Status != state.Loading || p.Pos != (source.Position{Records: 5, Offset: 50}) || p.Attempts != 2 {
+			t.Fatalf("Start after reopen = %+v, %v; want loading at 5, attempt 2", p, err)
+		}
+		if err := s2.Advance(ctx, "p", chunk(a, 5, 9, true)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s2.Lookup(ctx, "p", []source.Object{a, b})
+		if err != nil || len(got) != 1 || got[state.ID(a)].Status != state.Done || got[state.ID(a)].Pos.Records != 9 {
+			t.Fatalf("Lookup = %+v, %v", got, err)
+		}
+		p, err = s2.Start(ctx, "p", a)
+		if err != nil || p.Status != state.Done {
+			t.Fatalf("Start of a done file = %+v, %v; want done", p, err)
+		}
+	})
+
+	t.Run("advance from the wrong position is refused", func(t *testing.T) {
+		s, _ := open(t)
+		if _, err := s.Start(ctx, "p", a); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Advance(ctx, "p", chunk(a, 0, 5, false)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Advance(ctx, "p", chunk(a, 0, 5, false)); err == nil {
+			t.Fatal("the same chunk advanced twice")
+		}
+		if err := s.Advance(ctx, "p", chunk(b, 0, 1, false)); err == nil {
+			t.Fatal("a file never started advanced")
+		}
+	})
+
+	t.Run("fail, then retry resumes", func(t *testing.T) {
+		s, reopen := open(t)
+		if _, err := s.Start(ctx, "p", a); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Advance(ctx, "p", chunk(a, 0, 3, false)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Fail(ctx, "p", a, errors.New("record 4: bad")); err != nil {
+			t.Fatal(err)
+		}
+		got, err := reopen().Lookup(ctx, "p", []source.Object{a})
+		if err != nil || got[state.ID(a)].Status != state.Failed || got[state.ID(a)].Error != "record 4: bad" {
+			t.Fatalf("Lookup = %+v, %v", got, err)
+		}
+		p, err := s.Start(ctx, "p", a)
+		if err != nil || p.Status != state.Loading || p.Pos.Records != 3 || p.Attempts != 2 {
+			t.Fatalf("retry Start = %+v, %v", p, err)
+		}
+	})
+
+	t.Run("versions and pipelines are separate", func(t *testing.T) {
+		s, _ := open(t)
+		if _, err := s.Start(ctx, "p", a); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Advance(ctx, "p", chunk(a, 0, 1, true)); err != nil {
+			t.Fatal(err)
+		}
+		a2 := a
+		a2.ETag = "e2"
+		if p, err := s.Start(ctx, "p", a2); err != nil || p.Status != state.Loading || p.Pos.Records != 0 {
+			t.Fatalf("new version Start = %+v, %v", p, err)
+		}
+		if p, err := s.Start(ctx, "q", a); err != nil || p.Status != state.Loading {
+			t.Fatalf("other pipeline Start = %+v, %v", p, err)
+		}
+	})
+}

@@ -1,0 +1,315 @@
+package postgres
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"unsafe"
+
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/ferrydata/ferry/source"
+)
+
+// An encoder appends the binary COPY representation of one non-NULL value
+// (without the length prefix) to dst.
+type encoder func(dst []byte, k source.Kind, v []byte) ([]byte, error)
+
+// encoderFor returns the encoder for a column type. baseOID is the column's
+// type with domains resolved; typtype is pg_type.typtype of that type.
+func encoderFor(m *pgtype.Map, baseOID uint32, typtype string, typeName string) (encoder, error) {
+	switch baseOID {
+	case pgtype.Int8OID:
+		return encodeInt(64), nil
+	case pgtype.Int4OID:
+		return encodeInt(32), nil
+	case pgtype.Int2OID:
+		return encodeInt(16), nil
+	case pgtype.Float8OID:
+		return encodeFloat8, nil
+	case pgtype.Float4OID:
+		return encodeFloat4, nil
+	case pgtype.BoolOID:
+		return encodeBool, nil
+	case pgtype.TextOID, pgtype.VarcharOID, pgtype.BPCharOID, pgtype.NameOID:
+		return encodeText, nil
+	case pgtype.JSONOID:
+		return encodeJSON, nil
+	case pgtype.JSONBOID:
+		return encodeJSONB, nil
+	case pgtype.TimestamptzOID:
+		return encodeTimestamp(true), nil
+	case pgtype.TimestampOID:
+		return encodeTimestamp(false), nil
+	case pgtype.DateOID:
+		return encodeDate, nil
+	case pgtype.UUIDOID:
+		return encodeUUID, nil
+	}
+	if typtype == "e" { // enum: binary form is the label
+		return encodeText, nil
+	}
+	// Anything else pgx knows: parse the text form, send the binary form.
+	typ, ok := m.TypeForOID(baseOID)
+	if !ok {
+		return nil, fmt.Errorf("type %s is not supported", typeName)
+	}
+	return func(dst []byte, k source.Kind, v []byte) ([]byte, error) {
+		val, err := typ.Codec.DecodeValue(m, baseOID, pgtype.TextFormatCode, v)
+		if err != nil {
+			return dst, fmt.Errorf("invalid %s %q: %w", typeName, clip(v), err)
+		}
+		out, err := m.Encode(baseOID, pgtype.BinaryFormatCode, val, dst)
+		if err != nil {
+			return dst, fmt.Errorf("invalid %s %q: %w", typeName, clip(v), err)
+		}
+		return out, nil
+	}, nil
+}
+
+// clip shortens a value for error messages.
+func clip(v []byte) string {
+	if len(v) > 64 {
+		return string(v[:64]) + "..."
+	}
+	return string(v)
+}
+
+func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+func trimSpace(v []byte) []byte {
+	for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
+		v = v[1:]
+	}
+	for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
+		v = v[:len(v)-1]
+	}
+	return v
+}
+
+var errSyntax = errors.New("invalid syntax")
+
+// parseInt parses a decimal integer with an optional sign, without
+// allocating.
+func parseInt(v []byte, bits int) (int64, error) {
+	v = trimSpace(v)
+	neg := false
+	if len(v) > 0 && (v[0] == '-' || v[0] == '+') {
+		neg = v[0] == '-'
+		v = v[1:]
+	}
+	if len(v) == 0 || len(v) > 19 {
+		if len(v) > 19 {
+			return 0, strconv.ErrRange
+		}
+		return 0, errSyntax
+	}
+	var n uint64
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, errSyntax
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	limit := uint64(1) << (bits - 1)
+	if (!neg && n >= limit) || (neg && n > limit) {
+		return 0, strconv.ErrRange
+	}
+	if neg {
+		return -int64(n), nil
+	}
+	return int64(n), nil
+}
+
+var typeOfBits = map[int]string{16: "smallint", 32: "integer", 64: "bigint"}
+
+func encodeInt(bits int) encoder {
+	name := typeOfBits[bits]
+	return func(dst []byte, k source.Kind, v []byte) ([]byte, error) {
+		if k != source.String && k != source.Number {
+			return dst, fmt.Errorf("cannot convert %s %s to %s", k, clip(v), name)
+		}
+		n, err := parseInt(v, bits)
+		if err != nil {
+			if errors.Is(err, strconv.ErrRange) {
+				return dst, fmt.Errorf("value %q out of range for %s", clip(v), name)
+			}
+			return dst, fmt.Errorf("invalid %s %q", name, clip(v))
+		}
+		switch bits {
+		case 64:
+			return binary.BigEndian.AppendUint64(dst, uint64(n)), nil
+		case 32:
+			return binary.BigEndian.AppendUint32(dst, uint32(int32(n))), nil
+		default:
+			return binary.BigEndian.AppendUint16(dst, uint16(int16(n))), nil
+		}
+	}
+}
+
+func parseFloat(k source.Kind, v []byte, bits int, name string) (float64, error) {
+	if k != source.String && k != source.Number {
+		return 0, fmt.Errorf("cannot convert %s %s to %s", k, clip(v), name)
+	}
+	t := trimSpace(v)
+	if len(t) > 1 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X') {
+		return 0, fmt.Errorf("invalid %s %q", name, clip(v))
+	}
+	f, err := strconv.ParseFloat(unsafeString(t), bits)
+	if err != nil {
+		if errors.Is(err, strconv.ErrRange) && !math.IsInf(f, 0) {
+			return f, nil // underflow to zero, as PostgreSQL does
+		}
+		if errors.Is(err, strconv.ErrRange) {
+			return 0, fmt.Errorf("value %q out of range for %s", clip(v), name)
+		}
+		return 0, fmt.Errorf("invalid %s %q", name, clip(v))
+	}
+	return f, nil
+}
+
+func encodeFloat8(dst []byte, k source.Kind, v []byte) ([]byte, error) {
+	f, err := parseFloat(k, v, 64, "double precision")
+	if err != nil {
+		return dst, err
+	}
+	return binary.BigEndian.AppendUint64(dst, math.Float64bits(f)), nil
+}
+
+func encodeFloat4(dst []byte, k source.Kind, v []byte) ([]byte, error) {
+	f, err := parseFloat(k, v, 32, "real")
+	if err != nil {
+		return dst, err
+	}
+	return binary.BigEndian.AppendUint32(dst, math.Float32bits(float32(f))), nil
+}
+
+// parseBool accepts true/false, t/f, yes/no, y/n, on/off, 1/0 in any case.
+func parseBool(v []byte) (bool, bool) {
+	v = trimSpace(v)
+	if len(v) == 0 || len(v) > 5 {
+		return false, false
+	}
+	var low [5]byte
+	for i, c := range v {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		low[i] = c
+	}
+	switch string(low[:len(v)]) {
+	case "true", "t", "yes", "y", "on", "1":
+		return true, true
+	case "false", "f", "no", "n", "off", "0":
+		return false, true
+	}
+	return false, false
+}
+
+func encodeBool(dst []byte, k source.Kind, v []byte) ([]byte, error) {
+	if k == source.JSON {
+		return dst, fmt.Errorf("cannot convert json %s to boolean", clip(v))
+	}
+	b, ok := parseBool(v)
+	if !ok {
+		return dst, fmt.Errorf("invalid boolean %q", clip(v))
+	}
+	if b {
+		return append(dst, 1), nil
+	}
+	return append(dst, 0), nil
+}
+
+func encodeText(dst []byte, _ source.Kind, v []byte) ([]byte, error) {
+	return append(dst, v...), nil
+}
+
+// jsonValue returns the JSON text for a value going into a json/jsonb
+// column: JSON values, numbers and booleans as written; a string that holds
+// a JSON object or array as that document; any other string as a JSON
+// string.
+func jsonValue(dst []byte, k source.Kind, v []byte) ([]byte, error) {
+	switch k {
+	case source.JSON, source.Number, source.Bool:
+		return append(dst, v...), nil
+	}
+	t := bytes.TrimSpace(v)
+	if len(t) > 0 && (t[0] == '{' || t[0] == '[') {
+		if !json.Valid(t) {
+			return dst, fmt.Errorf("invalid JSON %q", clip(v))
+		}
+		return append(dst, t...), nil
+	}
+	b, err := json.Marshal(unsafeString(v))
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, b...), nil
+}
+
+func encodeJSON(dst []byte, k source.Kind, v []byte) ([]byte, error) { return jsonValue(dst, k, v) }
+
+func encodeJSONB(dst []byte, k source.Kind, v []byte) ([]byte, error) {
+	return jsonValue(append(dst, 1), k, v) // jsonb binary format version 1
+}
+
+func encodeUUID(dst []byte, k source.Kind, v []byte) ([]byte, error) {
+	t := trimSpace(v)
+	if len(t) == 38 && t[0] == '{' && t[37] == '}' {
+		t = t[1:37]
+	}
+	var raw [32]byte
+	n := 0
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if c == '-' && (i == 8 || i == 13 || i == 18 || i == 23) && len(t) == 36 {
+			continue
+		}
+		if n == 32 {
+			return dst, fmt.Errorf("invalid uuid %q", clip(v))
+		}
+		raw[n] = c
+		n++
+	}
+	var out [16]byte
+	if n != 32 {
+		return dst, fmt.Errorf("invalid uuid %q", clip(v))
+	}
+	if _, err := hex.Decode(out[:], raw[:]); err != nil {
+		return dst, fmt.Errorf("invalid uuid %q", clip(v))
+	}
+	return append(dst, out[:]...), nil
+}
+
+func encodeTimestamp(withZone bool) encoder {
+	name := "timestamp"
+	if withZone {
+		name = "timestamptz"
+	}
+	return func(dst []byte, k source.Kind, v []byte) ([]byte, error) {
+		if k != source.String {
+			return dst, fmt.Errorf("cannot convert %s %s to %s", k, clip(v), name)
+		}
+		us, err := parseTimestamp(trimSpace(v), withZone)
+		if err != nil {
+			return dst, fmt.Errorf("invalid %s %q: %v", name, clip(v), err)
+		}
+		return binary.BigEndian.AppendUint64(dst, uint64(us)), nil
+	}
+}
+
+func encodeDate(dst []byte, k source.Kind, v []byte) ([]byte, error) {
+	if k != source.String {
+		return dst, fmt.Errorf("cannot convert %s %s to date", k, clip(v))
+	}
+	days, err := parseDate(trimSpace(v))
+	if err != nil {
+		return dst, fmt.Errorf("invalid date %q: %v", clip(v), err)
+	}
+	return binary.BigEndian.AppendUint32(dst, uint32(days)), nil
+}

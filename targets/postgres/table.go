@@ -1,0 +1,330 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/ferrydata/ferry/source"
+)
+
+// System columns added by --system-columns.
+const (
+	FileColumn   = "_ferry_file"
+	RecordColumn = "_ferry_record"
+)
+
+// maxIdentifier is PostgreSQL's NAMEDATALEN-1.
+const maxIdentifier = 63
+
+// ParseTable splits "[schema.]name". A part may be double-quoted to hold
+// dots or upper case ("My.Schema"."T"); unquoted parts are taken as written.
+func ParseTable(s string) (pgx.Identifier, error) {
+	var parts []string
+	rest := strings.TrimSpace(s)
+	for {
+		var part string
+		if strings.HasPrefix(rest, `"`) {
+			end := 1
+			var b strings.Builder
+			for {
+				i := strings.IndexByte(rest[end:], '"')
+				if i < 0 {
+					return nil, fmt.Errorf("table %q: unterminated quote", s)
+				}
+				b.WriteString(rest[end : end+i])
+				end += i + 1
+				if end < len(rest) && rest[end] == '"' {
+					b.WriteByte('"')
+					end++
+					continue
+				}
+				break
+			}
+			part, rest = b.String(), rest[end:]
+		} else {
+			i := strings.IndexByte(rest, '.')
+			if i < 0 {
+				i = len(rest)
+			}
+			part, rest = rest[:i], rest[i:]
+		}
+		if part == "" {
+			return nil, fmt.Errorf("table %q: empty name", s)
+		}
+		if len(part) > maxIdentifier {
+			return nil, fmt.Errorf("table %q: %q is longer than %d bytes", s, part, maxIdentifier)
+		}
+		parts = append(parts, part)
+		if rest == "" {
+			break
+		}
+		if rest[0] != '.' {
+			return nil, fmt.Errorf("table %q: expected [schema.]name", s)
+		}
+		rest = rest[1:]
+	}
+	if len(parts) > 2 {
+		return nil, fmt.Errorf("table %q: expected [schema.]name", s)
+	}
+	return pgx.Identifier(parts), nil
+}
+
+var nonIdent = regexp.MustCompile(`[^a-z0-9_]+`)
+
+// DefaultTable makes a valid, unquoted-style identifier from a name (the
+// last path element of the source).
+func DefaultTable(name string) string {
+	n := strings.Trim(nonIdent.ReplaceAllString(strings.ToLower(name), "_"), "_")
+	if n == "" {
+		n = "ferry_data"
+	}
+	if n[0] >= '0' && n[0] <= '9' {
+		n = "t_" + n
+	}
+	if len(n) > maxIdentifier {
+		n = n[:maxIdentifier]
+	}
+	return n
+}
+
+// ColumnSpec is one "name type" item of --columns; Type may be empty.
+type ColumnSpec struct {
+	Name, Type string
+}
+
+// ParseColumns parses 'name type, name type(1,2), "Odd Name" text'.
+// Commas inside parentheses belong to the type.
+func ParseColumns(s string) ([]ColumnSpec, error) {
+	var out []ColumnSpec
+	depth, start := 0, 0
+	quoted := false
+	var items []string
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' {
+			quoted = !quoted
+		}
+		if quoted {
+			continue
+		}
+		switch s[i] {
+		case '(':
+			depth++
+		case ')':
+			depth--
+		case ',':
+			if depth == 0 {
+				items = append(items, s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	items = append(items, s[start:])
+	for _, it := range items {
+		it = strings.TrimSpace(it)
+		if it == "" {
+			return nil, fmt.Errorf("columns %q: empty item", s)
+		}
+		var name, typ string
+		if it[0] == '"' {
+			end := strings.IndexByte(it[1:], '"')
+			if end < 0 {
+				return nil, fmt.Errorf("columns %q: unterminated quote", s)
+			}
+			name, typ = it[1:end+1], strings.TrimSpace(it[end+2:])
+		} else if i := strings.IndexAny(it, " \t"); i >= 0 {
+			name, typ = it[:i], strings.TrimSpace(it[i+1:])
+		} else {
+			name = it
+		}
+		if len(name) > maxIdentifier {
+			return nil, fmt.Errorf("column name %q is longer than %d bytes", name, maxIdentifier)
+		}
+		out = append(out, ColumnSpec{Name: name, Type: typ})
+	}
+	return out, nil
+}
+
+// column is a table column as COPY needs it.
+type column struct {
+	name     string
+	typeName string
+	encode   encoder
+}
+
+// table is the resolved target table.
+type table struct {
+	ident   pgx.Identifier
+	columns []column
+	byName  map[string]int
+	byLower map[string]int // unique lower-case names only
+}
+
+func (t *table) find(name string) (int, bool) {
+	if i, ok := t.byName[name]; ok {
+		return i, true
+	}
+	i, ok := t.byLower[strings.ToLower(name)]
+	return i, ok
+}
+
+// errNoTable is returned by lookupTable when the table does not exist.
+var errNoTable = errors.New("table does not exist")
+
+func lookupTable(ctx context.Context, q querier, m *pgtype.Map, ident pgx.Identifier) (*table, error) {
+	rows, err := q.Query(ctx, `
+		SELECT a.attname, format_type(a.atttypid, a.atttypmod),
+			CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END,
+			coalesce(bt.typtype, t.typtype)::text
+		FROM pg_attribute a
+		JOIN pg_type t ON t.oid = a.atttypid
+		LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+		WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+		ORDER BY a.attnum`, ident.Sanitize())
+	if err != nil {
+		return nil, fmt.Errorf("look up table %s: %w", ident.Sanitize(), err)
+	}
+	t := &table{ident: ident, byName: map[string]int{}, byLower: map[string]int{}}
+	lowerCount := map[string]int{}
+	for rows.Next() {
+		var name, typeName, typtype string
+		var oid uint32
+		if err := rows.Scan(&name, &typeName, &oid, &typtype); err != nil {
+			return nil, fmt.Errorf("look up table %s: %w", ident.Sanitize(), err)
+		}
+		enc, err := encoderFor(m, oid, typtype, typeName)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("table %s column %q: %w", ident.Sanitize(), name, err)
+		}
+		t.byName[name] = len(t.columns)
+		lowerCount[strings.ToLower(name)]++
+		t.byLower[strings.ToLower(name)] = len(t.columns)
+		t.columns = append(t.columns, column{name: name, typeName: typeName, encode: enc})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("look up table %s: %w", ident.Sanitize(), err)
+	}
+	if len(t.columns) == 0 {
+		var exists bool
+		if err := q.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, ident.Sanitize()).Scan(&exists); err != nil {
+			return nil, fmt.Errorf("look up table %s: %w", ident.Sanitize(), err)
+		}
+		if !exists {
+			return nil, errNoTable
+		}
+	}
+	for l, n := range lowerCount {
+		if n > 1 {
+			delete(t.byLower, l)
+		}
+	}
+	return t, nil
+}
+
+// inferSample bounds how many records inference looks at.
+const inferSample = 10_000
+
+// inferTypes picks a column type for each batch column from a sample of its
+// records: bigint, double precision, boolean, timestamptz, date, jsonb or
+// text (the fallback, also for columns that are always NULL).
+func inferTypes(b *source.Batch) []string {
+	n := b.Len()
+	if n > inferSample {
+		n = inferSample
+	}
+	types := make([]string, len(b.Columns))
+	for c := range b.Columns {
+		var seen, ints, floats, bools, stamps, dates, jsons int
+		for r := 0; r < n; r++ {
+			fields := b.Record(r)
+			if c >= len(fields) || fields[c].Kind == source.Null {
+				continue
+			}
+			f := fields[c]
+			v := b.Value(f)
+			seen++
+			switch f.Kind {
+			case source.JSON:
+				jsons++
+			case source.Bool:
+				bools++
+			case source.Number:
+				if _, err := parseInt(v, 64); err == nil {
+					ints++
+				} else {
+					floats++
+				}
+			case source.String:
+				switch {
+				case isPlainInt(v):
+					ints++
+				case isPlainFloat(v):
+					floats++
+				case string(v) == "true" || string(v) == "false":
+					bools++
+				case len(v) == 10 && isDate(v):
+					dates++
+				case len(v) > 10 && isTimestamp(v):
+					stamps++
+				}
+			}
+		}
+		switch {
+		case seen == 0:
+			types[c] = "text"
+		case jsons > 0:
+			types[c] = "jsonb"
+		case ints == seen:
+			types[c] = "bigint"
+		case ints+floats == seen:
+			types[c] = "double precision"
+		case bools == seen:
+			types[c] = "boolean"
+		case dates == seen:
+			types[c] = "date"
+		case stamps+dates == seen && stamps > 0:
+			types[c] = "timestamptz"
+		default:
+			types[c] = "text"
+		}
+	}
+	return types
+}
+
+// isPlainInt: an int64 without a leading zero (so codes like 007 stay text).
+func isPlainInt(v []byte) bool {
+	d := v
+	if len(d) > 0 && d[0] == '-' {
+		d = d[1:]
+	}
+	if len(d) > 1 && d[0] == '0' {
+		return false
+	}
+	_, err := parseInt(v, 64)
+	return err == nil && len(trimSpace(v)) == len(v)
+}
+
+func isPlainFloat(v []byte) bool {
+	d := v
+	if len(d) > 0 && d[0] == '-' {
+		d = d[1:]
+	}
+	if len(d) == 0 || d[0] < '0' || d[0] > '9' {
+		return false // not NaN, Inf, .5 or +1
+	}
+	if len(d) > 1 && d[0] == '0' && d[1] != '.' {
+		return false
+	}
+	_, err := parseFloat(source.String, v, 64, "")
+	return err == nil && len(trimSpace(v)) == len(v)
+}
+
+func isDate(v []byte) bool { _, err := parseDate(v); return err == nil }
+
+func isTimestamp(v []byte) bool { _, err := parseTimestamp(v, true); return err == nil }
