@@ -46,7 +46,7 @@ func mixedFiles(t *testing.T) map[string][]byte {
 		"a.csv": []byte("\xef\xbb\xbfid,ts,user_id,event,amount,ok,note,meta\r\n" +
 			"1,2024-03-01T12:00:00Z,10,click,1.5,true,\"quoted, \"\"comma\"\"\",\"{\"\"k\"\":1}\"\r\n" +
 			"2,2024-03-01 12:00:01.250+02:00,11,view,,false,\"multi\nline\",\r\n" +
-			"3,2024-03-01T12:00:02Z,12,buy,-2,t,\"\",[1,2]"), // no trailing newline; "" is empty text, empty is NULL
+			"3,2024-03-01T12:00:02Z,12,buy,-2,t,\"\",\"[1,2]\""), // no trailing newline; "" is empty text, empty is NULL
 		"sub/b.tsv":    []byte("id\tts\tuser_id\tevent\tamount\tok\tnote\tmeta\n4\t2024-03-02T00:00:00Z\t13\tclick\t0.25\tfalse\tcafé ñ 日本\t\n5\t2024-03-02T00:00:01Z\t14\tview\t1e3\ttrue\ttab\t{}\n"),
 		"c.jsonl":      []byte(`{"id":6,"ts":"2024-03-03T00:00:00Z","user_id":15,"event":"click","amount":2.5,"ok":true,"note":"say \"hi\"","meta":{"nested":{"a":[1,2]}}}` + "\n\n" + `{"id":7,"user_id":16,"event":"view","ok":false,"meta":null}` + "\n"),
 		"d.csv.gz":     gz(t, "id,ts,user_id,event,amount,ok,note,meta\n8,2024-03-04T00:00:00Z,17,click,3,true,gz,\n9,2024-03-04T00:00:01Z,18,view,4,false,gz,\n"),

@@ -124,11 +124,16 @@ func newSnapshotFlags(stderr io.Writer) (*flag.FlagSet, *options) {
 
 // parse reads the flags, then the config file for the flags not given.
 func (o *options) parse(fs *flag.FlagSet, args []string) (job.Config, error) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return o.cfg, errHelp
-		}
-		return o.cfg, err
+	out := fs.Output()
+	fs.SetOutput(io.Discard) // report parse errors in one line, below
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.Usage()
+		return o.cfg, errHelp
+	}
+	if err != nil {
+		return o.cfg, fmt.Errorf("%v (run 'ferry %s -h' for the flags)", err, fs.Name())
 	}
 	if fs.NArg() > 0 {
 		return o.cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))

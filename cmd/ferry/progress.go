@@ -105,4 +105,12 @@ func printSummary(w io.Writer, s job.Summary, jsonLog bool, log zerolog.Logger) 
 	}
 	fmt.Fprintf(w, "ferry: %d files (%d loaded, %d already loaded, %d failed), %d rows, %s in %.2f s, %.1f MB/s\n",
 		s.Files, s.Loaded, s.AlreadyDone, s.Failed, s.Records, mb(s.Bytes), secs, rate)
+	const show = 10
+	for i, err := range s.Errors {
+		if i == show {
+			fmt.Fprintf(w, "ferry: ... and %d more failed files (see the log and ferry.files)\n", len(s.Errors)-show)
+			break
+		}
+		fmt.Fprintf(w, "ferry: failed: %v\n", err)
+	}
 }

@@ -63,7 +63,9 @@ type Config struct {
 	// AWS_ENDPOINT_URL_S3 and AWS_ENDPOINT_URL environment variables.
 	Endpoint string
 	// PathStyle addresses buckets as endpoint/bucket rather than
-	// bucket.endpoint; MinIO usually needs it.
+	// bucket.endpoint; MinIO usually needs it. (The SDK uses path style
+	// for an IP-address endpoint anyway, but not for a host name such as
+	// localhost.)
 	PathStyle bool
 	// Region overrides the region from the default chain.
 	Region string
@@ -108,6 +110,7 @@ type Store struct {
 	bucket   string
 	prefix   string // no leading or trailing '/'
 	endpoint string // for messages
+	custom   bool   // endpoint is not AWS's default
 }
 
 var _ source.Store = (*Store)(nil)
@@ -145,7 +148,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	})
 	s := &Store{client: client, bucket: bucket, prefix: prefix}
 	if ep := client.Options().BaseEndpoint; ep != nil {
-		s.endpoint = *ep
+		s.endpoint, s.custom = *ep, true
 	} else {
 		s.endpoint = "https://s3." + awsCfg.Region + ".amazonaws.com"
 	}
@@ -168,7 +171,12 @@ func (s *Store) check(ctx context.Context) error {
 	}
 	var sendErr *smithyhttp.RequestSendError
 	if errors.As(err, &sendErr) {
-		return fmt.Errorf("cannot reach S3 endpoint %s: %v", s.endpoint, netCause(sendErr.Err))
+		hint := ""
+		var dnsErr *net.DNSError
+		if errors.As(err, &dnsErr) && !s.client.Options().UsePathStyle && s.custom {
+			hint = " (virtual-hosted addressing looks up bucket.host; MinIO and most self-hosted stores need path-style addressing)"
+		}
+		return fmt.Errorf("cannot reach S3 endpoint %s: %v%s", s.endpoint, netCause(sendErr.Err), hint)
 	}
 	if hctx.Err() != nil {
 		return fmt.Errorf("cannot reach S3 endpoint %s: no answer within %v", s.endpoint, CheckTimeout)

@@ -136,3 +136,11 @@ func TestNewBadURL(t *testing.T) {
 		t.Errorf("error = %v", err)
 	}
 }
+
+func TestNewVirtualHostedHint(t *testing.T) {
+	noAWSEnv(t)
+	_, err := New(context.Background(), Config{URL: "s3://b", Endpoint: "http://ferry-test.invalid:9000"})
+	if err == nil || !strings.Contains(err.Error(), "path-style") {
+		t.Errorf("error = %v, want a path-style hint", err)
+	}
+}

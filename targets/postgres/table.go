@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -262,6 +263,8 @@ func inferTypes(b *source.Batch) []string {
 				}
 			case source.String:
 				switch {
+				case len(v) > 1 && (v[0] == '{' || v[0] == '[') && json.Valid(v):
+					jsons++
 				case isPlainInt(v):
 					ints++
 				case isPlainFloat(v):

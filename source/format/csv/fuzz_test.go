@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/source/format"
@@ -35,6 +36,8 @@ func FuzzCSV(f *testing.F) {
 		f.Add([]byte(s), uint8(0), uint8(0), true)
 	}
 	f.Fuzz(func(t *testing.T, in []byte, size, rows uint8, header bool) {
+		tm := time.AfterFunc(3*time.Second, func() { panic("slow input") })
+		defer tm.Stop()
 		o := format.Options{Header: header, MaxRecordBytes: 64}
 		full := drain(t, open(t, string(in), o, source.Position{}, bufSize, identity))
 		if full.final != io.EOF && !strings.HasPrefix(full.final.Error(), "csv header") {

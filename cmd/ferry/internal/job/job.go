@@ -304,7 +304,7 @@ func (j *Job) loadFile(ctx context.Context, obj source.Object, p pusher.Pusher) 
 	pr, err := j.state.Start(ctx, j.pipeline, obj)
 	if err != nil {
 		j.Failed.Add(1)
-		log.Error().Err(err).Msg("cannot start file")
+		log.Error().Msg(err.Error())
 		return err
 	}
 	if pr.Status == state.Done {
@@ -326,7 +326,7 @@ func (j *Job) loadFile(ctx context.Context, obj source.Object, p pusher.Pusher) 
 				log.Warn().Err(ferr).Msg("cannot record the failure in the state")
 			}
 		}
-		log.Error().Err(err).Msg("file failed")
+		log.Error().Msg(err.Error())
 		return err
 	}
 	j.Done.Add(1)
