@@ -1,0 +1,78 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int{"1048576": 1 << 20, "512KiB": 512 << 10, "8MiB": 8 << 20, "1gib": 1 << 30, "10MB": 10e6, "7 B": 7} {
+		got, err := parseSize(in)
+		if err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "x", "-1", "1.5MiB", "MiB"} {
+		if _, err := parseSize(bad); err == nil {
+			t.Errorf("parseSize(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ferry.yaml")
+	os.WriteFile(path, []byte(`
+source: s3://bucket/in/
+s3-path-style: true
+include: ["*.csv", "**/*.jsonl"]
+exclude: tmp/**
+workers: 3
+batch-bytes: 1MiB
+target: stdout
+`), 0o644)
+	var stderr bytes.Buffer
+	fs, o := newSnapshotFlags(&stderr)
+	cfg, err := o.parse(fs, []string{"--config", path, "--workers", "5", "--include", "x.tsv"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Source != "s3://bucket/in/" || !cfg.S3PathStyle || cfg.Workers != 5 || cfg.BatchBytes != 1<<20 ||
+		strings.Join(cfg.Include, " ") != "x.tsv" || strings.Join(cfg.Exclude, " ") != "tmp/**" {
+		t.Fatalf("%+v", cfg)
+	}
+
+	for body, want := range map[string]string{
+		"sorce: x\n":        `unknown key "sorce"`,
+		"workers: many\n":   `key "workers"`,
+		"source: {a: 1}\n":  "expected a value",
+		"- not\n- a map\n":  "ferry.yaml",
+		"config: other.yml": `unknown key "config"`,
+	} {
+		os.WriteFile(path, []byte(body), 0o644)
+		fs, o := newSnapshotFlags(&stderr)
+		if _, err := o.parse(fs, []string{"--config", path}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("config %q: error %v, want %q", body, err, want)
+		}
+	}
+}
+
+func TestRunUsage(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(nil, &out, &errb); code != exitUsage {
+		t.Fatalf("no args: exit %d", code)
+	}
+	if code := run([]string{"snapshot", "--bogus"}, &out, &errb); code != exitUsage || !strings.Contains(errb.String(), "-bogus") {
+		t.Fatalf("bad flag: exit %d %q", code, errb.String())
+	}
+	errb.Reset()
+	if code := run([]string{"snapshot", "-h"}, &out, &errb); code != exitOK || !strings.Contains(errb.String(), "--source") && !strings.Contains(errb.String(), "-source") {
+		t.Fatalf("help: exit %d %q", code, errb.String())
+	}
+	if code := run([]string{"nope"}, &out, &errb); code != exitUsage {
+		t.Fatalf("unknown command: exit %d", code)
+	}
+}

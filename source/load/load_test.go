@@ -1,0 +1,167 @@
+package load
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/source/format"
+	_ "github.com/ferrydata/ferry/source/format/csv"
+)
+
+// memStore is a one-level in-memory store.
+type memStore map[string][]byte
+
+func (m memStore) List(context.Context, func([]source.Object) error) error { return nil }
+func (m memStore) Rel(k string) string                                     { return k }
+func (m memStore) String() string                                          { return "mem://" }
+func (m memStore) Open(_ context.Context, o source.Object, off int64) (io.ReadCloser, error) {
+	b, ok := m[o.Key]
+	if !ok {
+		return nil, fmt.Errorf("open %s: %w", o.Key, source.ErrNotFound)
+	}
+	return io.NopCloser(bytes.NewReader(b[off:])), nil
+}
+
+// recorder is a pusher that keeps copies of what it was given.
+type recorder struct {
+	chunks []source.Chunk
+	ids    [][]string
+	failAt int // fail the Push of this chunk seq (-1: never)
+}
+
+func (r *recorder) Push(_ context.Context, c *source.Chunk) error {
+	if c.Seq == r.failAt {
+		return errors.New("target down")
+	}
+	cp := *c
+	cp.Batch = nil
+	r.chunks = append(r.chunks, cp)
+	var ids []string
+	for i := 0; i < c.Batch.Len(); i++ {
+		ids = append(ids, string(c.Batch.Value(c.Batch.Record(i)[0])))
+	}
+	r.ids = append(r.ids, ids)
+	return nil
+}
+
+func (r *recorder) Ack(c *source.Chunk) (bool, error) { return c.Last, nil }
+
+func csvRows(n int) string {
+	var b strings.Builder
+	b.WriteString("id,v\n")
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, "%d,x\n", i)
+	}
+	return b.String()
+}
+
+func TestFile(t *testing.T) {
+	store := memStore{
+		"ten.csv":   []byte(csvRows(10)),
+		"empty.csv": []byte("id,v\n"),
+		"bad.csv":   []byte("id,v\n1,x\n2,x\n3\n4,x\n"),
+	}
+	cfg := Config{Format: format.Options{Format: "auto", Header: true, BatchRows: 3}, Compression: "auto"}
+	ctx := context.Background()
+
+	t.Run("chunks in order, last flagged once", func(t *testing.T) {
+		r := &recorder{failAt: -1}
+		st, err := File(ctx, store, source.Object{Key: "ten.csv"}, source.Position{}, cfg, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Records != 10 || st.Chunks != 4 || len(r.chunks) != 4 {
+			t.Fatalf("stats %+v, chunks %d", st, len(r.chunks))
+		}
+		var prev source.Position
+		for i, c := range r.chunks {
+			if c.Seq != i || c.Start != prev || c.Last != (i == 3) {
+				t.Fatalf("chunk %d: %+v (prev end %+v)", i, c, prev)
+			}
+			prev = c.End
+		}
+		if prev.Records != 10 || prev.Offset != int64(len(store["ten.csv"])) {
+			t.Fatalf("end position %+v", prev)
+		}
+		if strings.Join(r.ids[3], ",") != "10" {
+			t.Fatalf("last chunk ids %v", r.ids[3])
+		}
+	})
+
+	t.Run("resume at every chunk boundary", func(t *testing.T) {
+		full := &recorder{failAt: -1}
+		if _, err := File(ctx, store, source.Object{Key: "ten.csv"}, source.Position{}, cfg, full); err != nil {
+			t.Fatal(err)
+		}
+		for i, c := range full.chunks {
+			r := &recorder{failAt: -1}
+			if _, err := File(ctx, store, source.Object{Key: "ten.csv"}, c.End, cfg, r); err != nil {
+				t.Fatal(err)
+			}
+			var got, want []string
+			for _, ids := range r.ids {
+				got = append(got, ids...)
+			}
+			for _, ids := range full.ids[i+1:] {
+				want = append(want, ids...)
+			}
+			if strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Fatalf("resume after chunk %d: got %v, want %v", i, got, want)
+			}
+			if len(r.chunks) == 0 || !r.chunks[len(r.chunks)-1].Last {
+				t.Fatalf("resume after chunk %d: no last chunk", i)
+			}
+		}
+	})
+
+	t.Run("empty file has one empty last chunk", func(t *testing.T) {
+		r := &recorder{failAt: -1}
+		if _, err := File(ctx, store, source.Object{Key: "empty.csv"}, source.Position{}, cfg, r); err != nil {
+			t.Fatal(err)
+		}
+		if len(r.chunks) != 1 || !r.chunks[0].Last || len(r.ids[0]) != 0 {
+			t.Fatalf("chunks %+v", r.chunks)
+		}
+	})
+
+	t.Run("good records before a bad one are pushed", func(t *testing.T) {
+		r := &recorder{failAt: -1}
+		_, err := File(ctx, store, source.Object{Key: "bad.csv"}, source.Position{}, cfg, r)
+		var fe *source.FileError
+		var re *source.RecordError
+		if !errors.As(err, &fe) || fe.Key != "bad.csv" || !errors.As(err, &re) || re.Record != 3 {
+			t.Fatalf("error %v", err)
+		}
+		if len(r.chunks) != 1 || strings.Join(r.ids[0], ",") != "1,2" || r.chunks[0].Last {
+			t.Fatalf("pushed %v", r.ids)
+		}
+	})
+
+	t.Run("push error stops the file", func(t *testing.T) {
+		r := &recorder{failAt: 1}
+		_, err := File(ctx, store, source.Object{Key: "ten.csv"}, source.Position{}, cfg, r)
+		if err == nil || !strings.Contains(err.Error(), "target down") || len(r.chunks) != 1 {
+			t.Fatalf("err %v, chunks %d", err, len(r.chunks))
+		}
+	})
+
+	t.Run("missing file", func(t *testing.T) {
+		_, err := File(ctx, store, source.Object{Key: "gone.csv"}, source.Position{}, cfg, &recorder{failAt: -1})
+		if !errors.Is(err, source.ErrNotFound) {
+			t.Fatalf("err %v", err)
+		}
+	})
+
+	t.Run("unknown extension", func(t *testing.T) {
+		_, err := File(ctx, store, source.Object{Key: "x.xml"}, source.Position{}, cfg, &recorder{failAt: -1})
+		if err == nil || !strings.Contains(err.Error(), "--format") {
+			t.Fatalf("err %v", err)
+		}
+	})
+}
