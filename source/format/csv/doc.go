@@ -19,8 +19,12 @@
 //   - With Options.Header the first record names the columns (trimmed; an
 //     empty name becomes column_N, a duplicate name is an error). Otherwise
 //     Options.Columns names them, or, when empty, column_1..column_N after
-//     the first record's width. Every record must have exactly one field per
+//     the width of the file's first well-formed record (which a resumed
+//     Reader reads again). Every record must have exactly one field per
 //     column.
+//   - A record longer than Options.MaxRecordBytes (the bytes before its final
+//     LF, less the CR of a CRLF) is a bad record; the buffer never grows much
+//     past that bound.
 //   - An unquoted field equal to Options.NullString is source.Null; every
 //     other field is source.String.
 //   - Pos is the position just after the last record returned: the number

@@ -23,7 +23,8 @@ const bufSize = 1 << 20
 
 var bom = []byte{0xEF, 0xBB, 0xBF}
 
-// Reader reads CSV records. Create it with New.
+// Reader reads CSV records. Create it with New. It is not safe for
+// concurrent use.
 type Reader struct {
 	rd        io.Reader
 	o         format.Options
@@ -67,6 +68,7 @@ func New(r io.Reader, o format.Options, start source.Position) (format.Reader, e
 	return newReader(r, o, start, bufSize)
 }
 
+// newTSV is New for format "tsv": a tab delimiter unless o sets another.
 func newTSV(r io.Reader, o format.Options, start source.Position) (format.Reader, error) {
 	o.Format = format.TSV
 	return newReader(r, o, start, bufSize)

@@ -26,6 +26,8 @@
 //   - The scanner is hand-written and copies values into the batch's shared
 //     buffer: no allocation per field or per record (only the first time a
 //     key is seen).
+//   - A line longer than Options.MaxRecordBytes (not counting the CR of a
+//     CRLF) is a bad record; the buffer never grows much past that bound.
 //   - Pos is the position just after the last record returned: its ordinal
 //     (blank lines are not records) and the byte offset after its line
 //     terminator. A Reader created at such a position skips to the offset

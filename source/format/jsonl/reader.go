@@ -20,7 +20,8 @@ const bufSize = 1 << 20
 
 var bom = []byte{0xEF, 0xBB, 0xBF}
 
-// Reader reads JSON lines. Create it with New.
+// Reader reads JSON lines. Create it with New. It is not safe for
+// concurrent use.
 type Reader struct {
 	rd    io.Reader
 	o     format.Options
@@ -203,7 +204,7 @@ func (r *Reader) parseLine(b *source.Batch) (int, error) {
 	next := nl + 1
 	if nl < 0 {
 		if !r.eof {
-			if len(data) > r.o.MaxRecordBytes {
+			if r.exceeds(data) {
 				r.skipLine = true
 				return 0, r.tooLong()
 			}
@@ -213,7 +214,7 @@ func (r *Reader) parseLine(b *source.Batch) (int, error) {
 	}
 	line := data[:nl]
 	r.p += next
-	if len(line) > r.o.MaxRecordBytes {
+	if r.exceeds(line) {
 		return 0, r.tooLong()
 	}
 	i := skipSpace(line, 0)
@@ -224,6 +225,16 @@ func (r *Reader) parseLine(b *source.Batch) (int, error) {
 		return 0, &source.RecordError{Record: r.nrec + 1, Offset: r.recStart, Err: err}
 	}
 	return stOK, nil
+}
+
+// exceeds reports whether a line that holds data (and maybe more) is
+// longer than MaxRecordBytes, not counting the CR of a CRLF.
+func (r *Reader) exceeds(data []byte) bool {
+	n := len(data)
+	if n > 0 && data[n-1] == '\r' {
+		n--
+	}
+	return n > r.o.MaxRecordBytes
 }
 
 func (r *Reader) tooLong() error {

@@ -1,0 +1,497 @@
+package jsonl
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/source/format"
+)
+
+// recString renders record i of b as "col=value ..." in column order:
+// strings quoted, Null as ∅, numbers, booleans and JSON as written. With
+// canonical, Null fields are left out and the rest sorted by column name,
+// which does not depend on the order columns were discovered in.
+func recString(b *source.Batch, i int, canonical bool) string {
+	var parts []string
+	for c, f := range b.Record(i) {
+		v := b.Value(f)
+		var s string
+		switch f.Kind {
+		case source.Null:
+			if canonical {
+				continue
+			}
+			s = "∅"
+		case source.String:
+			s = fmt.Sprintf("%q", v)
+		case source.Number, source.Bool:
+			s = string(v)
+		case source.JSON:
+			s = "J" + string(v)
+		}
+		parts = append(parts, b.Columns[c]+"="+s)
+	}
+	if canonical {
+		sort.Strings(parts)
+	}
+	return strings.Join(parts, " ")
+}
+
+type result struct {
+	events  []string // records, errors as "ERR " + message
+	cols    []string
+	batches []batchEnd
+	final   error
+}
+
+type batchEnd struct {
+	pos     source.Position
+	nrecs   int // records before this point
+	nevents int // events before this point
+}
+
+// drain reads r to its end, continuing after record errors.
+func drain(t *testing.T, r format.Reader, canonical bool) result {
+	t.Helper()
+	var res result
+	var b source.Batch
+	nrecs := 0
+	for range 100000 {
+		before := r.Pos()
+		err := r.Next(&b)
+		res.cols = b.Columns
+		for i := range b.Len() {
+			if n := len(b.Record(i)); n > len(b.Columns) {
+				t.Fatalf("record with %d fields, %d columns", n, len(b.Columns))
+			}
+			res.events = append(res.events, recString(&b, i, canonical))
+		}
+		nrecs += b.Len()
+		var re *source.RecordError
+		switch {
+		case err == nil:
+			if b.Len() == 0 {
+				t.Fatalf("Next returned no records and no error")
+			}
+			res.batches = append(res.batches, batchEnd{r.Pos(), nrecs, len(res.events)})
+			if p := r.Pos(); p.Records < before.Records || p.Offset <= before.Offset {
+				t.Fatalf("Pos went from %+v to %+v", before, p)
+			}
+		case errors.As(err, &re):
+			if b.Len() != 0 || r.Pos() != before {
+				t.Fatalf("error %v with %d records, pos %+v -> %+v", err, b.Len(), before, r.Pos())
+			}
+			res.events = append(res.events, "ERR "+err.Error())
+		default:
+			if b.Len() != 0 || r.Pos() != before {
+				t.Fatalf("error %v with %d records, pos %+v -> %+v", err, b.Len(), before, r.Pos())
+			}
+			if err != io.EOF {
+				res.events = append(res.events, "ERR "+err.Error())
+			}
+			res.final = err
+			if err2 := r.Next(&b); err2 != err || b.Len() != 0 {
+				t.Fatalf("after final error %v, Next returned %v with %d records", err, err2, b.Len())
+			}
+			return res
+		}
+	}
+	t.Fatal("reader does not end")
+	return res
+}
+
+var readers = []struct {
+	name string
+	wrap func(io.Reader) io.Reader
+}{
+	{"plain", func(r io.Reader) io.Reader { return r }},
+	{"onebyte", iotest.OneByteReader},
+	{"dataerr", iotest.DataErrReader},
+	{"half", iotest.HalfReader},
+}
+
+var bufSizes = []int{1, 2, 3, 5, 8, 64, bufSize}
+
+func open(t *testing.T, in string, o format.Options, start source.Position, size int, wrap func(io.Reader) io.Reader) *Reader {
+	t.Helper()
+	r, err := newReader(wrap(strings.NewReader(in)), o, start, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestRead(t *testing.T) {
+	deep := func(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
+	tests := []struct {
+		name string
+		in   string
+		cols []string
+		want []string
+	}{
+		{name: "empty", in: ""},
+		{name: "blank lines", in: "\n \t\r\n\r\n  \n"},
+		{name: "simple", in: `{"a":1,"b":"x"}` + "\n" + `{"a":2,"b":"y"}` + "\n", cols: []string{"a", "b"},
+			want: []string{`a=1 b="x"`, `a=2 b="y"`}},
+		{name: "no trailing newline", in: `{"a":1}` + "\n" + `{"a":2}`, cols: []string{"a"}, want: []string{"a=1", "a=2"}},
+		{name: "crlf and blank lines", in: "\r\n" + `{"a":1}` + "\r\n\r\n  \r\n" + `{"a":2}` + "\r\n", cols: []string{"a"}, want: []string{"a=1", "a=2"}},
+		{name: "whitespace around", in: " \t{ \"a\" :\t1 , \"b\" : \"x\" } \t\r\n", cols: []string{"a", "b"}, want: []string{`a=1 b="x"`}},
+		{name: "trailing CRs are whitespace", in: "{\"a\":1}\r\r\n", cols: []string{"a"}, want: []string{"a=1"}},
+		{name: "bom", in: "\xEF\xBB\xBF{\"a\":1}\n", cols: []string{"a"}, want: []string{"a=1"}},
+		{name: "new keys mid-file", in: `{"a":1}` + "\n" + `{"b":2,"a":3}` + "\n" + `{"c":4}` + "\n",
+			cols: []string{"a", "b", "c"}, want: []string{"a=1", "a=3 b=2", "a=∅ b=∅ c=4"}},
+		{name: "missing keys null", in: `{"a":1,"b":2}` + "\n" + `{}` + "\n" + `{"b":3}` + "\n",
+			cols: []string{"a", "b"}, want: []string{"a=1 b=2", "a=∅ b=∅", "a=∅ b=3"}},
+		{name: "duplicate key last wins", in: `{"a":1,"b":2,"a":"x"}` + "\n" + `{"c":1,"c":null}` + "\n",
+			cols: []string{"a", "b", "c"}, want: []string{`a="x" b=2`, "a=∅ b=∅ c=∅"}},
+		{name: "kinds", in: `{"s":"x","n":-1.5e+3,"t":true,"f":false,"z":null,"o":{},"l":[]}` + "\n",
+			cols: []string{"s", "n", "t", "f", "z", "o", "l"}, want: []string{`s="x" n=-1.5e+3 t=true f=false z=∅ o=J{} l=J[]`}},
+		{name: "nested kept raw", in: `{"a": { "x" : [1, 2.0 ,{"y":"\u00e9"}] } , "b":[ "s" , null,true ]}` + "\n",
+			cols: []string{"a", "b"}, want: []string{`a=J{ "x" : [1, 2.0 ,{"y":"\u00e9"}] } b=J[ "s" , null,true ]`}},
+		{name: "escapes", in: `{"s":"\"\\\/\b\f\n\r\t\u00e9\u20AC\ud83d\ude00 x"}` + "\n", cols: []string{"s"},
+			want: []string{`s="\"\\/\b\f\n\r\té€😀 x"`}},
+		{name: "lone surrogates", in: `{"s":"\ud83d x","t":"\ude00","u":"\ud83d\u0041"}` + "\n", cols: []string{"s", "t", "u"},
+			want: []string{"s=\"\uFFFD x\" t=\"\uFFFD\" u=\"\uFFFDA\""}},
+		{name: "raw utf8", in: `{"s":"café ☕"}` + "\n", cols: []string{"s"}, want: []string{`s="café ☕"`}},
+		{name: "escaped key", in: `{"a\u0062":1,"ab":2}` + "\n", cols: []string{"ab"}, want: []string{"ab=2"}},
+		{name: "empty key", in: `{"":1}` + "\n", cols: []string{""}, want: []string{"=1"}},
+		{name: "numbers", in: `{"a":0,"b":-0,"c":1E5,"d":0.25e-1,"e":123456789012345678901234567890}` + "\n", cols: []string{"a", "b", "c", "d", "e"},
+			want: []string{"a=0 b=-0 c=1E5 d=0.25e-1 e=123456789012345678901234567890"}},
+		{name: "depth limit ok", in: `{"a":` + deep(999) + "}\n", cols: []string{"a"}, want: []string{"a=J" + deep(999)}},
+		{name: "depth limit exceeded", in: `{"a":` + deep(1000) + "}\n" + `{"b":1}` + "\n", cols: []string{"b"},
+			want: []string{"ERR record 1 (byte 0): JSON nested deeper than 1000 levels", "b=1"}},
+		{name: "bad record columns forgotten", in: `{"a":1}` + "\n" + `{"x":1,"y":}` + "\n" + `{"b":2}` + "\n", cols: []string{"a", "b"},
+			want: []string{"a=1", "ERR record 2 (byte 8): invalid JSON at column 12: unexpected '}' looking for a value", "a=∅ b=2"}},
+	}
+	bad := []struct{ line, err string }{
+		{`[1,2]`, "not a JSON object: the line holds an array"},
+		{`"s"`, "not a JSON object: the line holds a string"},
+		{`12`, "not a JSON object: the line holds a number"},
+		{`true`, "not a JSON object: the line holds a boolean"},
+		{`null`, "not a JSON object: the line holds null"},
+		{`x`, "invalid JSON at column 1: unexpected 'x' looking for the beginning of an object"},
+		{`{`, "invalid JSON: unexpected end of line looking for an object key"},
+		{`{"a"}`, "invalid JSON at column 5: unexpected '}' after object key"},
+		{`{"a":1,}`, "invalid JSON at column 8: unexpected '}' looking for an object key"},
+		{`{"a":1 "b":2}`, `invalid JSON at column 8: unexpected '"' after object value`},
+		{`{a:1}`, "invalid JSON at column 2: unexpected 'a' looking for an object key"},
+		{`{"a":1}x`, "invalid JSON at column 8: unexpected 'x' after the object (one object per line)"},
+		{`{"a":1}{}`, "invalid JSON at column 8: unexpected '{' after the object (one object per line)"},
+		{`{"a":tru}`, "invalid JSON at column 6: unexpected 't' looking for a value"},
+		{`{"a":nul}`, "invalid JSON at column 6: unexpected 'n' looking for a value"},
+		{`{"a":01}`, "invalid JSON at column 7: unexpected '1' after object value"},
+		{`{"a":1.}`, "invalid JSON at column 8: unexpected '}' after decimal point in number"},
+		{`{"a":.5}`, "invalid JSON at column 6: unexpected '.' looking for a value"},
+		{`{"a":-}`, "invalid JSON at column 7: unexpected '}' in number"},
+		{`{"a":+1}`, "invalid JSON at column 6: unexpected '+' looking for a value"},
+		{`{"a":1e}`, "invalid JSON at column 8: unexpected '}' in exponent of number"},
+		{`{"a":"x}`, "invalid JSON: unterminated string"},
+		{`{"a":"\x"}`, `invalid JSON at column 7: invalid escape "\\x" in string`},
+		{`{"a":"\u12"}`, `invalid JSON at column 7: invalid \u escape in string`},
+		{"{\"a\":\"x\ty\"}", `invalid JSON at column 8: unexpected byte 0x09 in string (control characters must be escaped)`},
+		{`{"a":[1,]}`, "invalid JSON at column 9: unexpected ']' looking for a value"},
+		{`{"a":[1 2]}`, "invalid JSON at column 9: unexpected '2' after array element"},
+		{`{"a":{"b"}}`, "invalid JSON at column 10: unexpected '}' after object key"},
+		{`{"a":{"b":"\q"}}`, `invalid JSON at column 12: invalid escape "\\q" in string`},
+		{`{"a":[01]}`, "invalid JSON at column 8: unexpected '1' after array element"},
+		{`{"a":1`, "invalid JSON: unexpected end of line after object value"},
+		{`{"a":[`, "invalid JSON: unexpected end of line looking for a value"},
+	}
+	for _, b := range bad {
+		tests = append(tests, struct {
+			name string
+			in   string
+			cols []string
+			want []string
+		}{name: "bad " + b.line, in: "{\"k\":0}\n" + b.line + "\n{\"k\":1}", cols: []string{"k"},
+			want: []string{"k=0", "ERR record 2 (byte 8): " + b.err, "k=1"}})
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, rd := range readers {
+				for _, size := range bufSizes {
+					res := drain(t, open(t, tt.in, format.Options{}, source.Position{}, size, rd.wrap), false)
+					if res.final != io.EOF {
+						t.Fatalf("%s/%d: final error %v", rd.name, size, res.final)
+					}
+					if !slices.Equal(res.events, tt.want) {
+						t.Fatalf("%s/%d: got\n%q\nwant\n%q", rd.name, size, res.events, tt.want)
+					}
+					if !slices.Equal(res.cols, tt.cols) {
+						t.Fatalf("%s/%d: columns %q, want %q", rd.name, size, res.cols, tt.cols)
+					}
+				}
+			}
+		})
+	}
+}
+
+// genJSONL makes n lines with varying keys, nesting, escapes and blanks.
+func genJSONL(n int) string {
+	var sb strings.Builder
+	for i := range n {
+		switch i % 6 {
+		case 0:
+			fmt.Fprintf(&sb, `{"id":%d,"name":"n%d"}`+"\n", i, i)
+		case 1:
+			fmt.Fprintf(&sb, `{"id":%d,"tags":["a",{"b":[%d]}],"note":"caf\u00e9 \"x\""}`+"\r\n", i, i)
+		case 2:
+			fmt.Fprintf(&sb, "\n  \n"+`{"id":%d,"k%d":true}`+"\n", i, i%7)
+		case 3:
+			fmt.Fprintf(&sb, `{"name":"%s","id":%d}`+"\n", strings.Repeat("long", i%13), i)
+		case 4:
+			fmt.Fprintf(&sb, `{"id":%d,"z":null,"u":{"id":%d}}`+"\n", i, i)
+		case 5:
+			fmt.Fprintf(&sb, `{"id":%d,"bad":}`+"\n", i)
+		}
+	}
+	return sb.String()
+}
+
+func TestBatchingAndResume(t *testing.T) {
+	in := genJSONL(299)
+	full := drain(t, open(t, in, format.Options{}, source.Position{}, bufSize, iotest.HalfReader), true)
+	if len(full.events) != 299 {
+		t.Fatalf("got %d events", len(full.events))
+	}
+	last := full.batches[len(full.batches)-1].pos
+	if want := (source.Position{Records: 299, Offset: int64(len(in))}); last != want {
+		t.Fatalf("final pos %+v, want %+v", last, want)
+	}
+	limits := []format.Options{
+		{BatchRows: 1},
+		{BatchRows: 7},
+		{BatchBytes: 1},
+		{BatchBytes: 400},
+		{BatchRows: 13, BatchBytes: 600},
+	}
+	for _, o := range limits {
+		t.Run(fmt.Sprintf("rows=%d,bytes=%d", o.BatchRows, o.BatchBytes), func(t *testing.T) {
+			for _, size := range []int{3, 100, bufSize} {
+				res := drain(t, open(t, in, o, source.Position{}, size, iotest.OneByteReader), true)
+				if !slices.Equal(res.events, full.events) {
+					t.Fatalf("events differ from one read")
+				}
+				prev := 0
+				for _, be := range res.batches {
+					n := be.nrecs - prev
+					prev = be.nrecs
+					if o.BatchRows > 0 && n > o.BatchRows {
+						t.Fatalf("batch of %d records, limit %d", n, o.BatchRows)
+					}
+					if in[be.pos.Offset-1] != '\n' {
+						t.Fatalf("pos %+v is not after a line end", be.pos)
+					}
+				}
+				for _, be := range res.batches {
+					rest := drain(t, open(t, in, o, be.pos, size, iotest.HalfReader), true)
+					if !slices.Equal(rest.events, full.events[be.nevents:]) {
+						t.Fatalf("resume at %+v: got %d events, want %d", be.pos, len(rest.events), len(full.events)-be.nevents)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestPositions(t *testing.T) {
+	in := "{\"a\":1}\n\n{\"a\":2}\r\n[]\n{\"a\":3}"
+	r := open(t, in, format.Options{BatchRows: 1}, source.Position{}, bufSize, iotest.OneByteReader)
+	res := drain(t, r, false)
+	want := []source.Position{{Records: 1, Offset: 8}, {Records: 2, Offset: 18}, {Records: 4, Offset: 28}}
+	if len(res.batches) != len(want) {
+		t.Fatalf("batches %+v", res.batches)
+	}
+	for i, be := range res.batches {
+		if be.pos != want[i] {
+			t.Fatalf("batch %d pos %+v, want %+v", i, be.pos, want[i])
+		}
+	}
+	if res.events[2] != "ERR record 3 (byte 18): not a JSON object: the line holds an array" {
+		t.Fatalf("events %q", res.events)
+	}
+}
+
+func TestResumeErrors(t *testing.T) {
+	tests := []struct {
+		name  string
+		in    string
+		start source.Position
+		want  string
+	}{
+		{"beyond end", "{}\n", source.Position{Records: 5, Offset: 100}, "jsonl: start offset 100 is beyond the end of the stream (3 bytes)"},
+		{"not a line end", "{}\n{}\n", source.Position{Records: 1, Offset: 4}, "jsonl: start offset 4 is not at the end of a line"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, size := range []int{1, bufSize} {
+				res := drain(t, open(t, tt.in, format.Options{}, tt.start, size, iotest.OneByteReader), false)
+				if res.final == nil || res.final.Error() != tt.want {
+					t.Fatalf("got %v, want %s", res.final, tt.want)
+				}
+			}
+		})
+	}
+	if _, err := New(strings.NewReader(""), format.Options{}, source.Position{Records: 3}); err == nil {
+		t.Fatal("records without offset accepted")
+	}
+	res := drain(t, open(t, "{}\n{}", format.Options{}, source.Position{Records: 2, Offset: 5}, 1, iotest.OneByteReader), false)
+	if res.final != io.EOF || len(res.events) != 0 {
+		t.Fatalf("resume at end: %q, %v", res.events, res.final)
+	}
+}
+
+func TestErrorAfterGoodRecords(t *testing.T) {
+	in := "{\"a\":1}\n{\"a\":2}\n[\n{\"a\":3}\n"
+	r := open(t, in, format.Options{}, source.Position{}, bufSize, func(r io.Reader) io.Reader { return r })
+	var b source.Batch
+	if err := r.Next(&b); err != nil || b.Len() != 2 {
+		t.Fatalf("first Next: %v, %d records", err, b.Len())
+	}
+	if p := r.Pos(); p != (source.Position{Records: 2, Offset: 16}) {
+		t.Fatalf("pos %+v", p)
+	}
+	err := r.Next(&b)
+	var re *source.RecordError
+	if !errors.As(err, &re) || re.Record != 3 || re.Offset != 16 || b.Len() != 0 {
+		t.Fatalf("second Next: %v, %d records", err, b.Len())
+	}
+	if p := r.Pos(); p != (source.Position{Records: 2, Offset: 16}) {
+		t.Fatalf("pos after error %+v", p)
+	}
+	if err := r.Next(&b); err != nil || b.Len() != 1 || recString(&b, 0, false) != "a=3" {
+		t.Fatalf("third Next: %v, %d records", err, b.Len())
+	}
+	if p := r.Pos(); p != (source.Position{Records: 4, Offset: int64(len(in))}) {
+		t.Fatalf("pos %+v", p)
+	}
+	if err := r.Next(&b); err != io.EOF {
+		t.Fatalf("last Next: %v", err)
+	}
+}
+
+type failingReader struct {
+	data []byte
+	err  error
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if len(f.data) == 0 {
+		return 0, f.err
+	}
+	n := copy(p, f.data)
+	f.data = f.data[n:]
+	return n, nil
+}
+
+func TestReadError(t *testing.T) {
+	in := "{\"a\":1}\n{\"a\":2}\n{\"a\":"
+	for _, size := range []int{1, 4, bufSize} {
+		for _, rd := range readers {
+			fr := &failingReader{data: []byte(in), err: io.ErrUnexpectedEOF}
+			r, err := newReader(rd.wrap(fr), format.Options{}, source.Position{}, size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := drain(t, r, false)
+			if !errors.Is(res.final, io.ErrUnexpectedEOF) || res.final.Error() != "read at byte 21: unexpected EOF" {
+				t.Fatalf("%s/%d: final %v", rd.name, size, res.final)
+			}
+			if want := []string{"a=1", "a=2", "ERR read at byte 21: unexpected EOF"}; !slices.Equal(res.events, want) {
+				t.Fatalf("%s/%d: events %q", rd.name, size, res.events)
+			}
+			if p := r.Pos(); p != (source.Position{Records: 2, Offset: 16}) {
+				t.Fatalf("%s/%d: pos %+v", rd.name, size, p)
+			}
+		}
+	}
+	fr := &failingReader{data: []byte("{}\n"), err: io.ErrUnexpectedEOF}
+	res := drain(t, open(t, "", format.Options{}, source.Position{Records: 2, Offset: 6}, 1, func(io.Reader) io.Reader { return fr }), false)
+	if !errors.Is(res.final, io.ErrUnexpectedEOF) {
+		t.Fatalf("skip: %v", res.final)
+	}
+}
+
+func TestMaxRecordBytes(t *testing.T) {
+	long := `{"a":"` + strings.Repeat("x", 50) + `"}`
+	tests := []struct {
+		name string
+		in   string
+		want []string
+	}{
+		{"middle", "{\"a\":1}\n" + long + "\n{\"a\":2}\n", []string{"a=1", "ERR record 2 (byte 8): record longer than 20 bytes", "a=2"}},
+		{"at eof", "{\"a\":1}\n" + long, []string{"a=1", "ERR record 2 (byte 8): record longer than 20 bytes"}},
+		{"exactly", "{\"a\":\"" + strings.Repeat("x", 12) + "\"}\n", []string{`a="xxxxxxxxxxxx"`}},
+		{"one over", "{\"a\":\"" + strings.Repeat("x", 13) + "\"}\n{}", []string{"ERR record 1 (byte 0): record longer than 20 bytes", ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, size := range []int{1, 7, 30, bufSize} {
+				for _, rd := range readers {
+					r := open(t, tt.in, format.Options{MaxRecordBytes: 20}, source.Position{}, size, rd.wrap)
+					res := drain(t, r, false)
+					if !slices.Equal(res.events, tt.want) {
+						t.Fatalf("%s/%d: got %q, want %q", rd.name, size, res.events, tt.want)
+					}
+					if len(r.buf) > max(size, 20+4096) {
+						t.Fatalf("%s/%d: buffer grew to %d", rd.name, size, len(r.buf))
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestRegistered(t *testing.T) {
+	r, err := format.New(strings.NewReader("{\"a\":1}\n"), format.Options{Format: format.JSONL}, source.Position{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b source.Batch
+	if err := r.Next(&b); err != nil || recString(&b, 0, false) != "a=1" {
+		t.Fatalf("%v", err)
+	}
+}
+
+func TestColumnsShared(t *testing.T) {
+	// An earlier batch's Columns keep their names while later batches add
+	// columns.
+	r := open(t, "{\"a\":1}\n{\"b\":1}\n{\"c\":1}\n", format.Options{BatchRows: 1}, source.Position{}, bufSize, iotest.OneByteReader)
+	var b1, b2 source.Batch
+	if err := r.Next(&b1); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := r.Next(&b2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !slices.Equal(b1.Columns, []string{"a"}) || !slices.Equal(b2.Columns, []string{"a", "b", "c"}) {
+		t.Fatalf("columns %q, %q", b1.Columns, b2.Columns)
+	}
+}
+
+func TestNoAllocsPerRecord(t *testing.T) {
+	data := benchJSONL(1 << 20)
+	var b source.Batch
+	r, _ := New(bytes.NewReader(data), format.Options{}, source.Position{})
+	for r.Next(&b) == nil {
+	}
+	allocs := testing.AllocsPerRun(3, func() {
+		r, _ := New(bytes.NewReader(data), format.Options{BatchRows: 1000}, source.Position{})
+		for r.Next(&b) == nil {
+		}
+	})
+	// The reader, its buffer, its map and one string per column.
+	if allocs > 40 {
+		t.Fatalf("%v allocations reading %d bytes", allocs, len(data))
+	}
+}
