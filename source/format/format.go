@@ -46,6 +46,10 @@ type Options struct {
 	BatchBytes int
 	// MaxRecordBytes bounds one record (default 64 MiB).
 	MaxRecordBytes int
+	// Seek, when set, returns the stream from byte off. A reader resuming
+	// at a position uses it instead of reading and discarding the bytes
+	// before it (the loader sets it for uncompressed files).
+	Seek func(off int64) (io.Reader, error)
 }
 
 // Defaults for Options.

@@ -77,16 +77,31 @@ func file(ctx context.Context, store source.Store, obj source.Object, start sour
 	if err != nil {
 		return st, err
 	}
-	defer body.Close()
+	defer func() { body.Close() }() // body may be replaced by a ranged read
 	var in io.Reader = body
 	if cfg.ReadBytes != nil {
 		in = &countingReader{r: body, n: cfg.ReadBytes}
 	}
-	rc, _, err := compress.Reader(in, cfg.Compression, obj.Key)
+	rc, codec, err := compress.Reader(in, cfg.Compression, obj.Key)
 	if err != nil {
 		return st, err
 	}
 	defer rc.Close()
+	if codec == compress.None && start.Offset > 0 {
+		// Resume with a ranged read instead of reading up to the position.
+		opts.Seek = func(off int64) (io.Reader, error) {
+			b, err := store.Open(ctx, obj, off)
+			if err != nil {
+				return nil, err
+			}
+			body.Close()
+			body = b
+			if cfg.ReadBytes != nil {
+				return &countingReader{r: b, n: cfg.ReadBytes}, nil
+			}
+			return b, nil
+		}
+	}
 	rd, err := format.New(rc, opts, start)
 	if err != nil {
 		return st, err

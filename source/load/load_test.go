@@ -2,6 +2,7 @@ package load
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -164,4 +165,51 @@ func TestFile(t *testing.T) {
 			t.Fatalf("err %v", err)
 		}
 	})
+}
+
+// openLog records the offsets a store was opened at.
+type openLog struct {
+	memStore
+	offsets []int64
+}
+
+func (o *openLog) Open(ctx context.Context, obj source.Object, off int64) (io.ReadCloser, error) {
+	o.offsets = append(o.offsets, off)
+	return o.memStore.Open(ctx, obj, off)
+}
+
+func TestResumeWithRangedRead(t *testing.T) {
+	const n = 300_000
+	plain := []byte(csvRows(n))
+	var gzBuf bytes.Buffer
+	zw := gzip.NewWriter(&gzBuf)
+	zw.Write(plain)
+	zw.Close()
+	cfg := Config{Format: format.Options{Format: "csv", Header: true, BatchRows: 100_000}, Compression: "auto"}
+	for _, tt := range []struct {
+		key        string
+		body       []byte
+		wantRanged bool
+	}{{"big.csv", plain, true}, {"big.csv.gz", gzBuf.Bytes(), false}} {
+		t.Run(tt.key, func(t *testing.T) {
+			store := &openLog{memStore: memStore{tt.key: tt.body}}
+			full := &recorder{failAt: -1}
+			if _, err := File(t.Context(), store, source.Object{Key: tt.key}, source.Position{}, cfg, full); err != nil {
+				t.Fatal(err)
+			}
+			at := full.chunks[1].End // resume after 200,000 records
+			store.offsets = nil
+			r := &recorder{failAt: -1}
+			if _, err := File(t.Context(), store, source.Object{Key: tt.key}, at, cfg, r); err != nil {
+				t.Fatal(err)
+			}
+			if len(r.ids) != 1 || len(r.ids[0]) != n-200_000 || r.ids[0][0] != "200001" || !r.chunks[0].Last {
+				t.Fatalf("resumed chunks: %d, first %v", len(r.chunks), r.chunks)
+			}
+			ranged := len(store.offsets) == 2 && store.offsets[1] == at.Offset-1
+			if ranged != tt.wantRanged {
+				t.Fatalf("opened at %v (resume offset %d), want ranged=%v", store.offsets, at.Offset, tt.wantRanged)
+			}
+		})
+	}
 }

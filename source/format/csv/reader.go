@@ -306,6 +306,18 @@ func (r *Reader) readHeader() error {
 // skipTo discards the stream up to offset off, which must be a line
 // boundary.
 func (r *Reader) skipTo(off int64) error {
+	if r.o.Seek != nil && off-1 > r.base+int64(r.n) {
+		// Open the stream just before off rather than read up to it; the
+		// byte before off must still be the LF that ends a record.
+		rd, err := r.o.Seek(off - 1)
+		if err != nil {
+			return fmt.Errorf("csv: seek to byte %d: %w", off-1, err)
+		}
+		r.rd = rd
+		r.base, r.p, r.n = off-1, 0, 0
+		r.eof, r.zeroReads = false, 0
+		r.fill()
+	}
 	var prev byte
 	for r.base+int64(r.n) < off {
 		if r.readErr != nil {
