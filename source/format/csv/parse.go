@@ -29,9 +29,9 @@ var (
 // too long when a reader holding less of it would have given up waiting
 // for its end (see bad).
 func (r *Reader) parse(b *source.Batch) (st, nf int, err error) {
-	data := r.buf[r.p:r.n]
-	atEOF := r.eof
-	r.recStart = r.base + int64(r.p)
+	data := r.Buf[r.P:r.N]
+	atEOF := r.EOF
+	r.recStart = r.Base + int64(r.P)
 	if len(data) == 0 {
 		if atEOF {
 			return stEOF, 0, nil
@@ -43,7 +43,7 @@ func (r *Reader) parse(b *source.Batch) (st, nf int, err error) {
 			return stMore, 0, nil
 		}
 		if bytes.HasPrefix(data, bom) {
-			r.p += len(bom)
+			r.P += len(bom)
 			return stSkip, 0, nil
 		}
 	}
@@ -59,7 +59,7 @@ func (r *Reader) parse(b *source.Batch) (st, nf int, err error) {
 		lineEnd, far = len(data), len(data)+1
 	}
 	if lineEnd == 0 || (lineEnd == 1 && data[0] == '\r') {
-		r.p += min(lineEnd+1, len(data))
+		r.P += min(lineEnd+1, len(data))
 		return stSkip, 0, nil
 	}
 
@@ -187,10 +187,10 @@ func (r *Reader) parse(b *source.Batch) (st, nf int, err error) {
 	}
 	if end > r.o.MaxRecordBytes {
 		b.DropRecord()
-		r.p += next
+		r.P += next
 		return 0, 0, r.tooLong()
 	}
-	r.p += next
+	r.P += next
 	return stOK, nf, nil
 }
 
@@ -230,10 +230,10 @@ func (r *Reader) bad(data []byte, far, at int, skipLine bool, err error) (int, i
 		return r.skipTooLong()
 	}
 	if skipLine {
-		r.p += at
+		r.P += at
 		r.skipLine = true
 	} else {
-		r.p = r.n
+		r.P = r.N
 	}
 	return 0, 0, r.recordError(r.recStart, err)
 }

@@ -26,7 +26,6 @@ var bom = []byte{0xEF, 0xBB, 0xBF}
 // Reader reads CSV records. Create it with New. It is not safe for
 // concurrent use.
 type Reader struct {
-	rd        io.Reader
 	o         format.Options
 	delim     byte
 	null      []byte
@@ -35,13 +34,7 @@ type Reader struct {
 	haveWidth bool // cols are known (header read, given, or from the first record)
 	cols      []string
 
-	// buf[p:n] is read but not yet parsed; base is the stream offset of buf[0].
-	buf       []byte
-	p, n      int
-	base      int64
-	eof       bool
-	readErr   error // final: wrapped read error
-	zeroReads int
+	format.Stream // Buf[P:N] is read but not yet parsed
 
 	started bool
 	nrec    int64 // data records consumed (good and bad) since the file start
@@ -86,7 +79,6 @@ func newReader(r io.Reader, o format.Options, start source.Position, size int) (
 		return nil, fmt.Errorf("csv: invalid start position %+v", start)
 	}
 	rd := &Reader{
-		rd:     r,
 		o:      o,
 		delim:  o.Delimiter,
 		null:   []byte(o.NullString),
@@ -94,7 +86,7 @@ func newReader(r io.Reader, o format.Options, start source.Position, size int) (
 		start:  start,
 		nrec:   start.Records,
 		pos:    start,
-		buf:    make([]byte, max(size, 1)),
+		Stream: format.NewStream(r, "csv", size, o),
 	}
 	if !o.Header && len(o.Columns) > 0 {
 		rd.cols = append([]string(nil), o.Columns...)
@@ -167,7 +159,7 @@ func (r *Reader) next(b *source.Batch) error {
 			return r.fail(b, err)
 		}
 		r.nrec++
-		r.pos = source.Position{Records: r.nrec, Offset: r.base + int64(r.p)}
+		r.pos = source.Position{Records: r.nrec, Offset: r.Base + int64(r.P)}
 		if b.Len() >= r.o.BatchRows || b.Size() >= r.o.BatchBytes {
 			return nil
 		}
@@ -181,10 +173,10 @@ func (r *Reader) record(b *source.Batch) (st, nf int, err error) {
 	for {
 		if r.skipLine || r.skipRecord {
 			if !r.discard() {
-				if r.readErr != nil {
-					return 0, 0, r.readErr
+				if r.ReadErr != nil {
+					return 0, 0, r.ReadErr
 				}
-				r.fill()
+				r.Fill()
 				continue
 			}
 		}
@@ -196,10 +188,10 @@ func (r *Reader) record(b *source.Batch) (st, nf int, err error) {
 		case stOK, stEOF:
 			return st, nf, nil
 		case stMore:
-			if r.readErr != nil {
-				return 0, 0, r.readErr
+			if r.ReadErr != nil {
+				return 0, 0, r.ReadErr
 			}
-			r.fill()
+			r.Fill()
 		}
 	}
 }
@@ -243,12 +235,12 @@ func (r *Reader) begin() error {
 	if off == 0 {
 		return nil
 	}
-	if cur := r.base + int64(r.p); off < cur {
+	if cur := r.Base + int64(r.P); off < cur {
 		return fmt.Errorf("csv: start offset %d is inside the header (which ends at byte %d)", off, cur)
 	}
 	// Without header or given columns, the width is that of the file's
 	// first well-formed record, as when reading from the start.
-	for !r.haveWidth && r.base+int64(r.p) < off {
+	for !r.haveWidth && r.Base+int64(r.P) < off {
 		r.hdr.Reset()
 		st, nf, err := r.record(&r.hdr)
 		var re *source.RecordError
@@ -266,10 +258,10 @@ func (r *Reader) begin() error {
 		}
 		r.setWidth(nf)
 	}
-	if cur := r.base + int64(r.p); off < cur {
+	if cur := r.Base + int64(r.P); off < cur {
 		return fmt.Errorf("csv: start offset %d is not at a record boundary", off)
 	}
-	return r.skipTo(off)
+	return r.SkipTo(off)
 }
 
 func (r *Reader) readHeader() error {
@@ -303,100 +295,14 @@ func (r *Reader) readHeader() error {
 	return nil
 }
 
-// skipTo discards the stream up to offset off, which must be a line
-// boundary.
-func (r *Reader) skipTo(off int64) error {
-	if r.o.Seek != nil && off-1 > r.base+int64(r.n) {
-		// Open the stream just before off rather than read up to it; the
-		// byte before off must still be the LF that ends a record.
-		rd, err := r.o.Seek(off - 1)
-		if err != nil {
-			return fmt.Errorf("csv: seek to byte %d: %w", off-1, err)
-		}
-		r.rd = rd
-		r.base, r.p, r.n = off-1, 0, 0
-		r.eof, r.zeroReads = false, 0
-		r.fill()
-	}
-	var prev byte
-	for r.base+int64(r.n) < off {
-		if r.readErr != nil {
-			return r.readErr
-		}
-		if r.eof {
-			return fmt.Errorf("csv: start offset %d is beyond the end of the stream (%d bytes)", off, r.base+int64(r.n))
-		}
-		if r.n > 0 {
-			prev = r.buf[r.n-1]
-		}
-		r.p = r.n
-		r.fill()
-	}
-	r.p = int(off - r.base)
-	if r.p > 0 {
-		prev = r.buf[r.p-1]
-	}
-	if prev == '\n' {
-		return nil
-	}
-	// The last record may end at the end of the stream without a newline.
-	for r.p == r.n && !r.eof && r.readErr == nil {
-		r.fill()
-	}
-	if r.p == r.n && r.eof {
-		return nil
-	}
-	if r.readErr != nil {
-		return r.readErr
-	}
-	return fmt.Errorf("csv: start offset %d is not at the end of a line", off)
-}
-
-// fill moves the unparsed bytes to the front of the buffer, grows it when
-// they fill it, and reads until the buffer is full, the stream ends or a
-// read fails.
-func (r *Reader) fill() {
-	if r.p > 0 {
-		r.n = copy(r.buf, r.buf[r.p:r.n])
-		r.base += int64(r.p)
-		r.p = 0
-	}
-	if r.n == len(r.buf) {
-		// One record fills the buffer. parse reports records longer than
-		// MaxRecordBytes before the buffer outgrows that bound.
-		size := 2 * len(r.buf)
-		if limit := r.o.MaxRecordBytes + 4096; size > limit {
-			size = max(limit, len(r.buf)+1)
-		}
-		nb := make([]byte, size)
-		copy(nb, r.buf[:r.n])
-		r.buf = nb
-	}
-	for r.n < len(r.buf) && !r.eof && r.readErr == nil {
-		m, err := r.rd.Read(r.buf[r.n:])
-		r.n += m
-		if err == io.EOF {
-			r.eof = true
-		} else if err != nil {
-			r.readErr = fmt.Errorf("read at byte %d: %w", r.base+int64(r.n), err)
-		} else if m == 0 {
-			if r.zeroReads++; r.zeroReads > 100 {
-				r.readErr = fmt.Errorf("read at byte %d: %w", r.base+int64(r.n), io.ErrNoProgress)
-			}
-		} else {
-			r.zeroReads = 0
-		}
-	}
-}
-
 // discard drops bytes after a bad record. It reports whether it is done;
 // when not, the buffer is exhausted and more must be read (or the stream
 // has failed).
 func (r *Reader) discard() bool {
 	for {
-		data := r.buf[r.p:r.n]
+		data := r.Buf[r.P:r.N]
 		if len(data) == 0 {
-			if r.eof {
+			if r.EOF {
 				r.skipLine, r.skipRecord, r.inQuote = false, false, false
 				return true
 			}
@@ -405,10 +311,10 @@ func (r *Reader) discard() bool {
 		if r.skipLine {
 			k := bytes.IndexByte(data, '\n')
 			if k < 0 {
-				r.p = r.n
+				r.P = r.N
 				continue
 			}
-			r.p += k + 1
+			r.P += k + 1
 			r.skipLine = false
 			return true
 		}
@@ -416,10 +322,10 @@ func (r *Reader) discard() bool {
 		if r.inQuote {
 			k := bytes.IndexByte(data, '"')
 			if k < 0 {
-				r.p = r.n
+				r.P = r.N
 				continue
 			}
-			r.p += k + 1
+			r.P += k + 1
 			r.inQuote = false
 			continue
 		}
@@ -429,15 +335,15 @@ func (r *Reader) discard() bool {
 			line = data[:nl]
 		}
 		if q := bytes.IndexByte(line, '"'); q >= 0 {
-			r.p += q + 1
+			r.P += q + 1
 			r.inQuote = true
 			continue
 		}
 		if nl < 0 {
-			r.p = r.n
+			r.P = r.N
 			continue
 		}
-		r.p += nl + 1
+		r.P += nl + 1
 		r.skipRecord = false
 		return true
 	}

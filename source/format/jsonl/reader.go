@@ -23,17 +23,10 @@ var bom = []byte{0xEF, 0xBB, 0xBF}
 // Reader reads JSON lines. Create it with New. It is not safe for
 // concurrent use.
 type Reader struct {
-	rd    io.Reader
 	o     format.Options
 	start source.Position
 
-	// buf[p:n] is read but not yet parsed; base is the stream offset of buf[0].
-	buf       []byte
-	p, n      int
-	base      int64
-	eof       bool
-	readErr   error // final: wrapped read error
-	zeroReads int
+	format.Stream // Buf[P:N] is read but not yet parsed
 
 	started bool
 	nrec    int64 // records consumed (good and bad) since the file start
@@ -71,13 +64,12 @@ func newReader(r io.Reader, o format.Options, start source.Position, size int) (
 		return nil, fmt.Errorf("jsonl: invalid start position %+v", start)
 	}
 	return &Reader{
-		rd:    r,
-		o:     o,
-		start: start,
-		nrec:  start.Records,
-		pos:   start,
-		buf:   make([]byte, max(size, 1)),
-		index: make(map[string]int),
+		o:      o,
+		start:  start,
+		nrec:   start.Records,
+		pos:    start,
+		Stream: format.NewStream(r, "jsonl", size, o),
+		index:  make(map[string]int),
 	}, nil
 }
 
@@ -116,7 +108,7 @@ func (r *Reader) next(b *source.Batch) error {
 	if !r.started {
 		r.started = true
 		if r.start.Offset > 0 {
-			if err := r.skipTo(r.start.Offset); err != nil {
+			if err := r.SkipTo(r.start.Offset); err != nil {
 				r.err = err
 				return err
 			}
@@ -124,19 +116,19 @@ func (r *Reader) next(b *source.Batch) error {
 	}
 	for {
 		if r.skipLine {
-			k := bytes.IndexByte(r.buf[r.p:r.n], '\n')
+			k := bytes.IndexByte(r.Buf[r.P:r.N], '\n')
 			switch {
 			case k >= 0:
-				r.p += k + 1
+				r.P += k + 1
 				r.skipLine = false
-			case r.eof:
-				r.p = r.n
+			case r.EOF:
+				r.P = r.N
 				r.skipLine = false
-			case r.readErr != nil:
-				return r.fail(b, r.readErr)
+			case r.ReadErr != nil:
+				return r.fail(b, r.ReadErr)
 			default:
-				r.p = r.n
-				r.fill()
+				r.P = r.N
+				r.Fill()
 				continue
 			}
 		}
@@ -148,16 +140,16 @@ func (r *Reader) next(b *source.Batch) error {
 		switch st {
 		case stOK:
 			r.nrec++
-			r.pos = source.Position{Records: r.nrec, Offset: r.base + int64(r.p)}
+			r.pos = source.Position{Records: r.nrec, Offset: r.Base + int64(r.P)}
 			if b.Len() >= r.o.BatchRows || b.Size() >= r.o.BatchBytes {
 				return nil
 			}
 		case stSkip:
 		case stMore:
-			if r.readErr != nil {
-				return r.fail(b, r.readErr)
+			if r.ReadErr != nil {
+				return r.fail(b, r.ReadErr)
 			}
-			r.fill()
+			r.Fill()
 		case stEOF:
 			return r.fail(b, io.EOF)
 		}
@@ -183,27 +175,27 @@ func (r *Reader) fail(b *source.Batch, err error) error {
 // stMore and stEOF nothing changed. A bad line is a *source.RecordError,
 // with p (or the discard state) past it.
 func (r *Reader) parseLine(b *source.Batch) (int, error) {
-	data := r.buf[r.p:r.n]
-	r.recStart = r.base + int64(r.p)
+	data := r.Buf[r.P:r.N]
+	r.recStart = r.Base + int64(r.P)
 	if len(data) == 0 {
-		if r.eof {
+		if r.EOF {
 			return stEOF, nil
 		}
 		return stMore, nil
 	}
 	if r.recStart == 0 && data[0] == bom[0] {
-		if len(data) < len(bom) && !r.eof && bytes.HasPrefix(bom, data) {
+		if len(data) < len(bom) && !r.EOF && bytes.HasPrefix(bom, data) {
 			return stMore, nil
 		}
 		if bytes.HasPrefix(data, bom) {
-			r.p += len(bom)
+			r.P += len(bom)
 			return stSkip, nil
 		}
 	}
 	nl := bytes.IndexByte(data, '\n')
 	next := nl + 1
 	if nl < 0 {
-		if !r.eof {
+		if !r.EOF {
 			if r.exceeds(data) {
 				r.skipLine = true
 				return 0, r.tooLong()
@@ -213,7 +205,7 @@ func (r *Reader) parseLine(b *source.Batch) (int, error) {
 		nl, next = len(data), len(data)
 	}
 	line := data[:nl]
-	r.p += next
+	r.P += next
 	if r.exceeds(line) {
 		return 0, r.tooLong()
 	}
@@ -240,90 +232,4 @@ func (r *Reader) exceeds(data []byte) bool {
 func (r *Reader) tooLong() error {
 	return &source.RecordError{Record: r.nrec + 1, Offset: r.recStart,
 		Err: fmt.Errorf("record longer than %d bytes", r.o.MaxRecordBytes)}
-}
-
-// skipTo discards the stream up to offset off, which must be a line
-// boundary.
-func (r *Reader) skipTo(off int64) error {
-	if r.o.Seek != nil && off-1 > r.base+int64(r.n) {
-		// Open the stream just before off rather than read up to it; the
-		// byte before off must still be the LF that ends a record.
-		rd, err := r.o.Seek(off - 1)
-		if err != nil {
-			return fmt.Errorf("jsonl: seek to byte %d: %w", off-1, err)
-		}
-		r.rd = rd
-		r.base, r.p, r.n = off-1, 0, 0
-		r.eof, r.zeroReads = false, 0
-		r.fill()
-	}
-	var prev byte
-	for r.base+int64(r.n) < off {
-		if r.readErr != nil {
-			return r.readErr
-		}
-		if r.eof {
-			return fmt.Errorf("jsonl: start offset %d is beyond the end of the stream (%d bytes)", off, r.base+int64(r.n))
-		}
-		if r.n > 0 {
-			prev = r.buf[r.n-1]
-		}
-		r.p = r.n
-		r.fill()
-	}
-	r.p = int(off - r.base)
-	if r.p > 0 {
-		prev = r.buf[r.p-1]
-	}
-	if prev == '\n' {
-		return nil
-	}
-	// The last line may end at the end of the stream without a newline.
-	for r.p == r.n && !r.eof && r.readErr == nil {
-		r.fill()
-	}
-	if r.p == r.n && r.eof {
-		return nil
-	}
-	if r.readErr != nil {
-		return r.readErr
-	}
-	return fmt.Errorf("jsonl: start offset %d is not at the end of a line", off)
-}
-
-// fill moves the unparsed bytes to the front of the buffer, grows it when
-// they fill it, and reads until the buffer is full, the stream ends or a
-// read fails.
-func (r *Reader) fill() {
-	if r.p > 0 {
-		r.n = copy(r.buf, r.buf[r.p:r.n])
-		r.base += int64(r.p)
-		r.p = 0
-	}
-	if r.n == len(r.buf) {
-		// One line fills the buffer. parseLine reports lines longer than
-		// MaxRecordBytes before the buffer outgrows that bound.
-		size := 2 * len(r.buf)
-		if limit := r.o.MaxRecordBytes + 4096; size > limit {
-			size = max(limit, len(r.buf)+1)
-		}
-		nb := make([]byte, size)
-		copy(nb, r.buf[:r.n])
-		r.buf = nb
-	}
-	for r.n < len(r.buf) && !r.eof && r.readErr == nil {
-		m, err := r.rd.Read(r.buf[r.n:])
-		r.n += m
-		if err == io.EOF {
-			r.eof = true
-		} else if err != nil {
-			r.readErr = fmt.Errorf("read at byte %d: %w", r.base+int64(r.n), err)
-		} else if m == 0 {
-			if r.zeroReads++; r.zeroReads > 100 {
-				r.readErr = fmt.Errorf("read at byte %d: %w", r.base+int64(r.n), io.ErrNoProgress)
-			}
-		} else {
-			r.zeroReads = 0
-		}
-	}
 }

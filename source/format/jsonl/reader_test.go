@@ -441,8 +441,8 @@ func TestMaxRecordBytes(t *testing.T) {
 					if !slices.Equal(res.events, tt.want) {
 						t.Fatalf("%s/%d: got %q, want %q", rd.name, size, res.events, tt.want)
 					}
-					if len(r.buf) > max(size, 20+4096) {
-						t.Fatalf("%s/%d: buffer grew to %d", rd.name, size, len(r.buf))
+					if len(r.Buf) > max(size, 20+4096) {
+						t.Fatalf("%s/%d: buffer grew to %d", rd.name, size, len(r.Buf))
 					}
 				}
 			}
