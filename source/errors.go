@@ -15,6 +15,20 @@ type RecordError struct {
 	Record int64
 	Offset int64
 	Err    error
+	// Raw is the record as read, cut at MaxRawBytes (nil when unknown),
+	// kept with rejected records.
+	Raw []byte
+}
+
+// MaxRawBytes bounds RecordError.Raw.
+const MaxRawBytes = 4096
+
+// CutRaw copies at most MaxRawBytes of b, for RecordError.Raw.
+func CutRaw(b []byte) []byte {
+	if len(b) > MaxRawBytes {
+		b = b[:MaxRawBytes]
+	}
+	return append([]byte(nil), b...)
 }
 
 func (e *RecordError) Error() string {

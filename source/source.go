@@ -33,6 +33,21 @@ type Store interface {
 	String() string
 }
 
+// RandomAccessStore is a Store that can also read an object at arbitrary
+// offsets, for formats that need it (Parquet reads its footer first).
+type RandomAccessStore interface {
+	Store
+	// OpenAt returns random access to the object version obj (which must
+	// not change while it is read). Close releases it.
+	OpenAt(ctx context.Context, obj Object) (ReaderAtCloser, error)
+}
+
+// ReaderAtCloser reads at offsets and is closed after use.
+type ReaderAtCloser interface {
+	io.ReaderAt
+	io.Closer
+}
+
 // Position is a place in a file: how many records precede it and the byte
 // offset in the decompressed stream where the next record starts.
 type Position struct {
@@ -51,8 +66,21 @@ type Chunk struct {
 	Start, End Position
 	// Last is true on the file's final chunk (which may hold no records).
 	Last bool
-	// Batch holds the records.
+	// Batch holds the records: record i of the batch has ordinal
+	// First()+i. Records rejected by the reader are not in the batch.
 	Batch *Batch
+	// Rejects are records of this chunk's range that could not be read,
+	// kept under the skip-record policy; they commit with the chunk.
+	Rejects []*RecordError
+}
+
+// First is the ordinal of the batch's first record: the record after the
+// chunk's start and after the rejects that precede the batch.
+func (c *Chunk) First() int64 {
+	if c.Batch == nil {
+		return c.End.Records + 1
+	}
+	return c.End.Records - int64(c.Batch.Len()) + 1
 }
 
 // Bytes is the chunk's size for in-flight accounting.

@@ -23,9 +23,12 @@ import (
 
 // Formats ferry reads.
 const (
-	CSV   = "csv"
-	TSV   = "tsv"
-	JSONL = "jsonl"
+	CSV     = "csv"
+	TSV     = "tsv"
+	JSONL   = "jsonl"
+	JSON    = "json"
+	Lines   = "lines"
+	Parquet = "parquet"
 )
 
 // Options configure a Reader.
@@ -44,8 +47,29 @@ type Options struct {
 	// BatchRows and BatchBytes bound one batch (defaults 100,000 and 8 MiB).
 	BatchRows  int
 	BatchBytes int
-	// MaxRecordBytes bounds one record (default 64 MiB).
+	// MaxRecordBytes bounds one record (default 16 MiB).
 	MaxRecordBytes int
+
+	// CSV: Quote encloses fields (default '"'; 0 after WithDefaults means
+	// '"'); Escape, when set and not equal to Quote, escapes the next byte
+	// inside quotes (e.g. '\\'); Comment, when set, starts a line that is
+	// skipped; SkipRows drops that many physical lines before the header
+	// (or the first record).
+	Quote    byte
+	Escape   byte
+	Comment  byte
+	SkipRows int
+
+	// JSON: RecordsField is a dotted path to the array of records inside
+	// the document ("Records", "data.items"); empty: a top-level array's
+	// elements are the records, any other document is one record.
+	RecordsField string
+
+	// Lines: Regex (RE2 with named groups) splits each line into columns,
+	// a line that does not match is a bad record; empty: one column "line".
+	// Preset names a ready-made Regex ("alb", "nginx", "s3-access", ...).
+	Regex  string
+	Preset string
 	// Seek, when set, returns the stream from byte off. A reader resuming
 	// at a position uses it instead of reading and discarding the bytes
 	// before it (the loader sets it for uncompressed files).
@@ -56,7 +80,7 @@ type Options struct {
 const (
 	DefaultBatchRows      = 100_000
 	DefaultBatchBytes     = 8 << 20
-	DefaultMaxRecordBytes = 64 << 20
+	DefaultMaxRecordBytes = 16 << 20
 )
 
 // WithDefaults fills unset fields.
@@ -69,6 +93,9 @@ func (o Options) WithDefaults() Options {
 	}
 	if o.MaxRecordBytes <= 0 {
 		o.MaxRecordBytes = DefaultMaxRecordBytes
+	}
+	if o.Quote == 0 {
+		o.Quote = '"'
 	}
 	if o.Delimiter == 0 {
 		if o.Format == TSV {
@@ -103,6 +130,12 @@ func Detect(key string) (string, error) {
 		return TSV, nil
 	case ".jsonl", ".ndjson":
 		return JSONL, nil
+	case ".json":
+		return JSON, nil
+	case ".log", ".txt":
+		return Lines, nil
+	case ".parquet", ".pq":
+		return Parquet, nil
 	}
 	return "", fmt.Errorf("cannot tell the format of %q from its extension; set --format", key)
 }
@@ -114,6 +147,29 @@ var readers = map[string]func(r io.Reader, o Options, start source.Position) (Re
 // init; the command imports them.
 func Register(name string, fn func(r io.Reader, o Options, start source.Position) (Reader, error)) {
 	readers[name] = fn
+}
+
+// RandomAccess reports whether a format reads with ReaderAt (NewAt)
+// instead of a stream (New).
+func RandomAccess(name string) bool { _, ok := atReaders[name]; return ok }
+
+var atReaders = map[string]func(ra io.ReaderAt, size int64, o Options, start source.Position) (Reader, error){}
+
+// RegisterAt makes a random-access format (Parquet) available to NewAt.
+func RegisterAt(name string, fn func(ra io.ReaderAt, size int64, o Options, start source.Position) (Reader, error)) {
+	atReaders[name] = fn
+}
+
+// NewAt returns a Reader for a random-access format over ra (size bytes).
+// Such formats handle their own compression; start.Records is the number
+// of records to skip (start.Offset is not used).
+func NewAt(ra io.ReaderAt, size int64, o Options, start source.Position) (Reader, error) {
+	o = o.WithDefaults()
+	fn, ok := atReaders[o.Format]
+	if !ok {
+		return nil, fmt.Errorf("format %q is not a random-access format", o.Format)
+	}
+	return fn(ra, size, o, start)
 }
 
 // New returns a Reader for o.Format reading r from the start position.

@@ -86,7 +86,7 @@ func (t *Target) Write(_ context.Context, c *source.Chunk) error {
 			buf = append(buf, `,"_ferry_file":`...)
 			buf = append(buf, fileKey...)
 			buf = append(buf, `,"_ferry_record":`...)
-			buf = strconv.AppendInt(buf, c.Start.Records+int64(r)+1, 10)
+			buf = strconv.AppendInt(buf, c.First()+int64(r), 10)
 		}
 		buf = append(buf, '}', '\n')
 	}

@@ -375,7 +375,7 @@ func (r *copyReader) fill() {
 				continue
 			case fi == sysRecord:
 				buf = binary.BigEndian.AppendUint32(buf, 8)
-				buf = binary.BigEndian.AppendUint64(buf, uint64(r.c.Start.Records+int64(r.row)+1))
+				buf = binary.BigEndian.AppendUint64(buf, uint64(r.c.First()+int64(r.row)))
 				continue
 			case fi >= len(fields) || fields[fi].Kind == source.Null:
 				buf = append(buf, 0xff, 0xff, 0xff, 0xff)
@@ -388,7 +388,7 @@ func (r *copyReader) fill() {
 			buf, err = r.p.enc[j](buf, f.Kind, b.Value(f))
 			if err != nil {
 				r.err = &source.RecordError{
-					Record: r.c.Start.Records + int64(r.row) + 1,
+					Record: r.c.First() + int64(r.row),
 					Offset: -1,
 					Err:    fmt.Errorf("column %q: %w", r.p.cols[j], err),
 				}
