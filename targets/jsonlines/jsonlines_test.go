@@ -21,7 +21,7 @@ func TestWrite(t *testing.T) {
 	var out bytes.Buffer
 	tg := Writer("test", &out)
 	tg.System = true
-	c := &source.Chunk{File: source.Object{Key: "k\"ey"}, Start: source.Position{Records: 41}, Batch: b}
+	c := &source.Chunk{File: source.Object{Key: "k\"ey"}, Start: source.Position{Records: 41}, End: source.Position{Records: 42}, Batch: b}
 	if err := tg.Write(t.Context(), c); err != nil {
 		t.Fatal(err)
 	}

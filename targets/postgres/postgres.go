@@ -311,7 +311,7 @@ func copyError(c *source.Chunk, p *plan, err error) error {
 	if m[2] != "" {
 		what = fmt.Sprintf("column %s: %s", m[2], pgErr.Message)
 	}
-	return &source.RecordError{Record: c.Start.Records + line, Offset: -1, Err: errors.New(what)}
+	return &source.RecordError{Record: c.First() + line - 1, Offset: -1, Err: errors.New(what)}
 }
 
 // copyReader streams a chunk in binary COPY format, converting values as it
