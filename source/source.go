@@ -72,6 +72,10 @@ type Chunk struct {
 	// Rejects are records of this chunk's range that could not be read,
 	// kept under the skip-record policy; they commit with the chunk.
 	Rejects []*RecordError
+	// RejectLimit, when >= 0, is how many rejects (the reader's and the
+	// target's together) the chunk may commit; past it, the target fails
+	// the chunk instead (--max-rejects).
+	RejectLimit int
 }
 
 // First is the ordinal of the batch's first record: the record after the

@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/ferrydata/ferry/cmd/ferry/internal/job"
+	"github.com/ferrydata/ferry/source/format/lines"
 )
 
 var errHelp = errors.New("help")
@@ -91,16 +92,33 @@ func newSnapshotFlags(stderr io.Writer) (*flag.FlagSet, *options) {
 	fs.Var(listFlag{&c.Include}, "include", "load only keys matching this `glob` (relative to the prefix; * within a segment, ** across /); repeatable")
 	fs.Var(listFlag{&c.Exclude}, "exclude", "skip keys matching this `glob`; repeatable")
 
-	fs.StringVar(&c.Format, "format", "auto", "file format: auto (by extension), csv, tsv or jsonl")
+	fs.StringVar(&c.Format, "format", "auto", "file format: auto (by extension), csv, tsv, jsonl, json, lines or parquet")
 	fs.StringVar(&c.Compression, "compression", "auto", "auto (extension and magic bytes), none, gzip or zstd")
 	fs.BoolVar(&c.CSVHeader, "csv-header", true, "the first CSV row names the columns (false: name them with --columns)")
 	fs.StringVar(&c.CSVDelimiter, "csv-delimiter", "", "CSV field delimiter, one byte (default , for csv, tab for tsv; \\t accepted)")
+	fs.StringVar(&c.CSVQuote, "csv-quote", "", "CSV quote character, one byte (default \")")
+	fs.StringVar(&c.CSVEscape, "csv-escape", "", "CSV escape character inside quotes, e.g. \\ (default: none, a doubled quote is a quote)")
+	fs.StringVar(&c.CSVComment, "csv-comment", "", "lines starting with this byte are skipped (default: none)")
+	fs.IntVar(&c.SkipRows, "skip-rows", 0, "CSV/TSV: drop this many lines at the start of each file, before the header")
+	fs.StringVar(&c.JSONRecordsField, "json-records-field", "", "json: dotted path to the array of records in each document (e.g. Records, data.items); default: a top-level array, else the document is one record")
+	fs.StringVar(&c.LinesRegex, "lines-regex", "", "lines: RE2 pattern whose named groups become columns; a line that does not match is a bad record")
+	fs.StringVar(&c.LinesPreset, "lines-preset", "", "lines: a ready-made pattern: "+strings.Join(linesPresets(), ", "))
+	c.MaxRecordBytes = 16 << 20
+	fs.Var(sizeFlag{&c.MaxRecordBytes}, "max-record-bytes", "a record (line, CSV row, JSON element) longer than this is a bad record (default 16MiB)")
 	fs.StringVar(&c.NullString, "null-string", "", "an unquoted CSV field equal to this is NULL (default: empty unquoted field)")
 	fs.StringVar(&c.Columns, "columns", "", "columns as 'name [type], ...': names CSV columns without a header, sets types of a created table")
 
 	fs.StringVar(&c.Target, "target", "stdout", "stdout, file:PATH (JSON lines appended) or a PostgreSQL URL")
 	fs.StringVar(&c.Table, "table", "", "PostgreSQL table [schema.]name (default: the source's last path element)")
-	fs.BoolVar(&c.IgnoreUnknownFields, "ignore-unknown-fields", false, "drop fields that have no column in an existing table instead of failing")
+	fs.StringVar(&c.UnknownFields, "unknown-fields", "error", "fields with no column in the table: error, ignore, or extra (kept in the jsonb column --extra-column)")
+	fs.StringVar(&c.UnknownFields, "jsonl-unknown-fields", "error", "same as --unknown-fields")
+	fs.StringVar(&c.ExtraColumn, "extra-column", "_extra", "jsonb column for fields with no column under --unknown-fields extra (created with the table)")
+	fs.BoolVar(&c.IgnoreUnknownFields, "ignore-unknown-fields", false, "same as --unknown-fields ignore")
+	fs.StringVar(&c.TimestampFormat, "timestamp-format", "auto", "timestamps: auto (ISO 8601 / RFC 3339 text), epoch_s or epoch_ms (numbers are seconds or milliseconds since 1970)")
+	fs.StringVar(&c.InvalidUTF8, "invalid-utf8", "replace", "text that is not valid UTF-8: replace (bad bytes become U+FFFD) or reject (a bad value)")
+	fs.StringVar(&c.OnError, "on-error", "abort", "bad records: abort (fail the file, start no more files), skip-record (load the rest, keep the bad ones in ferry.rejects or --rejects-file) or skip-file (fail the file, go on)")
+	fs.IntVar(&c.MaxRejects, "max-rejects", 1000, "skip-record: a file with more rejected records than this fails (-1: no limit)")
+	fs.StringVar(&c.RejectsFile, "rejects-file", "", "skip-record with a stdout or file target: JSON-lines file for rejected records (default ferry-rejects.jsonl)")
 	fs.BoolVar(&c.SystemColumns, "system-columns", false, "add _ferry_file (text) and _ferry_record (bigint, record ordinal in the file)")
 
 	fs.IntVar(&c.Workers, "workers", 0, "files loaded in parallel (default: number of CPUs)")
@@ -198,4 +216,14 @@ func version() string {
 		return bi.Main.Version
 	}
 	return "devel"
+}
+
+// linesPresets lists the --lines-preset names.
+func linesPresets() []string {
+	names := make([]string, 0, len(lines.Presets))
+	for name := range lines.Presets {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
 }

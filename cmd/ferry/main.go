@@ -20,8 +20,11 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ferrydata/ferry/cmd/ferry/internal/job"
-	_ "github.com/ferrydata/ferry/source/format/csv"   // csv, tsv readers
-	_ "github.com/ferrydata/ferry/source/format/jsonl" // jsonl reader
+	_ "github.com/ferrydata/ferry/source/format/csv"     // csv, tsv readers
+	_ "github.com/ferrydata/ferry/source/format/json"    // json reader
+	_ "github.com/ferrydata/ferry/source/format/jsonl"   // jsonl reader
+	_ "github.com/ferrydata/ferry/source/format/lines"   // lines reader
+	_ "github.com/ferrydata/ferry/source/format/parquet" // parquet reader
 )
 
 const (

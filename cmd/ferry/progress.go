@@ -95,16 +95,26 @@ func printSummary(w io.Writer, s job.Summary, jsonLog bool, log zerolog.Logger) 
 	}
 	if jsonLog {
 		log.Info().Int64("files", s.Files).Int64("loaded", s.Loaded).Int64("already_loaded", s.AlreadyDone).
-			Int64("failed", s.Failed).Int64("rows", s.Records).Int64("bytes", s.Bytes).
+			Int64("failed", s.Failed).Int64("vanished", s.Vanished).Int64("rejected", s.Rejected).Bool("aborted", s.Aborted).
+			Int64("rows", s.Records).Int64("bytes", s.Bytes).
 			Float64("seconds", secs).Float64("mb_per_s", rate).Msg("summary")
 		return
 	}
-	if s.Files > 0 && s.Loaded == 0 && s.Failed == 0 && s.AlreadyDone == s.Files {
+	if s.Files > 0 && s.Loaded == 0 && s.Failed == 0 && s.Vanished == 0 && s.AlreadyDone == s.Files {
 		fmt.Fprintf(w, "ferry: nothing new to load: all %d files already loaded\n", s.Files)
 		return
 	}
 	fmt.Fprintf(w, "ferry: %d files (%d loaded, %d already loaded, %d failed), %d rows, %s in %.2f s, %.1f MB/s\n",
 		s.Files, s.Loaded, s.AlreadyDone, s.Failed, s.Records, mb(s.Bytes), secs, rate)
+	if s.Rejected > 0 {
+		fmt.Fprintf(w, "ferry: %d records rejected (see ferry.rejects or the rejects file)\n", s.Rejected)
+	}
+	if s.Vanished > 0 {
+		fmt.Fprintf(w, "ferry: %d files vanished or changed after listing (skipped)\n", s.Vanished)
+	}
+	if s.Aborted {
+		fmt.Fprintln(w, "ferry: stopped at the first failed file (--on-error abort); files not started were not loaded")
+	}
 	const show = 10
 	for i, err := range s.Errors {
 		if i == show {

@@ -34,19 +34,33 @@ type Config struct {
 	Pushed func(c *source.Chunk)
 	// ReadBytes, when set, counts bytes read from the store.
 	ReadBytes *atomic.Int64
+	// SkipRecords keeps going past bad records: each becomes a reject of
+	// the chunk it falls in (and so commits with it) instead of failing
+	// the file. MaxRejects (when >= 0) fails the file once more records
+	// than that are rejected in one load, by the reader or the target.
+	SkipRecords bool
+	MaxRejects  int
 }
+
+// maxPendingRejects bounds the rejects held while no good record follows
+// them (each holds at most source.MaxRawBytes of raw record).
+const maxPendingRejects = 100_000
 
 // Stats of one file load.
 type Stats struct {
 	Records int64 // records pushed by this load
+	Rejects int64 // records rejected by this load
 	Chunks  int
 }
 
+// Stats of one file load.
 type result struct {
-	batch *source.Batch
-	pos   source.Position
-	last  bool
-	err   error
+	batch   *source.Batch
+	pooled  bool // batch comes from (and goes back to) the free list
+	pos     source.Position
+	last    bool
+	rejects []*source.RecordError
+	err     error
 }
 
 // File loads obj from position start into p.
@@ -73,38 +87,57 @@ func file(ctx context.Context, store source.Store, obj source.Object, start sour
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	body, err := store.Open(ctx, obj, 0)
-	if err != nil {
-		return st, err
-	}
-	defer func() { body.Close() }() // body may be replaced by a ranged read
-	var in io.Reader = body
-	if cfg.ReadBytes != nil {
-		in = &countingReader{r: body, n: cfg.ReadBytes}
-	}
-	rc, codec, err := compress.Reader(in, cfg.Compression, obj.Key)
-	if err != nil {
-		return st, err
-	}
-	defer rc.Close()
-	if codec == compress.None && start.Offset > 0 {
-		// Resume with a ranged read instead of reading up to the position.
-		opts.Seek = func(off int64) (io.Reader, error) {
-			b, err := store.Open(ctx, obj, off)
-			if err != nil {
-				return nil, err
-			}
-			body.Close()
-			body = b
-			if cfg.ReadBytes != nil {
-				return &countingReader{r: b, n: cfg.ReadBytes}, nil
-			}
-			return b, nil
+	var rd format.Reader
+	if format.RandomAccess(opts.Format) {
+		ras, ok := store.(source.RandomAccessStore)
+		if !ok {
+			return st, fmt.Errorf("format %s needs random access, which %s does not offer", opts.Format, store)
 		}
-	}
-	rd, err := format.New(rc, opts, start)
-	if err != nil {
-		return st, err
+		ra, err := ras.OpenAt(ctx, obj)
+		if err != nil {
+			return st, err
+		}
+		defer ra.Close()
+		var at io.ReaderAt = ra
+		if cfg.ReadBytes != nil {
+			at = &countingReaderAt{r: ra, n: cfg.ReadBytes}
+		}
+		if rd, err = format.NewAt(at, obj.Size, opts, start); err != nil {
+			return st, err
+		}
+	} else {
+		body, err := store.Open(ctx, obj, 0)
+		if err != nil {
+			return st, err
+		}
+		defer func() { body.Close() }() // body may be replaced by a ranged read
+		var in io.Reader = body
+		if cfg.ReadBytes != nil {
+			in = &countingReader{r: body, n: cfg.ReadBytes}
+		}
+		rc, codec, err := compress.Reader(in, cfg.Compression, obj.Key)
+		if err != nil {
+			return st, err
+		}
+		defer rc.Close()
+		if codec == compress.None && start.Offset > 0 {
+			// Resume with a ranged read instead of reading up to the position.
+			opts.Seek = func(off int64) (io.Reader, error) {
+				b, err := store.Open(ctx, obj, off)
+				if err != nil {
+					return nil, err
+				}
+				body.Close()
+				body = b
+				if cfg.ReadBytes != nil {
+					return &countingReader{r: b, n: cfg.ReadBytes}, nil
+				}
+				return b, nil
+			}
+		}
+		if rd, err = format.New(rc, opts, start); err != nil {
+			return st, err
+		}
 	}
 
 	// Three batches rotate: one being pushed, one held back until we know
@@ -126,6 +159,31 @@ func file(ctx context.Context, store source.Store, obj source.Object, start sour
 			}
 		}
 		var held *result
+		var rejects []*source.RecordError
+		var nrejects int
+		// Rejects travel with the next good batch, whose end position is
+		// past them, so a resume never rejects them twice. flush sends what
+		// is held and, at the end of the file, the trailing rejects in a
+		// last chunk of their own.
+		flush := func(last bool) bool {
+			if held != nil {
+				held.last = last && len(rejects) == 0
+				if !send(*held) {
+					return false
+				}
+				held = nil
+			}
+			if last && len(rejects) > 0 {
+				pos := rd.Pos()
+				if n := rejects[len(rejects)-1].Record; pos.Records < n {
+					pos.Records = n
+				}
+				r := result{batch: &source.Batch{}, pos: pos, last: true, rejects: rejects}
+				rejects = nil
+				return send(r)
+			}
+			return true
+		}
 		for {
 			var b *source.Batch
 			select {
@@ -134,29 +192,53 @@ func file(ctx context.Context, store source.Store, obj source.Object, start sour
 				return nil
 			}
 			err := rd.Next(b)
+			var re *source.RecordError
+			if err != nil && cfg.SkipRecords && errors.As(err, &re) {
+				free <- b
+				nrejects++
+				if cfg.MaxRejects >= 0 && nrejects > cfg.MaxRejects {
+					if flush(false) {
+						send(result{err: fmt.Errorf("more than %d rejected records (--max-rejects); last: %w", cfg.MaxRejects, err)})
+					}
+					return nil
+				}
+				if len(rejects) > 0 && re.Record <= rejects[len(rejects)-1].Record {
+					if flush(false) {
+						send(result{err: fmt.Errorf("reader did not move past a bad record: %w", err)})
+					}
+					return nil
+				}
+				if len(rejects) >= maxPendingRejects {
+					if flush(false) {
+						send(result{err: fmt.Errorf("more than %d bad records in a row; last: %w", maxPendingRejects, err)})
+					}
+					return nil
+				}
+				rejects = append(rejects, re)
+				continue
+			}
 			if errors.Is(err, io.EOF) {
-				if held == nil {
-					b.Reset()
+				free <- b
+				if held == nil && len(rejects) == 0 {
+					b := &source.Batch{}
 					send(result{batch: b, pos: rd.Pos(), last: true})
 					return nil
 				}
-				free <- b
-				held.last = true
-				send(*held)
+				flush(true)
 				return nil
 			}
 			if err != nil {
 				free <- b
-				if held != nil && !send(*held) {
-					return nil
+				if flush(false) {
+					send(result{err: err})
 				}
-				send(result{err: err})
 				return nil
 			}
 			if held != nil && !send(*held) {
 				return nil
 			}
-			held = &result{batch: b, pos: rd.Pos()}
+			held = &result{batch: b, pooled: true, pos: rd.Pos(), rejects: rejects}
+			rejects = nil
 		}
 	})
 	g.Go(func() error {
@@ -166,9 +248,18 @@ func file(ctx context.Context, store source.Store, obj source.Object, start sour
 			if r.err != nil {
 				return r.err
 			}
-			c := &source.Chunk{File: obj, Seq: seq, Start: pos, End: r.pos, Last: r.last, Batch: r.batch}
+			c := &source.Chunk{File: obj, Seq: seq, Start: pos, End: r.pos, Last: r.last, Batch: r.batch, Rejects: r.rejects, RejectLimit: -1}
+			if cfg.SkipRecords && cfg.MaxRejects >= 0 {
+				c.RejectLimit = max(cfg.MaxRejects-int(st.Rejects), 0)
+			}
 			if err := p.Push(gctx, c); err != nil {
 				return err
+			}
+			// The target may have added rejects of its own (values that
+			// do not convert).
+			st.Rejects += int64(len(c.Rejects))
+			if cfg.SkipRecords && cfg.MaxRejects >= 0 && st.Rejects > int64(cfg.MaxRejects) {
+				return fmt.Errorf("more than %d rejected records (--max-rejects)", cfg.MaxRejects)
 			}
 			if _, err := p.Ack(c); err != nil {
 				return err
@@ -180,7 +271,9 @@ func file(ctx context.Context, store source.Store, obj source.Object, start sour
 			}
 			pos = r.pos
 			seq++
-			free <- r.batch
+			if r.pooled {
+				free <- r.batch
+			}
 			if r.last {
 				return nil
 			}
@@ -200,6 +293,17 @@ type countingReader struct {
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+type countingReaderAt struct {
+	r io.ReaderAt
+	n *atomic.Int64
+}
+
+func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
 	c.n.Add(int64(n))
 	return n, err
 }

@@ -213,3 +213,58 @@ func TestResumeWithRangedRead(t *testing.T) {
 		})
 	}
 }
+
+func TestSkipRecords(t *testing.T) {
+	store := memStore{
+		"bad.csv":  []byte("id,v\n1,x\n2,x\n3\n4,x\n5\n"),
+		"bad2.csv": []byte("id,v\n1\n2\n3,x\n"),
+	}
+	cfg := Config{Format: format.Options{Format: "csv", Header: true, BatchRows: 2}, SkipRecords: true, MaxRejects: -1}
+	// rejects-aware recorder
+	type seen struct {
+		ids     []string
+		first   int64
+		rejects []int64
+		last    bool
+	}
+	run := func(key string, cfg Config) ([]seen, error) {
+		var out []seen
+		p := &funcPusher{push: func(c *source.Chunk) error {
+			s := seen{first: c.First(), last: c.Last}
+			for i := 0; i < c.Batch.Len(); i++ {
+				s.ids = append(s.ids, string(c.Batch.Value(c.Batch.Record(i)[0])))
+			}
+			for _, r := range c.Rejects {
+				s.rejects = append(s.rejects, r.Record)
+				if len(r.Raw) == 0 {
+					t.Errorf("reject %d has no raw record", r.Record)
+				}
+			}
+			out = append(out, s)
+			return nil
+		}}
+		_, err := File(t.Context(), store, source.Object{Key: key}, source.Position{}, cfg, p)
+		return out, err
+	}
+	got, err := run("bad.csv", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprint([]seen{{[]string{"1", "2"}, 1, nil, false}, {[]string{"4"}, 4, []int64{3}, false}, {nil, 6, []int64{5}, true}})
+	if fmt.Sprint(got) != want {
+		t.Fatalf("got  %v\nwant %s", got, want)
+	}
+	got, err = run("bad2.csv", cfg)
+	if err != nil || fmt.Sprint(got) != fmt.Sprint([]seen{{[]string{"3"}, 3, []int64{1, 2}, true}}) {
+		t.Fatalf("got %v, %v", got, err)
+	}
+	cfg.MaxRejects = 1
+	if _, err := run("bad2.csv", cfg); err == nil || !strings.Contains(err.Error(), "more than 1 rejected") {
+		t.Fatalf("max rejects: %v", err)
+	}
+}
+
+type funcPusher struct{ push func(c *source.Chunk) error }
+
+func (f *funcPusher) Push(_ context.Context, c *source.Chunk) error { return f.push(c) }
+func (f *funcPusher) Ack(c *source.Chunk) (bool, error)             { return c.Last, nil }

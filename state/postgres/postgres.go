@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -61,6 +62,19 @@ CREATE TABLE IF NOT EXISTS ferry.files (
 COMMENT ON TABLE ferry.files IS 'ferry: load progress per pipeline and object version';
 COMMENT ON COLUMN ferry.files.rows IS 'records committed';
 COMMENT ON COLUMN ferry.files."offset" IS 'byte offset in the decompressed file after the last committed record';
+CREATE TABLE IF NOT EXISTS ferry.rejects (
+	id          bigserial   PRIMARY KEY,
+	pipeline    text        NOT NULL,
+	key         text        NOT NULL,
+	etag        text        NOT NULL,
+	record      bigint,
+	byte_offset bigint,
+	error       text        NOT NULL,
+	raw         text,
+	rejected_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS rejects_file ON ferry.rejects (pipeline, key, etag);
+COMMENT ON TABLE ferry.rejects IS 'ferry: records not loaded under --on-error skip-record (raw cut at 4 KiB)';
 `
 
 // New creates the state schema if needed (serialised with an advisory lock,
@@ -150,6 +164,45 @@ func Advance(ctx context.Context, q Querier, pipeline string, c *source.Chunk) e
 		return fmt.Errorf("state: advance %q to record %d: %w", c.File.Key, c.End.Records, ErrConflict)
 	}
 	return nil
+}
+
+// Reject records rejected records of c's file with q, inside the chunk's
+// transaction.
+func Reject(ctx context.Context, q Querier, pipeline string, file source.Object, rejects []*source.RecordError) error {
+	if len(rejects) == 0 {
+		return nil
+	}
+	records := make([]int64, len(rejects))
+	offsets := make([]*int64, len(rejects))
+	errs := make([]string, len(rejects))
+	raws := make([]*string, len(rejects))
+	for i, r := range rejects {
+		records[i] = r.Record
+		if r.Offset >= 0 {
+			off := r.Offset
+			offsets[i] = &off
+		}
+		errs[i] = cleanText(r.Err.Error())
+		if r.Raw != nil {
+			raw := cleanText(string(r.Raw))
+			raws[i] = &raw
+		}
+	}
+	_, err := q.Exec(ctx, `INSERT INTO ferry.rejects (pipeline, key, etag, record, byte_offset, error, raw)
+		SELECT $1, $2, $3, r.record, r.byte_offset, r.error, r.raw
+		FROM unnest($4::bigint[], $5::bigint[], $6::text[], $7::text[]) AS r(record, byte_offset, error, raw)`,
+		pipeline, file.Key, file.ETag, records, offsets, errs, raws)
+	if err != nil {
+		return fmt.Errorf("state: record %d rejects of %q: %w", len(rejects), file.Key, err)
+	}
+	return nil
+}
+
+// cleanText makes s storable as PostgreSQL text: invalid UTF-8 and NUL
+// bytes become U+FFFD.
+func cleanText(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	return strings.ReplaceAll(s, "\x00", "\uFFFD")
 }
 
 // Fail implements state.Store.

@@ -9,13 +9,16 @@
 package jsonlines
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
-	"unicode/utf8"
+	"time"
 
 	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/targets"
@@ -28,6 +31,23 @@ type Target struct {
 	w      io.Writer
 	file   *os.File
 	System bool // add _ferry_file and _ferry_record
+
+	// Rejects, when set, receives one JSON line per rejected record
+	// (--rejects-file), after the chunk's records are written.
+	Rejects  io.Writer
+	Pipeline string
+}
+
+// reject is one line of a rejects file.
+type reject struct {
+	Pipeline   string    `json:"pipeline"`
+	Key        string    `json:"key"`
+	ETag       string    `json:"etag"`
+	Record     int64     `json:"record"`
+	ByteOffset *int64    `json:"byte_offset"`
+	Error      string    `json:"error"`
+	Raw        string    `json:"raw"`
+	RejectedAt time.Time `json:"rejected_at"`
 }
 
 var _ targets.Target = (*Target)(nil)
@@ -49,39 +69,53 @@ func File(path string) (*Target, error) {
 
 // Write implements targets.Target.
 func (t *Target) Write(_ context.Context, c *source.Chunk) error {
+	if err := t.write(c); err != nil {
+		return err
+	}
+	return t.writeRejects(c)
+}
+
+func (t *Target) writeRejects(c *source.Chunk) error {
+	if len(c.Rejects) == 0 || t.Rejects == nil {
+		return nil
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	now := time.Now().UTC()
+	for _, r := range c.Rejects {
+		line := reject{Pipeline: t.Pipeline, Key: c.File.Key, ETag: c.File.ETag, Record: r.Record,
+			Error: r.Err.Error(), Raw: strings.ToValidUTF8(string(r.Raw), "\uFFFD"), RejectedAt: now}
+		if r.Offset >= 0 {
+			off := r.Offset
+			line.ByteOffset = &off
+		}
+		if err := enc.Encode(line); err != nil {
+			return err
+		}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, err := t.Rejects.Write(buf.Bytes()); err != nil {
+		return fmt.Errorf("write rejects: %w", err)
+	}
+	if f, ok := t.Rejects.(*os.File); ok {
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("sync rejects: %w", err)
+		}
+	}
+	return nil
+}
+
+func (t *Target) write(c *source.Chunk) error {
 	b := c.Batch
 	if b == nil || b.Len() == 0 {
 		return nil
 	}
 	buf := make([]byte, 0, b.Size()*2+b.Len()*16)
-	keys := make([][]byte, len(b.Columns))
-	for i, name := range b.Columns {
-		keys[i] = appendString(nil, []byte(name))
-	}
-	fileKey := appendString(nil, []byte(c.File.Key))
+	fileKey := source.AppendJSONString(nil, []byte(c.File.Key))
 	for r := 0; r < b.Len(); r++ {
-		buf = append(buf, '{')
-		fields := b.Record(r)
-		for i := range b.Columns {
-			if i > 0 {
-				buf = append(buf, ',')
-			}
-			buf = append(buf, keys[i]...)
-			buf = append(buf, ':')
-			if i >= len(fields) {
-				buf = append(buf, "null"...)
-				continue
-			}
-			f := fields[i]
-			switch f.Kind {
-			case source.Null:
-				buf = append(buf, "null"...)
-			case source.String:
-				buf = appendString(buf, b.Value(f))
-			default:
-				buf = append(buf, b.Value(f)...)
-			}
-		}
+		buf = b.AppendJSON(buf, r)
+		buf = buf[:len(buf)-1] // reopen the object for system columns
 		if t.System {
 			buf = append(buf, `,"_ferry_file":`...)
 			buf = append(buf, fileKey...)
@@ -101,50 +135,6 @@ func (t *Target) Write(_ context.Context, c *source.Chunk) error {
 		}
 	}
 	return nil
-}
-
-const hex = "0123456789abcdef"
-
-// appendString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
-func appendString(dst, s []byte) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRune(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }
 
 // CommitsProgress implements targets.Target: progress is kept separately.

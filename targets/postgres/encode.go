@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/jackc/pgx/v5/pgtype"
@@ -20,9 +21,53 @@ import (
 // (without the length prefix) to dst.
 type encoder func(dst []byte, k source.Kind, v []byte) ([]byte, error)
 
+// Conversion options.
+type Conversion struct {
+	// TimestampFormat: "" (ISO 8601 / RFC 3339 text), "epoch_s" or
+	// "epoch_ms": numbers into timestamp columns count seconds or
+	// milliseconds since 1970 (text timestamps are still accepted).
+	TimestampFormat string
+	// RejectInvalidUTF8 makes text with invalid UTF-8 (or NUL bytes) a bad
+	// value; by default the bad bytes become U+FFFD.
+	RejectInvalidUTF8 bool
+}
+
 // encoderFor returns the encoder for a column type. baseOID is the column's
 // type with domains resolved; typtype is pg_type.typtype of that type.
-func encoderFor(m *pgtype.Map, baseOID uint32, typtype string, typeName string) (encoder, error) {
+func encoderFor(m *pgtype.Map, baseOID uint32, typtype string, typeName string, conv Conversion) (encoder, error) {
+	text := encodeTextFixing
+	if conv.RejectInvalidUTF8 {
+		text = encodeTextStrict
+	}
+	switch baseOID {
+	case pgtype.TextOID, pgtype.VarcharOID, pgtype.BPCharOID, pgtype.NameOID:
+		return text, nil
+	case pgtype.JSONOID:
+		return func(dst []byte, k source.Kind, v []byte) ([]byte, error) {
+			at := len(dst)
+			dst, err := encodeJSON(dst, k, v)
+			if err != nil {
+				return dst, err
+			}
+			return fixUTF8(dst, at, conv.RejectInvalidUTF8)
+		}, nil
+	case pgtype.JSONBOID:
+		return func(dst []byte, k source.Kind, v []byte) ([]byte, error) {
+			at := len(dst)
+			dst, err := encodeJSONB(dst, k, v)
+			if err != nil {
+				return dst, err
+			}
+			return fixUTF8(dst, at, conv.RejectInvalidUTF8)
+		}, nil
+	case pgtype.TimestamptzOID, pgtype.TimestampOID:
+		if conv.TimestampFormat == "epoch_s" || conv.TimestampFormat == "epoch_ms" {
+			return encodeTimestampEpoch(baseOID == pgtype.TimestamptzOID, conv.TimestampFormat == "epoch_ms"), nil
+		}
+	}
+	if typtype == "e" { // enum: binary form is the label
+		return text, nil
+	}
 	switch baseOID {
 	case pgtype.Int8OID:
 		return encodeInt(64), nil
@@ -36,12 +81,6 @@ func encoderFor(m *pgtype.Map, baseOID uint32, typtype string, typeName string) 
 		return encodeFloat4, nil
 	case pgtype.BoolOID:
 		return encodeBool, nil
-	case pgtype.TextOID, pgtype.VarcharOID, pgtype.BPCharOID, pgtype.NameOID:
-		return encodeText, nil
-	case pgtype.JSONOID:
-		return encodeJSON, nil
-	case pgtype.JSONBOID:
-		return encodeJSONB, nil
 	case pgtype.TimestamptzOID:
 		return encodeTimestamp(true), nil
 	case pgtype.TimestampOID:
@@ -50,9 +89,6 @@ func encoderFor(m *pgtype.Map, baseOID uint32, typtype string, typeName string) 
 		return encodeDate, nil
 	case pgtype.UUIDOID:
 		return encodeUUID, nil
-	}
-	if typtype == "e" { // enum: binary form is the label
-		return encodeText, nil
 	}
 	// Anything else pgx knows: parse the text form, send the binary form.
 	typ, ok := m.TypeForOID(baseOID)
@@ -225,8 +261,79 @@ func encodeBool(dst []byte, k source.Kind, v []byte) ([]byte, error) {
 	return append(dst, 0), nil
 }
 
-func encodeText(dst []byte, _ source.Kind, v []byte) ([]byte, error) {
-	return append(dst, v...), nil
+var errInvalidUTF8 = errors.New("invalid UTF-8 (--invalid-utf8 reject)")
+
+// encodeTextFixing appends text, replacing invalid UTF-8 and NUL bytes
+// (which PostgreSQL text cannot hold) with U+FFFD.
+func encodeTextFixing(dst []byte, _ source.Kind, v []byte) ([]byte, error) {
+	at := len(dst)
+	return fixUTF8(append(dst, v...), at, false)
+}
+
+// encodeTextStrict appends text, failing on invalid UTF-8 or NUL bytes.
+func encodeTextStrict(dst []byte, _ source.Kind, v []byte) ([]byte, error) {
+	at := len(dst)
+	return fixUTF8(append(dst, v...), at, true)
+}
+
+// fixUTF8 checks dst[at:], which was just appended: valid UTF-8 without NUL
+// passes untouched (the common, fast path); otherwise it is rewritten with
+// U+FFFD for each bad byte, or rejected.
+func fixUTF8(dst []byte, at int, reject bool) ([]byte, error) {
+	v := dst[at:]
+	if utf8.Valid(v) && bytes.IndexByte(v, 0) < 0 {
+		return dst, nil
+	}
+	if reject {
+		return dst[:at], errInvalidUTF8
+	}
+	fixed := bytes.ToValidUTF8(v, []byte("\uFFFD"))
+	fixed = bytes.ReplaceAll(fixed, []byte{0}, []byte("\uFFFD"))
+	return append(dst[:at], fixed...), nil
+}
+
+// encodeTimestampEpoch reads numbers as seconds or milliseconds since
+// 1970-01-01 UTC (fractions allowed) and anything else as text timestamps.
+func encodeTimestampEpoch(withZone, millis bool) encoder {
+	text := encodeTimestamp(withZone)
+	unit := "seconds"
+	if millis {
+		unit = "milliseconds"
+	}
+	return func(dst []byte, k source.Kind, v []byte) ([]byte, error) {
+		t := trimSpace(v)
+		if k != source.Number && (k != source.String || !looksNumeric(t)) {
+			return text(dst, k, v)
+		}
+		f, err := strconv.ParseFloat(unsafeString(t), 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return dst, fmt.Errorf("invalid epoch %s %q", unit, clip(v))
+		}
+		us := f * 1e6
+		if millis {
+			us = f * 1e3
+		}
+		us -= float64(unixToPGEpochSeconds) * 1e6
+		if us > math.MaxInt64/2 || us < math.MinInt64/2 {
+			return dst, fmt.Errorf("epoch %s %q out of range", unit, clip(v))
+		}
+		return binary.BigEndian.AppendUint64(dst, uint64(int64(math.Round(us)))), nil
+	}
+}
+
+// unixToPGEpochSeconds is 2000-01-01 in Unix seconds.
+const unixToPGEpochSeconds = 946684800
+
+func looksNumeric(v []byte) bool {
+	if len(v) == 0 {
+		return false
+	}
+	for i, c := range v {
+		if (c < '0' || c > '9') && c != '.' && !(i == 0 && c == '-') && c != 'e' && c != 'E' && c != '+' {
+			return false
+		}
+	}
+	return true
 }
 
 // jsonValue returns the JSON text for a value going into a json/jsonb

@@ -104,7 +104,7 @@ func TestParseDate(t *testing.T) {
 func TestEncoders(t *testing.T) {
 	m := pgtype.NewMap()
 	enc := func(oid uint32, name string) encoder {
-		e, err := encoderFor(m, oid, "b", name)
+		e, err := encoderFor(m, oid, "b", name, Conversion{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -251,7 +251,7 @@ func BenchmarkEncodeRow(b *testing.B) {
 	m := pgtype.NewMap()
 	var encs []encoder
 	for _, oid := range []uint32{pgtype.Int8OID, pgtype.TimestamptzOID, pgtype.Int4OID, pgtype.TextOID, pgtype.Float8OID, pgtype.BoolOID, pgtype.TextOID} {
-		e, _ := encoderFor(m, oid, "b", "")
+		e, _ := encoderFor(m, oid, "b", "", Conversion{})
 		encs = append(encs, e)
 	}
 	vals := [][]byte{[]byte("1234567"), []byte("2024-03-01T12:34:56.789Z"), []byte("4711"), []byte("click"), []byte("12.50"), []byte("true"), []byte(`said "hi", café`)}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -156,14 +157,52 @@ type column struct {
 	name     string
 	typeName string
 	encode   encoder
+	// widen, for a column of a table ferry created, returns the type to
+	// change the column to so that a value that did not convert fits ("" if
+	// none).
+	widen func(k source.Kind, v []byte) string
 }
 
 // table is the resolved target table.
 type table struct {
-	ident   pgx.Identifier
-	columns []column
-	byName  map[string]int
-	byLower map[string]int // unique lower-case names only
+	ident     pgx.Identifier
+	columns   []column
+	byName    map[string]int
+	byLower   map[string]int // unique lower-case names only
+	ferryMade bool           // created by ferry: columns may be widened
+}
+
+// ferryComment marks the tables ferry creates.
+const ferryComment = "created by ferry; column types may be widened to fit new values"
+
+// widenRule gives the next wider type for a value that does not fit: an
+// integer column takes doubles (or numeric for huge integers), a date column
+// takes timestamps, anything else becomes text.
+func widenRule(typeName string) func(k source.Kind, v []byte) string {
+	switch typeName {
+	case "text", FileColumn, RecordColumn:
+		return nil
+	case "bigint", "integer", "smallint":
+		return func(k source.Kind, v []byte) string {
+			if k == source.Number || k == source.String {
+				if _, err := parseInt(v, 64); errors.Is(err, strconv.ErrRange) {
+					return "numeric"
+				}
+				if _, err := parseFloat(source.String, v, 64, ""); err == nil {
+					return "double precision"
+				}
+			}
+			return "text"
+		}
+	case "date":
+		return func(k source.Kind, v []byte) string {
+			if k == source.String && isTimestamp(trimSpace(v)) {
+				return "timestamp with time zone"
+			}
+			return "text"
+		}
+	}
+	return func(source.Kind, []byte) string { return "text" }
 }
 
 func (t *table) find(name string) (int, bool) {
@@ -177,7 +216,11 @@ func (t *table) find(name string) (int, bool) {
 // errNoTable is returned by lookupTable when the table does not exist.
 var errNoTable = errors.New("table does not exist")
 
-func lookupTable(ctx context.Context, q querier, m *pgtype.Map, ident pgx.Identifier) (*table, error) {
+func lookupTable(ctx context.Context, q querier, m *pgtype.Map, ident pgx.Identifier, conv Conversion) (*table, error) {
+	var comment string
+	if err := q.QueryRow(ctx, `SELECT coalesce(obj_description(to_regclass($1), 'pg_class'), '')`, ident.Sanitize()).Scan(&comment); err != nil {
+		return nil, fmt.Errorf("look up table %s: %w", ident.Sanitize(), err)
+	}
 	rows, err := q.Query(ctx, `
 		SELECT a.attname, format_type(a.atttypid, a.atttypmod),
 			CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END,
@@ -190,7 +233,7 @@ func lookupTable(ctx context.Context, q querier, m *pgtype.Map, ident pgx.Identi
 	if err != nil {
 		return nil, fmt.Errorf("look up table %s: %w", ident.Sanitize(), err)
 	}
-	t := &table{ident: ident, byName: map[string]int{}, byLower: map[string]int{}}
+	t := &table{ident: ident, byName: map[string]int{}, byLower: map[string]int{}, ferryMade: comment == ferryComment}
 	lowerCount := map[string]int{}
 	for rows.Next() {
 		var name, typeName, typtype string
@@ -198,7 +241,7 @@ func lookupTable(ctx context.Context, q querier, m *pgtype.Map, ident pgx.Identi
 		if err := rows.Scan(&name, &typeName, &oid, &typtype); err != nil {
 			return nil, fmt.Errorf("look up table %s: %w", ident.Sanitize(), err)
 		}
-		enc, err := encoderFor(m, oid, typtype, typeName)
+		enc, err := encoderFor(m, oid, typtype, typeName, conv)
 		if err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("table %s column %q: %w", ident.Sanitize(), name, err)
@@ -206,7 +249,11 @@ func lookupTable(ctx context.Context, q querier, m *pgtype.Map, ident pgx.Identi
 		t.byName[name] = len(t.columns)
 		lowerCount[strings.ToLower(name)]++
 		t.byLower[strings.ToLower(name)] = len(t.columns)
-		t.columns = append(t.columns, column{name: name, typeName: typeName, encode: enc})
+		col := column{name: name, typeName: typeName, encode: enc}
+		if t.ferryMade && name != FileColumn && name != RecordColumn {
+			col.widen = widenRule(typeName)
+		}
+		t.columns = append(t.columns, col)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("look up table %s: %w", ident.Sanitize(), err)

@@ -48,6 +48,10 @@ func (r *Reader) parse(b *source.Batch) (st, nf int, err error) {
 		}
 	}
 
+	if data[0] == r.comment && r.comment != 0 {
+		return r.skipComment(data, atEOF), 0, nil
+	}
+
 	// far is how many bytes the parse needed, the end of the stream
 	// counting as one more.
 	lineEnd := bytes.IndexByte(data, '\n')
@@ -63,48 +67,63 @@ func (r *Reader) parse(b *source.Batch) (st, nf int, err error) {
 		return stSkip, 0, nil
 	}
 
-	delim := r.delim
+	delim, quote := r.delim, r.quote
 	b.StartRecord()
 	i := 0
 	// q is the index of the next quote at or after i in the current line,
 	// or lineEnd when there is none.
-	q := indexIn(data, i, lineEnd, '"')
+	q := indexIn(data, i, lineEnd, quote)
 	var end, next int // end of the record's content; start of the next record
 	for {
-		if i < lineEnd && data[i] == '"' {
+		if i < lineEnd && data[i] == quote {
 			// Quoted field.
 			i++
 			s := i
-			escaped := false
-			var e int
-			for {
-				k := bytes.IndexByte(data[i:], '"')
-				if k < 0 {
-					b.DropRecord()
-					if !atEOF {
-						return r.more(data)
-					}
-					return r.bad(data, len(data)+1, len(data), false, errUnterminated)
-				}
-				e = i + k
-				if e+1 == len(data) && !atEOF {
+			escaped := false // the content is in scratch
+			var e int        // the closing quote
+			if r.escape != 0 {
+				var res int
+				e, escaped, far, res = r.quotedEscape(data, i, far, atEOF)
+				switch res {
+				case resMore:
 					b.DropRecord()
 					return r.more(data)
+				case resUnterminated:
+					b.DropRecord()
+					return r.bad(data, len(data)+1, len(data), false, errUnterminated)
 				}
-				far = max(far, e+2)
-				if e+1 < len(data) && data[e+1] == '"' {
-					if !escaped {
-						escaped = true
-						r.scratch = r.scratch[:0]
+			} else {
+				for {
+					k := bytes.IndexByte(data[i:], quote)
+					if k < 0 {
+						b.DropRecord()
+						if !atEOF {
+							return r.more(data)
+						}
+						return r.bad(data, len(data)+1, len(data), false, errUnterminated)
 					}
-					r.scratch = append(r.scratch, data[i:e+1]...)
-					i = e + 2
-					continue
+					e = i + k
+					if e+1 == len(data) && !atEOF {
+						b.DropRecord()
+						return r.more(data)
+					}
+					far = max(far, e+2)
+					if e+1 < len(data) && data[e+1] == quote {
+						if !escaped {
+							escaped = true
+							r.scratch = r.scratch[:0]
+						}
+						r.scratch = append(r.scratch, data[i:e+1]...)
+						i = e + 2
+						continue
+					}
+					break
 				}
-				break
+				if escaped {
+					r.scratch = append(r.scratch, data[i:e]...)
+				}
 			}
 			if escaped {
-				r.scratch = append(r.scratch, data[i:e]...)
 				b.AddField(source.String, r.scratch)
 			} else {
 				b.AddField(source.String, data[s:e])
@@ -132,7 +151,7 @@ func (r *Reader) parse(b *source.Batch) (st, nf int, err error) {
 					}
 					far = max(far, lineEnd+1)
 				}
-				q = indexIn(data, i, lineEnd, '"')
+				q = indexIn(data, i, lineEnd, quote)
 				continue
 			}
 			if c == '\n' {
@@ -165,7 +184,7 @@ func (r *Reader) parse(b *source.Batch) (st, nf int, err error) {
 		}
 		if q < fe {
 			b.DropRecord()
-			return r.bad(data, far, q, true, errBareQuote)
+			return r.bad(data, far, q, true, r.errBare)
 		}
 		f := data[i:fe]
 		last := fe == lineEnd
@@ -187,11 +206,93 @@ func (r *Reader) parse(b *source.Batch) (st, nf int, err error) {
 	}
 	if end > r.o.MaxRecordBytes {
 		b.DropRecord()
+		r.startRaw(data[:end])
 		r.P += next
 		return 0, 0, r.tooLong()
 	}
+	r.recLen = end
 	r.P += next
 	return stOK, nf, nil
+}
+
+// Outcomes of quotedEscape.
+const (
+	resOK           = iota
+	resMore         // read more
+	resUnterminated // the stream ends inside the field
+)
+
+// quotedEscape scans a quoted field whose content starts at data[i] when
+// Options.Escape is set: the escape byte makes the next byte literal, and a
+// doubled quote is a quote. It returns the index of the closing quote, whether
+// r.scratch holds the content (else it is data[i:e]) and the updated far.
+func (r *Reader) quotedEscape(data []byte, i, far int, atEOF bool) (e int, escaped bool, nfar, res int) {
+	quote, esc := r.quote, r.escape
+	// qk and xk are the next quote and escape at or after i (len(data)
+	// when there is none), searched again only once i has passed them, so
+	// that a field full of escapes is scanned once.
+	qk, xk := -1, -1
+	for {
+		if qk < i {
+			qk = indexIn(data, i, len(data), quote)
+		}
+		if xk < i {
+			// Only escapes before the quote matter; with none, xk = qk.
+			xk = indexIn(data, i, qk, esc)
+		}
+		if xk < qk {
+			if xk+1 == len(data) {
+				if !atEOF {
+					return 0, false, far, resMore
+				}
+				return 0, false, far, resUnterminated
+			}
+			far = max(far, xk+2)
+			if !escaped {
+				escaped = true
+				r.scratch = r.scratch[:0]
+			}
+			r.scratch = append(r.scratch, data[i:xk]...)
+			r.scratch = append(r.scratch, data[xk+1])
+			i = xk + 2
+			continue
+		}
+		if qk == len(data) {
+			if !atEOF {
+				return 0, false, far, resMore
+			}
+			return 0, false, far, resUnterminated
+		}
+		e = qk
+		if e+1 == len(data) && !atEOF {
+			return 0, false, far, resMore
+		}
+		far = max(far, e+2)
+		if e+1 < len(data) && data[e+1] == quote {
+			if !escaped {
+				escaped = true
+				r.scratch = r.scratch[:0]
+			}
+			r.scratch = append(r.scratch, data[i:e+1]...)
+			i = e + 2
+			continue
+		}
+		if escaped {
+			r.scratch = append(r.scratch, data[i:e]...)
+		}
+		return e, escaped, far, resOK
+	}
+}
+
+// skipComment skips the comment line at the start of data.
+func (r *Reader) skipComment(data []byte, atEOF bool) int {
+	if k := bytes.IndexByte(data, '\n'); k >= 0 {
+		r.P += k + 1
+		return stSkip
+	}
+	r.P = r.N
+	r.skipLine = !atEOF
+	return stSkip
 }
 
 // more asks for more data for the incomplete record in data, or reports it
@@ -214,8 +315,9 @@ func (r *Reader) exceeds(data []byte) bool {
 
 // skipTooLong reports the record as too long and discards it.
 func (r *Reader) skipTooLong() (int, int, error) {
+	r.startRaw(nil)
 	r.skipRecord = true
-	r.inQuote = false
+	r.inQuote, r.escNext = false, false
 	return 0, 0, r.tooLong()
 }
 
@@ -230,9 +332,11 @@ func (r *Reader) bad(data []byte, far, at int, skipLine bool, err error) (int, i
 		return r.skipTooLong()
 	}
 	if skipLine {
+		r.startRaw(data[:at])
 		r.P += at
 		r.skipLine = true
 	} else {
+		r.startRaw(data)
 		r.P = r.N
 	}
 	return 0, 0, r.recordError(r.recStart, err)

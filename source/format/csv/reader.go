@@ -28,7 +28,11 @@ var bom = []byte{0xEF, 0xBB, 0xBF}
 type Reader struct {
 	o         format.Options
 	delim     byte
+	quote     byte
+	escape    byte // 0: none (also when Options.Escape is the quote)
+	comment   byte // 0: none
 	null      []byte
+	errBare   error // errBareQuote, naming the quote byte
 	header    bool
 	start     source.Position
 	haveWidth bool // cols are known (header read, given, or from the first record)
@@ -42,16 +46,29 @@ type Reader struct {
 	pending error // error to return on the next call, after a batch
 	err     error // final error: returned by every later call
 
-	// skipLine discards through the next LF (after malformed quoting);
-	// skipRecord discards the rest of an over-long record, following quotes.
+	// skipLine discards through the next LF (after malformed quoting, or
+	// a comment); skipRecord discards the rest of an over-long record,
+	// following quotes (inQuote) and escapes (escNext: the next byte is
+	// escaped).
 	skipLine   bool
 	skipRecord bool
 	inQuote    bool
+	escNext    bool
+
+	// capture: discard appends the bytes it drops to raw, the bad record
+	// being reported (at most rawCap bytes).
+	capture bool
+	raw     []byte
 
 	recStart int64 // stream offset of the record parse last looked at
+	recLen   int   // length of the last record parsed, without its terminator
 	scratch  []byte
 	hdr      source.Batch
 }
+
+// rawCap is how much of a bad record is kept: MaxRawBytes and room for a
+// CRLF to remove.
+const rawCap = source.MaxRawBytes + 2
 
 var _ format.Reader = (*Reader)(nil)
 
@@ -71,28 +88,60 @@ func newTSV(r io.Reader, o format.Options, start source.Position) (format.Reader
 // exercise records that straddle reads.
 func newReader(r io.Reader, o format.Options, start source.Position, size int) (*Reader, error) {
 	o = o.WithDefaults()
-	switch o.Delimiter {
-	case '"', '\r', '\n':
-		return nil, fmt.Errorf("csv: invalid delimiter %q", o.Delimiter)
+	if err := checkOptions(o); err != nil {
+		return nil, err
 	}
 	if start.Offset < 0 || start.Records < 0 || (start.Offset == 0 && start.Records != 0) {
 		return nil, fmt.Errorf("csv: invalid start position %+v", start)
 	}
 	rd := &Reader{
-		o:      o,
-		delim:  o.Delimiter,
-		null:   []byte(o.NullString),
-		header: o.Header,
-		start:  start,
-		nrec:   start.Records,
-		pos:    start,
-		Stream: format.NewStream(r, "csv", size, o),
+		o:       o,
+		delim:   o.Delimiter,
+		quote:   o.Quote,
+		comment: o.Comment,
+		null:    []byte(o.NullString),
+		header:  o.Header,
+		start:   start,
+		nrec:    start.Records,
+		pos:     start,
+		Stream:  format.NewStream(r, "csv", size, o),
+	}
+	if o.Escape != o.Quote {
+		rd.escape = o.Escape
+	}
+	rd.errBare = errBareQuote
+	if o.Quote != '"' {
+		q := fmt.Sprintf("%q", o.Quote)
+		if o.Quote > ' ' && o.Quote < 0x7f {
+			q = string(rune(o.Quote))
+		}
+		rd.errBare = fmt.Errorf("bare %s in non-quoted field", q)
 	}
 	if !o.Header && len(o.Columns) > 0 {
 		rd.cols = append([]string(nil), o.Columns...)
 		rd.haveWidth = true
 	}
 	return rd, nil
+}
+
+// checkOptions rejects special bytes that would make records ambiguous:
+// the delimiter, quote, escape and comment bytes must differ (except that
+// an escape equal to the quote means none) and none may be CR or LF.
+func checkOptions(o format.Options) error {
+	special := func(c byte) bool { return c == '\r' || c == '\n' }
+	switch {
+	case special(o.Delimiter) || o.Delimiter == o.Quote:
+		return fmt.Errorf("csv: invalid delimiter %q", o.Delimiter)
+	case special(o.Quote):
+		return fmt.Errorf("csv: invalid quote %q", o.Quote)
+	case o.Escape != 0 && o.Escape != o.Quote && (special(o.Escape) || o.Escape == o.Delimiter):
+		return fmt.Errorf("csv: invalid escape %q (with delimiter %q)", o.Escape, o.Delimiter)
+	case o.Comment != 0 && (special(o.Comment) || o.Comment == o.Delimiter || o.Comment == o.Quote):
+		return fmt.Errorf("csv: invalid comment %q (with delimiter %q and quote %q)", o.Comment, o.Delimiter, o.Quote)
+	case o.SkipRows < 0:
+		return fmt.Errorf("csv: invalid skip rows %d", o.SkipRows)
+	}
+	return nil
 }
 
 // Pos is the position just after the last record returned by Next.
@@ -155,6 +204,8 @@ func (r *Reader) next(b *source.Batch) error {
 				what = "header has"
 			}
 			err := r.recordError(r.recStart, fmt.Errorf("has %d fields, %s %d", nf, what, len(r.cols)))
+			s := int(r.recStart - r.Base)
+			err.Raw = source.CutRaw(r.Buf[s : s+r.recLen])
 			r.nrec++
 			return r.fail(b, err)
 		}
@@ -182,6 +233,9 @@ func (r *Reader) record(b *source.Batch) (st, nf int, err error) {
 		}
 		st, nf, err := r.parse(b)
 		if err != nil {
+			if re, ok := err.(*source.RecordError); ok {
+				r.finishRaw(re)
+			}
 			return 0, 0, err
 		}
 		switch st {
@@ -194,6 +248,30 @@ func (r *Reader) record(b *source.Batch) (st, nf int, err error) {
 			r.Fill()
 		}
 	}
+}
+
+// finishRaw discards the rest of the bad record re (which parse started
+// to capture), so that re.Raw holds it up to where reading resumes. A read
+// error while discarding leaves the rest for the next call to report.
+func (r *Reader) finishRaw(re *source.RecordError) {
+	for (r.skipLine || r.skipRecord) && !r.discard() && r.ReadErr == nil {
+		r.Fill()
+	}
+	raw := r.raw
+	if n := len(raw); n > 0 && raw[n-1] == '\n' {
+		raw = raw[:n-1]
+	}
+	if n := len(raw); n > 0 && raw[n-1] == '\r' {
+		raw = raw[:n-1]
+	}
+	re.Raw = source.CutRaw(raw)
+	r.capture = false
+}
+
+// startRaw begins capturing a bad record with its bytes b already parsed.
+func (r *Reader) startRaw(b []byte) {
+	r.raw = append(r.raw[:0], b[:min(len(b), rawCap)]...)
+	r.capture = true
 }
 
 // setWidth names n columns column_1..column_n.
@@ -224,8 +302,18 @@ func (r *Reader) recordError(start int64, err error) *source.RecordError {
 	return &source.RecordError{Record: r.nrec + 1, Offset: start, Err: err}
 }
 
-// begin reads the header and skips to the start position.
+// begin skips Options.SkipRows lines, reads the header and skips to the
+// start position.
 func (r *Reader) begin() error {
+	for range r.o.SkipRows {
+		r.skipLine = true
+		for !r.discard() {
+			if r.ReadErr != nil {
+				return r.ReadErr
+			}
+			r.Fill()
+		}
+	}
 	if r.header {
 		if err := r.readHeader(); err != nil {
 			return err
@@ -236,7 +324,11 @@ func (r *Reader) begin() error {
 		return nil
 	}
 	if cur := r.Base + int64(r.P); off < cur {
-		return fmt.Errorf("csv: start offset %d is inside the header (which ends at byte %d)", off, cur)
+		what := "header (which ends"
+		if !r.header {
+			what = "skipped rows (which end"
+		}
+		return fmt.Errorf("csv: start offset %d is inside the %s at byte %d)", off, what, cur)
 	}
 	// Without header or given columns, the width is that of the file's
 	// first well-formed record, as when reading from the start.
@@ -277,33 +369,48 @@ func (r *Reader) readHeader() error {
 	if st == stEOF {
 		return nil // empty stream: no columns, no records
 	}
-	cols := make([]string, nf)
-	seen := make(map[string]bool, nf)
+	names := make([]string, nf)
 	for i, f := range r.hdr.Record(0) {
-		name := strings.TrimSpace(string(r.hdr.Value(f)))
-		if name == "" {
-			name = "column_" + strconv.Itoa(i+1)
-		}
-		if seen[name] {
-			return fmt.Errorf("csv header: duplicate column name %q in header", name)
-		}
-		seen[name] = true
-		cols[i] = name
+		names[i] = string(r.hdr.Value(f))
 	}
-	r.cols = cols
+	r.cols = uniqueNames(names)
 	r.haveWidth = true
 	return nil
 }
 
-// discard drops bytes after a bad record. It reports whether it is done;
-// when not, the buffer is exhausted and more must be read (or the stream
-// has failed).
+// uniqueNames turns header fields into column names: trimmed, an empty
+// name becomes column_N (N the 1-based position), and a name already taken
+// by an earlier column gets the first free suffix _2, _3, ...
+func uniqueNames(fields []string) []string {
+	cols := make([]string, len(fields))
+	taken := make(map[string]bool, len(fields))
+	for i, f := range fields {
+		name := strings.TrimSpace(f)
+		if name == "" {
+			name = "column_" + strconv.Itoa(i+1)
+		}
+		if taken[name] {
+			base := name
+			for k := 2; taken[name]; k++ {
+				name = base + "_" + strconv.Itoa(k)
+			}
+		}
+		taken[name] = true
+		cols[i] = name
+	}
+	return cols
+}
+
+// discard drops bytes after a bad record or in a comment line. It reports
+// whether it is done; when not, the buffer is exhausted and more must be
+// read (or the stream has failed). With capture, the dropped bytes are
+// appended to raw.
 func (r *Reader) discard() bool {
 	for {
 		data := r.Buf[r.P:r.N]
 		if len(data) == 0 {
 			if r.EOF {
-				r.skipLine, r.skipRecord, r.inQuote = false, false, false
+				r.skipLine, r.skipRecord, r.inQuote, r.escNext = false, false, false, false
 				return true
 			}
 			return false
@@ -311,21 +418,26 @@ func (r *Reader) discard() bool {
 		if r.skipLine {
 			k := bytes.IndexByte(data, '\n')
 			if k < 0 {
-				r.P = r.N
+				r.drop(data)
 				continue
 			}
-			r.P += k + 1
+			r.drop(data[:k+1])
 			r.skipLine = false
 			return true
 		}
 		// skipRecord: follow quotes to find the record's end.
 		if r.inQuote {
-			k := bytes.IndexByte(data, '"')
+			var k int
+			if r.escape != 0 {
+				k = r.quoteEnd(data)
+			} else {
+				k = bytes.IndexByte(data, r.quote)
+			}
 			if k < 0 {
-				r.P = r.N
+				r.drop(data)
 				continue
 			}
-			r.P += k + 1
+			r.drop(data[:k+1])
 			r.inQuote = false
 			continue
 		}
@@ -334,17 +446,43 @@ func (r *Reader) discard() bool {
 		if nl >= 0 {
 			line = data[:nl]
 		}
-		if q := bytes.IndexByte(line, '"'); q >= 0 {
-			r.P += q + 1
+		if q := bytes.IndexByte(line, r.quote); q >= 0 {
+			r.drop(data[:q+1])
 			r.inQuote = true
 			continue
 		}
 		if nl < 0 {
-			r.P = r.N
+			r.drop(data)
 			continue
 		}
-		r.P += nl + 1
+		r.drop(data[:nl+1])
 		r.skipRecord = false
 		return true
 	}
+}
+
+// quoteEnd is the index in data of the first quote that is not escaped,
+// or -1; escNext carries an escape at the end of data over to the next call.
+func (r *Reader) quoteEnd(data []byte) int {
+	quote, esc := r.quote, r.escape
+	for i := 0; i < len(data); i++ {
+		switch {
+		case r.escNext:
+			r.escNext = false
+		case data[i] == esc:
+			r.escNext = true
+		case data[i] == quote:
+			return i
+		}
+	}
+	return -1
+}
+
+// drop moves past data, the bytes at p, keeping them in raw when
+// capturing.
+func (r *Reader) drop(data []byte) {
+	if r.capture && len(r.raw) < rawCap {
+		r.raw = append(r.raw, data[:min(len(data), rawCap-len(r.raw))]...)
+	}
+	r.P += len(data)
 }

@@ -36,6 +36,8 @@ func recString(b *source.Batch, i int) string {
 // result is everything a Reader produced, read to the end.
 type result struct {
 	events  []string // records as recString, errors as "ERR " + message
+	raws    []string // events, with Raw after each record error's message
+	errs    []*source.RecordError
 	cols    []string
 	batches []batchEnd
 	final   error // the error that ended reading (io.EOF when clean)
@@ -61,6 +63,7 @@ func drain(t *testing.T, r format.Reader) result {
 		}
 		for i := range b.Len() {
 			res.events = append(res.events, recString(&b, i))
+			res.raws = append(res.raws, recString(&b, i))
 		}
 		nrecs += b.Len()
 		var re *source.RecordError
@@ -80,7 +83,12 @@ func drain(t *testing.T, r format.Reader) result {
 			if r.Pos() != before {
 				t.Fatalf("Pos moved from %+v to %+v on error %v", before, r.Pos(), err)
 			}
+			if len(re.Raw) == 0 || len(re.Raw) > source.MaxRawBytes {
+				t.Fatalf("%v: Raw has %d bytes", err, len(re.Raw))
+			}
 			res.events = append(res.events, "ERR "+err.Error())
+			res.raws = append(res.raws, fmt.Sprintf("ERR %v raw=%q", err, re.Raw))
+			res.errs = append(res.errs, re)
 		default:
 			if b.Len() != 0 {
 				t.Fatalf("Next returned %d records with error %v", b.Len(), err)
@@ -90,6 +98,7 @@ func drain(t *testing.T, r format.Reader) result {
 			}
 			if err != io.EOF {
 				res.events = append(res.events, "ERR "+err.Error())
+				res.raws = append(res.raws, "ERR "+err.Error())
 			}
 			res.final = err
 			// Final errors stay.
@@ -201,6 +210,58 @@ func TestRead(t *testing.T) {
 		{name: "trailing delimiter", in: "1,\n", want: []string{"1|" + null}},
 		{name: "long record", in: "a\n" + strings.Repeat("x", 100) + "\n", o: hdr, cols: []string{"a"}, want: []string{strings.Repeat("x", 100)}},
 		{name: "utf8", in: "a\ncafé ☕\n", o: hdr, cols: []string{"a"}, want: []string{"café ☕"}},
+
+		// Header names made unique.
+		{name: "header duplicates", in: "a,a,,a\n1,2,3,4\n", o: hdr, cols: []string{"a", "a_2", "column_3", "a_3"}, want: []string{"1|2|3|4"}},
+		{name: "header duplicate trimmed", in: "a,b, a\n1,2,3\n", o: hdr, cols: []string{"a", "b", "a_2"}, want: []string{"1|2|3"}},
+		{name: "header duplicate generated", in: "a,,column_2\n1,2,3\n", o: hdr, cols: []string{"a", "column_2", "column_2_2"}, want: []string{"1|2|3"}},
+		{name: "header suffix taken", in: "a_2,a,a,a_3\n1,2,3,4\n", o: hdr, cols: []string{"a_2", "a", "a_3", "a_3_2"}, want: []string{"1|2|3|4"}},
+		{name: "header empty names", in: ",\n1,2\n", o: hdr, cols: []string{"column_1", "column_2"}, want: []string{"1|2"}},
+
+		// Quote.
+		{name: "quote option", in: "a,b\n'x,y','it''s'\n\"q\",'\"'\n", o: format.Options{Header: true, Quote: '\''}, cols: []string{"a", "b"},
+			want: []string{"x,y|it's", `"q"|"`}},
+		{name: "quote option bare", in: "x'y,1\n2,3\n", o: format.Options{Quote: '\''},
+			want: []string{"ERR record 1 (byte 0): bare ' in non-quoted field", "2|3"}},
+		{name: "quote option tsv", in: "a\tb\n|x\ty|\t||||\n", o: format.Options{Header: true, Format: format.TSV, Quote: '|'}, cols: []string{"a", "b"},
+			want: []string{"x\ty||"}},
+
+		// Escape.
+		{name: "escape", in: `"a\"b","c\\d","e""f",x\y,"\x"` + "\n", o: format.Options{Escape: '\\'},
+			want: []string{`a"b|c\d|e"f|x\y|x`}},
+		{name: "escape quote only", in: `"\"","\"\"",""""` + "\n", o: format.Options{Escape: '\\'}, want: []string{`"|""|"`}},
+		{name: "escape newline and delimiter", in: "\"a\\\nb\\,c\",\"\\\r\n\"\n", o: format.Options{Escape: '\\'}, want: []string{"a\nb,c|\r\n"}},
+		{name: "escape with quote option", in: `'it\'s','a\\'` + "\n", o: format.Options{Quote: '\'', Escape: '\\'}, want: []string{`it's|a\`}},
+		{name: "escape is quote", in: `"a""b"` + "\n", o: format.Options{Escape: '"'}, want: []string{`a"b`}},
+		{name: "escape outside quotes ordinary", in: `a\,b` + "\n" + `a\"b,c` + "\n1,2\n", o: format.Options{Escape: '\\'},
+			want: []string{`a\|b`, "ERR record 2 (byte 5): bare \" in non-quoted field", "1|2"}},
+		{name: "escape then closing quote then junk", in: `"a\\"b,c` + "\n1,2\n", o: format.Options{Escape: '\\'},
+			want: []string{"ERR record 1 (byte 0): extraneous character after closing quote", "1|2"}},
+		{name: "escape at eof", in: "1,2\n3,\"abc\\", o: format.Options{Escape: '\\'},
+			want: []string{"1|2", "ERR record 2 (byte 4): unterminated quoted field"}},
+		{name: "escaped quote at eof", in: "1,2\n3,\"abc\\\"", o: format.Options{Escape: '\\'},
+			want: []string{"1|2", "ERR record 2 (byte 4): unterminated quoted field"}},
+		{name: "escape at eof after quote", in: "\"a\\\\\"", o: format.Options{Escape: '\\'}, want: []string{`a\`}},
+		{name: "many escapes", in: "\"" + strings.Repeat(`\\`, 50) + "\",x\n", o: format.Options{Escape: '\\'}, want: []string{strings.Repeat(`\`, 50) + "|x"}},
+
+		// Comment.
+		{name: "comment", in: "#c\na,b\n1,2\n#,\n3,4\n#no newline", o: format.Options{Header: true, Comment: '#'}, cols: []string{"a", "b"},
+			want: []string{"1|2", "3|4"}},
+		{name: "comment crlf and quotes", in: "#\"\r\n1,2\r\n#x\"y\r\n", o: format.Options{Comment: '#'}, want: []string{"1|2"}},
+		{name: "comment only at line start", in: "1,#2\n #3,4\n", o: format.Options{Comment: '#'}, want: []string{"1|#2", " #3|4"}},
+		{name: "comment inside quoted field", in: "\"a\n#b\",c\n", o: format.Options{Comment: '#'}, want: []string{"a\n#b|c"}},
+		{name: "comment after bom", in: "\xEF\xBB\xBF#c\na\n1\n", o: format.Options{Header: true, Comment: '#'}, cols: []string{"a"}, want: []string{"1"}},
+		{name: "comment only", in: "#a\n#b", o: format.Options{Header: true, Comment: '#'}},
+		{name: "comment semicolon", in: ";x\n1;2\n", o: format.Options{Comment: ';'}, want: []string{"1;2"}},
+
+		// SkipRows.
+		{name: "skip rows", in: "title\n\"junk\na,b\n1,2\n", o: format.Options{Header: true, SkipRows: 2}, cols: []string{"a", "b"}, want: []string{"1|2"}},
+		{name: "skip rows counts blank lines", in: "\n\r\nx\ny\n", o: format.Options{SkipRows: 2}, want: []string{"x", "y"}},
+		{name: "skip rows drops bom line", in: "\xEF\xBB\xBFtitle\na\n1\n", o: format.Options{Header: true, SkipRows: 1}, cols: []string{"a"}, want: []string{"1"}},
+		{name: "skip rows past end", in: "a\nb", o: format.Options{Header: true, SkipRows: 5}},
+		{name: "skip rows no trailing newline", in: "a\nb", o: format.Options{SkipRows: 1}, want: []string{"b"}},
+		{name: "skip rows then comment", in: "#x\ny\n#z\n1\n", o: format.Options{SkipRows: 1, Comment: '#', Header: true}, cols: []string{"y"}, want: []string{"1"}},
+		{name: "skip rows then blank and header", in: "t\n\na\n1\n", o: format.Options{SkipRows: 1, Header: true}, cols: []string{"a"}, want: []string{"1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -227,8 +288,6 @@ func TestHeaderErrors(t *testing.T) {
 	tests := []struct {
 		name, in, want string
 	}{
-		{"duplicate", "a,b, a\n1,2,3\n", `csv header: duplicate column name "a" in header`},
-		{"duplicate generated", "a,,column_2\n1,2,3\n", `csv header: duplicate column name "column_2" in header`},
 		{"bad quote", "a,\"b\n", `csv header (byte 0): unterminated quoted field`},
 		{"bare quote", "a,b\"\n1,2\n", `csv header (byte 0): bare " in non-quoted field`},
 	}
@@ -243,6 +302,88 @@ func TestHeaderErrors(t *testing.T) {
 				t.Fatalf("events %q", res.events)
 			}
 		})
+	}
+}
+
+func TestRaw(t *testing.T) {
+	long := strings.Repeat("y", 5000)
+	esc := format.Options{Escape: '\\'}
+	tests := []struct {
+		name string
+		in   string
+		o    format.Options
+		want []string // records and "ERR message raw=%q"
+	}{
+		{"field count", "a,b\n1,2,3\r\n4,5\n", format.Options{Header: true},
+			[]string{`ERR record 1 (byte 4): has 3 fields, header has 2 raw="1,2,3"`, "4|5"}},
+		{"field count quoted", "a,b\n\"x\ny\"\n4,5", format.Options{Header: true},
+			[]string{`ERR record 1 (byte 4): has 1 fields, header has 2 raw="\"x\ny\""`, "4|5"}},
+		{"field count at eof with cr", "1,2\n3\r", format.Options{},
+			[]string{"1|2", `ERR record 2 (byte 4): has 1 fields, expected 2 raw="3"`}},
+		{"bare quote", "1,2\n1,x\"y\r\n2,3\n", format.Options{},
+			[]string{"1|2", `ERR record 2 (byte 4): bare " in non-quoted field raw="1,x\"y"`, "2|3"}},
+		{"bare quote after multiline field", "\"a\nb\",c\"d\ne,f\n", format.Options{},
+			[]string{`ERR record 1 (byte 0): bare " in non-quoted field raw="\"a\nb\",c\"d"`, "e|f"}},
+		{"extraneous", "\"a\"b,c\n1,2\n", format.Options{},
+			[]string{`ERR record 1 (byte 0): extraneous character after closing quote raw="\"a\"b,c"`, "1|2"}},
+		{"unterminated", "1,2\n3,\"abc\n4,5\n", format.Options{},
+			[]string{"1|2", `ERR record 2 (byte 4): unterminated quoted field raw="3,\"abc\n4,5"`}},
+		{"unterminated escape", "1,2\n3,\"a\\\"\n", esc,
+			[]string{"1|2", `ERR record 2 (byte 4): unterminated quoted field raw="3,\"a\\\""`}},
+		{"too long", "1,2\n" + strings.Repeat("x", 30) + ",3\r\n4,5\n", format.Options{MaxRecordBytes: 20},
+			[]string{"1|2", `ERR record 2 (byte 4): record longer than 20 bytes raw="` + strings.Repeat("x", 30) + `,3"`, "4|5"}},
+		{"too long quoted", "1,2\n\"" + strings.Repeat("x", 20) + "\n\",3\n4,5\n", format.Options{MaxRecordBytes: 20},
+			[]string{"1|2", `ERR record 2 (byte 4): record longer than 20 bytes raw="\"` + strings.Repeat("x", 20) + `\n\",3"`, "4|5"}},
+		{"too long escaped", "1,2\n\"" + strings.Repeat("x", 20) + "\\\"\n\",3\n4,5\n", format.Options{MaxRecordBytes: 20, Escape: '\\'},
+			[]string{"1|2", `ERR record 2 (byte 4): record longer than 20 bytes raw="\"` + strings.Repeat("x", 20) + `\\\"\n\",3"`, "4|5"}},
+		{"too long cut", "1,2\n" + long + "\n4,5\n", format.Options{MaxRecordBytes: 20},
+			[]string{"1|2", fmt.Sprintf("ERR record 2 (byte 4): record longer than 20 bytes raw=%q", long[:source.MaxRawBytes]), "4|5"}},
+		{"too long default limit cut", "1,2\n" + long + "\n4,5\n", format.Options{MaxRecordBytes: 4097},
+			[]string{"1|2", fmt.Sprintf("ERR record 2 (byte 4): record longer than 4097 bytes raw=%q", long[:source.MaxRawBytes]), "4|5"}},
+		{"bare quote cut", "1,2\nx\"" + long + "\n4,5\n", format.Options{},
+			[]string{"1|2", fmt.Sprintf("ERR record 2 (byte 4): bare \" in non-quoted field raw=%q", ("x\"" + long)[:source.MaxRawBytes]), "4|5"}},
+		{"bare quote just over the cut", "1,2\nx\"" + long[:source.MaxRawBytes-1] + "\r\n4,5\n", format.Options{},
+			[]string{"1|2", fmt.Sprintf("ERR record 2 (byte 4): bare \" in non-quoted field raw=%q", ("x\"" + long)[:source.MaxRawBytes]), "4|5"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, rd := range readers {
+				for _, size := range bufSizes {
+					res := drain(t, open(t, tt.in, tt.o, source.Position{}, size, rd.wrap))
+					if !slices.Equal(res.raws, tt.want) {
+						t.Fatalf("%s/%d: got\n%q\nwant\n%q", rd.name, size, res.raws, tt.want)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestOptionErrors(t *testing.T) {
+	for _, o := range []format.Options{
+		{Delimiter: '"'},
+		{Delimiter: '\n'},
+		{Quote: '\r'},
+		{Quote: ';', Delimiter: ';'},
+		{Escape: ','},
+		{Escape: '\n'},
+		{Comment: ','},
+		{Comment: '"'},
+		{Comment: '\n'},
+		{SkipRows: -1},
+	} {
+		if _, err := New(strings.NewReader(""), o, source.Position{}); err == nil {
+			t.Errorf("%+v accepted", o)
+		}
+	}
+	for _, o := range []format.Options{
+		{Escape: '"'},
+		{Escape: '#', Comment: '#'},
+		{Quote: '\'', Escape: '\\', Comment: ';', Delimiter: '\t'},
+	} {
+		if _, err := New(strings.NewReader(""), o, source.Position{}); err != nil {
+			t.Errorf("%+v: %v", o, err)
+		}
 	}
 }
 
@@ -329,6 +470,61 @@ func TestBatchingAndResume(t *testing.T) {
 	}
 }
 
+// genCSVOpts is like genCSV for SkipRows 2, Comment '#' and Escape '\\':
+// junk lines first, comments before the header and between records, and
+// escapes inside quotes.
+func genCSVOpts(n int) string {
+	var sb strings.Builder
+	sb.WriteString("report \"x\nskipped,\n#comment\nid,name,note\r\n")
+	for i := range n {
+		switch i % 6 {
+		case 0:
+			fmt.Fprintf(&sb, "%d,name%d,plain\\x\n", i, i)
+		case 1:
+			fmt.Fprintf(&sb, "%d,\"quoted\\\", %d\",\"multi\\\nline\"\r\n", i, i)
+		case 2:
+			fmt.Fprintf(&sb, "#%d,\"\n%d,,\"\\\\\"\"\"\n\n", i, i)
+		case 3:
+			fmt.Fprintf(&sb, "%d,%s,x\n", i, strings.Repeat("long", i%17))
+		case 4:
+			fmt.Fprintf(&sb, "%d,\"\",\r\n#\r\n", i)
+		case 5:
+			fmt.Fprintf(&sb, "%d,\"#\n#\",\"\\\\\"\n", i)
+		}
+	}
+	return sb.String()
+}
+
+func TestBatchingAndResumeOptions(t *testing.T) {
+	in := genCSVOpts(120)
+	base := format.Options{Header: true, SkipRows: 2, Comment: '#', Escape: '\\'}
+	full := drain(t, open(t, in, base, source.Position{}, bufSize, iotest.HalfReader))
+	if len(full.events) != 120 || full.final != io.EOF || !slices.Equal(full.cols, []string{"id", "name", "note"}) {
+		t.Fatalf("got %d records, %q, columns %q", len(full.events), full.raws, full.cols)
+	}
+	for i, want := range []string{"0|name0|plain\\x", "1|quoted\", 1|multi\nline", "2|" + null + `|\"`, "3|longlonglong|x", "4||" + null, "5|#\n#|\\"} {
+		if full.events[i] != want {
+			t.Fatalf("record %d: %q, want %q", i+1, full.events[i], want)
+		}
+	}
+	for _, rows := range []int{1, 7} {
+		o := base
+		o.BatchRows = rows
+		for _, size := range []int{3, 100} {
+			res := drain(t, open(t, in, o, source.Position{}, size, iotest.OneByteReader))
+			if !slices.Equal(res.events, full.events) {
+				t.Fatalf("rows=%d size=%d: records differ", rows, size)
+			}
+			for _, be := range res.batches {
+				rest := drain(t, open(t, in, o, be.pos, size, iotest.HalfReader))
+				if !slices.Equal(rest.events, full.events[be.nrecs:]) {
+					t.Fatalf("resume at %+v: got %d records, want %d", be.pos, len(rest.events), 120-be.nrecs)
+				}
+			}
+		}
+	}
+}
+
 func TestResumeNoHeader(t *testing.T) {
 	in := "1,a\n\n2,b\n3,c"
 	o := format.Options{BatchRows: 1}
@@ -355,14 +551,26 @@ func TestResumeWithErrors(t *testing.T) {
 		"1,2\n\"3\"\"\n\",4\n5,\"x\"y,6\n7,8",
 		"x\n" + strings.Repeat("y", 40) + "\nz\n",
 	}
-	for _, in := range inputs {
-		for _, header := range []bool{false, true} {
-			o := format.Options{Header: header, BatchRows: 1, MaxRecordBytes: 30}
-			full := drain(t, open(t, in, o, source.Position{}, bufSize, iotest.OneByteReader))
-			for _, be := range full.batches {
-				rest := drain(t, open(t, in, o, be.pos, 1, iotest.OneByteReader))
-				if !slices.Equal(rest.events, full.events[be.nevents:]) {
-					t.Fatalf("%q header=%v resume at %+v:\n%q\nwant\n%q", in, header, be.pos, rest.events, full.events[be.nevents:])
+	optInputs := []string{
+		"skip\n#c\n1,2\n#\"\n3\n\"a\\\"b\",\"\\\n\"\n\"x\\\"\"y,1\n5,6\n",
+		"s\"\ns\n\"" + strings.Repeat("\\\"", 20) + "\",1\n#" + strings.Repeat("z", 50) + "\n1,2\n\"\\\",\n",
+		"\n\n#\n\"a\",\"b\\\\\"\r\n\"c\\\\\"x,d\n#\ne,f",
+	}
+	opts := []format.Options{{}, {SkipRows: 2, Comment: '#', Escape: '\\'}}
+	for k, o := range opts {
+		ins := inputs
+		if k > 0 {
+			ins = append(slices.Clone(inputs), optInputs...)
+		}
+		for _, in := range ins {
+			for _, header := range []bool{false, true} {
+				o.Header, o.BatchRows, o.MaxRecordBytes = header, 1, 30
+				full := drain(t, open(t, in, o, source.Position{}, bufSize, iotest.OneByteReader))
+				for _, be := range full.batches {
+					rest := drain(t, open(t, in, o, be.pos, 1, iotest.OneByteReader))
+					if !slices.Equal(rest.raws, full.raws[be.nevents:]) {
+						t.Fatalf("%q %+v resume at %+v:\n%q\nwant\n%q", in, o, be.pos, rest.raws, full.raws[be.nevents:])
+					}
 				}
 			}
 		}
@@ -381,11 +589,17 @@ func TestResumeErrors(t *testing.T) {
 		{"inside header", "abc\n1\n", true, source.Position{Records: 0, Offset: 2}, "csv: start offset 2 is inside the header (which ends at byte 4)"},
 		{"not a line end", "a\n12\n", true, source.Position{Records: 1, Offset: 3}, "csv: start offset 3 is not at the end of a line"},
 		{"not a line end no header", "12\n", false, source.Position{Records: 1, Offset: 1}, "csv: start offset 1 is not at a record boundary"},
+		{"inside skipped rows", "skip\n1\n", false, source.Position{Records: 1, Offset: 2}, "csv: start offset 2 is inside the skipped rows (which end at byte 5)"},
+		{"inside skipped rows and header", "skip\na\n1\n", true, source.Position{Records: 1, Offset: 5}, "csv: start offset 5 is inside the header (which ends at byte 7)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			o := format.Options{Header: tt.header}
+			if strings.Contains(tt.name, "skipped") {
+				o.SkipRows = 1
+			}
 			for _, size := range []int{1, bufSize} {
-				r := open(t, tt.in, format.Options{Header: tt.header}, tt.start, size, iotest.OneByteReader)
+				r := open(t, tt.in, o, tt.start, size, iotest.OneByteReader)
 				res := drain(t, r)
 				if res.final == nil || res.final.Error() != tt.want {
 					t.Fatalf("got %v, want %s", res.final, tt.want)
@@ -493,19 +707,28 @@ func TestMaxRecordBytes(t *testing.T) {
 		name string
 		in   string
 		want []string
+		o    format.Options
 	}{
-		{"unquoted", "1,2\n" + long + ",3\n4,5\n", []string{"1|2", "ERR record 2 (byte 4): record longer than 20 bytes", "4|5"}},
-		{"at eof", "1,2\n" + long + ",3", []string{"1|2", "ERR record 2 (byte 4): record longer than 20 bytes"}},
-		{"quoted with newlines", "1,2\n\"" + long + "\n" + long + "\n,\",3\n4,5\n", []string{"1|2", "ERR record 2 (byte 4): record longer than 20 bytes", "4|5"}},
-		{"quoted with escaped quotes", "1,2\n\"" + long + "\"\"\n\"\"" + long + "\",3\n4,5\n", []string{"1|2", "ERR record 2 (byte 4): record longer than 20 bytes", "4|5"}},
-		{"exactly the limit", "1,2\n" + long[:18] + ",3\r\n4,5\n", []string{"1|2", long[:18] + "|3", "4|5"}},
-		{"one over", "1,2\n" + long[:19] + ",3\r\n4,5\n", []string{"1|2", "ERR record 2 (byte 4): record longer than 20 bytes", "4|5"}},
+		{"unquoted", "1,2\n" + long + ",3\n4,5\n", []string{"1|2", "ERR record 2 (byte 4): record longer than 20 bytes", "4|5"}, format.Options{}},
+		{"long comment", "1,2\n#" + long + "\"\n4,5\n", []string{"1|2", "4|5"}, format.Options{Comment: '#'}},
+		{"long comment at eof", "1,2\n#" + long, []string{"1|2"}, format.Options{Comment: '#'}},
+		{"long skipped rows", long + "\n\"" + long + "\n1,2\n", []string{"1|2"}, format.Options{SkipRows: 2}},
+		{"escaped quotes", "1,2\n\"" + long + "\\\"\n\\\"\",3\n4,5\n", []string{"1|2", "ERR record 2 (byte 4): record longer than 20 bytes", "4|5"}, format.Options{Escape: '\\'}},
+		{"escape across reads", "1,2\n\"" + strings.Repeat("\\\"", 30) + "\n\",3\n4,5\n", []string{"1|2", "ERR record 2 (byte 4): record longer than 20 bytes", "4|5"}, format.Options{Escape: '\\'}},
+		{"escaped within limit", "1,2\n\"" + strings.Repeat("\\\"", 8) + "\",3\r\n4,5\n", []string{"1|2", strings.Repeat(`"`, 8) + "|3", "4|5"}, format.Options{Escape: '\\'}},
+		{"at eof", "1,2\n" + long + ",3", []string{"1|2", "ERR record 2 (byte 4): record longer than 20 bytes"}, format.Options{}},
+		{"quoted with newlines", "1,2\n\"" + long + "\n" + long + "\n,\",3\n4,5\n", []string{"1|2", "ERR record 2 (byte 4): record longer than 20 bytes", "4|5"}, format.Options{}},
+		{"quoted with escaped quotes", "1,2\n\"" + long + "\"\"\n\"\"" + long + "\",3\n4,5\n", []string{"1|2", "ERR record 2 (byte 4): record longer than 20 bytes", "4|5"}, format.Options{}},
+		{"exactly the limit", "1,2\n" + long[:18] + ",3\r\n4,5\n", []string{"1|2", long[:18] + "|3", "4|5"}, format.Options{}},
+		{"one over", "1,2\n" + long[:19] + ",3\r\n4,5\n", []string{"1|2", "ERR record 2 (byte 4): record longer than 20 bytes", "4|5"}, format.Options{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, size := range []int{1, 7, 30, bufSize} {
 				for _, rd := range readers {
-					r := open(t, tt.in, format.Options{MaxRecordBytes: 20}, source.Position{}, size, rd.wrap)
+					o := tt.o
+					o.MaxRecordBytes = 20
+					r := open(t, tt.in, o, source.Position{}, size, rd.wrap)
 					res := drain(t, r)
 					if !slices.Equal(res.events, tt.want) {
 						t.Fatalf("%s/%d: got %q, want %q", rd.name, size, res.events, tt.want)

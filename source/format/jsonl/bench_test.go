@@ -8,6 +8,7 @@ import (
 
 	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/source/format"
+	"github.com/ferrydata/ferry/source/format/internal/jsonscan/scantest"
 )
 
 // benchJSONL is about size bytes of lines like
@@ -32,29 +33,7 @@ func benchJSONL(size int) []byte {
 }
 
 func BenchmarkJSONL(b *testing.B) {
-	data := benchJSONL(20 << 20)
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	var batch source.Batch
-	o := format.Options{Format: format.JSONL}
-	for b.Loop() {
-		r, err := New(bytes.NewReader(data), o, source.Position{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		rows := 0
-		for {
-			err := r.Next(&batch)
-			rows += batch.Len()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-		}
-		if rows == 0 {
-			b.Fatal("no rows")
-		}
-	}
+	scantest.Bench(b, benchJSONL(20<<20), func(r io.Reader) (format.Reader, error) {
+		return New(r, format.Options{Format: format.JSONL}, source.Position{})
+	})
 }

@@ -23,7 +23,8 @@
 //     object or array is source.JSON holding its bytes exactly as written,
 //     validated, nested at most 1000 deep. Bytes are not checked for valid
 //     UTF-8, as in encoding/json.
-//   - The scanner is hand-written and copies values into the batch's shared
+//   - The scanner (package internal/jsonscan, shared with the JSON document
+//     reader) is hand-written and copies values into the batch's shared
 //     buffer: no allocation per field or per record (only the first time a
 //     key is seen).
 //   - A line longer than Options.MaxRecordBytes (not counting the CR of a
@@ -32,11 +33,12 @@
 //     (blank lines are not records) and the byte offset after its line
 //     terminator. A Reader created at such a position skips to the offset
 //     without parsing and continues with the next line.
-//   - A bad line is a *source.RecordError with its 1-based ordinal and the
-//     byte offset where the line starts. Records read before it in the same
-//     call are returned first (with a nil error) and the error on the next
-//     call, so Pos never moves past a bad record. Next may be called again
-//     after a RecordError: reading continues with the next line, and the
-//     bad line keeps its ordinal. Any other error (reading the stream) is
-//     final.
+//   - A bad line is a *source.RecordError with its 1-based ordinal, the
+//     byte offset where the line starts and Raw, the line without its
+//     terminator cut to source.MaxRawBytes (of an over-long line, its first
+//     MaxRawBytes bytes). Records read before it in the same call are
+//     returned first (with a nil error) and the error on the next call, so
+//     Pos never moves past a bad record. Next may be called again after a
+//     RecordError: reading continues with the next line, and the bad line
+//     keeps its ordinal. Any other error (reading the stream) is final.
 package jsonl

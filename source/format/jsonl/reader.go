@@ -2,12 +2,12 @@ package jsonl
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 
 	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/source/format"
+	"github.com/ferrydata/ferry/source/format/internal/jsonscan"
 )
 
 func init() {
@@ -31,21 +31,14 @@ type Reader struct {
 	started bool
 	nrec    int64 // records consumed (good and bad) since the file start
 	pos     source.Position
-	pending error // error to return on the next call, after a batch
-	err     error // final error: returned by every later call
+	errs    jsonscan.Errs
 	// skipLine discards through the next LF (the rest of an over-long line).
 	skipLine bool
 
-	// cols is shared with every batch returned; it only grows (a bad
-	// record's new columns are removed before anyone sees them).
-	cols  []string
-	index map[string]int
-	// order[k] is the column of the k-th key of the last object read.
-	order []int
+	// dec maps objects to columns; dec.Cols is shared with every batch.
+	dec jsonscan.Decoder
 
-	recStart int64  // stream offset of the line being parsed
-	scratch  []byte // an unescaped string value
-	key      []byte // an unescaped key
+	recStart int64 // stream offset of the line being parsed
 }
 
 var _ format.Reader = (*Reader)(nil)
@@ -69,7 +62,6 @@ func newReader(r io.Reader, o format.Options, start source.Position, size int) (
 		nrec:   start.Records,
 		pos:    start,
 		Stream: format.NewStream(r, "jsonl", size, o),
-		index:  make(map[string]int),
 	}, nil
 }
 
@@ -80,7 +72,7 @@ func (r *Reader) Pos() source.Position { return r.pos }
 func (r *Reader) Next(b *source.Batch) error {
 	b.Reset()
 	err := r.next(b)
-	b.Columns = r.cols
+	b.Columns = r.dec.Cols
 	return err
 }
 
@@ -93,24 +85,14 @@ const (
 )
 
 func (r *Reader) next(b *source.Batch) error {
-	if r.pending != nil {
-		err := r.pending
-		r.pending = nil
-		var re *source.RecordError
-		if !errors.As(err, &re) {
-			r.err = err
-		}
+	if err := r.errs.Due(); err != nil {
 		return err
-	}
-	if r.err != nil {
-		return r.err
 	}
 	if !r.started {
 		r.started = true
 		if r.start.Offset > 0 {
 			if err := r.SkipTo(r.start.Offset); err != nil {
-				r.err = err
-				return err
+				return r.errs.Fail(b, err)
 			}
 		}
 	}
@@ -125,7 +107,7 @@ func (r *Reader) next(b *source.Batch) error {
 				r.P = r.N
 				r.skipLine = false
 			case r.ReadErr != nil:
-				return r.fail(b, r.ReadErr)
+				return r.errs.Fail(b, r.ReadErr)
 			default:
 				r.P = r.N
 				r.Fill()
@@ -135,7 +117,7 @@ func (r *Reader) next(b *source.Batch) error {
 		st, err := r.parseLine(b)
 		if err != nil {
 			r.nrec++
-			return r.fail(b, err)
+			return r.errs.Fail(b, err)
 		}
 		switch st {
 		case stOK:
@@ -147,27 +129,13 @@ func (r *Reader) next(b *source.Batch) error {
 		case stSkip:
 		case stMore:
 			if r.ReadErr != nil {
-				return r.fail(b, r.ReadErr)
+				return r.errs.Fail(b, r.ReadErr)
 			}
 			r.Fill()
 		case stEOF:
-			return r.fail(b, io.EOF)
+			return r.errs.Fail(b, io.EOF)
 		}
 	}
-}
-
-// fail returns err now when b is empty, and otherwise returns b with a nil
-// error and keeps err for the next call.
-func (r *Reader) fail(b *source.Batch, err error) error {
-	if b.Len() > 0 {
-		r.pending = err
-		return nil
-	}
-	var re *source.RecordError
-	if !errors.As(err, &re) {
-		r.err = err
-	}
-	return err
 }
 
 // parseLine reads one line from buf[p:n]. On stOK the record is in b and p
@@ -196,9 +164,12 @@ func (r *Reader) parseLine(b *source.Batch) (int, error) {
 	next := nl + 1
 	if nl < 0 {
 		if !r.EOF {
-			if r.exceeds(data) {
+			// An over-long line is reported once its first MaxRawBytes are
+			// buffered, for RecordError.Raw (the buffer may grow to
+			// MaxRecordBytes plus 4 KiB).
+			if r.exceeds(data) && len(data) >= source.MaxRawBytes {
 				r.skipLine = true
-				return 0, r.tooLong()
+				return 0, r.tooLong(data)
 			}
 			return stMore, nil
 		}
@@ -206,17 +177,38 @@ func (r *Reader) parseLine(b *source.Batch) (int, error) {
 	}
 	line := data[:nl]
 	r.P += next
-	if r.exceeds(line) {
-		return 0, r.tooLong()
+	raw := line // without the terminator, LF or CRLF
+	if nl < len(data) {
+		raw = bytes.TrimSuffix(raw, []byte{'\r'})
 	}
-	i := skipSpace(line, 0)
+	if r.exceeds(line) {
+		return 0, r.tooLong(raw)
+	}
+	i := jsonscan.SkipSpace(line, 0)
 	if i == len(line) {
 		return stSkip, nil
 	}
 	if err := r.object(b, line, i); err != nil {
-		return 0, &source.RecordError{Record: r.nrec + 1, Offset: r.recStart, Err: err}
+		return 0, &source.RecordError{Record: r.nrec + 1, Offset: r.recStart, Err: err, Raw: source.CutRaw(raw)}
 	}
 	return stOK, nil
+}
+
+// object parses the object starting at line[i], which must be followed
+// only by whitespace, into a new record of b.
+func (r *Reader) object(b *source.Batch, line []byte, i int) error {
+	if kind := jsonscan.Kind(line[i]); line[i] != '{' && kind != "" {
+		return fmt.Errorf("not a JSON object: the line holds %s", kind)
+	}
+	end, err := r.dec.Object(b, line, i)
+	if err != nil {
+		return err
+	}
+	if j := jsonscan.SkipSpace(line, end); j < len(line) {
+		r.dec.Drop(b)
+		return jsonscan.Unexpected(line, j, "after the object (one object per line)")
+	}
+	return nil
 }
 
 // exceeds reports whether a line that holds data (and maybe more) is
@@ -229,7 +221,9 @@ func (r *Reader) exceeds(data []byte) bool {
 	return n > r.o.MaxRecordBytes
 }
 
-func (r *Reader) tooLong() error {
+// tooLong reports the line being parsed as longer than MaxRecordBytes;
+// raw holds its start.
+func (r *Reader) tooLong(raw []byte) error {
 	return &source.RecordError{Record: r.nrec + 1, Offset: r.recStart,
-		Err: fmt.Errorf("record longer than %d bytes", r.o.MaxRecordBytes)}
+		Err: fmt.Errorf("record longer than %d bytes", r.o.MaxRecordBytes), Raw: source.CutRaw(raw)}
 }

@@ -6,117 +6,14 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"testing/iotest"
 
 	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/source/format"
+	"github.com/ferrydata/ferry/source/format/internal/jsonscan/scantest"
 )
-
-// recString renders record i of b as "col=value ..." in column order:
-// strings quoted, Null as ∅, numbers, booleans and JSON as written. With
-// canonical, Null fields are left out and the rest sorted by column name,
-// which does not depend on the order columns were discovered in.
-func recString(b *source.Batch, i int, canonical bool) string {
-	var parts []string
-	for c, f := range b.Record(i) {
-		v := b.Value(f)
-		var s string
-		switch f.Kind {
-		case source.Null:
-			if canonical {
-				continue
-			}
-			s = "∅"
-		case source.String:
-			s = fmt.Sprintf("%q", v)
-		case source.Number, source.Bool:
-			s = string(v)
-		case source.JSON:
-			s = "J" + string(v)
-		}
-		parts = append(parts, b.Columns[c]+"="+s)
-	}
-	if canonical {
-		sort.Strings(parts)
-	}
-	return strings.Join(parts, " ")
-}
-
-type result struct {
-	events  []string // records, errors as "ERR " + message
-	cols    []string
-	batches []batchEnd
-	final   error
-}
-
-type batchEnd struct {
-	pos     source.Position
-	nrecs   int // records before this point
-	nevents int // events before this point
-}
-
-// drain reads r to its end, continuing after record errors.
-func drain(t *testing.T, r format.Reader, canonical bool) result {
-	t.Helper()
-	var res result
-	var b source.Batch
-	nrecs := 0
-	for range 100000 {
-		before := r.Pos()
-		err := r.Next(&b)
-		res.cols = b.Columns
-		for i := range b.Len() {
-			if n := len(b.Record(i)); n > len(b.Columns) {
-				t.Fatalf("record with %d fields, %d columns", n, len(b.Columns))
-			}
-			res.events = append(res.events, recString(&b, i, canonical))
-		}
-		nrecs += b.Len()
-		var re *source.RecordError
-		switch {
-		case err == nil:
-			if b.Len() == 0 {
-				t.Fatalf("Next returned no records and no error")
-			}
-			res.batches = append(res.batches, batchEnd{r.Pos(), nrecs, len(res.events)})
-			if p := r.Pos(); p.Records < before.Records || p.Offset <= before.Offset {
-				t.Fatalf("Pos went from %+v to %+v", before, p)
-			}
-		case errors.As(err, &re):
-			if b.Len() != 0 || r.Pos() != before {
-				t.Fatalf("error %v with %d records, pos %+v -> %+v", err, b.Len(), before, r.Pos())
-			}
-			res.events = append(res.events, "ERR "+err.Error())
-		default:
-			if b.Len() != 0 || r.Pos() != before {
-				t.Fatalf("error %v with %d records, pos %+v -> %+v", err, b.Len(), before, r.Pos())
-			}
-			if err != io.EOF {
-				res.events = append(res.events, "ERR "+err.Error())
-			}
-			res.final = err
-			if err2 := r.Next(&b); err2 != err || b.Len() != 0 {
-				t.Fatalf("after final error %v, Next returned %v with %d records", err, err2, b.Len())
-			}
-			return res
-		}
-	}
-	t.Fatal("reader does not end")
-	return res
-}
-
-var readers = []struct {
-	name string
-	wrap func(io.Reader) io.Reader
-}{
-	{"plain", func(r io.Reader) io.Reader { return r }},
-	{"onebyte", iotest.OneByteReader},
-	{"dataerr", iotest.DataErrReader},
-	{"half", iotest.HalfReader},
-}
 
 var bufSizes = []int{1, 2, 3, 5, 8, 64, bufSize}
 
@@ -216,17 +113,17 @@ func TestRead(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, rd := range readers {
+			for _, rd := range scantest.Readers {
 				for _, size := range bufSizes {
-					res := drain(t, open(t, tt.in, format.Options{}, source.Position{}, size, rd.wrap), false)
-					if res.final != io.EOF {
-						t.Fatalf("%s/%d: final error %v", rd.name, size, res.final)
+					res := scantest.Drain(t, open(t, tt.in, format.Options{}, source.Position{}, size, rd.Wrap), false)
+					if res.Final != io.EOF {
+						t.Fatalf("%s/%d: final error %v", rd.Name, size, res.Final)
 					}
-					if !slices.Equal(res.events, tt.want) {
-						t.Fatalf("%s/%d: got\n%q\nwant\n%q", rd.name, size, res.events, tt.want)
+					if !slices.Equal(res.Events, tt.want) {
+						t.Fatalf("%s/%d: got\n%q\nwant\n%q", rd.Name, size, res.Events, tt.want)
 					}
-					if !slices.Equal(res.cols, tt.cols) {
-						t.Fatalf("%s/%d: columns %q, want %q", rd.name, size, res.cols, tt.cols)
+					if !slices.Equal(res.Cols, tt.cols) {
+						t.Fatalf("%s/%d: columns %q, want %q", rd.Name, size, res.Cols, tt.cols)
 					}
 				}
 			}
@@ -258,45 +155,21 @@ func genJSONL(n int) string {
 
 func TestBatchingAndResume(t *testing.T) {
 	in := genJSONL(299)
-	full := drain(t, open(t, in, format.Options{}, source.Position{}, bufSize, iotest.HalfReader), true)
-	if len(full.events) != 299 {
-		t.Fatalf("got %d events", len(full.events))
+	full := scantest.Drain(t, open(t, in, format.Options{}, source.Position{}, bufSize, iotest.HalfReader), true)
+	if len(full.Events) != 299 {
+		t.Fatalf("got %d events", len(full.Events))
 	}
-	last := full.batches[len(full.batches)-1].pos
+	last := full.Batches[len(full.Batches)-1].Pos
 	if want := (source.Position{Records: 299, Offset: int64(len(in))}); last != want {
 		t.Fatalf("final pos %+v, want %+v", last, want)
 	}
-	limits := []format.Options{
-		{BatchRows: 1},
-		{BatchRows: 7},
-		{BatchBytes: 1},
-		{BatchBytes: 400},
-		{BatchRows: 13, BatchBytes: 600},
-	}
-	for _, o := range limits {
+	for _, o := range scantest.Limits {
 		t.Run(fmt.Sprintf("rows=%d,bytes=%d", o.BatchRows, o.BatchBytes), func(t *testing.T) {
 			for _, size := range []int{3, 100, bufSize} {
-				res := drain(t, open(t, in, o, source.Position{}, size, iotest.OneByteReader), true)
-				if !slices.Equal(res.events, full.events) {
-					t.Fatalf("events differ from one read")
-				}
-				prev := 0
-				for _, be := range res.batches {
-					n := be.nrecs - prev
-					prev = be.nrecs
-					if o.BatchRows > 0 && n > o.BatchRows {
-						t.Fatalf("batch of %d records, limit %d", n, o.BatchRows)
-					}
-					if in[be.pos.Offset-1] != '\n' {
-						t.Fatalf("pos %+v is not after a line end", be.pos)
-					}
-				}
-				for _, be := range res.batches {
-					rest := drain(t, open(t, in, o, be.pos, size, iotest.HalfReader), true)
-					if !slices.Equal(rest.events, full.events[be.nevents:]) {
-						t.Fatalf("resume at %+v: got %d events, want %d", be.pos, len(rest.events), len(full.events)-be.nevents)
-					}
-				}
+				res := scantest.Drain(t, open(t, in, o, source.Position{}, size, iotest.OneByteReader), true)
+				scantest.CheckBatches(t, in, '\n', o, full, res, 1, func(p source.Position) scantest.Result {
+					return scantest.Drain(t, open(t, in, o, p, size, iotest.HalfReader), true)
+				})
 			}
 		})
 	}
@@ -305,18 +178,18 @@ func TestBatchingAndResume(t *testing.T) {
 func TestPositions(t *testing.T) {
 	in := "{\"a\":1}\n\n{\"a\":2}\r\n[]\n{\"a\":3}"
 	r := open(t, in, format.Options{BatchRows: 1}, source.Position{}, bufSize, iotest.OneByteReader)
-	res := drain(t, r, false)
+	res := scantest.Drain(t, r, false)
 	want := []source.Position{{Records: 1, Offset: 8}, {Records: 2, Offset: 18}, {Records: 4, Offset: 28}}
-	if len(res.batches) != len(want) {
-		t.Fatalf("batches %+v", res.batches)
+	if len(res.Batches) != len(want) {
+		t.Fatalf("batches %+v", res.Batches)
 	}
-	for i, be := range res.batches {
-		if be.pos != want[i] {
-			t.Fatalf("batch %d pos %+v, want %+v", i, be.pos, want[i])
+	for i, be := range res.Batches {
+		if be.Pos != want[i] {
+			t.Fatalf("batch %d pos %+v, want %+v", i, be.Pos, want[i])
 		}
 	}
-	if res.events[2] != "ERR record 3 (byte 18): not a JSON object: the line holds an array" {
-		t.Fatalf("events %q", res.events)
+	if res.Events[2] != "ERR record 3 (byte 18): not a JSON object: the line holds an array" {
+		t.Fatalf("events %q", res.Events)
 	}
 }
 
@@ -333,9 +206,9 @@ func TestResumeErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, size := range []int{1, bufSize} {
-				res := drain(t, open(t, tt.in, format.Options{}, tt.start, size, iotest.OneByteReader), false)
-				if res.final == nil || res.final.Error() != tt.want {
-					t.Fatalf("got %v, want %s", res.final, tt.want)
+				res := scantest.Drain(t, open(t, tt.in, format.Options{}, tt.start, size, iotest.OneByteReader), false)
+				if res.Final == nil || res.Final.Error() != tt.want {
+					t.Fatalf("got %v, want %s", res.Final, tt.want)
 				}
 			}
 		})
@@ -343,9 +216,9 @@ func TestResumeErrors(t *testing.T) {
 	if _, err := New(strings.NewReader(""), format.Options{}, source.Position{Records: 3}); err == nil {
 		t.Fatal("records without offset accepted")
 	}
-	res := drain(t, open(t, "{}\n{}", format.Options{}, source.Position{Records: 2, Offset: 5}, 1, iotest.OneByteReader), false)
-	if res.final != io.EOF || len(res.events) != 0 {
-		t.Fatalf("resume at end: %q, %v", res.events, res.final)
+	res := scantest.Drain(t, open(t, "{}\n{}", format.Options{}, source.Position{Records: 2, Offset: 5}, 1, iotest.OneByteReader), false)
+	if res.Final != io.EOF || len(res.Events) != 0 {
+		t.Fatalf("resume at end: %q, %v", res.Events, res.Final)
 	}
 }
 
@@ -367,7 +240,7 @@ func TestErrorAfterGoodRecords(t *testing.T) {
 	if p := r.Pos(); p != (source.Position{Records: 2, Offset: 16}) {
 		t.Fatalf("pos after error %+v", p)
 	}
-	if err := r.Next(&b); err != nil || b.Len() != 1 || recString(&b, 0, false) != "a=3" {
+	if err := r.Next(&b); err != nil || b.Len() != 1 || scantest.RecString(&b, 0, false) != "a=3" {
 		t.Fatalf("third Next: %v, %d records", err, b.Len())
 	}
 	if p := r.Pos(); p != (source.Position{Records: 4, Offset: int64(len(in))}) {
@@ -378,45 +251,19 @@ func TestErrorAfterGoodRecords(t *testing.T) {
 	}
 }
 
-type failingReader struct {
-	data []byte
-	err  error
-}
-
-func (f *failingReader) Read(p []byte) (int, error) {
-	if len(f.data) == 0 {
-		return 0, f.err
-	}
-	n := copy(p, f.data)
-	f.data = f.data[n:]
-	return n, nil
-}
-
 func TestReadError(t *testing.T) {
 	in := "{\"a\":1}\n{\"a\":2}\n{\"a\":"
-	for _, size := range []int{1, 4, bufSize} {
-		for _, rd := range readers {
-			fr := &failingReader{data: []byte(in), err: io.ErrUnexpectedEOF}
-			r, err := newReader(rd.wrap(fr), format.Options{}, source.Position{}, size)
-			if err != nil {
-				t.Fatal(err)
-			}
-			res := drain(t, r, false)
-			if !errors.Is(res.final, io.ErrUnexpectedEOF) || res.final.Error() != "read at byte 21: unexpected EOF" {
-				t.Fatalf("%s/%d: final %v", rd.name, size, res.final)
-			}
-			if want := []string{"a=1", "a=2", "ERR read at byte 21: unexpected EOF"}; !slices.Equal(res.events, want) {
-				t.Fatalf("%s/%d: events %q", rd.name, size, res.events)
-			}
-			if p := r.Pos(); p != (source.Position{Records: 2, Offset: 16}) {
-				t.Fatalf("%s/%d: pos %+v", rd.name, size, p)
-			}
+	scantest.CheckReadError(t, in, []int{1, 4, bufSize}, func(rd io.Reader, size int) format.Reader {
+		r, err := newReader(rd, format.Options{}, source.Position{}, size)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	fr := &failingReader{data: []byte("{}\n"), err: io.ErrUnexpectedEOF}
-	res := drain(t, open(t, "", format.Options{}, source.Position{Records: 2, Offset: 6}, 1, func(io.Reader) io.Reader { return fr }), false)
-	if !errors.Is(res.final, io.ErrUnexpectedEOF) {
-		t.Fatalf("skip: %v", res.final)
+		return r
+	}, []string{"a=1", "a=2"}, "read at byte 21: unexpected EOF", source.Position{Records: 2, Offset: 16})
+	fr := &scantest.FailingReader{Data: []byte("{}\n"), Err: io.ErrUnexpectedEOF}
+	res := scantest.Drain(t, open(t, "", format.Options{}, source.Position{Records: 2, Offset: 6}, 1, func(io.Reader) io.Reader { return fr }), false)
+	if !errors.Is(res.Final, io.ErrUnexpectedEOF) {
+		t.Fatalf("skip: %v", res.Final)
 	}
 }
 
@@ -435,14 +282,14 @@ func TestMaxRecordBytes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, size := range []int{1, 7, 30, bufSize} {
-				for _, rd := range readers {
-					r := open(t, tt.in, format.Options{MaxRecordBytes: 20}, source.Position{}, size, rd.wrap)
-					res := drain(t, r, false)
-					if !slices.Equal(res.events, tt.want) {
-						t.Fatalf("%s/%d: got %q, want %q", rd.name, size, res.events, tt.want)
+				for _, rd := range scantest.Readers {
+					r := open(t, tt.in, format.Options{MaxRecordBytes: 20}, source.Position{}, size, rd.Wrap)
+					res := scantest.Drain(t, r, false)
+					if !slices.Equal(res.Events, tt.want) {
+						t.Fatalf("%s/%d: got %q, want %q", rd.Name, size, res.Events, tt.want)
 					}
 					if len(r.Buf) > max(size, 20+4096) {
-						t.Fatalf("%s/%d: buffer grew to %d", rd.name, size, len(r.Buf))
+						t.Fatalf("%s/%d: buffer grew to %d", rd.Name, size, len(r.Buf))
 					}
 				}
 			}
@@ -456,7 +303,7 @@ func TestRegistered(t *testing.T) {
 		t.Fatal(err)
 	}
 	var b source.Batch
-	if err := r.Next(&b); err != nil || recString(&b, 0, false) != "a=1" {
+	if err := r.Next(&b); err != nil || scantest.RecString(&b, 0, false) != "a=1" {
 		t.Fatalf("%v", err)
 	}
 }
@@ -493,5 +340,47 @@ func TestNoAllocsPerRecord(t *testing.T) {
 	// The reader, its buffer, its map and one string per column.
 	if allocs > 40 {
 		t.Fatalf("%v allocations reading %d bytes", allocs, len(data))
+	}
+}
+
+func TestRaw(t *testing.T) {
+	long := `{"a":"` + strings.Repeat("x", 5000) + `"}`
+	tests := []struct {
+		name   string
+		in     string
+		max    int
+		want   []string // Raw of each rejected record
+		record []int64
+	}{
+		{name: "lf", in: "{}\n[1, 2]\n{}\n", want: []string{"[1, 2]"}, record: []int64{2}},
+		{name: "crlf", in: "{}\r\n {\"a\":} \r\n{}\r\n", want: []string{` {"a":} `}, record: []int64{2}},
+		{name: "at eof", in: "{}\n\n{\"a\"", want: []string{`{"a"`}, record: []int64{2}},
+		{name: "cr at eof kept", in: "{}\nx\r", want: []string{"x\r"}, record: []int64{2}},
+		{name: "several", in: "1\n\n2\r\n{}\n3", want: []string{"1", "2", "3"}, record: []int64{1, 2, 4}},
+		{name: "too long", in: "{}\n" + long + "\n{}\n", max: 20, want: []string{long[:source.MaxRawBytes]}, record: []int64{2}},
+		{name: "too long at eof", in: long, max: 4500, want: []string{long[:source.MaxRawBytes]}, record: []int64{1}},
+		{name: "too long short", in: "{\"a\":\"" + strings.Repeat("y", 30) + "\"}\r\n{}", max: 20,
+			want: []string{"{\"a\":\"" + strings.Repeat("y", 30) + "\"}"}, record: []int64{1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, rd := range scantest.Readers {
+				for _, size := range bufSizes {
+					r := open(t, tt.in, format.Options{MaxRecordBytes: tt.max}, source.Position{}, size, rd.Wrap)
+					res := scantest.Drain(t, r, false)
+					if res.Final != io.EOF || len(res.Rejects) != len(tt.want) {
+						t.Fatalf("%s/%d: %q, final %v", rd.Name, size, res.Events, res.Final)
+					}
+					for i, re := range res.Rejects {
+						if string(re.Raw) != tt.want[i] || re.Record != tt.record[i] {
+							t.Fatalf("%s/%d: reject %d: record %d raw %q, want %d %q", rd.Name, size, i, re.Record, re.Raw, tt.record[i], tt.want[i])
+						}
+					}
+					if len(r.Buf) > max(size, r.o.MaxRecordBytes+4096) {
+						t.Fatalf("%s/%d: buffer grew to %d", rd.Name, size, len(r.Buf))
+					}
+				}
+			}
+		})
 	}
 }

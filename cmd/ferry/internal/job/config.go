@@ -7,6 +7,7 @@ package job
 import (
 	"fmt"
 	"path"
+	"regexp"
 	"runtime"
 	"strings"
 
@@ -24,12 +25,28 @@ type Config struct {
 	Include     []string
 	Exclude     []string
 
-	Format       string
-	Compression  string
-	CSVHeader    bool
-	CSVDelimiter string
-	NullString   string
-	Columns      string
+	Format           string
+	Compression      string
+	CSVHeader        bool
+	CSVDelimiter     string
+	CSVQuote         string
+	CSVEscape        string
+	CSVComment       string
+	SkipRows         int
+	NullString       string
+	Columns          string
+	JSONRecordsField string
+	LinesRegex       string
+	LinesPreset      string
+	MaxRecordBytes   int
+
+	OnError         string
+	MaxRejects      int
+	RejectsFile     string
+	InvalidUTF8     string
+	TimestampFormat string
+	UnknownFields   string
+	ExtraColumn     string
 
 	Target              string
 	Table               string
@@ -53,6 +70,19 @@ func (e *UsageError) Unwrap() error { return e.Err }
 func usage(format string, args ...any) error {
 	return &UsageError{Err: fmt.Errorf(format, args...)}
 }
+
+// --on-error policies.
+const (
+	// OnErrorAbort: a bad record fails its file, and no further file
+	// starts; files already loading finish. The snapshot default.
+	OnErrorAbort = "abort"
+	// OnErrorSkipRecord: bad records are rejected (ferry.rejects or the
+	// rejects file) and the rest of the file loads.
+	OnErrorSkipRecord = "skip-record"
+	// OnErrorSkipFile: a bad record quarantines its file (failed in the
+	// state) and the run goes on with the other files.
+	OnErrorSkipFile = "skip-file"
+)
 
 // Target kinds.
 const (
@@ -100,9 +130,59 @@ func (c *Config) Validate() error {
 	switch c.Format {
 	case "", "auto":
 		c.Format = "auto"
-	case format.CSV, format.TSV, format.JSONL:
+	case format.CSV, format.TSV, format.JSONL, format.JSON, format.Lines, format.Parquet:
 	default:
-		return usage("--format %q: expected auto, csv, tsv or jsonl", c.Format)
+		return usage("--format %q: expected auto, csv, tsv, jsonl, json, lines or parquet", c.Format)
+	}
+	for _, b := range []struct{ flag, v string }{{"--csv-quote", c.CSVQuote}, {"--csv-escape", c.CSVEscape}, {"--csv-comment", c.CSVComment}} {
+		if len(b.v) > 1 {
+			return usage("%s %q: must be one byte", b.flag, b.v)
+		}
+	}
+	if c.SkipRows < 0 {
+		return usage("--skip-rows must not be negative")
+	}
+	if c.LinesRegex != "" && c.LinesPreset != "" {
+		return usage("--lines-regex and --lines-preset exclude each other")
+	}
+	if c.LinesRegex != "" {
+		if _, err := regexp.Compile(c.LinesRegex); err != nil {
+			return usage("--lines-regex: %v", err)
+		}
+	}
+	switch c.OnError {
+	case "":
+		c.OnError = OnErrorAbort
+	case OnErrorAbort, OnErrorSkipRecord, OnErrorSkipFile:
+	default:
+		return usage("--on-error %q: expected abort, skip-record or skip-file", c.OnError)
+	}
+	switch c.InvalidUTF8 {
+	case "":
+		c.InvalidUTF8 = "replace"
+	case "replace", "reject":
+	default:
+		return usage("--invalid-utf8 %q: expected replace or reject", c.InvalidUTF8)
+	}
+	switch c.TimestampFormat {
+	case "", "auto":
+		c.TimestampFormat = "auto"
+	case "epoch_s", "epoch_ms":
+	default:
+		return usage("--timestamp-format %q: expected auto, epoch_s or epoch_ms", c.TimestampFormat)
+	}
+	switch c.UnknownFields {
+	case "":
+		c.UnknownFields = "error"
+	case "error", "ignore", "extra":
+	default:
+		return usage("--unknown-fields %q: expected error, ignore or extra", c.UnknownFields)
+	}
+	if c.ExtraColumn == "" {
+		c.ExtraColumn = "_extra"
+	}
+	if c.MaxRecordBytes < 0 {
+		return usage("--max-record-bytes must not be negative")
 	}
 	switch c.Compression {
 	case "":
@@ -126,7 +206,7 @@ func (c *Config) Validate() error {
 			return &UsageError{Err: err}
 		}
 	}
-	if !c.CSVHeader && c.Columns == "" && c.Format != format.JSONL {
+	if !c.CSVHeader && c.Columns == "" && (c.Format == format.CSV || c.Format == format.TSV || c.Format == "auto") {
 		return usage("--csv-header=false needs --columns to name the columns")
 	}
 	kind, err := targetKind(c.Target)
@@ -142,6 +222,11 @@ func (c *Config) Validate() error {
 		}
 	} else if c.Table != "" {
 		return usage("--table is for a PostgreSQL target")
+	} else if c.RejectsFile == "" && c.OnError == OnErrorSkipRecord {
+		c.RejectsFile = "ferry-rejects.jsonl"
+	}
+	if kind == targetPostgres && c.RejectsFile != "" {
+		return usage("--rejects-file is for non-PostgreSQL targets; PostgreSQL keeps rejects in ferry.rejects")
 	}
 	if c.Workers == 0 {
 		c.Workers = runtime.NumCPU()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,8 +43,10 @@ type Job struct {
 
 	// Counters, read by the progress reporter.
 	Listed, Skipped, Done, Failed atomic.Int64
+	Vanished, Rejected            atomic.Int64
 	Records, ReadBytes            atomic.Int64
 	listingDone                   atomic.Bool
+	rejectsFile                   *os.File
 }
 
 // Open validates cfg and opens what the job needs. Unreachable stores or
@@ -67,18 +70,22 @@ func Open(ctx context.Context, cfg Config, log zerolog.Logger) (*Job, error) {
 	var targetPool *pgxpool.Pool
 	targetName := "stdout"
 	switch kind {
-	case targetStdout:
+	case targetStdout, targetFile:
 		t := jsonlines.Stdout()
-		t.System = cfg.SystemColumns
-		j.target = t
-	case targetFile:
-		t, err := jsonlines.File(strings.TrimPrefix(cfg.Target, "file:"))
-		if err != nil {
-			return nil, err
+		if kind == targetFile {
+			if t, err = jsonlines.File(strings.TrimPrefix(cfg.Target, "file:")); err != nil {
+				return nil, err
+			}
+			targetName = cfg.Target
 		}
 		t.System = cfg.SystemColumns
+		if cfg.RejectsFile != "" {
+			if j.rejectsFile, err = os.OpenFile(cfg.RejectsFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err != nil {
+				return nil, fmt.Errorf("--rejects-file: %w", err)
+			}
+			t.Rejects = j.rejectsFile
+		}
 		j.target = t
-		targetName = cfg.Target
 	case targetPostgres:
 		if targetPool, err = j.connect(ctx, cfg.Target, cfg.Workers+2); err != nil {
 			return nil, err
@@ -89,6 +96,9 @@ func Open(ctx context.Context, cfg Config, log zerolog.Logger) (*Job, error) {
 	j.pipeline = cfg.Pipeline
 	if j.pipeline == "" {
 		j.pipeline = j.store.String() + " -> " + targetName
+	}
+	if t, ok := j.target.(*jsonlines.Target); ok {
+		t.Pipeline = j.pipeline
 	}
 
 	sameTx := false
@@ -122,10 +132,24 @@ func Open(ctx context.Context, cfg Config, log zerolog.Logger) (*Job, error) {
 		if cfg.Columns != "" {
 			cols, _ = postgres.ParseColumns(cfg.Columns)
 		}
-		pc := postgres.Config{Table: ident, Columns: cols, IgnoreUnknownFields: cfg.IgnoreUnknownFields, SystemColumns: cfg.SystemColumns}
-		if sameTx {
-			pc.Pipeline = j.pipeline
-		} else {
+		pc := postgres.Config{
+			Table: ident, Columns: cols, SystemColumns: cfg.SystemColumns,
+			Pipeline: j.pipeline, StateInTx: sameTx,
+			SkipRecords:   cfg.OnError == OnErrorSkipRecord,
+			UnknownFields: postgres.UnknownFields(cfg.UnknownFields),
+			ExtraColumn:   cfg.ExtraColumn,
+			Conversion: postgres.Conversion{
+				RejectInvalidUTF8: cfg.InvalidUTF8 == "reject",
+			},
+			Log: func(msg string) { log.Warn().Msg(msg) },
+		}
+		if cfg.IgnoreUnknownFields {
+			pc.UnknownFields = postgres.UnknownIgnore
+		}
+		if cfg.TimestampFormat != "auto" {
+			pc.Conversion.TimestampFormat = cfg.TimestampFormat
+		}
+		if !sameTx {
 			log.Warn().Msg("progress state is not in the target database: loading is at-least-once, not exactly-once")
 		}
 		t, err := postgres.New(ctx, targetPool, pc)
@@ -136,14 +160,28 @@ func Open(ctx context.Context, cfg Config, log zerolog.Logger) (*Job, error) {
 	}
 
 	fo := format.Options{
-		Format:     cfg.Format,
-		Header:     cfg.CSVHeader,
-		NullString: cfg.NullString,
-		BatchRows:  cfg.BatchRows,
-		BatchBytes: cfg.BatchBytes,
+		Format:         cfg.Format,
+		Header:         cfg.CSVHeader,
+		NullString:     cfg.NullString,
+		BatchRows:      cfg.BatchRows,
+		BatchBytes:     cfg.BatchBytes,
+		MaxRecordBytes: cfg.MaxRecordBytes,
+		SkipRows:       cfg.SkipRows,
+		RecordsField:   cfg.JSONRecordsField,
+		Regex:          cfg.LinesRegex,
+		Preset:         cfg.LinesPreset,
 	}
 	if cfg.CSVDelimiter != "" {
 		fo.Delimiter = cfg.CSVDelimiter[0]
+	}
+	if cfg.CSVQuote != "" {
+		fo.Quote = cfg.CSVQuote[0]
+	}
+	if cfg.CSVEscape != "" {
+		fo.Escape = cfg.CSVEscape[0]
+	}
+	if cfg.CSVComment != "" {
+		fo.Comment = cfg.CSVComment[0]
 	}
 	if cfg.Columns != "" {
 		cols, _ := postgres.ParseColumns(cfg.Columns)
@@ -151,7 +189,8 @@ func Open(ctx context.Context, cfg Config, log zerolog.Logger) (*Job, error) {
 			fo.Columns = append(fo.Columns, c.Name)
 		}
 	}
-	j.load = load.Config{Format: fo, Compression: cfg.Compression, ReadBytes: &j.ReadBytes}
+	j.load = load.Config{Format: fo, Compression: cfg.Compression, ReadBytes: &j.ReadBytes,
+		SkipRecords: cfg.OnError == OnErrorSkipRecord, MaxRejects: cfg.MaxRejects}
 	ok = true
 	return j, nil
 }
@@ -231,11 +270,18 @@ func (j *Job) Close() {
 	for _, p := range j.pools {
 		p.Close()
 	}
+	if j.rejectsFile != nil {
+		j.rejectsFile.Close()
+	}
 }
+
+var errAborted = errors.New("aborted by --on-error abort")
 
 // Summary of a run.
 type Summary struct {
 	Files, Loaded, AlreadyDone, Failed int64
+	Vanished, Rejected                 int64
+	Aborted                            bool // --on-error abort stopped the run
 	Records, Bytes                     int64
 	Elapsed                            time.Duration
 	Errors                             []error
@@ -252,14 +298,26 @@ func (j *Job) Snapshot(ctx context.Context) (Summary, error) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	p := pusher.NewSync(j.target, j.state, j.pipeline)
+	// Under --on-error abort the first failed file stops the dispatch of
+	// new files; files already loading finish.
+	dispatch, stopDispatch := context.WithCancel(ctx)
+	defer stopDispatch()
+	var aborted atomic.Bool
 	for range workers {
 		wg.Go(func() {
 			for obj := range files {
+				if dispatch.Err() != nil {
+					continue // drain: aborted
+				}
 				err := j.loadFile(ctx, obj, p)
 				if err != nil {
 					mu.Lock()
 					sum.Errors = append(sum.Errors, err)
 					mu.Unlock()
+					if j.cfg.OnError == OnErrorAbort && ctx.Err() == nil {
+						aborted.Store(true)
+						stopDispatch()
+					}
 				}
 			}
 		})
@@ -277,12 +335,18 @@ func (j *Job) Snapshot(ctx context.Context) (Summary, error) {
 			}
 			select {
 			case files <- obj:
-			case <-ctx.Done():
-				return ctx.Err()
+			case <-dispatch.Done():
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return errAborted
 			}
 		}
 		return nil
 	})
+	if errors.Is(listErr, errAborted) {
+		listErr = nil
+	}
 	j.listingDone.Store(true)
 	close(files)
 	wg.Wait()
@@ -290,6 +354,9 @@ func (j *Job) Snapshot(ctx context.Context) (Summary, error) {
 	sum.AlreadyDone = j.Skipped.Load()
 	sum.Loaded = j.Done.Load()
 	sum.Failed = j.Failed.Load()
+	sum.Vanished = j.Vanished.Load()
+	sum.Rejected = j.Rejected.Load()
+	sum.Aborted = aborted.Load()
 	sum.Records = j.Records.Load()
 	sum.Bytes = j.ReadBytes.Load()
 	sum.Elapsed = time.Since(start)
@@ -317,6 +384,14 @@ func (j *Job) loadFile(ctx context.Context, obj source.Object, p pusher.Pusher) 
 	cfg := j.load
 	cfg.Pushed = func(c *source.Chunk) { j.Records.Add(int64(c.Batch.Len())) }
 	st, err := load.File(ctx, j.store, obj, pr.Pos, cfg, p)
+	j.Rejected.Add(st.Rejects)
+	if err != nil && (errors.Is(err, source.ErrNotFound) || errors.Is(err, s3.ErrChanged)) {
+		// Deleted or replaced since listing: not a failure; a changed
+		// object is a new version that the next listing shows.
+		j.Vanished.Add(1)
+		log.Warn().Msg(err.Error() + " (skipped)")
+		return nil
+	}
 	if err != nil {
 		j.Failed.Add(1)
 		if ctx.Err() == nil {
@@ -330,6 +405,9 @@ func (j *Job) loadFile(ctx context.Context, obj source.Object, p pusher.Pusher) 
 		return err
 	}
 	j.Done.Add(1)
+	if st.Rejects > 0 {
+		log.Warn().Int64("rejected", st.Rejects).Msg("file loaded with rejected records")
+	}
 	log.Debug().Int64("records", st.Records).Int("chunks", st.Chunks).Msg("file loaded")
 	return nil
 }

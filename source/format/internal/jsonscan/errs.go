@@ -1,0 +1,49 @@
+package jsonscan
+
+import (
+	"errors"
+
+	"github.com/ferrydata/ferry/source"
+)
+
+// Errs keeps a record reader's errors from one call of Next to the next,
+// the way the JSON readers return them: the records read before an error
+// come first, with a nil error, and the error on the next call; an error
+// other than a *source.RecordError (the end of the stream, a read error,
+// broken structure) is final and returned by every later call.
+type Errs struct {
+	pending error // to return on the next call
+	final   error
+}
+
+// Due returns the error to return at the start of a call, if any: the one
+// kept by Fail, or the final one.
+func (e *Errs) Due() error {
+	if err := e.pending; err != nil {
+		e.pending = nil
+		if !IsRecordError(err) {
+			e.final = err
+		}
+		return err
+	}
+	return e.final
+}
+
+// Fail returns err when b is empty, and otherwise nil, keeping err for the
+// next call.
+func (e *Errs) Fail(b *source.Batch, err error) error {
+	if b.Len() > 0 {
+		e.pending = err
+		return nil
+	}
+	if !IsRecordError(err) {
+		e.final = err
+	}
+	return err
+}
+
+// IsRecordError reports whether err is, or wraps, a *source.RecordError.
+func IsRecordError(err error) bool {
+	var re *source.RecordError
+	return errors.As(err, &re)
+}

@@ -1,0 +1,235 @@
+// Package scantest holds the test helpers the JSON-lines and JSON document
+// readers share: reading a Reader to its end and rendering its records.
+package scantest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/source/format"
+)
+
+// RecString renders record i of b as "col=value ..." in column order:
+// strings quoted, Null as ∅, numbers, booleans and JSON as written. With
+// canonical, Null fields are left out and the rest sorted by column name,
+// which does not depend on the order columns were discovered in.
+func RecString(b *source.Batch, i int, canonical bool) string {
+	var parts []string
+	for c, f := range b.Record(i) {
+		v := b.Value(f)
+		var s string
+		switch f.Kind {
+		case source.Null:
+			if canonical {
+				continue
+			}
+			s = "∅"
+		case source.String:
+			s = fmt.Sprintf("%q", v)
+		case source.Number, source.Bool:
+			s = string(v)
+		case source.JSON:
+			s = "J" + string(v)
+		}
+		parts = append(parts, b.Columns[c]+"="+s)
+	}
+	if canonical {
+		sort.Strings(parts)
+	}
+	return strings.Join(parts, " ")
+}
+
+// Result is what Drain read.
+type Result struct {
+	Events  []string // records, errors as "ERR " + message
+	Cols    []string
+	Batches []BatchEnd
+	Rejects []*source.RecordError
+	Final   error
+}
+
+// BatchEnd is the state after one batch.
+type BatchEnd struct {
+	Pos     source.Position
+	NRecs   int // records before this point
+	NEvents int // events before this point
+}
+
+// Drain reads r to its end, continuing after record errors, and checks
+// the Reader contract on the way: Pos moves only with records, an error
+// comes with an empty batch, a final error is returned again.
+func Drain(t testing.TB, r format.Reader, canonical bool) Result {
+	t.Helper()
+	var res Result
+	var b source.Batch
+	nrecs := 0
+	for range 100000 {
+		before := r.Pos()
+		err := r.Next(&b)
+		res.Cols = b.Columns
+		for i := range b.Len() {
+			if n := len(b.Record(i)); n > len(b.Columns) {
+				t.Fatalf("record with %d fields, %d columns", n, len(b.Columns))
+			}
+			res.Events = append(res.Events, RecString(&b, i, canonical))
+		}
+		nrecs += b.Len()
+		var re *source.RecordError
+		switch {
+		case err == nil:
+			if b.Len() == 0 {
+				t.Fatalf("Next returned no records and no error")
+			}
+			res.Batches = append(res.Batches, BatchEnd{r.Pos(), nrecs, len(res.Events)})
+			if p := r.Pos(); p.Records < before.Records || p.Offset <= before.Offset {
+				t.Fatalf("Pos went from %+v to %+v", before, p)
+			}
+		case errors.As(err, &re):
+			if b.Len() != 0 || r.Pos() != before {
+				t.Fatalf("error %v with %d records, pos %+v -> %+v", err, b.Len(), before, r.Pos())
+			}
+			res.Events = append(res.Events, "ERR "+err.Error())
+			res.Rejects = append(res.Rejects, re)
+		default:
+			if b.Len() != 0 || r.Pos() != before {
+				t.Fatalf("error %v with %d records, pos %+v -> %+v", err, b.Len(), before, r.Pos())
+			}
+			if err != io.EOF {
+				res.Events = append(res.Events, "ERR "+err.Error())
+			}
+			res.Final = err
+			if err2 := r.Next(&b); err2 != err || b.Len() != 0 {
+				t.Fatalf("after final error %v, Next returned %v with %d records", err, err2, b.Len())
+			}
+			return res
+		}
+	}
+	t.Fatal("reader does not end")
+	return res
+}
+
+// Readers wrap the input to split reads in various ways.
+var Readers = []struct {
+	Name string
+	Wrap func(io.Reader) io.Reader
+}{
+	{"plain", Identity},
+	{"onebyte", iotest.OneByteReader},
+	{"dataerr", iotest.DataErrReader},
+	{"half", iotest.HalfReader},
+}
+
+// Identity returns r.
+func Identity(r io.Reader) io.Reader { return r }
+
+// FailingReader returns Data, then Err.
+type FailingReader struct {
+	Data []byte
+	Err  error
+}
+
+func (f *FailingReader) Read(p []byte) (int, error) {
+	if len(f.Data) == 0 {
+		return 0, f.Err
+	}
+	n := copy(p, f.Data)
+	f.Data = f.Data[n:]
+	return n, nil
+}
+
+// Limits are batch bounds worth testing: tiny, odd and mixed.
+var Limits = []format.Options{
+	{BatchRows: 1},
+	{BatchRows: 7},
+	{BatchBytes: 1},
+	{BatchBytes: 400},
+	{BatchRows: 13, BatchBytes: 600},
+}
+
+// CheckBatches checks res, a read of in with options o, against full, a
+// read of in all in one go: the same events, batches of at most
+// o.BatchRows records, each ending just after a byte last of in (unless
+// last is 0). Reopened at the end of every step-th batch, the reader
+// (reopen) must read the rest of full.
+func CheckBatches(t testing.TB, in string, last byte, o format.Options, full, res Result, step int, reopen func(source.Position) Result) {
+	t.Helper()
+	if !slices.Equal(res.Events, full.Events) {
+		t.Fatalf("events differ from one read:\n%q\nwant\n%q", res.Events, full.Events)
+	}
+	prev := 0
+	for _, be := range res.Batches {
+		n := be.NRecs - prev
+		prev = be.NRecs
+		if o.BatchRows > 0 && n > o.BatchRows {
+			t.Fatalf("batch of %d records, limit %d", n, o.BatchRows)
+		}
+		if last != 0 && in[be.Pos.Offset-1] != last {
+			t.Fatalf("pos %+v is not after %q", be.Pos, last)
+		}
+	}
+	for k := 0; k < len(res.Batches); k += max(step, 1) {
+		be := res.Batches[k]
+		rest := reopen(be.Pos)
+		if !slices.Equal(rest.Events, full.Events[be.NEvents:]) {
+			t.Fatalf("resume at %+v:\n%q\nwant\n%q", be.Pos, rest.Events, full.Events[be.NEvents:])
+		}
+	}
+}
+
+// CheckReadError reads in, then a read error, through every reader
+// wrapper and each buffer size (open makes the Reader): it must return the
+// records of in (want), then the read error as final (what the error
+// says: final), with Pos at pos.
+func CheckReadError(t testing.TB, in string, sizes []int, open func(r io.Reader, size int) format.Reader, want []string, final string, pos source.Position) {
+	t.Helper()
+	for _, size := range sizes {
+		for _, rd := range Readers {
+			r := open(rd.Wrap(&FailingReader{Data: []byte(in), Err: io.ErrUnexpectedEOF}), size)
+			res := Drain(t, r, false)
+			if !errors.Is(res.Final, io.ErrUnexpectedEOF) || res.Final.Error() != final {
+				t.Fatalf("%s/%d: final %v", rd.Name, size, res.Final)
+			}
+			if want := append(slices.Clone(want), "ERR "+final); !slices.Equal(res.Events, want) {
+				t.Fatalf("%s/%d: events %q", rd.Name, size, res.Events)
+			}
+			if p := r.Pos(); p != pos {
+				t.Fatalf("%s/%d: pos %+v", rd.Name, size, p)
+			}
+		}
+	}
+}
+
+// Bench reads data with the Reader open makes, as a benchmark of MB/s.
+func Bench(b *testing.B, data []byte, open func(io.Reader) (format.Reader, error)) {
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	var batch source.Batch
+	for b.Loop() {
+		r, err := open(bytes.NewReader(data))
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows := 0
+		for {
+			err := r.Next(&batch)
+			rows += batch.Len()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		if rows == 0 {
+			b.Fatal("no rows")
+		}
+	}
+}

@@ -1,0 +1,133 @@
+package lines
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/source/format"
+)
+
+// fuzzModes are the modes FuzzLines tries: plain lines, regexes, and
+// presets (as "preset:name").
+var fuzzModes = []string{"", genRegex, `(?P<a>[a-c]+)(?:-(?P<b>\d))?`, "preset:alb", "preset:combined", "preset:s3-access"}
+
+// fuzzOptions are the options for a fuzz mode.
+func fuzzOptions(mode uint8) format.Options {
+	m := fuzzModes[int(mode)%len(fuzzModes)]
+	if p, ok := strings.CutPrefix(m, "preset:"); ok {
+		return format.Options{Preset: p, MaxRecordBytes: 2048}
+	}
+	return format.Options{Regex: m, MaxRecordBytes: 32}
+}
+
+// FuzzLines checks that the reader never panics, that it reads what
+// splitting the input at LFs gives (a BOM dropped, one CR before each LF
+// or at the end dropped, blank lines skipped, long lines rejected, the
+// regex applied), and that batching, buffer sizes and resuming do not
+// change what it reads.
+func FuzzLines(f *testing.F) {
+	seeds := []string{
+		"a\nb c\n",
+		"a\r\n\r\n\nb\r",
+		"\xEF\xBB\xBFw1 2\nbad line\n",
+		"w -\n\n \n\r\r\n",
+		"aaa-1\nzzz\nb-c",
+		genLines(30),
+	}
+	for _, cases := range presetCases {
+		for _, c := range cases {
+			seeds = append(seeds, c.line+"\n")
+		}
+	}
+	for _, s := range seeds {
+		for mode := range len(fuzzModes) {
+			f.Add([]byte(s), uint8(3), uint8(2), uint8(mode))
+		}
+	}
+	f.Fuzz(func(t *testing.T, in []byte, size, rows, mode uint8) {
+		o := fuzzOptions(mode)
+		full := drain(t, open(t, string(in), o, source.Position{}, 4096, identity))
+		if full.final != io.EOF {
+			t.Fatalf("final error %v", full.final)
+		}
+		if want := expected(in, o); !slices.Equal(full.raws, want) {
+			t.Fatalf("got\n%q\nwant\n%q", full.raws, want)
+		}
+
+		o.BatchRows = int(rows%5) + 1
+		small := drain(t, open(t, string(in), o, source.Position{}, int(size%16)+1, iotest.OneByteReader))
+		if !slices.Equal(small.raws, full.raws) {
+			t.Fatalf("small reads:\n%q\nwant\n%q", small.raws, full.raws)
+		}
+		step := max(1, len(small.batches)/8)
+		for k := 0; k < len(small.batches); k += step {
+			be := small.batches[k]
+			rest := drain(t, open(t, string(in), o, be.pos, int(size%16)+1, iotest.HalfReader))
+			if !slices.Equal(rest.raws, full.raws[be.nevents:]) {
+				t.Fatalf("resume at %+v:\n%q\nwant\n%q", be.pos, rest.raws, full.raws[be.nevents:])
+			}
+		}
+	})
+}
+
+// expected is what drain should see reading in with o, rendered as
+// result.raws.
+func expected(in []byte, o format.Options) []string {
+	var re *regexp.Regexp
+	switch {
+	case o.Regex != "":
+		re = regexp.MustCompile(o.Regex)
+	case o.Preset != "":
+		re = regexp.MustCompile(Presets[o.Preset])
+	}
+	off := 0
+	if bytes.HasPrefix(in, bom) {
+		off = len(bom)
+	}
+	var out []string
+	rec := 0
+	for piece := range bytes.SplitSeq(in[off:], []byte("\n")) {
+		start := off
+		off += len(piece) + 1
+		line := bytes.TrimSuffix(piece, []byte("\r"))
+		if len(line) == 0 {
+			continue
+		}
+		rec++
+		bad := func(what string) {
+			out = append(out, fmt.Sprintf("ERR record %d (byte %d): %s raw=%q", rec, start, what, source.CutRaw(line)))
+		}
+		if len(line) > o.MaxRecordBytes {
+			bad(fmt.Sprintf("line longer than %d bytes", o.MaxRecordBytes))
+			continue
+		}
+		if re == nil {
+			out = append(out, string(line))
+			continue
+		}
+		m := re.FindSubmatch(line)
+		if m == nil {
+			bad("line does not match the pattern")
+			continue
+		}
+		var vals []string
+		for i, name := range re.SubexpNames() {
+			switch {
+			case name == "":
+			case m[i] == nil || o.Preset != "" && string(m[i]) == "-":
+				vals = append(vals, null)
+			default:
+				vals = append(vals, string(m[i]))
+			}
+		}
+		out = append(out, strings.Join(vals, "|"))
+	}
+	return out
+}

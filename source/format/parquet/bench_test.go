@@ -1,0 +1,183 @@
+package parquet
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	parquetgo "github.com/parquet-go/parquet-go"
+
+	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/source/format"
+)
+
+// benchRow has the seven typed columns of the project's CSV benchmark.
+type benchRow struct {
+	ID     int64     `parquet:"id"`
+	TS     time.Time `parquet:"ts,timestamp(microsecond)"`
+	UserID int32     `parquet:"user_id"`
+	Event  string    `parquet:"event,dict"`
+	Amount int64     `parquet:"amount,decimal(2:12)"`
+	OK     *bool     `parquet:"ok,optional"`
+	Note   *string   `parquet:"note,optional"`
+}
+
+var events = []string{"click", "view", "purchase", "signup"}
+
+// writeBenchFile writes rows rows to w in row groups of group rows.
+func writeBenchFile(t testing.TB, w io.Writer, rows, group int) {
+	t.Helper()
+	pw := parquetgo.NewGenericWriter[benchRow](w, parquetgo.MaxRowsPerRowGroup(int64(group)),
+		parquetgo.Compression(&parquetgo.Snappy))
+	base := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
+	buf := make([]benchRow, 0, 10_000)
+	notes := []string{"café \"x\"", "a longer note with some words in it", ""}
+	for i := range rows {
+		r := benchRow{
+			ID:     int64(i + 1),
+			TS:     base.Add(time.Duration(i) * 1234567 * time.Microsecond),
+			UserID: int32(i % 10007),
+			Event:  events[i%len(events)],
+			Amount: int64(i%100000) - 5000,
+		}
+		if i%5 != 0 {
+			r.OK = ptr(i%2 == 0)
+		}
+		if i%3 != 0 {
+			r.Note = &notes[i%len(notes)]
+		}
+		buf = append(buf, r)
+		if len(buf) == cap(buf) || i == rows-1 {
+			if _, err := pw.Write(buf); err != nil {
+				t.Fatal(err)
+			}
+			buf = buf[:0]
+		}
+	}
+	if err := pw.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// BenchmarkParquet reads a 1,000,000-row file of seven typed columns
+// (snappy, row groups of 128,000 rows) from a local file.
+func BenchmarkParquet(b *testing.B) {
+	const rows = 1_000_000
+	path := filepath.Join(b.TempDir(), "bench.parquet")
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	writeBenchFile(b, f, rows, 128_000)
+	size, _ := f.Seek(0, io.SeekCurrent)
+	b.SetBytes(size)
+	b.ReportAllocs()
+	var batch source.Batch
+	o := format.Options{Format: format.Parquet}
+	total := 0
+	var out int64
+	for b.Loop() {
+		r, err := NewAt(f, size, o, source.Position{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for {
+			err := r.Next(&batch)
+			n += batch.Len()
+			out += int64(len(batch.Data))
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		if n != rows {
+			b.Fatalf("%d rows", n)
+		}
+		total += n
+	}
+	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(float64(out)/float64(total), "text-bytes/row")
+	f.Close()
+}
+
+// TestMemory reads a file of 50 row groups of 100,000 rows from disk and
+// checks that the heap stays bounded by about one row group, not the file.
+func TestMemory(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("writes a 5,000,000-row file; not with -short or -race")
+	}
+	const groups, perGroup = 50, 100_000
+	path := filepath.Join(t.TempDir(), "big.parquet")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeBenchFile(t, f, groups*perGroup, perGroup)
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err = os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, _ := f.Stat()
+
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapInuse
+	r, err := NewAt(f, fi.Size(), format.Options{Format: format.Parquet}, source.Position{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b source.Batch
+	var peak uint64
+	n := 0
+	for i := 0; ; i++ {
+		err := r.Next(&b)
+		n += b.Len()
+		if i%5 == 0 {
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapInuse)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n != groups*perGroup {
+		t.Fatalf("%d rows", n)
+	}
+	t.Logf("file %d MB, heap in use before %d MB, peak %d MB", fi.Size()>>20, base>>20, peak>>20)
+	if peak-base > 100<<20 {
+		t.Errorf("heap in use grew by %d MB reading a %d MB file", (peak-base)>>20, fi.Size()>>20)
+	}
+}
+
+// BenchmarkResume measures resuming near the end of a large file.
+func BenchmarkResume(b *testing.B) {
+	var buf bytes.Buffer
+	writeBenchFile(b, &buf, 1_000_000, 100_000)
+	data := buf.Bytes()
+	var batch source.Batch
+	for b.Loop() {
+		r, err := NewAt(bytes.NewReader(data), int64(len(data)), format.Options{Format: format.Parquet, BatchRows: 10}, source.Position{Records: 950_005})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := r.Next(&batch); err != nil || batch.Len() != 10 {
+			b.Fatal(err, batch.Len())
+		}
+		r.(*Reader).Close()
+	}
+}
