@@ -17,7 +17,8 @@ import (
 // Pusher is where readers send chunks.
 type Pusher interface {
 	// Push hands the chunk to the target. Chunks of one file are pushed in
-	// order, and the caller may reuse c.Batch once Push returns.
+	// order. The pusher owns c from then on and calls c.Release when the
+	// target is done with it; the caller must not touch c.Batch again.
 	Push(ctx context.Context, c *source.Chunk) error
 	// Ack confirms a pushed chunk; fileDone is true when it was the file's
 	// last chunk and nothing of the file is pending.

@@ -27,13 +27,12 @@ func NewSync(t targets.Target, st state.Store, pipeline string) *Sync {
 
 // Push implements Pusher: the chunk is committed when it returns nil.
 func (s *Sync) Push(ctx context.Context, c *source.Chunk) error {
-	if err := s.target.Write(ctx, c); err != nil {
-		return err
+	err := s.target.Write(ctx, c)
+	if err == nil && !s.target.CommitsProgress() {
+		err = s.state.Advance(ctx, s.pipeline, c)
 	}
-	if !s.target.CommitsProgress() {
-		return s.state.Advance(ctx, s.pipeline, c)
-	}
-	return nil
+	c.Release()
+	return err
 }
 
 // Ack implements Pusher: a pushed chunk is already committed.

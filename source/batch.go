@@ -1,5 +1,7 @@
 package source
 
+import "sync"
+
 // Kind is the kind of a field value.
 type Kind uint8
 
@@ -114,3 +116,20 @@ func (b *Batch) Record(i int) []Field {
 
 // Value returns the bytes of f. They alias Data: copy to keep them.
 func (b *Batch) Value(f Field) []byte { return b.Data[f.Start:f.End] }
+
+var batches = sync.Pool{New: func() any { return new(Batch) }}
+
+// GetBatch returns an empty batch from a shared pool.
+func GetBatch() *Batch {
+	b := batches.Get().(*Batch)
+	b.Reset()
+	b.Columns = nil
+	return b
+}
+
+// PutBatch returns a batch to the pool; nothing may use it afterwards.
+func PutBatch(b *Batch) {
+	if b != nil && cap(b.Data) <= 64<<20 {
+		batches.Put(b)
+	}
+}

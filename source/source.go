@@ -78,6 +78,14 @@ type Chunk struct {
 	RejectLimit int
 }
 
+// Release gives the chunk's batch back for reuse. The pusher calls it once
+// the target no longer needs the chunk (after the write for the sync
+// pusher, after the ack for the async one); nothing may use c.Batch after.
+func (c *Chunk) Release() {
+	PutBatch(c.Batch)
+	c.Batch = nil
+}
+
 // First is the ordinal of the batch's first record: the record after the
 // chunk's start and after the rejects that precede the batch.
 func (c *Chunk) First() int64 {

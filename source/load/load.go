@@ -30,8 +30,9 @@ type Config struct {
 	Format format.Options
 	// Compression: auto, none, gzip or zstd.
 	Compression string
-	// Pushed, when set, is called after each chunk is pushed.
-	Pushed func(c *source.Chunk)
+	// Pushed, when set, is called after each chunk is pushed, with its
+	// number of records.
+	Pushed func(records int64)
 	// ReadBytes, when set, counts bytes read from the store.
 	ReadBytes *atomic.Int64
 	// SkipRecords keeps going past bad records: each becomes a reject of
@@ -56,7 +57,6 @@ type Stats struct {
 // Stats of one file load.
 type result struct {
 	batch   *source.Batch
-	pooled  bool // batch comes from (and goes back to) the free list
 	pos     source.Position
 	last    bool
 	rejects []*source.RecordError
@@ -140,12 +140,10 @@ func file(ctx context.Context, store source.Store, obj source.Object, start sour
 		}
 	}
 
-	// Three batches rotate: one being pushed, one held back until we know
-	// whether it is the last, one being filled.
-	free := make(chan *source.Batch, 3)
-	for range 3 {
-		free <- &source.Batch{}
-	}
+	// Batches come from the shared pool and go back when the pusher
+	// releases their chunk. At most three are in this loader's hands: one
+	// being filled, one held back until we know whether it is the last, one
+	// waiting in the channel.
 	results := make(chan result, 1)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -178,23 +176,21 @@ func file(ctx context.Context, store source.Store, obj source.Object, start sour
 				if n := rejects[len(rejects)-1].Record; pos.Records < n {
 					pos.Records = n
 				}
-				r := result{batch: &source.Batch{}, pos: pos, last: true, rejects: rejects}
+				r := result{batch: source.GetBatch(), pos: pos, last: true, rejects: rejects}
 				rejects = nil
 				return send(r)
 			}
 			return true
 		}
 		for {
-			var b *source.Batch
-			select {
-			case b = <-free:
-			case <-gctx.Done():
+			if gctx.Err() != nil {
 				return nil
 			}
+			b := source.GetBatch()
 			err := rd.Next(b)
 			var re *source.RecordError
 			if err != nil && cfg.SkipRecords && errors.As(err, &re) {
-				free <- b
+				source.PutBatch(b)
 				nrejects++
 				if cfg.MaxRejects >= 0 && nrejects > cfg.MaxRejects {
 					if flush(false) {
@@ -218,17 +214,16 @@ func file(ctx context.Context, store source.Store, obj source.Object, start sour
 				continue
 			}
 			if errors.Is(err, io.EOF) {
-				free <- b
+				source.PutBatch(b)
 				if held == nil && len(rejects) == 0 {
-					b := &source.Batch{}
-					send(result{batch: b, pos: rd.Pos(), last: true})
+					send(result{batch: source.GetBatch(), pos: rd.Pos(), last: true})
 					return nil
 				}
 				flush(true)
 				return nil
 			}
 			if err != nil {
-				free <- b
+				source.PutBatch(b)
 				if flush(false) {
 					send(result{err: err})
 				}
@@ -237,7 +232,7 @@ func file(ctx context.Context, store source.Store, obj source.Object, start sour
 			if held != nil && !send(*held) {
 				return nil
 			}
-			held = &result{batch: b, pooled: true, pos: rd.Pos(), rejects: rejects}
+			held = &result{batch: b, pos: rd.Pos(), rejects: rejects}
 			rejects = nil
 		}
 	})
@@ -252,6 +247,7 @@ func file(ctx context.Context, store source.Store, obj source.Object, start sour
 			if cfg.SkipRecords && cfg.MaxRejects >= 0 {
 				c.RejectLimit = max(cfg.MaxRejects-int(st.Rejects), 0)
 			}
+			n := int64(r.batch.Len())
 			if err := p.Push(gctx, c); err != nil {
 				return err
 			}
@@ -264,16 +260,13 @@ func file(ctx context.Context, store source.Store, obj source.Object, start sour
 			if _, err := p.Ack(c); err != nil {
 				return err
 			}
-			st.Records += int64(r.batch.Len())
+			st.Records += n
 			st.Chunks++
 			if cfg.Pushed != nil {
-				cfg.Pushed(c)
+				cfg.Pushed(n)
 			}
 			pos = r.pos
 			seq++
-			if r.pooled {
-				free <- r.batch
-			}
 			if r.last {
 				return nil
 			}

@@ -382,7 +382,7 @@ func (j *Job) loadFile(ctx context.Context, obj source.Object, p pusher.Pusher) 
 		log.Info().Int64("record", pr.Pos.Records).Int64("offset", pr.Pos.Offset).Int("attempt", pr.Attempts).Msg("resuming file")
 	}
 	cfg := j.load
-	cfg.Pushed = func(c *source.Chunk) { j.Records.Add(int64(c.Batch.Len())) }
+	cfg.Pushed = func(n int64) { j.Records.Add(n) }
 	st, err := load.File(ctx, j.store, obj, pr.Pos, cfg, p)
 	j.Rejected.Add(st.Rejects)
 	if err != nil && (errors.Is(err, source.ErrNotFound) || errors.Is(err, s3.ErrChanged)) {
