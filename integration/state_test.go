@@ -5,6 +5,7 @@ package integration
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/state"
@@ -30,6 +31,13 @@ func (s isolated) Advance(ctx context.Context, p string, c *source.Chunk) error 
 }
 func (s isolated) Fail(ctx context.Context, p string, o source.Object, err error) error {
 	return s.Store.Fail(ctx, s.prefix+p, o, err)
+}
+
+func (s isolated) Prune(ctx context.Context, p string, before time.Time) (int64, error) {
+	return s.Store.Prune(ctx, s.prefix+p, before)
+}
+func (s isolated) StartAfter(ctx context.Context, p string, keep int, since time.Time) (string, error) {
+	return s.Store.StartAfter(ctx, s.prefix+p, keep, since)
 }
 
 func TestPostgresStateAcceptance(t *testing.T) {

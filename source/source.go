@@ -33,6 +33,12 @@ type Store interface {
 	String() string
 }
 
+// StartAfterLister is a Store that can list only the keys after a given
+// key, without reading the ones before (S3 ListObjectsV2 StartAfter).
+type StartAfterLister interface {
+	ListAfter(ctx context.Context, startAfter string, fn func(page []Object) error) error
+}
+
 // RandomAccessStore is a Store that can also read an object at arbitrary
 // offsets, for formats that need it (Parquet reads its footer first).
 type RandomAccessStore interface {

@@ -14,6 +14,7 @@ package state
 
 import (
 	"context"
+	"time"
 
 	"github.com/ferrydata/ferry/source"
 )
@@ -42,8 +43,9 @@ type Progress struct {
 
 // Store keeps progress.
 type Store interface {
-	// Lookup returns the progress of the given objects (one listing page),
-	// keyed by ID(obj). Objects never seen are absent.
+	// Lookup returns the progress of every stored version of the given
+	// objects' keys (one listing page), keyed by ID(key, etag). Versions
+	// never seen are absent.
 	Lookup(ctx context.Context, pipeline string, objs []source.Object) (map[string]Progress, error)
 	// Start marks obj as loading (counting an attempt) unless it is done,
 	// and returns its progress: a done file is not loaded again; a loading
@@ -54,8 +56,26 @@ type Store interface {
 	Advance(ctx context.Context, pipeline string, c *source.Chunk) error
 	// Fail marks obj failed with the error.
 	Fail(ctx context.Context, pipeline string, obj source.Object, cause error) error
+	// Prune forgets done files completed before the given time, and says
+	// how many. A pruned file that is listed again loads again.
+	Prune(ctx context.Context, pipeline string, before time.Time) (int64, error)
+	// StartAfter returns the key a listing can start after, skipping done
+	// keys that are older than the lookback window: the window keeps the
+	// keepKeys largest done keys (when > 0) and the keys done since the
+	// given time (when not zero). "" means list everything.
+	StartAfter(ctx context.Context, pipeline string, keepKeys int, since time.Time) (string, error)
 	Close() error
 }
 
 // ID identifies an object version within a pipeline.
 func ID(obj source.Object) string { return obj.Key + "\x00" + obj.ETag }
+
+// KeyOf returns the key part of an ID.
+func KeyOf(id string) string {
+	for i := 0; i < len(id); i++ {
+		if id[i] == 0 {
+			return id[:i]
+		}
+	}
+	return id
+}

@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/ferrydata/ferry/source"
 )
@@ -175,17 +176,45 @@ func Skip(o source.Object, rel string) bool {
 // keep the store's order; pages left empty by filtering are not passed. It
 // returns the first error from f.Validate, the store or fn.
 func List(ctx context.Context, store source.Store, f Filter, fn func([]source.Object) error) error {
+	return ListWith(ctx, store, Options{Filter: f}, fn)
+}
+
+// Options select what ListWith lists.
+type Options struct {
+	Filter Filter
+	// StartAfter, when set, skips keys up to and including it (and, for
+	// stores that support it, does not even list them).
+	StartAfter string
+	// Since, when set, keeps objects modified at or after it.
+	Since time.Time
+}
+
+// ListWith is List with start-after and modified-since selection.
+func ListWith(ctx context.Context, store source.Store, o Options, fn func([]source.Object) error) error {
+	f := o.Filter
 	if err := f.Validate(); err != nil {
 		return err
 	}
-	return store.List(ctx, func(page []source.Object) error {
+	list := store.List
+	if sal, ok := store.(source.StartAfterLister); ok && o.StartAfter != "" {
+		list = func(ctx context.Context, fn func([]source.Object) error) error {
+			return sal.ListAfter(ctx, o.StartAfter, fn)
+		}
+	}
+	return list(ctx, func(page []source.Object) error {
 		var sel []source.Object
-		for _, o := range page {
-			rel := store.Rel(o.Key)
-			if Skip(o, rel) || !f.Match(rel) {
+		for _, obj := range page {
+			rel := store.Rel(obj.Key)
+			if Skip(obj, rel) || !f.Match(rel) {
 				continue
 			}
-			sel = append(sel, o)
+			if o.StartAfter != "" && obj.Key <= o.StartAfter {
+				continue
+			}
+			if !o.Since.IsZero() && obj.LastModified.Before(o.Since) {
+				continue
+			}
+			sel = append(sel, obj)
 		}
 		if len(sel) == 0 {
 			return nil

@@ -248,12 +248,23 @@ func (s *Store) listPrefix() string {
 
 // List calls fn with each page of objects under the root.
 func (s *Store) List(ctx context.Context, fn func(page []source.Object) error) error {
+	return s.ListAfter(ctx, "", fn)
+}
+
+var _ source.StartAfterLister = (*Store)(nil)
+
+// ListAfter is List for the keys after startAfter only (S3's StartAfter):
+// the pages before it are not fetched at all.
+func (s *Store) ListAfter(ctx context.Context, startAfter string, fn func(page []source.Object) error) error {
 	in := &s3.ListObjectsV2Input{
 		Bucket:  aws.String(s.bucket),
 		MaxKeys: aws.Int32(PageSize),
 	}
 	if p := s.listPrefix(); p != "" {
 		in.Prefix = aws.String(p)
+	}
+	if startAfter != "" {
+		in.StartAfter = aws.String(startAfter)
 	}
 	pages := s3.NewListObjectsV2Paginator(s.client, in)
 	for pages.HasMorePages() {

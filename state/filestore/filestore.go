@@ -17,7 +17,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"sort"
 	"sync"
+	"time"
 
 	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/state"
@@ -41,6 +44,7 @@ type entry struct {
 	Pos      source.Position `json:"position"`
 	Attempts int             `json:"attempts"`
 	Error    string          `json:"error,omitempty"`
+	Updated  time.Time       `json:"updated_at"`
 }
 
 type document struct {
@@ -133,10 +137,14 @@ func (s *Store) Lookup(_ context.Context, pipeline string, objs []source.Object)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]state.Progress{}
+	keys := make(map[string]bool, len(objs))
 	for _, o := range objs {
-		if e, ok := f.entries[state.ID(o)]; ok {
-			out[state.ID(o)] = e.progress()
+		keys[o.Key] = true
+	}
+	out := map[string]state.Progress{}
+	for _, e := range f.doc.Files {
+		if keys[e.Key] {
+			out[state.ID(source.Object{Key: e.Key, ETag: e.ETag})] = e.progress()
 		}
 	}
 	return out, nil
@@ -163,6 +171,7 @@ func (s *Store) Start(_ context.Context, pipeline string, obj source.Object) (st
 	if e.Status != state.Done {
 		e.Status = state.Loading
 		e.Attempts++
+		e.Updated = time.Now().UTC()
 	}
 	return e.progress(), f.save()
 }
@@ -181,6 +190,7 @@ func (s *Store) Advance(_ context.Context, pipeline string, c *source.Chunk) err
 	}
 	e.Pos = c.End
 	e.Error = ""
+	e.Updated = time.Now().UTC()
 	if c.Last {
 		e.Status = state.Done
 	}
@@ -198,9 +208,87 @@ func (s *Store) Fail(_ context.Context, pipeline string, obj source.Object, caus
 	if e, ok := f.entries[state.ID(obj)]; ok && e.Status != state.Done {
 		e.Status = state.Failed
 		e.Error = cause.Error()
+		e.Updated = time.Now().UTC()
 		return f.save()
 	}
 	return nil
+}
+
+// Prune implements state.Store.
+func (s *Store) Prune(_ context.Context, pipeline string, before time.Time) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, err := s.open(pipeline)
+	if err != nil {
+		return 0, err
+	}
+	kept := f.doc.Files[:0]
+	var n int64
+	for _, e := range f.doc.Files {
+		if e.Status == state.Done && e.Updated.Before(before) {
+			delete(f.entries, state.ID(source.Object{Key: e.Key, ETag: e.ETag}))
+			n++
+			continue
+		}
+		kept = append(kept, e)
+	}
+	f.doc.Files = kept
+	if n == 0 {
+		return 0, nil
+	}
+	return n, f.save()
+}
+
+// StartAfter implements state.Store.
+func (s *Store) StartAfter(_ context.Context, pipeline string, keepKeys int, since time.Time) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, err := s.open(pipeline)
+	if err != nil {
+		return "", err
+	}
+	var done []string
+	var old, minLoading string
+	for _, e := range f.doc.Files {
+		switch {
+		case e.Status == state.Done:
+			done = append(done, e.Key)
+			if !since.IsZero() && e.Updated.Before(since) && e.Key > old {
+				old = e.Key
+			}
+		case e.Status == state.Loading && (minLoading == "" || e.Key < minLoading):
+			minLoading = e.Key
+		}
+	}
+	var bounds []string
+	if keepKeys > 0 {
+		sort.Strings(done)
+		if len(done) <= keepKeys {
+			return "", nil
+		}
+		bounds = append(bounds, done[len(done)-keepKeys-1])
+	}
+	if !since.IsZero() {
+		if old == "" {
+			return "", nil
+		}
+		bounds = append(bounds, old)
+	}
+	if len(bounds) == 0 {
+		return "", nil
+	}
+	after := slices.Min(bounds)
+	if minLoading != "" && minLoading <= after {
+		// Start just before the file still loading.
+		prev := ""
+		for _, e := range f.doc.Files {
+			if e.Key < minLoading && e.Key > prev {
+				prev = e.Key
+			}
+		}
+		return prev, nil
+	}
+	return after, nil
 }
 
 // Close implements state.Store.

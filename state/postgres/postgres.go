@@ -12,7 +12,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -214,6 +216,70 @@ func (s *Store) Fail(ctx context.Context, pipeline string, obj source.Object, ca
 		return fmt.Errorf("state: mark %q failed: %w", obj.Key, err)
 	}
 	return nil
+}
+
+// Prune implements state.Store.
+func (s *Store) Prune(ctx context.Context, pipeline string, before time.Time) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM ferry.files WHERE pipeline = $1 AND status = 'done' AND updated_at < $2`, pipeline, before)
+	if err != nil {
+		return 0, fmt.Errorf("state: prune: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// StartAfter implements state.Store.
+func (s *Store) StartAfter(ctx context.Context, pipeline string, keepKeys int, since time.Time) (string, error) {
+	var bounds []string
+	if keepKeys > 0 {
+		var k *string
+		if err := s.pool.QueryRow(ctx, `SELECT (SELECT key FROM ferry.files WHERE pipeline = $1 AND status = 'done'
+				ORDER BY key DESC OFFSET $2 LIMIT 1)`, pipeline, keepKeys).Scan(&k); err != nil {
+			return "", fmt.Errorf("state: start-after key: %w", err)
+		}
+		if k == nil {
+			return "", nil
+		}
+		bounds = append(bounds, *k)
+	}
+	if !since.IsZero() {
+		var k *string
+		if err := s.pool.QueryRow(ctx, `SELECT max(key) FROM ferry.files WHERE pipeline = $1 AND status = 'done' AND updated_at < $2`,
+			pipeline, since).Scan(&k); err != nil {
+			return "", fmt.Errorf("state: start-after key: %w", err)
+		}
+		if k == nil {
+			return "", nil
+		}
+		bounds = append(bounds, *k)
+	}
+	if len(bounds) == 0 {
+		return "", nil
+	}
+	after := slices.Min(bounds)
+	// A file still loading must be listed again: start just before it.
+	var minLoading, prev *string
+	if err := s.pool.QueryRow(ctx, `SELECT min(key) FROM ferry.files WHERE pipeline = $1 AND status = 'loading' AND key <= $2`,
+		pipeline, after).Scan(&minLoading); err != nil {
+		return "", fmt.Errorf("state: start-after key: %w", err)
+	}
+	if minLoading == nil {
+		return after, nil
+	}
+	if err := s.pool.QueryRow(ctx, `SELECT max(key) FROM ferry.files WHERE pipeline = $1 AND key < $2`,
+		pipeline, *minLoading).Scan(&prev); err != nil {
+		return "", fmt.Errorf("state: start-after key: %w", err)
+	}
+	if prev == nil {
+		return "", nil
+	}
+	return *prev, nil
+}
+
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
 
 // Close implements state.Store; the pool stays open.

@@ -4,7 +4,9 @@ package statetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/state"
@@ -108,5 +110,61 @@ func Run(t *testing.T, open func(t *testing.T) (s state.Store, reopen func() sta
 		if p, err := s.Start(ctx, "q", a); err != nil || p.Status != state.Loading {
 			t.Fatalf("other pipeline Start = %+v, %v", p, err)
 		}
+	})
+
+	t.Run("prune forgets old done files only", func(t *testing.T) {
+		s, _ := open(t)
+		for _, o := range []source.Object{a, b} {
+			if _, err := s.Start(ctx, "p", o); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Advance(ctx, "p", chunk(a, 0, 1, true)); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.Prune(ctx, "p", time.Now().Add(-time.Hour)); err != nil || n != 0 {
+			t.Fatalf("prune of nothing old = %d, %v", n, err)
+		}
+		if n, err := s.Prune(ctx, "p", time.Now().Add(time.Hour)); err != nil || n != 1 {
+			t.Fatalf("prune = %d, %v; want 1", n, err)
+		}
+		got, err := s.Lookup(ctx, "p", []source.Object{a, b})
+		if err != nil || len(got) != 1 || got[state.ID(b)].Status != state.Loading {
+			t.Fatalf("after prune: %+v, %v", got, err)
+		}
+	})
+
+	t.Run("start-after key keeps the lookback window", func(t *testing.T) {
+		s, _ := open(t)
+		var objs []source.Object
+		for i := 1; i <= 5; i++ {
+			o := source.Object{Key: fmt.Sprintf("2024/05/0%d.log", i), ETag: "e"}
+			objs = append(objs, o)
+			if _, err := s.Start(ctx, "p", o); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Advance(ctx, "p", chunk(o, 0, 1, true)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		check := func(keep int, since time.Time, want string) {
+			t.Helper()
+			got, err := s.StartAfter(ctx, "p", keep, since)
+			if err != nil || got != want {
+				t.Fatalf("StartAfter(%d, %v) = %q, %v; want %q", keep, since, got, err, want)
+			}
+		}
+		check(0, time.Time{}, "")
+		check(2, time.Time{}, "2024/05/03.log")
+		check(10, time.Time{}, "")
+		check(0, time.Now().Add(time.Hour), "2024/05/05.log")
+		check(0, time.Now().Add(-time.Hour), "")
+		check(2, time.Now().Add(time.Hour), "2024/05/03.log")
+		// A file still loading is listed again.
+		late := source.Object{Key: "2024/05/02z.log", ETag: "e"}
+		if _, err := s.Start(ctx, "p", late); err != nil {
+			t.Fatal(err)
+		}
+		check(2, time.Time{}, "2024/05/02.log")
 	})
 }
