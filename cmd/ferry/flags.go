@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -80,9 +81,15 @@ func parseSize(v string) (int, error) {
 }
 
 func newSnapshotFlags(stderr io.Writer) (*flag.FlagSet, *options) {
+	return newFlags("snapshot", stderr)
+}
+
+// newFlags defines the flags of a command: snapshot, or replicate (the
+// snapshot flags plus polling, windows and shutdown).
+func newFlags(command string, stderr io.Writer) (*flag.FlagSet, *options) {
 	o := &options{}
 	c := &o.cfg
-	fs := flag.NewFlagSet("snapshot", flag.ContinueOnError)
+	fs := flag.NewFlagSet(command, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.config, "config", "", "YAML `file` whose keys are these flags' names; flags override it")
 
@@ -116,7 +123,11 @@ func newSnapshotFlags(stderr io.Writer) (*flag.FlagSet, *options) {
 	fs.BoolVar(&c.IgnoreUnknownFields, "ignore-unknown-fields", false, "same as --unknown-fields ignore")
 	fs.StringVar(&c.TimestampFormat, "timestamp-format", "auto", "timestamps: auto (ISO 8601 / RFC 3339 text), epoch_s or epoch_ms (numbers are seconds or milliseconds since 1970)")
 	fs.StringVar(&c.InvalidUTF8, "invalid-utf8", "replace", "text that is not valid UTF-8: replace (bad bytes become U+FFFD) or reject (a bad value)")
-	fs.StringVar(&c.OnError, "on-error", "abort", "bad records: abort (fail the file, start no more files), skip-record (load the rest, keep the bad ones in ferry.rejects or --rejects-file) or skip-file (fail the file, go on)")
+	onError, onErrorDoc := "abort", "bad records: abort (fail the file and stop), skip-record (load the rest, keep the bad ones in ferry.rejects or --rejects-file) or skip-file (fail the file, go on)"
+	if command == "replicate" {
+		onError = "skip-file"
+	}
+	fs.StringVar(&c.OnError, "on-error", onError, onErrorDoc)
 	fs.IntVar(&c.MaxRejects, "max-rejects", 1000, "skip-record: a file with more rejected records than this fails (-1: no limit)")
 	fs.StringVar(&c.RejectsFile, "rejects-file", "", "skip-record with a stdout or file target: JSON-lines file for rejected records (default ferry-rejects.jsonl)")
 	fs.BoolVar(&c.SystemColumns, "system-columns", false, "add _ferry_file (text) and _ferry_record (bigint, record ordinal in the file)")
@@ -129,12 +140,32 @@ func newSnapshotFlags(stderr io.Writer) (*flag.FlagSet, *options) {
 	fs.StringVar(&c.Pipeline, "pipeline", "", "name of the job's progress state (default: derived from source, target and table)")
 	fs.StringVar(&c.State, "state", "", "where progress is kept: default the target database (schema ferry) for PostgreSQL, else the directory .ferry; a directory or a PostgreSQL URL")
 
+	fs.StringVar(&c.Since, "since", "", "only objects modified at or after this: a duration back from now (24h) or a time (2024-05-01T00:00:00Z)")
+	fs.BoolVar(&c.ReloadChanged, "reload-changed", true, "load an object again when it changed (new ETag) after it was loaded; false: a key loads once")
+	maxAttempts := 0
+	if command == "replicate" {
+		maxAttempts = 3
+	}
+	fs.IntVar(&c.MaxAttempts, "max-attempts", maxAttempts, "a failed file is retried until it has failed this many times (0: every run)")
+	if command == "replicate" {
+		fs.DurationVar(&c.PollInterval, "poll-interval", 10*time.Second, "how often to list the source")
+		fs.BoolVar(&c.Backfill, "backfill", true, "load what is already there before following new files; false: only objects modified from now on")
+		fs.BoolVar(&c.StartAfterKey, "start-after-key", false, "for keys that grow lexicographically (date-partitioned): list only after the oldest key of the lookback window")
+		fs.IntVar(&c.LookbackKeys, "lookback-keys", 0, "with --start-after-key: the window keeps this many of the newest loaded keys")
+		fs.DurationVar(&c.Lookback, "lookback", 0, "with --start-after-key: the window keeps the keys loaded within this duration")
+		fs.DurationVar(&c.StateRetention, "state-retention", 0, "forget done files after this long (0: never); a forgotten file that is listed again loads again")
+		fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long chunks already being written may take to commit")
+	}
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "console", "console or json (on stderr)")
 	fs.StringVar(&o.progress, "progress", "auto", "auto (a bar on a terminal, log lines otherwise), bar, log or none")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile to this `file` (for development)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: ferry snapshot --source DIR|s3://bucket/prefix [flags]\n\nLoad every matching file once, then exit.\n\nFlags:\n")
+		if command == "replicate" {
+			fmt.Fprintf(fs.Output(), "Usage: ferry replicate --source DIR|s3://bucket/prefix [flags]\n\nLoad every matching file, then keep loading new files as they appear, until stopped.\n\nFlags:\n")
+		} else {
+			fmt.Fprintf(fs.Output(), "Usage: ferry snapshot --source DIR|s3://bucket/prefix [flags]\n\nLoad every matching file once, then exit.\n\nFlags:\n")
+		}
 		fs.PrintDefaults()
 	}
 	return fs, o

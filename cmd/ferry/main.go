@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"syscall"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -40,10 +41,11 @@ func main() {
 const topUsage = `ferry replicates files into databases.
 
 Usage:
-  ferry snapshot [flags]   load every matching file once, then exit
-  ferry help [command]     show help
+  ferry snapshot [flags]    load every matching file once, then exit
+  ferry replicate [flags]   load every matching file, then follow new files until stopped
+  ferry help [command]      show help
 
-Run 'ferry snapshot -h' for the flags.
+Run 'ferry snapshot -h' or 'ferry replicate -h' for the flags.
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -54,9 +56,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "snapshot":
 		return snapshot(args[1:], stderr)
+	case "replicate":
+		return replicate(args[1:], stderr)
 	case "help", "-h", "--help":
-		if len(args) > 1 && args[1] == "snapshot" {
-			fs, _ := newSnapshotFlags(stderr)
+		if len(args) > 1 && (args[1] == "snapshot" || args[1] == "replicate") {
+			fs, _ := newFlags(args[1], stderr)
 			fs.Usage()
 			return exitOK
 		}
@@ -146,4 +150,66 @@ func newLogger(w io.Writer, level, format string) (zerolog.Logger, error) {
 		return zerolog.New(cw).Level(lvl).With().Timestamp().Logger(), nil
 	}
 	return zerolog.Logger{}, fmt.Errorf("--log-format %q: expected console or json", format)
+}
+
+func replicate(args []string, stderr io.Writer) int {
+	fs, o := newFlags("replicate", stderr)
+	cfg, err := o.parse(fs, args)
+	if errors.Is(err, errHelp) {
+		return exitOK
+	}
+	if err == nil {
+		err = cfg.ValidateReplication()
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "ferry: %v\n", err)
+		return exitUsage
+	}
+	log, err := newLogger(stderr, o.logLevel, o.logFormat)
+	if err != nil {
+		fmt.Fprintf(stderr, "ferry: %v\n", err)
+		return exitUsage
+	}
+	// Two-phase stop: the first SIGINT/SIGTERM stops listing and reading;
+	// chunks being written get --shutdown-timeout to commit (a second
+	// signal cuts that short).
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(signals)
+	ctx, stopReading := context.WithCancel(context.Background())
+	writeCtx, stopWriting := context.WithCancel(context.Background())
+	defer stopReading()
+	defer stopWriting()
+	go func() {
+		select {
+		case sig := <-signals:
+			log.Info().Str("signal", sig.String()).Dur("timeout", cfg.ShutdownTimeout).Msg("stopping: finishing chunks in flight")
+			stopReading()
+		case <-ctx.Done():
+			return
+		}
+		select {
+		case <-signals:
+		case <-time.After(cfg.ShutdownTimeout):
+		}
+		stopWriting()
+	}()
+
+	j, err := job.Open(ctx, cfg, log)
+	if err != nil {
+		var ue *job.UsageError
+		fmt.Fprintf(stderr, "ferry: %v\n", err)
+		if errors.As(err, &ue) {
+			return exitUsage
+		}
+		return exitFailed
+	}
+	defer j.Close()
+	log.Info().Str("pipeline", j.Pipeline()).Dur("poll_interval", cfg.PollInterval).Bool("backfill", cfg.Backfill).Msg("replication starting")
+	if err := j.Replicate(ctx, writeCtx); err != nil {
+		fmt.Fprintf(stderr, "ferry: %v\n", err)
+		return exitFailed
+	}
+	log.Info().Msg("stopped; the next start resumes where this one stopped")
+	return exitOK
 }

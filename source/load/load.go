@@ -41,6 +41,10 @@ type Config struct {
 	// than that are rejected in one load, by the reader or the target.
 	SkipRecords bool
 	MaxRejects  int
+	// WriteCtx, when set, governs pushes instead of File's ctx: cancelling
+	// File's ctx then stops reading, but a push under way still completes
+	// (a graceful stop commits the chunk in flight).
+	WriteCtx context.Context
 }
 
 // maxPendingRejects bounds the rejects held while no good record follows
@@ -248,7 +252,11 @@ func file(ctx context.Context, store source.Store, obj source.Object, start sour
 				c.RejectLimit = max(cfg.MaxRejects-int(st.Rejects), 0)
 			}
 			n := int64(r.batch.Len())
-			if err := p.Push(gctx, c); err != nil {
+			pushCtx := gctx
+			if cfg.WriteCtx != nil {
+				pushCtx = cfg.WriteCtx
+			}
+			if err := p.Push(pushCtx, c); err != nil {
 				return err
 			}
 			// The target may have added rejects of its own (values that

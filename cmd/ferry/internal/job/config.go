@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/ferrydata/ferry/source/compress"
 	"github.com/ferrydata/ferry/source/discover"
@@ -59,6 +60,58 @@ type Config struct {
 
 	Pipeline string
 	State    string
+
+	// Since: only objects modified at or after it (a duration back from
+	// now, or an RFC 3339 time).
+	Since string
+	// ReloadChanged loads a changed object (new ETag) again as a new
+	// version; false ignores changes to keys already loaded.
+	ReloadChanged bool
+	// MaxAttempts: a failed file is retried until it has failed this many
+	// times (0: always; snapshot default).
+	MaxAttempts int
+
+	// Replication.
+	PollInterval    time.Duration
+	Backfill        bool
+	StartAfterKey   bool
+	LookbackKeys    int
+	Lookback        time.Duration
+	StateRetention  time.Duration
+	ShutdownTimeout time.Duration
+}
+
+// sinceTime resolves Since at now.
+func (c *Config) sinceTime(now time.Time) (time.Time, error) {
+	if c.Since == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(c.Since); err == nil {
+		return now.Add(-d), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, c.Since); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, usage("--since %q: expected a duration (24h, 90m) or a time (2024-05-01, 2024-05-01T10:00:00Z)", c.Since)
+}
+
+// ValidateReplication checks the replication settings.
+func (c *Config) ValidateReplication() error {
+	if c.PollInterval <= 0 {
+		return usage("--poll-interval must be positive")
+	}
+	if c.LookbackKeys < 0 || c.Lookback < 0 || c.StateRetention < 0 || c.ShutdownTimeout < 0 {
+		return usage("--lookback-keys, --lookback, --state-retention and --shutdown-timeout must not be negative")
+	}
+	if c.StartAfterKey && c.LookbackKeys == 0 && c.Lookback == 0 {
+		return usage("--start-after-key needs --lookback-keys or --lookback")
+	}
+	if c.StateRetention > 0 && c.StartAfterKey && c.Lookback > c.StateRetention {
+		return usage("--state-retention must be longer than --lookback, or files in the window load again")
+	}
+	return nil
 }
 
 // UsageError is a bad flag or config value (exit status 2).
@@ -227,6 +280,12 @@ func (c *Config) Validate() error {
 	}
 	if kind == targetPostgres && c.RejectsFile != "" {
 		return usage("--rejects-file is for non-PostgreSQL targets; PostgreSQL keeps rejects in ferry.rejects")
+	}
+	if _, err := c.sinceTime(time.Now()); err != nil {
+		return err
+	}
+	if c.MaxAttempts < 0 {
+		return usage("--max-attempts must not be negative")
 	}
 	if c.Workers == 0 {
 		c.Workers = runtime.NumCPU()

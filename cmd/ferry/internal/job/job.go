@@ -43,7 +43,7 @@ type Job struct {
 
 	// Counters, read by the progress reporter.
 	Listed, Skipped, Done, Failed atomic.Int64
-	Vanished, Rejected            atomic.Int64
+	Vanished, Rejected, Retry     atomic.Int64
 	Records, ReadBytes            atomic.Int64
 	listingDone                   atomic.Bool
 	rejectsFile                   *os.File
@@ -291,8 +291,24 @@ type Summary struct {
 // in parallel. It returns an error only when the job itself fails (listing
 // or state); failed files are counted in the summary.
 func (j *Job) Snapshot(ctx context.Context) (Summary, error) {
+	since, err := j.cfg.sinceTime(time.Now())
+	if err != nil {
+		return Summary{}, err
+	}
+	return j.pass(ctx, ctx, discover.Options{Filter: j.filter(), Since: since})
+}
+
+func (j *Job) filter() discover.Filter {
+	return discover.Filter{Include: j.cfg.Include, Exclude: j.cfg.Exclude}
+}
+
+// pass lists the store once and loads every selected file that is not done,
+// reading under ctx and writing under writeCtx (which outlives ctx by the
+// shutdown timeout, so in-flight chunks commit on a graceful stop).
+func (j *Job) pass(ctx, writeCtx context.Context, opts discover.Options) (Summary, error) {
 	start := time.Now()
 	var sum Summary
+	before := j.counters()
 	workers := j.cfg.Workers
 	files := make(chan source.Object, workers)
 	var mu sync.Mutex
@@ -309,12 +325,12 @@ func (j *Job) Snapshot(ctx context.Context) (Summary, error) {
 				if dispatch.Err() != nil {
 					continue // drain: aborted
 				}
-				err := j.loadFile(ctx, obj, p)
+				err := j.loadFile(ctx, writeCtx, obj, p)
 				if err != nil {
 					mu.Lock()
 					sum.Errors = append(sum.Errors, err)
 					mu.Unlock()
-					if j.cfg.OnError == OnErrorAbort && ctx.Err() == nil {
+					if j.cfg.OnError == OnErrorAbort && ctx.Err() == nil && !isTransient(err) {
 						aborted.Store(true)
 						stopDispatch()
 					}
@@ -322,14 +338,14 @@ func (j *Job) Snapshot(ctx context.Context) (Summary, error) {
 			}
 		})
 	}
-	listErr := discover.List(ctx, j.store, discover.Filter{Include: j.cfg.Include, Exclude: j.cfg.Exclude}, func(page []source.Object) error {
+	listErr := discover.ListWith(ctx, j.store, opts, func(page []source.Object) error {
 		progress, err := j.state.Lookup(ctx, j.pipeline, page)
 		if err != nil {
 			return err
 		}
 		for _, obj := range page {
 			j.Listed.Add(1)
-			if pr, ok := progress[state.ID(obj)]; ok && pr.Status == state.Done {
+			if !j.wanted(obj, progress) {
 				j.Skipped.Add(1)
 				continue
 			}
@@ -350,15 +366,16 @@ func (j *Job) Snapshot(ctx context.Context) (Summary, error) {
 	j.listingDone.Store(true)
 	close(files)
 	wg.Wait()
-	sum.Files = j.Listed.Load()
-	sum.AlreadyDone = j.Skipped.Load()
-	sum.Loaded = j.Done.Load()
-	sum.Failed = j.Failed.Load()
-	sum.Vanished = j.Vanished.Load()
-	sum.Rejected = j.Rejected.Load()
+	after := j.counters()
+	sum.Files = after.Listed - before.Listed
+	sum.AlreadyDone = after.Skipped - before.Skipped
+	sum.Loaded = after.Done - before.Done
+	sum.Failed = after.Failed - before.Failed
+	sum.Vanished = after.Vanished - before.Vanished
+	sum.Rejected = after.Rejected - before.Rejected
+	sum.Records = after.Records - before.Records
+	sum.Bytes = after.Bytes - before.Bytes
 	sum.Aborted = aborted.Load()
-	sum.Records = j.Records.Load()
-	sum.Bytes = j.ReadBytes.Load()
 	sum.Elapsed = time.Since(start)
 	if listErr != nil {
 		return sum, fmt.Errorf("list %s: %w", j.store, listErr)
@@ -366,7 +383,36 @@ func (j *Job) Snapshot(ctx context.Context) (Summary, error) {
 	return sum, nil
 }
 
-func (j *Job) loadFile(ctx context.Context, obj source.Object, p pusher.Pusher) error {
+// wanted says whether a listed object needs loading, given the progress of
+// the versions of its key.
+func (j *Job) wanted(obj source.Object, progress map[string]state.Progress) bool {
+	pr, ok := progress[state.ID(obj)]
+	if ok && pr.Status == state.Done {
+		return false
+	}
+	if ok && pr.Status == state.Failed && j.cfg.MaxAttempts > 0 && pr.Attempts >= j.cfg.MaxAttempts {
+		return false // quarantined: retried only as a new version
+	}
+	if !ok && !j.cfg.ReloadChanged {
+		for id, p := range progress {
+			if p.Status == state.Done && state.KeyOf(id) == obj.Key {
+				return false // another version of the key was loaded
+			}
+		}
+	}
+	return true
+}
+
+type counts struct {
+	Listed, Skipped, Done, Failed, Vanished, Rejected, Records, Bytes int64
+}
+
+func (j *Job) counters() counts {
+	return counts{j.Listed.Load(), j.Skipped.Load(), j.Done.Load(), j.Failed.Load(), j.Vanished.Load(),
+		j.Rejected.Load(), j.Records.Load(), j.ReadBytes.Load()}
+}
+
+func (j *Job) loadFile(ctx, writeCtx context.Context, obj source.Object, p pusher.Pusher) error {
 	log := j.log.With().Str("file", obj.Key).Logger()
 	pr, err := j.state.Start(ctx, j.pipeline, obj)
 	if err != nil {
@@ -383,6 +429,9 @@ func (j *Job) loadFile(ctx context.Context, obj source.Object, p pusher.Pusher) 
 	}
 	cfg := j.load
 	cfg.Pushed = func(n int64) { j.Records.Add(n) }
+	if writeCtx != ctx {
+		cfg.WriteCtx = writeCtx
+	}
 	st, err := load.File(ctx, j.store, obj, pr.Pos, cfg, p)
 	j.Rejected.Add(st.Rejects)
 	if err != nil && (errors.Is(err, source.ErrNotFound) || errors.Is(err, s3.ErrChanged)) {
@@ -392,14 +441,24 @@ func (j *Job) loadFile(ctx context.Context, obj source.Object, p pusher.Pusher) 
 		log.Warn().Msg(err.Error() + " (skipped)")
 		return nil
 	}
+	if err != nil && ctx.Err() != nil {
+		// Stopped: the file stays "loading" and resumes at its last
+		// committed chunk.
+		return err
+	}
+	if err != nil && isTransient(err) {
+		// The store or the database is unavailable: not the file's fault.
+		// It stays "loading"; the next run (or poll) resumes it.
+		j.Retry.Add(1)
+		log.Warn().Msg(err.Error() + " (will retry)")
+		return err
+	}
 	if err != nil {
 		j.Failed.Add(1)
-		if ctx.Err() == nil {
-			// Record the failure; with a dead database this fails too, and
-			// the file stays "loading" to be resumed.
-			if ferr := j.state.Fail(context.WithoutCancel(ctx), j.pipeline, obj, err); ferr != nil {
-				log.Warn().Err(ferr).Msg("cannot record the failure in the state")
-			}
+		// Record the failure; with a dead database this fails too, and
+		// the file stays "loading" to be resumed.
+		if ferr := j.state.Fail(context.WithoutCancel(ctx), j.pipeline, obj, err); ferr != nil {
+			log.Warn().Err(ferr).Msg("cannot record the failure in the state")
 		}
 		log.Error().Msg(err.Error())
 		return err
