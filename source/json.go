@@ -33,8 +33,8 @@ func (b *Batch) AppendJSON(dst []byte, i int) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-// AppendJSONString appends s as a JSON string; invalid UTF-8 becomes
-// U+FFFD.
+// AppendJSONString appends s as a JSON string; each invalid UTF-8 byte
+// becomes U+FFFD.
 func AppendJSONString(dst, s []byte) []byte {
 	dst = append(dst, '"')
 	start := 0
@@ -65,7 +65,7 @@ func AppendJSONString(dst, s []byte) []byte {
 		r, size := utf8.DecodeRune(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
+			dst = append(dst, "\uFFFD"...)
 			i++
 			start = i
 			continue

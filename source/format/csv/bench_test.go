@@ -8,6 +8,7 @@ import (
 
 	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/source/format"
+	"github.com/ferrydata/ferry/source/format/internal/formattest"
 )
 
 // benchCSV is about 20 MB of rows shaped like the load benchmark's table:
@@ -48,29 +49,8 @@ func benchCSV(size int) []byte {
 }
 
 func BenchmarkCSV(b *testing.B) {
-	data := benchCSV(20 << 20)
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	var batch source.Batch
 	o := format.Options{Format: format.CSV, Header: true}
-	for b.Loop() {
-		r, err := New(bytes.NewReader(data), o, source.Position{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		rows := 0
-		for {
-			err := r.Next(&batch)
-			rows += batch.Len()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-		}
-		if rows == 0 {
-			b.Fatal("no rows")
-		}
-	}
+	formattest.Bench(b, benchCSV(20<<20), func(r io.Reader) (format.Reader, error) {
+		return New(r, o, source.Position{})
+	})
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/source/format"
+	"github.com/ferrydata/ferry/source/format/internal/formattest"
 )
 
 // Option bytes the fuzzer chooses from (by index, modulo the length).
@@ -61,11 +62,11 @@ func FuzzCSV(f *testing.F) {
 		if checkOptions(o.WithDefaults()) != nil {
 			return
 		}
-		full := drain(t, open(t, string(in), o, source.Position{}, 4096, identity))
-		if full.final != io.EOF && !strings.HasPrefix(full.final.Error(), "csv header") {
-			t.Fatalf("final error %v", full.final)
+		full := formattest.Drain(t, open(t, string(in), o, source.Position{}, 4096, formattest.Identity), formattest.Values)
+		if full.Final != io.EOF && !strings.HasPrefix(full.Final.Error(), "csv header") {
+			t.Fatalf("final error %v", full.Final)
 		}
-		for _, re := range full.errs {
+		for _, re := range full.Rejects {
 			if !bytes.HasPrefix(in[re.Offset:], re.Raw) {
 				t.Fatalf("%v: Raw %q is not the input at its offset", re, re.Raw)
 			}
@@ -74,18 +75,13 @@ func FuzzCSV(f *testing.F) {
 		// Reads split anyhow, tiny buffers and small batches change
 		// nothing; resuming at any batch end gives the rest.
 		o.BatchRows = int(rows%5) + 1
-		small := drain(t, open(t, string(in), o, source.Position{}, int(size%16)+1, iotest.OneByteReader))
-		if !slices.Equal(small.raws, full.raws) || small.final != full.final && small.final.Error() != full.final.Error() {
-			t.Fatalf("small reads:\n%q\nwant\n%q", small.raws, full.raws)
+		small := formattest.Drain(t, open(t, string(in), o, source.Position{}, int(size%16)+1, iotest.OneByteReader), formattest.Values)
+		if small.Final != full.Final && small.Final.Error() != full.Final.Error() {
+			t.Fatalf("small reads: final %v, want %v", small.Final, full.Final)
 		}
-		step := max(1, len(small.batches)/8)
-		for k := 0; k < len(small.batches); k += step {
-			be := small.batches[k]
-			rest := drain(t, open(t, string(in), o, be.pos, int(size%16)+1, iotest.HalfReader))
-			if !slices.Equal(rest.raws, full.raws[be.nevents:]) {
-				t.Fatalf("resume at %+v:\n%q\nwant\n%q", be.pos, rest.raws, full.raws[be.nevents:])
-			}
-		}
+		formattest.CheckBatches(t, string(in), 0, o, full, small, len(small.Batches)/8, func(p source.Position) formattest.Result {
+			return formattest.Drain(t, open(t, string(in), o, p, int(size%16)+1, iotest.HalfReader), formattest.Values)
+		})
 
 		o.BatchRows, o.MaxRecordBytes = 0, 0
 		compareRef(t, in, o)
@@ -98,14 +94,14 @@ func FuzzCSV(f *testing.F) {
 // compareRef compares with refCSV up to the first bad record.
 func compareRef(t *testing.T, in []byte, o format.Options) {
 	cols, want, errAt, hdrErr := refCSV(in, o)
-	res := drain(t, open(t, string(in), o, source.Position{}, 4096, identity))
+	res := formattest.Drain(t, open(t, string(in), o, source.Position{}, 4096, formattest.Identity), formattest.Values)
 	if hdrErr {
-		if res.final == nil || !strings.HasPrefix(res.final.Error(), "csv header") {
-			t.Fatalf("reference: bad header; reader: %q, %v", res.events, res.final)
+		if res.Final == nil || !strings.HasPrefix(res.Final.Error(), "csv header") {
+			t.Fatalf("reference: bad header; reader: %q, %v", res.Events, res.Final)
 		}
 		return
 	}
-	got := res.events
+	got := res.Events
 	for i, e := range got {
 		if strings.HasPrefix(e, "ERR ") {
 			got = got[:i]
@@ -115,16 +111,16 @@ func compareRef(t *testing.T, in []byte, o format.Options) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("records differ from the reference:\n%q\nwant\n%q", got, want)
 	}
-	if len(want) > 0 && !slices.Equal(res.cols, cols) {
-		t.Fatalf("columns %q, reference %q", res.cols, cols)
+	if len(want) > 0 && !slices.Equal(res.Cols, cols) {
+		t.Fatalf("columns %q, reference %q", res.Cols, cols)
 	}
 	switch {
-	case errAt > 0 && len(res.errs) == 0:
-		t.Fatalf("reference: record %d is bad; reader: %q", errAt, res.events)
-	case errAt > 0 && res.errs[0].Record != int64(errAt):
-		t.Fatalf("reference: record %d is bad; reader: %v", errAt, res.errs[0])
-	case errAt == 0 && len(res.errs) > 0:
-		t.Fatalf("reference reads it all; reader: %v", res.errs[0])
+	case errAt > 0 && len(res.Rejects) == 0:
+		t.Fatalf("reference: record %d is bad; reader: %q", errAt, res.Events)
+	case errAt > 0 && res.Rejects[0].Record != int64(errAt):
+		t.Fatalf("reference: record %d is bad; reader: %v", errAt, res.Rejects[0])
+	case errAt == 0 && len(res.Rejects) > 0:
+		t.Fatalf("reference reads it all; reader: %v", res.Rejects[0])
 	}
 }
 
@@ -267,8 +263,6 @@ func refRecord(in []byte, o format.Options, esc byte) (rec []refField, rest []by
 	}
 }
 
-func identity(r io.Reader) io.Reader { return r }
-
 // compareStd compares with encoding/csv on inputs where the rules are the
 // same: no CR (encoding/csv rewrites CRLF inside quotes), no BOM, records
 // within the length limit.
@@ -294,7 +288,7 @@ func compareStd(t *testing.T, in []byte, o format.Options) {
 		want = append(want, rec)
 	}
 
-	r := open(t, string(in), format.Options{Delimiter: o.Delimiter, Comment: o.Comment}, source.Position{}, 4096, identity)
+	r := open(t, string(in), format.Options{Delimiter: o.Delimiter, Comment: o.Comment}, source.Position{}, 4096, formattest.Identity)
 	var got [][]string
 	var gotErr error
 	var b source.Batch

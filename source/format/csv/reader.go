@@ -10,6 +10,7 @@ import (
 
 	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/source/format"
+	"github.com/ferrydata/ferry/source/format/internal/readerr"
 )
 
 func init() {
@@ -43,8 +44,7 @@ type Reader struct {
 	started bool
 	nrec    int64 // data records consumed (good and bad) since the file start
 	pos     source.Position
-	pending error // error to return on the next call, after a batch
-	err     error // final error: returned by every later call
+	errs    readerr.Errs
 
 	// skipLine discards through the next LF (after malformed quoting, or
 	// a comment); skipRecord discards the rest of an over-long record,
@@ -164,36 +164,25 @@ const (
 )
 
 func (r *Reader) next(b *source.Batch) error {
-	if r.pending != nil {
-		err := r.pending
-		r.pending = nil
-		var re *source.RecordError
-		if !errors.As(err, &re) {
-			r.err = err
-		}
+	if err := r.errs.Due(); err != nil {
 		return err
-	}
-	if r.err != nil {
-		return r.err
 	}
 	if !r.started {
 		r.started = true
 		if err := r.begin(); err != nil {
-			r.err = err
-			return err
+			return r.errs.Fail(b, err)
 		}
 	}
 	for {
 		st, nf, err := r.record(b)
 		if err != nil {
-			var re *source.RecordError
-			if errors.As(err, &re) {
+			if readerr.IsRecordError(err) {
 				r.nrec++
 			}
-			return r.fail(b, err)
+			return r.errs.Fail(b, err)
 		}
 		if st == stEOF {
-			return r.fail(b, io.EOF)
+			return r.errs.Fail(b, io.EOF)
 		}
 		if !r.haveWidth {
 			r.setWidth(nf)
@@ -207,7 +196,7 @@ func (r *Reader) next(b *source.Batch) error {
 			s := int(r.recStart - r.Base)
 			err.Raw = source.CutRaw(r.Buf[s : s+r.recLen])
 			r.nrec++
-			return r.fail(b, err)
+			return r.errs.Fail(b, err)
 		}
 		r.nrec++
 		r.pos = source.Position{Records: r.nrec, Offset: r.Base + int64(r.P)}
@@ -281,21 +270,6 @@ func (r *Reader) setWidth(n int) {
 	for i := range r.cols {
 		r.cols[i] = "column_" + strconv.Itoa(i+1)
 	}
-}
-
-// fail returns err now when b is empty, and otherwise returns b with a nil
-// error and keeps err for the next call.
-func (r *Reader) fail(b *source.Batch, err error) error {
-	var re *source.RecordError
-	isRecord := errors.As(err, &re)
-	if b.Len() > 0 {
-		r.pending = err
-		return nil
-	}
-	if !isRecord {
-		r.err = err
-	}
-	return err
 }
 
 func (r *Reader) recordError(start int64, err error) *source.RecordError {

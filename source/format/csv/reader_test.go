@@ -12,116 +12,11 @@ import (
 
 	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/source/format"
+	"github.com/ferrydata/ferry/source/format/internal/formattest"
 )
 
 // null stands for a Null field in expected records.
-const null = "∅"
-
-// recString renders record i of b as "v1|v2|...", Null as ∅.
-func recString(b *source.Batch, i int) string {
-	var parts []string
-	for _, f := range b.Record(i) {
-		switch f.Kind {
-		case source.Null:
-			parts = append(parts, null)
-		case source.String:
-			parts = append(parts, string(b.Value(f)))
-		default:
-			parts = append(parts, fmt.Sprintf("%s:%s", f.Kind, b.Value(f)))
-		}
-	}
-	return strings.Join(parts, "|")
-}
-
-// result is everything a Reader produced, read to the end.
-type result struct {
-	events  []string // records as recString, errors as "ERR " + message
-	raws    []string // events, with Raw after each record error's message
-	errs    []*source.RecordError
-	cols    []string
-	batches []batchEnd
-	final   error // the error that ended reading (io.EOF when clean)
-}
-
-type batchEnd struct {
-	pos     source.Position
-	nrecs   int // records before this point
-	nevents int // events before this point
-}
-
-// drain reads r to its end, continuing after record errors.
-func drain(t *testing.T, r format.Reader) result {
-	t.Helper()
-	var res result
-	var b source.Batch
-	nrecs := 0
-	for range 100000 {
-		before := r.Pos()
-		err := r.Next(&b)
-		if b.Len() > 0 {
-			res.cols = b.Columns
-		}
-		for i := range b.Len() {
-			res.events = append(res.events, recString(&b, i))
-			res.raws = append(res.raws, recString(&b, i))
-		}
-		nrecs += b.Len()
-		var re *source.RecordError
-		switch {
-		case err == nil:
-			if b.Len() == 0 {
-				t.Fatalf("Next returned no records and no error")
-			}
-			res.batches = append(res.batches, batchEnd{r.Pos(), nrecs, len(res.events)})
-			if p := r.Pos(); p.Records < before.Records || p.Offset <= before.Offset {
-				t.Fatalf("Pos went from %+v to %+v", before, p)
-			}
-		case errors.As(err, &re):
-			if b.Len() != 0 {
-				t.Fatalf("Next returned %d records with error %v", b.Len(), err)
-			}
-			if r.Pos() != before {
-				t.Fatalf("Pos moved from %+v to %+v on error %v", before, r.Pos(), err)
-			}
-			if len(re.Raw) == 0 || len(re.Raw) > source.MaxRawBytes {
-				t.Fatalf("%v: Raw has %d bytes", err, len(re.Raw))
-			}
-			res.events = append(res.events, "ERR "+err.Error())
-			res.raws = append(res.raws, fmt.Sprintf("ERR %v raw=%q", err, re.Raw))
-			res.errs = append(res.errs, re)
-		default:
-			if b.Len() != 0 {
-				t.Fatalf("Next returned %d records with error %v", b.Len(), err)
-			}
-			if r.Pos() != before {
-				t.Fatalf("Pos moved from %+v to %+v on error %v", before, r.Pos(), err)
-			}
-			if err != io.EOF {
-				res.events = append(res.events, "ERR "+err.Error())
-				res.raws = append(res.raws, "ERR "+err.Error())
-			}
-			res.final = err
-			// Final errors stay.
-			if err2 := r.Next(&b); err2 != err || b.Len() != 0 {
-				t.Fatalf("after final error %v, Next returned %v with %d records", err, err2, b.Len())
-			}
-			return res
-		}
-	}
-	t.Fatal("reader does not end")
-	return res
-}
-
-// readers wraps the input in ways that change how reads split it.
-var readers = []struct {
-	name string
-	wrap func(io.Reader) io.Reader
-}{
-	{"plain", func(r io.Reader) io.Reader { return r }},
-	{"onebyte", iotest.OneByteReader},
-	{"dataerr", iotest.DataErrReader},
-	{"half", iotest.HalfReader},
-}
+const null = formattest.Null
 
 // bufSizes are initial buffer sizes: tiny ones make every record straddle
 // reads and grow the buffer.
@@ -265,18 +160,18 @@ func TestRead(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, rd := range readers {
+			for _, rd := range formattest.Readers {
 				for _, size := range bufSizes {
-					r := open(t, tt.in, tt.o, source.Position{}, size, rd.wrap)
-					res := drain(t, r)
-					if res.final != io.EOF {
-						t.Fatalf("%s/%d: final error %v", rd.name, size, res.final)
+					r := open(t, tt.in, tt.o, source.Position{}, size, rd.Wrap)
+					res := formattest.Drain(t, r, formattest.Values)
+					if res.Final != io.EOF {
+						t.Fatalf("%s/%d: final error %v", rd.Name, size, res.Final)
 					}
-					if !slices.Equal(res.events, tt.want) {
-						t.Fatalf("%s/%d: got\n%q\nwant\n%q", rd.name, size, res.events, tt.want)
+					if !slices.Equal(res.Events, tt.want) {
+						t.Fatalf("%s/%d: got\n%q\nwant\n%q", rd.Name, size, res.Events, tt.want)
 					}
-					if tt.cols != nil && !slices.Equal(res.cols, tt.cols) {
-						t.Fatalf("%s/%d: columns %q, want %q", rd.name, size, res.cols, tt.cols)
+					if tt.cols != nil && !slices.Equal(res.Cols, tt.cols) {
+						t.Fatalf("%s/%d: columns %q, want %q", rd.Name, size, res.Cols, tt.cols)
 					}
 				}
 			}
@@ -294,12 +189,12 @@ func TestHeaderErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := open(t, tt.in, format.Options{Header: true}, source.Position{}, bufSize, func(r io.Reader) io.Reader { return r })
-			res := drain(t, r)
-			if res.final == nil || res.final.Error() != tt.want {
-				t.Fatalf("got %v, want %s", res.final, tt.want)
+			res := formattest.Drain(t, r, formattest.Values)
+			if res.Final == nil || res.Final.Error() != tt.want {
+				t.Fatalf("got %v, want %s", res.Final, tt.want)
 			}
-			if len(res.events) != 1 {
-				t.Fatalf("events %q", res.events)
+			if len(res.Events) != 1 {
+				t.Fatalf("events %q", res.Events)
 			}
 		})
 	}
@@ -347,11 +242,11 @@ func TestRaw(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, rd := range readers {
+			for _, rd := range formattest.Readers {
 				for _, size := range bufSizes {
-					res := drain(t, open(t, tt.in, tt.o, source.Position{}, size, rd.wrap))
-					if !slices.Equal(res.raws, tt.want) {
-						t.Fatalf("%s/%d: got\n%q\nwant\n%q", rd.name, size, res.raws, tt.want)
+					res := formattest.Drain(t, open(t, tt.in, tt.o, source.Position{}, size, rd.Wrap), formattest.Values)
+					if !slices.Equal(res.Raws, tt.want) {
+						t.Fatalf("%s/%d: got\n%q\nwant\n%q", rd.Name, size, res.Raws, tt.want)
 					}
 				}
 			}
@@ -410,12 +305,12 @@ func genCSV(n int) string {
 
 func TestBatchingAndResume(t *testing.T) {
 	in := genCSV(200)
-	full := drain(t, open(t, in, format.Options{Header: true}, source.Position{}, bufSize, iotest.HalfReader))
-	if len(full.events) != 200 || len(full.batches) != 1 {
-		t.Fatalf("got %d records in %d batches", len(full.events), len(full.batches))
+	full := formattest.Drain(t, open(t, in, format.Options{Header: true}, source.Position{}, bufSize, iotest.HalfReader), formattest.Values)
+	if len(full.Events) != 200 || len(full.Batches) != 1 {
+		t.Fatalf("got %d records in %d batches", len(full.Events), len(full.Batches))
 	}
-	if want := (source.Position{Records: 200, Offset: int64(len(in))}); full.batches[0].pos != want {
-		t.Fatalf("final pos %+v, want %+v", full.batches[0].pos, want)
+	if want := (source.Position{Records: 200, Offset: int64(len(in))}); full.Batches[0].Pos != want {
+		t.Fatalf("final pos %+v, want %+v", full.Batches[0].Pos, want)
 	}
 	limits := []format.Options{
 		{Header: true, BatchRows: 1},
@@ -427,43 +322,28 @@ func TestBatchingAndResume(t *testing.T) {
 	for _, o := range limits {
 		t.Run(fmt.Sprintf("rows=%d,bytes=%d", o.BatchRows, o.BatchBytes), func(t *testing.T) {
 			for _, size := range []int{3, 100, bufSize} {
-				res := drain(t, open(t, in, o, source.Position{}, size, iotest.OneByteReader))
-				if !slices.Equal(res.events, full.events) {
-					t.Fatalf("records differ from one batch")
-				}
-				prev := 0
-				for _, be := range res.batches {
-					n := be.nrecs - prev
-					prev = be.nrecs
-					if o.BatchRows > 0 && n > o.BatchRows {
-						t.Fatalf("batch of %d records, limit %d", n, o.BatchRows)
+				res := formattest.Drain(t, open(t, in, o, source.Position{}, size, iotest.OneByteReader), formattest.Values)
+				// Batches end just after a record, at a newline; resuming
+				// at every batch end yields exactly the rest.
+				formattest.CheckBatches(t, in, '\n', o, full, res, 1, func(p source.Position) formattest.Result {
+					rest := formattest.Drain(t, open(t, in, o, p, size, iotest.HalfReader), formattest.Values)
+					if !slices.Equal(rest.Cols, []string{"id", "name", "note"}) && len(rest.Events) > 0 {
+						t.Fatalf("resume at %+v: columns %q", p, rest.Cols)
 					}
-					if be.pos.Records != int64(be.nrecs) {
-						t.Fatalf("pos %+v after %d records", be.pos, be.nrecs)
-					}
-					// The offset is just after the record: the record ends
-					// with a newline there.
-					if in[be.pos.Offset-1] != '\n' {
-						t.Fatalf("pos %+v is not after a line end", be.pos)
-					}
-				}
-				if o.BatchRows == 1 && len(res.batches) != 200 {
-					t.Fatalf("%d batches of 1 row", len(res.batches))
-				}
-				// Resume at every batch boundary yields exactly the rest.
-				for _, be := range res.batches {
-					rest := drain(t, open(t, in, o, be.pos, size, iotest.HalfReader))
-					if !slices.Equal(rest.events, full.events[be.nrecs:]) {
-						t.Fatalf("resume at %+v: got %d records, want %d", be.pos, len(rest.events), 200-be.nrecs)
-					}
-					if !slices.Equal(rest.cols, []string{"id", "name", "note"}) && len(rest.events) > 0 {
-						t.Fatalf("resume at %+v: columns %q", be.pos, rest.cols)
-					}
-					for _, rb := range rest.batches {
-						if rb.pos.Records != be.pos.Records+int64(rb.nrecs) {
-							t.Fatalf("resume at %+v: pos %+v after %d records", be.pos, rb.pos, rb.nrecs)
+					for _, rb := range rest.Batches {
+						if rb.Pos.Records != p.Records+int64(rb.NRecs) {
+							t.Fatalf("resume at %+v: pos %+v after %d records", p, rb.Pos, rb.NRecs)
 						}
 					}
+					return rest
+				})
+				for _, be := range res.Batches {
+					if be.Pos.Records != int64(be.NRecs) {
+						t.Fatalf("pos %+v after %d records", be.Pos, be.NRecs)
+					}
+				}
+				if o.BatchRows == 1 && len(res.Batches) != 200 {
+					t.Fatalf("%d batches of 1 row", len(res.Batches))
 				}
 			}
 		})
@@ -498,29 +378,23 @@ func genCSVOpts(n int) string {
 func TestBatchingAndResumeOptions(t *testing.T) {
 	in := genCSVOpts(120)
 	base := format.Options{Header: true, SkipRows: 2, Comment: '#', Escape: '\\'}
-	full := drain(t, open(t, in, base, source.Position{}, bufSize, iotest.HalfReader))
-	if len(full.events) != 120 || full.final != io.EOF || !slices.Equal(full.cols, []string{"id", "name", "note"}) {
-		t.Fatalf("got %d records, %q, columns %q", len(full.events), full.raws, full.cols)
+	full := formattest.Drain(t, open(t, in, base, source.Position{}, bufSize, iotest.HalfReader), formattest.Values)
+	if len(full.Events) != 120 || full.Final != io.EOF || !slices.Equal(full.Cols, []string{"id", "name", "note"}) {
+		t.Fatalf("got %d records, %q, columns %q", len(full.Events), full.Raws, full.Cols)
 	}
 	for i, want := range []string{"0|name0|plain\\x", "1|quoted\", 1|multi\nline", "2|" + null + `|\"`, "3|longlonglong|x", "4||" + null, "5|#\n#|\\"} {
-		if full.events[i] != want {
-			t.Fatalf("record %d: %q, want %q", i+1, full.events[i], want)
+		if full.Events[i] != want {
+			t.Fatalf("record %d: %q, want %q", i+1, full.Events[i], want)
 		}
 	}
 	for _, rows := range []int{1, 7} {
 		o := base
 		o.BatchRows = rows
 		for _, size := range []int{3, 100} {
-			res := drain(t, open(t, in, o, source.Position{}, size, iotest.OneByteReader))
-			if !slices.Equal(res.events, full.events) {
-				t.Fatalf("rows=%d size=%d: records differ", rows, size)
-			}
-			for _, be := range res.batches {
-				rest := drain(t, open(t, in, o, be.pos, size, iotest.HalfReader))
-				if !slices.Equal(rest.events, full.events[be.nrecs:]) {
-					t.Fatalf("resume at %+v: got %d records, want %d", be.pos, len(rest.events), 120-be.nrecs)
-				}
-			}
+			res := formattest.Drain(t, open(t, in, o, source.Position{}, size, iotest.OneByteReader), formattest.Values)
+			formattest.CheckBatches(t, in, '\n', o, full, res, 1, func(p source.Position) formattest.Result {
+				return formattest.Drain(t, open(t, in, o, p, size, iotest.HalfReader), formattest.Values)
+			})
 		}
 	}
 }
@@ -528,15 +402,15 @@ func TestBatchingAndResumeOptions(t *testing.T) {
 func TestResumeNoHeader(t *testing.T) {
 	in := "1,a\n\n2,b\n3,c"
 	o := format.Options{BatchRows: 1}
-	full := drain(t, open(t, in, o, source.Position{}, bufSize, iotest.OneByteReader))
+	full := formattest.Drain(t, open(t, in, o, source.Position{}, bufSize, iotest.OneByteReader), formattest.Values)
 	want := []source.Position{{Records: 1, Offset: 4}, {Records: 2, Offset: 9}, {Records: 3, Offset: 12}}
-	for i, be := range full.batches {
-		if be.pos != want[i] {
-			t.Fatalf("batch %d pos %+v, want %+v", i, be.pos, want[i])
+	for i, be := range full.Batches {
+		if be.Pos != want[i] {
+			t.Fatalf("batch %d pos %+v, want %+v", i, be.Pos, want[i])
 		}
-		rest := drain(t, open(t, in, o, be.pos, 2, iotest.OneByteReader))
-		if !slices.Equal(rest.events, full.events[i+1:]) || rest.final != io.EOF {
-			t.Fatalf("resume at %+v: %q, %v", be.pos, rest.events, rest.final)
+		rest := formattest.Drain(t, open(t, in, o, be.Pos, 2, iotest.OneByteReader), formattest.Values)
+		if !slices.Equal(rest.Events, full.Events[i+1:]) || rest.Final != io.EOF {
+			t.Fatalf("resume at %+v: %q, %v", be.Pos, rest.Events, rest.Final)
 		}
 	}
 }
@@ -565,11 +439,11 @@ func TestResumeWithErrors(t *testing.T) {
 		for _, in := range ins {
 			for _, header := range []bool{false, true} {
 				o.Header, o.BatchRows, o.MaxRecordBytes = header, 1, 30
-				full := drain(t, open(t, in, o, source.Position{}, bufSize, iotest.OneByteReader))
-				for _, be := range full.batches {
-					rest := drain(t, open(t, in, o, be.pos, 1, iotest.OneByteReader))
-					if !slices.Equal(rest.raws, full.raws[be.nevents:]) {
-						t.Fatalf("%q %+v resume at %+v:\n%q\nwant\n%q", in, o, be.pos, rest.raws, full.raws[be.nevents:])
+				full := formattest.Drain(t, open(t, in, o, source.Position{}, bufSize, iotest.OneByteReader), formattest.Values)
+				for _, be := range full.Batches {
+					rest := formattest.Drain(t, open(t, in, o, be.Pos, 1, iotest.OneByteReader), formattest.Values)
+					if !slices.Equal(rest.Raws, full.Raws[be.NEvents:]) {
+						t.Fatalf("%q %+v resume at %+v:\n%q\nwant\n%q", in, o, be.Pos, rest.Raws, full.Raws[be.NEvents:])
 					}
 				}
 			}
@@ -600,9 +474,9 @@ func TestResumeErrors(t *testing.T) {
 			}
 			for _, size := range []int{1, bufSize} {
 				r := open(t, tt.in, o, tt.start, size, iotest.OneByteReader)
-				res := drain(t, r)
-				if res.final == nil || res.final.Error() != tt.want {
-					t.Fatalf("got %v, want %s", res.final, tt.want)
+				res := formattest.Drain(t, r, formattest.Values)
+				if res.Final == nil || res.Final.Error() != tt.want {
+					t.Fatalf("got %v, want %s", res.Final, tt.want)
 				}
 			}
 		})
@@ -615,9 +489,9 @@ func TestResumeErrors(t *testing.T) {
 	}
 	// Resuming exactly at the end of a stream whose last record has no
 	// newline is the end.
-	res := drain(t, open(t, "a\n1\n2", format.Options{Header: true}, source.Position{Records: 2, Offset: 5}, 1, iotest.OneByteReader))
-	if res.final != io.EOF || len(res.events) != 0 {
-		t.Fatalf("resume at end: %q, %v", res.events, res.final)
+	res := formattest.Drain(t, open(t, "a\n1\n2", format.Options{Header: true}, source.Position{Records: 2, Offset: 5}, 1, iotest.OneByteReader), formattest.Values)
+	if res.Final != io.EOF || len(res.Events) != 0 {
+		t.Fatalf("resume at end: %q, %v", res.Events, res.Final)
 	}
 }
 
@@ -639,7 +513,7 @@ func TestErrorAfterGoodRecords(t *testing.T) {
 	if p := r.Pos(); p != (source.Position{Records: 2, Offset: 12}) {
 		t.Fatalf("pos after error %+v", p)
 	}
-	if err := r.Next(&b); err != nil || b.Len() != 1 || recString(&b, 0) != "6|7" {
+	if err := r.Next(&b); err != nil || b.Len() != 1 || formattest.ValString(&b, 0) != "6|7" {
 		t.Fatalf("third Next: %v, %d records", err, b.Len())
 	}
 	if p := r.Pos(); p != (source.Position{Records: 4, Offset: int64(len(in))}) {
@@ -650,54 +524,27 @@ func TestErrorAfterGoodRecords(t *testing.T) {
 	}
 }
 
-// failingReader returns data, then err.
-type failingReader struct {
-	data []byte
-	err  error
-}
-
-func (f *failingReader) Read(p []byte) (int, error) {
-	if len(f.data) == 0 {
-		return 0, f.err
-	}
-	n := copy(p, f.data)
-	f.data = f.data[n:]
-	return n, nil
-}
-
 func TestReadError(t *testing.T) {
 	// The stream breaks in the middle of the third record: the two before
 	// it come first, then the read error; the partial record is not one.
 	in := "a,b\n1,2\n3,4\n5,"
-	for _, size := range []int{1, 4, bufSize} {
-		for _, rd := range readers {
-			fr := &failingReader{data: []byte(in), err: io.ErrUnexpectedEOF}
-			r, err := newReader(rd.wrap(fr), format.Options{Header: true}, source.Position{}, size)
-			if err != nil {
-				t.Fatal(err)
-			}
-			res := drain(t, r)
-			if !errors.Is(res.final, io.ErrUnexpectedEOF) || res.final.Error() != "read at byte 14: unexpected EOF" {
-				t.Fatalf("%s/%d: final %v", rd.name, size, res.final)
-			}
-			if want := []string{"1|2", "3|4", "ERR read at byte 14: unexpected EOF"}; !slices.Equal(res.events, want) {
-				t.Fatalf("%s/%d: events %q", rd.name, size, res.events)
-			}
-			if p := r.Pos(); p != (source.Position{Records: 2, Offset: 12}) {
-				t.Fatalf("%s/%d: pos %+v", rd.name, size, p)
-			}
+	formattest.CheckReadError(t, in, []int{1, 4, bufSize}, func(rd io.Reader, size int) format.Reader {
+		r, err := newReader(rd, format.Options{Header: true}, source.Position{}, size)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		return r
+	}, formattest.Values, []string{"1|2", "3|4"}, "read at byte 14: unexpected EOF", source.Position{Records: 2, Offset: 12})
 	// A failure while reading the header or skipping to the start.
-	fr := &failingReader{data: []byte("a,"), err: io.ErrUnexpectedEOF}
-	res := drain(t, open(t, "", format.Options{Header: true}, source.Position{}, 1, func(io.Reader) io.Reader { return fr }))
-	if !errors.Is(res.final, io.ErrUnexpectedEOF) {
-		t.Fatalf("header: %v", res.final)
+	fr := &formattest.FailingReader{Data: []byte("a,"), Err: io.ErrUnexpectedEOF}
+	res := formattest.Drain(t, open(t, "", format.Options{Header: true}, source.Position{}, 1, func(io.Reader) io.Reader { return fr }), formattest.Values)
+	if !errors.Is(res.Final, io.ErrUnexpectedEOF) {
+		t.Fatalf("header: %v", res.Final)
 	}
-	fr = &failingReader{data: []byte("a\n1\n"), err: io.ErrUnexpectedEOF}
-	res = drain(t, open(t, "", format.Options{Header: true}, source.Position{Records: 2, Offset: 6}, 1, func(io.Reader) io.Reader { return fr }))
-	if !errors.Is(res.final, io.ErrUnexpectedEOF) {
-		t.Fatalf("skip: %v", res.final)
+	fr = &formattest.FailingReader{Data: []byte("a\n1\n"), Err: io.ErrUnexpectedEOF}
+	res = formattest.Drain(t, open(t, "", format.Options{Header: true}, source.Position{Records: 2, Offset: 6}, 1, func(io.Reader) io.Reader { return fr }), formattest.Values)
+	if !errors.Is(res.Final, io.ErrUnexpectedEOF) {
+		t.Fatalf("skip: %v", res.Final)
 	}
 }
 
@@ -725,16 +572,16 @@ func TestMaxRecordBytes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, size := range []int{1, 7, 30, bufSize} {
-				for _, rd := range readers {
+				for _, rd := range formattest.Readers {
 					o := tt.o
 					o.MaxRecordBytes = 20
-					r := open(t, tt.in, o, source.Position{}, size, rd.wrap)
-					res := drain(t, r)
-					if !slices.Equal(res.events, tt.want) {
-						t.Fatalf("%s/%d: got %q, want %q", rd.name, size, res.events, tt.want)
+					r := open(t, tt.in, o, source.Position{}, size, rd.Wrap)
+					res := formattest.Drain(t, r, formattest.Values)
+					if !slices.Equal(res.Events, tt.want) {
+						t.Fatalf("%s/%d: got %q, want %q", rd.Name, size, res.Events, tt.want)
 					}
 					if len(r.Buf) > max(size, 20+4096) {
-						t.Fatalf("%s/%d: buffer grew to %d", rd.name, size, len(r.Buf))
+						t.Fatalf("%s/%d: buffer grew to %d", rd.Name, size, len(r.Buf))
 					}
 				}
 			}
@@ -763,8 +610,8 @@ func TestRegistered(t *testing.T) {
 		t.Fatal(err)
 	}
 	var b source.Batch
-	if err := r.Next(&b); err != nil || recString(&b, 0) != "a|b" {
-		t.Fatalf("%v %q", err, recString(&b, 0))
+	if err := r.Next(&b); err != nil || formattest.ValString(&b, 0) != "a|b" {
+		t.Fatalf("%v %q", err, formattest.ValString(&b, 0))
 	}
 }
 

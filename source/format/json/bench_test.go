@@ -7,7 +7,7 @@ import (
 
 	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/source/format"
-	"github.com/ferrydata/ferry/source/format/internal/jsonscan/scantest"
+	"github.com/ferrydata/ferry/source/format/internal/formattest"
 )
 
 // benchDoc is about size bytes of a CloudTrail-like document:
@@ -22,7 +22,7 @@ func benchDoc(size int) []byte {
 }
 
 func BenchmarkJSON(b *testing.B) {
-	scantest.Bench(b, benchDoc(20<<20), func(r io.Reader) (format.Reader, error) {
+	formattest.Bench(b, benchDoc(20<<20), func(r io.Reader) (format.Reader, error) {
 		return New(r, format.Options{Format: format.JSON, RecordsField: "Records"}, source.Position{})
 	})
 }

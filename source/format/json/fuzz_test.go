@@ -13,8 +13,9 @@ import (
 
 	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/source/format"
+	"github.com/ferrydata/ferry/source/format/internal/formattest"
 	"github.com/ferrydata/ferry/source/format/internal/jsonscan"
-	"github.com/ferrydata/ferry/source/format/internal/jsonscan/scantest"
+	"github.com/ferrydata/ferry/source/format/internal/readerr"
 )
 
 // FuzzJSON checks that the reader never panics; that on a document
@@ -46,12 +47,12 @@ func FuzzJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte, size, rows, field uint8) {
 		// Records: the top-level array, or the array at "Records" or "a.b".
 		o := format.Options{MaxRecordBytes: 256, RecordsField: []string{"", "Records", "a.b"}[field%3]}
-		full := scantest.Drain(t, open(t, string(in), o, source.Position{}, 4096, scantest.Identity), true)
+		full := formattest.Drain(t, open(t, string(in), o, source.Position{}, 4096, formattest.Identity), formattest.Canonical)
 
 		o.BatchRows = int(rows%5) + 1
-		small := scantest.Drain(t, open(t, string(in), o, source.Position{}, int(size%16)+1, iotest.OneByteReader), true)
-		scantest.CheckBatches(t, string(in), '}', o, full, small, len(small.Batches)/8, func(p source.Position) scantest.Result {
-			return scantest.Drain(t, open(t, string(in), o, p, int(size%16)+1, iotest.HalfReader), true)
+		small := formattest.Drain(t, open(t, string(in), o, source.Position{}, int(size%16)+1, iotest.OneByteReader), formattest.Canonical)
+		formattest.CheckBatches(t, string(in), '}', o, full, small, len(small.Batches)/8, func(p source.Position) formattest.Result {
+			return formattest.Drain(t, open(t, string(in), o, p, int(size%16)+1, iotest.HalfReader), formattest.Canonical)
 		})
 
 		if o.RecordsField == "" {
@@ -61,14 +62,14 @@ func FuzzJSON(f *testing.F) {
 }
 
 func compareStd(t *testing.T, in []byte, maxRecord int) {
-	r := open(t, string(in), format.Options{MaxRecordBytes: maxRecord, BatchRows: 3}, source.Position{}, 4096, scantest.Identity)
-	got, final := scantest.Outcomes(t, r)
-	if jsonscan.IsRecordError(final) {
+	r := open(t, string(in), format.Options{MaxRecordBytes: maxRecord, BatchRows: 3}, source.Position{}, 4096, formattest.Identity)
+	got, final := formattest.Outcomes(t, r)
+	if readerr.IsRecordError(final) {
 		t.Fatalf("final error %v is a RecordError", final)
 	}
 	doc := bytes.TrimPrefix(in, bom)
 	if !stdjson.Valid(doc) {
-		if final == io.EOF && len(bytes.Trim(doc, " \t\r\n")) > 0 && !slices.ContainsFunc(mapValues(got), func(o scantest.Outcome) bool { return o.Err != nil }) {
+		if final == io.EOF && len(bytes.Trim(doc, " \t\r\n")) > 0 && !slices.ContainsFunc(mapValues(got), func(o formattest.Outcome) bool { return o.Err != nil }) {
 			t.Fatalf("encoding/json rejects the document; the reader read %d records without error", len(got))
 		}
 		return
@@ -109,13 +110,13 @@ func compareStd(t *testing.T, in []byte, maxRecord int) {
 			}
 		case o.Err != nil && errors.Is(o.Err, jsonscan.ErrTooDeep):
 		default:
-			scantest.MatchStd(t, what, o, e)
+			formattest.MatchStd(t, what, o, e)
 		}
 	}
 }
 
-func mapValues(m map[int64]scantest.Outcome) []scantest.Outcome {
-	var v []scantest.Outcome
+func mapValues(m map[int64]formattest.Outcome) []formattest.Outcome {
+	var v []formattest.Outcome
 	for _, o := range m {
 		v = append(v, o)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/source/format"
 	"github.com/ferrydata/ferry/source/format/internal/jsonscan"
+	"github.com/ferrydata/ferry/source/format/internal/readerr"
 )
 
 func init() {
@@ -49,7 +50,7 @@ type Reader struct {
 	single bool  // the document is the only record
 	nrec   int64 // records consumed (good and bad) since the file start
 	pos    source.Position
-	errs   jsonscan.Errs
+	errs   readerr.Errs
 
 	// skipping: the rest of an over-long record is to be passed over,
 	// following sk.
@@ -137,7 +138,7 @@ func (r *Reader) next(b *source.Batch) error {
 			}
 			r.phase = phAfter
 			if err := r.record(b); err != nil {
-				if jsonscan.IsRecordError(err) {
+				if readerr.IsRecordError(err) {
 					r.nrec++
 				}
 				return r.errs.Fail(b, err)

@@ -12,8 +12,8 @@ import (
 
 	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/source/format"
-	"github.com/ferrydata/ferry/source/format/internal/jsonscan"
-	"github.com/ferrydata/ferry/source/format/internal/jsonscan/scantest"
+	"github.com/ferrydata/ferry/source/format/internal/formattest"
+	"github.com/ferrydata/ferry/source/format/internal/readerr"
 )
 
 var bufSizes = []int{1, 2, 3, 5, 8, 64, bufSize}
@@ -32,7 +32,7 @@ type readTest struct {
 	in    string
 	field string // Options.RecordsField
 	cols  []string
-	want  []string // records and errors, as scantest.Drain renders them
+	want  []string // records and errors, as formattest.Drain renders them
 	final string   // the final error; "" for io.EOF
 }
 
@@ -181,9 +181,9 @@ func TestRead(t *testing.T) {
 
 func checkRead(t *testing.T, tt readTest) {
 	t.Helper()
-	for _, rd := range scantest.Readers {
+	for _, rd := range formattest.Readers {
 		for _, size := range bufSizes {
-			res := scantest.Drain(t, open(t, tt.in, format.Options{RecordsField: tt.field}, source.Position{}, size, rd.Wrap), false)
+			res := formattest.Drain(t, open(t, tt.in, format.Options{RecordsField: tt.field}, source.Position{}, size, rd.Wrap), formattest.Named)
 			want := tt.want
 			if tt.final == "" {
 				if res.Final != io.EOF {
@@ -193,7 +193,7 @@ func checkRead(t *testing.T, tt readTest) {
 				if res.Final == nil || res.Final.Error() != tt.final {
 					t.Fatalf("%s/%d: final error %v, want %s", rd.Name, size, res.Final, tt.final)
 				}
-				if jsonscan.IsRecordError(res.Final) {
+				if readerr.IsRecordError(res.Final) {
 					t.Fatalf("%s/%d: final error is a RecordError", rd.Name, size)
 				}
 				want = append(slices.Clone(want), "ERR "+tt.final)
@@ -213,10 +213,10 @@ func TestRaw(t *testing.T) {
 	in := "[ 12 , {\"a\":\n 1 \"b\"} ,\"s\",\n" + long + ",[1,\n2], {}, " + long + "]"
 	want := []string{"12", "{\"a\":\n 1 \"b\"}", `"s"`, long[:source.MaxRawBytes], "[1,\n2]", long[:source.MaxRawBytes]}
 	for _, max := range []int{0, 100, 4096} {
-		for _, rd := range scantest.Readers {
+		for _, rd := range formattest.Readers {
 			for _, size := range bufSizes {
 				r := open(t, in, format.Options{MaxRecordBytes: max}, source.Position{}, size, rd.Wrap)
-				res := scantest.Drain(t, r, false)
+				res := formattest.Drain(t, r, formattest.Named)
 				var raws []string
 				for _, re := range res.Rejects {
 					raws = append(raws, string(re.Raw))
@@ -281,17 +281,17 @@ func TestBatchingAndResume(t *testing.T) {
 	for _, field := range []string{"", "Records", "data.items"} {
 		in := genDoc(recs, field)
 		base := format.Options{RecordsField: field}
-		full := scantest.Drain(t, open(t, in, base, source.Position{}, bufSize, iotest.HalfReader), true)
+		full := formattest.Drain(t, open(t, in, base, source.Position{}, bufSize, iotest.HalfReader), formattest.Canonical)
 		if len(full.Events) != len(recs) || full.Final != io.EOF {
 			t.Fatalf("%q: got %d events, final %v", field, len(full.Events), full.Final)
 		}
-		for _, o := range scantest.Limits {
+		for _, o := range formattest.Limits {
 			o.RecordsField = field
 			t.Run(fmt.Sprintf("%q,rows=%d,bytes=%d", field, o.BatchRows, o.BatchBytes), func(t *testing.T) {
 				for _, size := range []int{3, 100, bufSize} {
-					res := scantest.Drain(t, open(t, in, o, source.Position{}, size, iotest.OneByteReader), true)
-					scantest.CheckBatches(t, in, '}', o, full, res, 1, func(p source.Position) scantest.Result {
-						return scantest.Drain(t, open(t, in, o, p, size, iotest.HalfReader), true)
+					res := formattest.Drain(t, open(t, in, o, source.Position{}, size, iotest.OneByteReader), formattest.Canonical)
+					formattest.CheckBatches(t, in, '}', o, full, res, 1, func(p source.Position) formattest.Result {
+						return formattest.Drain(t, open(t, in, o, p, size, iotest.HalfReader), formattest.Canonical)
 					})
 					// The same with a ranged read instead of reading up to
 					// the offset.
@@ -301,9 +301,9 @@ func TestBatchingAndResume(t *testing.T) {
 						seeks++
 						return iotest.HalfReader(strings.NewReader(in[off:])), nil
 					}
-					scantest.CheckBatches(t, in, '}', o, full, res, 1, func(p source.Position) scantest.Result {
+					formattest.CheckBatches(t, in, '}', o, full, res, 1, func(p source.Position) formattest.Result {
 						seeks = 0
-						rest := scantest.Drain(t, open(t, in, so, p, size, iotest.HalfReader), true)
+						rest := formattest.Drain(t, open(t, in, so, p, size, iotest.HalfReader), formattest.Canonical)
 						if total += seeks; seeks > 1 {
 							t.Fatalf("resume at %+v: %d seeks", p, seeks)
 						}
@@ -321,7 +321,7 @@ func TestBatchingAndResume(t *testing.T) {
 func TestPositions(t *testing.T) {
 	in := "[{\"a\":1} ,\n{\"a\":2}, 3, {\"a\":3} ]\n"
 	r := open(t, in, format.Options{BatchRows: 1}, source.Position{}, bufSize, iotest.OneByteReader)
-	res := scantest.Drain(t, r, false)
+	res := formattest.Drain(t, r, formattest.Named)
 	var got []source.Position
 	for _, be := range res.Batches {
 		got = append(got, be.Pos)
@@ -333,11 +333,11 @@ func TestPositions(t *testing.T) {
 		t.Fatalf("events %q", res.Events)
 	}
 	// The only record of a document ends at its closing brace.
-	res = scantest.Drain(t, open(t, " {\"a\":1} \n", format.Options{}, source.Position{}, 1, iotest.OneByteReader), false)
+	res = formattest.Drain(t, open(t, " {\"a\":1} \n", format.Options{}, source.Position{}, 1, iotest.OneByteReader), formattest.Named)
 	if len(res.Batches) != 1 || res.Batches[0].Pos != (source.Position{Records: 1, Offset: 8}) {
 		t.Fatalf("single: %+v", res.Batches)
 	}
-	res = scantest.Drain(t, open(t, " {\"a\":1} \n", format.Options{}, source.Position{Records: 1, Offset: 8}, 1, iotest.OneByteReader), false)
+	res = formattest.Drain(t, open(t, " {\"a\":1} \n", format.Options{}, source.Position{Records: 1, Offset: 8}, 1, iotest.OneByteReader), formattest.Named)
 	if len(res.Events) != 0 || res.Final != io.EOF {
 		t.Fatalf("single resumed: %q %v", res.Events, res.Final)
 	}
@@ -361,7 +361,7 @@ func TestResumeErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, size := range []int{1, bufSize} {
-				res := scantest.Drain(t, open(t, tt.in, format.Options{RecordsField: tt.field}, tt.start, size, iotest.OneByteReader), false)
+				res := formattest.Drain(t, open(t, tt.in, format.Options{RecordsField: tt.field}, tt.start, size, iotest.OneByteReader), formattest.Named)
 				if res.Final == nil || res.Final.Error() != tt.want {
 					t.Fatalf("got %v, want %s", res.Final, tt.want)
 				}
@@ -380,7 +380,7 @@ func TestResumeErrors(t *testing.T) {
 	}
 	seekErr := errors.New("no range")
 	o := format.Options{Seek: func(int64) (io.Reader, error) { return nil, seekErr }}
-	res := scantest.Drain(t, open(t, `[{},{},{}]`, o, source.Position{Records: 2, Offset: 6}, 1, iotest.OneByteReader), false)
+	res := formattest.Drain(t, open(t, `[{},{},{}]`, o, source.Position{Records: 2, Offset: 6}, 1, iotest.OneByteReader), formattest.Named)
 	if !errors.Is(res.Final, seekErr) {
 		t.Fatalf("seek error: %v", res.Final)
 	}
@@ -388,7 +388,7 @@ func TestResumeErrors(t *testing.T) {
 
 func TestErrorAfterGoodRecords(t *testing.T) {
 	in := `[{"a":1},{"a":2},[],{"a":3}]`
-	r := open(t, in, format.Options{}, source.Position{}, bufSize, scantest.Identity)
+	r := open(t, in, format.Options{}, source.Position{}, bufSize, formattest.Identity)
 	var b source.Batch
 	if err := r.Next(&b); err != nil || b.Len() != 2 {
 		t.Fatalf("first Next: %v, %d records", err, b.Len())
@@ -404,7 +404,7 @@ func TestErrorAfterGoodRecords(t *testing.T) {
 	if p := r.Pos(); p != (source.Position{Records: 2, Offset: 16}) {
 		t.Fatalf("pos after error %+v", p)
 	}
-	if err := r.Next(&b); err != nil || b.Len() != 1 || scantest.RecString(&b, 0, false) != "a=3" {
+	if err := r.Next(&b); err != nil || b.Len() != 1 || formattest.RecString(&b, 0, false) != "a=3" {
 		t.Fatalf("third Next: %v, %d records", err, b.Len())
 	}
 	if p := r.Pos(); p != (source.Position{Records: 4, Offset: int64(len(in) - 1)}) {
@@ -417,13 +417,13 @@ func TestErrorAfterGoodRecords(t *testing.T) {
 
 func TestReadError(t *testing.T) {
 	in := `[{"a":1},{"a":2},{"a":`
-	scantest.CheckReadError(t, in, []int{1, 4, bufSize}, func(rd io.Reader, size int) format.Reader {
+	formattest.CheckReadError(t, in, []int{1, 4, bufSize}, func(rd io.Reader, size int) format.Reader {
 		r, err := newReader(rd, format.Options{}, source.Position{}, size)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return r
-	}, []string{"a=1", "a=2"}, "read at byte 22: unexpected EOF", source.Position{Records: 2, Offset: 16})
+	}, formattest.Named, []string{"a=1", "a=2"}, "read at byte 22: unexpected EOF", source.Position{Records: 2, Offset: 16})
 }
 
 func TestMaxRecordBytes(t *testing.T) {
@@ -455,9 +455,9 @@ func TestMaxRecordBytes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, size := range []int{1, 7, 30, 5000, bufSize} {
-				for _, rd := range scantest.Readers {
+				for _, rd := range formattest.Readers {
 					r := open(t, tt.in, format.Options{MaxRecordBytes: 20, RecordsField: tt.field}, source.Position{}, size, rd.Wrap)
-					res := scantest.Drain(t, r, false)
+					res := formattest.Drain(t, r, formattest.Named)
 					want := tt.want
 					if tt.final != "" {
 						want = append(slices.Clone(want), "ERR "+tt.final)
@@ -482,7 +482,7 @@ func TestRegistered(t *testing.T) {
 		t.Fatal(err)
 	}
 	var b source.Batch
-	if err := r.Next(&b); err != nil || scantest.RecString(&b, 0, false) != "a=1" {
+	if err := r.Next(&b); err != nil || formattest.RecString(&b, 0, false) != "a=1" {
 		t.Fatalf("%v", err)
 	}
 }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/source/format"
-	"github.com/ferrydata/ferry/source/format/internal/jsonscan/scantest"
+	"github.com/ferrydata/ferry/source/format/internal/formattest"
 )
 
 // benchJSONL is about size bytes of lines like
@@ -33,7 +33,7 @@ func benchJSONL(size int) []byte {
 }
 
 func BenchmarkJSONL(b *testing.B) {
-	scantest.Bench(b, benchJSONL(20<<20), func(r io.Reader) (format.Reader, error) {
+	formattest.Bench(b, benchJSONL(20<<20), func(r io.Reader) (format.Reader, error) {
 		return New(r, format.Options{Format: format.JSONL}, source.Position{})
 	})
 }

@@ -12,8 +12,8 @@ import (
 
 	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/source/format"
+	"github.com/ferrydata/ferry/source/format/internal/formattest"
 	"github.com/ferrydata/ferry/source/format/internal/jsonscan"
-	"github.com/ferrydata/ferry/source/format/internal/jsonscan/scantest"
 )
 
 // FuzzJSONL checks that the reader never panics, that it accepts exactly
@@ -34,15 +34,15 @@ func FuzzJSONL(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte, size, rows uint8) {
 		o := format.Options{MaxRecordBytes: 256}
-		full := scantest.Drain(t, open(t, string(in), o, source.Position{}, 4096, scantest.Identity), true)
+		full := formattest.Drain(t, open(t, string(in), o, source.Position{}, 4096, formattest.Identity), formattest.Canonical)
 		if full.Final != io.EOF {
 			t.Fatalf("final error %v", full.Final)
 		}
 
 		o.BatchRows = int(rows%5) + 1
-		small := scantest.Drain(t, open(t, string(in), o, source.Position{}, int(size%16)+1, iotest.OneByteReader), true)
-		scantest.CheckBatches(t, string(in), 0, o, full, small, len(small.Batches)/8, func(p source.Position) scantest.Result {
-			return scantest.Drain(t, open(t, string(in), o, p, int(size%16)+1, iotest.HalfReader), true)
+		small := formattest.Drain(t, open(t, string(in), o, source.Position{}, int(size%16)+1, iotest.OneByteReader), formattest.Canonical)
+		formattest.CheckBatches(t, string(in), 0, o, full, small, len(small.Batches)/8, func(p source.Position) formattest.Result {
+			return formattest.Drain(t, open(t, string(in), o, p, int(size%16)+1, iotest.HalfReader), formattest.Canonical)
 		})
 
 		compareStd(t, in, o.MaxRecordBytes)
@@ -50,8 +50,8 @@ func FuzzJSONL(f *testing.F) {
 }
 
 func compareStd(t *testing.T, in []byte, maxRecord int) {
-	r := open(t, string(in), format.Options{MaxRecordBytes: maxRecord, BatchRows: 3}, source.Position{}, 4096, scantest.Identity)
-	got, final := scantest.Outcomes(t, r)
+	r := open(t, string(in), format.Options{MaxRecordBytes: maxRecord, BatchRows: 3}, source.Position{}, 4096, formattest.Identity)
+	got, final := formattest.Outcomes(t, r)
 	if final != io.EOF {
 		t.Fatal(final)
 	}
@@ -94,6 +94,6 @@ func compareStd(t *testing.T, in []byte, maxRecord int) {
 		if o.Err != nil && errors.Is(o.Err, jsonscan.ErrTooDeep) {
 			continue
 		}
-		scantest.MatchStd(t, fmt.Sprintf("line %d", ord), o, line)
+		formattest.MatchStd(t, fmt.Sprintf("line %d", ord), o, line)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/source/format"
 	"github.com/ferrydata/ferry/source/format/internal/jsonscan"
+	"github.com/ferrydata/ferry/source/format/internal/readerr"
 )
 
 func init() {
@@ -31,7 +32,7 @@ type Reader struct {
 	started bool
 	nrec    int64 // records consumed (good and bad) since the file start
 	pos     source.Position
-	errs    jsonscan.Errs
+	errs    readerr.Errs
 	// skipLine discards through the next LF (the rest of an over-long line).
 	skipLine bool
 

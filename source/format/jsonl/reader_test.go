@@ -12,7 +12,7 @@ import (
 
 	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/source/format"
-	"github.com/ferrydata/ferry/source/format/internal/jsonscan/scantest"
+	"github.com/ferrydata/ferry/source/format/internal/formattest"
 )
 
 var bufSizes = []int{1, 2, 3, 5, 8, 64, bufSize}
@@ -113,9 +113,9 @@ func TestRead(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, rd := range scantest.Readers {
+			for _, rd := range formattest.Readers {
 				for _, size := range bufSizes {
-					res := scantest.Drain(t, open(t, tt.in, format.Options{}, source.Position{}, size, rd.Wrap), false)
+					res := formattest.Drain(t, open(t, tt.in, format.Options{}, source.Position{}, size, rd.Wrap), formattest.Named)
 					if res.Final != io.EOF {
 						t.Fatalf("%s/%d: final error %v", rd.Name, size, res.Final)
 					}
@@ -155,7 +155,7 @@ func genJSONL(n int) string {
 
 func TestBatchingAndResume(t *testing.T) {
 	in := genJSONL(299)
-	full := scantest.Drain(t, open(t, in, format.Options{}, source.Position{}, bufSize, iotest.HalfReader), true)
+	full := formattest.Drain(t, open(t, in, format.Options{}, source.Position{}, bufSize, iotest.HalfReader), formattest.Canonical)
 	if len(full.Events) != 299 {
 		t.Fatalf("got %d events", len(full.Events))
 	}
@@ -163,12 +163,12 @@ func TestBatchingAndResume(t *testing.T) {
 	if want := (source.Position{Records: 299, Offset: int64(len(in))}); last != want {
 		t.Fatalf("final pos %+v, want %+v", last, want)
 	}
-	for _, o := range scantest.Limits {
+	for _, o := range formattest.Limits {
 		t.Run(fmt.Sprintf("rows=%d,bytes=%d", o.BatchRows, o.BatchBytes), func(t *testing.T) {
 			for _, size := range []int{3, 100, bufSize} {
-				res := scantest.Drain(t, open(t, in, o, source.Position{}, size, iotest.OneByteReader), true)
-				scantest.CheckBatches(t, in, '\n', o, full, res, 1, func(p source.Position) scantest.Result {
-					return scantest.Drain(t, open(t, in, o, p, size, iotest.HalfReader), true)
+				res := formattest.Drain(t, open(t, in, o, source.Position{}, size, iotest.OneByteReader), formattest.Canonical)
+				formattest.CheckBatches(t, in, '\n', o, full, res, 1, func(p source.Position) formattest.Result {
+					return formattest.Drain(t, open(t, in, o, p, size, iotest.HalfReader), formattest.Canonical)
 				})
 			}
 		})
@@ -178,7 +178,7 @@ func TestBatchingAndResume(t *testing.T) {
 func TestPositions(t *testing.T) {
 	in := "{\"a\":1}\n\n{\"a\":2}\r\n[]\n{\"a\":3}"
 	r := open(t, in, format.Options{BatchRows: 1}, source.Position{}, bufSize, iotest.OneByteReader)
-	res := scantest.Drain(t, r, false)
+	res := formattest.Drain(t, r, formattest.Named)
 	want := []source.Position{{Records: 1, Offset: 8}, {Records: 2, Offset: 18}, {Records: 4, Offset: 28}}
 	if len(res.Batches) != len(want) {
 		t.Fatalf("batches %+v", res.Batches)
@@ -206,7 +206,7 @@ func TestResumeErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, size := range []int{1, bufSize} {
-				res := scantest.Drain(t, open(t, tt.in, format.Options{}, tt.start, size, iotest.OneByteReader), false)
+				res := formattest.Drain(t, open(t, tt.in, format.Options{}, tt.start, size, iotest.OneByteReader), formattest.Named)
 				if res.Final == nil || res.Final.Error() != tt.want {
 					t.Fatalf("got %v, want %s", res.Final, tt.want)
 				}
@@ -216,7 +216,7 @@ func TestResumeErrors(t *testing.T) {
 	if _, err := New(strings.NewReader(""), format.Options{}, source.Position{Records: 3}); err == nil {
 		t.Fatal("records without offset accepted")
 	}
-	res := scantest.Drain(t, open(t, "{}\n{}", format.Options{}, source.Position{Records: 2, Offset: 5}, 1, iotest.OneByteReader), false)
+	res := formattest.Drain(t, open(t, "{}\n{}", format.Options{}, source.Position{Records: 2, Offset: 5}, 1, iotest.OneByteReader), formattest.Named)
 	if res.Final != io.EOF || len(res.Events) != 0 {
 		t.Fatalf("resume at end: %q, %v", res.Events, res.Final)
 	}
@@ -240,7 +240,7 @@ func TestErrorAfterGoodRecords(t *testing.T) {
 	if p := r.Pos(); p != (source.Position{Records: 2, Offset: 16}) {
 		t.Fatalf("pos after error %+v", p)
 	}
-	if err := r.Next(&b); err != nil || b.Len() != 1 || scantest.RecString(&b, 0, false) != "a=3" {
+	if err := r.Next(&b); err != nil || b.Len() != 1 || formattest.RecString(&b, 0, false) != "a=3" {
 		t.Fatalf("third Next: %v, %d records", err, b.Len())
 	}
 	if p := r.Pos(); p != (source.Position{Records: 4, Offset: int64(len(in))}) {
@@ -253,15 +253,15 @@ func TestErrorAfterGoodRecords(t *testing.T) {
 
 func TestReadError(t *testing.T) {
 	in := "{\"a\":1}\n{\"a\":2}\n{\"a\":"
-	scantest.CheckReadError(t, in, []int{1, 4, bufSize}, func(rd io.Reader, size int) format.Reader {
+	formattest.CheckReadError(t, in, []int{1, 4, bufSize}, func(rd io.Reader, size int) format.Reader {
 		r, err := newReader(rd, format.Options{}, source.Position{}, size)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return r
-	}, []string{"a=1", "a=2"}, "read at byte 21: unexpected EOF", source.Position{Records: 2, Offset: 16})
-	fr := &scantest.FailingReader{Data: []byte("{}\n"), Err: io.ErrUnexpectedEOF}
-	res := scantest.Drain(t, open(t, "", format.Options{}, source.Position{Records: 2, Offset: 6}, 1, func(io.Reader) io.Reader { return fr }), false)
+	}, formattest.Named, []string{"a=1", "a=2"}, "read at byte 21: unexpected EOF", source.Position{Records: 2, Offset: 16})
+	fr := &formattest.FailingReader{Data: []byte("{}\n"), Err: io.ErrUnexpectedEOF}
+	res := formattest.Drain(t, open(t, "", format.Options{}, source.Position{Records: 2, Offset: 6}, 1, func(io.Reader) io.Reader { return fr }), formattest.Named)
 	if !errors.Is(res.Final, io.ErrUnexpectedEOF) {
 		t.Fatalf("skip: %v", res.Final)
 	}
@@ -282,9 +282,9 @@ func TestMaxRecordBytes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, size := range []int{1, 7, 30, bufSize} {
-				for _, rd := range scantest.Readers {
+				for _, rd := range formattest.Readers {
 					r := open(t, tt.in, format.Options{MaxRecordBytes: 20}, source.Position{}, size, rd.Wrap)
-					res := scantest.Drain(t, r, false)
+					res := formattest.Drain(t, r, formattest.Named)
 					if !slices.Equal(res.Events, tt.want) {
 						t.Fatalf("%s/%d: got %q, want %q", rd.Name, size, res.Events, tt.want)
 					}
@@ -303,7 +303,7 @@ func TestRegistered(t *testing.T) {
 		t.Fatal(err)
 	}
 	var b source.Batch
-	if err := r.Next(&b); err != nil || scantest.RecString(&b, 0, false) != "a=1" {
+	if err := r.Next(&b); err != nil || formattest.RecString(&b, 0, false) != "a=1" {
 		t.Fatalf("%v", err)
 	}
 }
@@ -364,10 +364,10 @@ func TestRaw(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, rd := range scantest.Readers {
+			for _, rd := range formattest.Readers {
 				for _, size := range bufSizes {
 					r := open(t, tt.in, format.Options{MaxRecordBytes: tt.max}, source.Position{}, size, rd.Wrap)
-					res := scantest.Drain(t, r, false)
+					res := formattest.Drain(t, r, formattest.Named)
 					if res.Final != io.EOF || len(res.Rejects) != len(tt.want) {
 						t.Fatalf("%s/%d: %q, final %v", rd.Name, size, res.Events, res.Final)
 					}

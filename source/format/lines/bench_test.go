@@ -8,6 +8,7 @@ import (
 
 	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/source/format"
+	"github.com/ferrydata/ferry/source/format/internal/formattest"
 )
 
 // benchLines is about size bytes of application log lines like
@@ -60,29 +61,9 @@ func benchALB(size int) []byte {
 }
 
 func benchRead(b *testing.B, data []byte, o format.Options) {
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	var batch source.Batch
-	for b.Loop() {
-		r, err := New(bytes.NewReader(data), o, source.Position{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		rows := 0
-		for {
-			err := r.Next(&batch)
-			rows += batch.Len()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-		}
-		if rows == 0 {
-			b.Fatal("no rows")
-		}
-	}
+	formattest.Bench(b, data, func(r io.Reader) (format.Reader, error) {
+		return New(r, o, source.Position{})
+	})
 }
 
 func BenchmarkLines(b *testing.B) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/source/format"
+	"github.com/ferrydata/ferry/source/format/internal/formattest"
 )
 
 // fuzzModes are the modes FuzzLines tries: plain lines, regexes, and
@@ -53,27 +54,19 @@ func FuzzLines(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte, size, rows, mode uint8) {
 		o := fuzzOptions(mode)
-		full := drain(t, open(t, string(in), o, source.Position{}, 4096, identity))
-		if full.final != io.EOF {
-			t.Fatalf("final error %v", full.final)
+		full := formattest.Drain(t, open(t, string(in), o, source.Position{}, 4096, formattest.Identity), formattest.Values)
+		if full.Final != io.EOF {
+			t.Fatalf("final error %v", full.Final)
 		}
-		if want := expected(in, o); !slices.Equal(full.raws, want) {
-			t.Fatalf("got\n%q\nwant\n%q", full.raws, want)
+		if want := expected(in, o); !slices.Equal(full.Raws, want) {
+			t.Fatalf("got\n%q\nwant\n%q", full.Raws, want)
 		}
 
 		o.BatchRows = int(rows%5) + 1
-		small := drain(t, open(t, string(in), o, source.Position{}, int(size%16)+1, iotest.OneByteReader))
-		if !slices.Equal(small.raws, full.raws) {
-			t.Fatalf("small reads:\n%q\nwant\n%q", small.raws, full.raws)
-		}
-		step := max(1, len(small.batches)/8)
-		for k := 0; k < len(small.batches); k += step {
-			be := small.batches[k]
-			rest := drain(t, open(t, string(in), o, be.pos, int(size%16)+1, iotest.HalfReader))
-			if !slices.Equal(rest.raws, full.raws[be.nevents:]) {
-				t.Fatalf("resume at %+v:\n%q\nwant\n%q", be.pos, rest.raws, full.raws[be.nevents:])
-			}
-		}
+		small := formattest.Drain(t, open(t, string(in), o, source.Position{}, int(size%16)+1, iotest.OneByteReader), formattest.Values)
+		formattest.CheckBatches(t, string(in), 0, o, full, small, len(small.Batches)/8, func(p source.Position) formattest.Result {
+			return formattest.Drain(t, open(t, string(in), o, p, int(size%16)+1, iotest.HalfReader), formattest.Values)
+		})
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/source/format"
+	"github.com/ferrydata/ferry/source/format/internal/formattest"
 )
 
 // presetCase is a log line and the columns it should read as; columns not
@@ -262,21 +263,21 @@ func TestPresets(t *testing.T) {
 			want = append(want, strings.Join(parts, "|"))
 		}
 		for _, size := range []int{7, bufSize} {
-			res := drain(t, open(t, in.String(), format.Options{Preset: name}, source.Position{}, size, identity))
-			if res.final != io.EOF || !slices.Equal(res.cols, cols) {
-				t.Fatalf("%s: %v, columns %q", name, res.final, res.cols)
+			res := formattest.Drain(t, open(t, in.String(), format.Options{Preset: name}, source.Position{}, size, formattest.Identity), formattest.Values)
+			if res.Final != io.EOF || !slices.Equal(res.Cols, cols) {
+				t.Fatalf("%s: %v, columns %q", name, res.Final, res.Cols)
 			}
 			for i, c := range cases {
-				if i >= len(res.events) || res.events[i] != want[i] {
+				if i >= len(res.Events) || res.Events[i] != want[i] {
 					got := "nothing"
-					if i < len(res.events) {
-						got = res.events[i]
+					if i < len(res.Events) {
+						got = res.Events[i]
 					}
 					t.Errorf("%s/%s:\ngot  %s\nwant %s", name, c.name, got, want[i])
 				}
 			}
-			if len(res.events) != len(want) {
-				t.Fatalf("%s: %d events, want %d", name, len(res.events), len(want))
+			if len(res.Events) != len(want) {
+				t.Fatalf("%s: %d events, want %d", name, len(res.Events), len(want))
 			}
 		}
 	}
@@ -293,8 +294,8 @@ func TestPresetNames(t *testing.T) {
 		}
 	}
 	// A user regex is taken as given: "-" stays a string there.
-	r := open(t, "- x\n", format.Options{Regex: `^(?P<remote_addr>\S+) (?P<b>\S+)$`}, source.Position{}, bufSize, identity)
-	if res := drain(t, r); !slices.Equal(res.events, []string{"-|x"}) {
-		t.Fatalf("%q", res.events)
+	r := open(t, "- x\n", format.Options{Regex: `^(?P<remote_addr>\S+) (?P<b>\S+)$`}, source.Position{}, bufSize, formattest.Identity)
+	if res := formattest.Drain(t, r, formattest.Values); !slices.Equal(res.Events, []string{"-|x"}) {
+		t.Fatalf("%q", res.Events)
 	}
 }

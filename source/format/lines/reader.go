@@ -11,6 +11,7 @@ import (
 
 	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/source/format"
+	"github.com/ferrydata/ferry/source/format/internal/readerr"
 )
 
 func init() {
@@ -42,8 +43,7 @@ type Reader struct {
 	started bool
 	nrec    int64 // records consumed (good and bad) since the file start
 	pos     source.Position
-	pending error // error to return on the next call, after a batch
-	err     error // final error: returned by every later call
+	errs    readerr.Errs
 	// skipLine discards through the next LF (the rest of an over-long
 	// line), appending what it drops to raw (at most rawCap bytes).
 	skipLine bool
@@ -169,36 +169,26 @@ const (
 )
 
 func (r *Reader) next(b *source.Batch) error {
-	if r.pending != nil {
-		err := r.pending
-		r.pending = nil
-		var re *source.RecordError
-		if !errors.As(err, &re) {
-			r.err = err
-		}
+	if err := r.errs.Due(); err != nil {
 		return err
-	}
-	if r.err != nil {
-		return r.err
 	}
 	if !r.started {
 		r.started = true
 		if r.start.Offset > 0 {
 			if err := r.SkipTo(r.start.Offset); err != nil {
-				r.err = err
-				return err
+				return r.errs.Fail(b, err)
 			}
 		}
 	}
 	for {
 		if r.skipLine && !r.discard() {
 			// A read error while skipping an over-long line.
-			return r.fail(b, r.ReadErr)
+			return r.errs.Fail(b, r.ReadErr)
 		}
 		st, err := r.parseLine(b)
 		if err != nil {
 			r.nrec++
-			return r.fail(b, err)
+			return r.errs.Fail(b, err)
 		}
 		switch st {
 		case stOK:
@@ -210,27 +200,13 @@ func (r *Reader) next(b *source.Batch) error {
 		case stSkip:
 		case stMore:
 			if r.ReadErr != nil {
-				return r.fail(b, r.ReadErr)
+				return r.errs.Fail(b, r.ReadErr)
 			}
 			r.Fill()
 		case stEOF:
-			return r.fail(b, io.EOF)
+			return r.errs.Fail(b, io.EOF)
 		}
 	}
-}
-
-// fail returns err now when b is empty, and otherwise returns b with a nil
-// error and keeps err for the next call.
-func (r *Reader) fail(b *source.Batch, err error) error {
-	if b.Len() > 0 {
-		r.pending = err
-		return nil
-	}
-	var re *source.RecordError
-	if !errors.As(err, &re) {
-		r.err = err
-	}
-	return err
 }
 
 // parseLine reads one line from Buf[P:N]. On stOK the record is in b and P

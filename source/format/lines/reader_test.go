@@ -12,124 +12,11 @@ import (
 
 	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/source/format"
+	"github.com/ferrydata/ferry/source/format/internal/formattest"
 )
 
 // null stands for a Null field in expected records.
-const null = "∅"
-
-// recString renders record i of b as "v1|v2|...", Null as ∅.
-func recString(b *source.Batch, i int) string {
-	var parts []string
-	for _, f := range b.Record(i) {
-		switch f.Kind {
-		case source.Null:
-			parts = append(parts, null)
-		case source.String:
-			parts = append(parts, string(b.Value(f)))
-		default:
-			parts = append(parts, fmt.Sprintf("%s:%s", f.Kind, b.Value(f)))
-		}
-	}
-	return strings.Join(parts, "|")
-}
-
-// result is everything a Reader produced, read to the end.
-type result struct {
-	events  []string // records as recString, errors as "ERR " + message
-	raws    []string // events, with Raw after each record error's message
-	errs    []*source.RecordError
-	cols    []string
-	batches []batchEnd
-	final   error // the error that ended reading (io.EOF when clean)
-}
-
-type batchEnd struct {
-	pos     source.Position
-	nrecs   int // records before this point
-	nevents int // events before this point
-}
-
-// drain reads r to its end, continuing after record errors, and checks the
-// Reader contract on the way.
-func drain(t *testing.T, r format.Reader) result {
-	t.Helper()
-	var res result
-	var b source.Batch
-	nrecs := 0
-	for range 100000 {
-		before := r.Pos()
-		err := r.Next(&b)
-		if b.Len() > 0 {
-			res.cols = b.Columns
-		}
-		for i := range b.Len() {
-			if n := len(b.Record(i)); n != len(b.Columns) {
-				t.Fatalf("record has %d fields, %d columns", n, len(b.Columns))
-			}
-			res.events = append(res.events, recString(&b, i))
-			res.raws = append(res.raws, recString(&b, i))
-		}
-		nrecs += b.Len()
-		var re *source.RecordError
-		switch {
-		case err == nil:
-			if b.Len() == 0 {
-				t.Fatalf("Next returned no records and no error")
-			}
-			res.batches = append(res.batches, batchEnd{r.Pos(), nrecs, len(res.events)})
-			if p := r.Pos(); p.Records < before.Records+int64(b.Len()) || p.Offset <= before.Offset {
-				t.Fatalf("Pos went from %+v to %+v after %d records", before, p, b.Len())
-			}
-		case errors.As(err, &re):
-			if b.Len() != 0 {
-				t.Fatalf("Next returned %d records with error %v", b.Len(), err)
-			}
-			if r.Pos() != before {
-				t.Fatalf("Pos moved from %+v to %+v on error %v", before, r.Pos(), err)
-			}
-			if re.Record <= before.Records {
-				t.Fatalf("error %v at or before pos %+v", err, before)
-			}
-			if len(re.Raw) == 0 || len(re.Raw) > source.MaxRawBytes {
-				t.Fatalf("%v: Raw has %d bytes", err, len(re.Raw))
-			}
-			res.events = append(res.events, "ERR "+err.Error())
-			res.raws = append(res.raws, fmt.Sprintf("ERR %v raw=%q", err, re.Raw))
-			res.errs = append(res.errs, re)
-		default:
-			if b.Len() != 0 {
-				t.Fatalf("Next returned %d records with error %v", b.Len(), err)
-			}
-			if r.Pos() != before {
-				t.Fatalf("Pos moved from %+v to %+v on error %v", before, r.Pos(), err)
-			}
-			if err != io.EOF {
-				res.events = append(res.events, "ERR "+err.Error())
-				res.raws = append(res.raws, "ERR "+err.Error())
-			}
-			res.final = err
-			if err2 := r.Next(&b); err2 != err || b.Len() != 0 {
-				t.Fatalf("after final error %v, Next returned %v with %d records", err, err2, b.Len())
-			}
-			return res
-		}
-	}
-	t.Fatal("reader does not end")
-	return res
-}
-
-// readers wraps the input in ways that change how reads split it.
-var readers = []struct {
-	name string
-	wrap func(io.Reader) io.Reader
-}{
-	{"plain", identity},
-	{"onebyte", iotest.OneByteReader},
-	{"dataerr", iotest.DataErrReader},
-	{"half", iotest.HalfReader},
-}
-
-func identity(r io.Reader) io.Reader { return r }
+const null = formattest.Null
 
 // bufSizes are initial buffer sizes: tiny ones make every line straddle
 // reads and grow the buffer.
@@ -189,17 +76,17 @@ func TestRead(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, rd := range readers {
+			for _, rd := range formattest.Readers {
 				for _, size := range bufSizes {
-					res := drain(t, open(t, tt.in, tt.o, source.Position{}, size, rd.wrap))
-					if res.final != io.EOF {
-						t.Fatalf("%s/%d: final error %v", rd.name, size, res.final)
+					res := formattest.Drain(t, open(t, tt.in, tt.o, source.Position{}, size, rd.Wrap), formattest.Values)
+					if res.Final != io.EOF {
+						t.Fatalf("%s/%d: final error %v", rd.Name, size, res.Final)
 					}
-					if !slices.Equal(res.events, tt.want) {
-						t.Fatalf("%s/%d: got\n%q\nwant\n%q", rd.name, size, res.events, tt.want)
+					if !slices.Equal(res.Events, tt.want) {
+						t.Fatalf("%s/%d: got\n%q\nwant\n%q", rd.Name, size, res.Events, tt.want)
 					}
-					if tt.cols != nil && !slices.Equal(res.cols, tt.cols) {
-						t.Fatalf("%s/%d: columns %q, want %q", rd.name, size, res.cols, tt.cols)
+					if tt.cols != nil && !slices.Equal(res.Cols, tt.cols) {
+						t.Fatalf("%s/%d: columns %q, want %q", rd.Name, size, res.Cols, tt.cols)
 					}
 				}
 			}
@@ -216,7 +103,7 @@ func TestColumnsWithoutRecords(t *testing.T) {
 		{format.Options{Regex: `(?P<x>a)|(?P<y>b)`}, []string{"x", "y"}},
 		{format.Options{Preset: "common"}, []string{"remote_addr", "remote_user", "time_local", "request_method", "request_url", "request_protocol", "status", "body_bytes_sent"}},
 	} {
-		r := open(t, "", tt.o, source.Position{}, bufSize, identity)
+		r := open(t, "", tt.o, source.Position{}, bufSize, formattest.Identity)
 		var b source.Batch
 		if err := r.Next(&b); err != io.EOF || !slices.Equal(b.Columns, tt.want) {
 			t.Fatalf("%+v: %v, columns %q", tt.o, err, b.Columns)
@@ -272,11 +159,11 @@ func TestRaw(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, rd := range readers {
+			for _, rd := range formattest.Readers {
 				for _, size := range bufSizes {
-					res := drain(t, open(t, tt.in, tt.o, source.Position{}, size, rd.wrap))
-					if !slices.Equal(res.raws, tt.want) {
-						t.Fatalf("%s/%d: got\n%q\nwant\n%q", rd.name, size, res.raws, tt.want)
+					res := formattest.Drain(t, open(t, tt.in, tt.o, source.Position{}, size, rd.Wrap), formattest.Values)
+					if !slices.Equal(res.Raws, tt.want) {
+						t.Fatalf("%s/%d: got\n%q\nwant\n%q", rd.Name, size, res.Raws, tt.want)
 					}
 				}
 			}
@@ -314,34 +201,20 @@ const genRegex = `^(?P<word>\S+)(?: (?P<num>\d+|-))?$`
 func TestBatchingAndResume(t *testing.T) {
 	in := genLines(200)
 	for _, base := range []format.Options{{}, {Regex: genRegex, MaxRecordBytes: 40}} {
-		full := drain(t, open(t, in, base, source.Position{}, bufSize, iotest.HalfReader))
-		if full.final != io.EOF || len(full.events) != 200 {
-			t.Fatalf("%+v: %d events, %v", base, len(full.events), full.final)
+		full := formattest.Drain(t, open(t, in, base, source.Position{}, bufSize, iotest.HalfReader), formattest.Values)
+		if full.Final != io.EOF || len(full.Events) != 200 {
+			t.Fatalf("%+v: %d events, %v", base, len(full.Events), full.Final)
 		}
 		for _, lim := range []struct{ rows, bytes int }{{1, 0}, {7, 0}, {0, 1}, {0, 300}, {13, 500}} {
 			o := base
 			o.BatchRows, o.BatchBytes = lim.rows, lim.bytes
 			for _, size := range []int{3, 100, bufSize} {
-				res := drain(t, open(t, in, o, source.Position{}, size, iotest.OneByteReader))
-				if !slices.Equal(res.raws, full.raws) {
-					t.Fatalf("%+v size %d: events differ from one batch", o, size)
-				}
-				prev := 0
-				for _, be := range res.batches {
-					if o.BatchRows > 0 && be.nrecs-prev > o.BatchRows {
-						t.Fatalf("batch of %d records, limit %d", be.nrecs-prev, o.BatchRows)
-					}
-					prev = be.nrecs
-					if in[be.pos.Offset-1] != '\n' {
-						t.Fatalf("pos %+v is not after a line end", be.pos)
-					}
-					// Resume at every batch end yields exactly the rest,
-					// errors included, with the same ordinals.
-					rest := drain(t, open(t, in, o, be.pos, size, iotest.HalfReader))
-					if !slices.Equal(rest.raws, full.raws[be.nevents:]) {
-						t.Fatalf("%+v resume at %+v:\n%q\nwant\n%q", o, be.pos, rest.raws, full.raws[be.nevents:])
-					}
-				}
+				res := formattest.Drain(t, open(t, in, o, source.Position{}, size, iotest.OneByteReader), formattest.Values)
+				// Resume at every batch end yields exactly the rest,
+				// errors included, with the same ordinals.
+				formattest.CheckBatches(t, in, '\n', o, full, res, 1, func(p source.Position) formattest.Result {
+					return formattest.Drain(t, open(t, in, o, p, size, iotest.HalfReader), formattest.Values)
+				})
 			}
 		}
 	}
@@ -350,14 +223,14 @@ func TestBatchingAndResume(t *testing.T) {
 func TestPositions(t *testing.T) {
 	in := "a\n\nb\r\nc"
 	o := format.Options{BatchRows: 1}
-	full := drain(t, open(t, in, o, source.Position{}, bufSize, iotest.OneByteReader))
+	full := formattest.Drain(t, open(t, in, o, source.Position{}, bufSize, iotest.OneByteReader), formattest.Values)
 	want := []source.Position{{Records: 1, Offset: 2}, {Records: 2, Offset: 6}, {Records: 3, Offset: 7}}
-	if len(full.batches) != len(want) {
-		t.Fatalf("%d batches", len(full.batches))
+	if len(full.Batches) != len(want) {
+		t.Fatalf("%d batches", len(full.Batches))
 	}
-	for i, be := range full.batches {
-		if be.pos != want[i] {
-			t.Fatalf("batch %d pos %+v, want %+v", i, be.pos, want[i])
+	for i, be := range full.Batches {
+		if be.Pos != want[i] {
+			t.Fatalf("batch %d pos %+v, want %+v", i, be.Pos, want[i])
 		}
 	}
 }
@@ -374,23 +247,23 @@ func TestResumeErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		for _, size := range []int{1, bufSize} {
-			res := drain(t, open(t, tt.in, format.Options{}, tt.start, size, iotest.OneByteReader))
-			if res.final == nil || res.final.Error() != tt.want {
-				t.Fatalf("%s: got %v, want %s", tt.name, res.final, tt.want)
+			res := formattest.Drain(t, open(t, tt.in, format.Options{}, tt.start, size, iotest.OneByteReader), formattest.Values)
+			if res.Final == nil || res.Final.Error() != tt.want {
+				t.Fatalf("%s: got %v, want %s", tt.name, res.Final, tt.want)
 			}
 		}
 	}
 	// Resuming exactly at the end of a stream whose last line has no
 	// newline is the end.
-	res := drain(t, open(t, "a\nb", format.Options{}, source.Position{Records: 2, Offset: 3}, 1, iotest.OneByteReader))
-	if res.final != io.EOF || len(res.events) != 0 {
-		t.Fatalf("resume at end: %q, %v", res.events, res.final)
+	res := formattest.Drain(t, open(t, "a\nb", format.Options{}, source.Position{Records: 2, Offset: 3}, 1, iotest.OneByteReader), formattest.Values)
+	if res.Final != io.EOF || len(res.Events) != 0 {
+		t.Fatalf("resume at end: %q, %v", res.Events, res.Final)
 	}
 }
 
 func TestErrorAfterGoodRecords(t *testing.T) {
 	in := "a=1\nb=2\nbad\nc=3\n"
-	r := open(t, in, format.Options{Regex: `^(?P<k>\w)=(?P<v>\d)$`}, source.Position{}, bufSize, identity)
+	r := open(t, in, format.Options{Regex: `^(?P<k>\w)=(?P<v>\d)$`}, source.Position{}, bufSize, formattest.Identity)
 	var b source.Batch
 	if err := r.Next(&b); err != nil || b.Len() != 2 {
 		t.Fatalf("first Next: %v, %d records", err, b.Len())
@@ -406,7 +279,7 @@ func TestErrorAfterGoodRecords(t *testing.T) {
 	if p := r.Pos(); p != (source.Position{Records: 2, Offset: 8}) {
 		t.Fatalf("pos after error %+v", p)
 	}
-	if err := r.Next(&b); err != nil || b.Len() != 1 || recString(&b, 0) != "c|3" {
+	if err := r.Next(&b); err != nil || b.Len() != 1 || formattest.ValString(&b, 0) != "c|3" {
 		t.Fatalf("third Next: %v, %d records", err, b.Len())
 	}
 	if p := r.Pos(); p != (source.Position{Records: 4, Offset: int64(len(in))}) {
@@ -417,57 +290,30 @@ func TestErrorAfterGoodRecords(t *testing.T) {
 	}
 }
 
-// failingReader returns data, then err.
-type failingReader struct {
-	data []byte
-	err  error
-}
-
-func (f *failingReader) Read(p []byte) (int, error) {
-	if len(f.data) == 0 {
-		return 0, f.err
-	}
-	n := copy(p, f.data)
-	f.data = f.data[n:]
-	return n, nil
-}
-
 func TestReadError(t *testing.T) {
 	// The stream breaks in the middle of the third line: the two before it
 	// come first, then the read error; the partial line is not a record.
 	in := "a\nbb\ncc"
-	for _, size := range []int{1, 4, bufSize} {
-		for _, rd := range readers {
-			fr := &failingReader{data: []byte(in), err: io.ErrUnexpectedEOF}
-			r, err := newReader(rd.wrap(fr), format.Options{}, source.Position{}, size)
-			if err != nil {
-				t.Fatal(err)
-			}
-			res := drain(t, r)
-			if !errors.Is(res.final, io.ErrUnexpectedEOF) || res.final.Error() != "read at byte 7: unexpected EOF" {
-				t.Fatalf("%s/%d: final %v", rd.name, size, res.final)
-			}
-			if want := []string{"a", "bb", "ERR read at byte 7: unexpected EOF"}; !slices.Equal(res.events, want) {
-				t.Fatalf("%s/%d: events %q", rd.name, size, res.events)
-			}
-			if p := r.Pos(); p != (source.Position{Records: 2, Offset: 5}) {
-				t.Fatalf("%s/%d: pos %+v", rd.name, size, p)
-			}
+	formattest.CheckReadError(t, in, []int{1, 4, bufSize}, func(rd io.Reader, size int) format.Reader {
+		r, err := newReader(rd, format.Options{}, source.Position{}, size)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		return r
+	}, formattest.Values, []string{"a", "bb"}, "read at byte 7: unexpected EOF", source.Position{Records: 2, Offset: 5})
 	// A failure in the middle of an over-long line: the line is reported,
 	// then the read error.
-	fr := &failingReader{data: []byte("a\n" + strings.Repeat("x", 50)), err: io.ErrUnexpectedEOF}
-	res := drain(t, open(t, "", format.Options{MaxRecordBytes: 20}, source.Position{}, 4, func(io.Reader) io.Reader { return fr }))
+	fr := &formattest.FailingReader{Data: []byte("a\n" + strings.Repeat("x", 50)), Err: io.ErrUnexpectedEOF}
+	res := formattest.Drain(t, open(t, "", format.Options{MaxRecordBytes: 20}, source.Position{}, 4, func(io.Reader) io.Reader { return fr }), formattest.Values)
 	want := []string{"a", "ERR record 2 (byte 2): line longer than 20 bytes", "ERR read at byte 52: unexpected EOF"}
-	if !slices.Equal(res.events, want) {
-		t.Fatalf("long line: %q", res.events)
+	if !slices.Equal(res.Events, want) {
+		t.Fatalf("long line: %q", res.Events)
 	}
 	// A failure while skipping to the start.
-	fr = &failingReader{data: []byte("a\n"), err: io.ErrUnexpectedEOF}
-	res = drain(t, open(t, "", format.Options{}, source.Position{Records: 2, Offset: 6}, 1, func(io.Reader) io.Reader { return fr }))
-	if !errors.Is(res.final, io.ErrUnexpectedEOF) {
-		t.Fatalf("skip: %v", res.final)
+	fr = &formattest.FailingReader{Data: []byte("a\n"), Err: io.ErrUnexpectedEOF}
+	res = formattest.Drain(t, open(t, "", format.Options{}, source.Position{Records: 2, Offset: 6}, 1, func(io.Reader) io.Reader { return fr }), formattest.Values)
+	if !errors.Is(res.Final, io.ErrUnexpectedEOF) {
+		t.Fatalf("skip: %v", res.Final)
 	}
 }
 
@@ -492,16 +338,16 @@ func TestMaxRecordBytes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, size := range []int{1, 7, 30, bufSize} {
-				for _, rd := range readers {
+				for _, rd := range formattest.Readers {
 					o := tt.o
 					o.MaxRecordBytes = 20
-					r := open(t, tt.in, o, source.Position{}, size, rd.wrap)
-					res := drain(t, r)
-					if !slices.Equal(res.events, tt.want) {
-						t.Fatalf("%s/%d: got %q, want %q", rd.name, size, res.events, tt.want)
+					r := open(t, tt.in, o, source.Position{}, size, rd.Wrap)
+					res := formattest.Drain(t, r, formattest.Values)
+					if !slices.Equal(res.Events, tt.want) {
+						t.Fatalf("%s/%d: got %q, want %q", rd.Name, size, res.Events, tt.want)
 					}
 					if len(r.Buf) > max(size, 20+4096) {
-						t.Fatalf("%s/%d: buffer grew to %d", rd.name, size, len(r.Buf))
+						t.Fatalf("%s/%d: buffer grew to %d", rd.Name, size, len(r.Buf))
 					}
 				}
 			}

@@ -163,7 +163,7 @@ func (w *jsonWriter) mapValue(n *node) {
 				w.buf = append(w.buf, `""`...)
 			} else {
 				w.tmp, _ = n.key.conv.appendValue(w.tmp[:0], k)
-				w.buf = appendJSONString(w.buf, w.tmp)
+				w.buf = source.AppendJSONString(w.buf, w.tmp)
 			}
 			w.buf = append(w.buf, ':')
 			w.optField(n.value)
@@ -211,6 +211,6 @@ func (w *jsonWriter) leaf(n *node, v parquetgo.Value) {
 	case source.JSON:
 		w.buf = append(w.buf, w.tmp...)
 	default:
-		w.buf = appendJSONString(w.buf, w.tmp)
+		w.buf = source.AppendJSONString(w.buf, w.tmp)
 	}
 }

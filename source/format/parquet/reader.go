@@ -10,6 +10,7 @@ import (
 
 	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/source/format"
+	"github.com/ferrydata/ferry/source/format/internal/readerr"
 )
 
 func init() {
@@ -49,10 +50,9 @@ type Reader struct {
 	vals [][]parquetgo.Value // the current row's values by leaf column
 	w    jsonWriter
 
-	nrec    int64 // rows consumed (good and bad) since the file start
-	pos     int64 // rows up to the last one returned
-	pending error // error to return on the next call, after a batch
-	err     error // final error: returned by every later call
+	nrec int64 // rows consumed (good and bad) since the file start
+	pos  int64 // rows up to the last one returned
+	errs readerr.Errs
 }
 
 var _ format.Reader = (*Reader)(nil)
@@ -179,9 +179,7 @@ func (r *Reader) Pos() source.Position { return source.Position{Records: r.pos} 
 // fails after it.
 func (r *Reader) Close() error {
 	r.closeGroup()
-	if r.err == nil {
-		r.err = errors.New("parquet: reader closed")
-	}
+	r.errs.Stop(errors.New("parquet: reader closed"))
 	return nil
 }
 
@@ -193,25 +191,18 @@ func (r *Reader) Next(b *source.Batch) (err error) {
 	defer func() {
 		// The library panics on some corrupt data; fill recovers where
 		// pages are read, this is for the values of a row.
+		// No error is kept or final here: Next returns before reading
+		// while one is due.
 		if v := recover(); v != nil {
 			b.Reset()
-			r.pos, r.pending = pos, nil
+			r.pos = pos
 			r.closeGroup()
-			r.err = fmt.Errorf("parquet: row group %d, row %d: corrupt data: %v", r.group, r.nrec, v)
-			err = r.err
+			err = fmt.Errorf("parquet: row group %d, row %d: corrupt data: %v", r.group, r.nrec, v)
+			r.errs.Stop(err)
 		}
 	}()
-	if r.pending != nil {
-		err := r.pending
-		r.pending = nil
-		var re *source.RecordError
-		if !errors.As(err, &re) {
-			r.err = err
-		}
+	if err := r.errs.Due(); err != nil {
 		return err
-	}
-	if r.err != nil {
-		return r.err
 	}
 	for {
 		if r.bi == r.bn {
@@ -235,20 +226,12 @@ func (r *Reader) Next(b *source.Batch) (err error) {
 
 // fail returns err now when b is empty, and otherwise returns b with a nil
 // error and keeps err for the next call. Errors other than RecordErrors
-// are final.
+// are final and close the open row group.
 func (r *Reader) fail(b *source.Batch, err error) error {
-	var re *source.RecordError
-	if !errors.As(err, &re) {
+	if !readerr.IsRecordError(err) {
 		r.closeGroup()
 	}
-	if b.Len() > 0 {
-		r.pending = err
-		return nil
-	}
-	if re == nil {
-		r.err = err
-	}
-	return err
+	return r.errs.Fail(b, err)
 }
 
 // fill reads the next rows into buf, opening row groups as needed. It

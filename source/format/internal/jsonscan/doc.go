@@ -14,6 +14,5 @@
 // not checked for valid UTF-8, as in encoding/json.
 //
 // Errors are *SyntaxError (invalid JSON at a byte index of the data) or
-// ErrTooDeep. Errs keeps a reader's errors between calls of Next.
-// Subpackage scantest holds the test helpers of the JSON readers.
+// ErrTooDeep.
 package jsonscan

@@ -1,6 +1,8 @@
-// Package scantest holds the test helpers the JSON-lines and JSON document
-// readers share: reading a Reader to its end and rendering its records.
-package scantest
+// Package formattest holds the test helpers the record readers (CSV,
+// JSON lines, JSON documents, lines) share: reading a Reader to its end
+// while checking the format.Reader contract, rendering its records, and
+// the checks of batching, resuming and read errors built on that.
+package formattest
 
 import (
 	"bytes"
@@ -17,6 +19,9 @@ import (
 	"github.com/ferrydata/ferry/source/format"
 )
 
+// Null stands for a Null field in rendered records.
+const Null = "∅"
+
 // RecString renders record i of b as "col=value ..." in column order:
 // strings quoted, Null as ∅, numbers, booleans and JSON as written. With
 // canonical, Null fields are left out and the rest sorted by column name,
@@ -31,7 +36,7 @@ func RecString(b *source.Batch, i int, canonical bool) string {
 			if canonical {
 				continue
 			}
-			s = "∅"
+			s = Null
 		case source.String:
 			s = fmt.Sprintf("%q", v)
 		case source.Number, source.Bool:
@@ -47,13 +52,50 @@ func RecString(b *source.Batch, i int, canonical bool) string {
 	return strings.Join(parts, " ")
 }
 
+// ValString renders record i of b as "v1|v2|...": strings as they are,
+// Null as ∅, other kinds as "kind:value".
+func ValString(b *source.Batch, i int) string {
+	var parts []string
+	for _, f := range b.Record(i) {
+		switch f.Kind {
+		case source.Null:
+			parts = append(parts, Null)
+		case source.String:
+			parts = append(parts, string(b.Value(f)))
+		default:
+			parts = append(parts, fmt.Sprintf("%s:%s", f.Kind, b.Value(f)))
+		}
+	}
+	return strings.Join(parts, "|")
+}
+
+// Form is how Drain renders records, and how many fields it expects of
+// them.
+type Form struct {
+	Render func(b *source.Batch, i int) string
+	// Full: every record has a field for every column (CSV, lines).
+	// Otherwise a record may lack the columns found after it (JSON).
+	Full bool
+}
+
+// The forms of the readers' tests.
+var (
+	// Named renders records with RecString.
+	Named = Form{Render: func(b *source.Batch, i int) string { return RecString(b, i, false) }}
+	// Canonical renders records with RecString, canonical.
+	Canonical = Form{Render: func(b *source.Batch, i int) string { return RecString(b, i, true) }}
+	// Values renders records with ValString; they are Full.
+	Values = Form{Render: ValString, Full: true}
+)
+
 // Result is what Drain read.
 type Result struct {
-	Events  []string // records, errors as "ERR " + message
-	Cols    []string
+	Events  []string // records as rendered, errors as "ERR " + message
+	Raws    []string // Events, with Raw after each record error's message
+	Cols    []string // the columns after the last call
 	Batches []BatchEnd
 	Rejects []*source.RecordError
-	Final   error
+	Final   error // the error that ended reading (io.EOF when clean)
 }
 
 // BatchEnd is the state after one batch.
@@ -63,10 +105,12 @@ type BatchEnd struct {
 	NEvents int // events before this point
 }
 
-// Drain reads r to its end, continuing after record errors, and checks
-// the Reader contract on the way: Pos moves only with records, an error
-// comes with an empty batch, a final error is returned again.
-func Drain(t testing.TB, r format.Reader, canonical bool) Result {
+// Drain reads r to its end, continuing after record errors, rendering
+// records in form, and checks the Reader contract on the way: Pos moves
+// only with records, and at least by their number; an error comes with an
+// empty batch; a record error is after Pos and has a Raw of 1 to
+// source.MaxRawBytes bytes; a final error is returned again.
+func Drain(t testing.TB, r format.Reader, form Form) Result {
 	t.Helper()
 	var res Result
 	var b source.Batch
@@ -76,10 +120,12 @@ func Drain(t testing.TB, r format.Reader, canonical bool) Result {
 		err := r.Next(&b)
 		res.Cols = b.Columns
 		for i := range b.Len() {
-			if n := len(b.Record(i)); n > len(b.Columns) {
+			if n := len(b.Record(i)); n > len(b.Columns) || form.Full && n != len(b.Columns) {
 				t.Fatalf("record with %d fields, %d columns", n, len(b.Columns))
 			}
-			res.Events = append(res.Events, RecString(&b, i, canonical))
+			s := form.Render(&b, i)
+			res.Events = append(res.Events, s)
+			res.Raws = append(res.Raws, s)
 		}
 		nrecs += b.Len()
 		var re *source.RecordError
@@ -89,14 +135,21 @@ func Drain(t testing.TB, r format.Reader, canonical bool) Result {
 				t.Fatalf("Next returned no records and no error")
 			}
 			res.Batches = append(res.Batches, BatchEnd{r.Pos(), nrecs, len(res.Events)})
-			if p := r.Pos(); p.Records < before.Records || p.Offset <= before.Offset {
-				t.Fatalf("Pos went from %+v to %+v", before, p)
+			if p := r.Pos(); p.Records < before.Records+int64(b.Len()) || p.Offset <= before.Offset {
+				t.Fatalf("Pos went from %+v to %+v after %d records", before, p, b.Len())
 			}
 		case errors.As(err, &re):
 			if b.Len() != 0 || r.Pos() != before {
 				t.Fatalf("error %v with %d records, pos %+v -> %+v", err, b.Len(), before, r.Pos())
 			}
+			if re.Record <= before.Records {
+				t.Fatalf("error %v at or before pos %+v", err, before)
+			}
+			if len(re.Raw) == 0 || len(re.Raw) > source.MaxRawBytes {
+				t.Fatalf("%v: Raw has %d bytes", err, len(re.Raw))
+			}
 			res.Events = append(res.Events, "ERR "+err.Error())
+			res.Raws = append(res.Raws, fmt.Sprintf("ERR %v raw=%q", err, re.Raw))
 			res.Rejects = append(res.Rejects, re)
 		default:
 			if b.Len() != 0 || r.Pos() != before {
@@ -104,6 +157,7 @@ func Drain(t testing.TB, r format.Reader, canonical bool) Result {
 			}
 			if err != io.EOF {
 				res.Events = append(res.Events, "ERR "+err.Error())
+				res.Raws = append(res.Raws, "ERR "+err.Error())
 			}
 			res.Final = err
 			if err2 := r.Next(&b); err2 != err || b.Len() != 0 {
@@ -155,14 +209,14 @@ var Limits = []format.Options{
 }
 
 // CheckBatches checks res, a read of in with options o, against full, a
-// read of in all in one go: the same events, batches of at most
+// read of in all in one go: the same events and Raws, batches of at most
 // o.BatchRows records, each ending just after a byte last of in (unless
 // last is 0). Reopened at the end of every step-th batch, the reader
 // (reopen) must read the rest of full.
 func CheckBatches(t testing.TB, in string, last byte, o format.Options, full, res Result, step int, reopen func(source.Position) Result) {
 	t.Helper()
-	if !slices.Equal(res.Events, full.Events) {
-		t.Fatalf("events differ from one read:\n%q\nwant\n%q", res.Events, full.Events)
+	if !slices.Equal(res.Raws, full.Raws) {
+		t.Fatalf("events differ from one read:\n%q\nwant\n%q", res.Raws, full.Raws)
 	}
 	prev := 0
 	for _, be := range res.Batches {
@@ -178,22 +232,22 @@ func CheckBatches(t testing.TB, in string, last byte, o format.Options, full, re
 	for k := 0; k < len(res.Batches); k += max(step, 1) {
 		be := res.Batches[k]
 		rest := reopen(be.Pos)
-		if !slices.Equal(rest.Events, full.Events[be.NEvents:]) {
-			t.Fatalf("resume at %+v:\n%q\nwant\n%q", be.Pos, rest.Events, full.Events[be.NEvents:])
+		if !slices.Equal(rest.Raws, full.Raws[be.NEvents:]) {
+			t.Fatalf("resume at %+v:\n%q\nwant\n%q", be.Pos, rest.Raws, full.Raws[be.NEvents:])
 		}
 	}
 }
 
 // CheckReadError reads in, then a read error, through every reader
 // wrapper and each buffer size (open makes the Reader): it must return the
-// records of in (want), then the read error as final (what the error
+// records of in (want, rendered in form), then the read error as final (what the error
 // says: final), with Pos at pos.
-func CheckReadError(t testing.TB, in string, sizes []int, open func(r io.Reader, size int) format.Reader, want []string, final string, pos source.Position) {
+func CheckReadError(t testing.TB, in string, sizes []int, open func(r io.Reader, size int) format.Reader, form Form, want []string, final string, pos source.Position) {
 	t.Helper()
 	for _, size := range sizes {
 		for _, rd := range Readers {
 			r := open(rd.Wrap(&FailingReader{Data: []byte(in), Err: io.ErrUnexpectedEOF}), size)
-			res := Drain(t, r, false)
+			res := Drain(t, r, form)
 			if !errors.Is(res.Final, io.ErrUnexpectedEOF) || res.Final.Error() != final {
 				t.Fatalf("%s/%d: final %v", rd.Name, size, res.Final)
 			}

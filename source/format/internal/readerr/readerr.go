@@ -1,4 +1,10 @@
-package jsonscan
+// Package readerr keeps a record reader's errors from one call of Next to
+// the next, the way all the format readers return them: the records read
+// before an error come first, with a nil error, and the error on the next
+// call; an error other than a *source.RecordError (the end of the stream,
+// a read error, broken structure) is final and returned by every later
+// call.
+package readerr
 
 import (
 	"errors"
@@ -6,11 +12,7 @@ import (
 	"github.com/ferrydata/ferry/source"
 )
 
-// Errs keeps a record reader's errors from one call of Next to the next,
-// the way the JSON readers return them: the records read before an error
-// come first, with a nil error, and the error on the next call; an error
-// other than a *source.RecordError (the end of the stream, a read error,
-// broken structure) is final and returned by every later call.
+// Errs holds the errors of one reader; the zero value holds none.
 type Errs struct {
 	pending error // to return on the next call
 	final   error
@@ -40,6 +42,15 @@ func (e *Errs) Fail(b *source.Batch, err error) error {
 		e.final = err
 	}
 	return err
+}
+
+// Stop makes err final, unless an error is final already. An error kept
+// by Fail still comes first (and, unless it is a record error, stays
+// final).
+func (e *Errs) Stop(err error) {
+	if e.final == nil {
+		e.final = err
+	}
 }
 
 // IsRecordError reports whether err is, or wraps, a *source.RecordError.
