@@ -33,8 +33,11 @@ func (s isolated) Fail(ctx context.Context, p string, o source.Object, err error
 	return s.Store.Fail(ctx, s.prefix+p, o, err)
 }
 
-func (s isolated) Prune(ctx context.Context, p string, before time.Time) (int64, error) {
-	return s.Store.Prune(ctx, s.prefix+p, before)
+func (s isolated) Prune(ctx context.Context, p string, before time.Time, below string) (int64, error) {
+	return s.Store.Prune(ctx, s.prefix+p, before, below)
+}
+func (s isolated) Anchor(ctx context.Context, p string, t time.Time) (time.Time, error) {
+	return s.Store.Anchor(ctx, s.prefix+p, t)
 }
 func (s isolated) StartAfter(ctx context.Context, p string, keep int, since time.Time) (string, error) {
 	return s.Store.StartAfter(ctx, s.prefix+p, keep, since)

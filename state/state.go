@@ -56,10 +56,16 @@ type Store interface {
 	Advance(ctx context.Context, pipeline string, c *source.Chunk) error
 	// Fail marks obj failed with the error.
 	Fail(ctx context.Context, pipeline string, obj source.Object, cause error) error
-	// Prune forgets done files completed before the given time, and says
-	// how many. A pruned file that is listed again loads again.
-	Prune(ctx context.Context, pipeline string, before time.Time) (int64, error)
-	// StartAfter returns the key a listing can start after, skipping done
+	// Prune forgets done files completed before the given time whose key
+	// sorts (bytewise) before belowKey when it is not "", and says how many.
+	// A pruned file that is listed again loads again.
+	Prune(ctx context.Context, pipeline string, before time.Time, belowKey string) (int64, error)
+	// Anchor returns the time recorded for the pipeline, recording t first
+	// if there is none: the start of a replication that does not backfill,
+	// kept across restarts so files that arrive while it is stopped load.
+	Anchor(ctx context.Context, pipeline string, t time.Time) (time.Time, error)
+	// StartAfter returns the key a listing can start after (keys compare
+	// bytewise, as S3 orders them), skipping done
 	// keys that are older than the lookback window: the window keeps the
 	// keepKeys largest done keys (when > 0) and the keys done since the
 	// given time (when not zero). "" means list everything.

@@ -48,9 +48,10 @@ type entry struct {
 }
 
 type document struct {
-	Version  int      `json:"version"`
-	Pipeline string   `json:"pipeline"`
-	Files    []*entry `json:"files"`
+	Version  int       `json:"version"`
+	Pipeline string    `json:"pipeline"`
+	Anchor   time.Time `json:"anchor,omitzero"`
+	Files    []*entry  `json:"files"`
 }
 
 type pipelineFile struct {
@@ -214,8 +215,23 @@ func (s *Store) Fail(_ context.Context, pipeline string, obj source.Object, caus
 	return nil
 }
 
+// Anchor implements state.Store.
+func (s *Store) Anchor(_ context.Context, pipeline string, t time.Time) (time.Time, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, err := s.open(pipeline)
+	if err != nil {
+		return t, err
+	}
+	if !f.doc.Anchor.IsZero() {
+		return f.doc.Anchor, nil
+	}
+	f.doc.Anchor = t.UTC()
+	return f.doc.Anchor, f.save()
+}
+
 // Prune implements state.Store.
-func (s *Store) Prune(_ context.Context, pipeline string, before time.Time) (int64, error) {
+func (s *Store) Prune(_ context.Context, pipeline string, before time.Time, belowKey string) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f, err := s.open(pipeline)
@@ -225,7 +241,7 @@ func (s *Store) Prune(_ context.Context, pipeline string, before time.Time) (int
 	kept := f.doc.Files[:0]
 	var n int64
 	for _, e := range f.doc.Files {
-		if e.Status == state.Done && e.Updated.Before(before) {
+		if e.Status == state.Done && e.Updated.Before(before) && (belowKey == "" || e.Key < belowKey) {
 			delete(f.entries, state.ID(source.Object{Key: e.Key, ETag: e.ETag}))
 			n++
 			continue

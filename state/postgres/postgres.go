@@ -75,6 +75,12 @@ CREATE TABLE IF NOT EXISTS ferry.rejects (
 	raw         text,
 	rejected_at timestamptz NOT NULL DEFAULT now()
 );
+CREATE TABLE IF NOT EXISTS ferry.pipelines (
+	pipeline  text        PRIMARY KEY,
+	anchor    timestamptz NOT NULL,
+	created_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE ferry.pipelines IS 'ferry: per pipeline, the start of a replication without backfill';
 CREATE INDEX IF NOT EXISTS rejects_file ON ferry.rejects (pipeline, key, etag);
 COMMENT ON TABLE ferry.rejects IS 'ferry: records not loaded under --on-error skip-record (raw cut at 4 KiB)';
 `
@@ -218,9 +224,21 @@ func (s *Store) Fail(ctx context.Context, pipeline string, obj source.Object, ca
 	return nil
 }
 
+// Anchor implements state.Store.
+func (s *Store) Anchor(ctx context.Context, pipeline string, t time.Time) (time.Time, error) {
+	var anchor time.Time
+	err := s.pool.QueryRow(ctx, `INSERT INTO ferry.pipelines AS p (pipeline, anchor) VALUES ($1, $2)
+		ON CONFLICT (pipeline) DO UPDATE SET anchor = p.anchor RETURNING anchor`, pipeline, t).Scan(&anchor)
+	if err != nil {
+		return t, fmt.Errorf("state: pipeline anchor: %w", err)
+	}
+	return anchor, nil
+}
+
 // Prune implements state.Store.
-func (s *Store) Prune(ctx context.Context, pipeline string, before time.Time) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM ferry.files WHERE pipeline = $1 AND status = 'done' AND updated_at < $2`, pipeline, before)
+func (s *Store) Prune(ctx context.Context, pipeline string, before time.Time, belowKey string) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM ferry.files WHERE pipeline = $1 AND status = 'done' AND updated_at < $2
+		AND ($3 = '' OR key COLLATE "C" < $3 COLLATE "C")`, pipeline, before, belowKey)
 	if err != nil {
 		return 0, fmt.Errorf("state: prune: %w", err)
 	}
@@ -233,7 +251,7 @@ func (s *Store) StartAfter(ctx context.Context, pipeline string, keepKeys int, s
 	if keepKeys > 0 {
 		var k *string
 		if err := s.pool.QueryRow(ctx, `SELECT (SELECT key FROM ferry.files WHERE pipeline = $1 AND status = 'done'
-				ORDER BY key DESC OFFSET $2 LIMIT 1)`, pipeline, keepKeys).Scan(&k); err != nil {
+				ORDER BY key COLLATE "C" DESC OFFSET $2 LIMIT 1)`, pipeline, keepKeys).Scan(&k); err != nil {
 			return "", fmt.Errorf("state: start-after key: %w", err)
 		}
 		if k == nil {
@@ -243,7 +261,7 @@ func (s *Store) StartAfter(ctx context.Context, pipeline string, keepKeys int, s
 	}
 	if !since.IsZero() {
 		var k *string
-		if err := s.pool.QueryRow(ctx, `SELECT max(key) FROM ferry.files WHERE pipeline = $1 AND status = 'done' AND updated_at < $2`,
+		if err := s.pool.QueryRow(ctx, `SELECT max(key COLLATE "C") FROM ferry.files WHERE pipeline = $1 AND status = 'done' AND updated_at < $2`,
 			pipeline, since).Scan(&k); err != nil {
 			return "", fmt.Errorf("state: start-after key: %w", err)
 		}
@@ -255,17 +273,17 @@ func (s *Store) StartAfter(ctx context.Context, pipeline string, keepKeys int, s
 	if len(bounds) == 0 {
 		return "", nil
 	}
-	after := slices.Min(bounds)
+	after := slices.Min(bounds) // Go compares strings bytewise, like S3
 	// A file still loading must be listed again: start just before it.
 	var minLoading, prev *string
-	if err := s.pool.QueryRow(ctx, `SELECT min(key) FROM ferry.files WHERE pipeline = $1 AND status = 'loading' AND key <= $2`,
+	if err := s.pool.QueryRow(ctx, `SELECT min(key COLLATE "C") FROM ferry.files WHERE pipeline = $1 AND status = 'loading' AND key COLLATE "C" <= $2 COLLATE "C"`,
 		pipeline, after).Scan(&minLoading); err != nil {
 		return "", fmt.Errorf("state: start-after key: %w", err)
 	}
 	if minLoading == nil {
 		return after, nil
 	}
-	if err := s.pool.QueryRow(ctx, `SELECT max(key) FROM ferry.files WHERE pipeline = $1 AND key < $2`,
+	if err := s.pool.QueryRow(ctx, `SELECT max(key COLLATE "C") FROM ferry.files WHERE pipeline = $1 AND key COLLATE "C" < $2 COLLATE "C"`,
 		pipeline, *minLoading).Scan(&prev); err != nil {
 		return "", fmt.Errorf("state: start-after key: %w", err)
 	}

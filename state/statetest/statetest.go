@@ -122,10 +122,13 @@ func Run(t *testing.T, open func(t *testing.T) (s state.Store, reopen func() sta
 		if err := s.Advance(ctx, "p", chunk(a, 0, 1, true)); err != nil {
 			t.Fatal(err)
 		}
-		if n, err := s.Prune(ctx, "p", time.Now().Add(-time.Hour)); err != nil || n != 0 {
+		if n, err := s.Prune(ctx, "p", time.Now().Add(-time.Hour), ""); err != nil || n != 0 {
 			t.Fatalf("prune of nothing old = %d, %v", n, err)
 		}
-		if n, err := s.Prune(ctx, "p", time.Now().Add(time.Hour)); err != nil || n != 1 {
+		if n, err := s.Prune(ctx, "p", time.Now().Add(time.Hour), a.Key); err != nil || n != 0 {
+			t.Fatalf("prune below the window = %d, %v; want 0 (a is not below itself)", n, err)
+		}
+		if n, err := s.Prune(ctx, "p", time.Now().Add(time.Hour), ""); err != nil || n != 1 {
 			t.Fatalf("prune = %d, %v; want 1", n, err)
 		}
 		got, err := s.Lookup(ctx, "p", []source.Object{a, b})
@@ -166,5 +169,34 @@ func Run(t *testing.T, open func(t *testing.T) (s state.Store, reopen func() sta
 			t.Fatal(err)
 		}
 		check(2, time.Time{}, "2024/05/02.log")
+	})
+
+	t.Run("anchor is kept across restarts", func(t *testing.T) {
+		s, reopen := open(t)
+		t1 := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+		got, err := s.Anchor(ctx, "p", t1)
+		if err != nil || !got.Equal(t1) {
+			t.Fatalf("first anchor = %v, %v", got, err)
+		}
+		got, err = reopen().Anchor(ctx, "p", t1.Add(time.Hour))
+		if err != nil || !got.Equal(t1) {
+			t.Fatalf("anchor after restart = %v, %v; want %v", got, err, t1)
+		}
+	})
+
+	t.Run("keys compare bytewise, as S3 lists them", func(t *testing.T) {
+		s, _ := open(t)
+		for _, k := range []string{"x/B", "x/a", "x/b"} { // S3 order: B < a < b
+			o := source.Object{Key: k, ETag: "e"}
+			if _, err := s.Start(ctx, "p", o); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Advance(ctx, "p", chunk(o, 0, 1, true)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, err := s.StartAfter(ctx, "p", 1, time.Time{}); err != nil || got != "x/a" {
+			t.Fatalf("StartAfter = %q, %v; want x/a", got, err)
+		}
 	})
 }

@@ -282,6 +282,7 @@ type Summary struct {
 	Files, Loaded, AlreadyDone, Failed int64
 	Vanished, Rejected                 int64
 	Aborted                            bool // --on-error abort stopped the run
+	Unavailable                        bool // a service was down: the pass stopped early
 	Records, Bytes                     int64
 	Elapsed                            time.Duration
 	Errors                             []error
@@ -319,6 +320,7 @@ func (j *Job) pass(ctx, writeCtx context.Context, opts discover.Options) (Summar
 	dispatch, stopDispatch := context.WithCancel(ctx)
 	defer stopDispatch()
 	var aborted atomic.Bool
+	var unavailable error // first transient error: a service is down
 	for range workers {
 		wg.Go(func() {
 			for obj := range files {
@@ -326,14 +328,26 @@ func (j *Job) pass(ctx, writeCtx context.Context, opts discover.Options) (Summar
 					continue // drain: aborted
 				}
 				err := j.loadFile(ctx, writeCtx, obj, p)
-				if err != nil {
+				if err == nil || ctx.Err() != nil {
+					continue
+				}
+				if isTransient(err) {
+					// Do not try the other files against a service that is
+					// down: stop this pass; the caller backs off.
 					mu.Lock()
-					sum.Errors = append(sum.Errors, err)
-					mu.Unlock()
-					if j.cfg.OnError == OnErrorAbort && ctx.Err() == nil && !isTransient(err) {
-						aborted.Store(true)
-						stopDispatch()
+					if unavailable == nil {
+						unavailable = err
 					}
+					mu.Unlock()
+					stopDispatch()
+					continue
+				}
+				mu.Lock()
+				sum.Errors = append(sum.Errors, err)
+				mu.Unlock()
+				if j.cfg.OnError == OnErrorAbort {
+					aborted.Store(true)
+					stopDispatch()
 				}
 			}
 		})
@@ -380,6 +394,10 @@ func (j *Job) pass(ctx, writeCtx context.Context, opts discover.Options) (Summar
 	if listErr != nil {
 		return sum, fmt.Errorf("list %s: %w", j.store, listErr)
 	}
+	if unavailable != nil {
+		sum.Unavailable = true
+		return sum, unavailable
+	}
 	return sum, nil
 }
 
@@ -415,6 +433,11 @@ func (j *Job) counters() counts {
 func (j *Job) loadFile(ctx, writeCtx context.Context, obj source.Object, p pusher.Pusher) error {
 	log := j.log.With().Str("file", obj.Key).Logger()
 	pr, err := j.state.Start(ctx, j.pipeline, obj)
+	if err != nil && (ctx.Err() != nil || isTransient(err)) {
+		j.Retry.Add(1)
+		log.Warn().Msg(err.Error() + " (will retry)")
+		return err
+	}
 	if err != nil {
 		j.Failed.Add(1)
 		log.Error().Msg(err.Error())

@@ -24,11 +24,16 @@ func (j *Job) Replicate(ctx, writeCtx context.Context) error {
 		return err
 	}
 	if !j.cfg.Backfill {
-		// Only what arrives from now on; S3 times have one-second
-		// resolution, so the boundary second is included (the state
-		// absorbs any overlap).
-		if now := start.Truncate(time.Second); now.After(since) {
-			since = now
+		// Only what arrives from the pipeline's first start on (kept in
+		// the state, so files that arrive while ferry is stopped still
+		// load). S3 times have one-second resolution, so the boundary
+		// second is included; the state absorbs any overlap.
+		anchor, err := j.state.Anchor(ctx, j.pipeline, start.Truncate(time.Second))
+		if err != nil {
+			return err
+		}
+		if anchor.After(since) {
+			since = anchor
 		}
 	}
 	backoff := time.Duration(0)
@@ -82,8 +87,10 @@ func (j *Job) poll(ctx, writeCtx context.Context, opts *discover.Options) error 
 	if sum.Aborted {
 		return sum.Errors[0]
 	}
-	if j.cfg.StateRetention > 0 {
-		n, err := j.state.Prune(ctx, j.pipeline, time.Now().Add(-j.cfg.StateRetention))
+	if j.cfg.StateRetention > 0 && (!j.cfg.StartAfterKey || opts.StartAfter != "") {
+		// With --start-after-key only keys below the window are pruned:
+		// they are never listed again, and the window keeps its boundary.
+		n, err := j.state.Prune(ctx, j.pipeline, time.Now().Add(-j.cfg.StateRetention), opts.StartAfter)
 		if err != nil {
 			return err
 		}
