@@ -2,10 +2,18 @@
 // a file is done.
 //
 // Push hands a chunk over; Ack reports the chunk's records committed and
-// whether that completed its file. The sync pusher (snapshots) writes in
-// Push, so a chunk is committed when Push returns and Ack needs no
-// bookkeeping. The async pusher (replication) will queue chunks and track
-// per-file progress.
+// whether that completed its file.
+//
+// The sync pusher (snapshots) writes in Push, so a chunk is committed when
+// Push returns; the reader then calls Ack, which needs no bookkeeping.
+//
+// The async pusher (replication) queues the chunk in Push and returns; a
+// parse queue (package parsequeue) writes chunks on one goroutine in push
+// order and acks each after its write. It keeps, per file, the chunks
+// pushed and not yet acked and whether the last one was pushed, holds the
+// bytes of un-acked chunks under a budget, and reports a file done (through
+// AsyncConfig.Done) when its last chunk is acked. With it the reader does
+// not call Ack and does not look at a chunk after Push: the queue acks.
 package pusher
 
 import (

@@ -1,0 +1,39 @@
+// Package parsequeue is an ordered pipeline: items are parsed in parallel,
+// then pushed and acked one at a time in the order they were added.
+//
+// # Ordering
+//
+// Add numbers items in the order its calls take effect (calls from several
+// goroutines are serialized). Parse runs on a pool of Config.Workers
+// goroutines, in any order. Push and Ack run on a single goroutine: item k
+// is pushed only after every item before it was pushed and acked, and
+// item k's Ack runs right after item k's Push succeeded. Push and Ack never
+// run concurrently with themselves or each other.
+//
+// # Backpressure
+//
+// At most Config.MaxPending items are pending (added, not yet acked); Add
+// blocks while that many are. Memory is bounded by MaxPending items plus
+// what Parse holds.
+//
+// # Errors
+//
+// The first error, in item order, stops the queue: a Parse error of item k
+// surfaces when k's turn to be pushed comes (items before k are still
+// pushed and acked); a Push or Ack error of item k surfaces at once. After
+// it nothing is pushed or acked, parses in flight are cancelled through
+// their context, Add returns the error, and Err and Close report it.
+// Errors are returned as Parse, Push or Ack returned them. Cancelling the
+// context given to New stops the queue the same way, with the context's
+// error.
+//
+// # Shutdown
+//
+// Close stops Add and waits until every added item is pushed and acked,
+// or until the queue fails, or until Close's context is done; in that last
+// case it cancels the work in flight and the queue's error is the
+// context's error. In every case Close returns only once all the queue's
+// goroutines have exited, so Parse, Push and Ack must honour their context.
+// Items added but never acked (after a failure or a cancelled Close) are
+// dropped: the caller, who knows what they hold, releases them.
+package parsequeue

@@ -1,0 +1,258 @@
+package parsequeue
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// ErrClosed is returned by Add once Close has been called.
+var ErrClosed = errors.New("parsequeue: closed")
+
+// Config configures a Queue.
+type Config[In, Out any] struct {
+	// Workers is the number of goroutines that run Parse (default 1).
+	Workers int
+	// Parse turns an item into what is pushed. It runs on the pool, in any
+	// order. Required.
+	Parse func(ctx context.Context, in In) (Out, error)
+	// Push delivers a parsed item. It runs on one goroutine, in the order
+	// the items were added. Required.
+	Push func(ctx context.Context, out Out) error
+	// Ack runs after its item's Push succeeded, on the same goroutine, in
+	// order. Optional.
+	Ack func(out Out) error
+	// MaxPending bounds the items added but not yet acked (default
+	// 2*Workers).
+	MaxPending int
+}
+
+// Validate reports a missing Parse or Push.
+func (c Config[In, Out]) Validate() error {
+	if c.Parse == nil {
+		return errors.New("parsequeue: Config.Parse is required")
+	}
+	if c.Push == nil {
+		return errors.New("parsequeue: Config.Push is required")
+	}
+	return nil
+}
+
+func (c Config[In, Out]) withDefaults() Config[In, Out] {
+	if c.Workers < 1 {
+		c.Workers = 1
+	}
+	if c.MaxPending < 1 {
+		c.MaxPending = 2 * c.Workers
+	}
+	return c
+}
+
+// Queue is an ordered parse/push/ack pipeline; see the package
+// documentation for its contract. Its methods are safe for concurrent use.
+type Queue[In, Out any] struct {
+	cfg Config[In, Out]
+
+	// ctx is what Parse and Push run under. It is cancelled with the
+	// reason the queue stopped: the first error, the cancellation of New's
+	// context or Close's deadline, or ErrClosed once drained.
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+
+	// slots holds one token per pending item: Add sends, the push loop
+	// receives after the ack. Since an item holds its token until it has
+	// left both jobs and order, whose capacity is MaxPending, sends to
+	// them never block.
+	slots chan struct{}
+
+	mu     sync.Mutex // guards closed and the sends on (and close of) jobs and order
+	closed bool
+	jobs   chan *item[In, Out] // to the parse workers
+	order  chan *item[In, Out] // to the push loop, in Add order
+
+	finished chan struct{} // closed when every goroutine has exited
+}
+
+type item[In, Out any] struct {
+	in   In
+	out  Out
+	err  error
+	done chan struct{} // closed by the worker once out and err are set
+}
+
+// New starts a queue. Its goroutines stop when ctx is cancelled, when the
+// queue fails, or when Close has drained it. New panics if cfg is invalid
+// (see Config.Validate).
+func New[In, Out any](ctx context.Context, cfg Config[In, Out]) *Queue[In, Out] {
+	if err := cfg.Validate(); err != nil {
+		panic(err)
+	}
+	cfg = cfg.withDefaults()
+	q := &Queue[In, Out]{
+		cfg:      cfg,
+		slots:    make(chan struct{}, cfg.MaxPending),
+		jobs:     make(chan *item[In, Out], cfg.MaxPending),
+		order:    make(chan *item[In, Out], cfg.MaxPending),
+		finished: make(chan struct{}),
+	}
+	q.ctx, q.cancel = context.WithCancelCause(ctx)
+	go q.run()
+	return q
+}
+
+// run owns the parse workers and runs the push loop; its exit, once the
+// workers have exited too, closes finished.
+func (q *Queue[In, Out]) run() {
+	defer close(q.finished)
+	var workers errgroup.Group
+	for range q.cfg.Workers {
+		workers.Go(q.parseLoop)
+	}
+	if err := q.pushLoop(); err != nil {
+		q.cancel(err)
+	} else {
+		q.cancel(ErrClosed)
+	}
+	_ = workers.Wait() // workers always return nil; their errors travel with the items
+}
+
+func (q *Queue[In, Out]) parseLoop() error {
+	done := q.ctx.Done()
+	for {
+		select {
+		case <-done:
+			return nil
+		case it, ok := <-q.jobs:
+			if !ok {
+				return nil
+			}
+			it.out, it.err = q.cfg.Parse(q.ctx, it.in)
+			close(it.done)
+		}
+	}
+}
+
+func (q *Queue[In, Out]) pushLoop() error {
+	done := q.ctx.Done()
+	for {
+		var it *item[In, Out]
+		select {
+		case <-done:
+			return context.Cause(q.ctx)
+		case next, ok := <-q.order:
+			if !ok {
+				return nil
+			}
+			it = next
+		}
+		select {
+		case <-done:
+			return context.Cause(q.ctx)
+		case <-it.done:
+		}
+		if it.err != nil {
+			return it.err
+		}
+		if q.ctx.Err() != nil {
+			return context.Cause(q.ctx)
+		}
+		if err := q.cfg.Push(q.ctx, it.out); err != nil {
+			return err
+		}
+		if q.cfg.Ack != nil {
+			if err := q.cfg.Ack(it.out); err != nil {
+				return err
+			}
+		}
+		<-q.slots
+	}
+}
+
+// Add queues in, blocking while MaxPending items are pending. It returns
+// ctx.Err() if ctx is done first, the queue's error once the queue has
+// failed or was cancelled, and ErrClosed after Close. When Add returns an
+// error, in was not added.
+func (q *Queue[In, Out]) Add(ctx context.Context, in In) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if q.ctx.Err() != nil {
+		return q.stopErr()
+	}
+	select {
+	case q.slots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-q.ctx.Done():
+		return q.stopErr()
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		<-q.slots
+		return ErrClosed
+	}
+	if q.ctx.Err() != nil {
+		<-q.slots
+		return q.stopErr()
+	}
+	it := &item[In, Out]{in: in, done: make(chan struct{})}
+	q.jobs <- it
+	q.order <- it
+	return nil
+}
+
+// Close stops Add and waits until every added item is pushed and acked,
+// the queue fails, or ctx is done. When ctx is done first, Close cancels
+// the work in flight (the queue's error becomes ctx.Err()). It returns the
+// queue's error once all its goroutines have exited. Close may be called
+// more than once.
+func (q *Queue[In, Out]) Close(ctx context.Context) error {
+	q.mu.Lock()
+	if !q.closed {
+		q.closed = true
+		close(q.jobs)
+		close(q.order)
+	}
+	q.mu.Unlock()
+	select {
+	case <-q.finished:
+		return q.Err()
+	default:
+	}
+	select {
+	case <-q.finished:
+	case <-ctx.Done():
+		q.cancel(ctx.Err())
+		<-q.finished
+	}
+	return q.Err()
+}
+
+// Err returns the error that stopped the queue, or nil while it runs and
+// after it was closed and drained.
+func (q *Queue[In, Out]) Err() error {
+	if q.ctx.Err() == nil {
+		return nil
+	}
+	if err := context.Cause(q.ctx); err != ErrClosed {
+		return err
+	}
+	return nil
+}
+
+// Context returns the context Parse and Push run under. It is done once the
+// queue has stopped (failed, cancelled, or closed and drained), so a caller
+// can use it to stop waiting on something only the queue's progress would
+// provide.
+func (q *Queue[In, Out]) Context() context.Context { return q.ctx }
+
+// stopErr is what Add returns once the queue has stopped.
+func (q *Queue[In, Out]) stopErr() error {
+	if err := q.Err(); err != nil {
+		return err
+	}
+	return ErrClosed
+}
