@@ -6,6 +6,8 @@
 #                     started (and stopped) by integration/services.sh
 #   make bench        whole-run benchmark: ferry snapshot vs psql \copy
 #                     (BENCH_ROWS, BENCH_RUNS, BENCH_PPROF: see integration/bench.sh)
+#   make bench-replicate  ferry replicate: latency, small files/s, big-file RSS
+#                     (BENCHREP_PARTS, BENCHREP_*: see integration/bench_replicate.sh)
 #   make build        bin/ferry
 #   make fuzz         every Fuzz* under FUZZ_PKGS for FUZZTIME each
 #   make minio        build/cache the pinned MinIO binary in .cache/bin
@@ -19,7 +21,7 @@ FUZZTIME  ?= 30s
 FUZZ_PKGS ?= ./source/format/...
 INTEGRATION_TIMEOUT ?= 30m
 
-.PHONY: test unit integration bench build fuzz minio lint clean
+.PHONY: test unit integration bench bench-replicate build fuzz minio lint clean
 
 test: unit integration
 
@@ -32,6 +34,9 @@ integration:
 
 bench:
 	integration/services.sh run integration/bench.sh
+
+bench-replicate:
+	integration/services.sh run integration/bench_replicate.sh
 
 build:
 	$(GO) build -o bin/ferry ./cmd/ferry

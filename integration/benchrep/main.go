@@ -1,0 +1,268 @@
+// Command benchrep benchmarks `ferry replicate` against MinIO and PostgreSQL
+// and prints a report. integration/bench_replicate.sh builds ferry and this
+// program and runs it under integration/services.sh (make bench-replicate).
+//
+// It measures three things, each in its own fresh bucket, table and
+// pipeline (BENCHREP_PARTS picks which):
+//
+//  1. latency: `ferry replicate --poll-interval 1s` follows an empty prefix;
+//     small CSV files are uploaded one at a time, 0–500 ms apart at random,
+//     each with a unique id, while a watcher asks PostgreSQL every 20 ms
+//     which of the uploaded ids are visible. Latency is the time the row
+//     was first seen (the start of the query that saw it) minus the time
+//     PutObject returned. Then SIGTERM, which must end ferry with status 0.
+//  2. files: many 4 KiB CSV files are uploaded first (32 at a time, timed
+//     apart), then ferry replicate is started with each --workers value in
+//     turn and timed from its start until ferry.files shows every file done
+//     for its pipeline; the table's rows are then checked (count and
+//     distinct ids).
+//  3. big: one large CSV (the snapshot benchmark's 7 columns) is generated
+//     into a temporary file, uploaded (the file is then deleted) and
+//     loaded; ferry's VmHWM (/proc/PID/status) is sampled every 50 ms
+//     until the file is done. --inflight-bytes 64MiB is passed when
+//     `ferry replicate -h` lists the flag; otherwise ferry's defaults apply
+//     and the report says so.
+//
+// Environment:
+//
+//	BENCHREP_PARTS=latency,files,big   parts to run (default: all three)
+//	BENCHREP_LATENCY_FILES=200          files uploaded in part 1
+//	BENCHREP_FILES=10000                files in part 2
+//	BENCHREP_WORKERS=2,8                --workers values for part 2
+//	BENCHREP_BIG_MB=2048                size of part 3's file in MiB
+//	BENCHREP_KEEP=1                     keep buckets, tables and state rows
+//	                                    (default: removed after each part)
+//	FERRY_TEST_S3_ENDPOINT, FERRY_TEST_DATABASE_URL, AWS_*  (services.sh)
+//
+// Flags: -ferry PATH (default bin/ferry). Progress goes to stderr prefixed
+// "benchrep:"; the report goes to stdout.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ferryBin := flag.String("ferry", "bin/ferry", "the ferry binary to benchmark")
+	flag.Parse()
+
+	cfg, err := loadConfig(*ferryBin)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "benchrep: %v\n", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, os.Stdout); err != nil {
+		logf("error: %v", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+// settings is what the environment asked for.
+type settings struct {
+	ferry        string
+	parts        map[string]bool
+	latencyFiles int
+	files        int
+	workers      []int
+	bigMiB       int
+	keep         bool
+	s3Endpoint   string
+	dbURL        string
+	runID        string // suffix of bucket names: unique per run
+}
+
+var allParts = []string{"latency", "files", "big"}
+
+func loadConfig(ferry string) (*settings, error) {
+	c := &settings{
+		ferry:      ferry,
+		parts:      map[string]bool{},
+		keep:       os.Getenv("BENCHREP_KEEP") == "1",
+		s3Endpoint: os.Getenv("FERRY_TEST_S3_ENDPOINT"),
+		dbURL:      os.Getenv("FERRY_TEST_DATABASE_URL"),
+		runID:      strconv.FormatInt(time.Now().Unix(), 36),
+	}
+	if c.s3Endpoint == "" || c.dbURL == "" {
+		return nil, errors.New("FERRY_TEST_S3_ENDPOINT and FERRY_TEST_DATABASE_URL must be set; run: integration/services.sh run integration/bench_replicate.sh")
+	}
+	if st, err := os.Stat(ferry); err != nil || st.IsDir() {
+		return nil, fmt.Errorf("no ferry binary at %s (go build -o bin/ferry ./cmd/ferry)", ferry)
+	}
+	parts := os.Getenv("BENCHREP_PARTS")
+	if parts == "" || parts == "all" {
+		parts = strings.Join(allParts, ",")
+	}
+	for p := range strings.SplitSeq(parts, ",") {
+		p = strings.TrimSpace(p)
+		switch p {
+		case "":
+		case "latency", "files", "big":
+			c.parts[p] = true
+		default:
+			return nil, fmt.Errorf("BENCHREP_PARTS: unknown part %q (want a comma-separated list of %s)", p, strings.Join(allParts, ", "))
+		}
+	}
+	if len(c.parts) == 0 {
+		return nil, errors.New("BENCHREP_PARTS names no part")
+	}
+	var err error
+	if c.latencyFiles, err = envInt("BENCHREP_LATENCY_FILES", 200); err != nil {
+		return nil, err
+	}
+	if c.files, err = envInt("BENCHREP_FILES", 10_000); err != nil {
+		return nil, err
+	}
+	if c.bigMiB, err = envInt("BENCHREP_BIG_MB", 2048); err != nil {
+		return nil, err
+	}
+	workers := os.Getenv("BENCHREP_WORKERS")
+	if workers == "" {
+		workers = "2,8"
+	}
+	for w := range strings.SplitSeq(workers, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(w))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("BENCHREP_WORKERS: want positive integers separated by commas, got %q", workers)
+		}
+		c.workers = append(c.workers, n)
+	}
+	return c, nil
+}
+
+func envInt(name string, def int) (int, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("%s must be a positive integer, got %q", name, v)
+	}
+	return n, nil
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "benchrep: "+format+"\n", args...)
+}
+
+// env is what the parts share: the configuration and the clients.
+type env struct {
+	cfg *settings
+	s3  *store
+	db  *database
+}
+
+func run(ctx context.Context, cfg *settings, out io.Writer) error {
+	st, err := newStore(ctx, cfg.s3Endpoint)
+	if err != nil {
+		return err
+	}
+	db, err := openDatabase(ctx, cfg.dbURL)
+	if err != nil {
+		return err
+	}
+	defer db.close()
+	e := &env{cfg: cfg, s3: st, db: db}
+
+	hostname, _ := os.Hostname()
+	fmt.Fprintf(out, "ferry replicate benchmark: %s, %d CPUs, %s, %s\n", hostname, runtime.NumCPU(), runtime.Version(), time.Now().Format(time.RFC3339))
+	fmt.Fprintf(out, "load average at start: %s\n", loadAvg())
+
+	var failed []string
+	for _, p := range allParts {
+		if !cfg.parts[p] {
+			continue
+		}
+		var err error
+		switch p {
+		case "latency":
+			err = e.latency(ctx, out)
+		case "files":
+			err = e.throughput(ctx, out)
+		case "big":
+			err = e.big(ctx, out)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			logf("%s: %v", p, err)
+			fmt.Fprintf(out, "   FAILED: %v\n", err)
+			failed = append(failed, p)
+		}
+		fmt.Fprintf(out, "   load average after: %s\n", loadAvg())
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("part(s) failed: %s", strings.Join(failed, ", "))
+	}
+	return nil
+}
+
+// loadAvg is the 1, 5 and 15 minute load averages from /proc/loadavg.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// sec formats a duration in seconds.
+func sec(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
+
+// ms formats a duration in milliseconds.
+func ms(d time.Duration) string { return fmt.Sprintf("%d ms", d.Milliseconds()) }
+
+// thousands formats n with thin separators: 1,234,567.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	if n < 0 {
+		return "-" + thousands(-n)
+	}
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// cleanupPart removes a part's bucket, table and pipeline state, unless
+// BENCHREP_KEEP=1. Failures are logged, not fatal.
+func (e *env) cleanupPart(bucket, table, pipeline string) {
+	if e.cfg.keep {
+		logf("kept s3://%s, table %s and pipeline %q (BENCHREP_KEEP=1)", bucket, table, pipeline)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := e.s3.removeBucket(ctx, bucket); err != nil {
+		logf("cleanup: %v", err)
+	}
+	if err := e.db.dropTable(ctx, table); err != nil {
+		logf("cleanup: drop table %s: %v", table, err)
+	}
+	if err := e.db.forgetPipeline(ctx, pipeline); err != nil {
+		logf("cleanup: %v", err)
+	}
+}
