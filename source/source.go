@@ -82,13 +82,20 @@ type Chunk struct {
 	// target's together) the chunk may commit; past it, the target fails
 	// the chunk instead (--max-rejects).
 	RejectLimit int
+	// OnRelease, when set, takes the batch back on Release (the reader's
+	// own free list); otherwise it goes to the shared pool.
+	OnRelease func(*Batch)
 }
 
 // Release gives the chunk's batch back for reuse. The pusher calls it once
 // the target no longer needs the chunk (after the write for the sync
 // pusher, after the ack for the async one); nothing may use c.Batch after.
 func (c *Chunk) Release() {
-	PutBatch(c.Batch)
+	if c.OnRelease != nil {
+		c.OnRelease(c.Batch)
+	} else {
+		PutBatch(c.Batch)
+	}
 	c.Batch = nil
 }
 

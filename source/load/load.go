@@ -144,10 +144,31 @@ func file(ctx context.Context, store source.Store, obj source.Object, start sour
 		}
 	}
 
-	// Batches come from the shared pool and go back when the pusher
-	// releases their chunk. At most three are in this loader's hands: one
-	// being filled, one held back until we know whether it is the last, one
-	// waiting in the channel.
+	// Batches come from this load's free list and go back to it when the
+	// pusher releases their chunk (keeping a few warm batches instead of
+	// making garbage). With the sync pusher at most four exist: one being
+	// filled, one held back until we know whether it is the last, one
+	// waiting in the channel, one being written.
+	free := make(chan *source.Batch, 4)
+	getBatch := func() *source.Batch {
+		select {
+		case b := <-free:
+			b.Reset()
+			return b
+		default:
+			return source.GetBatch()
+		}
+	}
+	putBatch := func(b *source.Batch) {
+		if b == nil {
+			return
+		}
+		select {
+		case free <- b:
+		default:
+			source.PutBatch(b)
+		}
+	}
 	results := make(chan result, 1)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -190,11 +211,11 @@ func file(ctx context.Context, store source.Store, obj source.Object, start sour
 			if gctx.Err() != nil {
 				return nil
 			}
-			b := source.GetBatch()
+			b := getBatch()
 			err := rd.Next(b)
 			var re *source.RecordError
 			if err != nil && cfg.SkipRecords && errors.As(err, &re) {
-				source.PutBatch(b)
+				putBatch(b)
 				nrejects++
 				if cfg.MaxRejects >= 0 && nrejects > cfg.MaxRejects {
 					if flush(false) {
@@ -218,7 +239,7 @@ func file(ctx context.Context, store source.Store, obj source.Object, start sour
 				continue
 			}
 			if errors.Is(err, io.EOF) {
-				source.PutBatch(b)
+				putBatch(b)
 				if held == nil && len(rejects) == 0 {
 					send(result{batch: source.GetBatch(), pos: rd.Pos(), last: true})
 					return nil
@@ -227,7 +248,7 @@ func file(ctx context.Context, store source.Store, obj source.Object, start sour
 				return nil
 			}
 			if err != nil {
-				source.PutBatch(b)
+				putBatch(b)
 				if flush(false) {
 					send(result{err: err})
 				}
@@ -247,7 +268,7 @@ func file(ctx context.Context, store source.Store, obj source.Object, start sour
 			if r.err != nil {
 				return r.err
 			}
-			c := &source.Chunk{File: obj, Seq: seq, Start: pos, End: r.pos, Last: r.last, Batch: r.batch, Rejects: r.rejects, RejectLimit: -1}
+			c := &source.Chunk{File: obj, Seq: seq, Start: pos, End: r.pos, Last: r.last, Batch: r.batch, Rejects: r.rejects, RejectLimit: -1, OnRelease: putBatch}
 			if cfg.SkipRecords && cfg.MaxRejects >= 0 {
 				c.RejectLimit = max(cfg.MaxRejects-int(st.Rejects), 0)
 			}
