@@ -75,19 +75,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func snapshot(args []string, stderr io.Writer) int {
-	fs, o := newSnapshotFlags(stderr)
-	cfg, err := o.parse(fs, args)
-	if errors.Is(err, errHelp) {
-		return exitOK
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "ferry: %v\n", err)
-		return exitUsage
-	}
-	log, err := newLogger(stderr, o.logLevel, o.logFormat)
-	if err != nil {
-		fmt.Fprintf(stderr, "ferry: %v\n", err)
-		return exitUsage
+	cfg, o, log, exit := prepare("snapshot", args, stderr, nil)
+	if exit >= 0 {
+		return exit
 	}
 	if o.cpuProfile != "" {
 		f, err := os.Create(o.cpuProfile)
@@ -136,6 +126,30 @@ func snapshot(args []string, stderr io.Writer) int {
 	return exitOK
 }
 
+// prepare parses a command's flags (and config file), validates them and
+// makes the logger. An exit status >= 0 means stop with it (help was shown,
+// or the usage was wrong and the reason printed).
+func prepare(command string, args []string, stderr io.Writer, validate func(*job.Config) error) (job.Config, *options, zerolog.Logger, int) {
+	fs, o := newFlags(command, stderr)
+	cfg, err := o.parse(fs, args)
+	if errors.Is(err, errHelp) {
+		return cfg, o, zerolog.Nop(), exitOK
+	}
+	if err == nil && validate != nil {
+		err = validate(&cfg)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "ferry: %v\n", err)
+		return cfg, o, zerolog.Nop(), exitUsage
+	}
+	log, err := newLogger(stderr, o.logLevel, o.logFormat)
+	if err != nil {
+		fmt.Fprintf(stderr, "ferry: %v\n", err)
+		return cfg, o, log, exitUsage
+	}
+	return cfg, o, log, -1
+}
+
 func newLogger(w io.Writer, level, format string) (zerolog.Logger, error) {
 	lvl, err := zerolog.ParseLevel(level)
 	if err != nil || level == "" {
@@ -153,22 +167,9 @@ func newLogger(w io.Writer, level, format string) (zerolog.Logger, error) {
 }
 
 func replicate(args []string, stderr io.Writer) int {
-	fs, o := newFlags("replicate", stderr)
-	cfg, err := o.parse(fs, args)
-	if errors.Is(err, errHelp) {
-		return exitOK
-	}
-	if err == nil {
-		err = cfg.ValidateReplication()
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "ferry: %v\n", err)
-		return exitUsage
-	}
-	log, err := newLogger(stderr, o.logLevel, o.logFormat)
-	if err != nil {
-		fmt.Fprintf(stderr, "ferry: %v\n", err)
-		return exitUsage
+	cfg, _, log, exit := prepare("replicate", args, stderr, (*job.Config).ValidateReplication)
+	if exit >= 0 {
+		return exit
 	}
 	// Two-phase stop: the first SIGINT/SIGTERM stops listing and reading;
 	// chunks being written get --shutdown-timeout to commit (a second
