@@ -223,15 +223,25 @@ func (a *Async) release(p *pendingChunk) {
 	a.budget.Release(p.cost)
 }
 
+// WriteError is the failure that stopped the queue: writing a chunk of File
+// (or recording its progress) failed.
+type WriteError struct {
+	File source.Object
+	Err  error
+}
+
+func (e *WriteError) Error() string { return e.Err.Error() }
+func (e *WriteError) Unwrap() error { return e.Err }
+
 // write is the queue's Push: it writes the chunk, then records progress
 // when the target does not.
 func (a *Async) write(ctx context.Context, c *source.Chunk) error {
 	if err := a.cfg.Target.Write(ctx, c); err != nil {
-		return fmt.Errorf("write %q chunk %d: %w", c.File.Key, c.Seq, err)
+		return &WriteError{File: c.File, Err: fmt.Errorf("write %q chunk %d: %w", c.File.Key, c.Seq, err)}
 	}
 	if !a.cfg.Target.CommitsProgress() {
 		if err := a.cfg.State.Advance(ctx, a.cfg.Pipeline, c); err != nil {
-			return fmt.Errorf("record progress of %q chunk %d: %w", c.File.Key, c.Seq, err)
+			return &WriteError{File: c.File, Err: fmt.Errorf("record progress of %q chunk %d: %w", c.File.Key, c.Seq, err)}
 		}
 	}
 	a.mu.Lock()

@@ -155,6 +155,9 @@ func newFlags(command string, stderr io.Writer) (*flag.FlagSet, *options) {
 		fs.DurationVar(&c.Lookback, "lookback", 0, "with --start-after-key: the window keeps the keys loaded within this duration")
 		fs.DurationVar(&c.StateRetention, "state-retention", 0, "forget done files after this long (0: never); a forgotten file that is listed again loads again")
 		fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long chunks already being written may take to commit")
+		c.Async = true
+		c.InflightBytes = 64 << 20
+		fs.Var(sizeFlag{&c.InflightBytes}, "inflight-bytes", "budget of chunk bytes read but not yet committed; reading waits while it is spent (default 64MiB)")
 	}
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "console", "console or json (on stderr)")

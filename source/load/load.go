@@ -41,6 +41,10 @@ type Config struct {
 	// than that are rejected in one load, by the reader or the target.
 	SkipRecords bool
 	MaxRejects  int
+	// Async: the pusher writes and acks chunks after Push returns (the
+	// async pusher): File neither acks nor looks at a chunk once pushed,
+	// and returning nil means every chunk was pushed, not yet written.
+	Async bool
 	// WriteCtx, when set, governs pushes instead of File's ctx: cancelling
 	// File's ctx then stops reading, but a push under way still completes
 	// (a graceful stop commits the chunk in flight).
@@ -277,17 +281,25 @@ func file(ctx context.Context, store source.Store, obj source.Object, start sour
 			if cfg.WriteCtx != nil {
 				pushCtx = cfg.WriteCtx
 			}
+			readerRejects := int64(len(r.rejects))
 			if err := p.Push(pushCtx, c); err != nil {
 				return err
 			}
-			// The target may have added rejects of its own (values that
-			// do not convert).
-			st.Rejects += int64(len(c.Rejects))
-			if cfg.SkipRecords && cfg.MaxRejects >= 0 && st.Rejects > int64(cfg.MaxRejects) {
-				return fmt.Errorf("more than %d rejected records (--max-rejects)", cfg.MaxRejects)
-			}
-			if _, err := p.Ack(c); err != nil {
-				return err
+			if cfg.Async {
+				// The pusher owns c now and acks it after the write; the
+				// target's own rejects are counted against --max-rejects
+				// per chunk only (RejectLimit).
+				st.Rejects += readerRejects
+			} else {
+				// The target may have added rejects of its own (values that
+				// do not convert).
+				st.Rejects += int64(len(c.Rejects))
+				if cfg.SkipRecords && cfg.MaxRejects >= 0 && st.Rejects > int64(cfg.MaxRejects) {
+					return fmt.Errorf("more than %d rejected records (--max-rejects)", cfg.MaxRejects)
+				}
+				if _, err := p.Ack(c); err != nil {
+					return err
+				}
 			}
 			st.Records += n
 			st.Chunks++

@@ -427,10 +427,19 @@ func (t *Target) writeOnce(ctx context.Context, c *source.Chunk, p *plan, exclud
 	var rejects []*source.RecordError
 	if p != nil {
 		r := newCopyReader(c, p, t.cfg.SkipRecords, excluded)
-		defer r.release()
 		_, err := tx.Conn().PgConn().CopyFrom(ctx, r, p.sql)
-		if r.err != nil {
-			return nil, r.err
+		var pgErr *pgconn.PgError
+		if err != nil && !errors.As(err, &pgErr) {
+			// The connection broke: pgconn may return before its goroutine
+			// stops reading r, so leave r (and its buffer) alone.
+			if rerr := r.failure(); rerr != nil {
+				return nil, rerr
+			}
+			return nil, fmt.Errorf("copy: %w", err)
+		}
+		defer r.release() // pgconn is done with r
+		if r.failure() != nil {
+			return nil, r.failure()
 		}
 		if err != nil {
 			return nil, copyError(c, r, err)
@@ -520,6 +529,7 @@ type copyReader struct {
 	buf      []byte
 	off      int
 	eof      bool
+	mu       sync.Mutex            // guards err, which a broken COPY may read late
 	err      error                 // conversion error that stops the COPY
 	rejects  []*source.RecordError // rows left out, with why
 	sent     []int                 // batch row of each COPY line
@@ -536,6 +546,19 @@ func newCopyReader(c *source.Chunk, p *plan, skip bool, excluded map[int]*source
 		sent: make([]int, 0, c.Batch.Len())}
 }
 
+// failure returns the conversion error that stopped the COPY, if any.
+func (r *copyReader) failure() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+func (r *copyReader) setErr(err error) {
+	r.mu.Lock()
+	r.err = err
+	r.mu.Unlock()
+}
+
 func (r *copyReader) release() {
 	b := r.buf[:0]
 	r.buf = nil
@@ -549,8 +572,8 @@ func (r *copyReader) Read(p []byte) (int, error) {
 		if r.eof {
 			return 0, io.EOF
 		}
-		if r.err != nil {
-			return 0, r.err
+		if err := r.failure(); err != nil {
+			return 0, err
 		}
 		r.buf, r.off = r.buf[:0], 0
 		r.fill()
@@ -603,7 +626,7 @@ rows:
 				record := r.c.First() + int64(r.row)
 				if col := r.p.tbl.columns[r.p.colIdx[j]]; r.p.tbl.ferryMade && col.widen != nil {
 					if to := col.widen(f.Kind, b.Value(f)); to != "" {
-						r.err = &widenError{column: col.name, from: col.typeName, to: to, value: clip(b.Value(f)), record: record}
+						r.setErr(&widenError{column: col.name, from: col.typeName, to: to, value: clip(b.Value(f)), record: record})
 						r.buf = buf[:0]
 						return
 					}
@@ -615,7 +638,7 @@ rows:
 					buf = buf[:rowStart]
 					continue rows
 				}
-				r.err = re
+				r.setErr(re)
 				r.buf = buf[:0]
 				return
 			}

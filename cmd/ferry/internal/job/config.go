@@ -72,6 +72,10 @@ type Config struct {
 	MaxAttempts int
 
 	// Replication.
+	// Async: push chunks through the async pusher (parse queue, per-file
+	// progress, in-flight byte budget) instead of writing in the reader.
+	Async           bool
+	InflightBytes   int
 	PollInterval    time.Duration
 	Backfill        bool
 	StartAfterKey   bool

@@ -314,7 +314,37 @@ func (j *Job) pass(ctx, writeCtx context.Context, opts discover.Options) (Summar
 	files := make(chan source.Object, workers)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	p := pusher.NewSync(j.target, j.state, j.pipeline)
+	var p pusher.Pusher
+	var async *pusher.Async
+	// failed files whose failure is recorded once the async queue drained
+	// (so no chunk of theirs is still waiting to advance their progress).
+	type failure struct {
+		obj source.Object
+		err error
+	}
+	var failLater []failure
+	fail := func(obj source.Object, err error) {
+		if async == nil {
+			j.recordFailure(ctx, obj, err)
+			return
+		}
+		async.Abandon(obj)
+		mu.Lock()
+		failLater = append(failLater, failure{obj, err})
+		mu.Unlock()
+	}
+	if j.cfg.Async {
+		async = pusher.NewAsync(writeCtx, pusher.AsyncConfig{
+			Target: j.target, State: j.state, Pipeline: j.pipeline, InflightBytes: int64(j.cfg.InflightBytes),
+			Done: func(obj source.Object) {
+				j.Done.Add(1)
+				j.log.Debug().Str("file", obj.Key).Msg("file loaded")
+			},
+		})
+		p = async
+	} else {
+		p = pusher.NewSync(j.target, j.state, j.pipeline)
+	}
 	// Under --on-error abort the first failed file stops the dispatch of
 	// new files; files already loading finish.
 	dispatch, stopDispatch := context.WithCancel(ctx)
@@ -327,13 +357,26 @@ func (j *Job) pass(ctx, writeCtx context.Context, opts discover.Options) (Summar
 				if dispatch.Err() != nil {
 					continue // drain: aborted
 				}
-				err := j.loadFile(ctx, writeCtx, obj, p)
-				if err == nil || ctx.Err() != nil {
+				err := j.loadFile(ctx, writeCtx, obj, p, fail)
+				if err == nil {
+					continue
+				}
+				if async != nil && (async.Err() != nil || ctx.Err() != nil) {
+					// The queue stopped (a write failed: handled after
+					// Close) or we are stopping: this file resumes later.
+					async.Abandon(obj)
+					stopDispatch()
+					continue
+				}
+				if ctx.Err() != nil {
 					continue
 				}
 				if isTransient(err) {
 					// Do not try the other files against a service that is
 					// down: stop this pass; the caller backs off.
+					if async != nil {
+						async.Abandon(obj)
+					}
 					mu.Lock()
 					if unavailable == nil {
 						unavailable = err
@@ -380,6 +423,41 @@ func (j *Job) pass(ctx, writeCtx context.Context, opts discover.Options) (Summar
 	j.listingDone.Store(true)
 	close(files)
 	wg.Wait()
+	if async != nil {
+		// Every chunk pushed is written and acked (or the queue stopped);
+		// then the failures can be recorded.
+		cerr := async.Close(writeCtx)
+		for _, f := range failLater {
+			j.recordFailure(ctx, f.obj, f.err)
+		}
+		var we *pusher.WriteError
+		switch {
+		case cerr == nil:
+		case errors.As(cerr, &we) && isTransient(cerr):
+			j.Retry.Add(1)
+			j.log.Warn().Str("file", we.File.Key).Msg(cerr.Error() + " (will retry)")
+			if unavailable == nil {
+				unavailable = cerr
+			}
+		case errors.As(cerr, &we) && ctx.Err() == nil:
+			// One file's chunk failed: that file fails; the others that
+			// were in flight resume at their committed positions on the
+			// next pass.
+			j.Failed.Add(1)
+			j.log.Error().Str("file", we.File.Key).Msg(cerr.Error())
+			j.recordFailure(ctx, we.File, cerr)
+			sum.Errors = append(sum.Errors, cerr)
+			if j.cfg.OnError == OnErrorAbort {
+				aborted.Store(true)
+			}
+		default:
+			// Stopping, or the shutdown timeout cut the drain short: the
+			// files resume at their committed positions.
+			if ctx.Err() == nil {
+				j.log.Warn().Msg(cerr.Error())
+			}
+		}
+	}
 	after := j.counters()
 	sum.Files = after.Listed - before.Listed
 	sum.AlreadyDone = after.Skipped - before.Skipped
@@ -430,7 +508,16 @@ func (j *Job) counters() counts {
 		j.Rejected.Load(), j.Records.Load(), j.ReadBytes.Load()}
 }
 
-func (j *Job) loadFile(ctx, writeCtx context.Context, obj source.Object, p pusher.Pusher) error {
+// recordFailure marks obj failed in the state.
+func (j *Job) recordFailure(ctx context.Context, obj source.Object, err error) {
+	// With a dead database this fails too, and the file stays "loading"
+	// to be resumed.
+	if ferr := j.state.Fail(context.WithoutCancel(ctx), j.pipeline, obj, err); ferr != nil {
+		j.log.Warn().Str("file", obj.Key).Err(ferr).Msg("cannot record the failure in the state")
+	}
+}
+
+func (j *Job) loadFile(ctx, writeCtx context.Context, obj source.Object, p pusher.Pusher, fail func(source.Object, error)) error {
 	log := j.log.With().Str("file", obj.Key).Logger()
 	pr, err := j.state.Start(ctx, j.pipeline, obj)
 	if err != nil && (ctx.Err() != nil || isTransient(err)) {
@@ -455,6 +542,7 @@ func (j *Job) loadFile(ctx, writeCtx context.Context, obj source.Object, p pushe
 	if writeCtx != ctx {
 		cfg.WriteCtx = writeCtx
 	}
+	cfg.Async = j.cfg.Async
 	st, err := load.File(ctx, j.store, obj, pr.Pos, cfg, p)
 	j.Rejected.Add(st.Rejects)
 	if err != nil && (errors.Is(err, source.ErrNotFound) || errors.Is(err, s3.ErrChanged)) {
@@ -476,17 +564,19 @@ func (j *Job) loadFile(ctx, writeCtx context.Context, obj source.Object, p pushe
 		log.Warn().Msg(err.Error() + " (will retry)")
 		return err
 	}
+	var we *pusher.WriteError
+	if err != nil && errors.As(err, &we) {
+		return err // the async queue stopped; the pass handles it
+	}
 	if err != nil {
 		j.Failed.Add(1)
-		// Record the failure; with a dead database this fails too, and
-		// the file stays "loading" to be resumed.
-		if ferr := j.state.Fail(context.WithoutCancel(ctx), j.pipeline, obj, err); ferr != nil {
-			log.Warn().Err(ferr).Msg("cannot record the failure in the state")
-		}
+		fail(obj, err)
 		log.Error().Msg(err.Error())
 		return err
 	}
-	j.Done.Add(1)
+	if !j.cfg.Async {
+		j.Done.Add(1) // the async pusher counts a file done when its last chunk is acked
+	}
 	if st.Rejects > 0 {
 		log.Warn().Int64("rejected", st.Rejects).Msg("file loaded with rejected records")
 	}
