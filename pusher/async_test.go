@@ -98,13 +98,13 @@ func name(c *source.Chunk) string { return fmt.Sprintf("%s#%d", c.File.Key, c.Se
 func obj(key string) source.Object { return source.Object{Key: key, ETag: "etag-" + key} }
 
 // chunk returns chunk seq of file key whose batch counts size bytes (0, or
-// at least 13: one record of one field).
+// at least 16: one record of one field).
 func chunk(t *testing.T, key string, seq int, last bool, size int) *source.Chunk {
 	t.Helper()
 	b := source.GetBatch()
 	if size > 0 {
 		b.StartRecord()
-		b.AddField(source.String, make([]byte, size-13))
+		b.AddField(source.String, make([]byte, size-16))
 	}
 	c := &source.Chunk{File: obj(key), Seq: seq, Last: last, Batch: b}
 	if c.Bytes() != int64(size) {
@@ -490,7 +490,7 @@ func TestAsyncConcurrentFiles(t *testing.T) {
 		wg.Go(func() {
 			key := fmt.Sprintf("f%d", f)
 			for i := range chunks {
-				c := chunk(t, key, i, i == chunks-1, 13+i%7*10)
+				c := chunk(t, key, i, i == chunks-1, 16+i%7*10)
 				mu.Lock()
 				all = append(all, c)
 				mu.Unlock()

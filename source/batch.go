@@ -1,6 +1,9 @@
 package source
 
-import "sync"
+import (
+	"sync"
+	"unsafe"
+)
 
 // Kind is the kind of a field value.
 type Kind uint8
@@ -66,8 +69,10 @@ func (b *Batch) Reset() {
 // Len is the number of records.
 func (b *Batch) Len() int { return len(b.rows) }
 
-// Size is the number of bytes the batch holds, for batching and budgets.
-func (b *Batch) Size() int { return len(b.Data) + len(b.Fields)*9 + len(b.rows)*4 }
+// Size is the number of bytes the batch holds, for batching.
+func (b *Batch) Size() int { return len(b.Data) + len(b.Fields)*fieldSize + len(b.rows)*4 }
+
+const fieldSize = int(unsafe.Sizeof(Field{}))
 
 // StartRecord begins a new record; AddField calls that follow add to it.
 func (b *Batch) StartRecord() { b.rows = append(b.rows, uint32(len(b.Fields))) }

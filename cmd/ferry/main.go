@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
 	"time"
@@ -196,6 +197,11 @@ func replicate(args []string, stderr io.Writer) int {
 		stopWriting()
 	}()
 
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// A soft limit the GC works to: the in-flight budget, the batches
+		// being read and written, and room for the rest.
+		debug.SetMemoryLimit(int64(cfg.InflightBytes) + 96<<20)
+	}
 	j, err := job.Open(ctx, cfg, log)
 	if err != nil {
 		var ue *job.UsageError
