@@ -168,16 +168,17 @@ func newLogger(w io.Writer, level, format string) (zerolog.Logger, error) {
 }
 
 func replicate(args []string, stderr io.Writer) int {
+	// Two-phase stop: the first SIGINT/SIGTERM stops listing and reading;
+	// chunks being written get --shutdown-timeout to commit (a second
+	// signal cuts that short). Installed first, so a signal during start-up
+	// is a graceful stop too.
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(signals)
 	cfg, _, log, exit := prepare("replicate", args, stderr, (*job.Config).ValidateReplication)
 	if exit >= 0 {
 		return exit
 	}
-	// Two-phase stop: the first SIGINT/SIGTERM stops listing and reading;
-	// chunks being written get --shutdown-timeout to commit (a second
-	// signal cuts that short).
-	signals := make(chan os.Signal, 2)
-	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(signals)
 	ctx, stopReading := context.WithCancel(context.Background())
 	writeCtx, stopWriting := context.WithCancel(context.Background())
 	defer stopReading()
