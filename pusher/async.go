@@ -82,6 +82,7 @@ type fileProgress struct {
 	pending   map[int]*pendingChunk // by Chunk.Seq
 	last      bool                  // the last chunk was pushed
 	abandoned bool
+	then      func() // AbandonThen's callback, run once the file is forgotten
 }
 
 type pendingChunk struct {
@@ -202,17 +203,23 @@ func (a *Async) track(p *pendingChunk) error {
 func (a *Async) untrack(c *source.Chunk) bool {
 	id := state.ID(c.File)
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	f := a.files[id]
 	if f == nil || f.pending[c.Seq] == nil {
+		a.mu.Unlock()
 		return false
 	}
 	delete(f.pending, c.Seq)
 	if c.Last {
 		f.last = false
 	}
+	var then func()
 	if len(f.pending) == 0 && !f.last {
 		delete(a.files, id)
+		then = f.then
+	}
+	a.mu.Unlock()
+	if then != nil {
+		then()
 	}
 	return true
 }
@@ -278,14 +285,19 @@ func (a *Async) Ack(c *source.Chunk) (fileDone bool, err error) {
 		return false, fmt.Errorf("ack %q chunk %d: not written yet", c.File.Key, c.Seq)
 	}
 	delete(f.pending, c.Seq)
+	var then func()
 	if len(f.pending) == 0 && (f.last || f.abandoned) {
 		fileDone = f.last && !f.abandoned
+		then = f.then
 		delete(a.files, id)
 	}
 	a.mu.Unlock()
 	a.release(p)
 	if fileDone && a.cfg.Done != nil {
 		a.cfg.Done(c.File)
+	}
+	if then != nil {
+		then()
 	}
 	return fileDone, nil
 }
@@ -296,18 +308,36 @@ func (a *Async) Ack(c *source.Chunk) (fileDone bool, err error) {
 // once if none is pending). Until then a new read of the same file version
 // cannot be pushed. Abandon has no effect once the file's last chunk was
 // pushed: the file completes normally.
-func (a *Async) Abandon(obj source.Object) {
+func (a *Async) Abandon(obj source.Object) { a.AbandonThen(obj, nil) }
+
+// AbandonThen is Abandon, and calls then once the pusher has forgotten the
+// file: at once when nothing of it is pending, else after its last pending
+// chunk is acked or dropped (by Close). Then the file's committed progress
+// no longer moves, and its failure can be recorded. It reports false, and
+// does not call then, when the file's last chunk was already pushed: the
+// file completes normally (AsyncConfig.Done).
+func (a *Async) AbandonThen(obj source.Object, then func()) bool {
 	id := state.ID(obj)
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	f := a.files[id]
 	switch {
-	case f == nil || f.last:
+	case f != nil && f.last:
+		a.mu.Unlock()
+		return false
+	case f == nil:
 	case len(f.pending) == 0:
 		delete(a.files, id)
 	default:
 		f.abandoned = true
+		f.then = then
+		a.mu.Unlock()
+		return true
 	}
+	a.mu.Unlock()
+	if then != nil {
+		then()
+	}
+	return true
 }
 
 // Close stops Push and drains the queue: it waits until every pushed chunk
@@ -322,16 +352,23 @@ func (a *Async) Close(ctx context.Context) error {
 	err := a.q.Close(ctx)
 	// The queue's goroutines have exited: nothing uses the chunks left.
 	var left []*pendingChunk
+	var thens []func()
 	a.mu.Lock()
 	for id, f := range a.files {
 		for _, p := range f.pending {
 			left = append(left, p)
+		}
+		if f.then != nil {
+			thens = append(thens, f.then)
 		}
 		delete(a.files, id)
 	}
 	a.mu.Unlock()
 	for _, p := range left {
 		a.release(p)
+	}
+	for _, then := range thens {
+		then()
 	}
 	return err
 }

@@ -530,3 +530,47 @@ func TestAsyncConcurrentFiles(t *testing.T) {
 		}
 	}
 }
+
+func TestAsyncAbandonThen(t *testing.T) {
+	h := newHarness(t, context.Background(), &asyncTarget{commits: true, gate: make(chan struct{})}, AsyncConfig{})
+	// Nothing pending: then runs at once.
+	ran := 0
+	if !h.a.AbandonThen(obj("x"), func() { ran++ }) || ran != 1 {
+		t.Fatalf("AbandonThen of an unknown file: then ran %d times", ran)
+	}
+	// Pending chunks: then runs after the last one is acked, after the
+	// write of every chunk of the file.
+	h.mustPush(chunk(t, "a", 0, false, 20))
+	h.mustPush(chunk(t, "a", 1, false, 20))
+	h.a.AbandonThen(obj("a"), func() { h.ev.add("then a") })
+	// The last chunk pushed: the file completes, then is not called.
+	h.mustPush(chunk(t, "b", 0, true, 20))
+	if h.a.AbandonThen(obj("b"), func() { h.ev.add("then b") }) {
+		t.Error("AbandonThen after the last chunk reported true")
+	}
+	close(h.target.gate)
+	if err := h.a.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"write a#0", "write a#1", "then a", "write b#0", "done b"}
+	if got := h.ev.get(); !slices.Equal(got, want) {
+		t.Fatalf("events %v, want %v", got, want)
+	}
+}
+
+func TestAsyncAbandonThenOnClose(t *testing.T) {
+	h := newHarness(t, context.Background(), &asyncTarget{commits: true, gate: make(chan struct{})}, AsyncConfig{})
+	h.mustPush(chunk(t, "a", 0, false, 20))
+	ran := make(chan struct{})
+	h.a.AbandonThen(obj("a"), func() { close(ran) })
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := h.a.Close(ctx); err == nil {
+		t.Fatal("Close with a cancelled context and a blocked write returned nil")
+	}
+	select {
+	case <-ran:
+	default:
+		t.Fatal("then not called for a file dropped by Close")
+	}
+}
