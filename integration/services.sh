@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # services.sh — the services ferry's integration tests and benchmark need:
-# MinIO (S3) and PostgreSQL.
+# MinIO (S3), fauxqs (SQS) and PostgreSQL.
 #
 # Usage (from anywhere; paths are relative to the repository root):
 #
@@ -10,25 +10,38 @@
 #       with CMD's exit code. Preferred form; what `make integration` uses.
 #
 #   eval "$(integration/services.sh env)"        (also: no argument)
-#       Ensure the services and print `export VAR=...` lines. A MinIO started
-#       here keeps running in the background; stop it with
-#       `integration/services.sh stop` (uses FERRY_TEST_MINIO_PID/_DIR).
+#       Ensure the services and print `export VAR=...` lines. A MinIO or
+#       fauxqs started here keeps running in the background; stop them with
+#       `integration/services.sh stop` (uses FERRY_TEST_MINIO_PID/_DIR and
+#       FERRY_TEST_FAUXQS_PID/_DIR).
 #
 #   integration/services.sh stop
-#       Stop the MinIO started by `env` (reads FERRY_TEST_MINIO_PID/_DIR).
+#       Stop the MinIO and fauxqs started by `env` (reads the variables above).
 #
 #   integration/services.sh minio-bin
 #       Only build (or find) the pinned MinIO binary at .cache/bin/minio.
 #
+#   integration/services.sh fauxqs-bin
+#       Only install (or find) the pinned fauxqs, the SQS emulator, in
+#       integration/node_modules (`npm ci` from integration/package-lock.json;
+#       needs Node.js >= 20 and npm).
+#
 # Environment it honours:
 #   FERRY_TEST_S3_ENDPOINT   use this S3 endpoint and start no MinIO
+#   FERRY_TEST_SQS_ENDPOINT  use this SQS endpoint and start no fauxqs
 #   FERRY_TEST_DATABASE_URL  use this PostgreSQL and start nothing
 #   MINIO_BIN                use this minio binary instead of .cache/bin/minio
+#   MINIO_START_TIMEOUT, FAUXQS_START_TIMEOUT
+#                            seconds to wait for each to answer (60, 30)
 #
 # Environment it exports:
 #   FERRY_TEST_S3_ENDPOINT, AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID,
-#   AWS_SECRET_ACCESS_KEY, AWS_REGION, FERRY_TEST_DATABASE_URL
-#   (and FERRY_TEST_MINIO_PID, FERRY_TEST_MINIO_DIR when it started MinIO).
+#   AWS_SECRET_ACCESS_KEY, AWS_REGION, FERRY_TEST_SQS_ENDPOINT,
+#   AWS_ENDPOINT_URL_SQS (always equal to FERRY_TEST_SQS_ENDPOINT),
+#   FERRY_TEST_DATABASE_URL
+#   (and FERRY_TEST_MINIO_PID, FERRY_TEST_MINIO_DIR when it started MinIO;
+#   FERRY_TEST_FAUXQS_PID, FERRY_TEST_FAUXQS_DIR when it started fauxqs).
+#   fauxqs checks no credentials, so the MinIO ones serve for SQS too.
 #
 # Everything it says goes to stderr prefixed with "services:"; stdout carries
 # only the export lines (env mode) or the command's own output (run mode).
@@ -40,10 +53,13 @@ MINIO_USER=ferry
 MINIO_PASSWORD=ferrysecret
 MINIO_REGION=us-east-1
 MINIO_START_TIMEOUT=${MINIO_START_TIMEOUT:-60}
+FAUXQS_START_TIMEOUT=${FAUXQS_START_TIMEOUT:-30}
+FAUXQS_NODE_MAJOR=20 # fauxqs 1.9.2 needs Node.js >= 20 (2.x needs 22)
 PG_LOCAL_URL='postgres://postgres@127.0.0.1:5432/test?sslmode=disable'
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE_BIN=$ROOT/.cache/bin
+NODE_DIR=$ROOT/integration # package.json, package-lock.json, node_modules/
 
 log() { printf 'services: %s\n' "$*" >&2; }
 die() {
@@ -160,7 +176,7 @@ start_minio() {
 			FERRY_TEST_S3_ENDPOINT=http://127.0.0.1:$port
 			return
 		fi
-		stop_minio_pid "$pid"
+		stop_pid minio "$pid"
 		MINIO_PID=
 		if grep -qi 'address already in use' "$logf"; then
 			log "port $port was taken meanwhile; retrying ($attempt/3)"
@@ -192,16 +208,16 @@ wait_minio() {
 	return 1
 }
 
-# stop_minio_pid pid: TERM, wait up to 10 s, then KILL.
-stop_minio_pid() {
-	local pid=$1 i
+# stop_pid name pid: TERM, wait up to 10 s, then KILL.
+stop_pid() {
+	local name=$1 pid=$2 i
 	kill -TERM "$pid" 2>/dev/null || return 0
 	for ((i = 0; i < 100; i++)); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
 	if kill -0 "$pid" 2>/dev/null; then
-		log "minio (pid $pid) ignored TERM; killing it"
+		log "$name (pid $pid) ignored TERM; killing it"
 		kill -KILL "$pid" 2>/dev/null || true
 	fi
 	# Reap it when it is our child; harmless otherwise.
@@ -227,6 +243,139 @@ ensure_s3() {
 		AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-$MINIO_PASSWORD}
 		AWS_REGION=${AWS_REGION:-$MINIO_REGION}
 	fi
+}
+
+# --------------------------------------------------------------------- fauxqs
+
+# fauxqs_installed: the pinned fauxqs is in node_modules, installed from the
+# current lock file (npm writes node_modules/.package-lock.json on install).
+fauxqs_installed() {
+	[[ -x $NODE_DIR/node_modules/.bin/fauxqs ]] &&
+		[[ ! $NODE_DIR/package-lock.json -nt $NODE_DIR/node_modules/.package-lock.json ]]
+}
+
+# ensure_fauxqs_bin sets FAUXQS to the fauxqs command, running `npm ci` in
+# integration/ when it is missing or older than the lock file. Concurrent
+# callers serialise on a lock (npm ci starts by deleting node_modules).
+ensure_fauxqs_bin() {
+	FAUXQS=$NODE_DIR/node_modules/.bin/fauxqs
+	command -v node >/dev/null ||
+		die "fauxqs (the SQS emulator) needs Node.js >= $FAUXQS_NODE_MAJOR and npm: install them (apt-get install nodejs npm), or set FERRY_TEST_SQS_ENDPOINT"
+	local major
+	major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null) || major=0
+	((major >= FAUXQS_NODE_MAJOR)) ||
+		die "fauxqs needs Node.js >= $FAUXQS_NODE_MAJOR; $(command -v node) is $(node --version 2>&1)"
+	if fauxqs_installed; then
+		return
+	fi
+	command -v npm >/dev/null ||
+		die "fauxqs is not installed in integration/node_modules and there is no npm to install it: install npm (apt-get install npm), or set FERRY_TEST_SQS_ENDPOINT"
+	mkdir -p "$ROOT/.cache"
+	exec 8>"$ROOT/.cache/.fauxqs.lock"
+	if ! flock -n 8; then
+		log "another process is installing fauxqs; waiting for it"
+		flock 8
+	fi
+	if fauxqs_installed; then # installed by whoever held the lock
+		exec 8>&-
+		return
+	fi
+	local start
+	start=$(now)
+	log "installing fauxqs into integration/node_modules (npm ci)"
+	if ! (cd "$NODE_DIR" && npm ci --no-audit --no-fund --loglevel=error >&2); then
+		exec 8>&-
+		die "npm ci in integration/ failed (see above); fauxqs is pinned in integration/package.json and package-lock.json"
+	fi
+	exec 8>&-
+	[[ -x $FAUXQS ]] || die "npm ci succeeded but $FAUXQS is missing"
+	log "installed fauxqs in $(since "$start")s"
+}
+
+FAUXQS_PID=
+FAUXQS_DIR=
+STARTED_FAUXQS=
+
+# start_fauxqs starts fauxqs on a free port, its log in a temporary
+# directory, and waits until it answers. $1 = "detach" as for start_minio.
+# fauxqs 1.9.2 always listens on 0.0.0.0 (hard-coded; its FAUXQS_HOST only
+# names the host in queue URLs), so while it runs it is reachable from other
+# hosts, without authentication. The queue URLs it returns look like
+# http://sqs.us-east-1.localhost:PORT/000000000000/NAME: a host that need not
+# resolve, which is harmless, since SDK clients send every request to their
+# endpoint (AWS_ENDPOINT_URL_SQS) and pass the queue URL only as a parameter.
+start_fauxqs() {
+	local mode=${1:-attached} attempt port start pid
+	ensure_fauxqs_bin
+	FAUXQS_DIR=$(mktemp -d "${TMPDIR:-/tmp}/ferry-fauxqs.XXXXXX")
+	local logf=$FAUXQS_DIR/fauxqs.log
+	for attempt in 1 2 3; do
+		port=$(free_port)
+		log "starting fauxqs on port $port (log in $logf)"
+		start=$(now)
+		# Not the caller's FAUXQS_* settings: queue URLs and ARNs as above,
+		# and queues start empty.
+		local -a envs=(-u FAUXQS_HOST -u FAUXQS_INIT -u FAUXQS_DEFAULT_REGION
+			"FAUXQS_PORT=$port" FAUXQS_LOGGER=true)
+		if [[ $mode == detach ]]; then
+			env "${envs[@]}" setsid "$FAUXQS" </dev/null >"$logf" 2>&1 &
+		elif command -v setpriv >/dev/null; then
+			# TERM to fauxqs when this script dies, however it dies.
+			env "${envs[@]}" setpriv --pdeathsig TERM "$FAUXQS" </dev/null >"$logf" 2>&1 &
+		else
+			env "${envs[@]}" "$FAUXQS" </dev/null >"$logf" 2>&1 &
+		fi
+		pid=$!
+		FAUXQS_PID=$pid
+		STARTED_FAUXQS=1
+		if wait_fauxqs "$port" "$pid" "$start"; then
+			FERRY_TEST_SQS_ENDPOINT=http://127.0.0.1:$port
+			return
+		fi
+		stop_pid fauxqs "$pid"
+		FAUXQS_PID=
+		if grep -qiE 'EADDRINUSE|address already in use' "$logf"; then
+			log "port $port was taken meanwhile; retrying ($attempt/3)"
+			continue
+		fi
+		break
+	done
+	log "fauxqs failed to start; last lines of $logf:"
+	tail -n 30 "$logf" | sed 's/^/services:   | /' >&2 || true
+	die "fauxqs did not answer on 127.0.0.1:$port"
+}
+
+# wait_fauxqs port pid start: until GET /health answers, fauxqs exits, or
+# FAUXQS_START_TIMEOUT seconds pass.
+wait_fauxqs() {
+	local port=$1 pid=$2 start=$3 deadline=$((SECONDS + FAUXQS_START_TIMEOUT))
+	while ((SECONDS < deadline)); do
+		if curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$port/health" 2>/dev/null; then
+			log "fauxqs live on 127.0.0.1:$port after $(since "$start")s (pid $pid)"
+			return 0
+		fi
+		if ! kill -0 "$pid" 2>/dev/null; then
+			log "fauxqs exited before answering"
+			return 1
+		fi
+		sleep 0.1
+	done
+	log "fauxqs not answering after ${FAUXQS_START_TIMEOUT}s"
+	return 1
+}
+
+# ensure_sqs runs after ensure_s3: the AWS_* credentials and region it set
+# serve for SQS too (fauxqs checks no signature).
+ensure_sqs() {
+	local mode=${1:-attached}
+	if [[ -n ${FERRY_TEST_SQS_ENDPOINT:-} ]]; then
+		log "using FERRY_TEST_SQS_ENDPOINT=$FERRY_TEST_SQS_ENDPOINT (starting no fauxqs)"
+	else
+		start_fauxqs "$mode"
+	fi
+	# SDK clients find the endpoint through AWS_ENDPOINT_URL_SQS; it must
+	# never point anywhere else (such as real AWS).
+	AWS_ENDPOINT_URL_SQS=$FERRY_TEST_SQS_ENDPOINT
 }
 
 # ----------------------------------------------------------------- PostgreSQL
@@ -293,20 +442,26 @@ ensure_pg() {
 
 # -------------------------------------------------------------------- modes
 
+EXPORTED_VARS=(FERRY_TEST_S3_ENDPOINT AWS_ENDPOINT_URL_S3 AWS_ACCESS_KEY_ID
+	AWS_SECRET_ACCESS_KEY AWS_REGION FERRY_TEST_SQS_ENDPOINT AWS_ENDPOINT_URL_SQS
+	FERRY_TEST_DATABASE_URL)
+
 export_vars() {
-	export FERRY_TEST_S3_ENDPOINT AWS_ENDPOINT_URL_S3 AWS_ACCESS_KEY_ID \
-		AWS_SECRET_ACCESS_KEY AWS_REGION FERRY_TEST_DATABASE_URL
+	export "${EXPORTED_VARS[@]}"
 }
 
 print_exports() {
 	local v
-	for v in FERRY_TEST_S3_ENDPOINT AWS_ENDPOINT_URL_S3 AWS_ACCESS_KEY_ID \
-		AWS_SECRET_ACCESS_KEY AWS_REGION FERRY_TEST_DATABASE_URL; do
+	for v in "${EXPORTED_VARS[@]}"; do
 		printf 'export %s=%q\n' "$v" "${!v}"
 	done
 	if [[ -n $STARTED_MINIO ]]; then
 		printf 'export FERRY_TEST_MINIO_PID=%q\n' "$MINIO_PID"
 		printf 'export FERRY_TEST_MINIO_DIR=%q\n' "$MINIO_DIR"
+	fi
+	if [[ -n $STARTED_FAUXQS ]]; then
+		printf 'export FERRY_TEST_FAUXQS_PID=%q\n' "$FAUXQS_PID"
+		printf 'export FERRY_TEST_FAUXQS_DIR=%q\n' "$FAUXQS_DIR"
 	fi
 }
 
@@ -316,11 +471,20 @@ cleanup() {
 	if [[ -n $MINIO_PID ]]; then
 		local start
 		start=$(now)
-		stop_minio_pid "$MINIO_PID"
+		stop_pid minio "$MINIO_PID"
 		log "stopped minio (pid $MINIO_PID) in $(since "$start")s"
 	fi
 	if [[ -n $MINIO_DIR ]]; then
 		rm -rf "$MINIO_DIR"
+	fi
+	if [[ -n $FAUXQS_PID ]]; then
+		local start
+		start=$(now)
+		stop_pid fauxqs "$FAUXQS_PID"
+		log "stopped fauxqs (pid $FAUXQS_PID) in $(since "$start")s"
+	fi
+	if [[ -n $FAUXQS_DIR ]]; then
+		rm -rf "$FAUXQS_DIR"
 	fi
 	return "$rc"
 }
@@ -332,6 +496,7 @@ cmd_run() {
 	trap 'exit 143' TERM
 	trap 'exit 129' HUP
 	ensure_s3 attached
+	ensure_sqs attached
 	ensure_pg
 	export_vars
 	log "running: $*"
@@ -342,26 +507,42 @@ cmd_run() {
 }
 
 cmd_env() {
-	# Stop a half-started MinIO if anything after it fails.
+	# Stop a half-started MinIO or fauxqs if anything after it fails.
 	trap 'rc=$?; if ((rc != 0)); then cleanup; fi' EXIT
 	ensure_s3 detach
+	ensure_sqs detach
 	ensure_pg
 	print_exports
 	if [[ -n $STARTED_MINIO ]]; then
 		log "minio keeps running (pid $MINIO_PID); stop it with: $0 stop"
 	fi
+	if [[ -n $STARTED_FAUXQS ]]; then
+		log "fauxqs keeps running (pid $FAUXQS_PID); stop it with: $0 stop"
+	fi
+}
+
+# stop_started name pid dir: stop a service `env` started and remove its
+# temporary directory (only ever one of ours: ${TMPDIR:-/tmp}/ferry-NAME.*).
+stop_started() {
+	local name=$1 pid=$2 dir=$3
+	stop_pid "$name" "$pid"
+	log "stopped $name (pid $pid)"
+	if [[ -n $dir && $dir == "${TMPDIR:-/tmp}"/ferry-$name.* ]]; then
+		rm -rf "$dir"
+	fi
 }
 
 cmd_stop() {
-	local pid=${FERRY_TEST_MINIO_PID:-} dir=${FERRY_TEST_MINIO_DIR:-}
-	if [[ -z $pid ]]; then
-		log "FERRY_TEST_MINIO_PID is not set; nothing to stop"
+	local minio=${FERRY_TEST_MINIO_PID:-} fauxqs=${FERRY_TEST_FAUXQS_PID:-}
+	if [[ -z $minio && -z $fauxqs ]]; then
+		log "FERRY_TEST_MINIO_PID and FERRY_TEST_FAUXQS_PID are not set; nothing to stop"
 		return
 	fi
-	stop_minio_pid "$pid"
-	log "stopped minio (pid $pid)"
-	if [[ -n $dir && $dir == "${TMPDIR:-/tmp}"/ferry-minio.* ]]; then
-		rm -rf "$dir"
+	if [[ -n $minio ]]; then
+		stop_started minio "$minio" "${FERRY_TEST_MINIO_DIR:-}"
+	fi
+	if [[ -n $fauxqs ]]; then
+		stop_started fauxqs "$fauxqs" "${FERRY_TEST_FAUXQS_DIR:-}"
 	fi
 }
 
@@ -375,6 +556,10 @@ stop) cmd_stop ;;
 minio-bin)
 	ensure_minio_bin
 	log "minio binary: $MINIO"
+	;;
+fauxqs-bin)
+	ensure_fauxqs_bin
+	log "fauxqs: $FAUXQS"
 	;;
 -h | --help | help)
 	sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
