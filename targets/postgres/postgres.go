@@ -429,9 +429,10 @@ func (t *Target) writeOnce(ctx context.Context, c *source.Chunk, p *plan, exclud
 		r := newCopyReader(c, p, t.cfg.SkipRecords, excluded)
 		_, err := tx.Conn().PgConn().CopyFrom(ctx, r, p.sql)
 		var pgErr *pgconn.PgError
-		if err != nil && !errors.As(err, &pgErr) {
-			// The connection broke: pgconn may return before its goroutine
-			// stops reading r, so leave r (and its buffer) alone.
+		if err != nil && (!errors.As(err, &pgErr) || tx.Conn().PgConn().IsClosed()) {
+			// The connection broke (also on a FATAL server error, such as
+			// an administrator shutdown): pgconn may return before its
+			// goroutine stops reading r, so leave r (and its buffer) alone.
 			if rerr := r.failure(); rerr != nil {
 				return nil, rerr
 			}
