@@ -14,6 +14,7 @@ package state
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/ferrydata/ferry/source"
@@ -71,6 +72,21 @@ type Store interface {
 	// given time (when not zero). "" means list everything.
 	StartAfter(ctx context.Context, pipeline string, keepKeys int, since time.Time) (string, error)
 	Close() error
+}
+
+// ErrClaimed: another process holds the claim on the file (it is loading it).
+var ErrClaimed = errors.New("another ferry process is loading this file")
+
+// Claimer is a Store that can reserve a file version for one process while
+// it loads, so that processes sharing the state (several consumers of one
+// queue, several pollers of one bucket) do not load the same file at the
+// same time. The claim is a convenience that saves duplicate work; the
+// guarded Advance is what keeps rows exactly-once.
+type Claimer interface {
+	// Claim reserves obj for this process until release is called or the
+	// process ends, or returns an error wrapping ErrClaimed when another
+	// process holds it.
+	Claim(ctx context.Context, pipeline string, obj source.Object) (release func(), err error)
 }
 
 // ID identifies an object version within a pipeline.

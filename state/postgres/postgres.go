@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -41,9 +42,18 @@ var _ Querier = (pgx.Tx)(nil)
 // Store is the PostgreSQL state store.
 type Store struct {
 	pool *pgxpool.Pool
+
+	// Claims are session advisory locks held on one connection of the
+	// pool: they vanish with the process (or the connection).
+	claimMu   sync.Mutex
+	claimConn *pgxpool.Conn
+	claimGen  int // bumped when claimConn is replaced
 }
 
-var _ state.Store = (*Store)(nil)
+var (
+	_ state.Store   = (*Store)(nil)
+	_ state.Claimer = (*Store)(nil)
+)
 
 const schemaSQL = `
 CREATE SCHEMA IF NOT EXISTS ferry;
@@ -81,6 +91,8 @@ CREATE TABLE IF NOT EXISTS ferry.pipelines (
 	created_at timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE ferry.pipelines IS 'ferry: per pipeline, the start of a replication without backfill';
+ALTER TABLE ferry.rejects ADD COLUMN IF NOT EXISTS message_id text;
+COMMENT ON COLUMN ferry.rejects.message_id IS 'SQS message id, for a message that is not a notification (key is then the queue URL)';
 CREATE INDEX IF NOT EXISTS rejects_file ON ferry.rejects (pipeline, key, etag);
 COMMENT ON TABLE ferry.rejects IS 'ferry: records not loaded under --on-error skip-record (raw cut at 4 KiB)';
 `
@@ -206,6 +218,21 @@ func Reject(ctx context.Context, q Querier, pipeline string, file source.Object,
 	return nil
 }
 
+// RejectMessage records a queue message that could not be used (not a
+// notification): key is the queue URL, etag empty, raw the body cut at
+// source.MaxRawBytes.
+func (s *Store) RejectMessage(ctx context.Context, pipeline, queueURL, messageID, body string, cause error) error {
+	if len(body) > source.MaxRawBytes {
+		body = body[:source.MaxRawBytes]
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO ferry.rejects (pipeline, key, etag, message_id, error, raw) VALUES ($1, $2, '', $3, $4, $5)`,
+		pipeline, queueURL, messageID, cleanText(cause.Error()), cleanText(body))
+	if err != nil {
+		return fmt.Errorf("state: record rejected message %s: %w", messageID, err)
+	}
+	return nil
+}
+
 // cleanText makes s storable as PostgreSQL text: invalid UTF-8 and NUL
 // bytes become U+FFFD.
 func cleanText(s string) string {
@@ -300,5 +327,72 @@ func nullTime(t time.Time) *time.Time {
 	return &t
 }
 
-// Close implements state.Store; the pool stays open.
-func (s *Store) Close() error { return nil }
+// Claim implements state.Claimer with a session-level advisory lock on a
+// connection this store keeps for its claims: a process that dies releases
+// its claims at once, with no lease to expire. If that connection breaks,
+// its claims are gone while the loads go on; the guarded Advance still
+// keeps rows exactly-once.
+func (s *Store) Claim(ctx context.Context, pipeline string, obj source.Object) (func(), error) {
+	key := claimKey(pipeline, obj)
+	s.claimMu.Lock()
+	defer s.claimMu.Unlock()
+	if s.claimConn == nil {
+		c, err := s.pool.Acquire(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("state: claim %q: %w", obj.Key, err)
+		}
+		s.claimConn = c
+		s.claimGen++
+	}
+	var ok bool
+	if err := s.claimConn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended($1, 0))`, key).Scan(&ok); err != nil {
+		s.dropClaimConn()
+		return nil, fmt.Errorf("state: claim %q: %w", obj.Key, err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("state: claim %q: %w", obj.Key, state.ErrClaimed)
+	}
+	gen := s.claimGen
+	var once sync.Once
+	return func() { once.Do(func() { s.unclaim(key, gen) }) }, nil
+}
+
+func (s *Store) unclaim(key string, gen int) {
+	s.claimMu.Lock()
+	defer s.claimMu.Unlock()
+	if s.claimConn == nil || s.claimGen != gen {
+		return // the connection, and the lock with it, is gone
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := s.claimConn.Exec(ctx, `SELECT pg_advisory_unlock(hashtextextended($1, 0))`, key); err != nil {
+		s.dropClaimConn()
+	}
+}
+
+// dropClaimConn closes the claim connection (freeing its locks) rather
+// than returning it to the pool with locks held.
+func (s *Store) dropClaimConn() {
+	if s.claimConn == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.claimConn.Conn().Close(ctx) //nolint:errcheck // closing a connection we give up on
+	s.claimConn.Release()
+	s.claimConn = nil
+}
+
+// claimKey names a file version for its advisory lock (hashed to 64 bits:
+// a collision only makes two files wait for each other).
+func claimKey(pipeline string, obj source.Object) string {
+	return cleanText(pipeline + "\n" + obj.Key + "\n" + obj.ETag)
+}
+
+// Close implements state.Store: it frees the claims; the pool stays open.
+func (s *Store) Close() error {
+	s.claimMu.Lock()
+	defer s.claimMu.Unlock()
+	s.dropClaimConn()
+	return nil
+}

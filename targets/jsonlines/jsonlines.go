@@ -43,8 +43,9 @@ type reject struct {
 	Pipeline   string    `json:"pipeline"`
 	Key        string    `json:"key"`
 	ETag       string    `json:"etag"`
-	Record     int64     `json:"record"`
-	ByteOffset *int64    `json:"byte_offset"`
+	Record     int64     `json:"record,omitempty"`
+	ByteOffset *int64    `json:"byte_offset,omitempty"`
+	MessageID  string    `json:"message_id,omitempty"`
 	Error      string    `json:"error"`
 	Raw        string    `json:"raw"`
 	RejectedAt time.Time `json:"rejected_at"`
@@ -96,6 +97,34 @@ func (t *Target) writeRejects(c *source.Chunk) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if _, err := t.Rejects.Write(buf.Bytes()); err != nil {
+		return fmt.Errorf("write rejects: %w", err)
+	}
+	if f, ok := t.Rejects.(*os.File); ok {
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("sync rejects: %w", err)
+		}
+	}
+	return nil
+}
+
+// RejectMessage writes a rejects line for a queue message that is not a
+// notification: key is the queue URL, raw the body cut at
+// source.MaxRawBytes. It is a no-op without a Rejects writer.
+func (t *Target) RejectMessage(queueURL, messageID, body string, cause error) error {
+	if t.Rejects == nil {
+		return nil
+	}
+	if len(body) > source.MaxRawBytes {
+		body = body[:source.MaxRawBytes]
+	}
+	line, err := json.Marshal(reject{Pipeline: t.Pipeline, Key: queueURL, MessageID: messageID, Error: cause.Error(),
+		Raw: strings.ToValidUTF8(body, "\uFFFD"), RejectedAt: time.Now().UTC()})
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, err := t.Rejects.Write(append(line, '\n')); err != nil {
 		return fmt.Errorf("write rejects: %w", err)
 	}
 	if f, ok := t.Rejects.(*os.File); ok {
