@@ -161,6 +161,13 @@ func (r *replicator) waitFor(what string, cond func() bool) {
 			r.t.Fatalf("waiting for %s: ferry replicate exited (%s)\n%s", what, r.status(), r.stderr.String())
 		}
 		if time.Now().After(deadline) {
+			// A goroutine dump in the log (printed at cleanup) shows
+			// where ferry is stuck.
+			r.cmd.Process.Signal(syscall.SIGQUIT)
+			select {
+			case <-r.done:
+			case <-time.After(5 * time.Second):
+			}
 			r.t.Fatalf("waiting for %s: not true after %v", what, waitDeadline)
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -416,9 +423,13 @@ func stopMidFile(t *testing.T, sig syscall.Signal, args []string, schema, pipeli
 			t.Fatalf("after SIGKILL: exit %d, want -1 (killed)", code)
 		}
 	}
+	// One statement, one snapshot: a COMMIT sent just before a kill -9 can
+	// still land between two queries.
 	st := queryRows(t, `SELECT status, rows FROM ferry.files WHERE pipeline = $1`, pipeline)
-	committed := queryInt(t, `SELECT rows FROM ferry.files WHERE pipeline = $1`, pipeline)
-	inTable := queryInt(t, countSQL(schema))
+	var committed, inTable int64
+	if err := pool.QueryRow(t.Context(), `SELECT (SELECT rows FROM ferry.files WHERE pipeline = $1), (`+countSQL(schema)+`)`, pipeline).Scan(&committed, &inTable); err != nil {
+		t.Fatal(err)
+	}
 	if committed != inTable {
 		t.Fatalf("after %v: state says %d rows committed (%v), table has %d", sig, committed, st, inTable)
 	}

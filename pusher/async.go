@@ -38,6 +38,16 @@ type AsyncConfig struct {
 	// is durably complete. It runs on the queue's goroutine, between writes,
 	// so it should be quick, and must not call Push.
 	Done func(obj source.Object)
+	// FileError, when set, tells a write error that concerns only the
+	// chunk's file (bad data) from one that stops the queue (the target is
+	// unavailable, the pusher is stopping). After a file error the queue
+	// goes on: the file's later chunks are dropped, its Push returns the
+	// error, and Failed is called once nothing of it is pending and its
+	// reader has stopped (its last chunk was pushed, or Abandon).
+	FileError func(error) bool
+	// Failed is called, like Done, for a file whose write failed with a
+	// file error; its committed progress no longer moves.
+	Failed func(obj source.Object, err *WriteError)
 }
 
 // Validate reports a missing Target, or a missing State when the target
@@ -79,10 +89,12 @@ var _ Pusher = (*Async)(nil)
 
 // fileProgress is what the pusher knows of one file in flight.
 type fileProgress struct {
+	obj       source.Object
 	pending   map[int]*pendingChunk // by Chunk.Seq
 	last      bool                  // the last chunk was pushed
 	abandoned bool
-	then      func() // AbandonThen's callback, run once the file is forgotten
+	then      func()      // AbandonThen's callback, run once the file is forgotten
+	failed    *WriteError // a write of the file failed with a file error
 }
 
 type pendingChunk struct {
@@ -182,10 +194,12 @@ func (a *Async) track(p *pendingChunk) error {
 	}
 	f := a.files[id]
 	if f == nil {
-		f = &fileProgress{pending: make(map[int]*pendingChunk)}
+		f = &fileProgress{obj: c.File, pending: make(map[int]*pendingChunk)}
 		a.files[id] = f
 	}
 	switch {
+	case f.failed != nil:
+		return f.failed
 	case f.abandoned:
 		return fmt.Errorf("push %q chunk %d: an abandoned read of the file still has chunks in flight", c.File.Key, c.Seq)
 	case f.last:
@@ -243,8 +257,30 @@ func (e *WriteError) Unwrap() error { return e.Err }
 // write is the queue's Push: it writes the chunk, then records progress
 // when the target does not.
 func (a *Async) write(ctx context.Context, c *source.Chunk) error {
+	a.mu.Lock()
+	if f := a.files[state.ID(c.File)]; f != nil && f.failed != nil {
+		// An earlier chunk of the file failed: drop this one.
+		if p := f.pending[c.Seq]; p != nil && p.c == c {
+			p.written = true
+		}
+		a.mu.Unlock()
+		return nil
+	}
+	a.mu.Unlock()
 	if err := a.cfg.Target.Write(ctx, c); err != nil {
-		return &WriteError{File: c.File, Err: fmt.Errorf("write %q chunk %d: %w", c.File.Key, c.Seq, err)}
+		we := &WriteError{File: c.File, Err: fmt.Errorf("write %q chunk %d: %w", c.File.Key, c.Seq, err)}
+		if a.cfg.FileError == nil || !a.cfg.FileError(err) {
+			return we
+		}
+		a.mu.Lock()
+		if f := a.files[state.ID(c.File)]; f != nil {
+			f.failed = we
+			if p := f.pending[c.Seq]; p != nil && p.c == c {
+				p.written = true
+			}
+		}
+		a.mu.Unlock()
+		return nil
 	}
 	if !a.cfg.Target.CommitsProgress() {
 		if err := a.cfg.State.Advance(ctx, a.cfg.Pipeline, c); err != nil {
@@ -286,9 +322,10 @@ func (a *Async) Ack(c *source.Chunk) (fileDone bool, err error) {
 	}
 	delete(f.pending, c.Seq)
 	var then func()
+	var failed *WriteError
 	if len(f.pending) == 0 && (f.last || f.abandoned) {
-		fileDone = f.last && !f.abandoned
-		then = f.then
+		fileDone = f.last && !f.abandoned && f.failed == nil
+		then, failed = f.then, f.failed
 		delete(a.files, id)
 	}
 	a.mu.Unlock()
@@ -296,9 +333,7 @@ func (a *Async) Ack(c *source.Chunk) (fileDone bool, err error) {
 	if fileDone && a.cfg.Done != nil {
 		a.cfg.Done(c.File)
 	}
-	if then != nil {
-		then()
-	}
+	a.finish(c.File, then, failed)
 	return fileDone, nil
 }
 
@@ -314,8 +349,9 @@ func (a *Async) Abandon(obj source.Object) { a.AbandonThen(obj, nil) }
 // file: at once when nothing of it is pending, else after its last pending
 // chunk is acked or dropped (by Close). Then the file's committed progress
 // no longer moves, and its failure can be recorded. It reports false, and
-// does not call then, when the file's last chunk was already pushed: the
-// file completes normally (AsyncConfig.Done).
+// does not call then, when the pusher reports the file itself: its last
+// chunk was already pushed (AsyncConfig.Done), or a write of it failed
+// (AsyncConfig.Failed).
 func (a *Async) AbandonThen(obj source.Object, then func()) bool {
 	id := state.ID(obj)
 	a.mu.Lock()
@@ -323,6 +359,17 @@ func (a *Async) AbandonThen(obj source.Object, then func()) bool {
 	switch {
 	case f != nil && f.last:
 		a.mu.Unlock()
+		return false
+	case f != nil && f.failed != nil:
+		f.abandoned = true
+		failed := f.failed
+		if len(f.pending) > 0 {
+			a.mu.Unlock()
+			return false
+		}
+		delete(a.files, id)
+		a.mu.Unlock()
+		a.finish(obj, nil, failed)
 		return false
 	case f == nil:
 	case len(f.pending) == 0:
@@ -340,6 +387,16 @@ func (a *Async) AbandonThen(obj source.Object, then func()) bool {
 	return true
 }
 
+// finish runs what waits for a forgotten file.
+func (a *Async) finish(obj source.Object, then func(), failed *WriteError) {
+	if failed != nil && a.cfg.Failed != nil {
+		a.cfg.Failed(obj, failed)
+	}
+	if then != nil {
+		then()
+	}
+}
+
 // Close stops Push and drains the queue: it waits until every pushed chunk
 // is written and acked, a write fails, or ctx is done (then the write in
 // flight is cancelled). Chunks never acked are released. It returns the
@@ -352,14 +409,14 @@ func (a *Async) Close(ctx context.Context) error {
 	err := a.q.Close(ctx)
 	// The queue's goroutines have exited: nothing uses the chunks left.
 	var left []*pendingChunk
-	var thens []func()
+	var forgotten []*fileProgress
 	a.mu.Lock()
 	for id, f := range a.files {
 		for _, p := range f.pending {
 			left = append(left, p)
 		}
-		if f.then != nil {
-			thens = append(thens, f.then)
+		if f.then != nil || f.failed != nil {
+			forgotten = append(forgotten, f)
 		}
 		delete(a.files, id)
 	}
@@ -367,11 +424,15 @@ func (a *Async) Close(ctx context.Context) error {
 	for _, p := range left {
 		a.release(p)
 	}
-	for _, then := range thens {
-		then()
+	for _, f := range forgotten {
+		a.finish(f.obj, f.then, f.failed)
 	}
 	return err
 }
+
+// Context is done once the pusher stops: a write failed, or the context
+// given to NewAsync was cancelled.
+func (a *Async) Context() context.Context { return a.q.Context() }
 
 // Err returns the error that stopped the pusher, or nil.
 func (a *Async) Err() error { return a.q.Err() }

@@ -574,3 +574,41 @@ func TestAsyncAbandonThenOnClose(t *testing.T) {
 		t.Fatal("then not called for a file dropped by Close")
 	}
 }
+
+// TestAsyncFileError: a write that fails with a file error fails that file
+// only: its later chunks are dropped, its next Push returns the error, and
+// Failed is called once its reader stopped; other files go on.
+func TestAsyncFileError(t *testing.T) {
+	bad := errors.New("bad data")
+	var failed []string
+	target := &asyncTarget{commits: true, gate: make(chan struct{}), failAt: 2, err: bad}
+	h := newHarness(t, context.Background(), target, AsyncConfig{
+		FileError: func(err error) bool { return errors.Is(err, bad) },
+		Failed: func(o source.Object, err *WriteError) {
+			target.ev.add("failed %s: %v", o.Key, err)
+			failed = append(failed, o.Key)
+		},
+	})
+	h.mustPush(chunk(t, "a", 0, false, 20))
+	h.mustPush(chunk(t, "b", 0, false, 20)) // the write that fails
+	h.mustPush(chunk(t, "b", 1, false, 20)) // dropped
+	h.mustPush(chunk(t, "a", 1, true, 20))
+	close(h.target.gate)
+	<-h.doneCh // a is done: b's chunks were handled before
+	if err := h.push(context.Background(), chunk(t, "b", 2, false, 20)); !errors.Is(err, bad) {
+		t.Fatalf("Push after the file failed: %v, want the write error", err)
+	}
+	if len(failed) != 0 {
+		t.Fatal("Failed called while the reader may still push")
+	}
+	if h.a.AbandonThen(obj("b"), func() { t.Error("then called for a failed file") }) {
+		t.Error("AbandonThen of a failed file reported true")
+	}
+	if err := h.a.Close(context.Background()); err != nil {
+		t.Fatalf("Close: %v (a file error must not stop the queue)", err)
+	}
+	want := []string{"write a#0", "write b#0", "write a#1", "done a", `failed b: write "b" chunk 0: bad data`}
+	if got := h.ev.get(); !slices.Equal(got, want) {
+		t.Fatalf("events %v, want %v", got, want)
+	}
+}

@@ -158,6 +158,13 @@ func newFlags(command string, stderr io.Writer) (*flag.FlagSet, *options) {
 		c.Async = true
 		c.InflightBytes = 64 << 20
 		fs.Var(sizeFlag{&c.InflightBytes}, "inflight-bytes", "budget of chunk bytes read but not yet committed; reading waits while it is spent (default 64MiB)")
+		fs.StringVar(&c.SQSQueueURL, "sqs-queue-url", "", "follow S3 event notifications on this SQS queue instead of polling (the source must be the s3:// bucket they come from)")
+		fs.StringVar(&c.SQSEndpoint, "sqs-endpoint", "", "SQS endpoint URL (default: AWS, or AWS_ENDPOINT_URL_SQS)")
+		fs.DurationVar(&c.SQSWait, "sqs-wait", 20*time.Second, "long-polling wait of each receive (at most 20s)")
+		fs.IntVar(&c.SQSReceivers, "sqs-receivers", 2, "concurrent receive loops")
+		fs.DurationVar(&c.SQSVisibility, "sqs-visibility", 5*time.Minute, "visibility timeout set on receive, extended at half of it while the message's objects load")
+		fs.IntVar(&c.SQSMaxReceives, "sqs-max-receives", 5, "a message that is not an S3 notification is recorded as rejected and deleted once received this many times (0: leave it to the queue's dead-letter redrive)")
+		fs.IntVar(&c.SQSMaxMessages, "sqs-max-messages", 100, "messages in flight (received and not yet deleted or released) at most")
 	}
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "console", "console or json (on stderr)")
@@ -165,7 +172,7 @@ func newFlags(command string, stderr io.Writer) (*flag.FlagSet, *options) {
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile to this `file` (for development)")
 	fs.Usage = func() {
 		if command == "replicate" {
-			fmt.Fprintf(fs.Output(), "Usage: ferry replicate --source DIR|s3://bucket/prefix [flags]\n\nLoad every matching file, then keep loading new files as they appear, until stopped.\n\nFlags:\n")
+			fmt.Fprintf(fs.Output(), "Usage: ferry replicate --source DIR|s3://bucket/prefix [--sqs-queue-url URL] [flags]\n\nLoad every matching file, then keep loading new files as they appear (found by polling, or\nnamed by S3 event notifications on an SQS queue), until stopped.\n\nFlags:\n")
 		} else {
 			fmt.Fprintf(fs.Output(), "Usage: ferry snapshot --source DIR|s3://bucket/prefix [flags]\n\nLoad every matching file once, then exit.\n\nFlags:\n")
 		}

@@ -213,8 +213,14 @@ func replicate(args []string, stderr io.Writer) int {
 		return exitFailed
 	}
 	defer j.Close()
-	log.Info().Str("pipeline", j.Pipeline()).Dur("poll_interval", cfg.PollInterval).Bool("backfill", cfg.Backfill).Msg("replication starting")
-	if err := j.Replicate(ctx, writeCtx); err != nil {
+	run := j.Replicate
+	if cfg.SQSQueueURL != "" {
+		log.Info().Str("pipeline", j.Pipeline()).Str("queue", cfg.SQSQueueURL).Bool("backfill", cfg.Backfill).Msg("replication from SQS notifications starting")
+		run = j.ReplicateSQS
+	} else {
+		log.Info().Str("pipeline", j.Pipeline()).Dur("poll_interval", cfg.PollInterval).Bool("backfill", cfg.Backfill).Msg("replication starting")
+	}
+	if err := run(ctx, writeCtx); err != nil {
 		fmt.Fprintf(stderr, "ferry: %v\n", err)
 		return exitFailed
 	}

@@ -351,3 +351,16 @@ func (s *Store) String() string {
 	}
 	return "s3://" + s.bucket + "/" + s.prefix
 }
+
+// Stat returns the current version of the object at key (a HeadObject
+// call), for callers that know a key but not its ETag or size.
+func (s *Store) Stat(ctx context.Context, key string) (source.Object, error) {
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
+	if err != nil {
+		return source.Object{}, s.rangeError(source.Object{Key: key}, 0, 0, err)
+	}
+	return source.Object{
+		Key: key, Size: aws.ToInt64(out.ContentLength), ETag: strings.Trim(aws.ToString(out.ETag), `"`),
+		LastModified: aws.ToTime(out.LastModified),
+	}, nil
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/ferrydata/ferry/source/compress"
 	"github.com/ferrydata/ferry/source/discover"
 	"github.com/ferrydata/ferry/source/format"
+	"github.com/ferrydata/ferry/source/sqs"
 	"github.com/ferrydata/ferry/targets/postgres"
 )
 
@@ -83,6 +84,16 @@ type Config struct {
 	Lookback        time.Duration
 	StateRetention  time.Duration
 	ShutdownTimeout time.Duration
+
+	// SQS-driven replication (SQSQueueURL set): follow S3 event
+	// notifications instead of polling.
+	SQSQueueURL    string
+	SQSEndpoint    string
+	SQSWait        time.Duration
+	SQSReceivers   int
+	SQSVisibility  time.Duration
+	SQSMaxReceives int
+	SQSMaxMessages int
 }
 
 // sinceTime resolves Since at now.
@@ -114,6 +125,17 @@ func (c *Config) ValidateReplication() error {
 	}
 	if c.StateRetention > 0 && c.StartAfterKey && c.Lookback > c.StateRetention {
 		return usage("--state-retention must be longer than --lookback, or files in the window load again")
+	}
+	if c.SQSQueueURL != "" {
+		if !strings.HasPrefix(c.Source, "s3://") {
+			return usage("--sqs-queue-url needs an s3:// --source (the bucket whose notifications the queue receives)")
+		}
+		if err := (sqs.Config{QueueURL: c.SQSQueueURL, Endpoint: c.SQSEndpoint, Wait: c.SQSWait, Visibility: c.SQSVisibility}).Validate(); err != nil {
+			return usage("%v", err)
+		}
+		if c.SQSReceivers < 1 || c.SQSMaxMessages < 1 || c.SQSMaxReceives < 0 {
+			return usage("--sqs-receivers and --sqs-max-messages must be at least 1, --sqs-max-receives at least 0")
+		}
 	}
 	return nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/ferrydata/ferry/source/load"
 	"github.com/ferrydata/ferry/source/local"
 	"github.com/ferrydata/ferry/source/s3"
+	"github.com/ferrydata/ferry/source/sqs"
 	"github.com/ferrydata/ferry/state"
 	"github.com/ferrydata/ferry/state/filestore"
 	pgstate "github.com/ferrydata/ferry/state/postgres"
@@ -44,9 +45,13 @@ type Job struct {
 	// Counters, read by the progress reporter.
 	Listed, Skipped, Done, Failed atomic.Int64
 	Vanished, Rejected, Retry     atomic.Int64
+	Claimed                       atomic.Int64 // files another process was loading
 	Records, ReadBytes            atomic.Int64
 	listingDone                   atomic.Bool
 	rejectsFile                   *os.File
+
+	queue *sqs.Queue // --sqs-queue-url
+	Queue queueCounters
 }
 
 // Open validates cfg and opens what the job needs. Unreachable stores or
@@ -65,6 +70,12 @@ func Open(ctx context.Context, cfg Config, log zerolog.Logger) (*Job, error) {
 	var err error
 	if j.store, err = openStore(ctx, cfg); err != nil {
 		return nil, err
+	}
+	if cfg.SQSQueueURL != "" {
+		if j.queue, err = sqs.New(ctx, sqs.Config{QueueURL: cfg.SQSQueueURL, Endpoint: cfg.SQSEndpoint,
+			Wait: cfg.SQSWait, Visibility: cfg.SQSVisibility}); err != nil {
+			return nil, err
+		}
 	}
 	kind, _ := targetKind(cfg.Target)
 	var targetPool *pgxpool.Pool
@@ -296,42 +307,124 @@ func (j *Job) Snapshot(ctx context.Context) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
-	return j.pass(ctx, ctx, discover.Options{Filter: j.filter(), Since: since})
+	return j.pass(ctx, ctx, j.listing(discover.Options{Filter: j.filter(), Since: since}))
 }
 
 func (j *Job) filter() discover.Filter {
 	return discover.Filter{Include: j.cfg.Include, Exclude: j.cfg.Exclude}
 }
 
-// pass lists the store once and loads every selected file that is not done,
-// reading under ctx and writing under writeCtx (which outlives ctx by the
-// shutdown timeout, so in-flight chunks commit on a graceful stop).
-func (j *Job) pass(ctx, writeCtx context.Context, opts discover.Options) (Summary, error) {
+// task is one file to load, and who to tell how its load ended.
+type task struct {
+	obj  source.Object
+	done func(outcome) // nil: nobody waits (listing)
+}
+
+// outcome of a task.
+type outcome struct {
+	kind     outcomeKind
+	attempts int // failed: attempts so far
+}
+
+type outcomeKind int
+
+const (
+	// outLoaded: every record committed, now or before.
+	outLoaded outcomeKind = iota
+	// outFailed: the failure is recorded in the state.
+	outFailed
+	// outSkipped: nothing to load (the object vanished or changed, or it
+	// is quarantined).
+	outSkipped
+	// outRetry: not finished (stopping, a service down, another process
+	// loading it); the file resumes at its committed position later.
+	outRetry
+)
+
+// feed sends the tasks of a pass: send blocks while the workers are busy
+// and returns false once the pass stops taking files (then feed returns).
+type feed func(ctx context.Context, send func(task) bool) error
+
+// listing is the feed of one listing of the store.
+func (j *Job) listing(opts discover.Options) feed {
+	return func(ctx context.Context, send func(task) bool) error {
+		err := discover.ListWith(ctx, j.store, opts, func(page []source.Object) error {
+			progress, err := j.state.Lookup(ctx, j.pipeline, page)
+			if err != nil {
+				return err
+			}
+			for _, obj := range page {
+				j.Listed.Add(1)
+				if !j.wanted(obj, progress) {
+					j.Skipped.Add(1)
+					continue
+				}
+				if !send(task{obj: obj}) {
+					return errAborted
+				}
+			}
+			return nil
+		})
+		j.listingDone.Store(true)
+		if errors.Is(err, errAborted) || (err != nil && ctx.Err() != nil) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("list %s: %w", j.store, err)
+		}
+		return nil
+	}
+}
+
+// flight is a file being loaded in a pass, with the tasks waiting for it
+// (a file named twice, by a listing and a notification or by two
+// notifications, loads once).
+type flight struct {
+	obj      source.Object
+	attempts atomic.Int32 // as Start counted them
+	waiters  []func(outcome)
+	release  func() // frees the state claim
+}
+
+// pass loads every file the feed sends that is not done, reading under ctx
+// and writing under writeCtx (which outlives ctx by the shutdown timeout,
+// so in-flight chunks commit on a graceful stop). Every task's done is
+// called exactly once before pass returns.
+func (j *Job) pass(ctx, writeCtx context.Context, fd feed) (Summary, error) {
 	start := time.Now()
 	var sum Summary
 	before := j.counters()
 	workers := j.cfg.Workers
-	files := make(chan source.Object, workers)
+	files := make(chan task, workers)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	var p pusher.Pusher
 	var async *pusher.Async
-	// failed files whose failure is recorded once the async queue drained
-	// (so no chunk of theirs is still waiting to advance their progress).
-	type failure struct {
-		obj source.Object
-		err error
-	}
-	var failLater []failure
-	fail := func(obj source.Object, err error) {
-		if async == nil {
-			j.recordFailure(ctx, obj, err)
+
+	// Under --on-error abort the first failed file stops the dispatch of
+	// new files; files already loading finish.
+	dispatch, stopDispatch := context.WithCancel(ctx)
+	defer stopDispatch()
+	var aborted atomic.Bool
+	flights := map[string]*flight{}
+	// finish ends the flight of obj with o: the claim is freed and every
+	// waiter told.
+	finish := func(obj source.Object, o outcome) {
+		mu.Lock()
+		f := flights[state.ID(obj)]
+		delete(flights, state.ID(obj))
+		mu.Unlock()
+		if f == nil {
 			return
 		}
-		async.Abandon(obj)
-		mu.Lock()
-		failLater = append(failLater, failure{obj, err})
-		mu.Unlock()
+		if f.release != nil {
+			f.release()
+		}
+		for _, w := range f.waiters {
+			if w != nil {
+				w(o)
+			}
+		}
 	}
 	if j.cfg.Async {
 		async = pusher.NewAsync(writeCtx, pusher.AsyncConfig{
@@ -339,44 +432,112 @@ func (j *Job) pass(ctx, writeCtx context.Context, opts discover.Options) (Summar
 			Done: func(obj source.Object) {
 				j.Done.Add(1)
 				j.log.Debug().Str("file", obj.Key).Msg("file loaded")
+				finish(obj, outcome{kind: outLoaded})
+			},
+			// A chunk the target refuses (a value that does not convert
+			// under skip-file or abort) fails its file, not the queue.
+			FileError: func(err error) bool {
+				return writeCtx.Err() == nil && !isTransient(err) && !errors.Is(err, pgstate.ErrConflict) && !errors.Is(err, context.Canceled)
+			},
+			Failed: func(obj source.Object, err *pusher.WriteError) {
+				j.Failed.Add(1)
+				j.log.Error().Str("file", obj.Key).Msg(err.Error())
+				j.recordFailure(ctx, obj, err)
+				mu.Lock()
+				attempts := 0
+				if f := flights[state.ID(obj)]; f != nil {
+					attempts = int(f.attempts.Load())
+				}
+				sum.Errors = append(sum.Errors, err)
+				mu.Unlock()
+				if j.cfg.OnError == OnErrorAbort {
+					aborted.Store(true)
+					stopDispatch()
+				}
+				finish(obj, outcome{kind: outFailed, attempts: attempts})
 			},
 		})
 		p = async
 	} else {
 		p = pusher.NewSync(j.target, j.state, j.pipeline)
 	}
-	// Under --on-error abort the first failed file stops the dispatch of
-	// new files; files already loading finish.
-	dispatch, stopDispatch := context.WithCancel(ctx)
-	defer stopDispatch()
-	var aborted atomic.Bool
+	// fail records obj's failure once none of its chunks is in flight (so
+	// no write advances it afterwards), then ends its flight.
+	// (When AbandonThen reports false, the pusher reports the file.)
+	fail := func(obj source.Object, err error, attempts int) {
+		then := func() {
+			j.recordFailure(ctx, obj, err)
+			finish(obj, outcome{kind: outFailed, attempts: attempts})
+		}
+		if async == nil {
+			then()
+		} else {
+			async.AbandonThen(obj, then)
+		}
+	}
+	// retry ends obj's flight unfinished, once none of its chunks is in
+	// flight.
+	retry := func(obj source.Object) {
+		then := func() { finish(obj, outcome{kind: outRetry}) }
+		if async == nil {
+			then()
+		} else {
+			async.AbandonThen(obj, then)
+		}
+	}
+	if async != nil {
+		// A failed write stops the queue: stop taking files too (a feed
+		// that never ends on its own, such as a queue, ends the pass).
+		defer context.AfterFunc(async.Context(), stopDispatch)()
+	}
 	var unavailable error // first transient error: a service is down
 	for range workers {
 		wg.Go(func() {
-			for obj := range files {
+			for t := range files {
 				if dispatch.Err() != nil {
-					continue // drain: aborted
+					if t.done != nil {
+						t.done(outcome{kind: outRetry}) // drain: stopping
+					}
+					continue
 				}
-				err := j.loadFile(ctx, writeCtx, obj, p, fail)
+				id := state.ID(t.obj)
+				mu.Lock()
+				if f := flights[id]; f != nil {
+					f.waiters = append(f.waiters, t.done) // already loading
+					mu.Unlock()
+					continue
+				}
+				f := &flight{obj: t.obj, waiters: []func(outcome){t.done}}
+				flights[id] = f
+				mu.Unlock()
+				res, err := j.loadFile(ctx, writeCtx, t.obj, p, f)
+				switch res.kind {
+				case outLoaded, outSkipped:
+					finish(t.obj, res)
+				case outFailed:
+					fail(t.obj, err, res.attempts)
+				case outRetry:
+					retry(t.obj)
+				case outPushed:
+					// The async pusher reports it (done, or failed); the
+					// reader has stopped.
+					async.Abandon(t.obj)
+				}
 				if err == nil {
 					continue
 				}
 				if async != nil && (async.Err() != nil || ctx.Err() != nil) {
 					// The queue stopped (a write failed: handled after
 					// Close) or we are stopping: this file resumes later.
-					async.Abandon(obj)
 					stopDispatch()
 					continue
 				}
-				if ctx.Err() != nil {
-					continue
+				if ctx.Err() != nil || errors.Is(err, state.ErrClaimed) || errors.Is(err, pgstate.ErrConflict) {
+					continue // stopping, or another process has the file
 				}
 				if isTransient(err) {
 					// Do not try the other files against a service that is
 					// down: stop this pass; the caller backs off.
-					if async != nil {
-						async.Abandon(obj)
-					}
 					mu.Lock()
 					if unavailable == nil {
 						unavailable = err
@@ -395,57 +556,37 @@ func (j *Job) pass(ctx, writeCtx context.Context, opts discover.Options) (Summar
 			}
 		})
 	}
-	listErr := discover.ListWith(ctx, j.store, opts, func(page []source.Object) error {
-		progress, err := j.state.Lookup(ctx, j.pipeline, page)
-		if err != nil {
-			return err
+	send := func(t task) bool {
+		select {
+		case files <- t:
+			return true
+		case <-dispatch.Done():
+			return false
 		}
-		for _, obj := range page {
-			j.Listed.Add(1)
-			if !j.wanted(obj, progress) {
-				j.Skipped.Add(1)
-				continue
-			}
-			select {
-			case files <- obj:
-			case <-dispatch.Done():
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				return errAborted
-			}
-		}
-		return nil
-	})
-	if errors.Is(listErr, errAborted) {
-		listErr = nil
 	}
-	j.listingDone.Store(true)
+	feedErr := fd(dispatch, send)
 	close(files)
 	wg.Wait()
 	if async != nil {
 		// Every chunk pushed is written and acked (or the queue stopped);
-		// then the failures can be recorded.
+		// abandoned files are forgotten, and their failures recorded.
 		cerr := async.Close(writeCtx)
-		for _, f := range failLater {
-			j.recordFailure(ctx, f.obj, f.err)
-		}
 		var we *pusher.WriteError
 		switch {
 		case cerr == nil:
-		case errors.As(cerr, &we) && isTransient(cerr):
+		case errors.As(cerr, &we) && (isTransient(cerr) || errors.Is(cerr, pgstate.ErrConflict)):
 			j.Retry.Add(1)
 			j.log.Warn().Str("file", we.File.Key).Msg(cerr.Error() + " (will retry)")
-			if unavailable == nil {
+			if unavailable == nil && isTransient(cerr) {
 				unavailable = cerr
 			}
 		case errors.As(cerr, &we) && ctx.Err() == nil:
 			// One file's chunk failed: that file fails; the others that
-			// were in flight resume at their committed positions on the
-			// next pass.
+			// were in flight resume at their committed positions later.
 			j.Failed.Add(1)
 			j.log.Error().Str("file", we.File.Key).Msg(cerr.Error())
 			j.recordFailure(ctx, we.File, cerr)
+			finish(we.File, outcome{kind: outFailed, attempts: j.attempts(ctx, we.File)})
 			sum.Errors = append(sum.Errors, cerr)
 			if j.cfg.OnError == OnErrorAbort {
 				aborted.Store(true)
@@ -458,6 +599,16 @@ func (j *Job) pass(ctx, writeCtx context.Context, opts discover.Options) (Summar
 			}
 		}
 	}
+	// Files still in flight did not finish: they resume later.
+	mu.Lock()
+	var left []source.Object
+	for _, f := range flights {
+		left = append(left, f.obj)
+	}
+	mu.Unlock()
+	for _, obj := range left {
+		finish(obj, outcome{kind: outRetry})
+	}
 	after := j.counters()
 	sum.Files = after.Listed - before.Listed
 	sum.AlreadyDone = after.Skipped - before.Skipped
@@ -469,14 +620,23 @@ func (j *Job) pass(ctx, writeCtx context.Context, opts discover.Options) (Summar
 	sum.Bytes = after.Bytes - before.Bytes
 	sum.Aborted = aborted.Load()
 	sum.Elapsed = time.Since(start)
-	if listErr != nil {
-		return sum, fmt.Errorf("list %s: %w", j.store, listErr)
+	if feedErr != nil {
+		return sum, feedErr
 	}
 	if unavailable != nil {
 		sum.Unavailable = true
 		return sum, unavailable
 	}
 	return sum, nil
+}
+
+// attempts returns the attempts recorded for obj (0 if unknown).
+func (j *Job) attempts(ctx context.Context, obj source.Object) int {
+	pr, err := j.state.Lookup(context.WithoutCancel(ctx), j.pipeline, []source.Object{obj})
+	if err != nil {
+		return 0
+	}
+	return pr[state.ID(obj)].Attempts
 }
 
 // wanted says whether a listed object needs loading, given the progress of
@@ -517,23 +677,47 @@ func (j *Job) recordFailure(ctx context.Context, obj source.Object, err error) {
 	}
 }
 
-func (j *Job) loadFile(ctx, writeCtx context.Context, obj source.Object, p pusher.Pusher, fail func(source.Object, error)) error {
+// outPushed: every chunk is pushed to the async pusher, which reports the
+// file done.
+const outPushed outcomeKind = -1
+
+// loadFile claims obj (when the state can), starts it in the state and
+// loads it from its committed position. The outcome says how it ended;
+// outFailed means the caller records the failure.
+func (j *Job) loadFile(ctx, writeCtx context.Context, obj source.Object, p pusher.Pusher, f *flight) (outcome, error) {
 	log := j.log.With().Str("file", obj.Key).Logger()
+	if c, ok := j.state.(state.Claimer); ok {
+		release, err := c.Claim(ctx, j.pipeline, obj)
+		if errors.Is(err, state.ErrClaimed) {
+			j.Claimed.Add(1)
+			log.Debug().Msg("another process is loading the file")
+			return outcome{kind: outRetry}, err
+		}
+		if err != nil {
+			j.Retry.Add(1)
+			if ctx.Err() == nil {
+				log.Warn().Msg(err.Error() + " (will retry)")
+			}
+			return outcome{kind: outRetry}, err
+		}
+		f.release = release
+	}
 	pr, err := j.state.Start(ctx, j.pipeline, obj)
 	if err != nil && (ctx.Err() != nil || isTransient(err)) {
 		j.Retry.Add(1)
 		log.Warn().Msg(err.Error() + " (will retry)")
-		return err
+		return outcome{kind: outRetry}, err
 	}
 	if err != nil {
 		j.Failed.Add(1)
 		log.Error().Msg(err.Error())
-		return err
+		return outcome{kind: outRetry}, err // nothing recorded: the state itself fails
 	}
 	if pr.Status == state.Done {
 		j.Skipped.Add(1)
-		return nil
+		return outcome{kind: outLoaded}, nil
 	}
+	f.attempts.Store(int32(pr.Attempts))
 	if pr.Pos.Records > 0 {
 		log.Info().Int64("record", pr.Pos.Records).Int64("offset", pr.Pos.Offset).Int("attempt", pr.Attempts).Msg("resuming file")
 	}
@@ -550,36 +734,42 @@ func (j *Job) loadFile(ctx, writeCtx context.Context, obj source.Object, p pushe
 		// object is a new version that the next listing shows.
 		j.Vanished.Add(1)
 		log.Warn().Msg(err.Error() + " (skipped)")
-		return nil
+		return outcome{kind: outSkipped}, nil
 	}
 	if err != nil && ctx.Err() != nil {
 		// Stopped: the file stays "loading" and resumes at its last
 		// committed chunk.
-		return err
+		return outcome{kind: outRetry}, err
 	}
-	if err != nil && isTransient(err) {
-		// The store or the database is unavailable: not the file's fault.
-		// It stays "loading"; the next run (or poll) resumes it.
+	if err != nil && (isTransient(err) || errors.Is(err, pgstate.ErrConflict)) {
+		// The store or the database is unavailable, or another process
+		// moved the file: not the file's fault. It stays "loading"; the
+		// next run (or poll) resumes it.
 		j.Retry.Add(1)
 		log.Warn().Msg(err.Error() + " (will retry)")
-		return err
+		return outcome{kind: outRetry}, err
 	}
 	var we *pusher.WriteError
 	if err != nil && errors.As(err, &we) {
-		return err // the async queue stopped; the pass handles it
+		if state.ID(we.File) == state.ID(obj) {
+			// A write of this file failed: the pusher reports the file
+			// (Failed), or the pass does when the queue stopped.
+			return outcome{kind: outPushed}, nil
+		}
+		return outcome{kind: outRetry}, err // the async queue stopped; the pass handles it
 	}
 	if err != nil {
 		j.Failed.Add(1)
-		fail(obj, err)
 		log.Error().Msg(err.Error())
-		return err
-	}
-	if !j.cfg.Async {
-		j.Done.Add(1) // the async pusher counts a file done when its last chunk is acked
+		return outcome{kind: outFailed, attempts: pr.Attempts}, err
 	}
 	if st.Rejects > 0 {
 		log.Warn().Int64("rejected", st.Rejects).Msg("file loaded with rejected records")
 	}
+	if j.cfg.Async {
+		return outcome{kind: outPushed}, nil // the async pusher counts it done when its last chunk is acked
+	}
+	j.Done.Add(1)
 	log.Debug().Int64("records", st.Records).Int("chunks", st.Chunks).Msg("file loaded")
-	return nil
+	return outcome{kind: outLoaded}, nil
 }

@@ -75,7 +75,7 @@ func (j *Job) poll(ctx, writeCtx context.Context, opts *discover.Options) error 
 		}
 		opts.StartAfter = after
 	}
-	sum, err := j.pass(ctx, writeCtx, *opts)
+	sum, err := j.pass(ctx, writeCtx, j.listing(*opts))
 	if err != nil {
 		return err
 	}
