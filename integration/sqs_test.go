@@ -338,3 +338,45 @@ func TestSQSTwoProcesses(t *testing.T) {
 		t.Fatalf("second process exited: %s", r2.status())
 	}
 }
+
+// TestSQSSIGTERMReleasesMessages: on SIGTERM, messages whose objects did not
+// finish are made visible again at once (not after the 5-minute visibility
+// timeout), and the message whose object was loading resumes later at its
+// committed position.
+func TestSQSSIGTERMReleasesMessages(t *testing.T) {
+	t.Parallel()
+	const rows, small = 400_000, 5
+	c := newSQSClient(t)
+	queue := newQueue(t, c)
+	schema := newSchema(t)
+	ensureState(t, pool)
+	bucket := newBucket(t)
+	exec1(t, "CREATE TABLE "+table(schema, "t")+" (id bigint, note text)")
+	pipeline := randomName("sqs-term-")
+	big := bigCSVObject(t, bucket, "in/big.csv", rows)
+	send(t, c, queue, s3Notification("ObjectCreated:Put", bucket, big))
+	for i := range small {
+		o := putObject(t, bucket, fmt.Sprintf("in/s%d.csv", i), idsCSV(rows+i*10+1, rows+i*10+10, "small"))
+		send(t, c, queue, s3Notification("ObjectCreated:Put", bucket, o))
+	}
+	args := sqsArgs(bucket, "in", queue, schema, pipeline, "--workers", "1", "--sqs-receivers", "1", "--batch-rows", "2000", "--backfill=false")
+	r := startReplicate(t, args...)
+	r.waitFor("some chunks of big.csv committed", func() bool {
+		return queryInt(t, `SELECT count(*) FROM ferry.files WHERE pipeline = $1 AND key = 'in/big.csv' AND status = 'loading' AND rows > 0`, pipeline) == 1
+	})
+	if code := r.stop(); code != 0 {
+		t.Fatalf("exit %d after SIGTERM", code)
+	}
+	done := queryInt(t, `SELECT count(*) FROM ferry.files WHERE pipeline = $1 AND status = 'done'`, pipeline)
+	// Every message not deleted is receivable at once (the default
+	// visibility timeout is 5 minutes).
+	got := receiveN(t, c, queue, 1+small-int(done), 30, 10*time.Second)
+	for _, m := range got {
+		changeVisibility(t, c, queue, m, 0)
+	}
+	r2 := startReplicate(t, args...)
+	r2.waitCount(1+small, `SELECT count(*) FROM ferry.files WHERE pipeline = $1 AND status = 'done'`, pipeline)
+	waitQueueEmpty(r2, c, queue)
+	equal(t, "rows", queryRows(t, "SELECT count(*), count(DISTINCT id) FROM "+table(schema, "t")),
+		[]string{fmt.Sprintf("%d|%d", rows+10*small, rows+10*small)})
+}
