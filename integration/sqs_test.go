@@ -380,3 +380,25 @@ func TestSQSSIGTERMReleasesMessages(t *testing.T) {
 	equal(t, "rows", queryRows(t, "SELECT count(*), count(DISTINCT id) FROM "+table(schema, "t")),
 		[]string{fmt.Sprintf("%d|%d", rows+10*small, rows+10*small)})
 }
+
+// TestSQSBadQueue: a queue that does not exist, or a source that is not a
+// bucket, fails at once with a one-line reason.
+func TestSQSBadQueue(t *testing.T) {
+	t.Parallel()
+	c := newSQSClient(t)
+	queue := newQueue(t, c)
+	bucket := newBucket(t)
+	missing := queue[:strings.LastIndex(queue, "/")+1] + "no-such-queue"
+	res := ferry(t, "replicate", "--source", "s3://"+bucket+"/in", "--s3-path-style", "--sqs-queue-url", missing, "--target", "stdout")
+	if res.code != 1 || !strings.Contains(res.stderr, "SQS queue "+missing) || !strings.Contains(res.stderr, "NonExistentQueue") {
+		t.Fatalf("missing queue: exit %d, stderr %q", res.code, res.stderr)
+	}
+	res = ferry(t, "replicate", "--source", t.TempDir(), "--sqs-queue-url", queue)
+	if res.code != 2 || !strings.Contains(res.stderr, "--sqs-queue-url needs an s3:// --source") {
+		t.Fatalf("local source: exit %d, stderr %q", res.code, res.stderr)
+	}
+	res = ferry(t, "replicate", "--source", "s3://"+bucket, "--sqs-queue-url", "not a url")
+	if res.code != 2 || !strings.Contains(res.stderr, `SQS queue URL "not a url"`) {
+		t.Fatalf("bad URL: exit %d, stderr %q", res.code, res.stderr)
+	}
+}
