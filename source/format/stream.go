@@ -1,6 +1,7 @@
 package format
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 )
@@ -20,6 +21,7 @@ type Stream struct {
 	maxRecord int
 	seek      func(off int64) (io.Reader, error)
 	zeroReads int
+	fixed     bool // a BlockStream: Buf is a block others may read
 }
 
 // NewStream returns a Stream reading r with an initial buffer of size
@@ -28,10 +30,40 @@ func NewStream(r io.Reader, name string, size int, o Options) Stream {
 	return Stream{Buf: make([]byte, max(size, 1)), rd: r, name: name, maxRecord: o.MaxRecordBytes, seek: o.Seek}
 }
 
+// NewStreamAt is NewStream for a stream whose first byte is at offset
+// off of the whole stream (a reader resuming where another stopped).
+func NewStreamAt(r io.Reader, off int64, name string, size int, o Options) Stream {
+	s := NewStream(r, name, size, o)
+	s.Base = off
+	return s
+}
+
+// BlockStream returns a Stream over block, the bytes of a stream from
+// offset off up to a record boundary (or the end of the stream), which it
+// treats as the end of the stream. Buf is block itself, never written: a
+// parallel reader may read it again.
+func BlockStream(block []byte, off int64, name string, o Options) Stream {
+	return Stream{Buf: block, N: len(block), Base: off, EOF: true, name: name, maxRecord: o.MaxRecordBytes, fixed: true}
+}
+
+// Rest hands the stream over at P: the bytes read and not parsed, then
+// what the source has not yet returned. The Stream must not be used after,
+// nor Rest called when ReadErr is set.
+func (s *Stream) Rest() io.Reader {
+	buffered := bytes.NewReader(s.Buf[s.P:s.N])
+	if s.EOF || s.rd == nil {
+		return buffered
+	}
+	return io.MultiReader(buffered, s.rd)
+}
+
 // Fill moves the unparsed bytes to the front of the buffer, grows it when
 // they fill it, and reads until the buffer is full, the stream ends or a
-// read fails.
+// read fails. It does nothing on a BlockStream.
 func (s *Stream) Fill() {
+	if s.fixed {
+		return
+	}
 	if s.P > 0 {
 		s.N = copy(s.Buf, s.Buf[s.P:s.N])
 		s.Base += int64(s.P)

@@ -3,10 +3,19 @@
 // push its records chunk by chunk, the last one flagged Last.
 //
 // Reading and parsing run on their own goroutine, one batch ahead of the
-// push, so parsing overlaps with the target's work. Batches are recycled
-// once Push returns (the pusher contract). The first error, from reading,
-// parsing or pushing, stops the file and is returned as a
-// *source.FileError; chunks pushed before it stay pushed.
+// push, so parsing overlaps with the target's work. With
+// Config.ParseWorkers above 1 and a format whose records can be cut
+// without parsing (CSV and TSV without an escape or comment byte, JSON
+// lines, lines), reading and parsing overlap within the file too: raw
+// blocks cut at record boundaries parse on that many goroutines and come
+// out in order, with the same records, positions, rejects and errors as a
+// sequential read, in chunks that may also end at block boundaries (see
+// format.Parallel); JSON documents and Parquet are read sequentially.
+// This is the same for the sync and the async pusher.
+//
+// Batches are recycled once Push returns (the pusher contract). The first
+// error, from reading, parsing or pushing, stops the file and is returned
+// as a *source.FileError; chunks pushed before it stay pushed.
 package load
 
 import (
@@ -49,6 +58,19 @@ type Config struct {
 	// File's ctx then stops reading, but a push under way still completes
 	// (a graceful stop commits the chunk in flight).
 	WriteCtx context.Context
+	// ParseWorkers is how many goroutines parse one file. 0 or 1: one
+	// goroutine reads and parses. Above 1: one goroutine reads the file
+	// in raw blocks (about a batch's worth of records, at most
+	// BatchBytes/2 bytes), cut at record boundaries, and that many parse
+	// them at once; at most ParseWorkers+2 blocks, with their batches,
+	// are held besides the chunks given to the pusher. Formats whose
+	// records cannot be found without parsing (JSON documents, Parquet,
+	// CSV with an escape or comment byte) ignore it. The command sets it;
+	// runtime.GOMAXPROCS(0) is a good value.
+	ParseWorkers int
+
+	// blockBytes, when > 0, fixes the raw block size (tests).
+	blockBytes int
 }
 
 // maxPendingRejects bounds the rejects held while no good record follows
@@ -146,6 +168,12 @@ func file(ctx context.Context, store source.Store, obj source.Object, start sour
 		if rd, err = format.New(rc, opts, start); err != nil {
 			return st, err
 		}
+		if s, ok := rd.(format.Splitter); ok && cfg.ParseWorkers > 1 && s.CanSplit() {
+			pr := format.NewParallel(s, opts, format.ParallelOptions{Workers: cfg.ParseWorkers, BlockBytes: cfg.blockBytes})
+			// Cancel first: Close waits for a read of the body under way.
+			defer func() { cancel(); pr.Close() }()
+			rd = pr
+		}
 	}
 
 	// Batches come from this load's free list and go back to it when the
@@ -173,6 +201,17 @@ func file(ctx context.Context, store source.Store, obj source.Object, start sour
 			source.PutBatch(b)
 		}
 	}
+	defer func() {
+		// Hand the warm batches on to the next load.
+		for {
+			select {
+			case b := <-free:
+				source.PutBatch(b)
+			default:
+				return
+			}
+		}
+	}()
 	results := make(chan result, 1)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {

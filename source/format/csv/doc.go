@@ -58,4 +58,11 @@
 //     record (for malformed quoting, at the next line), and the bad record
 //     keeps its ordinal. Any other error (reading the stream, a bad header,
 //     bad options) is final.
+//   - The Reader is a format.Splitter when Options.Escape is unset (or the
+//     quote) and Options.Comment is unset: after the header, the stream is
+//     cut at an LF preceded by an even number of quotes, which in
+//     well-formed CSV ends a record. A malformed record other than one
+//     with the wrong number of fields may put the quote count out of step
+//     with the records, so the stream from it on is read again
+//     sequentially (format.Split.Realign).
 package csv

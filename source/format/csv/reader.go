@@ -188,11 +188,7 @@ func (r *Reader) next(b *source.Batch) error {
 			r.setWidth(nf)
 		} else if nf != len(r.cols) {
 			b.DropRecord()
-			what := "expected"
-			if r.header {
-				what = "header has"
-			}
-			err := r.recordError(r.recStart, fmt.Errorf("has %d fields, %s %d", nf, what, len(r.cols)))
+			err := r.recordError(r.recStart, &widthError{n: nf, want: len(r.cols), header: r.header})
 			s := int(r.recStart - r.Base)
 			err.Raw = source.CutRaw(r.Buf[s : s+r.recLen])
 			r.nrec++
@@ -350,6 +346,22 @@ func (r *Reader) readHeader() error {
 	r.cols = uniqueNames(names)
 	r.haveWidth = true
 	return nil
+}
+
+// widthError is a record with the wrong number of fields. Such a record
+// is well-formed: its quotes pair up, so the cuts of a split stream after
+// it hold.
+type widthError struct {
+	n, want int
+	header  bool
+}
+
+func (e *widthError) Error() string {
+	what := "expected"
+	if e.header {
+		what = "header has"
+	}
+	return fmt.Sprintf("has %d fields, %s %d", e.n, what, e.want)
 }
 
 // uniqueNames turns header fields into column names: trimmed, an empty

@@ -42,4 +42,8 @@
 //     early and a read error are final: a plain error (never a RecordError)
 //     that every later call returns again.
 //   - Syntax errors give absolute byte offsets in the decompressed stream.
+//   - The Reader is not a format.Splitter: where a record ends inside a
+//     document cannot be found without parsing it, so a document is read
+//     and parsed on one goroutine (load.Config.ParseWorkers does not
+//     apply).
 package json

@@ -41,4 +41,8 @@
 //     Pos never moves past a bad record. Next may be called again after a
 //     RecordError: reading continues with the next line, and the bad line
 //     keeps its ordinal. Any other error (reading the stream) is final.
+//   - The Reader is a format.Splitter: every LF ends a line (a JSON string
+//     cannot hold one), so the stream is cut at LFs. A block's Reader
+//     starts with the columns known so far; format.Parallel maps the ones
+//     it finds onto the stream's.
 package jsonl

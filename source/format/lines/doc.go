@@ -46,4 +46,5 @@
 //     called again after a RecordError: reading continues with the next
 //     line. Any other error (reading the stream) is final; a bad Regex or
 //     Preset is an error from New.
+//   - The Reader is a format.Splitter: the stream is cut at LFs.
 package lines

@@ -66,6 +66,10 @@
 //   - Close stops the background page readers of the open row group;
 //     reading to EOF or to an error closes them too.
 //
+// Parquet is read with random access, not as a stream cut into blocks, so
+// load.Config.ParseWorkers does not apply (the library decodes pages in
+// the background itself).
+//
 // Limitation: a damaged page header or data run can make the library
 // allocate as much as it claims (up to a few GiB) before it fails.
 package parquet

@@ -20,6 +20,17 @@ type Decoder struct {
 	key     []byte // an unescaped key
 }
 
+// SetCols makes cols the columns already known, in order, as if the
+// decoder had read objects with those keys. The decoder appends to a copy.
+func (d *Decoder) SetCols(cols []string) {
+	d.Cols = append([]string(nil), cols...)
+	d.index = make(map[string]int, len(cols))
+	for i, c := range d.Cols {
+		d.index[c] = i
+	}
+	d.order = d.order[:0]
+}
+
 // maxOrder bounds the remembered key order.
 const maxOrder = 1024
 

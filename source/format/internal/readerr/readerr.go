@@ -58,3 +58,7 @@ func IsRecordError(err error) bool {
 	var re *source.RecordError
 	return errors.As(err, &re)
 }
+
+// None reports whether e holds no error: nothing to return on the next
+// call, nothing final.
+func (e *Errs) None() bool { return e.pending == nil && e.final == nil }

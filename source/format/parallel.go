@@ -1,0 +1,643 @@
+package format
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/source/format/internal/readerr"
+)
+
+// Parallel reads one stream with several goroutines: a splitter reads raw
+// blocks cut at record boundaries (Split.Cut) while a pool of workers
+// parses them, each with its format's own Reader (Split.Block); Next
+// returns the blocks' batches and errors in stream order. It is a Reader
+// that returns what the Splitter it wraps would have returned, except
+// that batches also end at block boundaries (so there may be more of
+// them): the same records with the same ordinals, the same positions
+// after each record, the same bad records (ordinal, offset, message, Raw)
+// and the same final error.
+//
+// Ordering: record ordinals and offsets of a block are translated to the
+// stream's when its turn comes, in order; JSON lines columns a block
+// discovered are mapped onto the stream's (a record may then have fewer
+// fields than the batch has columns: the missing ones are Null).
+//
+// Fallbacks: reading goes sequential (Split.Resume) where cutting without
+// parsing fails, and splits again after a few batches (twice as many
+// after each fallback, up to 64): at the start until the Splitter can hand
+// over (the CSV header, skipped rows, the start position), for a record
+// longer than MaxRecordBytes (no boundary within a block), after a read
+// error (to report it where the sequential reader would), and after a
+// bad record that Split.Realign says breaks the cuts (malformed CSV
+// quoting) — then the blocks after it, already cut, are read again from
+// its offset.
+//
+// Memory: at most Workers+2 blocks exist, each of at most BatchBytes/2
+// raw bytes (see ParallelOptions.BlockBytes; more for a record longer than
+// that), with their parsed batches. Block buffers and batches are kept for
+// the next file (a sync.Pool, which the garbage collector empties).
+//
+// Shutdown: Close stops the goroutines and waits for them, including a
+// read of the stream in progress (cancel the stream's context first).
+// Close must be called, and not concurrently with Next.
+type Parallel struct {
+	o  Options
+	po ParallelOptions
+
+	seq     Reader // reading sequentially, or nil
+	seqRead int    // batches seq has returned
+	backoff int    // batches seq must return before the next Split
+	sp      Split  // the current split
+	run     *run   // reading in parallel, or nil
+	target  int64  // block size carried from one run to the next
+
+	cur  *block // the block being returned
+	ev   int    // cur's next event
+	base int64  // records before cur
+
+	pos    source.Position
+	cols   []string       // the stream's columns
+	idx    map[string]int // cols by name, built on demand
+	colMap []int
+	tmp    source.Batch
+	final  error
+}
+
+// ParallelOptions configure a Parallel reader.
+type ParallelOptions struct {
+	// Workers is the number of goroutines that parse blocks (at least 1;
+	// use a plain Reader for 1).
+	Workers int
+	// BlockBytes fixes the size blocks are read at before they are cut at
+	// their last record boundary. 0: sized so that a block fills about one
+	// batch (BatchBytes and BatchRows), from what the blocks parsed so far
+	// held, but at most BatchBytes/2 bytes (and at least 64 KiB), so that
+	// a file makes blocks enough to keep the workers busy.
+	BlockBytes int
+}
+
+// Bounds of an adapted block size.
+const (
+	minBlock   = 64 << 10
+	maxBackoff = 64
+)
+
+// ErrClosed is returned by Next after Close.
+var ErrClosed = errors.New("format: reader closed")
+
+var _ Reader = (*Parallel)(nil)
+
+// NewParallel returns a Parallel reader of rd, which reads on from its
+// position (nothing of it need have been read yet). o are the options rd
+// was made with. rd.CanSplit() should be true, otherwise every record is
+// read by rd.
+func NewParallel(rd Splitter, o Options, po ParallelOptions) *Parallel {
+	o = o.WithDefaults()
+	po.Workers = max(po.Workers, 1)
+	return &Parallel{o: o, po: po, seq: rd, pos: rd.Pos(), target: int64(max(o.BatchBytes/2, minBlock))}
+}
+
+// Pos is the position after the last record returned by Next.
+func (p *Parallel) Pos() source.Position { return p.pos }
+
+// Next resets b and fills it with the next records.
+func (p *Parallel) Next(b *source.Batch) error {
+	b.Reset()
+	if p.final != nil {
+		return p.final
+	}
+	for {
+		if p.run == nil {
+			if p.seqRead >= p.backoff && p.split() {
+				continue
+			}
+			err := p.seq.Next(b)
+			switch {
+			case err == nil:
+				p.seqRead++
+				p.pos = p.seq.Pos()
+				p.cols, p.idx = b.Columns, nil
+			case !readerr.IsRecordError(err):
+				p.final = err
+			}
+			return err
+		}
+		if p.cur == nil {
+			bl, ok := <-p.run.order
+			if !ok { // the splitter read the whole stream
+				p.endRun()
+				p.final = io.EOF
+				return io.EOF
+			}
+			<-bl.done
+			if bl.tail {
+				p.endRun()
+				p.sequential([][]byte{bl.data}, bl.src, source.Position{Records: p.base, Offset: bl.off})
+				continue
+			}
+			p.cur, p.ev = bl, 0
+			continue
+		}
+		if p.ev == len(p.cur.events) {
+			p.base += p.cur.records
+			p.run.release(p.cur)
+			p.cur = nil
+			continue
+		}
+		e := &p.cur.events[p.ev]
+		p.ev++
+		switch {
+		case e.batch != nil:
+			*b, *e.batch = *e.batch, *b
+			p.run.putBatch(e.batch)
+			e.batch = nil
+			p.merge(b)
+			p.pos = source.Position{Records: p.base + e.pos.Records, Offset: e.pos.Offset}
+			return nil
+		case e.realign:
+			if err := p.realign(e.re); err != nil {
+				p.final = err
+				return err
+			}
+		case e.re != nil:
+			e.re.Record += p.base
+			return e.err
+		default:
+			p.endRun()
+			p.final = e.err
+			return e.err
+		}
+	}
+}
+
+// Close stops the goroutines of a parallel read and waits until they have
+// exited. Next returns ErrClosed afterwards.
+func (p *Parallel) Close() {
+	if p.run != nil {
+		p.endRun()
+	}
+	if p.final == nil {
+		p.final = ErrClosed
+	}
+}
+
+// split starts reading in parallel when the sequential reader can hand
+// the stream over.
+func (p *Parallel) split() bool {
+	s, ok := p.seq.(Splitter)
+	if !ok {
+		return false
+	}
+	sp, ok := s.Split()
+	if !ok {
+		return false
+	}
+	p.seq, p.sp = nil, sp
+	p.cols, p.idx = sp.Cols, nil
+	p.base = sp.At.Records
+	p.run = p.newRun(sp)
+	return true
+}
+
+// sequential goes on reading sequentially from at: parts, then src (nil
+// at the end of the stream).
+func (p *Parallel) sequential(parts [][]byte, src io.Reader, at source.Position) {
+	var rs []io.Reader
+	for _, d := range parts {
+		if len(d) > 0 {
+			rs = append(rs, bytes.NewReader(d))
+		}
+	}
+	if src != nil {
+		rs = append(rs, src)
+	}
+	p.seq = p.sp.Resume(io.MultiReader(rs...), at, p.cols)
+	p.seqRead = 0
+	p.backoff = min(max(2*p.backoff, 1), maxBackoff)
+}
+
+// realign reads the stream again sequentially from the bad record re of
+// the current block: the splitter hands back what it has not cut, and the
+// blocks cut after the current one are read again, not parsed.
+func (p *Parallel) realign(re *source.RecordError) error {
+	cur := p.cur
+	p.cur = nil
+	at := source.Position{Records: p.base + re.Record - 1, Offset: re.Offset}
+	if at.Offset < cur.off || at.Offset > cur.off+int64(len(cur.data)) {
+		p.endRun()
+		return errors.New("format: bad record outside its block") // a bug
+	}
+	// The realign event is cur's last: its batches are all returned.
+	parts := [][]byte{cur.data[at.Offset-cur.off:]}
+	r := p.run
+	r.skip.Store(true)
+	close(r.stop)
+	var src io.Reader
+	for bl := range r.order { // closed once the splitter has handed back
+		<-bl.done
+		for _, e := range bl.events {
+			if e.batch != nil {
+				r.putBatch(e.batch)
+			}
+		}
+		parts = append(parts, bl.data)
+		if bl.tail {
+			src = bl.src
+		}
+	}
+	p.endRun()
+	p.sequential(parts, src, at)
+	return nil
+}
+
+// merge maps the columns of b, a batch of a block, onto the stream's.
+func (p *Parallel) merge(b *source.Batch) {
+	l := b.Columns
+	if len(l) == len(p.cols) && (len(l) == 0 || &l[0] == &p.cols[0]) {
+		return
+	}
+	m := p.colMap[:0]
+	same, grew := true, false
+	for i, name := range l {
+		g := i
+		if i >= len(p.cols) || p.cols[i] != name {
+			if p.idx == nil {
+				p.idx = make(map[string]int, len(p.cols))
+				for k, c := range p.cols {
+					p.idx[c] = k
+				}
+			}
+			var ok bool
+			if g, ok = p.idx[name]; !ok {
+				g = len(p.cols)
+				p.cols = append(p.cols, name)
+				p.idx[name] = g
+				grew = true
+			}
+		}
+		same = same && g == i
+		m = append(m, g)
+	}
+	p.colMap = m
+	if !same {
+		remap(b, m, &p.tmp)
+	}
+	b.Columns = p.cols
+	if grew {
+		cols := p.cols
+		p.run.cols.Store(&cols)
+	}
+}
+
+// remap moves field i of each record of b to column m[i], by way of tmp.
+func remap(b *source.Batch, m []int, tmp *source.Batch) {
+	tmp.Reset()
+	for i := range b.Len() {
+		rec := b.Record(i)
+		n := 0
+		for k := range rec {
+			n = max(n, m[k]+1)
+		}
+		tmp.StartRecord()
+		for range n {
+			tmp.AddNull()
+		}
+		for k, f := range rec {
+			if f.Kind != source.Null {
+				tmp.SetField(m[k], f.Kind, b.Value(f))
+			}
+		}
+	}
+	*b, *tmp = *tmp, *b
+}
+
+// endRun stops the current run's goroutines and waits for them.
+func (p *Parallel) endRun() {
+	r := p.run
+	if r == nil {
+		return
+	}
+	r.skip.Store(true)
+	close(r.kill)
+	_ = r.g.Wait() // they return nil
+	// The next file's run may reuse the grown batches.
+	for len(r.batches) > 0 {
+		source.PutBatch(<-r.batches)
+	}
+	for len(r.bufs) > 0 {
+		b := <-r.bufs
+		blockBufs.Put(&b)
+	}
+	p.target = r.target.Load()
+	p.run, p.cur = nil, nil
+}
+
+// run is one parallel read: a splitter goroutine and the workers.
+type run struct {
+	sp      Split
+	o       Options
+	fixed   int
+	maxGrow int
+	target  atomic.Int64 // adapted block size
+
+	// slots holds a token per block that exists (being filled, parsed or
+	// returned): the splitter takes one before reading a block, Next gives
+	// it back once it has returned the block. jobs and order are as large,
+	// and order has room for the tail too, so sends never block.
+	slots chan struct{}
+	jobs  chan *block // to the workers
+	order chan *block // to Next, in stream order; closed by the splitter
+
+	stop chan struct{} // Next: hand back what is not cut (tail) and exit
+	kill chan struct{} // Close: exit now
+	skip atomic.Bool   // workers: do not parse (the blocks are dropped)
+
+	cols    atomic.Pointer[[]string] // the stream's columns, for Block
+	bufs    chan []byte
+	batches chan *source.Batch
+	g       errgroup.Group
+}
+
+// block is a piece of the stream and what parsing it gave. A tail block
+// is what the splitter read and did not cut, followed by src.
+type block struct {
+	data    []byte
+	off     int64 // stream offset of data[0]
+	events  []event
+	records int64 // records in data, good and bad
+	done    chan struct{}
+	tail    bool
+	src     io.Reader
+}
+
+// event is one Next of a block's Reader: a batch and the position after
+// it, or an error (re when it is a record error; realign: the block is
+// read again from re on).
+type event struct {
+	batch   *source.Batch
+	pos     source.Position
+	err     error
+	re      *source.RecordError
+	realign bool
+}
+
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+func (p *Parallel) newRun(sp Split) *run {
+	n := p.po.Workers
+	r := &run{
+		sp:      sp,
+		o:       p.o,
+		fixed:   p.po.BlockBytes,
+		maxGrow: p.o.MaxRecordBytes + 4096,
+		slots:   make(chan struct{}, n+2),
+		jobs:    make(chan *block, n+2),
+		order:   make(chan *block, n+3),
+		stop:    make(chan struct{}),
+		kill:    make(chan struct{}),
+		bufs:    make(chan []byte, n+2),
+		batches: make(chan *source.Batch, 2*(n+2)),
+	}
+	r.target.Store(p.target)
+	cols := p.cols
+	r.cols.Store(&cols)
+	r.g.Go(func() error { r.split(sp.Rest, sp.At.Offset); return nil })
+	for range n {
+		r.g.Go(r.work)
+	}
+	return r
+}
+
+// errKilled ends a read interrupted by Close.
+var errKilled = errors.New("killed")
+
+// split reads src (from stream offset off) into blocks cut at record
+// boundaries and sends them to the workers and, in order, to Next.
+func (r *run) split(src io.Reader, off int64) {
+	defer close(r.order)
+	defer close(r.jobs)
+	var carry []byte // read after the last cut
+	for {
+		select {
+		case <-r.kill:
+			return
+		case <-r.stop:
+			r.handBack(carry, src, off)
+			return
+		default:
+		}
+		select {
+		case r.slots <- struct{}{}:
+		case <-r.kill:
+			return
+		case <-r.stop:
+			r.handBack(carry, src, off)
+			return
+		}
+		limit := r.blockSize()
+		data := append(r.getBuf(max(limit, len(carry))), carry...)
+		var err error
+		cut := 0
+		for {
+			if data, err = r.read(src, data, limit); err != nil {
+				break
+			}
+			if cut = r.sp.Cut(data); cut > 0 || len(data) > r.maxGrow {
+				break
+			}
+			limit = min(2*len(data), r.maxGrow+1)
+		}
+		switch {
+		case err == io.EOF:
+			if len(data) > 0 {
+				r.send(data, off)
+			} else {
+				<-r.slots
+			}
+			return
+		case err == errKilled:
+			return
+		case err != nil:
+			// Let a sequential reader report the read error where it
+			// would have.
+			<-r.slots
+			r.handBack(data, &errReader{err}, off)
+			return
+		case cut == 0:
+			// A record longer than MaxRecordBytes: read it sequentially.
+			<-r.slots
+			r.handBack(data, src, off)
+			return
+		}
+		carry = append(carry[:0], data[cut:]...)
+		r.send(data[:cut], off)
+		off += int64(cut)
+	}
+}
+
+// read reads src into data until it holds limit bytes, the stream ends
+// (io.EOF) or a read fails.
+func (r *run) read(src io.Reader, data []byte, limit int) ([]byte, error) {
+	if cap(data) < limit {
+		data = append(make([]byte, 0, limit+limit/8), data...)
+	}
+	zero := 0
+	for len(data) < limit {
+		n, err := src.Read(data[len(data):limit])
+		data = data[:len(data)+n]
+		switch {
+		case err != nil:
+			return data, err
+		case n > 0:
+			zero = 0
+		default:
+			if zero++; zero > 100 {
+				return data, io.ErrNoProgress
+			}
+		}
+		select {
+		case <-r.kill:
+			return data, errKilled
+		default:
+		}
+	}
+	return data, nil
+}
+
+func (r *run) send(data []byte, off int64) {
+	bl := &block{data: data, off: off, done: make(chan struct{})}
+	r.jobs <- bl
+	r.order <- bl
+}
+
+func (r *run) handBack(data []byte, src io.Reader, off int64) {
+	r.order <- &block{data: data, off: off, done: closed, tail: true, src: src}
+}
+
+// blockSize is the size to read the next block at.
+func (r *run) blockSize() int {
+	if r.fixed > 0 {
+		return r.fixed
+	}
+	return int(r.target.Load())
+}
+
+func (r *run) work() error {
+	for bl := range r.jobs {
+		if !r.skip.Load() {
+			r.parse(bl)
+		}
+		close(bl.done)
+	}
+	return nil
+}
+
+// parse reads bl with its format's Reader, keeping what each Next
+// returned.
+func (r *run) parse(bl *block) {
+	rd := r.sp.Block(bl.data, source.Position{Offset: bl.off}, *r.cols.Load())
+	size := 0
+	for {
+		b := r.getBatch()
+		err := rd.Next(b)
+		if err == nil {
+			size += b.Size()
+			bl.events = append(bl.events, event{batch: b, pos: rd.Pos()})
+			continue
+		}
+		r.putBatch(b)
+		if err == io.EOF {
+			break
+		}
+		var re *source.RecordError
+		if !errors.As(err, &re) {
+			bl.events = append(bl.events, event{err: err})
+			return
+		}
+		bl.records = max(bl.records, re.Record)
+		if r.sp.Realign != nil && r.sp.Realign(re) {
+			bl.events = append(bl.events, event{err: err, re: re, realign: true})
+			return
+		}
+		bl.events = append(bl.events, event{err: err, re: re})
+	}
+	bl.records = max(bl.records, rd.Pos().Records)
+	r.adapt(len(bl.data), size, bl.records)
+}
+
+// adapt moves the block size towards 90% of one that fills a batch, from
+// a block of n bytes that gave records records in batches of size bytes.
+func (r *run) adapt(n, size int, records int64) {
+	if r.fixed > 0 || size == 0 || records < 16 {
+		return
+	}
+	t := int64(n) * int64(r.o.BatchBytes) / int64(size)
+	t = min(t, int64(n)*int64(r.o.BatchRows)/records)
+	t = t * 9 / 10
+	old := r.target.Load()
+	t = (3*old + t) / 4
+	r.target.Store(min(max(t, minBlock), int64(max(r.o.BatchBytes/2, minBlock))))
+}
+
+// release gives back what a returned block holds.
+func (r *run) release(bl *block) {
+	for _, e := range bl.events {
+		if e.batch != nil {
+			r.putBatch(e.batch)
+		}
+	}
+	if c := cap(bl.data); c > 0 && c <= 4*int(r.target.Load())+r.fixed {
+		select {
+		case r.bufs <- bl.data[:0]:
+		default:
+		}
+	}
+	bl.data, bl.events = nil, nil
+	<-r.slots
+}
+
+// blockBufs keeps block buffers from one run to the next (a run keeps
+// its own in bufs).
+var blockBufs sync.Pool // *[]byte
+
+func (r *run) getBuf(n int) []byte {
+	select {
+	case b := <-r.bufs:
+		if cap(b) >= n {
+			return b
+		}
+	default:
+		if b, ok := blockBufs.Get().(*[]byte); ok && cap(*b) >= n && cap(*b) <= 2*n {
+			return (*b)[:0]
+		}
+	}
+	return make([]byte, 0, n+n/8)
+}
+
+func (r *run) getBatch() *source.Batch {
+	select {
+	case b := <-r.batches:
+		return b
+	default:
+		return source.GetBatch()
+	}
+}
+
+func (r *run) putBatch(b *source.Batch) {
+	select {
+	case r.batches <- b:
+	default:
+		source.PutBatch(b)
+	}
+}
+
+// errReader fails every read with err.
+type errReader struct{ err error }
+
+func (e *errReader) Read([]byte) (int, error) { return 0, e.err }
