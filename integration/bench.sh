@@ -11,6 +11,7 @@
 #   BENCH_RUNS=3         timed runs of each loader (psql then ferry, per run)
 #   BENCH_PPROF=FILE     pass --cpuprofile FILE to ferry (the last run's stays)
 #   BENCH_ONLY=psql|ferry  time only one of the two
+#   BENCH_FERRY_ARGS="--parse-workers 1"  extra ferry flags
 #   BENCH_VERIFY=1       after the runs, check (untimed) that bench_ferry holds
 #                        exactly the rows of bench_psql; 0 skips it
 #   FERRY_TEST_DATABASE_URL, FERRY_TEST_S3_ENDPOINT, AWS_*  (from services.sh)
@@ -110,6 +111,8 @@ bench_ferry() {
 	local -a cmd=(bin/ferry snapshot --source "s3://$BUCKET/${KEY%/*}/" --s3-path-style
 		--target "$DB" --table bench_ferry --log-level warn)
 	[[ -z ${BENCH_PPROF:-} ]] || cmd+=(--cpuprofile "$BENCH_PPROF")
+	# shellcheck disable=SC2206 # word splitting wanted: extra flags
+	[[ -z ${BENCH_FERRY_ARGS:-} ]] || cmd+=($BENCH_FERRY_ARGS)
 	recreate bench_ferry
 	run_psql -c 'DROP SCHEMA IF EXISTS ferry CASCADE' >/dev/null
 	if [[ -n $TIME_V ]]; then

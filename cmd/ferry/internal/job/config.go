@@ -56,6 +56,9 @@ type Config struct {
 	SystemColumns       bool
 
 	Workers    int
+	// ParseWorkers: goroutines parsing one file's blocks (0: up to 4, by
+	// CPUs; 1: sequential).
+	ParseWorkers int
 	BatchRows  int
 	BatchBytes int
 
@@ -315,6 +318,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Workers == 0 {
 		c.Workers = runtime.NumCPU()
+	}
+	if c.ParseWorkers == 0 {
+		c.ParseWorkers = min(runtime.GOMAXPROCS(0), 4)
+	}
+	if c.ParseWorkers < 0 {
+		return usage("--parse-workers must not be negative")
 	}
 	if c.Workers < 0 || c.BatchRows < 0 || c.BatchBytes < 0 {
 		return usage("--workers, --batch-rows and --batch-bytes must not be negative")

@@ -201,7 +201,7 @@ func Open(ctx context.Context, cfg Config, log zerolog.Logger) (*Job, error) {
 		}
 	}
 	j.load = load.Config{Format: fo, Compression: cfg.Compression, ReadBytes: &j.ReadBytes,
-		SkipRecords: cfg.OnError == OnErrorSkipRecord, MaxRejects: cfg.MaxRejects}
+		SkipRecords: cfg.OnError == OnErrorSkipRecord, MaxRejects: cfg.MaxRejects, ParseWorkers: cfg.ParseWorkers}
 	ok = true
 	return j, nil
 }

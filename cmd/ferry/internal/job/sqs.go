@@ -42,6 +42,9 @@ func (j *Job) ReplicateSQS(ctx, writeCtx context.Context) error {
 	var run sync.WaitGroup
 	run.Go(func() { in.Run(runCtx) })
 	run.Go(func() { j.reportQueue(runCtx, in) })
+	if j.cfg.StateRetention > 0 {
+		run.Go(func() { j.pruneEvery(runCtx, min(j.cfg.StateRetention/10, 10*time.Minute)) })
+	}
 	defer func() {
 		stopRun()
 		run.Wait()
@@ -110,6 +113,25 @@ func (j *Job) ReplicateSQS(ctx, writeCtx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-time.After(backoff):
+		}
+	}
+}
+
+// pruneEvery forgets done files past --state-retention every interval.
+func (j *Job) pruneEvery(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(max(every, time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := j.state.Prune(ctx, j.pipeline, time.Now().Add(-j.cfg.StateRetention), "")
+		if err != nil {
+			j.log.Warn().Msg(err.Error())
+		} else if n > 0 {
+			j.log.Info().Int64("files", n).Msg("pruned done files past --state-retention")
 		}
 	}
 }
