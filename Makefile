@@ -6,7 +6,8 @@
 #                     started (and stopped) by integration/services.sh
 #   make bench        whole-run benchmark: ferry snapshot vs psql \copy
 #                     (BENCH_ROWS, BENCH_RUNS, BENCH_PPROF: see integration/bench.sh)
-#   make bench-replicate  ferry replicate: latency, small files/s, big-file RSS
+#   make bench-replicate  ferry replicate: latency, small files/s, big-file RSS,
+#                     and via SQS notifications/s and latency
 #                     (BENCHREP_PARTS, BENCHREP_*: see integration/bench_replicate.sh)
 #   make build        bin/ferry
 #   make fuzz         every Fuzz* under FUZZ_PKGS for FUZZTIME each

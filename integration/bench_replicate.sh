@@ -1,23 +1,34 @@
 #!/usr/bin/env bash
-# bench_replicate.sh — benchmark `ferry replicate` against MinIO and
-# PostgreSQL: latency from upload to visible row, files per second for many
-# small files, and peak RSS and speed for one big file. The measuring is done
-# by integration/benchrep (see its doc comment for the details).
+# bench_replicate.sh — benchmark `ferry replicate` against MinIO, fauxqs
+# (SQS) and PostgreSQL: latency from upload to visible row, files per second
+# for many small files, peak RSS and speed for one big file, and, following
+# S3 event notifications on SQS (--sqs-queue-url), notifications per second
+# for many small gzip JSON-lines files and latency from notification to
+# visible row. The measuring is done by integration/benchrep (see its doc
+# comment for the details).
 #
-# Run it under services.sh, which provides MinIO and PostgreSQL:
+# Run it under services.sh, which provides MinIO, fauxqs and PostgreSQL:
 #
 #   integration/services.sh run integration/bench_replicate.sh   (or: make bench-replicate)
 #
 # Environment:
-#   BENCHREP_PARTS=latency,files,big  parts to run (default all)
+#   BENCHREP_PARTS=latency,files,big,sqs-files,sqs-latency
+#                                     parts to run (default all)
 #   BENCHREP_LATENCY_FILES=200        files uploaded one at a time (part 1)
 #   BENCHREP_FILES=10000              4 KiB files (part 2)
-#   BENCHREP_WORKERS=2,8              --workers values tried in part 2
+#   BENCHREP_WORKERS=2,8              --workers values tried in parts 2 and 4
 #   BENCHREP_BIG_MB=2048              size in MiB of the big file (part 3);
 #                                     needs that much free space in TMPDIR
-#   BENCHREP_KEEP=1                   keep the buckets, tables and ferry.files
-#                                     rows (default: removed after each part)
+#   BENCHREP_SQS_FILES=1000           gzip JSON-lines files, one notification
+#                                     each, sent before ferry starts (part 4)
+#   BENCHREP_SQS_LATENCY_FILES=200    files uploaded and announced one at a
+#                                     time (part 5)
+#   BENCHREP_KEEP=1                   keep the buckets, queues, tables,
+#                                     ferry.files rows and ferry's logs
+#                                     (default: removed after each part; a
+#                                     log with a warning or error is kept)
 #   FERRY_TEST_DATABASE_URL, FERRY_TEST_S3_ENDPOINT, AWS_*  (from services.sh)
+#   FERRY_TEST_SQS_ENDPOINT           (from services.sh; parts 4 and 5 only)
 #
 # Progress goes to stderr with a "bench:" or "benchrep:" prefix; the report
 # goes to stdout.
@@ -34,6 +45,9 @@ die() {
 
 [[ -n ${FERRY_TEST_DATABASE_URL:-} ]] || die "FERRY_TEST_DATABASE_URL is not set; run: integration/services.sh run $0"
 [[ -n ${FERRY_TEST_S3_ENDPOINT:-} ]] || die "FERRY_TEST_S3_ENDPOINT is not set; run: integration/services.sh run $0"
+if [[ ${BENCHREP_PARTS:-all} == all || ,${BENCHREP_PARTS// /}, == *,sqs-* ]]; then
+	[[ -n ${FERRY_TEST_SQS_ENDPOINT:-} ]] || die "FERRY_TEST_SQS_ENDPOINT is not set (needed by the parts sqs-files and sqs-latency); run: integration/services.sh run $0"
+fi
 
 log "building bin/ferry"
 go build -o bin/ferry ./cmd/ferry

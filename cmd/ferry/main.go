@@ -80,18 +80,12 @@ func snapshot(args []string, stderr io.Writer) int {
 	if exit >= 0 {
 		return exit
 	}
-	if o.cpuProfile != "" {
-		f, err := os.Create(o.cpuProfile)
-		if err != nil {
-			fmt.Fprintf(stderr, "ferry: %v\n", err)
-			return exitUsage
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintf(stderr, "ferry: %v\n", err)
-			return exitUsage
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startProfile(o.cpuProfile)
+	if err != nil {
+		fmt.Fprintf(stderr, "ferry: %v\n", err)
+		return exitUsage
 	}
+	defer stopProfile()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -167,6 +161,25 @@ func newLogger(w io.Writer, level, format string) (zerolog.Logger, error) {
 	return zerolog.Logger{}, fmt.Errorf("--log-format %q: expected console or json", format)
 }
 
+// startProfile starts a CPU profile into path, when set.
+func startProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
+}
+
 func replicate(args []string, stderr io.Writer) int {
 	// Two-phase stop: the first SIGINT/SIGTERM stops listing and reading;
 	// chunks being written get --shutdown-timeout to commit (a second
@@ -175,10 +188,16 @@ func replicate(args []string, stderr io.Writer) int {
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(signals)
-	cfg, _, log, exit := prepare("replicate", args, stderr, (*job.Config).ValidateReplication)
+	cfg, o, log, exit := prepare("replicate", args, stderr, (*job.Config).ValidateReplication)
 	if exit >= 0 {
 		return exit
 	}
+	stopProfile, err := startProfile(o.cpuProfile)
+	if err != nil {
+		fmt.Fprintf(stderr, "ferry: %v\n", err)
+		return exitUsage
+	}
+	defer stopProfile()
 	ctx, stopReading := context.WithCancel(context.Background())
 	writeCtx, stopWriting := context.WithCancel(context.Background())
 	defer stopReading()

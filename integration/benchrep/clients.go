@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -58,17 +59,24 @@ func (s *store) createBucket(ctx context.Context, bucket string) error {
 }
 
 func (s *store) put(ctx context.Context, bucket, key string, body []byte) error {
-	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
+	_, err := s.putObject(ctx, bucket, key, "text/csv", body)
+	return err
+}
+
+// putObject uploads body and returns the object's ETag, without quotes (as
+// an S3 event notification gives it).
+func (s *store) putObject(ctx context.Context, bucket, key, contentType string, body []byte) (etag string, err error) {
+	out, err := s.client.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:        &bucket,
 		Key:           &key,
 		Body:          bytes.NewReader(body),
 		ContentLength: aws.Int64(int64(len(body))),
-		ContentType:   aws.String("text/csv"),
+		ContentType:   aws.String(contentType),
 	})
 	if err != nil {
-		return fmt.Errorf("put s3://%s/%s: %w", bucket, key, err)
+		return "", fmt.Errorf("put s3://%s/%s: %w", bucket, key, err)
 	}
-	return nil
+	return strings.Trim(aws.ToString(out.ETag), `"`), nil
 }
 
 // putFile uploads a file as one object, streaming it from disk.

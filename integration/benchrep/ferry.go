@@ -28,6 +28,7 @@ type ferryProc struct {
 	args    []string
 	started time.Time
 	logPath string
+	keepLog bool          // BENCHREP_KEEP=1: cleanup leaves the log
 	done    chan struct{} // closed once the process exited
 	err     error         // cmd.Wait's result, valid after done
 }
@@ -53,12 +54,14 @@ func (e *env) startFerry(args []string) (*ferryProc, error) {
 	if err != nil {
 		return nil, err
 	}
+	// BENCHREP_FERRY_ARGS: extra flags for every ferry run (experiments).
+	args = append(args, strings.Fields(os.Getenv("BENCHREP_FERRY_ARGS"))...)
 	cmd := exec.Command(e.cfg.ferry, args...)
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	// ferry does not outlive this program, however it ends.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	p := &ferryProc{cmd: cmd, args: args, logPath: logf.Name(), done: make(chan struct{})}
+	p := &ferryProc{cmd: cmd, args: args, logPath: logf.Name(), keepLog: e.cfg.keep, done: make(chan struct{})}
 	p.started = time.Now()
 	if err := cmd.Start(); err != nil {
 		logf.Close()
@@ -112,10 +115,16 @@ func (p *ferryProc) stopChecked() (time.Duration, error) {
 	return took, nil
 }
 
-// cleanup stops ferry if it still runs and removes its log.
+// cleanup stops ferry if it still runs and removes its log, unless
+// BENCHREP_KEEP=1 or ferry logged a warning or error (it then says where
+// the log is).
 func (p *ferryProc) cleanup() {
 	if !p.exited() {
 		_, _, _ = p.stop()
+	}
+	if n, _ := p.problems(); n > 0 || p.keepLog {
+		logf("kept ferry's log (pid %d, %d warning/error line(s)): %s", p.cmd.Process.Pid, n, p.logPath)
+		return
 	}
 	os.Remove(p.logPath)
 }

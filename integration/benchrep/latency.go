@@ -224,10 +224,19 @@ func (w *watcher) waitSeen(ctx context.Context, p *ferryProc, want int, timeout 
 
 // latencies returns seen-put in milliseconds for ids lo..hi, sorted.
 func (w *watcher) latencies(lo, hi int64) []int64 {
+	var ids []int64
+	for id := lo; id <= hi; id++ {
+		ids = append(ids, id)
+	}
+	return w.latenciesOf(ids)
+}
+
+// latenciesOf returns seen-put in milliseconds for ids, sorted.
+func (w *watcher) latenciesOf(ids []int64) []int64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	var ms []int64
-	for id := lo; id <= hi; id++ {
+	ms := make([]int64, 0, len(ids))
+	for _, id := range ids {
 		ms = append(ms, w.seen[id].Sub(w.put[id]).Milliseconds())
 	}
 	slices.Sort(ms)

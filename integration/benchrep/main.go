@@ -1,9 +1,10 @@
-// Command benchrep benchmarks `ferry replicate` against MinIO and PostgreSQL
-// and prints a report. integration/bench_replicate.sh builds ferry and this
-// program and runs it under integration/services.sh (make bench-replicate).
+// Command benchrep benchmarks `ferry replicate` against MinIO, fauxqs (SQS)
+// and PostgreSQL and prints a report. integration/bench_replicate.sh builds
+// ferry and this program and runs it under integration/services.sh (make
+// bench-replicate).
 //
-// It measures three things, each in its own fresh bucket, table and
-// pipeline (BENCHREP_PARTS picks which):
+// It measures five things, each in its own fresh bucket, table and
+// pipeline (and queue, for the SQS parts; BENCHREP_PARTS picks which):
 //
 //  1. latency: `ferry replicate --poll-interval 1s` follows an empty prefix;
 //     small CSV files are uploaded one at a time, 0–500 ms apart at random,
@@ -22,17 +23,44 @@
 //     until the file is done. --inflight-bytes 64MiB is passed when
 //     `ferry replicate -h` lists the flag; otherwise ferry's defaults apply
 //     and the report says so.
+//  4. sqs-files: many small gzip JSON-lines log files (50 app-log records
+//     each: ts, level, msg, id, latency_ms) are uploaded first (32 at a
+//     time), then one S3 ObjectCreated:Put notification per object (URL-
+//     encoded key, the ETag and size PutObject gave) is sent to a fresh
+//     queue, 10 to a SendMessageBatch; then `ferry replicate --sqs-queue-url
+//     Q --backfill=false` is started with each --workers value in turn (a
+//     fresh queue, table and pipeline each, the notifications sent again)
+//     and timed from its start until ferry.files shows every file done and
+//     the queue is empty (ApproximateNumberOfMessages and ...NotVisible both
+//     0: every message deleted). Notifications/s and rows/s are reported;
+//     the rows are checked as in part 2.
+//  5. sqs-latency: `ferry replicate --sqs-queue-url Q --backfill=false`
+//     (--sqs-wait 20s, the default) long-polls an empty queue; small gzip
+//     JSON-lines files are uploaded one at a time, 0–500 ms apart at random,
+//     each followed at once by its notification (SendMessage). Latency is
+//     measured as in part 1, from SendMessage returning to the first query
+//     that saw the file's last row. Then the queue must empty, and SIGTERM
+//     must end ferry with status 0.
+//
+// The SQS parts need FERRY_TEST_SQS_ENDPOINT; every SQS request, the
+// program's and ferry's (--sqs-endpoint), goes there.
 //
 // Environment:
 //
-//	BENCHREP_PARTS=latency,files,big   parts to run (default: all three)
+//	BENCHREP_PARTS=latency,files,big,sqs-files,sqs-latency
+//	                                    parts to run (default: all five)
 //	BENCHREP_LATENCY_FILES=200          files uploaded in part 1
 //	BENCHREP_FILES=10000                files in part 2
-//	BENCHREP_WORKERS=2,8                --workers values for part 2
+//	BENCHREP_WORKERS=2,8                --workers values for parts 2 and 4
 //	BENCHREP_BIG_MB=2048                size of part 3's file in MiB
-//	BENCHREP_KEEP=1                     keep buckets, tables and state rows
-//	                                    (default: removed after each part)
+//	BENCHREP_SQS_FILES=1000             files (and notifications) in part 4
+//	BENCHREP_SQS_LATENCY_FILES=200      files uploaded in part 5
+//	BENCHREP_KEEP=1                     keep buckets, queues, tables, state
+//	                                    rows and ferry's logs (default:
+//	                                    removed after each part; a log with
+//	                                    a warning or error is always kept)
 //	FERRY_TEST_S3_ENDPOINT, FERRY_TEST_DATABASE_URL, AWS_*  (services.sh)
+//	FERRY_TEST_SQS_ENDPOINT             (services.sh; for parts 4 and 5)
 //
 // Flags: -ferry PATH (default bin/ferry). Progress goes to stderr prefixed
 // "benchrep:"; the report goes to stdout.
@@ -73,28 +101,35 @@ func main() {
 
 // settings is what the environment asked for.
 type settings struct {
-	ferry        string
-	parts        map[string]bool
-	latencyFiles int
-	files        int
-	workers      []int
-	bigMiB       int
-	keep         bool
-	s3Endpoint   string
-	dbURL        string
-	runID        string // suffix of bucket names: unique per run
+	ferry           string
+	parts           map[string]bool
+	latencyFiles    int
+	files           int
+	workers         []int
+	bigMiB          int
+	sqsFiles        int
+	sqsLatencyFiles int
+	keep            bool
+	s3Endpoint      string
+	sqsEndpoint     string // only needed by the SQS parts
+	dbURL           string
+	runID           string // suffix of bucket and queue names: unique per run
 }
 
-var allParts = []string{"latency", "files", "big"}
+var allParts = []string{"latency", "files", "big", "sqs-files", "sqs-latency"}
+
+// usesSQS reports whether a selected part needs the SQS endpoint.
+func (c *settings) usesSQS() bool { return c.parts["sqs-files"] || c.parts["sqs-latency"] }
 
 func loadConfig(ferry string) (*settings, error) {
 	c := &settings{
-		ferry:      ferry,
-		parts:      map[string]bool{},
-		keep:       os.Getenv("BENCHREP_KEEP") == "1",
-		s3Endpoint: os.Getenv("FERRY_TEST_S3_ENDPOINT"),
-		dbURL:      os.Getenv("FERRY_TEST_DATABASE_URL"),
-		runID:      strconv.FormatInt(time.Now().Unix(), 36),
+		ferry:       ferry,
+		parts:       map[string]bool{},
+		keep:        os.Getenv("BENCHREP_KEEP") == "1",
+		s3Endpoint:  os.Getenv("FERRY_TEST_S3_ENDPOINT"),
+		sqsEndpoint: os.Getenv("FERRY_TEST_SQS_ENDPOINT"),
+		dbURL:       os.Getenv("FERRY_TEST_DATABASE_URL"),
+		runID:       strconv.FormatInt(time.Now().Unix(), 36),
 	}
 	if c.s3Endpoint == "" || c.dbURL == "" {
 		return nil, errors.New("FERRY_TEST_S3_ENDPOINT and FERRY_TEST_DATABASE_URL must be set; run: integration/services.sh run integration/bench_replicate.sh")
@@ -110,7 +145,7 @@ func loadConfig(ferry string) (*settings, error) {
 		p = strings.TrimSpace(p)
 		switch p {
 		case "":
-		case "latency", "files", "big":
+		case "latency", "files", "big", "sqs-files", "sqs-latency":
 			c.parts[p] = true
 		default:
 			return nil, fmt.Errorf("BENCHREP_PARTS: unknown part %q (want a comma-separated list of %s)", p, strings.Join(allParts, ", "))
@@ -118,6 +153,9 @@ func loadConfig(ferry string) (*settings, error) {
 	}
 	if len(c.parts) == 0 {
 		return nil, errors.New("BENCHREP_PARTS names no part")
+	}
+	if c.usesSQS() && c.sqsEndpoint == "" {
+		return nil, errors.New("FERRY_TEST_SQS_ENDPOINT must be set for the parts sqs-files and sqs-latency (integration/services.sh starts fauxqs and sets it: run integration/services.sh run integration/bench_replicate.sh), or leave them out of BENCHREP_PARTS")
 	}
 	var err error
 	if c.latencyFiles, err = envInt("BENCHREP_LATENCY_FILES", 200); err != nil {
@@ -127,6 +165,12 @@ func loadConfig(ferry string) (*settings, error) {
 		return nil, err
 	}
 	if c.bigMiB, err = envInt("BENCHREP_BIG_MB", 2048); err != nil {
+		return nil, err
+	}
+	if c.sqsFiles, err = envInt("BENCHREP_SQS_FILES", 1000); err != nil {
+		return nil, err
+	}
+	if c.sqsLatencyFiles, err = envInt("BENCHREP_SQS_LATENCY_FILES", 200); err != nil {
 		return nil, err
 	}
 	workers := os.Getenv("BENCHREP_WORKERS")
@@ -163,6 +207,7 @@ func logf(format string, args ...any) {
 type env struct {
 	cfg *settings
 	s3  *store
+	sqs *queues // nil unless an SQS part is selected
 	db  *database
 }
 
@@ -177,6 +222,11 @@ func run(ctx context.Context, cfg *settings, out io.Writer) error {
 	}
 	defer db.close()
 	e := &env{cfg: cfg, s3: st, db: db}
+	if cfg.usesSQS() {
+		if e.sqs, err = newQueues(ctx, cfg.sqsEndpoint); err != nil {
+			return err
+		}
+	}
 
 	hostname, _ := os.Hostname()
 	fmt.Fprintf(out, "ferry replicate benchmark: %s, %d CPUs, %s, %s\n", hostname, runtime.NumCPU(), runtime.Version(), time.Now().Format(time.RFC3339))
@@ -195,6 +245,10 @@ func run(ctx context.Context, cfg *settings, out io.Writer) error {
 			err = e.throughput(ctx, out)
 		case "big":
 			err = e.big(ctx, out)
+		case "sqs-files":
+			err = e.sqsFiles(ctx, out)
+		case "sqs-latency":
+			err = e.sqsLatency(ctx, out)
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
