@@ -55,12 +55,12 @@ type Config struct {
 	IgnoreUnknownFields bool
 	SystemColumns       bool
 
-	Workers    int
+	Workers int
 	// ParseWorkers: goroutines parsing one file's blocks (0: up to 4, by
 	// CPUs; 1: sequential).
 	ParseWorkers int
-	BatchRows  int
-	BatchBytes int
+	BatchRows    int
+	BatchBytes   int
 
 	Pipeline string
 	State    string
