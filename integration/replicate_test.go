@@ -436,9 +436,8 @@ func stopMidFile(t *testing.T, sig syscall.Signal, args []string, schema, pipeli
 	if committed >= rows {
 		t.Fatalf("big.csv finished before the %v; make it bigger", sig)
 	}
-	if committed%2000 != 0 {
-		t.Fatalf("after %v: %d rows committed, not a whole number of 2000-row chunks", sig, committed)
-	}
+	// (Chunks hold at most 2000 rows; with parallel parsing they also end
+	// at block boundaries, so the count need not be a multiple of 2000.)
 	t.Logf("%v with %d of %d rows committed (%v)", sig, committed, rows, st)
 	return committed
 }
