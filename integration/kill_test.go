@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -46,6 +47,12 @@ func TestKillAndResume(t *testing.T) {
 		{"local gzip JSON lines", func(t *testing.T) string {
 			return writeDir(t, map[string][]byte{"big.jsonl.gz": gz(t, string(bigJSONL(rows)))})
 		}},
+		// Parallel parsing (not the default on 2 CPUs) resumes exactly too.
+		{"MinIO plain CSV, --parse-workers 3", func(t *testing.T) string {
+			bucket := newBucket(t)
+			put(t, bucket, "big/big.csv", bigCSV(rows))
+			return "s3://" + bucket + "/big/"
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -56,6 +63,9 @@ func TestKillAndResume(t *testing.T) {
 			pipeline := randomName("kill-")
 			args := []string{"snapshot", "--source", src, "--s3-path-style", "--target", databaseURL,
 				"--table", schema + ".big", "--batch-rows", "1000", "--pipeline", pipeline}
+			if strings.HasSuffix(tt.name, "--parse-workers 3") {
+				args = append(args, "--parse-workers", "3")
+			}
 
 			for kills := 0; kills < 3; kills++ {
 				cmd := exec.Command(ferryBin, args...)

@@ -452,8 +452,9 @@ func testStopMidFileResumes(t *testing.T, sig syscall.Signal, stops int) {
 	exec1(t, "CREATE TABLE "+table(schema, "t")+" (id bigint, note text)")
 	put(t, bucket, "big/big.csv", bigCSV(rows))
 	pipeline := randomName("repl-stop-")
+	// Parallel parsing (not the default on 2 CPUs) must resume exactly too.
 	args := append(pgArgs("s3://"+bucket+"/big/", schema, pipeline), "--batch-rows", "2000",
-		"--shutdown-timeout", stopShutdownTimeout.String())
+		"--shutdown-timeout", stopShutdownTimeout.String(), "--parse-workers", "2")
 	last := int64(0)
 	for range stops {
 		last = stopMidFile(t, sig, args, schema, pipeline, rows, last)

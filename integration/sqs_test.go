@@ -283,7 +283,7 @@ func TestSQSKill9MidLoad(t *testing.T) {
 	big := bigCSVObject(t, bucket, "in/big.csv", rows)
 	small := putObject(t, bucket, "in/small.csv", idsCSV(rows+1, rows+10, "small"))
 	send(t, c, queue, s3Notification("ObjectCreated:Put", bucket, big, small))
-	args := sqsArgs(bucket, "in", queue, schema, pipeline, "--sqs-visibility", "3s", "--batch-rows", "2000", "--backfill=false")
+	args := sqsArgs(bucket, "in", queue, schema, pipeline, "--sqs-visibility", "3s", "--batch-rows", "2000", "--backfill=false", "--parse-workers", "3")
 	r := startReplicate(t, args...)
 	r.waitFor("some chunks of big.csv committed", func() bool {
 		return queryInt(t, `SELECT count(*) FROM ferry.files WHERE pipeline = $1 AND key = 'in/big.csv' AND status = 'loading' AND rows > 0`, pipeline) == 1

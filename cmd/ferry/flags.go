@@ -133,7 +133,7 @@ func newFlags(command string, stderr io.Writer) (*flag.FlagSet, *options) {
 	fs.BoolVar(&c.SystemColumns, "system-columns", false, "add _ferry_file (text) and _ferry_record (bigint, record ordinal in the file)")
 
 	fs.IntVar(&c.Workers, "workers", 0, "files loaded in parallel (default: number of CPUs)")
-	fs.IntVar(&c.ParseWorkers, "parse-workers", 0, "goroutines parsing blocks of one CSV, TSV, JSON-lines or lines file in parallel (default: CPUs, at most 4; 1: sequential)")
+	fs.IntVar(&c.ParseWorkers, "parse-workers", 0, "goroutines parsing blocks of one CSV, TSV, JSON-lines or lines file in parallel (default: half the CPUs, at most 4; 1: sequential)")
 	fs.IntVar(&c.BatchRows, "batch-rows", 100_000, "records per chunk (one COPY and transaction)")
 	c.BatchBytes = 8 << 20
 	fs.Var(sizeFlag{&c.BatchBytes}, "batch-bytes", "bytes per chunk, e.g. 8MiB (default 8MiB)")

@@ -219,8 +219,13 @@ func replicate(args []string, stderr io.Writer) int {
 
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// A soft limit the GC works to: the in-flight budget, the batches
-		// being read and written, and room for the rest.
-		debug.SetMemoryLimit(int64(cfg.InflightBytes) + 96<<20)
+		// being read and written, and room for the rest; with parallel
+		// parsing, the blocks and batches each file's parsers hold.
+		limit := int64(cfg.InflightBytes) + 96<<20
+		if cfg.ParseWorkers > 1 {
+			limit += int64(cfg.Workers) * int64(cfg.ParseWorkers+2) * int64(cfg.BatchBytes)
+		}
+		debug.SetMemoryLimit(limit)
 	}
 	j, err := job.Open(ctx, cfg, log)
 	if err != nil {
