@@ -4,8 +4,11 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/state"
@@ -58,4 +61,78 @@ func TestPostgresStateAcceptance(t *testing.T) {
 			return isolated{st2, prefix}
 		}
 	})
+}
+
+// TestPostgresClaims: two stores (two processes' pools) on one database: a
+// file claimed by one cannot be claimed by the other until it is released;
+// released claims are freed without a round trip of their own, including a
+// key claimed again before its unlock went out; closing a store frees its
+// claims.
+func TestPostgresClaims(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	newStore := func() *pgstate.Store {
+		p, err := pgxpool.New(ctx, databaseURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(p.Close)
+		st, err := pgstate.New(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() }) // before p.Close, which waits for the claim connection
+		return st
+	}
+	a, b := newStore(), newStore()
+	pipeline := randomName("claims-")
+	x := source.Object{Key: "x.csv", ETag: "e1"}
+	y := source.Object{Key: "y.csv", ETag: "e1"}
+	claim := func(st *pgstate.Store, o source.Object) (func(), error) {
+		t.Helper()
+		return st.Claim(ctx, pipeline, o)
+	}
+	relX, err := claim(a, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := claim(b, x); !errors.Is(err, state.ErrClaimed) {
+		t.Fatalf("b claimed x while a holds it: %v", err)
+	}
+	if _, err := claim(b, source.Object{Key: "x.csv", ETag: "e2"}); err != nil {
+		t.Fatalf("another version of x: %v", err)
+	}
+	relX()
+	relX() // twice: once only
+	// The unlock rides with a's next claim, here of x again: still held once.
+	relX2, err := claim(a, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := claim(b, x); !errors.Is(err, state.ErrClaimed) {
+		t.Fatalf("b claimed x while a holds it again: %v", err)
+	}
+	relX2()
+	// No claim follows: the unlock goes out on its own, soon.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rel, err := claim(b, x)
+		if err == nil {
+			rel()
+			break
+		}
+		if !errors.Is(err, state.ErrClaimed) || time.Now().After(deadline) {
+			t.Fatalf("b cannot claim x after a released it: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := claim(a, y); err != nil {
+		t.Fatal(err)
+	}
+	a.Close() // a's process ends: its claims go with it
+	if rel, err := claim(b, y); err != nil {
+		t.Fatalf("b cannot claim y after a closed: %v", err)
+	} else {
+		rel()
+	}
 }

@@ -47,7 +47,8 @@ type Store struct {
 	// pool: they vanish with the process (or the connection).
 	claimMu   sync.Mutex
 	claimConn *pgxpool.Conn
-	claimGen  int // bumped when claimConn is replaced
+	claimGen  int      // bumped when claimConn is replaced
+	unclaims  []string // released claims whose unlock is not sent yet
 }
 
 var (
@@ -332,6 +333,11 @@ func nullTime(t time.Time) *time.Time {
 // its claims at once, with no lease to expire. If that connection breaks,
 // its claims are gone while the loads go on; the guarded Advance still
 // keeps rows exactly-once.
+//
+// Releasing costs no round trip of its own: the unlocks wait for the next
+// Claim, which sends them with its lock (advisory locks count, so a key
+// claimed again before its unlock went out stays held once), or go out
+// within unclaimDelay when no Claim comes.
 func (s *Store) Claim(ctx context.Context, pipeline string, obj source.Object) (func(), error) {
 	key := claimKey(pipeline, obj)
 	s.claimMu.Lock()
@@ -343,12 +349,19 @@ func (s *Store) Claim(ctx context.Context, pipeline string, obj source.Object) (
 		}
 		s.claimConn = c
 		s.claimGen++
+		s.unclaims = nil // they went with the old connection
 	}
 	var ok bool
-	if err := s.claimConn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended($1, 0))`, key).Scan(&ok); err != nil {
+	var unlocked int64
+	// Two output columns: both are evaluated (an AND could stop early).
+	err := s.claimConn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended($1, 0)),
+		(SELECT count(pg_advisory_unlock(hashtextextended(k, 0))) FROM unnest($2::text[]) AS k)`,
+		key, s.unclaims).Scan(&ok, &unlocked)
+	if err != nil {
 		s.dropClaimConn()
 		return nil, fmt.Errorf("state: claim %q: %w", obj.Key, err)
 	}
+	s.unclaims = s.unclaims[:0]
 	if !ok {
 		return nil, fmt.Errorf("state: claim %q: %w", obj.Key, state.ErrClaimed)
 	}
@@ -357,17 +370,36 @@ func (s *Store) Claim(ctx context.Context, pipeline string, obj source.Object) (
 	return func() { once.Do(func() { s.unclaim(key, gen) }) }, nil
 }
 
+// unclaimDelay bounds how long a released claim may wait for the next
+// Claim to carry its unlock.
+const unclaimDelay = 500 * time.Millisecond
+
 func (s *Store) unclaim(key string, gen int) {
 	s.claimMu.Lock()
 	defer s.claimMu.Unlock()
 	if s.claimConn == nil || s.claimGen != gen {
 		return // the connection, and the lock with it, is gone
 	}
+	s.unclaims = append(s.unclaims, key)
+	if len(s.unclaims) == 1 {
+		time.AfterFunc(unclaimDelay, s.flushUnclaims)
+	}
+}
+
+// flushUnclaims sends the unlocks no Claim has carried.
+func (s *Store) flushUnclaims() {
+	s.claimMu.Lock()
+	defer s.claimMu.Unlock()
+	if s.claimConn == nil || len(s.unclaims) == 0 {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := s.claimConn.Exec(ctx, `SELECT pg_advisory_unlock(hashtextextended($1, 0))`, key); err != nil {
+	if _, err := s.claimConn.Exec(ctx, `SELECT pg_advisory_unlock(hashtextextended(k, 0)) FROM unnest($1::text[]) AS k`, s.unclaims); err != nil {
 		s.dropClaimConn()
+		return
 	}
+	s.unclaims = s.unclaims[:0]
 }
 
 // dropClaimConn closes the claim connection (freeing its locks) rather
@@ -381,6 +413,7 @@ func (s *Store) dropClaimConn() {
 	s.claimConn.Conn().Close(ctx) //nolint:errcheck // closing a connection we give up on
 	s.claimConn.Release()
 	s.claimConn = nil
+	s.unclaims = nil
 }
 
 // claimKey names a file version for its advisory lock (hashed to 64 bits:
