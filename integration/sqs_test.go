@@ -402,3 +402,29 @@ func TestSQSBadQueue(t *testing.T) {
 		t.Fatalf("bad URL: exit %d, stderr %q", res.code, res.stderr)
 	}
 }
+
+// TestSQSAbort: under --on-error abort a bad object stops ferry with exit
+// status 1, and its message stays in the queue.
+func TestSQSAbort(t *testing.T) {
+	t.Parallel()
+	c := newSQSClient(t)
+	queue := newQueue(t, c)
+	schema := newSchema(t)
+	ensureState(t, pool)
+	bucket := newBucket(t)
+	exec1(t, "CREATE TABLE "+table(schema, "t")+" (id bigint PRIMARY KEY, note text)")
+	pipeline := randomName("sqs-abort-")
+	bad := putObject(t, bucket, "in/bad.csv", []byte("id,note\n1x,not a number\n"))
+	send(t, c, queue, s3Notification("ObjectCreated:Put", bucket, bad))
+	r := startReplicate(t, sqsArgs(bucket, "in", queue, schema, pipeline, "--on-error", "abort", "--backfill=false")...)
+	if code := r.exitCode(waitDeadline); code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	if !strings.Contains(r.stderr.String(), `invalid bigint \"1x\"`) {
+		t.Fatalf("the error is not in the log:\n%s", r.stderr.String())
+	}
+	equal(t, "files", queryRows(t, `SELECT key, status FROM ferry.files WHERE pipeline = $1`, pipeline), []string{"in/bad.csv|failed"})
+	if v, nv := queueCounts(t, c, queue); v+nv != 1 {
+		t.Fatalf("queue holds %d+%d messages, want the bad object's", v, nv)
+	}
+}

@@ -59,11 +59,16 @@ func (j *Job) ReplicateSQS(ctx, writeCtx context.Context) error {
 	// visibility timeout.
 	slots := semaphore.NewWeighted(int64(j.cfg.SQSMaxMessages))
 	received := make(chan sqs.Message)
+	// They stop when ctx is done, or when this returns (--on-error abort).
+	rctx, stopReceiving := context.WithCancel(ctx)
 	var receivers sync.WaitGroup
 	for range j.cfg.SQSReceivers {
-		receivers.Go(func() { j.receive(ctx, writeCtx, q, in, slots, received) })
+		receivers.Go(func() { j.receive(rctx, writeCtx, q, in, slots, received) })
 	}
-	defer receivers.Wait()
+	defer func() {
+		stopReceiving()
+		receivers.Wait()
+	}()
 	freeSlot := func() { slots.Release(1) }
 	backoff := time.Duration(0)
 	for pass := 1; ; pass++ {
