@@ -98,6 +98,11 @@ const S3Access = `^(?P<bucket_owner>` + tok + `) (?P<bucket>` + tok + `) \[(?P<t
 
 // Presets maps the names Options.Preset accepts to their regexes. In a
 // preset, a field that is exactly "-" is Null.
+//
+// The regexes define the presets; each also has a scanner (scan.go) that
+// must agree with it, held to it by FuzzScan*. Scanners are found by the
+// text of the regex: a changed regex is read with regexp until its
+// scanner is changed too (TestScannersAttached fails meanwhile).
 var Presets = map[string]string{
 	"alb":       ALB,
 	"combined":  Combined,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 
@@ -50,6 +51,7 @@ type Reader struct {
 	raw      []byte
 
 	recStart int64 // stream offset of the line being parsed
+	spans    []int // a preset scanner's spans, 2 per column
 }
 
 var _ format.Reader = (*Reader)(nil)
@@ -62,6 +64,8 @@ type pattern struct {
 	cols   []string
 	// dashNull: a field that is exactly "-" is Null (presets).
 	dashNull bool
+	// scan, for a preset, matches as re does, only faster; see scan.go.
+	scan func(line []byte, m []int, general bool) scanResult
 }
 
 // patterns caches compiled patterns by regex and preset flag: a reader is
@@ -144,6 +148,9 @@ func compile(regex, preset string) (*pattern, error) {
 	}
 	if len(p.cols) == 0 {
 		return nil, fmt.Errorf("lines: regex %q has no named groups ((?P<name>...)) to make columns of", regex)
+	}
+	if sc, ok := scanners[regex]; ok && dashNull && slices.Equal(sc.cols, p.cols) {
+		p.scan = sc.scan
 	}
 	patterns.Store(key, p)
 	return p, nil
@@ -264,23 +271,43 @@ func (r *Reader) parseLine(b *source.Batch) (int, error) {
 // match splits line into the pattern's groups as a new record of b.
 func (r *Reader) match(b *source.Batch, line []byte) (int, error) {
 	p := r.pat
+	if p.scan != nil {
+		if len(r.spans) != 2*len(p.cols) {
+			r.spans = make([]int, 2*len(p.cols))
+		}
+		switch p.scan(line, r.spans, false) {
+		case scanMatch:
+			b.StartRecord()
+			for k := range p.cols {
+				r.addField(b, line, r.spans[2*k], r.spans[2*k+1])
+			}
+			return stOK, nil
+		case scanNoMatch:
+			return 0, r.recordError(errNoMatch, line)
+		}
+	}
 	m := p.re.FindSubmatchIndex(line)
 	if m == nil {
 		return 0, r.recordError(errNoMatch, line)
 	}
 	b.StartRecord()
 	for _, g := range p.groups {
-		s, e := m[2*g], m[2*g+1]
-		switch {
-		case s < 0:
-			b.AddNull()
-		case p.dashNull && e-s == 1 && line[s] == '-':
-			b.AddNull()
-		default:
-			b.AddField(source.String, line[s:e])
-		}
+		r.addField(b, line, m[2*g], m[2*g+1])
 	}
 	return stOK, nil
+}
+
+// addField adds line[s:e], the span of a group, to the record: Null if the
+// group did not take part in the match (s < 0) or, in a preset, is "-".
+func (r *Reader) addField(b *source.Batch, line []byte, s, e int) {
+	switch {
+	case s < 0:
+		b.AddNull()
+	case r.pat.dashNull && e-s == 1 && line[s] == '-':
+		b.AddNull()
+	default:
+		b.AddField(source.String, line[s:e])
+	}
 }
 
 // exceeds reports whether a line that holds data (and maybe more) is
