@@ -359,7 +359,7 @@ func TestSQSSIGTERMReleasesMessages(t *testing.T) {
 		o := putObject(t, bucket, fmt.Sprintf("in/s%d.csv", i), idsCSV(rows+i*10+1, rows+i*10+10, "small"))
 		send(t, c, queue, s3Notification("ObjectCreated:Put", bucket, o))
 	}
-	args := sqsArgs(bucket, "in", queue, schema, pipeline, "--workers", "1", "--sqs-receivers", "1", "--batch-rows", "2000", "--backfill=false")
+	args := sqsArgs(bucket, "in", queue, schema, pipeline, "--workers", "1", "--sqs-receivers", "1", "--batch-rows", "2000", "--backfill=false", "--log-level", "debug")
 	r := startReplicate(t, args...)
 	r.waitFor("some chunks of big.csv committed", func() bool {
 		return queryInt(t, `SELECT count(*) FROM ferry.files WHERE pipeline = $1 AND key = 'in/big.csv' AND status = 'loading' AND rows > 0`, pipeline) == 1

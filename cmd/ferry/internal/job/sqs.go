@@ -198,11 +198,13 @@ func (j *Job) receive(ctx, writeCtx context.Context, q *sqs.Queue, in *sqs.Infli
 		for _, m := range msgs {
 			in.Add(m, received)
 			j.Queue.Received.Add(1)
+			j.log.Debug().Str("sqs_message_id", m.ID).Int("receives", m.ReceiveCount).Msg("message received")
 			select {
 			case out <- m:
 			case <-ctx.Done():
 				// Stopping: another consumer may take it at once.
 				j.Queue.Released.Add(1)
+				j.log.Debug().Str("sqs_message_id", m.ID).Msg("message released: stopping")
 				in.Release(m, 0)
 				slots.Release(1)
 			}
@@ -266,10 +268,12 @@ func (j *Job) handleMessage(ctx, dctx context.Context, q *sqs.Queue, in *sqs.Inf
 			if ctx.Err() != nil {
 				delay = 0 // stopping: another consumer may take it at once
 			}
+			log.Debug().Dur("visible_in", delay).Msg("message released")
 			in.Release(m, delay)
 			return
 		}
 		j.Queue.Deleted.Add(1)
+		log.Debug().Msg("message complete")
 		in.Done(m)
 	}
 	if len(objs) == 0 {
