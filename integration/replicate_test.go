@@ -445,7 +445,7 @@ func stopMidFile(t *testing.T, sig syscall.Signal, args []string, schema, pipeli
 // testStopMidFileResumes: a replicate stopped with sig in the middle of a
 // big file resumes it at the last committed chunk when started again.
 func testStopMidFileResumes(t *testing.T, sig syscall.Signal, stops int) {
-	const rows = 400_000
+	const rows = 1_000_000 // big enough that a parallel parse does not finish before the stops
 	schema := newSchema(t)
 	ensureState(t, pool)
 	bucket := newBucket(t)

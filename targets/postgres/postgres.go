@@ -432,7 +432,9 @@ func (t *Target) writeOnce(ctx context.Context, c *source.Chunk, p *plan, exclud
 		if err != nil && (!errors.As(err, &pgErr) || tx.Conn().PgConn().IsClosed()) {
 			// The connection broke (also on a FATAL server error, such as
 			// an administrator shutdown): pgconn may return before its
-			// goroutine stops reading r, so leave r (and its buffer) alone.
+			// goroutine stops reading r. Stop r, so that the caller may
+			// release the chunk, and leave its buffer to the collector.
+			r.detach()
 			if rerr := r.failure(); rerr != nil {
 				return nil, rerr
 			}
@@ -535,6 +537,22 @@ type copyReader struct {
 	rejects  []*source.RecordError // rows left out, with why
 	sent     []int                 // batch row of each COPY line
 	extra    []byte
+	// readMu is held by Read; detach takes it to wait for a Read under way
+	// and stop later ones, so that the chunk can be released while
+	// pgconn's goroutine may still call Read (a broken connection).
+	readMu   sync.Mutex
+	detached bool
+}
+
+// errDetached is what Read returns once the writer has given up the COPY.
+var errDetached = errors.New("copy abandoned")
+
+// detach waits for a Read under way and makes later ones fail: after it,
+// nothing of r touches the chunk or the buffer.
+func (r *copyReader) detach() {
+	r.readMu.Lock()
+	r.detached = true
+	r.readMu.Unlock()
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 256<<10); return &b }}
@@ -569,6 +587,11 @@ func (r *copyReader) release() {
 const fillTarget = 128 << 10
 
 func (r *copyReader) Read(p []byte) (int, error) {
+	r.readMu.Lock()
+	defer r.readMu.Unlock()
+	if r.detached {
+		return 0, errDetached
+	}
 	for r.off >= len(r.buf) {
 		if r.eof {
 			return 0, io.EOF
