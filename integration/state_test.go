@@ -129,10 +129,17 @@ func TestPostgresClaims(t *testing.T) {
 	if _, err := claim(a, y); err != nil {
 		t.Fatal(err)
 	}
-	a.Close() // a's process ends: its claims go with it
-	if rel, err := claim(b, y); err != nil {
-		t.Fatalf("b cannot claim y after a closed: %v", err)
-	} else {
-		rel()
+	a.Close() // a's process ends: its claims go with it (once the server sees the disconnect)
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		rel, err := claim(b, y)
+		if err == nil {
+			rel()
+			break
+		}
+		if !errors.Is(err, state.ErrClaimed) || time.Now().After(deadline) {
+			t.Fatalf("b cannot claim y after a closed: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
