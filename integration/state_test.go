@@ -10,7 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/state"
 	pgstate "github.com/ferrydata/ferry/state/postgres"
 	"github.com/ferrydata/ferry/state/statetest"
@@ -23,16 +23,16 @@ type isolated struct {
 	prefix string
 }
 
-func (s isolated) Lookup(ctx context.Context, p string, objs []source.Object) (map[string]state.Progress, error) {
+func (s isolated) Lookup(ctx context.Context, p string, objs []pusher.Object) (map[string]state.Progress, error) {
 	return s.Store.Lookup(ctx, s.prefix+p, objs)
 }
-func (s isolated) Start(ctx context.Context, p string, o source.Object) (state.Progress, error) {
+func (s isolated) Start(ctx context.Context, p string, o pusher.Object) (state.Progress, error) {
 	return s.Store.Start(ctx, s.prefix+p, o)
 }
-func (s isolated) Advance(ctx context.Context, p string, c *source.Chunk) error {
+func (s isolated) Advance(ctx context.Context, p string, c *pusher.Chunk) error {
 	return s.Store.Advance(ctx, s.prefix+p, c)
 }
-func (s isolated) Fail(ctx context.Context, p string, o source.Object, err error) error {
+func (s isolated) Fail(ctx context.Context, p string, o pusher.Object, err error) error {
 	return s.Store.Fail(ctx, s.prefix+p, o, err)
 }
 
@@ -86,9 +86,9 @@ func TestPostgresClaims(t *testing.T) {
 	}
 	a, b := newStore(), newStore()
 	pipeline := randomName("claims-")
-	x := source.Object{Key: "x.csv", ETag: "e1"}
-	y := source.Object{Key: "y.csv", ETag: "e1"}
-	claim := func(st *pgstate.Store, o source.Object) (func(), error) {
+	x := pusher.Object{Key: "x.csv", ETag: "e1"}
+	y := pusher.Object{Key: "y.csv", ETag: "e1"}
+	claim := func(st *pgstate.Store, o pusher.Object) (func(), error) {
 		t.Helper()
 		return st.Claim(ctx, pipeline, o)
 	}
@@ -99,7 +99,7 @@ func TestPostgresClaims(t *testing.T) {
 	if _, err := claim(b, x); !errors.Is(err, state.ErrClaimed) {
 		t.Fatalf("b claimed x while a holds it: %v", err)
 	}
-	if _, err := claim(b, source.Object{Key: "x.csv", ETag: "e2"}); err != nil {
+	if _, err := claim(b, pusher.Object{Key: "x.csv", ETag: "e2"}); err != nil {
 		t.Fatalf("another version of x: %v", err)
 	}
 	relX()

@@ -9,9 +9,6 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/ferrydata/ferry/parsequeue"
-	"github.com/ferrydata/ferry/source"
-	"github.com/ferrydata/ferry/state"
-	"github.com/ferrydata/ferry/targets"
 )
 
 // Defaults of AsyncConfig.
@@ -22,10 +19,10 @@ const (
 
 // AsyncConfig configures an Async pusher.
 type AsyncConfig struct {
-	Target targets.Target
+	Target Target
 	// State records progress after each write when the target does not
 	// commit progress itself; it is not used otherwise.
-	State    state.Store
+	State    Progress
 	Pipeline string
 	// InflightBytes is the budget of pushed, un-acked chunk bytes (default
 	// 64 MiB). A chunk larger than the budget takes all of it and passes
@@ -37,7 +34,7 @@ type AsyncConfig struct {
 	// Done, when set, is called once a file's last chunk is acked: the file
 	// is durably complete. It runs on the queue's goroutine, between writes,
 	// so it should be quick, and must not call Push.
-	Done func(obj source.Object)
+	Done func(obj Object)
 	// FileError, when set, tells a write error that concerns only the
 	// chunk's file (bad data) from one that stops the queue (the target is
 	// unavailable, the pusher is stopping). After a file error the queue
@@ -47,7 +44,7 @@ type AsyncConfig struct {
 	FileError func(error) bool
 	// Failed is called, like Done, for a file whose write failed with a
 	// file error; its committed progress no longer moves.
-	Failed func(obj source.Object, err *WriteError)
+	Failed func(obj Object, err *WriteError)
 }
 
 // Validate reports a missing Target, or a missing State when the target
@@ -78,7 +75,7 @@ func (c AsyncConfig) Validate() error {
 type Async struct {
 	cfg    AsyncConfig
 	budget *semaphore.Weighted
-	q      *parsequeue.Queue[*source.Chunk, *source.Chunk]
+	q      *parsequeue.Queue[*Chunk, *Chunk]
 
 	mu     sync.Mutex
 	files  map[string]*fileProgress // by state.ID
@@ -89,7 +86,7 @@ var _ Pusher = (*Async)(nil)
 
 // fileProgress is what the pusher knows of one file in flight.
 type fileProgress struct {
-	obj       source.Object
+	obj       Object
 	pending   map[int]*pendingChunk // by Chunk.Seq
 	last      bool                  // the last chunk was pushed
 	abandoned bool
@@ -98,7 +95,7 @@ type fileProgress struct {
 }
 
 type pendingChunk struct {
-	c       *source.Chunk
+	c       *Chunk
 	cost    int64 // budget held
 	written bool  // written (and progress recorded): ackable
 }
@@ -120,12 +117,12 @@ func NewAsync(ctx context.Context, cfg AsyncConfig) *Async {
 		budget: semaphore.NewWeighted(cfg.InflightBytes),
 		files:  make(map[string]*fileProgress),
 	}
-	a.q = parsequeue.New(ctx, parsequeue.Config[*source.Chunk, *source.Chunk]{
+	a.q = parsequeue.New(ctx, parsequeue.Config[*Chunk, *Chunk]{
 		Workers: 1,
 		// Chunks arrive parsed: the reader built the batch.
-		Parse:      func(_ context.Context, c *source.Chunk) (*source.Chunk, error) { return c, nil },
+		Parse:      func(_ context.Context, c *Chunk) (*Chunk, error) { return c, nil },
 		Push:       a.write,
-		Ack:        func(c *source.Chunk) error { _, err := a.Ack(c); return err },
+		Ack:        func(c *Chunk) error { _, err := a.Ack(c); return err },
 		MaxPending: cfg.InflightChunks,
 	})
 	return a
@@ -137,7 +134,7 @@ func NewAsync(ctx context.Context, cfg AsyncConfig) *Async {
 // is done first, and the queue's error once a write has failed. Whatever
 // it returns, the pusher owns c and releases it; the caller must not use
 // c after Push, not even its Rejects, which the target may still change.
-func (a *Async) Push(ctx context.Context, c *source.Chunk) error {
+func (a *Async) Push(ctx context.Context, c *Chunk) error {
 	if err := a.q.Err(); err != nil {
 		c.Release()
 		return err
@@ -186,7 +183,7 @@ func (a *Async) acquire(ctx context.Context, n int64) error {
 // track records p as pending for its file.
 func (a *Async) track(p *pendingChunk) error {
 	c := p.c
-	id := state.ID(c.File)
+	id := c.File.ID()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.closed {
@@ -214,8 +211,8 @@ func (a *Async) track(p *pendingChunk) error {
 
 // untrack removes c from its file's pending set, reporting whether it was
 // there (whoever removes a chunk releases it).
-func (a *Async) untrack(c *source.Chunk) bool {
-	id := state.ID(c.File)
+func (a *Async) untrack(c *Chunk) bool {
+	id := c.File.ID()
 	a.mu.Lock()
 	f := a.files[id]
 	if f == nil || f.pending[c.Seq] == nil {
@@ -247,7 +244,7 @@ func (a *Async) release(p *pendingChunk) {
 // WriteError is the failure that stopped the queue: writing a chunk of File
 // (or recording its progress) failed.
 type WriteError struct {
-	File source.Object
+	File Object
 	Err  error
 }
 
@@ -256,9 +253,9 @@ func (e *WriteError) Unwrap() error { return e.Err }
 
 // write is the queue's Push: it writes the chunk, then records progress
 // when the target does not.
-func (a *Async) write(ctx context.Context, c *source.Chunk) error {
+func (a *Async) write(ctx context.Context, c *Chunk) error {
 	a.mu.Lock()
-	if f := a.files[state.ID(c.File)]; f != nil && f.failed != nil {
+	if f := a.files[c.File.ID()]; f != nil && f.failed != nil {
 		// An earlier chunk of the file failed: drop this one.
 		if p := f.pending[c.Seq]; p != nil && p.c == c {
 			p.written = true
@@ -273,7 +270,7 @@ func (a *Async) write(ctx context.Context, c *source.Chunk) error {
 			return we
 		}
 		a.mu.Lock()
-		if f := a.files[state.ID(c.File)]; f != nil {
+		if f := a.files[c.File.ID()]; f != nil {
 			f.failed = we
 			if p := f.pending[c.Seq]; p != nil && p.c == c {
 				p.written = true
@@ -288,7 +285,7 @@ func (a *Async) write(ctx context.Context, c *source.Chunk) error {
 		}
 	}
 	a.mu.Lock()
-	if f := a.files[state.ID(c.File)]; f != nil {
+	if f := a.files[c.File.ID()]; f != nil {
 		if p := f.pending[c.Seq]; p != nil && p.c == c {
 			p.written = true
 		}
@@ -304,8 +301,8 @@ func (a *Async) write(ctx context.Context, c *source.Chunk) error {
 // nothing of the file is pending; then it forgets the file and calls
 // AsyncConfig.Done. Acking a chunk that is unknown, already acked or not
 // yet written is an error.
-func (a *Async) Ack(c *source.Chunk) (fileDone bool, err error) {
-	id := state.ID(c.File)
+func (a *Async) Ack(c *Chunk) (fileDone bool, err error) {
+	id := c.File.ID()
 	a.mu.Lock()
 	f := a.files[id]
 	var p *pendingChunk
@@ -343,7 +340,7 @@ func (a *Async) Ack(c *source.Chunk) (fileDone bool, err error) {
 // once if none is pending). Until then a new read of the same file version
 // cannot be pushed. Abandon has no effect once the file's last chunk was
 // pushed: the file completes normally.
-func (a *Async) Abandon(obj source.Object) { a.AbandonThen(obj, nil) }
+func (a *Async) Abandon(obj Object) { a.AbandonThen(obj, nil) }
 
 // AbandonThen is Abandon, and calls then once the pusher has forgotten the
 // file: at once when nothing of it is pending, else after its last pending
@@ -352,8 +349,8 @@ func (a *Async) Abandon(obj source.Object) { a.AbandonThen(obj, nil) }
 // does not call then, when the pusher reports the file itself: its last
 // chunk was already pushed (AsyncConfig.Done), or a write of it failed
 // (AsyncConfig.Failed).
-func (a *Async) AbandonThen(obj source.Object, then func()) bool {
-	id := state.ID(obj)
+func (a *Async) AbandonThen(obj Object, then func()) bool {
+	id := obj.ID()
 	a.mu.Lock()
 	f := a.files[id]
 	switch {
@@ -388,7 +385,7 @@ func (a *Async) AbandonThen(obj source.Object, then func()) bool {
 }
 
 // finish runs what waits for a forgotten file.
-func (a *Async) finish(obj source.Object, then func(), failed *WriteError) {
+func (a *Async) finish(obj Object, then func(), failed *WriteError) {
 	if failed != nil && a.cfg.Failed != nil {
 		a.cfg.Failed(obj, failed)
 	}

@@ -12,8 +12,6 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/ferrydata/ferry/parsequeue"
-	"github.com/ferrydata/ferry/source"
-	"github.com/ferrydata/ferry/state"
 )
 
 // events is a log shared by the fakes, to check the order of writes,
@@ -50,7 +48,7 @@ type asyncTarget struct {
 	bad    []string // chunks written after their batch was released
 }
 
-func (f *asyncTarget) Write(ctx context.Context, c *source.Chunk) error {
+func (f *asyncTarget) Write(ctx context.Context, c *Chunk) error {
 	if f.gate != nil {
 		select {
 		case <-f.gate:
@@ -77,14 +75,13 @@ func (f *asyncTarget) Close() error          { return nil }
 
 // asyncState records Advance; failAt > 0 fails that call (1-based).
 type asyncState struct {
-	state.Store
 	ev     *events
 	failAt int
 	err    error
 	n      int
 }
 
-func (f *asyncState) Advance(_ context.Context, _ string, c *source.Chunk) error {
+func (f *asyncState) Advance(_ context.Context, _ string, c *Chunk) error {
 	f.n++ // only the queue's goroutine calls Advance
 	f.ev.add("advance %s", name(c))
 	if f.n == f.failAt {
@@ -93,20 +90,20 @@ func (f *asyncState) Advance(_ context.Context, _ string, c *source.Chunk) error
 	return nil
 }
 
-func name(c *source.Chunk) string { return fmt.Sprintf("%s#%d", c.File.Key, c.Seq) }
+func name(c *Chunk) string { return fmt.Sprintf("%s#%d", c.File.Key, c.Seq) }
 
-func obj(key string) source.Object { return source.Object{Key: key, ETag: "etag-" + key} }
+func obj(key string) Object { return Object{Key: key, ETag: "etag-" + key} }
 
 // chunk returns chunk seq of file key whose batch counts size bytes (0, or
 // at least 16: one record of one field).
-func chunk(t *testing.T, key string, seq int, last bool, size int) *source.Chunk {
+func chunk(t *testing.T, key string, seq int, last bool, size int) *Chunk {
 	t.Helper()
-	b := source.GetBatch()
+	b := GetBatch()
 	if size > 0 {
 		b.StartRecord()
-		b.AddField(source.String, make([]byte, size-16))
+		b.AddField(String, make([]byte, size-16))
 	}
-	c := &source.Chunk{File: obj(key), Seq: seq, Last: last, Batch: b}
+	c := &Chunk{File: obj(key), Seq: seq, Last: last, Batch: b}
 	if c.Bytes() != int64(size) {
 		t.Fatalf("chunk of %d bytes, want %d", c.Bytes(), size)
 	}
@@ -122,7 +119,7 @@ type harness struct {
 	target *asyncTarget
 	state  *asyncState
 	a      *Async
-	chunks []*source.Chunk
+	chunks []*Chunk
 
 	doneMu sync.Mutex
 	done   []string
@@ -136,7 +133,7 @@ func newHarness(t *testing.T, ctx context.Context, target *asyncTarget, cfg Asyn
 	cfg.Target = target
 	cfg.State = h.state
 	cfg.Pipeline = "p"
-	cfg.Done = func(o source.Object) {
+	cfg.Done = func(o Object) {
 		ev.add("done %s", o.Key)
 		h.doneMu.Lock()
 		h.done = append(h.done, o.Key)
@@ -148,12 +145,12 @@ func newHarness(t *testing.T, ctx context.Context, target *asyncTarget, cfg Asyn
 	return h
 }
 
-func (h *harness) push(ctx context.Context, c *source.Chunk) error {
+func (h *harness) push(ctx context.Context, c *Chunk) error {
 	h.chunks = append(h.chunks, c)
 	return h.a.Push(ctx, c)
 }
 
-func (h *harness) mustPush(c *source.Chunk) {
+func (h *harness) mustPush(c *Chunk) {
 	h.t.Helper()
 	if err := h.push(context.Background(), c); err != nil {
 		h.t.Fatalf("Push %s: %v", name(c), err)
@@ -484,7 +481,7 @@ func TestAsyncConcurrentFiles(t *testing.T) {
 	const files, chunks = 8, 50
 	h := newHarness(t, context.Background(), &asyncTarget{}, AsyncConfig{InflightBytes: 500})
 	var mu sync.Mutex
-	var all []*source.Chunk
+	var all []*Chunk
 	var wg sync.WaitGroup
 	for f := range files {
 		wg.Go(func() {
@@ -584,7 +581,7 @@ func TestAsyncFileError(t *testing.T) {
 	target := &asyncTarget{commits: true, gate: make(chan struct{}), failAt: 2, err: bad}
 	h := newHarness(t, context.Background(), target, AsyncConfig{
 		FileError: func(err error) bool { return errors.Is(err, bad) },
-		Failed: func(o source.Object, err *WriteError) {
+		Failed: func(o Object, err *WriteError) {
 			target.ev.add("failed %s: %v", o.Key, err)
 			failed = append(failed, o.Key)
 		},

@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"testing"
-
-	"github.com/ferrydata/ferry/source"
-	"github.com/ferrydata/ferry/state"
 )
 
 type fakeTarget struct {
@@ -15,17 +12,16 @@ type fakeTarget struct {
 	writes  int
 }
 
-func (f *fakeTarget) Write(context.Context, *source.Chunk) error { f.writes++; return f.err }
-func (f *fakeTarget) CommitsProgress() bool                      { return f.commits }
-func (f *fakeTarget) String() string                             { return "fake" }
-func (f *fakeTarget) Close() error                               { return nil }
+func (f *fakeTarget) Write(context.Context, *Chunk) error { f.writes++; return f.err }
+func (f *fakeTarget) CommitsProgress() bool               { return f.commits }
+func (f *fakeTarget) String() string                      { return "fake" }
+func (f *fakeTarget) Close() error                        { return nil }
 
 type fakeState struct {
-	state.Store
-	advanced []*source.Chunk
+	advanced []*Chunk
 }
 
-func (f *fakeState) Advance(_ context.Context, _ string, c *source.Chunk) error {
+func (f *fakeState) Advance(_ context.Context, _ string, c *Chunk) error {
 	f.advanced = append(f.advanced, c)
 	return nil
 }
@@ -46,7 +42,7 @@ func TestSync(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			st := &fakeState{}
 			p := NewSync(tt.target, st, "p")
-			c := &source.Chunk{Last: true}
+			c := &Chunk{Last: true}
 			err := p.Push(ctx, c)
 			if (err != nil) != tt.wantErr || len(st.advanced) != tt.wantAdvance || tt.target.writes != 1 {
 				t.Fatalf("err %v, advanced %d, writes %d", err, len(st.advanced), tt.target.writes)
@@ -54,7 +50,7 @@ func TestSync(t *testing.T) {
 			if done, err := p.Ack(c); !done || err != nil {
 				t.Fatalf("Ack of last chunk = %v, %v", done, err)
 			}
-			if done, _ := p.Ack(&source.Chunk{}); done {
+			if done, _ := p.Ack(&Chunk{}); done {
 				t.Fatal("Ack of a middle chunk reported the file done")
 			}
 		})

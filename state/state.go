@@ -17,7 +17,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 )
 
 // Status of a file version.
@@ -37,7 +37,7 @@ const (
 // Progress of one file version.
 type Progress struct {
 	Status   Status
-	Pos      source.Position
+	Pos      pusher.Position
 	Attempts int
 	Error    string
 }
@@ -47,16 +47,16 @@ type Store interface {
 	// Lookup returns the progress of every stored version of the given
 	// objects' keys (one listing page), keyed by ID(key, etag). Versions
 	// never seen are absent.
-	Lookup(ctx context.Context, pipeline string, objs []source.Object) (map[string]Progress, error)
+	Lookup(ctx context.Context, pipeline string, objs []pusher.Object) (map[string]Progress, error)
 	// Start marks obj as loading (counting an attempt) unless it is done,
 	// and returns its progress: a done file is not loaded again; a loading
 	// or failed one resumes at Pos.
-	Start(ctx context.Context, pipeline string, obj source.Object) (Progress, error)
+	Start(ctx context.Context, pipeline string, obj pusher.Object) (Progress, error)
 	// Advance records that the chunk is committed in the target: the file
 	// is at c.End, and done when c.Last.
-	Advance(ctx context.Context, pipeline string, c *source.Chunk) error
+	Advance(ctx context.Context, pipeline string, c *pusher.Chunk) error
 	// Fail marks obj failed with the error.
-	Fail(ctx context.Context, pipeline string, obj source.Object, cause error) error
+	Fail(ctx context.Context, pipeline string, obj pusher.Object, cause error) error
 	// Prune forgets done files completed before the given time whose key
 	// sorts (bytewise) before belowKey when it is not "", and says how many.
 	// A pruned file that is listed again loads again.
@@ -86,11 +86,11 @@ type Claimer interface {
 	// Claim reserves obj for this process until release is called or the
 	// process ends, or returns an error wrapping ErrClaimed when another
 	// process holds it.
-	Claim(ctx context.Context, pipeline string, obj source.Object) (release func(), err error)
+	Claim(ctx context.Context, pipeline string, obj pusher.Object) (release func(), err error)
 }
 
 // ID identifies an object version within a pipeline.
-func ID(obj source.Object) string { return obj.Key + "\x00" + obj.ETag }
+func ID(obj pusher.Object) string { return obj.Key + "\x00" + obj.ETag }
 
 // KeyOf returns the key part of an ID.
 func KeyOf(id string) string {

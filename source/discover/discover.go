@@ -29,6 +29,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source"
 )
 
@@ -159,7 +160,7 @@ func match(pat, name string) bool {
 
 // Skip reports whether an object is always skipped: a directory marker (key
 // ending in '/') or a hidden file (a segment of rel starting with '.').
-func Skip(o source.Object, rel string) bool {
+func Skip(o pusher.Object, rel string) bool {
 	if strings.HasSuffix(o.Key, "/") || strings.HasSuffix(rel, "/") {
 		return true
 	}
@@ -175,7 +176,7 @@ func Skip(o source.Object, rel string) bool {
 // not skipped (Skip) and matched by f (relative to the store root). Pages
 // keep the store's order; pages left empty by filtering are not passed. It
 // returns the first error from f.Validate, the store or fn.
-func List(ctx context.Context, store source.Store, f Filter, fn func([]source.Object) error) error {
+func List(ctx context.Context, store source.Store, f Filter, fn func([]pusher.Object) error) error {
 	return ListWith(ctx, store, Options{Filter: f}, fn)
 }
 
@@ -190,19 +191,19 @@ type Options struct {
 }
 
 // ListWith is List with start-after and modified-since selection.
-func ListWith(ctx context.Context, store source.Store, o Options, fn func([]source.Object) error) error {
+func ListWith(ctx context.Context, store source.Store, o Options, fn func([]pusher.Object) error) error {
 	f := o.Filter
 	if err := f.Validate(); err != nil {
 		return err
 	}
 	list := store.List
 	if sal, ok := store.(source.StartAfterLister); ok && o.StartAfter != "" {
-		list = func(ctx context.Context, fn func([]source.Object) error) error {
+		list = func(ctx context.Context, fn func([]pusher.Object) error) error {
 			return sal.ListAfter(ctx, o.StartAfter, fn)
 		}
 	}
-	return list(ctx, func(page []source.Object) error {
-		var sel []source.Object
+	return list(ctx, func(page []pusher.Object) error {
+		var sel []pusher.Object
 		for _, obj := range page {
 			rel := store.Rel(obj.Key)
 			if Skip(obj, rel) || !f.Match(rel) {

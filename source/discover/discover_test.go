@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 )
 
 func TestGlob(t *testing.T) {
@@ -154,7 +154,7 @@ func TestSkip(t *testing.T) {
 		{"a.b.csv", "a.b.csv", false},
 	}
 	for _, tt := range tests {
-		if got := Skip(source.Object{Key: tt.key}, tt.rel); got != tt.want {
+		if got := Skip(pusher.Object{Key: tt.key}, tt.rel); got != tt.want {
 			t.Errorf("Skip(%q, %q) = %v, want %v", tt.key, tt.rel, got, tt.want)
 		}
 	}
@@ -166,11 +166,11 @@ type fakeStore struct {
 	pages  [][]string
 }
 
-func (s *fakeStore) List(ctx context.Context, fn func([]source.Object) error) error {
+func (s *fakeStore) List(ctx context.Context, fn func([]pusher.Object) error) error {
 	for _, p := range s.pages {
-		var objs []source.Object
+		var objs []pusher.Object
 		for _, k := range p {
-			objs = append(objs, source.Object{Key: s.prefix + k})
+			objs = append(objs, pusher.Object{Key: s.prefix + k})
 		}
 		if err := fn(objs); err != nil {
 			return err
@@ -179,7 +179,7 @@ func (s *fakeStore) List(ctx context.Context, fn func([]source.Object) error) er
 	return nil
 }
 
-func (s *fakeStore) Open(context.Context, source.Object, int64) (io.ReadCloser, error) {
+func (s *fakeStore) Open(context.Context, pusher.Object, int64) (io.ReadCloser, error) {
 	return nil, errors.New("not implemented")
 }
 func (s *fakeStore) Rel(key string) string { return strings.TrimPrefix(key, s.prefix) }
@@ -193,7 +193,7 @@ func TestList(t *testing.T) {
 	}}
 	f := Filter{Include: []string{"**/*.csv"}, Exclude: []string{"_*"}}
 	var got [][]string
-	err := List(context.Background(), store, f, func(page []source.Object) error {
+	err := List(context.Background(), store, f, func(page []pusher.Object) error {
 		var ks []string
 		for _, o := range page {
 			ks = append(ks, o.Key)
@@ -213,7 +213,7 @@ func TestList(t *testing.T) {
 		t.Error("List with bad pattern: no error")
 	}
 	stop := errors.New("stop")
-	if err := List(context.Background(), store, Filter{}, func([]source.Object) error { return stop }); !errors.Is(err, stop) {
+	if err := List(context.Background(), store, Filter{}, func([]pusher.Object) error { return stop }); !errors.Is(err, stop) {
 		t.Errorf("List: %v, want fn's error", err)
 	}
 }

@@ -7,7 +7,7 @@
 // time, bounded by BatchRows and BatchBytes; Pos is the position just after
 // the last record returned, which is always a record boundary.
 //
-// A bad record is returned as a *source.RecordError naming its ordinal and
+// A bad record is returned as a *pusher.RecordError naming its ordinal and
 // byte offset. Readers do not allocate per field: values are copied into the
 // batch's shared buffer.
 package format
@@ -18,7 +18,7 @@ import (
 	"path"
 	"strings"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 )
 
 // Formats ferry reads.
@@ -111,9 +111,9 @@ func (o Options) WithDefaults() Options {
 type Reader interface {
 	// Next resets b and fills it with the next records. It returns io.EOF,
 	// with b empty, when the stream has no more records.
-	Next(b *source.Batch) error
+	Next(b *pusher.Batch) error
 	// Pos is the position after the last record returned by Next.
-	Pos() source.Position
+	Pos() pusher.Position
 }
 
 // Detect picks a format from a key's extension, after removing a
@@ -141,11 +141,11 @@ func Detect(key string) (string, error) {
 }
 
 // newFunc is set by the format packages' registration (see register.go).
-var readers = map[string]func(r io.Reader, o Options, start source.Position) (Reader, error){}
+var readers = map[string]func(r io.Reader, o Options, start pusher.Position) (Reader, error){}
 
 // Register makes a format available to New. Format packages call it from
 // init; the command imports them.
-func Register(name string, fn func(r io.Reader, o Options, start source.Position) (Reader, error)) {
+func Register(name string, fn func(r io.Reader, o Options, start pusher.Position) (Reader, error)) {
 	readers[name] = fn
 }
 
@@ -153,17 +153,17 @@ func Register(name string, fn func(r io.Reader, o Options, start source.Position
 // instead of a stream (New).
 func RandomAccess(name string) bool { _, ok := atReaders[name]; return ok }
 
-var atReaders = map[string]func(ra io.ReaderAt, size int64, o Options, start source.Position) (Reader, error){}
+var atReaders = map[string]func(ra io.ReaderAt, size int64, o Options, start pusher.Position) (Reader, error){}
 
 // RegisterAt makes a random-access format (Parquet) available to NewAt.
-func RegisterAt(name string, fn func(ra io.ReaderAt, size int64, o Options, start source.Position) (Reader, error)) {
+func RegisterAt(name string, fn func(ra io.ReaderAt, size int64, o Options, start pusher.Position) (Reader, error)) {
 	atReaders[name] = fn
 }
 
 // NewAt returns a Reader for a random-access format over ra (size bytes).
 // Such formats handle their own compression; start.Records is the number
 // of records to skip (start.Offset is not used).
-func NewAt(ra io.ReaderAt, size int64, o Options, start source.Position) (Reader, error) {
+func NewAt(ra io.ReaderAt, size int64, o Options, start pusher.Position) (Reader, error) {
 	o = o.WithDefaults()
 	fn, ok := atReaders[o.Format]
 	if !ok {
@@ -173,7 +173,7 @@ func NewAt(ra io.ReaderAt, size int64, o Options, start source.Position) (Reader
 }
 
 // New returns a Reader for o.Format reading r from the start position.
-func New(r io.Reader, o Options, start source.Position) (Reader, error) {
+func New(r io.Reader, o Options, start pusher.Position) (Reader, error) {
 	o = o.WithDefaults()
 	fn, ok := readers[o.Format]
 	if !ok {

@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source/format/internal/readerr"
 )
 
@@ -61,11 +61,11 @@ type Parallel struct {
 	ev   int    // cur's next event
 	base int64  // records before cur
 
-	pos    source.Position
+	pos    pusher.Position
 	cols   []string       // the stream's columns
 	idx    map[string]int // cols by name, built on demand
 	colMap []int
-	tmp    source.Batch
+	tmp    pusher.Batch
 	final  error
 }
 
@@ -104,10 +104,10 @@ func NewParallel(rd Splitter, o Options, po ParallelOptions) *Parallel {
 }
 
 // Pos is the position after the last record returned by Next.
-func (p *Parallel) Pos() source.Position { return p.pos }
+func (p *Parallel) Pos() pusher.Position { return p.pos }
 
 // Next resets b and fills it with the next records.
-func (p *Parallel) Next(b *source.Batch) error {
+func (p *Parallel) Next(b *pusher.Batch) error {
 	b.Reset()
 	if p.final != nil {
 		return p.final
@@ -138,7 +138,7 @@ func (p *Parallel) Next(b *source.Batch) error {
 			<-bl.done
 			if bl.tail {
 				p.endRun()
-				p.sequential([][]byte{bl.data}, bl.src, source.Position{Records: p.base, Offset: bl.off})
+				p.sequential([][]byte{bl.data}, bl.src, pusher.Position{Records: p.base, Offset: bl.off})
 				continue
 			}
 			p.cur, p.ev = bl, 0
@@ -158,7 +158,7 @@ func (p *Parallel) Next(b *source.Batch) error {
 			p.run.putBatch(e.batch)
 			e.batch = nil
 			p.merge(b)
-			p.pos = source.Position{Records: p.base + e.pos.Records, Offset: e.pos.Offset}
+			p.pos = pusher.Position{Records: p.base + e.pos.Records, Offset: e.pos.Offset}
 			return nil
 		case e.realign:
 			if err := p.realign(e.re); err != nil {
@@ -207,7 +207,7 @@ func (p *Parallel) split() bool {
 
 // sequential goes on reading sequentially from at: parts, then src (nil
 // at the end of the stream).
-func (p *Parallel) sequential(parts [][]byte, src io.Reader, at source.Position) {
+func (p *Parallel) sequential(parts [][]byte, src io.Reader, at pusher.Position) {
 	var rs []io.Reader
 	for _, d := range parts {
 		if len(d) > 0 {
@@ -225,10 +225,10 @@ func (p *Parallel) sequential(parts [][]byte, src io.Reader, at source.Position)
 // realign reads the stream again sequentially from the bad record re of
 // the current block: the splitter hands back what it has not cut, and the
 // blocks cut after the current one are read again, not parsed.
-func (p *Parallel) realign(re *source.RecordError) error {
+func (p *Parallel) realign(re *pusher.RecordError) error {
 	cur := p.cur
 	p.cur = nil
-	at := source.Position{Records: p.base + re.Record - 1, Offset: re.Offset}
+	at := pusher.Position{Records: p.base + re.Record - 1, Offset: re.Offset}
 	if at.Offset < cur.off || at.Offset > cur.off+int64(len(cur.data)) {
 		p.endRun()
 		return errors.New("format: bad record outside its block") // a bug
@@ -257,7 +257,7 @@ func (p *Parallel) realign(re *source.RecordError) error {
 }
 
 // merge maps the columns of b, a batch of a block, onto the stream's.
-func (p *Parallel) merge(b *source.Batch) {
+func (p *Parallel) merge(b *pusher.Batch) {
 	l := b.Columns
 	if len(l) == len(p.cols) && (len(l) == 0 || &l[0] == &p.cols[0]) {
 		return
@@ -296,7 +296,7 @@ func (p *Parallel) merge(b *source.Batch) {
 }
 
 // remap moves field i of each record of b to column m[i], by way of tmp.
-func remap(b *source.Batch, m []int, tmp *source.Batch) {
+func remap(b *pusher.Batch, m []int, tmp *pusher.Batch) {
 	tmp.Reset()
 	for i := range b.Len() {
 		rec := b.Record(i)
@@ -309,7 +309,7 @@ func remap(b *source.Batch, m []int, tmp *source.Batch) {
 			tmp.AddNull()
 		}
 		for k, f := range rec {
-			if f.Kind != source.Null {
+			if f.Kind != pusher.Null {
 				tmp.SetField(m[k], f.Kind, b.Value(f))
 			}
 		}
@@ -328,7 +328,7 @@ func (p *Parallel) endRun() {
 	_ = r.g.Wait() // they return nil
 	// The next file's run may reuse the grown batches.
 	for len(r.batches) > 0 {
-		source.PutBatch(<-r.batches)
+		pusher.PutBatch(<-r.batches)
 	}
 	for len(r.bufs) > 0 {
 		b := <-r.bufs
@@ -360,7 +360,7 @@ type run struct {
 
 	cols    atomic.Pointer[[]string] // the stream's columns, for Block
 	bufs    chan []byte
-	batches chan *source.Batch
+	batches chan *pusher.Batch
 	g       errgroup.Group
 }
 
@@ -380,10 +380,10 @@ type block struct {
 // it, or an error (re when it is a record error; realign: the block is
 // read again from re on).
 type event struct {
-	batch   *source.Batch
-	pos     source.Position
+	batch   *pusher.Batch
+	pos     pusher.Position
 	err     error
-	re      *source.RecordError
+	re      *pusher.RecordError
 	realign bool
 }
 
@@ -402,7 +402,7 @@ func (p *Parallel) newRun(sp Split) *run {
 		stop:    make(chan struct{}),
 		kill:    make(chan struct{}),
 		bufs:    make(chan []byte, n+2),
-		batches: make(chan *source.Batch, 2*(n+2)),
+		batches: make(chan *pusher.Batch, 2*(n+2)),
 	}
 	r.target.Store(p.target)
 	cols := p.cols
@@ -541,7 +541,7 @@ func (r *run) work() error {
 // parse reads bl with its format's Reader, keeping what each Next
 // returned.
 func (r *run) parse(bl *block) {
-	rd := r.sp.Block(bl.data, source.Position{Offset: bl.off}, *r.cols.Load())
+	rd := r.sp.Block(bl.data, pusher.Position{Offset: bl.off}, *r.cols.Load())
 	size := 0
 	for {
 		b := r.getBatch()
@@ -555,7 +555,7 @@ func (r *run) parse(bl *block) {
 		if err == io.EOF {
 			break
 		}
-		var re *source.RecordError
+		var re *pusher.RecordError
 		if !errors.As(err, &re) {
 			bl.events = append(bl.events, event{err: err})
 			return
@@ -620,20 +620,20 @@ func (r *run) getBuf(n int) []byte {
 	return make([]byte, 0, n+n/8)
 }
 
-func (r *run) getBatch() *source.Batch {
+func (r *run) getBatch() *pusher.Batch {
 	select {
 	case b := <-r.batches:
 		return b
 	default:
-		return source.GetBatch()
+		return pusher.GetBatch()
 	}
 }
 
-func (r *run) putBatch(b *source.Batch) {
+func (r *run) putBatch(b *pusher.Batch) {
 	select {
 	case r.batches <- b:
 	default:
-		source.PutBatch(b)
+		pusher.PutBatch(b)
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source/format"
 	_ "github.com/ferrydata/ferry/source/format/csv"
 	"github.com/ferrydata/ferry/source/format/internal/formattest"
@@ -22,7 +22,7 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // open returns the sequential Reader of in.
-func open(t testing.TB, in string, o format.Options, start source.Position, wrap func(io.Reader) io.Reader) format.Reader {
+func open(t testing.TB, in string, o format.Options, start pusher.Position, wrap func(io.Reader) io.Reader) format.Reader {
 	t.Helper()
 	rd, err := format.New(wrap(strings.NewReader(in)), o, start)
 	if err != nil {
@@ -44,7 +44,7 @@ func formFor(o format.Options) formattest.Form {
 // workers and block size, from start, and requires the same events (records,
 // bad records with their Raw, final error), batch ends at the positions
 // the sequential reader has after the same record, and the same final Pos.
-func checkParallel(t testing.TB, in string, o format.Options, start source.Position, workers, blocks []int) {
+func checkParallel(t testing.TB, in string, o format.Options, start pusher.Position, workers, blocks []int) {
 	t.Helper()
 	form := formFor(o)
 	seq := open(t, in, o, start, formattest.Identity)
@@ -52,7 +52,7 @@ func checkParallel(t testing.TB, in string, o format.Options, start source.Posit
 	one := o
 	one.BatchRows = 1
 	perRecord := formattest.Drain(t, open(t, in, one, start, formattest.Identity), form)
-	after := map[int]source.Position{0: start} // good records read -> Pos
+	after := map[int]pusher.Position{0: start} // good records read -> Pos
 	for _, be := range perRecord.Batches {
 		after[be.NRecs] = be.Pos
 	}
@@ -134,7 +134,7 @@ func TestParallelCSV(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			checkParallel(t, tt.in, tt.o, source.Position{}, allWorkers, tinyBlocks)
+			checkParallel(t, tt.in, tt.o, pusher.Position{}, allWorkers, tinyBlocks)
 		})
 	}
 }
@@ -154,7 +154,7 @@ func TestParallelResume(t *testing.T) {
 	for _, tt := range tests {
 		one := tt.o
 		one.BatchRows = 1
-		res := formattest.Drain(t, open(t, tt.in, one, source.Position{}, formattest.Identity), formFor(tt.o))
+		res := formattest.Drain(t, open(t, tt.in, one, pusher.Position{}, formattest.Identity), formFor(tt.o))
 		for _, be := range res.Batches {
 			checkParallel(t, tt.in, tt.o, be.Pos, []int{2, 3}, []int{1, 4, 0})
 		}
@@ -176,7 +176,7 @@ func TestParallelJSONL(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			checkParallel(t, tt.in, tt.o, source.Position{}, allWorkers, tinyBlocks)
+			checkParallel(t, tt.in, tt.o, pusher.Position{}, allWorkers, tinyBlocks)
 		})
 	}
 }
@@ -206,7 +206,7 @@ func TestParallelLines(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			checkParallel(t, tt.in, tt.o, source.Position{}, allWorkers, tinyBlocks)
+			checkParallel(t, tt.in, tt.o, pusher.Position{}, allWorkers, tinyBlocks)
 		})
 	}
 }
@@ -271,7 +271,7 @@ func TestParallelRandomCSV(t *testing.T) {
 		if r.IntN(4) == 0 {
 			o.SkipRows = 1
 		}
-		checkParallel(t, in, o, source.Position{}, []int{2 + r.IntN(3)}, []int{1 + r.IntN(40), 0})
+		checkParallel(t, in, o, pusher.Position{}, []int{2 + r.IntN(3)}, []int{1 + r.IntN(40), 0})
 	}
 }
 
@@ -286,7 +286,7 @@ func FuzzParallelCSV(f *testing.F) {
 		if opts&4 != 0 {
 			o.Quote, o.Delimiter = '\'', ';'
 		}
-		checkParallel(t, string(in), o, source.Position{}, []int{2}, []int{int(block%32) + 1})
+		checkParallel(t, string(in), o, pusher.Position{}, []int{2}, []int{int(block%32) + 1})
 	})
 }
 
@@ -350,7 +350,7 @@ func TestParallelReadError(t *testing.T) {
 		{"no progress", func() io.Reader { return &zeroReader{data: []byte(in[:len(in)-10])} }},
 	} {
 		mk := func() format.Reader {
-			rd, err := format.New(tt.src(), o, source.Position{})
+			rd, err := format.New(tt.src(), o, pusher.Position{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -379,12 +379,12 @@ func TestParallelClose(t *testing.T) {
 	in := wellFormed(5000)
 	o := format.Options{Format: format.CSV, Header: true, BatchRows: 10}
 	for _, stopAfter := range []int{0, 1, 5, 100} {
-		rd, err := format.New(strings.NewReader(in), o, source.Position{})
+		rd, err := format.New(strings.NewReader(in), o, pusher.Position{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		p := format.NewParallel(rd.(format.Splitter), o, format.ParallelOptions{Workers: 3, BlockBytes: 100})
-		var b source.Batch
+		var b pusher.Batch
 		for range stopAfter {
 			if err := p.Next(&b); err != nil {
 				t.Fatal(err)
@@ -401,10 +401,10 @@ func TestParallelClose(t *testing.T) {
 func TestParallelBigRecord(t *testing.T) {
 	big := strings.Repeat("x", 100_000)
 	in := "a,b\n1," + big + "\n2,\"" + strings.Replace(big, "x", "\n", 1000) + "\"\n3,y\n"
-	checkParallel(t, in, format.Options{Format: format.CSV, Header: true}, source.Position{}, []int{2}, []int{10, 1000, 0})
+	checkParallel(t, in, format.Options{Format: format.CSV, Header: true}, pusher.Position{}, []int{2}, []int{10, 1000, 0})
 	var buf bytes.Buffer
 	for i := range 50 {
 		fmt.Fprintf(&buf, "{\"i\":%d,\"s\":%q}\n", i, strings.Repeat("z", i*1000))
 	}
-	checkParallel(t, buf.String(), format.Options{Format: format.JSONL}, source.Position{}, []int{2, 4}, []int{100, 0})
+	checkParallel(t, buf.String(), format.Options{Format: format.JSONL}, pusher.Position{}, []int{2, 4}, []int{100, 0})
 }

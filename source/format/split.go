@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"io"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 )
 
 // Splitter is a Reader whose stream can be cut into blocks at record
@@ -33,7 +33,7 @@ type Splitter interface {
 type Split struct {
 	// At is where Rest starts, a record boundary: the records (good and
 	// bad) before it and its stream offset.
-	At source.Position
+	At pusher.Position
 	// Rest is the stream from At.Offset on.
 	Rest io.Reader
 	// Cols are the columns known at At.
@@ -48,17 +48,17 @@ type Split struct {
 	// count from at.Records; its byte offsets are stream offsets. cols are
 	// the columns known so far (JSON lines discovers more). It does not
 	// write to data and is safe to call concurrently.
-	Block func(data []byte, at source.Position, cols []string) Reader
+	Block func(data []byte, at pusher.Position, cols []string) Reader
 	// Resume returns a Reader of the stream from at, a record boundary,
 	// r yielding its bytes from at.Offset on: it reads on sequentially in
 	// the state the Splitter was in (header read, columns cols), and is a
 	// Splitter itself.
-	Resume func(r io.Reader, at source.Position, cols []string) Reader
+	Resume func(r io.Reader, at pusher.Position, cols []string) Reader
 	// Realign, when set, reports whether the cuts after the bad record e
 	// can no longer be trusted (CSV: malformed quoting may leave the
 	// quotes counted by Cut out of step with the records): the stream
 	// from e's offset on must then be read again sequentially.
-	Realign func(e *source.RecordError) bool
+	Realign func(e *pusher.RecordError) bool
 }
 
 // CutLines is Split.Cut for formats whose records are lines: the prefix

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source/format"
 )
 
@@ -51,8 +51,8 @@ var benchData = sync.OnceValue(func() memStore {
 // and parsing.
 type discard struct{}
 
-func (discard) Push(_ context.Context, c *source.Chunk) error { c.Release(); return nil }
-func (discard) Ack(c *source.Chunk) (bool, error)             { return c.Last, nil }
+func (discard) Push(_ context.Context, c *pusher.Chunk) error { c.Release(); return nil }
+func (discard) Ack(c *pusher.Chunk) (bool, error)             { return c.Last, nil }
 
 // BenchmarkFile loads 64 MB of CSV and of JSON lines from memory with one
 // and with two parse workers:
@@ -67,7 +67,7 @@ func BenchmarkFile(b *testing.B) {
 				b.SetBytes(int64(len(store[key])))
 				b.ReportAllocs()
 				for b.Loop() {
-					st, err := File(b.Context(), store, source.Object{Key: key}, source.Position{}, cfg, discard{})
+					st, err := File(b.Context(), store, pusher.Object{Key: key}, pusher.Position{}, cfg, discard{})
 					if err != nil {
 						b.Fatal(err)
 					}

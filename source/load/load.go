@@ -15,7 +15,7 @@
 //
 // Batches are recycled once Push returns (the pusher contract). The first
 // error, from reading, parsing or pushing, stops the file and is returned
-// as a *source.FileError; chunks pushed before it stay pushed.
+// as a *pusher.FileError; chunks pushed before it stay pushed.
 package load
 
 import (
@@ -74,7 +74,7 @@ type Config struct {
 }
 
 // maxPendingRejects bounds the rejects held while no good record follows
-// them (each holds at most source.MaxRawBytes of raw record).
+// them (each holds at most pusher.MaxRawBytes of raw record).
 const maxPendingRejects = 100_000
 
 // Stats of one file load.
@@ -86,26 +86,26 @@ type Stats struct {
 
 // Stats of one file load.
 type result struct {
-	batch   *source.Batch
-	pos     source.Position
+	batch   *pusher.Batch
+	pos     pusher.Position
 	last    bool
-	rejects []*source.RecordError
+	rejects []*pusher.RecordError
 	err     error
 }
 
 // File loads obj from position start into p.
-func File(ctx context.Context, store source.Store, obj source.Object, start source.Position, cfg Config, p pusher.Pusher) (Stats, error) {
+func File(ctx context.Context, store source.Store, obj pusher.Object, start pusher.Position, cfg Config, p pusher.Pusher) (Stats, error) {
 	st, err := file(ctx, store, obj, start, cfg, p)
 	if err != nil {
-		var fe *source.FileError
+		var fe *pusher.FileError
 		if !errors.As(err, &fe) {
-			err = &source.FileError{Key: obj.Key, Err: err}
+			err = &pusher.FileError{Key: obj.Key, Err: err}
 		}
 	}
 	return st, err
 }
 
-func file(ctx context.Context, store source.Store, obj source.Object, start source.Position, cfg Config, p pusher.Pusher) (Stats, error) {
+func file(ctx context.Context, store source.Store, obj pusher.Object, start pusher.Position, cfg Config, p pusher.Pusher) (Stats, error) {
 	var st Stats
 	opts := cfg.Format
 	if opts.Format == "" || opts.Format == "auto" {
@@ -181,24 +181,24 @@ func file(ctx context.Context, store source.Store, obj source.Object, start sour
 	// making garbage). With the sync pusher at most four exist: one being
 	// filled, one held back until we know whether it is the last, one
 	// waiting in the channel, one being written.
-	free := make(chan *source.Batch, 4)
-	getBatch := func() *source.Batch {
+	free := make(chan *pusher.Batch, 4)
+	getBatch := func() *pusher.Batch {
 		select {
 		case b := <-free:
 			b.Reset()
 			return b
 		default:
-			return source.GetBatch()
+			return pusher.GetBatch()
 		}
 	}
-	putBatch := func(b *source.Batch) {
+	putBatch := func(b *pusher.Batch) {
 		if b == nil {
 			return
 		}
 		select {
 		case free <- b:
 		default:
-			source.PutBatch(b)
+			pusher.PutBatch(b)
 		}
 	}
 	defer func() {
@@ -206,7 +206,7 @@ func file(ctx context.Context, store source.Store, obj source.Object, start sour
 		for {
 			select {
 			case b := <-free:
-				source.PutBatch(b)
+				pusher.PutBatch(b)
 			default:
 				return
 			}
@@ -225,7 +225,7 @@ func file(ctx context.Context, store source.Store, obj source.Object, start sour
 			}
 		}
 		var held *result
-		var rejects []*source.RecordError
+		var rejects []*pusher.RecordError
 		var nrejects int
 		// Rejects travel with the next good batch, whose end position is
 		// past them, so a resume never rejects them twice. flush sends what
@@ -244,7 +244,7 @@ func file(ctx context.Context, store source.Store, obj source.Object, start sour
 				if n := rejects[len(rejects)-1].Record; pos.Records < n {
 					pos.Records = n
 				}
-				r := result{batch: source.GetBatch(), pos: pos, last: true, rejects: rejects}
+				r := result{batch: pusher.GetBatch(), pos: pos, last: true, rejects: rejects}
 				rejects = nil
 				return send(r)
 			}
@@ -256,7 +256,7 @@ func file(ctx context.Context, store source.Store, obj source.Object, start sour
 			}
 			b := getBatch()
 			err := rd.Next(b)
-			var re *source.RecordError
+			var re *pusher.RecordError
 			if err != nil && cfg.SkipRecords && errors.As(err, &re) {
 				putBatch(b)
 				nrejects++
@@ -284,7 +284,7 @@ func file(ctx context.Context, store source.Store, obj source.Object, start sour
 			if errors.Is(err, io.EOF) {
 				putBatch(b)
 				if held == nil && len(rejects) == 0 {
-					send(result{batch: source.GetBatch(), pos: rd.Pos(), last: true})
+					send(result{batch: pusher.GetBatch(), pos: rd.Pos(), last: true})
 					return nil
 				}
 				flush(true)
@@ -311,7 +311,7 @@ func file(ctx context.Context, store source.Store, obj source.Object, start sour
 			if r.err != nil {
 				return r.err
 			}
-			c := &source.Chunk{File: obj, Seq: seq, Start: pos, End: r.pos, Last: r.last, Batch: r.batch, Rejects: r.rejects, RejectLimit: -1, OnRelease: putBatch}
+			c := &pusher.Chunk{File: obj, Seq: seq, Start: pos, End: r.pos, Last: r.last, Batch: r.batch, Rejects: r.rejects, RejectLimit: -1, OnRelease: putBatch}
 			if cfg.SkipRecords && cfg.MaxRejects >= 0 {
 				c.RejectLimit = max(cfg.MaxRejects-int(st.Rejects), 0)
 			}

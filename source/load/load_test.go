@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/source/format"
 	_ "github.com/ferrydata/ferry/source/format/csv"
@@ -18,10 +19,10 @@ import (
 // memStore is a one-level in-memory store.
 type memStore map[string][]byte
 
-func (m memStore) List(context.Context, func([]source.Object) error) error { return nil }
+func (m memStore) List(context.Context, func([]pusher.Object) error) error { return nil }
 func (m memStore) Rel(k string) string                                     { return k }
 func (m memStore) String() string                                          { return "mem://" }
-func (m memStore) Open(_ context.Context, o source.Object, off int64) (io.ReadCloser, error) {
+func (m memStore) Open(_ context.Context, o pusher.Object, off int64) (io.ReadCloser, error) {
 	b, ok := m[o.Key]
 	if !ok {
 		return nil, fmt.Errorf("open %s: %w", o.Key, source.ErrNotFound)
@@ -31,12 +32,12 @@ func (m memStore) Open(_ context.Context, o source.Object, off int64) (io.ReadCl
 
 // recorder is a pusher that keeps copies of what it was given.
 type recorder struct {
-	chunks []source.Chunk
+	chunks []pusher.Chunk
 	ids    [][]string
 	failAt int // fail the Push of this chunk seq (-1: never)
 }
 
-func (r *recorder) Push(_ context.Context, c *source.Chunk) error {
+func (r *recorder) Push(_ context.Context, c *pusher.Chunk) error {
 	if c.Seq == r.failAt {
 		return errors.New("target down")
 	}
@@ -51,7 +52,7 @@ func (r *recorder) Push(_ context.Context, c *source.Chunk) error {
 	return nil
 }
 
-func (r *recorder) Ack(c *source.Chunk) (bool, error) { return c.Last, nil }
+func (r *recorder) Ack(c *pusher.Chunk) (bool, error) { return c.Last, nil }
 
 func csvRows(n int) string {
 	var b strings.Builder
@@ -73,14 +74,14 @@ func TestFile(t *testing.T) {
 
 	t.Run("chunks in order, last flagged once", func(t *testing.T) {
 		r := &recorder{failAt: -1}
-		st, err := File(ctx, store, source.Object{Key: "ten.csv"}, source.Position{}, cfg, r)
+		st, err := File(ctx, store, pusher.Object{Key: "ten.csv"}, pusher.Position{}, cfg, r)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if st.Records != 10 || st.Chunks != 4 || len(r.chunks) != 4 {
 			t.Fatalf("stats %+v, chunks %d", st, len(r.chunks))
 		}
-		var prev source.Position
+		var prev pusher.Position
 		for i, c := range r.chunks {
 			if c.Seq != i || c.Start != prev || c.Last != (i == 3) {
 				t.Fatalf("chunk %d: %+v (prev end %+v)", i, c, prev)
@@ -97,12 +98,12 @@ func TestFile(t *testing.T) {
 
 	t.Run("resume at every chunk boundary", func(t *testing.T) {
 		full := &recorder{failAt: -1}
-		if _, err := File(ctx, store, source.Object{Key: "ten.csv"}, source.Position{}, cfg, full); err != nil {
+		if _, err := File(ctx, store, pusher.Object{Key: "ten.csv"}, pusher.Position{}, cfg, full); err != nil {
 			t.Fatal(err)
 		}
 		for i, c := range full.chunks {
 			r := &recorder{failAt: -1}
-			if _, err := File(ctx, store, source.Object{Key: "ten.csv"}, c.End, cfg, r); err != nil {
+			if _, err := File(ctx, store, pusher.Object{Key: "ten.csv"}, c.End, cfg, r); err != nil {
 				t.Fatal(err)
 			}
 			var got, want []string
@@ -123,7 +124,7 @@ func TestFile(t *testing.T) {
 
 	t.Run("empty file has one empty last chunk", func(t *testing.T) {
 		r := &recorder{failAt: -1}
-		if _, err := File(ctx, store, source.Object{Key: "empty.csv"}, source.Position{}, cfg, r); err != nil {
+		if _, err := File(ctx, store, pusher.Object{Key: "empty.csv"}, pusher.Position{}, cfg, r); err != nil {
 			t.Fatal(err)
 		}
 		if len(r.chunks) != 1 || !r.chunks[0].Last || len(r.ids[0]) != 0 {
@@ -133,9 +134,9 @@ func TestFile(t *testing.T) {
 
 	t.Run("good records before a bad one are pushed", func(t *testing.T) {
 		r := &recorder{failAt: -1}
-		_, err := File(ctx, store, source.Object{Key: "bad.csv"}, source.Position{}, cfg, r)
-		var fe *source.FileError
-		var re *source.RecordError
+		_, err := File(ctx, store, pusher.Object{Key: "bad.csv"}, pusher.Position{}, cfg, r)
+		var fe *pusher.FileError
+		var re *pusher.RecordError
 		if !errors.As(err, &fe) || fe.Key != "bad.csv" || !errors.As(err, &re) || re.Record != 3 {
 			t.Fatalf("error %v", err)
 		}
@@ -146,21 +147,21 @@ func TestFile(t *testing.T) {
 
 	t.Run("push error stops the file", func(t *testing.T) {
 		r := &recorder{failAt: 1}
-		_, err := File(ctx, store, source.Object{Key: "ten.csv"}, source.Position{}, cfg, r)
+		_, err := File(ctx, store, pusher.Object{Key: "ten.csv"}, pusher.Position{}, cfg, r)
 		if err == nil || !strings.Contains(err.Error(), "target down") || len(r.chunks) != 1 {
 			t.Fatalf("err %v, chunks %d", err, len(r.chunks))
 		}
 	})
 
 	t.Run("missing file", func(t *testing.T) {
-		_, err := File(ctx, store, source.Object{Key: "gone.csv"}, source.Position{}, cfg, &recorder{failAt: -1})
+		_, err := File(ctx, store, pusher.Object{Key: "gone.csv"}, pusher.Position{}, cfg, &recorder{failAt: -1})
 		if !errors.Is(err, source.ErrNotFound) {
 			t.Fatalf("err %v", err)
 		}
 	})
 
 	t.Run("unknown extension", func(t *testing.T) {
-		_, err := File(ctx, store, source.Object{Key: "x.xml"}, source.Position{}, cfg, &recorder{failAt: -1})
+		_, err := File(ctx, store, pusher.Object{Key: "x.xml"}, pusher.Position{}, cfg, &recorder{failAt: -1})
 		if err == nil || !strings.Contains(err.Error(), "--format") {
 			t.Fatalf("err %v", err)
 		}
@@ -173,7 +174,7 @@ type openLog struct {
 	offsets []int64
 }
 
-func (o *openLog) Open(ctx context.Context, obj source.Object, off int64) (io.ReadCloser, error) {
+func (o *openLog) Open(ctx context.Context, obj pusher.Object, off int64) (io.ReadCloser, error) {
 	o.offsets = append(o.offsets, off)
 	return o.memStore.Open(ctx, obj, off)
 }
@@ -194,13 +195,13 @@ func TestResumeWithRangedRead(t *testing.T) {
 		t.Run(tt.key, func(t *testing.T) {
 			store := &openLog{memStore: memStore{tt.key: tt.body}}
 			full := &recorder{failAt: -1}
-			if _, err := File(t.Context(), store, source.Object{Key: tt.key}, source.Position{}, cfg, full); err != nil {
+			if _, err := File(t.Context(), store, pusher.Object{Key: tt.key}, pusher.Position{}, cfg, full); err != nil {
 				t.Fatal(err)
 			}
 			at := full.chunks[1].End // resume after 200,000 records
 			store.offsets = nil
 			r := &recorder{failAt: -1}
-			if _, err := File(t.Context(), store, source.Object{Key: tt.key}, at, cfg, r); err != nil {
+			if _, err := File(t.Context(), store, pusher.Object{Key: tt.key}, at, cfg, r); err != nil {
 				t.Fatal(err)
 			}
 			if len(r.ids) != 1 || len(r.ids[0]) != n-200_000 || r.ids[0][0] != "200001" || !r.chunks[0].Last {
@@ -229,7 +230,7 @@ func TestSkipRecords(t *testing.T) {
 	}
 	run := func(key string, cfg Config) ([]seen, error) {
 		var out []seen
-		p := &funcPusher{push: func(c *source.Chunk) error {
+		p := &funcPusher{push: func(c *pusher.Chunk) error {
 			s := seen{first: c.First(), last: c.Last}
 			for i := 0; i < c.Batch.Len(); i++ {
 				s.ids = append(s.ids, string(c.Batch.Value(c.Batch.Record(i)[0])))
@@ -243,7 +244,7 @@ func TestSkipRecords(t *testing.T) {
 			out = append(out, s)
 			return nil
 		}}
-		_, err := File(t.Context(), store, source.Object{Key: key}, source.Position{}, cfg, p)
+		_, err := File(t.Context(), store, pusher.Object{Key: key}, pusher.Position{}, cfg, p)
 		return out, err
 	}
 	got, err := run("bad.csv", cfg)
@@ -264,7 +265,7 @@ func TestSkipRecords(t *testing.T) {
 	}
 }
 
-type funcPusher struct{ push func(c *source.Chunk) error }
+type funcPusher struct{ push func(c *pusher.Chunk) error }
 
-func (f *funcPusher) Push(_ context.Context, c *source.Chunk) error { return f.push(c) }
-func (f *funcPusher) Ack(c *source.Chunk) (bool, error)             { return c.Last, nil }
+func (f *funcPusher) Push(_ context.Context, c *pusher.Chunk) error { return f.push(c) }
+func (f *funcPusher) Ack(c *pusher.Chunk) (bool, error)             { return c.Last, nil }

@@ -14,6 +14,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/source/format"
 	_ "github.com/ferrydata/ferry/source/format/jsonl"
@@ -27,7 +28,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // same whatever columns it was read with), and its rejects.
 type seenChunk struct {
 	seq        int
-	start, end source.Position
+	start, end pusher.Position
 	last       bool
 	first      int64
 	records    []string
@@ -41,16 +42,16 @@ type loaded struct {
 	err    error
 }
 
-func loadAll(t testing.TB, store source.Store, key string, start source.Position, cfg Config) loaded {
+func loadAll(t testing.TB, store source.Store, key string, start pusher.Position, cfg Config) loaded {
 	t.Helper()
 	var res loaded
-	p := &funcPusher{push: func(c *source.Chunk) error {
+	p := &funcPusher{push: func(c *pusher.Chunk) error {
 		s := seenChunk{seq: c.Seq, start: c.Start, end: c.End, last: c.Last, first: c.First()}
 		b := c.Batch
 		for i := range b.Len() {
 			var parts []string
 			for k, f := range b.Record(i) {
-				if f.Kind != source.Null {
+				if f.Kind != pusher.Null {
 					parts = append(parts, fmt.Sprintf("%s=%s:%q", b.Columns[k], f.Kind, b.Value(f)))
 				}
 			}
@@ -63,7 +64,7 @@ func loadAll(t testing.TB, store source.Store, key string, start source.Position
 		res.chunks = append(res.chunks, s)
 		return nil
 	}}
-	res.stats, res.err = File(t.Context(), store, source.Object{Key: key}, start, cfg, p)
+	res.stats, res.err = File(t.Context(), store, pusher.Object{Key: key}, start, cfg, p)
 	return res
 }
 
@@ -83,12 +84,12 @@ func (l loaded) flat() (records, rejects []string) {
 // has one) and no other; each chunk ending at the position the sequential
 // reader has after the same record; each reject riding with the chunk of
 // the next good record (or the final chunk).
-func checkLoad(t *testing.T, store memStore, key string, start source.Position, cfg Config, workers, blocks []int) {
+func checkLoad(t *testing.T, store memStore, key string, start pusher.Position, cfg Config, workers, blocks []int) {
 	t.Helper()
 	seq := loadAll(t, store, key, start, cfg)
 	one := cfg
 	one.Format.BatchRows = 1
-	after := map[int64]source.Position{}
+	after := map[int64]pusher.Position{}
 	for _, c := range loadAll(t, store, key, start, one).chunks {
 		if len(c.records) > 0 {
 			after[c.end.Records] = c.end
@@ -217,7 +218,7 @@ func TestParallelChunks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			checkLoad(t, store, tt.key, source.Position{}, tt.cfg, allWorkers, tinyBlocks)
+			checkLoad(t, store, tt.key, pusher.Position{}, tt.cfg, allWorkers, tinyBlocks)
 		})
 	}
 }
@@ -237,7 +238,7 @@ func TestParallelResume(t *testing.T) {
 		if key != "bad.csv" {
 			cfg.Format.SkipRows = 1
 		}
-		for _, c := range loadAll(t, store, key, source.Position{}, cfg).chunks {
+		for _, c := range loadAll(t, store, key, pusher.Position{}, cfg).chunks {
 			if c.last {
 				break
 			}
@@ -287,7 +288,7 @@ func TestParallelRandomCSV(t *testing.T) {
 		if r.IntN(3) == 0 {
 			cfg.MaxRejects = r.IntN(3)
 		}
-		checkLoad(t, store, "r.csv", source.Position{}, cfg, []int{2 + r.IntN(3)}, []int{1 + r.IntN(50), 0})
+		checkLoad(t, store, "r.csv", pusher.Position{}, cfg, []int{2 + r.IntN(3)}, []int{1 + r.IntN(50), 0})
 	}
 }
 
@@ -305,7 +306,7 @@ func TestParallelStop(t *testing.T) {
 
 	t.Run("push error", func(t *testing.T) {
 		r := &recorder{failAt: 5}
-		_, err := File(t.Context(), store, source.Object{Key: "big.csv"}, source.Position{}, cfg, r)
+		_, err := File(t.Context(), store, pusher.Object{Key: "big.csv"}, pusher.Position{}, cfg, r)
 		if err == nil || !strings.Contains(err.Error(), "target down") || len(r.chunks) != 5 {
 			t.Fatalf("err %v, chunks %d", err, len(r.chunks))
 		}
@@ -314,13 +315,13 @@ func TestParallelStop(t *testing.T) {
 	t.Run("cancel", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		n := 0
-		p := &funcPusher{push: func(c *source.Chunk) error {
+		p := &funcPusher{push: func(c *pusher.Chunk) error {
 			if n++; n == 3 {
 				cancel()
 			}
 			return nil
 		}}
-		_, err := File(ctx, store, source.Object{Key: "big.csv"}, source.Position{}, cfg, p)
+		_, err := File(ctx, store, pusher.Object{Key: "big.csv"}, pusher.Position{}, cfg, p)
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("err %v", err)
 		}
@@ -330,7 +331,7 @@ func TestParallelStop(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		p := &blockPusher{}
 		go func() { time.Sleep(50 * time.Millisecond); cancel() }()
-		_, err := File(ctx, store, source.Object{Key: "big.csv"}, source.Position{}, cfg, p)
+		_, err := File(ctx, store, pusher.Object{Key: "big.csv"}, pusher.Position{}, cfg, p)
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("err %v", err)
 		}
@@ -341,8 +342,8 @@ func TestParallelStop(t *testing.T) {
 // blockPusher blocks every Push until its context is done.
 type blockPusher struct{}
 
-func (blockPusher) Push(ctx context.Context, c *source.Chunk) error {
+func (blockPusher) Push(ctx context.Context, c *pusher.Chunk) error {
 	<-ctx.Done()
 	return ctx.Err()
 }
-func (blockPusher) Ack(c *source.Chunk) (bool, error) { return c.Last, nil }
+func (blockPusher) Ack(c *pusher.Chunk) (bool, error) { return c.Last, nil }

@@ -24,6 +24,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source"
 )
 
@@ -87,8 +88,8 @@ func parseDir(dir string) (string, error) {
 func (s *Store) Root() string { return s.root }
 
 // List calls fn with pages of up to PageSize regular files, sorted by key.
-func (s *Store) List(ctx context.Context, fn func(page []source.Object) error) error {
-	var objs []source.Object
+func (s *Store) List(ctx context.Context, fn func(page []pusher.Object) error) error {
+	var objs []pusher.Object
 	err := filepath.WalkDir(s.root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return fmt.Errorf("list %s: %w", s, err)
@@ -119,7 +120,7 @@ func (s *Store) List(ctx context.Context, fn func(page []source.Object) error) e
 		if err != nil {
 			return fmt.Errorf("list %s: %w", s, err)
 		}
-		objs = append(objs, source.Object{
+		objs = append(objs, pusher.Object{
 			Key:          filepath.ToSlash(rel),
 			Size:         fi.Size(),
 			ETag:         etag(fi),
@@ -152,7 +153,7 @@ func etag(fi fs.FileInfo) string {
 
 // Open opens the file named by obj.Key and positions it at byte off. A
 // missing file gives an error wrapping source.ErrNotFound.
-func (s *Store) Open(ctx context.Context, obj source.Object, off int64) (io.ReadCloser, error) {
+func (s *Store) Open(ctx context.Context, obj pusher.Object, off int64) (io.ReadCloser, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source"
 )
 
@@ -25,11 +26,11 @@ func write(t *testing.T, root, rel, data string) {
 	}
 }
 
-func listAll(t *testing.T, s *Store) ([]source.Object, []int) {
+func listAll(t *testing.T, s *Store) ([]pusher.Object, []int) {
 	t.Helper()
-	var all []source.Object
+	var all []pusher.Object
 	var pages []int
-	err := s.List(context.Background(), func(page []source.Object) error {
+	err := s.List(context.Background(), func(page []pusher.Object) error {
 		pages = append(pages, len(page))
 		all = append(all, page...)
 		return nil
@@ -40,7 +41,7 @@ func listAll(t *testing.T, s *Store) ([]source.Object, []int) {
 	return all, pages
 }
 
-func keys(objs []source.Object) []string {
+func keys(objs []pusher.Object) []string {
 	var ks []string
 	for _, o := range objs {
 		ks = append(ks, o.Key)
@@ -200,13 +201,13 @@ func TestListPages(t *testing.T) {
 
 	stop := errors.New("stop")
 	calls := 0
-	err = s.List(context.Background(), func([]source.Object) error { calls++; return stop })
+	err = s.List(context.Background(), func([]pusher.Object) error { calls++; return stop })
 	if !errors.Is(err, stop) || calls != 1 {
 		t.Errorf("List with failing fn: err %v after %d calls", err, calls)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := s.List(ctx, func([]source.Object) error { return nil }); !errors.Is(err, context.Canceled) {
+	if err := s.List(ctx, func([]pusher.Object) error { return nil }); !errors.Is(err, context.Canceled) {
 		t.Errorf("List with canceled ctx: %v", err)
 	}
 }
@@ -223,7 +224,7 @@ func TestOpen(t *testing.T) {
 		off  int64
 		want string
 	}{{0, "0123456789"}, {4, "456789"}, {10, ""}} {
-		rc, err := s.Open(ctx, source.Object{Key: "sub/f.txt"}, tt.off)
+		rc, err := s.Open(ctx, pusher.Object{Key: "sub/f.txt"}, tt.off)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -233,11 +234,11 @@ func TestOpen(t *testing.T) {
 			t.Errorf("Open at %d = %q, %v; want %q", tt.off, b, err, tt.want)
 		}
 	}
-	if _, err := s.Open(ctx, source.Object{Key: "sub/missing"}, 0); !errors.Is(err, source.ErrNotFound) {
+	if _, err := s.Open(ctx, pusher.Object{Key: "sub/missing"}, 0); !errors.Is(err, source.ErrNotFound) {
 		t.Errorf("Open missing: %v, want ErrNotFound", err)
 	}
 	for _, key := range []string{"../x", "/etc/passwd", "a/../../x", ""} {
-		if _, err := s.Open(ctx, source.Object{Key: key}, 0); err == nil || errors.Is(err, source.ErrNotFound) {
+		if _, err := s.Open(ctx, pusher.Object{Key: key}, 0); err == nil || errors.Is(err, source.ErrNotFound) {
 			t.Errorf("Open(%q) = %v, want invalid key error", key, err)
 		}
 	}

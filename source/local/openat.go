@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source"
 )
 
@@ -17,7 +18,7 @@ var _ source.RandomAccessStore = (*Store)(nil)
 // A missing file gives an error wrapping source.ErrNotFound. Like Open, it
 // does not compare obj.ETag with the file: a file rewritten while it is
 // read is read as it is now.
-func (s *Store) OpenAt(ctx context.Context, obj source.Object) (source.ReaderAtCloser, error) {
+func (s *Store) OpenAt(ctx context.Context, obj pusher.Object) (source.ReaderAtCloser, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source"
 )
 
@@ -51,12 +52,12 @@ func TestOpenAt(t *testing.T) {
 	}
 
 	for _, key := range []string{"missing.bin", "sub/missing.bin"} {
-		if _, err := s.OpenAt(ctx, source.Object{Key: key}); !errors.Is(err, source.ErrNotFound) {
+		if _, err := s.OpenAt(ctx, pusher.Object{Key: key}); !errors.Is(err, source.ErrNotFound) {
 			t.Errorf("OpenAt(%q) = %v, want ErrNotFound", key, err)
 		}
 	}
 	for _, key := range []string{"../x", "/etc/passwd", ".", ""} {
-		if _, err := s.OpenAt(ctx, source.Object{Key: key}); err == nil || errors.Is(err, source.ErrNotFound) {
+		if _, err := s.OpenAt(ctx, pusher.Object{Key: key}); err == nil || errors.Is(err, source.ErrNotFound) {
 			t.Errorf("OpenAt(%q) = %v, want an invalid-key error", key, err)
 		}
 	}

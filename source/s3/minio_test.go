@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source"
 )
 
@@ -98,7 +99,7 @@ func put(t testing.TB, c *s3.Client, bucket, key string, data []byte) {
 	}
 }
 
-func readAll(t *testing.T, s *Store, obj source.Object, off int64) (string, error) {
+func readAll(t *testing.T, s *Store, obj pusher.Object, off int64) (string, error) {
 	t.Helper()
 	rc, err := s.Open(context.Background(), obj, off)
 	if err != nil {
@@ -154,12 +155,12 @@ func TestMinIO(t *testing.T) {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
 
-	var objs []source.Object
-	if err := s.List(ctx, func(page []source.Object) error { objs = append(objs, page...); return nil }); err != nil {
+	var objs []pusher.Object
+	if err := s.List(ctx, func(page []pusher.Object) error { objs = append(objs, page...); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	var got []string
-	byKey := map[string]source.Object{}
+	byKey := map[string]pusher.Object{}
 	for _, o := range objs {
 		got = append(got, fmt.Sprintf("%s %s %d", o.Key, s.Rel(o.Key), o.Size))
 		byKey[o.Key] = o
@@ -174,14 +175,14 @@ func TestMinIO(t *testing.T) {
 
 	a := byKey["in/a.csv"]
 	for _, tt := range []struct {
-		obj  source.Object
+		obj  pusher.Object
 		off  int64
 		want string
 	}{
 		{a, 0, "0123456789"},
 		{a, 3, "3456789"},
 		{a, 10, ""}, // resuming at the end
-		{source.Object{Key: "in/a.csv"}, 5, "56789"}, // no ETag: no If-Match
+		{pusher.Object{Key: "in/a.csv"}, 5, "56789"}, // no ETag: no If-Match
 		{byKey["in/empty"], 0, ""},
 	} {
 		if got, err := readAll(t, s, tt.obj, tt.off); err != nil || got != tt.want {
@@ -193,10 +194,10 @@ func TestMinIO(t *testing.T) {
 	} else {
 		t.Log(err)
 	}
-	if _, err := readAll(t, s, source.Object{Key: "in/missing", ETag: "abc"}, 0); !errors.Is(err, source.ErrNotFound) {
+	if _, err := readAll(t, s, pusher.Object{Key: "in/missing", ETag: "abc"}, 0); !errors.Is(err, source.ErrNotFound) {
 		t.Errorf("Open missing: %v, want ErrNotFound", err)
 	}
-	if _, err := readAll(t, s, source.Object{Key: "in/missing"}, 4); !errors.Is(err, source.ErrNotFound) {
+	if _, err := readAll(t, s, pusher.Object{Key: "in/missing"}, 4); !errors.Is(err, source.ErrNotFound) {
 		t.Errorf("Open missing at offset: %v, want ErrNotFound", err)
 	}
 
@@ -247,7 +248,7 @@ func TestMinIOPages(t *testing.T) {
 	}
 	var sizes []int
 	last := ""
-	err = s.List(context.Background(), func(page []source.Object) error {
+	err = s.List(context.Background(), func(page []pusher.Object) error {
 		sizes = append(sizes, len(page))
 		for _, o := range page {
 			if o.Key <= last || !strings.HasPrefix(o.Key, "p/") {
@@ -299,7 +300,7 @@ func BenchmarkOpen(b *testing.B) {
 			b.Run(name, func(b *testing.B) {
 				b.SetBytes(int64(len(data)))
 				for b.Loop() {
-					rc, err := s.Open(ctx, source.Object{Key: string(alg)}, 0)
+					rc, err := s.Open(ctx, pusher.Object{Key: string(alg)}, 0)
 					if err != nil {
 						b.Fatal(err)
 					}

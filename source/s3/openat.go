@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source"
 )
 
@@ -61,7 +62,7 @@ func (o ReadAtOptions) withDefaults() ReadAtOptions {
 
 // OpenAt returns random access to the object version obj, with the default
 // ReadAtOptions; see OpenAtWith.
-func (s *Store) OpenAt(ctx context.Context, obj source.Object) (source.ReaderAtCloser, error) {
+func (s *Store) OpenAt(ctx context.Context, obj pusher.Object) (source.ReaderAtCloser, error) {
 	return s.OpenAtWith(ctx, obj, ReadAtOptions{})
 }
 
@@ -76,7 +77,7 @@ func (s *Store) OpenAt(ctx context.Context, obj source.Object) (source.ReaderAtC
 // OpenAtWith fetches the object's last block at once (Parquet keeps its
 // footer there), so a missing or changed object fails here rather than at
 // the first read.
-func (s *Store) OpenAtWith(ctx context.Context, obj source.Object, o ReadAtOptions) (source.ReaderAtCloser, error) {
+func (s *Store) OpenAtWith(ctx context.Context, obj pusher.Object, o ReadAtOptions) (source.ReaderAtCloser, error) {
 	if obj.Size < 0 {
 		return nil, fmt.Errorf("open %s: negative size %d", s.objURL(obj.Key), obj.Size)
 	}
@@ -96,7 +97,7 @@ func (s *Store) OpenAtWith(ctx context.Context, obj source.Object, o ReadAtOptio
 }
 
 // getRange fills p with the object's bytes from off.
-func (s *Store) getRange(ctx context.Context, obj source.Object, p []byte, off int64) error {
+func (s *Store) getRange(ctx context.Context, obj pusher.Object, p []byte, off int64) error {
 	if len(p) == 0 {
 		return nil
 	}
@@ -139,7 +140,7 @@ func (s *Store) getRange(ctx context.Context, obj source.Object, p []byte, off i
 }
 
 // head checks that an empty object is still there, unchanged.
-func (s *Store) head(ctx context.Context, obj source.Object) error {
+func (s *Store) head(ctx context.Context, obj pusher.Object) error {
 	in := &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(obj.Key)}
 	if obj.ETag != "" {
 		in.IfMatch = aws.String(`"` + obj.ETag + `"`)
@@ -155,7 +156,7 @@ func (s *Store) head(ctx context.Context, obj source.Object) error {
 }
 
 // rangeError translates a failed GetObject or HeadObject as Open does.
-func (s *Store) rangeError(obj source.Object, off int64, n int, err error) error {
+func (s *Store) rangeError(obj pusher.Object, off int64, n int, err error) error {
 	var noKey *types.NoSuchKey
 	var notFound *types.NotFound
 	var respErr *awshttp.ResponseError

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	parquetgo "github.com/parquet-go/parquet-go"
 
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/source/format"
 	_ "github.com/ferrydata/ferry/source/format/parquet"
@@ -38,8 +39,8 @@ func TestMinIOOpenAt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	byKey := map[string]source.Object{}
-	if err := s.List(ctx, func(page []source.Object) error {
+	byKey := map[string]pusher.Object{}
+	if err := s.List(ctx, func(page []pusher.Object) error {
 		for _, o := range page {
 			byKey[o.Key] = o
 		}
@@ -111,7 +112,7 @@ func TestMinIOOpenAt(t *testing.T) {
 	})
 
 	t.Run("small and empty", func(t *testing.T) {
-		for _, obj := range []source.Object{small, {Key: "small.bin", Size: 10}} { // listed, and without an ETag
+		for _, obj := range []pusher.Object{small, {Key: "small.bin", Size: 10}} { // listed, and without an ETag
 			ra, err := s.OpenAt(ctx, obj)
 			if err != nil {
 				t.Fatal(err)
@@ -133,25 +134,25 @@ func TestMinIOOpenAt(t *testing.T) {
 	})
 
 	t.Run("errors", func(t *testing.T) {
-		for _, obj := range []source.Object{{Key: "missing", Size: 10, ETag: "abc"}, {Key: "missing", Size: 10}, {Key: "missing"}} {
+		for _, obj := range []pusher.Object{{Key: "missing", Size: 10, ETag: "abc"}, {Key: "missing", Size: 10}, {Key: "missing"}} {
 			if _, err := s.OpenAt(ctx, obj); !errors.Is(err, source.ErrNotFound) {
 				t.Errorf("OpenAt(%+v) = %v, want ErrNotFound", obj, err)
 			} else {
 				t.Log(err)
 			}
 		}
-		if _, err := s.OpenAt(ctx, source.Object{Key: "small.bin", Size: 10, ETag: "0123"}); !errors.Is(err, ErrChanged) {
+		if _, err := s.OpenAt(ctx, pusher.Object{Key: "small.bin", Size: 10, ETag: "0123"}); !errors.Is(err, ErrChanged) {
 			t.Errorf("OpenAt with a wrong ETag = %v, want ErrChanged", err)
 		} else {
 			t.Log(err)
 		}
 		// A wrong size without an ETag is caught by the Content-Range.
-		if _, err := s.OpenAt(ctx, source.Object{Key: "small.bin", Size: 8}); !errors.Is(err, ErrChanged) {
+		if _, err := s.OpenAt(ctx, pusher.Object{Key: "small.bin", Size: 8}); !errors.Is(err, ErrChanged) {
 			t.Errorf("OpenAt with a wrong size = %v, want ErrChanged", err)
 		} else {
 			t.Log(err)
 		}
-		if _, err := s.OpenAt(ctx, source.Object{Key: "small.bin", Size: 0}); !errors.Is(err, ErrChanged) {
+		if _, err := s.OpenAt(ctx, pusher.Object{Key: "small.bin", Size: 0}); !errors.Is(err, ErrChanged) {
 			t.Errorf("OpenAt with size 0 = %v, want ErrChanged", err)
 		}
 
@@ -216,8 +217,8 @@ func TestMinIOOpenAtParquet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var obj source.Object
-	s.List(ctx, func(page []source.Object) error { obj = page[0]; return nil })
+	var obj pusher.Object
+	s.List(ctx, func(page []pusher.Object) error { obj = page[0]; return nil })
 
 	for _, tt := range []struct {
 		start int64
@@ -228,11 +229,11 @@ func TestMinIOOpenAtParquet(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := format.NewAt(ra, obj.Size, format.Options{Format: format.Parquet}, source.Position{Records: start})
+		r, err := format.NewAt(ra, obj.Size, format.Options{Format: format.Parquet}, pusher.Position{Records: start})
 		if err != nil {
 			t.Fatal(err)
 		}
-		var b source.Batch
+		var b pusher.Batch
 		got := start
 		for {
 			err := r.Next(&b)
@@ -285,17 +286,17 @@ func BenchmarkMinIOOpenAtParquet(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var obj source.Object
-	s.List(ctx, func(page []source.Object) error { obj = page[0]; return nil })
+	var obj pusher.Object
+	s.List(ctx, func(page []pusher.Object) error { obj = page[0]; return nil })
 	b.SetBytes(obj.Size)
-	var batch source.Batch
+	var batch pusher.Batch
 	var requests int64
 	for b.Loop() {
 		ra, err := s.OpenAt(ctx, obj)
 		if err != nil {
 			b.Fatal(err)
 		}
-		r, err := format.NewAt(ra, obj.Size, format.Options{Format: format.Parquet}, source.Position{})
+		r, err := format.NewAt(ra, obj.Size, format.Options{Format: format.Parquet}, pusher.Position{})
 		if err != nil {
 			b.Fatal(err)
 		}

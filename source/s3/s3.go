@@ -38,6 +38,7 @@ import (
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source"
 )
 
@@ -247,7 +248,7 @@ func (s *Store) listPrefix() string {
 }
 
 // List calls fn with each page of objects under the root.
-func (s *Store) List(ctx context.Context, fn func(page []source.Object) error) error {
+func (s *Store) List(ctx context.Context, fn func(page []pusher.Object) error) error {
 	return s.ListAfter(ctx, "", fn)
 }
 
@@ -255,7 +256,7 @@ var _ source.StartAfterLister = (*Store)(nil)
 
 // ListAfter is List for the keys after startAfter only (S3's StartAfter):
 // the pages before it are not fetched at all.
-func (s *Store) ListAfter(ctx context.Context, startAfter string, fn func(page []source.Object) error) error {
+func (s *Store) ListAfter(ctx context.Context, startAfter string, fn func(page []pusher.Object) error) error {
 	in := &s3.ListObjectsV2Input{
 		Bucket:  aws.String(s.bucket),
 		MaxKeys: aws.Int32(PageSize),
@@ -275,9 +276,9 @@ func (s *Store) ListAfter(ctx context.Context, startAfter string, fn func(page [
 		if len(out.Contents) == 0 {
 			continue
 		}
-		page := make([]source.Object, 0, len(out.Contents))
+		page := make([]pusher.Object, 0, len(out.Contents))
 		for _, o := range out.Contents {
-			page = append(page, source.Object{
+			page = append(page, pusher.Object{
 				Key:          aws.ToString(o.Key),
 				Size:         aws.ToInt64(o.Size),
 				ETag:         strings.Trim(aws.ToString(o.ETag), `"`),
@@ -293,7 +294,7 @@ func (s *Store) ListAfter(ctx context.Context, startAfter string, fn func(page [
 
 // Open returns the object's content from byte off. The body is the HTTP
 // response body itself; close it.
-func (s *Store) Open(ctx context.Context, obj source.Object, off int64) (io.ReadCloser, error) {
+func (s *Store) Open(ctx context.Context, obj pusher.Object, off int64) (io.ReadCloser, error) {
 	in := &s3.GetObjectInput{
 		Bucket: aws.String(s.bucket),
 		Key:    aws.String(obj.Key),
@@ -354,12 +355,12 @@ func (s *Store) String() string {
 
 // Stat returns the current version of the object at key (a HeadObject
 // call), for callers that know a key but not its ETag or size.
-func (s *Store) Stat(ctx context.Context, key string) (source.Object, error) {
+func (s *Store) Stat(ctx context.Context, key string) (pusher.Object, error) {
 	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
 	if err != nil {
-		return source.Object{}, s.rangeError(source.Object{Key: key}, 0, 0, err)
+		return pusher.Object{}, s.rangeError(pusher.Object{Key: key}, 0, 0, err)
 	}
-	return source.Object{
+	return pusher.Object{
 		Key: key, Size: aws.ToInt64(out.ContentLength), ETag: strings.Trim(aws.ToString(out.ETag), `"`),
 		LastModified: aws.ToTime(out.LastModified),
 	}, nil

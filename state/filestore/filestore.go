@@ -22,7 +22,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/state"
 )
 
@@ -41,7 +41,7 @@ type entry struct {
 	ETag     string          `json:"etag"`
 	Size     int64           `json:"size"`
 	Status   state.Status    `json:"status"`
-	Pos      source.Position `json:"position"`
+	Pos      pusher.Position `json:"position"`
 	Attempts int             `json:"attempts"`
 	Error    string          `json:"error,omitempty"`
 	Updated  time.Time       `json:"updated_at"`
@@ -96,7 +96,7 @@ func (s *Store) open(pipeline string) (*pipelineFile, error) {
 			return nil, fmt.Errorf("state: %s is not a ferry state file: %w", f.path, err)
 		}
 		for _, e := range f.doc.Files {
-			f.entries[state.ID(source.Object{Key: e.Key, ETag: e.ETag})] = e
+			f.entries[state.ID(pusher.Object{Key: e.Key, ETag: e.ETag})] = e
 		}
 	}
 	s.files[pipeline] = f
@@ -131,7 +131,7 @@ func (f *pipelineFile) save() error {
 }
 
 // Lookup implements state.Store.
-func (s *Store) Lookup(_ context.Context, pipeline string, objs []source.Object) (map[string]state.Progress, error) {
+func (s *Store) Lookup(_ context.Context, pipeline string, objs []pusher.Object) (map[string]state.Progress, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f, err := s.open(pipeline)
@@ -145,7 +145,7 @@ func (s *Store) Lookup(_ context.Context, pipeline string, objs []source.Object)
 	out := map[string]state.Progress{}
 	for _, e := range f.doc.Files {
 		if keys[e.Key] {
-			out[state.ID(source.Object{Key: e.Key, ETag: e.ETag})] = e.progress()
+			out[state.ID(pusher.Object{Key: e.Key, ETag: e.ETag})] = e.progress()
 		}
 	}
 	return out, nil
@@ -156,7 +156,7 @@ func (e *entry) progress() state.Progress {
 }
 
 // Start implements state.Store.
-func (s *Store) Start(_ context.Context, pipeline string, obj source.Object) (state.Progress, error) {
+func (s *Store) Start(_ context.Context, pipeline string, obj pusher.Object) (state.Progress, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f, err := s.open(pipeline)
@@ -178,7 +178,7 @@ func (s *Store) Start(_ context.Context, pipeline string, obj source.Object) (st
 }
 
 // Advance implements state.Store.
-func (s *Store) Advance(_ context.Context, pipeline string, c *source.Chunk) error {
+func (s *Store) Advance(_ context.Context, pipeline string, c *pusher.Chunk) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f, err := s.open(pipeline)
@@ -199,7 +199,7 @@ func (s *Store) Advance(_ context.Context, pipeline string, c *source.Chunk) err
 }
 
 // Fail implements state.Store.
-func (s *Store) Fail(_ context.Context, pipeline string, obj source.Object, cause error) error {
+func (s *Store) Fail(_ context.Context, pipeline string, obj pusher.Object, cause error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f, err := s.open(pipeline)
@@ -242,7 +242,7 @@ func (s *Store) Prune(_ context.Context, pipeline string, before time.Time, belo
 	var n int64
 	for _, e := range f.doc.Files {
 		if e.Status == state.Done && e.Updated.Before(before) && (belowKey == "" || e.Key < belowKey) {
-			delete(f.entries, state.ID(source.Object{Key: e.Key, ETag: e.ETag}))
+			delete(f.entries, state.ID(pusher.Object{Key: e.Key, ETag: e.ETag}))
 			n++
 			continue
 		}

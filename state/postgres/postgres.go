@@ -21,7 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/state"
 )
 
@@ -120,7 +120,7 @@ func New(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
 }
 
 // Lookup implements state.Store with one query per page.
-func (s *Store) Lookup(ctx context.Context, pipeline string, objs []source.Object) (map[string]state.Progress, error) {
+func (s *Store) Lookup(ctx context.Context, pipeline string, objs []pusher.Object) (map[string]state.Progress, error) {
 	keys := make([]string, len(objs))
 	for i, o := range objs {
 		keys[i] = o.Key
@@ -138,7 +138,7 @@ func (s *Store) Lookup(ctx context.Context, pipeline string, objs []source.Objec
 		if err := rows.Scan(&key, &etag, &p.Status, &p.Pos.Records, &p.Pos.Offset, &p.Attempts, &p.Error); err != nil {
 			return nil, fmt.Errorf("state: lookup: %w", err)
 		}
-		out[state.ID(source.Object{Key: key, ETag: etag})] = p
+		out[state.ID(pusher.Object{Key: key, ETag: etag})] = p
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("state: lookup: %w", err)
@@ -147,7 +147,7 @@ func (s *Store) Lookup(ctx context.Context, pipeline string, objs []source.Objec
 }
 
 // Start implements state.Store.
-func (s *Store) Start(ctx context.Context, pipeline string, obj source.Object) (state.Progress, error) {
+func (s *Store) Start(ctx context.Context, pipeline string, obj pusher.Object) (state.Progress, error) {
 	var p state.Progress
 	err := s.pool.QueryRow(ctx, `INSERT INTO ferry.files AS f (pipeline, key, etag, size, status, attempts)
 		VALUES ($1, $2, $3, $4, 'loading', 1)
@@ -164,13 +164,13 @@ func (s *Store) Start(ctx context.Context, pipeline string, obj source.Object) (
 }
 
 // Advance implements state.Store outside a transaction.
-func (s *Store) Advance(ctx context.Context, pipeline string, c *source.Chunk) error {
+func (s *Store) Advance(ctx context.Context, pipeline string, c *pusher.Chunk) error {
 	return Advance(ctx, s.pool, pipeline, c)
 }
 
 // Advance moves the file of c from c.Start to c.End (done when c.Last),
 // using q: pass the transaction that copied the chunk's rows.
-func Advance(ctx context.Context, q Querier, pipeline string, c *source.Chunk) error {
+func Advance(ctx context.Context, q Querier, pipeline string, c *pusher.Chunk) error {
 	status := state.Loading
 	if c.Last {
 		status = state.Done
@@ -189,7 +189,7 @@ func Advance(ctx context.Context, q Querier, pipeline string, c *source.Chunk) e
 
 // Reject records rejected records of c's file with q, inside the chunk's
 // transaction.
-func Reject(ctx context.Context, q Querier, pipeline string, file source.Object, rejects []*source.RecordError) error {
+func Reject(ctx context.Context, q Querier, pipeline string, file pusher.Object, rejects []*pusher.RecordError) error {
 	if len(rejects) == 0 {
 		return nil
 	}
@@ -221,10 +221,10 @@ func Reject(ctx context.Context, q Querier, pipeline string, file source.Object,
 
 // RejectMessage records a queue message that could not be used (not a
 // notification): key is the queue URL, etag empty, raw the body cut at
-// source.MaxRawBytes.
+// pusher.MaxRawBytes.
 func (s *Store) RejectMessage(ctx context.Context, pipeline, queueURL, messageID, body string, cause error) error {
-	if len(body) > source.MaxRawBytes {
-		body = body[:source.MaxRawBytes]
+	if len(body) > pusher.MaxRawBytes {
+		body = body[:pusher.MaxRawBytes]
 	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO ferry.rejects (pipeline, key, etag, message_id, error, raw) VALUES ($1, $2, '', $3, $4, $5)`,
 		pipeline, queueURL, messageID, cleanText(cause.Error()), cleanText(body))
@@ -242,7 +242,7 @@ func cleanText(s string) string {
 }
 
 // Fail implements state.Store.
-func (s *Store) Fail(ctx context.Context, pipeline string, obj source.Object, cause error) error {
+func (s *Store) Fail(ctx context.Context, pipeline string, obj pusher.Object, cause error) error {
 	_, err := s.pool.Exec(ctx, `UPDATE ferry.files SET status = 'failed', error = $4, updated_at = now()
 		WHERE pipeline = $1 AND key = $2 AND etag = $3 AND status <> 'done'`,
 		pipeline, obj.Key, obj.ETag, cause.Error())
@@ -338,7 +338,7 @@ func nullTime(t time.Time) *time.Time {
 // Claim, which sends them with its lock (advisory locks count, so a key
 // claimed again before its unlock went out stays held once), or go out
 // within unclaimDelay when no Claim comes.
-func (s *Store) Claim(ctx context.Context, pipeline string, obj source.Object) (func(), error) {
+func (s *Store) Claim(ctx context.Context, pipeline string, obj pusher.Object) (func(), error) {
 	key := claimKey(pipeline, obj)
 	s.claimMu.Lock()
 	defer s.claimMu.Unlock()
@@ -418,7 +418,7 @@ func (s *Store) dropClaimConn() {
 
 // claimKey names a file version for its advisory lock (hashed to 64 bits:
 // a collision only makes two files wait for each other).
-func claimKey(pipeline string, obj source.Object) string {
+func claimKey(pipeline string, obj pusher.Object) string {
 	return cleanText(pipeline + "\n" + obj.Key + "\n" + obj.ETag)
 }
 

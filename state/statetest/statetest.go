@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/state"
 )
 
@@ -16,15 +16,15 @@ import (
 // returns a store over the same data (to check persistence).
 func Run(t *testing.T, open func(t *testing.T) (s state.Store, reopen func() state.Store)) {
 	ctx := context.Background()
-	a := source.Object{Key: "dir/a.csv", ETag: "e1", Size: 10}
-	b := source.Object{Key: "dir/b.csv", ETag: "e1", Size: 20}
-	chunk := func(obj source.Object, from, to int64, last bool) *source.Chunk {
-		return &source.Chunk{File: obj, Start: source.Position{Records: from, Offset: from * 10}, End: source.Position{Records: to, Offset: to * 10}, Last: last}
+	a := pusher.Object{Key: "dir/a.csv", ETag: "e1", Size: 10}
+	b := pusher.Object{Key: "dir/b.csv", ETag: "e1", Size: 20}
+	chunk := func(obj pusher.Object, from, to int64, last bool) *pusher.Chunk {
+		return &pusher.Chunk{File: obj, Start: pusher.Position{Records: from, Offset: from * 10}, End: pusher.Position{Records: to, Offset: to * 10}, Last: last}
 	}
 
 	t.Run("new files are absent", func(t *testing.T) {
 		s, _ := open(t)
-		got, err := s.Lookup(ctx, "p", []source.Object{a, b})
+		got, err := s.Lookup(ctx, "p", []pusher.Object{a, b})
 		if err != nil || len(got) != 0 {
 			t.Fatalf("Lookup = %v, %v; want empty", got, err)
 		}
@@ -41,13 +41,13 @@ func Run(t *testing.T, open func(t *testing.T) (s state.Store, reopen func() sta
 		}
 		s2 := reopen()
 		p, err = s2.Start(ctx, "p", a)
-		if err != nil || p.Status != state.Loading || p.Pos != (source.Position{Records: 5, Offset: 50}) || p.Attempts != 2 {
+		if err != nil || p.Status != state.Loading || p.Pos != (pusher.Position{Records: 5, Offset: 50}) || p.Attempts != 2 {
 			t.Fatalf("Start after reopen = %+v, %v; want loading at 5, attempt 2", p, err)
 		}
 		if err := s2.Advance(ctx, "p", chunk(a, 5, 9, true)); err != nil {
 			t.Fatal(err)
 		}
-		got, err := s2.Lookup(ctx, "p", []source.Object{a, b})
+		got, err := s2.Lookup(ctx, "p", []pusher.Object{a, b})
 		if err != nil || len(got) != 1 || got[state.ID(a)].Status != state.Done || got[state.ID(a)].Pos.Records != 9 {
 			t.Fatalf("Lookup = %+v, %v", got, err)
 		}
@@ -84,7 +84,7 @@ func Run(t *testing.T, open func(t *testing.T) (s state.Store, reopen func() sta
 		if err := s.Fail(ctx, "p", a, errors.New("record 4: bad")); err != nil {
 			t.Fatal(err)
 		}
-		got, err := reopen().Lookup(ctx, "p", []source.Object{a})
+		got, err := reopen().Lookup(ctx, "p", []pusher.Object{a})
 		if err != nil || got[state.ID(a)].Status != state.Failed || got[state.ID(a)].Error != "record 4: bad" {
 			t.Fatalf("Lookup = %+v, %v", got, err)
 		}
@@ -114,7 +114,7 @@ func Run(t *testing.T, open func(t *testing.T) (s state.Store, reopen func() sta
 
 	t.Run("prune forgets old done files only", func(t *testing.T) {
 		s, _ := open(t)
-		for _, o := range []source.Object{a, b} {
+		for _, o := range []pusher.Object{a, b} {
 			if _, err := s.Start(ctx, "p", o); err != nil {
 				t.Fatal(err)
 			}
@@ -131,7 +131,7 @@ func Run(t *testing.T, open func(t *testing.T) (s state.Store, reopen func() sta
 		if n, err := s.Prune(ctx, "p", time.Now().Add(time.Hour), ""); err != nil || n != 1 {
 			t.Fatalf("prune = %d, %v; want 1", n, err)
 		}
-		got, err := s.Lookup(ctx, "p", []source.Object{a, b})
+		got, err := s.Lookup(ctx, "p", []pusher.Object{a, b})
 		if err != nil || len(got) != 1 || got[state.ID(b)].Status != state.Loading {
 			t.Fatalf("after prune: %+v, %v", got, err)
 		}
@@ -139,9 +139,9 @@ func Run(t *testing.T, open func(t *testing.T) (s state.Store, reopen func() sta
 
 	t.Run("start-after key keeps the lookback window", func(t *testing.T) {
 		s, _ := open(t)
-		var objs []source.Object
+		var objs []pusher.Object
 		for i := 1; i <= 5; i++ {
-			o := source.Object{Key: fmt.Sprintf("2024/05/0%d.log", i), ETag: "e"}
+			o := pusher.Object{Key: fmt.Sprintf("2024/05/0%d.log", i), ETag: "e"}
 			objs = append(objs, o)
 			if _, err := s.Start(ctx, "p", o); err != nil {
 				t.Fatal(err)
@@ -164,7 +164,7 @@ func Run(t *testing.T, open func(t *testing.T) (s state.Store, reopen func() sta
 		check(0, time.Now().Add(-time.Hour), "")
 		check(2, time.Now().Add(time.Hour), "2024/05/03.log")
 		// A file still loading is listed again.
-		late := source.Object{Key: "2024/05/02z.log", ETag: "e"}
+		late := pusher.Object{Key: "2024/05/02z.log", ETag: "e"}
 		if _, err := s.Start(ctx, "p", late); err != nil {
 			t.Fatal(err)
 		}
@@ -187,7 +187,7 @@ func Run(t *testing.T, open func(t *testing.T) (s state.Store, reopen func() sta
 	t.Run("keys compare bytewise, as S3 lists them", func(t *testing.T) {
 		s, _ := open(t)
 		for _, k := range []string{"x/B", "x/a", "x/b"} { // S3 order: B < a < b
-			o := source.Object{Key: k, ETag: "e"}
+			o := pusher.Object{Key: k, ETag: "e"}
 			if _, err := s.Start(ctx, "p", o); err != nil {
 				t.Fatal(err)
 			}

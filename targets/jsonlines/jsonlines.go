@@ -20,8 +20,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ferrydata/ferry/source"
-	"github.com/ferrydata/ferry/targets"
+	"github.com/ferrydata/ferry/pusher"
 )
 
 // Target writes JSON lines to w.
@@ -51,7 +50,7 @@ type reject struct {
 	RejectedAt time.Time `json:"rejected_at"`
 }
 
-var _ targets.Target = (*Target)(nil)
+var _ pusher.Target = (*Target)(nil)
 
 // Stdout returns a target writing to standard output.
 func Stdout() *Target { return &Target{name: "stdout", w: os.Stdout} }
@@ -68,15 +67,15 @@ func File(path string) (*Target, error) {
 	return &Target{name: "file:" + path, w: f, file: f}, nil
 }
 
-// Write implements targets.Target.
-func (t *Target) Write(_ context.Context, c *source.Chunk) error {
+// Write implements pusher.Target.
+func (t *Target) Write(_ context.Context, c *pusher.Chunk) error {
 	if err := t.write(c); err != nil {
 		return err
 	}
 	return t.writeRejects(c)
 }
 
-func (t *Target) writeRejects(c *source.Chunk) error {
+func (t *Target) writeRejects(c *pusher.Chunk) error {
 	if len(c.Rejects) == 0 || t.Rejects == nil {
 		return nil
 	}
@@ -109,13 +108,13 @@ func (t *Target) writeRejects(c *source.Chunk) error {
 
 // RejectMessage writes a rejects line for a queue message that is not a
 // notification: key is the queue URL, raw the body cut at
-// source.MaxRawBytes. It is a no-op without a Rejects writer.
+// pusher.MaxRawBytes. It is a no-op without a Rejects writer.
 func (t *Target) RejectMessage(queueURL, messageID, body string, cause error) error {
 	if t.Rejects == nil {
 		return nil
 	}
-	if len(body) > source.MaxRawBytes {
-		body = body[:source.MaxRawBytes]
+	if len(body) > pusher.MaxRawBytes {
+		body = body[:pusher.MaxRawBytes]
 	}
 	line, err := json.Marshal(reject{Pipeline: t.Pipeline, Key: queueURL, MessageID: messageID, Error: cause.Error(),
 		Raw: strings.ToValidUTF8(body, "\uFFFD"), RejectedAt: time.Now().UTC()})
@@ -135,13 +134,13 @@ func (t *Target) RejectMessage(queueURL, messageID, body string, cause error) er
 	return nil
 }
 
-func (t *Target) write(c *source.Chunk) error {
+func (t *Target) write(c *pusher.Chunk) error {
 	b := c.Batch
 	if b == nil || b.Len() == 0 {
 		return nil
 	}
 	buf := make([]byte, 0, b.Size()*2+b.Len()*16)
-	fileKey := source.AppendJSONString(nil, []byte(c.File.Key))
+	fileKey := pusher.AppendJSONString(nil, []byte(c.File.Key))
 	for r := 0; r < b.Len(); r++ {
 		buf = b.AppendJSON(buf, r)
 		buf = buf[:len(buf)-1] // reopen the object for system columns
@@ -166,10 +165,10 @@ func (t *Target) write(c *source.Chunk) error {
 	return nil
 }
 
-// CommitsProgress implements targets.Target: progress is kept separately.
+// CommitsProgress implements pusher.Target: progress is kept separately.
 func (t *Target) CommitsProgress() bool { return false }
 
-// String implements targets.Target.
+// String implements pusher.Target.
 func (t *Target) String() string { return t.name }
 
 // Close closes the file, if any.

@@ -7,21 +7,21 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 )
 
 func TestWrite(t *testing.T) {
-	b := &source.Batch{Columns: []string{"s", "n", "b", "j", "null", "missing"}}
+	b := &pusher.Batch{Columns: []string{"s", "n", "b", "j", "null", "missing"}}
 	b.StartRecord()
-	b.AddField(source.String, []byte("a\"b\\c\n\x01é\xff"))
-	b.AddField(source.Number, []byte("1.5e3"))
-	b.AddField(source.Bool, []byte("true"))
-	b.AddField(source.JSON, []byte(`{"x":[1,2]}`))
+	b.AddField(pusher.String, []byte("a\"b\\c\n\x01é\xff"))
+	b.AddField(pusher.Number, []byte("1.5e3"))
+	b.AddField(pusher.Bool, []byte("true"))
+	b.AddField(pusher.JSON, []byte(`{"x":[1,2]}`))
 	b.AddNull()
 	var out bytes.Buffer
 	tg := Writer("test", &out)
 	tg.System = true
-	c := &source.Chunk{File: source.Object{Key: "k\"ey"}, Start: source.Position{Records: 41}, End: source.Position{Records: 42}, Batch: b}
+	c := &pusher.Chunk{File: pusher.Object{Key: "k\"ey"}, Start: pusher.Position{Records: 41}, End: pusher.Position{Records: 42}, Batch: b}
 	if err := tg.Write(t.Context(), c); err != nil {
 		t.Fatal(err)
 	}
@@ -42,10 +42,10 @@ func TestFileAppends(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b := &source.Batch{Columns: []string{"a"}}
+		b := &pusher.Batch{Columns: []string{"a"}}
 		b.StartRecord()
-		b.AddField(source.String, []byte("x"))
-		if err := tg.Write(t.Context(), &source.Chunk{Batch: b}); err != nil {
+		b.AddField(pusher.String, []byte("x"))
+		if err := tg.Write(t.Context(), &pusher.Chunk{Batch: b}); err != nil {
 			t.Fatal(err)
 		}
 		tg.Close()

@@ -12,14 +12,13 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/jackc/pgx/v5/pgtype"
-
-	"github.com/ferrydata/ferry/source"
 )
 
 // An encoder appends the binary COPY representation of one non-NULL value
 // (without the length prefix) to dst.
-type encoder func(dst []byte, k source.Kind, v []byte) ([]byte, error)
+type encoder func(dst []byte, k pusher.Kind, v []byte) ([]byte, error)
 
 // Conversion options.
 type Conversion struct {
@@ -43,7 +42,7 @@ func encoderFor(m *pgtype.Map, baseOID uint32, typtype string, typeName string, 
 	case pgtype.TextOID, pgtype.VarcharOID, pgtype.BPCharOID, pgtype.NameOID:
 		return text, nil
 	case pgtype.JSONOID:
-		return func(dst []byte, k source.Kind, v []byte) ([]byte, error) {
+		return func(dst []byte, k pusher.Kind, v []byte) ([]byte, error) {
 			at := len(dst)
 			dst, err := encodeJSON(dst, k, v)
 			if err != nil {
@@ -52,7 +51,7 @@ func encoderFor(m *pgtype.Map, baseOID uint32, typtype string, typeName string, 
 			return fixUTF8(dst, at, conv.RejectInvalidUTF8)
 		}, nil
 	case pgtype.JSONBOID:
-		return func(dst []byte, k source.Kind, v []byte) ([]byte, error) {
+		return func(dst []byte, k pusher.Kind, v []byte) ([]byte, error) {
 			at := len(dst)
 			dst, err := encodeJSONB(dst, k, v)
 			if err != nil {
@@ -95,7 +94,7 @@ func encoderFor(m *pgtype.Map, baseOID uint32, typtype string, typeName string, 
 	if !ok {
 		return nil, fmt.Errorf("type %s is not supported", typeName)
 	}
-	return func(dst []byte, k source.Kind, v []byte) ([]byte, error) {
+	return func(dst []byte, k pusher.Kind, v []byte) ([]byte, error) {
 		val, err := typ.Codec.DecodeValue(m, baseOID, pgtype.TextFormatCode, v)
 		if err != nil {
 			return dst, fmt.Errorf("invalid %s %q: %w", typeName, clip(v), err)
@@ -166,8 +165,8 @@ var typeOfBits = map[int]string{16: "smallint", 32: "integer", 64: "bigint"}
 
 func encodeInt(bits int) encoder {
 	name := typeOfBits[bits]
-	return func(dst []byte, k source.Kind, v []byte) ([]byte, error) {
-		if k != source.String && k != source.Number {
+	return func(dst []byte, k pusher.Kind, v []byte) ([]byte, error) {
+		if k != pusher.String && k != pusher.Number {
 			return dst, fmt.Errorf("cannot convert %s %s to %s", k, clip(v), name)
 		}
 		n, err := parseInt(v, bits)
@@ -188,8 +187,8 @@ func encodeInt(bits int) encoder {
 	}
 }
 
-func parseFloat(k source.Kind, v []byte, bits int, name string) (float64, error) {
-	if k != source.String && k != source.Number {
+func parseFloat(k pusher.Kind, v []byte, bits int, name string) (float64, error) {
+	if k != pusher.String && k != pusher.Number {
 		return 0, fmt.Errorf("cannot convert %s %s to %s", k, clip(v), name)
 	}
 	t := trimSpace(v)
@@ -209,7 +208,7 @@ func parseFloat(k source.Kind, v []byte, bits int, name string) (float64, error)
 	return f, nil
 }
 
-func encodeFloat8(dst []byte, k source.Kind, v []byte) ([]byte, error) {
+func encodeFloat8(dst []byte, k pusher.Kind, v []byte) ([]byte, error) {
 	f, err := parseFloat(k, v, 64, "double precision")
 	if err != nil {
 		return dst, err
@@ -217,7 +216,7 @@ func encodeFloat8(dst []byte, k source.Kind, v []byte) ([]byte, error) {
 	return binary.BigEndian.AppendUint64(dst, math.Float64bits(f)), nil
 }
 
-func encodeFloat4(dst []byte, k source.Kind, v []byte) ([]byte, error) {
+func encodeFloat4(dst []byte, k pusher.Kind, v []byte) ([]byte, error) {
 	f, err := parseFloat(k, v, 32, "real")
 	if err != nil {
 		return dst, err
@@ -247,8 +246,8 @@ func parseBool(v []byte) (bool, bool) {
 	return false, false
 }
 
-func encodeBool(dst []byte, k source.Kind, v []byte) ([]byte, error) {
-	if k == source.JSON {
+func encodeBool(dst []byte, k pusher.Kind, v []byte) ([]byte, error) {
+	if k == pusher.JSON {
 		return dst, fmt.Errorf("cannot convert json %s to boolean", clip(v))
 	}
 	b, ok := parseBool(v)
@@ -265,13 +264,13 @@ var errInvalidUTF8 = errors.New("invalid UTF-8 (--invalid-utf8 reject)")
 
 // encodeTextFixing appends text, replacing invalid UTF-8 and NUL bytes
 // (which PostgreSQL text cannot hold) with U+FFFD.
-func encodeTextFixing(dst []byte, _ source.Kind, v []byte) ([]byte, error) {
+func encodeTextFixing(dst []byte, _ pusher.Kind, v []byte) ([]byte, error) {
 	at := len(dst)
 	return fixUTF8(append(dst, v...), at, false)
 }
 
 // encodeTextStrict appends text, failing on invalid UTF-8 or NUL bytes.
-func encodeTextStrict(dst []byte, _ source.Kind, v []byte) ([]byte, error) {
+func encodeTextStrict(dst []byte, _ pusher.Kind, v []byte) ([]byte, error) {
 	at := len(dst)
 	return fixUTF8(append(dst, v...), at, true)
 }
@@ -300,9 +299,9 @@ func encodeTimestampEpoch(withZone, millis bool) encoder {
 	if millis {
 		unit = "milliseconds"
 	}
-	return func(dst []byte, k source.Kind, v []byte) ([]byte, error) {
+	return func(dst []byte, k pusher.Kind, v []byte) ([]byte, error) {
 		t := trimSpace(v)
-		if k != source.Number && (k != source.String || !looksNumeric(t)) {
+		if k != pusher.Number && (k != pusher.String || !looksNumeric(t)) {
 			return text(dst, k, v)
 		}
 		f, err := strconv.ParseFloat(unsafeString(t), 64)
@@ -340,9 +339,9 @@ func looksNumeric(v []byte) bool {
 // column: JSON values, numbers and booleans as written; a string that holds
 // a JSON object or array as that document; any other string as a JSON
 // string.
-func jsonValue(dst []byte, k source.Kind, v []byte) ([]byte, error) {
+func jsonValue(dst []byte, k pusher.Kind, v []byte) ([]byte, error) {
 	switch k {
-	case source.JSON, source.Number, source.Bool:
+	case pusher.JSON, pusher.Number, pusher.Bool:
 		return append(dst, v...), nil
 	}
 	t := bytes.TrimSpace(v)
@@ -359,13 +358,13 @@ func jsonValue(dst []byte, k source.Kind, v []byte) ([]byte, error) {
 	return append(dst, b...), nil
 }
 
-func encodeJSON(dst []byte, k source.Kind, v []byte) ([]byte, error) { return jsonValue(dst, k, v) }
+func encodeJSON(dst []byte, k pusher.Kind, v []byte) ([]byte, error) { return jsonValue(dst, k, v) }
 
-func encodeJSONB(dst []byte, k source.Kind, v []byte) ([]byte, error) {
+func encodeJSONB(dst []byte, k pusher.Kind, v []byte) ([]byte, error) {
 	return jsonValue(append(dst, 1), k, v) // jsonb binary format version 1
 }
 
-func encodeUUID(dst []byte, k source.Kind, v []byte) ([]byte, error) {
+func encodeUUID(dst []byte, k pusher.Kind, v []byte) ([]byte, error) {
 	t := trimSpace(v)
 	if len(t) == 38 && t[0] == '{' && t[37] == '}' {
 		t = t[1:37]
@@ -398,8 +397,8 @@ func encodeTimestamp(withZone bool) encoder {
 	if withZone {
 		name = "timestamptz"
 	}
-	return func(dst []byte, k source.Kind, v []byte) ([]byte, error) {
-		if k != source.String {
+	return func(dst []byte, k pusher.Kind, v []byte) ([]byte, error) {
+		if k != pusher.String {
 			return dst, fmt.Errorf("cannot convert %s %s to %s", k, clip(v), name)
 		}
 		us, err := parseTimestamp(trimSpace(v), withZone)
@@ -410,8 +409,8 @@ func encodeTimestamp(withZone bool) encoder {
 	}
 }
 
-func encodeDate(dst []byte, k source.Kind, v []byte) ([]byte, error) {
-	if k != source.String {
+func encodeDate(dst []byte, k pusher.Kind, v []byte) ([]byte, error) {
+	if k != pusher.String {
 		return dst, fmt.Errorf("cannot convert %s %s to date", k, clip(v))
 	}
 	days, err := parseDate(trimSpace(v))

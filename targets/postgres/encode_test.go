@@ -7,9 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/jackc/pgx/v5/pgtype"
-
-	"github.com/ferrydata/ferry/source"
 )
 
 func TestParseInt(t *testing.T) {
@@ -113,38 +112,38 @@ func TestEncoders(t *testing.T) {
 	tests := []struct {
 		name    string
 		e       encoder
-		kind    source.Kind
+		kind    pusher.Kind
 		in      string
 		want    []byte
 		wantErr string
 	}{
-		{"int8", enc(pgtype.Int8OID, "bigint"), source.String, "258", binary.BigEndian.AppendUint64(nil, 258), ""},
-		{"int4 number", enc(pgtype.Int4OID, "integer"), source.Number, "-1", []byte{0xff, 0xff, 0xff, 0xff}, ""},
-		{"int2 overflow", enc(pgtype.Int2OID, "smallint"), source.String, "40000", nil, "out of range for smallint"},
-		{"int from bool", enc(pgtype.Int8OID, "bigint"), source.Bool, "true", nil, "cannot convert bool"},
-		{"int garbage", enc(pgtype.Int8OID, "bigint"), source.String, "abc", nil, `invalid bigint "abc"`},
-		{"float8", enc(pgtype.Float8OID, "double precision"), source.String, "1.5", binary.BigEndian.AppendUint64(nil, math.Float64bits(1.5)), ""},
-		{"float8 nan", enc(pgtype.Float8OID, "double precision"), source.String, "NaN", binary.BigEndian.AppendUint64(nil, math.Float64bits(math.NaN())), ""},
-		{"float8 hex", enc(pgtype.Float8OID, "double precision"), source.String, "0x10", nil, "invalid double precision"},
-		{"float4", enc(pgtype.Float4OID, "real"), source.Number, "2", binary.BigEndian.AppendUint32(nil, math.Float32bits(2)), ""},
-		{"bool yes", enc(pgtype.BoolOID, "boolean"), source.String, "YES", []byte{1}, ""},
-		{"bool f", enc(pgtype.BoolOID, "boolean"), source.String, "f", []byte{0}, ""},
-		{"bool json", enc(pgtype.BoolOID, "boolean"), source.Bool, "false", []byte{0}, ""},
-		{"bool bad", enc(pgtype.BoolOID, "boolean"), source.String, "maybe", nil, "invalid boolean"},
-		{"text", enc(pgtype.TextOID, "text"), source.String, "héllo", []byte("héllo"), ""},
-		{"jsonb object", enc(pgtype.JSONBOID, "jsonb"), source.JSON, `{"a":1}`, []byte("\x01{\"a\":1}"), ""},
-		{"jsonb string", enc(pgtype.JSONBOID, "jsonb"), source.String, `a"b`, []byte("\x01\"a\\\"b\""), ""},
-		{"jsonb csv doc", enc(pgtype.JSONBOID, "jsonb"), source.String, `[1,2]`, []byte("\x01[1,2]"), ""},
-		{"jsonb bad doc", enc(pgtype.JSONBOID, "jsonb"), source.String, `{"a":`, nil, "invalid JSON"},
-		{"json number", enc(pgtype.JSONOID, "json"), source.Number, `12`, []byte("12"), ""},
-		{"uuid", enc(pgtype.UUIDOID, "uuid"), source.String, "00112233-4455-6677-8899-aabbccddeeff",
+		{"int8", enc(pgtype.Int8OID, "bigint"), pusher.String, "258", binary.BigEndian.AppendUint64(nil, 258), ""},
+		{"int4 number", enc(pgtype.Int4OID, "integer"), pusher.Number, "-1", []byte{0xff, 0xff, 0xff, 0xff}, ""},
+		{"int2 overflow", enc(pgtype.Int2OID, "smallint"), pusher.String, "40000", nil, "out of range for smallint"},
+		{"int from bool", enc(pgtype.Int8OID, "bigint"), pusher.Bool, "true", nil, "cannot convert bool"},
+		{"int garbage", enc(pgtype.Int8OID, "bigint"), pusher.String, "abc", nil, `invalid bigint "abc"`},
+		{"float8", enc(pgtype.Float8OID, "double precision"), pusher.String, "1.5", binary.BigEndian.AppendUint64(nil, math.Float64bits(1.5)), ""},
+		{"float8 nan", enc(pgtype.Float8OID, "double precision"), pusher.String, "NaN", binary.BigEndian.AppendUint64(nil, math.Float64bits(math.NaN())), ""},
+		{"float8 hex", enc(pgtype.Float8OID, "double precision"), pusher.String, "0x10", nil, "invalid double precision"},
+		{"float4", enc(pgtype.Float4OID, "real"), pusher.Number, "2", binary.BigEndian.AppendUint32(nil, math.Float32bits(2)), ""},
+		{"bool yes", enc(pgtype.BoolOID, "boolean"), pusher.String, "YES", []byte{1}, ""},
+		{"bool f", enc(pgtype.BoolOID, "boolean"), pusher.String, "f", []byte{0}, ""},
+		{"bool json", enc(pgtype.BoolOID, "boolean"), pusher.Bool, "false", []byte{0}, ""},
+		{"bool bad", enc(pgtype.BoolOID, "boolean"), pusher.String, "maybe", nil, "invalid boolean"},
+		{"text", enc(pgtype.TextOID, "text"), pusher.String, "héllo", []byte("héllo"), ""},
+		{"jsonb object", enc(pgtype.JSONBOID, "jsonb"), pusher.JSON, `{"a":1}`, []byte("\x01{\"a\":1}"), ""},
+		{"jsonb string", enc(pgtype.JSONBOID, "jsonb"), pusher.String, `a"b`, []byte("\x01\"a\\\"b\""), ""},
+		{"jsonb csv doc", enc(pgtype.JSONBOID, "jsonb"), pusher.String, `[1,2]`, []byte("\x01[1,2]"), ""},
+		{"jsonb bad doc", enc(pgtype.JSONBOID, "jsonb"), pusher.String, `{"a":`, nil, "invalid JSON"},
+		{"json number", enc(pgtype.JSONOID, "json"), pusher.Number, `12`, []byte("12"), ""},
+		{"uuid", enc(pgtype.UUIDOID, "uuid"), pusher.String, "00112233-4455-6677-8899-aabbccddeeff",
 			[]byte{0, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff}, ""},
-		{"uuid bad", enc(pgtype.UUIDOID, "uuid"), source.String, "0011", nil, "invalid uuid"},
-		{"date", enc(pgtype.DateOID, "date"), source.String, "2000-01-03", []byte{0, 0, 0, 2}, ""},
-		{"timestamptz", enc(pgtype.TimestamptzOID, "timestamptz"), source.String, "2000-01-01T00:00:01Z", binary.BigEndian.AppendUint64(nil, 1e6), ""},
-		{"timestamptz number", enc(pgtype.TimestamptzOID, "timestamptz"), source.Number, "12", nil, "cannot convert number"},
-		{"numeric", enc(pgtype.NumericOID, "numeric"), source.String, "12.50", nil, ""},
-		{"numeric bad", enc(pgtype.NumericOID, "numeric"), source.String, "12,5", nil, "invalid numeric"},
+		{"uuid bad", enc(pgtype.UUIDOID, "uuid"), pusher.String, "0011", nil, "invalid uuid"},
+		{"date", enc(pgtype.DateOID, "date"), pusher.String, "2000-01-03", []byte{0, 0, 0, 2}, ""},
+		{"timestamptz", enc(pgtype.TimestamptzOID, "timestamptz"), pusher.String, "2000-01-01T00:00:01Z", binary.BigEndian.AppendUint64(nil, 1e6), ""},
+		{"timestamptz number", enc(pgtype.TimestamptzOID, "timestamptz"), pusher.Number, "12", nil, "cannot convert number"},
+		{"numeric", enc(pgtype.NumericOID, "numeric"), pusher.String, "12.50", nil, ""},
+		{"numeric bad", enc(pgtype.NumericOID, "numeric"), pusher.String, "12,5", nil, "invalid numeric"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -220,18 +219,18 @@ func TestDefaultTable(t *testing.T) {
 }
 
 func TestInferTypes(t *testing.T) {
-	b := &source.Batch{Columns: []string{"i", "f", "b", "ts", "d", "s", "zip", "j", "n", "mixed"}}
+	b := &pusher.Batch{Columns: []string{"i", "f", "b", "ts", "d", "s", "zip", "j", "n", "mixed"}}
 	rows := [][]struct {
-		k source.Kind
+		k pusher.Kind
 		v string
 	}{
-		{{source.String, "1"}, {source.String, "1.5"}, {source.String, "true"}, {source.String, "2024-01-01T00:00:00Z"}, {source.String, "2024-01-01"}, {source.String, "x"}, {source.String, "007"}, {source.JSON, `{"a":1}`}, {source.Null, ""}, {source.String, "2024-01-01"}},
-		{{source.Number, "2"}, {source.String, "2"}, {source.Bool, "false"}, {source.String, "2024-01-01 10:00:00"}, {source.String, "2024-01-02"}, {source.String, "1"}, {source.String, "010"}, {source.String, "x"}, {source.Null, ""}, {source.String, "2024-01-01 10:00:00"}},
+		{{pusher.String, "1"}, {pusher.String, "1.5"}, {pusher.String, "true"}, {pusher.String, "2024-01-01T00:00:00Z"}, {pusher.String, "2024-01-01"}, {pusher.String, "x"}, {pusher.String, "007"}, {pusher.JSON, `{"a":1}`}, {pusher.Null, ""}, {pusher.String, "2024-01-01"}},
+		{{pusher.Number, "2"}, {pusher.String, "2"}, {pusher.Bool, "false"}, {pusher.String, "2024-01-01 10:00:00"}, {pusher.String, "2024-01-02"}, {pusher.String, "1"}, {pusher.String, "010"}, {pusher.String, "x"}, {pusher.Null, ""}, {pusher.String, "2024-01-01 10:00:00"}},
 	}
 	for _, r := range rows {
 		b.StartRecord()
 		for _, f := range r {
-			if f.k == source.Null {
+			if f.k == pusher.Null {
 				b.AddNull()
 			} else {
 				b.AddField(f.k, []byte(f.v))
@@ -260,7 +259,7 @@ func BenchmarkEncodeRow(b *testing.B) {
 	for b.Loop() {
 		buf = buf[:0]
 		for i, e := range encs {
-			buf, _ = e(buf, source.String, vals[i])
+			buf, _ = e(buf, pusher.String, vals[i])
 		}
 	}
 }

@@ -6,7 +6,7 @@
 // Field values are converted to the column types on the client (see
 // encode.go) and sent in PostgreSQL's binary COPY format, which costs the
 // server less than parsing text. A value that does not convert fails the
-// chunk with a *source.RecordError naming the record and column; nothing of
+// chunk with a *pusher.RecordError naming the record and column; nothing of
 // that chunk is written.
 //
 // Column and table names are always quoted identifiers, never SQL text.
@@ -28,9 +28,8 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 	pgstate "github.com/ferrydata/ferry/state/postgres"
-	"github.com/ferrydata/ferry/targets"
 )
 
 // querier is what table lookups need from a pool, a connection or a
@@ -78,7 +77,7 @@ type Target struct {
 	tbl *table
 }
 
-var _ targets.Target = (*Target)(nil)
+var _ pusher.Target = (*Target)(nil)
 
 // New returns a target writing into cfg.Table through pool. The pool is the
 // caller's.
@@ -124,10 +123,10 @@ func (t *Target) checkSystemColumns(tbl *table) error {
 	return nil
 }
 
-// String implements targets.Target.
+// String implements pusher.Target.
 func (t *Target) String() string { return "postgres table " + t.cfg.Table.Sanitize() }
 
-// CommitsProgress implements targets.Target.
+// CommitsProgress implements pusher.Target.
 func (t *Target) CommitsProgress() bool { return t.cfg.StateInTx }
 
 // UnknownFields says what happens to fields with no column.
@@ -140,12 +139,12 @@ const (
 	UnknownExtra  UnknownFields = "extra"
 )
 
-// Close implements targets.Target; the pool stays open.
+// Close implements pusher.Target; the pool stays open.
 func (t *Target) Close() error { return nil }
 
 // prepare returns the table, creating it from the batch's columns and a
 // sample of its records when it does not exist.
-func (t *Target) prepare(ctx context.Context, b *source.Batch) (*table, error) {
+func (t *Target) prepare(ctx context.Context, b *pusher.Batch) (*table, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.tbl != nil {
@@ -168,7 +167,7 @@ func (t *Target) prepare(ctx context.Context, b *source.Batch) (*table, error) {
 	return tbl, nil
 }
 
-func (t *Target) create(ctx context.Context, b *source.Batch) error {
+func (t *Target) create(ctx context.Context, b *pusher.Batch) error {
 	types := inferTypes(b)
 	override := map[string]string{}
 	for _, c := range t.cfg.Columns {
@@ -288,7 +287,7 @@ const (
 	sysExtra  = -3
 )
 
-func (t *Target) plan(tbl *table, b *source.Batch) (*plan, error) {
+func (t *Target) plan(tbl *table, b *pusher.Batch) (*plan, error) {
 	p := &plan{tbl: tbl}
 	used := map[int]string{}
 	extraCol := -1
@@ -350,12 +349,12 @@ func (t *Target) plan(tbl *table, b *source.Batch) (*plan, error) {
 // the server rejects, re-planning after another worker changed the table.
 const maxAttempts = 64
 
-// Write implements targets.Target. Under SkipRecords, a value that does not
+// Write implements pusher.Target. Under SkipRecords, a value that does not
 // convert, or a row the server refuses (NOT NULL, length, check), becomes a
 // reject: the chunk is written without it and the reject is recorded in
 // ferry.rejects in the same transaction (and appended to c.Rejects).
-func (t *Target) Write(ctx context.Context, c *source.Chunk) error {
-	var excluded map[int]*source.RecordError // batch rows the server refused
+func (t *Target) Write(ctx context.Context, c *pusher.Chunk) error {
+	var excluded map[int]*pusher.RecordError // batch rows the server refused
 	for attempt := 0; ; attempt++ {
 		var p *plan
 		if c.Batch != nil && c.Batch.Len() > 0 {
@@ -394,13 +393,13 @@ func (t *Target) Write(ctx context.Context, c *source.Chunk) error {
 		var le *lineError
 		if t.cfg.SkipRecords && errors.As(err, &le) {
 			if excluded == nil {
-				excluded = map[int]*source.RecordError{}
+				excluded = map[int]*pusher.RecordError{}
 			}
-			le.reject.Raw = source.CutRaw(c.Batch.AppendJSON(nil, le.row))
+			le.reject.Raw = pusher.CutRaw(c.Batch.AppendJSON(nil, le.row))
 			excluded[le.row] = le.reject
 			continue
 		}
-		var re *source.RecordError
+		var re *pusher.RecordError
 		if errors.As(err, &re) {
 			return err
 		}
@@ -411,7 +410,7 @@ func (t *Target) Write(ctx context.Context, c *source.Chunk) error {
 	}
 }
 
-func (t *Target) writeOnce(ctx context.Context, c *source.Chunk, p *plan, excluded map[int]*source.RecordError) ([]*source.RecordError, error) {
+func (t *Target) writeOnce(ctx context.Context, c *pusher.Chunk, p *plan, excluded map[int]*pusher.RecordError) ([]*pusher.RecordError, error) {
 	tx, err := t.pool.Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
@@ -424,7 +423,7 @@ func (t *Target) writeOnce(ctx context.Context, c *source.Chunk, p *plan, exclud
 			return nil, err
 		}
 	}
-	var rejects []*source.RecordError
+	var rejects []*pusher.RecordError
 	if p != nil {
 		r := newCopyReader(c, p, t.cfg.SkipRecords, excluded)
 		_, err := tx.Conn().PgConn().CopyFrom(ctx, r, p.sql)
@@ -449,7 +448,7 @@ func (t *Target) writeOnce(ctx context.Context, c *source.Chunk, p *plan, exclud
 		}
 		rejects = r.rejects
 	}
-	all := append(append([]*source.RecordError(nil), c.Rejects...), rejects...)
+	all := append(append([]*pusher.RecordError(nil), c.Rejects...), rejects...)
 	if c.RejectLimit >= 0 && len(all) > c.RejectLimit {
 		return nil, &rejectLimitError{last: all[len(all)-1]}
 	}
@@ -463,7 +462,7 @@ func (t *Target) writeOnce(ctx context.Context, c *source.Chunk, p *plan, exclud
 }
 
 // rejectLimitError: the chunk would take the file past --max-rejects.
-type rejectLimitError struct{ last *source.RecordError }
+type rejectLimitError struct{ last *pusher.RecordError }
 
 func (e *rejectLimitError) Error() string {
 	return fmt.Sprintf("too many rejected records (--max-rejects); last: %v", e.last)
@@ -474,7 +473,7 @@ var copyLine = regexp.MustCompile(`COPY [^,]+, line (\d+)(?:, column ([^:]+))?`)
 // lineError is a row the server refused, by batch row.
 type lineError struct {
 	row    int
-	reject *source.RecordError
+	reject *pusher.RecordError
 	err    error
 }
 
@@ -483,7 +482,7 @@ func (e *lineError) Unwrap() error { return e.err }
 
 // copyError turns a server-side COPY error that names a line (a NOT NULL,
 // length or check violation) into a lineError for that row.
-func copyError(c *source.Chunk, r *copyReader, err error) error {
+func copyError(c *pusher.Chunk, r *copyReader, err error) error {
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) {
 		return fmt.Errorf("copy: %w", err)
@@ -506,7 +505,7 @@ func copyError(c *source.Chunk, r *copyReader, err error) error {
 		what = fmt.Sprintf("column %s: %s", m[2], pgErr.Message)
 	}
 	return &lineError{row: row, err: err,
-		reject: &source.RecordError{Record: c.First() + int64(row), Offset: -1, Err: errors.New(what)}}
+		reject: &pusher.RecordError{Record: c.First() + int64(row), Offset: -1, Err: errors.New(what)}}
 }
 
 // widenError: a value does not fit a column of a table ferry created, and
@@ -524,17 +523,17 @@ func (e *widenError) Error() string {
 // copyReader streams a chunk in binary COPY format, converting values as it
 // goes, so conversion overlaps with the server's work on earlier rows.
 type copyReader struct {
-	c        *source.Chunk
+	c        *pusher.Chunk
 	p        *plan
 	skip     bool                        // reject rows whose values do not convert
-	excluded map[int]*source.RecordError // rows left out (refused by the server)
+	excluded map[int]*pusher.RecordError // rows left out (refused by the server)
 	row      int
 	buf      []byte
 	off      int
 	eof      bool
 	mu       sync.Mutex            // guards err, which a broken COPY may read late
 	err      error                 // conversion error that stops the COPY
-	rejects  []*source.RecordError // rows left out, with why
+	rejects  []*pusher.RecordError // rows left out, with why
 	sent     []int                 // batch row of each COPY line
 	extra    []byte
 	// readMu is held by Read; detach takes it to wait for a Read under way
@@ -559,7 +558,7 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 256<<10); return 
 
 var copyHeader = []byte("PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00")
 
-func newCopyReader(c *source.Chunk, p *plan, skip bool, excluded map[int]*source.RecordError) *copyReader {
+func newCopyReader(c *pusher.Chunk, p *plan, skip bool, excluded map[int]*pusher.RecordError) *copyReader {
 	bp := bufPool.Get().(*[]byte)
 	return &copyReader{c: c, p: p, skip: skip, excluded: excluded, buf: append((*bp)[:0], copyHeader...),
 		sent: make([]int, 0, c.Batch.Len())}
@@ -634,10 +633,10 @@ rows:
 				at := len(buf)
 				buf = append(buf, 0, 0, 0, 0)
 				r.extra = r.appendExtra(r.extra[:0], fields)
-				buf, _ = r.p.enc[j](buf, source.JSON, r.extra)
+				buf, _ = r.p.enc[j](buf, pusher.JSON, r.extra)
 				binary.BigEndian.PutUint32(buf[at:], uint32(len(buf)-at-4))
 				continue
-			case fi >= len(fields) || fields[fi].Kind == source.Null:
+			case fi >= len(fields) || fields[fi].Kind == pusher.Null:
 				buf = append(buf, 0xff, 0xff, 0xff, 0xff)
 				continue
 			}
@@ -655,9 +654,9 @@ rows:
 						return
 					}
 				}
-				re := &source.RecordError{Record: record, Offset: -1, Err: fmt.Errorf("column %q: %w", r.p.cols[j], err)}
+				re := &pusher.RecordError{Record: record, Offset: -1, Err: fmt.Errorf("column %q: %w", r.p.cols[j], err)}
 				if r.skip {
-					re.Raw = source.CutRaw(b.AppendJSON(nil, r.row))
+					re.Raw = pusher.CutRaw(b.AppendJSON(nil, r.row))
 					r.rejects = append(r.rejects, re)
 					buf = buf[:rowStart]
 					continue rows
@@ -678,23 +677,23 @@ rows:
 }
 
 // appendExtra renders the fields that have no column as one JSON object.
-func (r *copyReader) appendExtra(dst []byte, fields []source.Field) []byte {
+func (r *copyReader) appendExtra(dst []byte, fields []pusher.Field) []byte {
 	b := r.c.Batch
 	dst = append(dst, '{')
 	n := 0
 	for _, fi := range r.p.extra {
-		if fi >= len(fields) || fields[fi].Kind == source.Null {
+		if fi >= len(fields) || fields[fi].Kind == pusher.Null {
 			continue
 		}
 		if n > 0 {
 			dst = append(dst, ',')
 		}
 		n++
-		dst = source.AppendJSONString(dst, []byte(b.Columns[fi]))
+		dst = pusher.AppendJSONString(dst, []byte(b.Columns[fi]))
 		dst = append(dst, ':')
 		f := fields[fi]
-		if f.Kind == source.String {
-			dst = source.AppendJSONString(dst, b.Value(f))
+		if f.Kind == pusher.String {
+			dst = pusher.AppendJSONString(dst, b.Value(f))
 		} else {
 			dst = append(dst, b.Value(f)...)
 		}

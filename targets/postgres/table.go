@@ -9,10 +9,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
-
-	"github.com/ferrydata/ferry/source"
 )
 
 // System columns added by --system-columns.
@@ -160,7 +159,7 @@ type column struct {
 	// widen, for a column of a table ferry created, returns the type to
 	// change the column to so that a value that did not convert fits ("" if
 	// none).
-	widen func(k source.Kind, v []byte) string
+	widen func(k pusher.Kind, v []byte) string
 }
 
 // table is the resolved target table.
@@ -178,31 +177,31 @@ const ferryComment = "created by ferry; column types may be widened to fit new v
 // widenRule gives the next wider type for a value that does not fit: an
 // integer column takes doubles (or numeric for huge integers), a date column
 // takes timestamps, anything else becomes text.
-func widenRule(typeName string) func(k source.Kind, v []byte) string {
+func widenRule(typeName string) func(k pusher.Kind, v []byte) string {
 	switch typeName {
 	case "text", FileColumn, RecordColumn:
 		return nil
 	case "bigint", "integer", "smallint":
-		return func(k source.Kind, v []byte) string {
-			if k == source.Number || k == source.String {
+		return func(k pusher.Kind, v []byte) string {
+			if k == pusher.Number || k == pusher.String {
 				if _, err := parseInt(v, 64); errors.Is(err, strconv.ErrRange) {
 					return "numeric"
 				}
-				if _, err := parseFloat(source.String, v, 64, ""); err == nil {
+				if _, err := parseFloat(pusher.String, v, 64, ""); err == nil {
 					return "double precision"
 				}
 			}
 			return "text"
 		}
 	case "date":
-		return func(k source.Kind, v []byte) string {
-			if k == source.String && isTimestamp(trimSpace(v)) {
+		return func(k pusher.Kind, v []byte) string {
+			if k == pusher.String && isTimestamp(trimSpace(v)) {
 				return "timestamp with time zone"
 			}
 			return "text"
 		}
 	}
-	return func(source.Kind, []byte) string { return "text" }
+	return func(pusher.Kind, []byte) string { return "text" }
 }
 
 func (t *table) find(name string) (int, bool) {
@@ -281,7 +280,7 @@ const inferSample = 10_000
 // inferTypes picks a column type for each batch column from a sample of its
 // records: bigint, double precision, boolean, timestamptz, date, jsonb or
 // text (the fallback, also for columns that are always NULL).
-func inferTypes(b *source.Batch) []string {
+func inferTypes(b *pusher.Batch) []string {
 	n := b.Len()
 	if n > inferSample {
 		n = inferSample
@@ -291,24 +290,24 @@ func inferTypes(b *source.Batch) []string {
 		var seen, ints, floats, bools, stamps, dates, jsons int
 		for r := 0; r < n; r++ {
 			fields := b.Record(r)
-			if c >= len(fields) || fields[c].Kind == source.Null {
+			if c >= len(fields) || fields[c].Kind == pusher.Null {
 				continue
 			}
 			f := fields[c]
 			v := b.Value(f)
 			seen++
 			switch f.Kind {
-			case source.JSON:
+			case pusher.JSON:
 				jsons++
-			case source.Bool:
+			case pusher.Bool:
 				bools++
-			case source.Number:
+			case pusher.Number:
 				if _, err := parseInt(v, 64); err == nil {
 					ints++
 				} else {
 					floats++
 				}
-			case source.String:
+			case pusher.String:
 				switch {
 				case len(v) > 1 && (v[0] == '{' || v[0] == '[') && json.Valid(v):
 					jsons++
@@ -371,7 +370,7 @@ func isPlainFloat(v []byte) bool {
 	if len(d) > 1 && d[0] == '0' && d[1] != '.' {
 		return false
 	}
-	_, err := parseFloat(source.String, v, 64, "")
+	_, err := parseFloat(pusher.String, v, 64, "")
 	return err == nil && len(trimSpace(v)) == len(v)
 }
 

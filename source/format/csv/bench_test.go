@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source/format"
 	"github.com/ferrydata/ferry/source/format/internal/formattest"
 )
@@ -51,6 +51,6 @@ func benchCSV(size int) []byte {
 func BenchmarkCSV(b *testing.B) {
 	o := format.Options{Format: format.CSV, Header: true}
 	formattest.Bench(b, benchCSV(20<<20), func(r io.Reader) (format.Reader, error) {
-		return New(r, o, source.Position{})
+		return New(r, o, pusher.Position{})
 	})
 }

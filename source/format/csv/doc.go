@@ -39,17 +39,17 @@
 //   - A record longer than Options.MaxRecordBytes (the bytes before its final
 //     LF, less the CR of a CRLF) is a bad record; the buffer never grows much
 //     past that bound.
-//   - An unquoted field equal to Options.NullString is source.Null; every
-//     other field is source.String.
+//   - An unquoted field equal to Options.NullString is pusher.Null; every
+//     other field is pusher.String.
 //   - Pos is the position just after the last record returned: the number
 //     of data records from the start of the file (the header is not one)
 //     and the byte offset after that record's line terminator. A Reader
 //     created at such a position skips Options.SkipRows lines, reads the
 //     header, skips to the offset without parsing, and continues with the
 //     next record.
-//   - A bad record is a *source.RecordError with its 1-based ordinal, the
+//   - A bad record is a *pusher.RecordError with its 1-based ordinal, the
 //     byte offset where it starts and Raw, its bytes as read without the
-//     final line terminator (at most source.MaxRawBytes of them): for
+//     final line terminator (at most pusher.MaxRawBytes of them): for
 //     malformed quoting, from the record's start to where reading resumes;
 //     for an over-long record, its first bytes. Records read before it in
 //     the same call are returned first (with a nil error) and the error on

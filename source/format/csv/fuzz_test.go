@@ -11,7 +11,7 @@ import (
 	"testing"
 	"testing/iotest"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source/format"
 	"github.com/ferrydata/ferry/source/format/internal/formattest"
 )
@@ -62,7 +62,7 @@ func FuzzCSV(f *testing.F) {
 		if checkOptions(o.WithDefaults()) != nil {
 			return
 		}
-		full := formattest.Drain(t, open(t, string(in), o, source.Position{}, 4096, formattest.Identity), formattest.Values)
+		full := formattest.Drain(t, open(t, string(in), o, pusher.Position{}, 4096, formattest.Identity), formattest.Values)
 		if full.Final != io.EOF && !strings.HasPrefix(full.Final.Error(), "csv header") {
 			t.Fatalf("final error %v", full.Final)
 		}
@@ -75,11 +75,11 @@ func FuzzCSV(f *testing.F) {
 		// Reads split anyhow, tiny buffers and small batches change
 		// nothing; resuming at any batch end gives the rest.
 		o.BatchRows = int(rows%5) + 1
-		small := formattest.Drain(t, open(t, string(in), o, source.Position{}, int(size%16)+1, iotest.OneByteReader), formattest.Values)
+		small := formattest.Drain(t, open(t, string(in), o, pusher.Position{}, int(size%16)+1, iotest.OneByteReader), formattest.Values)
 		if small.Final != full.Final && small.Final.Error() != full.Final.Error() {
 			t.Fatalf("small reads: final %v, want %v", small.Final, full.Final)
 		}
-		formattest.CheckBatches(t, string(in), 0, o, full, small, len(small.Batches)/8, func(p source.Position) formattest.Result {
+		formattest.CheckBatches(t, string(in), 0, o, full, small, len(small.Batches)/8, func(p pusher.Position) formattest.Result {
 			return formattest.Drain(t, open(t, string(in), o, p, int(size%16)+1, iotest.HalfReader), formattest.Values)
 		})
 
@@ -94,7 +94,7 @@ func FuzzCSV(f *testing.F) {
 // compareRef compares with refCSV up to the first bad record.
 func compareRef(t *testing.T, in []byte, o format.Options) {
 	cols, want, errAt, hdrErr := refCSV(in, o)
-	res := formattest.Drain(t, open(t, string(in), o, source.Position{}, 4096, formattest.Identity), formattest.Values)
+	res := formattest.Drain(t, open(t, string(in), o, pusher.Position{}, 4096, formattest.Identity), formattest.Values)
 	if hdrErr {
 		if res.Final == nil || !strings.HasPrefix(res.Final.Error(), "csv header") {
 			t.Fatalf("reference: bad header; reader: %q, %v", res.Events, res.Final)
@@ -288,10 +288,10 @@ func compareStd(t *testing.T, in []byte, o format.Options) {
 		want = append(want, rec)
 	}
 
-	r := open(t, string(in), format.Options{Delimiter: o.Delimiter, Comment: o.Comment}, source.Position{}, 4096, formattest.Identity)
+	r := open(t, string(in), format.Options{Delimiter: o.Delimiter, Comment: o.Comment}, pusher.Position{}, 4096, formattest.Identity)
 	var got [][]string
 	var gotErr error
-	var b source.Batch
+	var b pusher.Batch
 	for gotErr == nil {
 		err := r.Next(&b)
 		for i := range b.Len() {
@@ -319,7 +319,7 @@ func compareStd(t *testing.T, in []byte, o format.Options) {
 	if !slices.EqualFunc(got, want[:min(k, len(want))], slices.Equal) {
 		t.Fatalf("records differ from encoding/csv:\n%q\nwant\n%q", got, want[:k])
 	}
-	var re *source.RecordError
+	var re *pusher.RecordError
 	switch {
 	case k < len(want):
 		if !errors.As(gotErr, &re) || re.Record != int64(k+1) || !strings.Contains(re.Err.Error(), "fields") {

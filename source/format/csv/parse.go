@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 )
 
 var (
@@ -17,7 +17,7 @@ var (
 // parse reads one record from buf[p:n] into b. On stOK it returns the
 // number of fields and p is just after the record's terminator; on stSkip
 // p has moved past bytes that hold no record; on stMore and stEOF nothing
-// changed. A malformed record is returned as a *source.RecordError, with the
+// changed. A malformed record is returned as a *pusher.RecordError, with the
 // record dropped from b and p (or the discard state) past it.
 //
 // The common path costs a few bytes.IndexByte calls per line and field:
@@ -28,7 +28,7 @@ var (
 // depend on how reads split the stream, a malformed record is reported as
 // too long when a reader holding less of it would have given up waiting
 // for its end (see bad).
-func (r *Reader) parse(b *source.Batch) (st, nf int, err error) {
+func (r *Reader) parse(b *pusher.Batch) (st, nf int, err error) {
 	data := r.Buf[r.P:r.N]
 	atEOF := r.EOF
 	r.recStart = r.Base + int64(r.P)
@@ -124,9 +124,9 @@ func (r *Reader) parse(b *source.Batch) (st, nf int, err error) {
 				}
 			}
 			if escaped {
-				b.AddField(source.String, r.scratch)
+				b.AddField(pusher.String, r.scratch)
 			} else {
-				b.AddField(source.String, data[s:e])
+				b.AddField(pusher.String, data[s:e])
 			}
 			nf++
 			i = e + 1
@@ -194,7 +194,7 @@ func (r *Reader) parse(b *source.Batch) (st, nf int, err error) {
 		if bytes.Equal(f, r.null) {
 			b.AddNull()
 		} else {
-			b.AddField(source.String, f)
+			b.AddField(pusher.String, f)
 		}
 		nf++
 		if last {

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source/format"
 	"github.com/ferrydata/ferry/source/format/internal/readerr"
 )
@@ -35,7 +35,7 @@ type Reader struct {
 	null      []byte
 	errBare   error // errBareQuote, naming the quote byte
 	header    bool
-	start     source.Position
+	start     pusher.Position
 	haveWidth bool // cols are known (header read, given, or from the first record)
 	cols      []string
 
@@ -43,7 +43,7 @@ type Reader struct {
 
 	started bool
 	nrec    int64 // data records consumed (good and bad) since the file start
-	pos     source.Position
+	pos     pusher.Position
 	errs    readerr.Errs
 
 	// skipLine discards through the next LF (after malformed quoting, or
@@ -63,30 +63,30 @@ type Reader struct {
 	recStart int64 // stream offset of the record parse last looked at
 	recLen   int   // length of the last record parsed, without its terminator
 	scratch  []byte
-	hdr      source.Batch
+	hdr      pusher.Batch
 }
 
 // rawCap is how much of a bad record is kept: MaxRawBytes and room for a
 // CRLF to remove.
-const rawCap = source.MaxRawBytes + 2
+const rawCap = pusher.MaxRawBytes + 2
 
 var _ format.Reader = (*Reader)(nil)
 
 // New returns a CSV Reader for r, starting at start (the zero Position for
 // the beginning of the stream, or a Position returned by Pos).
-func New(r io.Reader, o format.Options, start source.Position) (format.Reader, error) {
+func New(r io.Reader, o format.Options, start pusher.Position) (format.Reader, error) {
 	return newReader(r, o, start, bufSize)
 }
 
 // newTSV is New for format "tsv": a tab delimiter unless o sets another.
-func newTSV(r io.Reader, o format.Options, start source.Position) (format.Reader, error) {
+func newTSV(r io.Reader, o format.Options, start pusher.Position) (format.Reader, error) {
 	o.Format = format.TSV
 	return newReader(r, o, start, bufSize)
 }
 
 // newReader is New with the initial buffer size; tests make it tiny to
 // exercise records that straddle reads.
-func newReader(r io.Reader, o format.Options, start source.Position, size int) (*Reader, error) {
+func newReader(r io.Reader, o format.Options, start pusher.Position, size int) (*Reader, error) {
 	o = o.WithDefaults()
 	if err := checkOptions(o); err != nil {
 		return nil, err
@@ -145,10 +145,10 @@ func checkOptions(o format.Options) error {
 }
 
 // Pos is the position just after the last record returned by Next.
-func (r *Reader) Pos() source.Position { return r.pos }
+func (r *Reader) Pos() pusher.Position { return r.pos }
 
 // Next resets b and fills it with the next records; see the package doc.
-func (r *Reader) Next(b *source.Batch) error {
+func (r *Reader) Next(b *pusher.Batch) error {
 	b.Reset()
 	err := r.next(b)
 	b.Columns = r.cols
@@ -163,7 +163,7 @@ const (
 	stEOF         // no more data
 )
 
-func (r *Reader) next(b *source.Batch) error {
+func (r *Reader) next(b *pusher.Batch) error {
 	if err := r.errs.Due(); err != nil {
 		return err
 	}
@@ -190,12 +190,12 @@ func (r *Reader) next(b *source.Batch) error {
 			b.DropRecord()
 			err := r.recordError(r.recStart, &widthError{n: nf, want: len(r.cols), header: r.header})
 			s := int(r.recStart - r.Base)
-			err.Raw = source.CutRaw(r.Buf[s : s+r.recLen])
+			err.Raw = pusher.CutRaw(r.Buf[s : s+r.recLen])
 			r.nrec++
 			return r.errs.Fail(b, err)
 		}
 		r.nrec++
-		r.pos = source.Position{Records: r.nrec, Offset: r.Base + int64(r.P)}
+		r.pos = pusher.Position{Records: r.nrec, Offset: r.Base + int64(r.P)}
 		if b.Len() >= r.o.BatchRows || b.Size() >= r.o.BatchBytes {
 			return nil
 		}
@@ -204,8 +204,8 @@ func (r *Reader) next(b *source.Batch) error {
 
 // record reads the next record into b, reading and discarding as needed.
 // It returns stOK with the record's field count, stEOF, a
-// *source.RecordError (the record is not in b), or a final read error.
-func (r *Reader) record(b *source.Batch) (st, nf int, err error) {
+// *pusher.RecordError (the record is not in b), or a final read error.
+func (r *Reader) record(b *pusher.Batch) (st, nf int, err error) {
 	for {
 		if r.skipLine || r.skipRecord {
 			if !r.discard() {
@@ -218,7 +218,7 @@ func (r *Reader) record(b *source.Batch) (st, nf int, err error) {
 		}
 		st, nf, err := r.parse(b)
 		if err != nil {
-			if re, ok := err.(*source.RecordError); ok {
+			if re, ok := err.(*pusher.RecordError); ok {
 				r.finishRaw(re)
 			}
 			return 0, 0, err
@@ -238,7 +238,7 @@ func (r *Reader) record(b *source.Batch) (st, nf int, err error) {
 // finishRaw discards the rest of the bad record re (which parse started
 // to capture), so that re.Raw holds it up to where reading resumes. A read
 // error while discarding leaves the rest for the next call to report.
-func (r *Reader) finishRaw(re *source.RecordError) {
+func (r *Reader) finishRaw(re *pusher.RecordError) {
 	for (r.skipLine || r.skipRecord) && !r.discard() && r.ReadErr == nil {
 		r.Fill()
 	}
@@ -249,7 +249,7 @@ func (r *Reader) finishRaw(re *source.RecordError) {
 	if n := len(raw); n > 0 && raw[n-1] == '\r' {
 		raw = raw[:n-1]
 	}
-	re.Raw = source.CutRaw(raw)
+	re.Raw = pusher.CutRaw(raw)
 	r.capture = false
 }
 
@@ -268,8 +268,8 @@ func (r *Reader) setWidth(n int) {
 	}
 }
 
-func (r *Reader) recordError(start int64, err error) *source.RecordError {
-	return &source.RecordError{Record: r.nrec + 1, Offset: start, Err: err}
+func (r *Reader) recordError(start int64, err error) *pusher.RecordError {
+	return &pusher.RecordError{Record: r.nrec + 1, Offset: start, Err: err}
 }
 
 // begin skips Options.SkipRows lines, reads the header and skips to the
@@ -305,7 +305,7 @@ func (r *Reader) begin() error {
 	for !r.haveWidth && r.Base+int64(r.P) < off {
 		r.hdr.Reset()
 		st, nf, err := r.record(&r.hdr)
-		var re *source.RecordError
+		var re *pusher.RecordError
 		if errors.As(err, &re) {
 			continue
 		}
@@ -329,7 +329,7 @@ func (r *Reader) begin() error {
 func (r *Reader) readHeader() error {
 	r.hdr.Reset()
 	st, nf, err := r.record(&r.hdr)
-	var re *source.RecordError
+	var re *pusher.RecordError
 	if errors.As(err, &re) {
 		return fmt.Errorf("csv header (byte %d): %w", re.Offset, re.Err)
 	}

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"testing/iotest"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source/format"
 	"github.com/ferrydata/ferry/source/format/internal/formattest"
 )
@@ -22,7 +22,7 @@ const null = formattest.Null
 // reads and grow the buffer.
 var bufSizes = []int{1, 2, 3, 5, 8, 64, bufSize}
 
-func open(t *testing.T, in string, o format.Options, start source.Position, size int, wrap func(io.Reader) io.Reader) *Reader {
+func open(t *testing.T, in string, o format.Options, start pusher.Position, size int, wrap func(io.Reader) io.Reader) *Reader {
 	t.Helper()
 	if o.Format == "" {
 		o.Format = format.CSV
@@ -162,7 +162,7 @@ func TestRead(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, rd := range formattest.Readers {
 				for _, size := range bufSizes {
-					r := open(t, tt.in, tt.o, source.Position{}, size, rd.Wrap)
+					r := open(t, tt.in, tt.o, pusher.Position{}, size, rd.Wrap)
 					res := formattest.Drain(t, r, formattest.Values)
 					if res.Final != io.EOF {
 						t.Fatalf("%s/%d: final error %v", rd.Name, size, res.Final)
@@ -188,7 +188,7 @@ func TestHeaderErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := open(t, tt.in, format.Options{Header: true}, source.Position{}, bufSize, func(r io.Reader) io.Reader { return r })
+			r := open(t, tt.in, format.Options{Header: true}, pusher.Position{}, bufSize, func(r io.Reader) io.Reader { return r })
 			res := formattest.Drain(t, r, formattest.Values)
 			if res.Final == nil || res.Final.Error() != tt.want {
 				t.Fatalf("got %v, want %s", res.Final, tt.want)
@@ -232,19 +232,19 @@ func TestRaw(t *testing.T) {
 		{"too long escaped", "1,2\n\"" + strings.Repeat("x", 20) + "\\\"\n\",3\n4,5\n", format.Options{MaxRecordBytes: 20, Escape: '\\'},
 			[]string{"1|2", `ERR record 2 (byte 4): record longer than 20 bytes raw="\"` + strings.Repeat("x", 20) + `\\\"\n\",3"`, "4|5"}},
 		{"too long cut", "1,2\n" + long + "\n4,5\n", format.Options{MaxRecordBytes: 20},
-			[]string{"1|2", fmt.Sprintf("ERR record 2 (byte 4): record longer than 20 bytes raw=%q", long[:source.MaxRawBytes]), "4|5"}},
+			[]string{"1|2", fmt.Sprintf("ERR record 2 (byte 4): record longer than 20 bytes raw=%q", long[:pusher.MaxRawBytes]), "4|5"}},
 		{"too long default limit cut", "1,2\n" + long + "\n4,5\n", format.Options{MaxRecordBytes: 4097},
-			[]string{"1|2", fmt.Sprintf("ERR record 2 (byte 4): record longer than 4097 bytes raw=%q", long[:source.MaxRawBytes]), "4|5"}},
+			[]string{"1|2", fmt.Sprintf("ERR record 2 (byte 4): record longer than 4097 bytes raw=%q", long[:pusher.MaxRawBytes]), "4|5"}},
 		{"bare quote cut", "1,2\nx\"" + long + "\n4,5\n", format.Options{},
-			[]string{"1|2", fmt.Sprintf("ERR record 2 (byte 4): bare \" in non-quoted field raw=%q", ("x\"" + long)[:source.MaxRawBytes]), "4|5"}},
-		{"bare quote just over the cut", "1,2\nx\"" + long[:source.MaxRawBytes-1] + "\r\n4,5\n", format.Options{},
-			[]string{"1|2", fmt.Sprintf("ERR record 2 (byte 4): bare \" in non-quoted field raw=%q", ("x\"" + long)[:source.MaxRawBytes]), "4|5"}},
+			[]string{"1|2", fmt.Sprintf("ERR record 2 (byte 4): bare \" in non-quoted field raw=%q", ("x\"" + long)[:pusher.MaxRawBytes]), "4|5"}},
+		{"bare quote just over the cut", "1,2\nx\"" + long[:pusher.MaxRawBytes-1] + "\r\n4,5\n", format.Options{},
+			[]string{"1|2", fmt.Sprintf("ERR record 2 (byte 4): bare \" in non-quoted field raw=%q", ("x\"" + long)[:pusher.MaxRawBytes]), "4|5"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, rd := range formattest.Readers {
 				for _, size := range bufSizes {
-					res := formattest.Drain(t, open(t, tt.in, tt.o, source.Position{}, size, rd.Wrap), formattest.Values)
+					res := formattest.Drain(t, open(t, tt.in, tt.o, pusher.Position{}, size, rd.Wrap), formattest.Values)
 					if !slices.Equal(res.Raws, tt.want) {
 						t.Fatalf("%s/%d: got\n%q\nwant\n%q", rd.Name, size, res.Raws, tt.want)
 					}
@@ -267,7 +267,7 @@ func TestOptionErrors(t *testing.T) {
 		{Comment: '\n'},
 		{SkipRows: -1},
 	} {
-		if _, err := New(strings.NewReader(""), o, source.Position{}); err == nil {
+		if _, err := New(strings.NewReader(""), o, pusher.Position{}); err == nil {
 			t.Errorf("%+v accepted", o)
 		}
 	}
@@ -276,7 +276,7 @@ func TestOptionErrors(t *testing.T) {
 		{Escape: '#', Comment: '#'},
 		{Quote: '\'', Escape: '\\', Comment: ';', Delimiter: '\t'},
 	} {
-		if _, err := New(strings.NewReader(""), o, source.Position{}); err != nil {
+		if _, err := New(strings.NewReader(""), o, pusher.Position{}); err != nil {
 			t.Errorf("%+v: %v", o, err)
 		}
 	}
@@ -305,11 +305,11 @@ func genCSV(n int) string {
 
 func TestBatchingAndResume(t *testing.T) {
 	in := genCSV(200)
-	full := formattest.Drain(t, open(t, in, format.Options{Header: true}, source.Position{}, bufSize, iotest.HalfReader), formattest.Values)
+	full := formattest.Drain(t, open(t, in, format.Options{Header: true}, pusher.Position{}, bufSize, iotest.HalfReader), formattest.Values)
 	if len(full.Events) != 200 || len(full.Batches) != 1 {
 		t.Fatalf("got %d records in %d batches", len(full.Events), len(full.Batches))
 	}
-	if want := (source.Position{Records: 200, Offset: int64(len(in))}); full.Batches[0].Pos != want {
+	if want := (pusher.Position{Records: 200, Offset: int64(len(in))}); full.Batches[0].Pos != want {
 		t.Fatalf("final pos %+v, want %+v", full.Batches[0].Pos, want)
 	}
 	limits := []format.Options{
@@ -322,10 +322,10 @@ func TestBatchingAndResume(t *testing.T) {
 	for _, o := range limits {
 		t.Run(fmt.Sprintf("rows=%d,bytes=%d", o.BatchRows, o.BatchBytes), func(t *testing.T) {
 			for _, size := range []int{3, 100, bufSize} {
-				res := formattest.Drain(t, open(t, in, o, source.Position{}, size, iotest.OneByteReader), formattest.Values)
+				res := formattest.Drain(t, open(t, in, o, pusher.Position{}, size, iotest.OneByteReader), formattest.Values)
 				// Batches end just after a record, at a newline; resuming
 				// at every batch end yields exactly the rest.
-				formattest.CheckBatches(t, in, '\n', o, full, res, 1, func(p source.Position) formattest.Result {
+				formattest.CheckBatches(t, in, '\n', o, full, res, 1, func(p pusher.Position) formattest.Result {
 					rest := formattest.Drain(t, open(t, in, o, p, size, iotest.HalfReader), formattest.Values)
 					if !slices.Equal(rest.Cols, []string{"id", "name", "note"}) && len(rest.Events) > 0 {
 						t.Fatalf("resume at %+v: columns %q", p, rest.Cols)
@@ -378,7 +378,7 @@ func genCSVOpts(n int) string {
 func TestBatchingAndResumeOptions(t *testing.T) {
 	in := genCSVOpts(120)
 	base := format.Options{Header: true, SkipRows: 2, Comment: '#', Escape: '\\'}
-	full := formattest.Drain(t, open(t, in, base, source.Position{}, bufSize, iotest.HalfReader), formattest.Values)
+	full := formattest.Drain(t, open(t, in, base, pusher.Position{}, bufSize, iotest.HalfReader), formattest.Values)
 	if len(full.Events) != 120 || full.Final != io.EOF || !slices.Equal(full.Cols, []string{"id", "name", "note"}) {
 		t.Fatalf("got %d records, %q, columns %q", len(full.Events), full.Raws, full.Cols)
 	}
@@ -391,8 +391,8 @@ func TestBatchingAndResumeOptions(t *testing.T) {
 		o := base
 		o.BatchRows = rows
 		for _, size := range []int{3, 100} {
-			res := formattest.Drain(t, open(t, in, o, source.Position{}, size, iotest.OneByteReader), formattest.Values)
-			formattest.CheckBatches(t, in, '\n', o, full, res, 1, func(p source.Position) formattest.Result {
+			res := formattest.Drain(t, open(t, in, o, pusher.Position{}, size, iotest.OneByteReader), formattest.Values)
+			formattest.CheckBatches(t, in, '\n', o, full, res, 1, func(p pusher.Position) formattest.Result {
 				return formattest.Drain(t, open(t, in, o, p, size, iotest.HalfReader), formattest.Values)
 			})
 		}
@@ -402,8 +402,8 @@ func TestBatchingAndResumeOptions(t *testing.T) {
 func TestResumeNoHeader(t *testing.T) {
 	in := "1,a\n\n2,b\n3,c"
 	o := format.Options{BatchRows: 1}
-	full := formattest.Drain(t, open(t, in, o, source.Position{}, bufSize, iotest.OneByteReader), formattest.Values)
-	want := []source.Position{{Records: 1, Offset: 4}, {Records: 2, Offset: 9}, {Records: 3, Offset: 12}}
+	full := formattest.Drain(t, open(t, in, o, pusher.Position{}, bufSize, iotest.OneByteReader), formattest.Values)
+	want := []pusher.Position{{Records: 1, Offset: 4}, {Records: 2, Offset: 9}, {Records: 3, Offset: 12}}
 	for i, be := range full.Batches {
 		if be.Pos != want[i] {
 			t.Fatalf("batch %d pos %+v, want %+v", i, be.Pos, want[i])
@@ -439,7 +439,7 @@ func TestResumeWithErrors(t *testing.T) {
 		for _, in := range ins {
 			for _, header := range []bool{false, true} {
 				o.Header, o.BatchRows, o.MaxRecordBytes = header, 1, 30
-				full := formattest.Drain(t, open(t, in, o, source.Position{}, bufSize, iotest.OneByteReader), formattest.Values)
+				full := formattest.Drain(t, open(t, in, o, pusher.Position{}, bufSize, iotest.OneByteReader), formattest.Values)
 				for _, be := range full.Batches {
 					rest := formattest.Drain(t, open(t, in, o, be.Pos, 1, iotest.OneByteReader), formattest.Values)
 					if !slices.Equal(rest.Raws, full.Raws[be.NEvents:]) {
@@ -456,15 +456,15 @@ func TestResumeErrors(t *testing.T) {
 		name   string
 		in     string
 		header bool
-		start  source.Position
+		start  pusher.Position
 		want   string
 	}{
-		{"beyond end", "a\n1\n", true, source.Position{Records: 5, Offset: 100}, "csv: start offset 100 is beyond the end of the stream (4 bytes)"},
-		{"inside header", "abc\n1\n", true, source.Position{Records: 0, Offset: 2}, "csv: start offset 2 is inside the header (which ends at byte 4)"},
-		{"not a line end", "a\n12\n", true, source.Position{Records: 1, Offset: 3}, "csv: start offset 3 is not at the end of a line"},
-		{"not a line end no header", "12\n", false, source.Position{Records: 1, Offset: 1}, "csv: start offset 1 is not at a record boundary"},
-		{"inside skipped rows", "skip\n1\n", false, source.Position{Records: 1, Offset: 2}, "csv: start offset 2 is inside the skipped rows (which end at byte 5)"},
-		{"inside skipped rows and header", "skip\na\n1\n", true, source.Position{Records: 1, Offset: 5}, "csv: start offset 5 is inside the header (which ends at byte 7)"},
+		{"beyond end", "a\n1\n", true, pusher.Position{Records: 5, Offset: 100}, "csv: start offset 100 is beyond the end of the stream (4 bytes)"},
+		{"inside header", "abc\n1\n", true, pusher.Position{Records: 0, Offset: 2}, "csv: start offset 2 is inside the header (which ends at byte 4)"},
+		{"not a line end", "a\n12\n", true, pusher.Position{Records: 1, Offset: 3}, "csv: start offset 3 is not at the end of a line"},
+		{"not a line end no header", "12\n", false, pusher.Position{Records: 1, Offset: 1}, "csv: start offset 1 is not at a record boundary"},
+		{"inside skipped rows", "skip\n1\n", false, pusher.Position{Records: 1, Offset: 2}, "csv: start offset 2 is inside the skipped rows (which end at byte 5)"},
+		{"inside skipped rows and header", "skip\na\n1\n", true, pusher.Position{Records: 1, Offset: 5}, "csv: start offset 5 is inside the header (which ends at byte 7)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -481,15 +481,15 @@ func TestResumeErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := New(strings.NewReader(""), format.Options{}, source.Position{Records: 3}); err == nil {
+	if _, err := New(strings.NewReader(""), format.Options{}, pusher.Position{Records: 3}); err == nil {
 		t.Fatal("records without offset accepted")
 	}
-	if _, err := New(strings.NewReader(""), format.Options{Delimiter: '"'}, source.Position{}); err == nil {
+	if _, err := New(strings.NewReader(""), format.Options{Delimiter: '"'}, pusher.Position{}); err == nil {
 		t.Fatal("quote delimiter accepted")
 	}
 	// Resuming exactly at the end of a stream whose last record has no
 	// newline is the end.
-	res := formattest.Drain(t, open(t, "a\n1\n2", format.Options{Header: true}, source.Position{Records: 2, Offset: 5}, 1, iotest.OneByteReader), formattest.Values)
+	res := formattest.Drain(t, open(t, "a\n1\n2", format.Options{Header: true}, pusher.Position{Records: 2, Offset: 5}, 1, iotest.OneByteReader), formattest.Values)
 	if res.Final != io.EOF || len(res.Events) != 0 {
 		t.Fatalf("resume at end: %q, %v", res.Events, res.Final)
 	}
@@ -497,26 +497,26 @@ func TestResumeErrors(t *testing.T) {
 
 func TestErrorAfterGoodRecords(t *testing.T) {
 	in := "a,b\n1,2\n3,4\n5\n6,7\n"
-	r := open(t, in, format.Options{Header: true}, source.Position{}, bufSize, func(r io.Reader) io.Reader { return r })
-	var b source.Batch
+	r := open(t, in, format.Options{Header: true}, pusher.Position{}, bufSize, func(r io.Reader) io.Reader { return r })
+	var b pusher.Batch
 	if err := r.Next(&b); err != nil || b.Len() != 2 {
 		t.Fatalf("first Next: %v, %d records", err, b.Len())
 	}
-	if p := r.Pos(); p != (source.Position{Records: 2, Offset: 12}) {
+	if p := r.Pos(); p != (pusher.Position{Records: 2, Offset: 12}) {
 		t.Fatalf("pos %+v", p)
 	}
 	err := r.Next(&b)
-	var re *source.RecordError
+	var re *pusher.RecordError
 	if !errors.As(err, &re) || re.Record != 3 || re.Offset != 12 || b.Len() != 0 {
 		t.Fatalf("second Next: %v, %d records", err, b.Len())
 	}
-	if p := r.Pos(); p != (source.Position{Records: 2, Offset: 12}) {
+	if p := r.Pos(); p != (pusher.Position{Records: 2, Offset: 12}) {
 		t.Fatalf("pos after error %+v", p)
 	}
 	if err := r.Next(&b); err != nil || b.Len() != 1 || formattest.ValString(&b, 0) != "6|7" {
 		t.Fatalf("third Next: %v, %d records", err, b.Len())
 	}
-	if p := r.Pos(); p != (source.Position{Records: 4, Offset: int64(len(in))}) {
+	if p := r.Pos(); p != (pusher.Position{Records: 4, Offset: int64(len(in))}) {
 		t.Fatalf("pos %+v", p)
 	}
 	if err := r.Next(&b); err != io.EOF {
@@ -529,20 +529,20 @@ func TestReadError(t *testing.T) {
 	// it come first, then the read error; the partial record is not one.
 	in := "a,b\n1,2\n3,4\n5,"
 	formattest.CheckReadError(t, in, []int{1, 4, bufSize}, func(rd io.Reader, size int) format.Reader {
-		r, err := newReader(rd, format.Options{Header: true}, source.Position{}, size)
+		r, err := newReader(rd, format.Options{Header: true}, pusher.Position{}, size)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return r
-	}, formattest.Values, []string{"1|2", "3|4"}, "read at byte 14: unexpected EOF", source.Position{Records: 2, Offset: 12})
+	}, formattest.Values, []string{"1|2", "3|4"}, "read at byte 14: unexpected EOF", pusher.Position{Records: 2, Offset: 12})
 	// A failure while reading the header or skipping to the start.
 	fr := &formattest.FailingReader{Data: []byte("a,"), Err: io.ErrUnexpectedEOF}
-	res := formattest.Drain(t, open(t, "", format.Options{Header: true}, source.Position{}, 1, func(io.Reader) io.Reader { return fr }), formattest.Values)
+	res := formattest.Drain(t, open(t, "", format.Options{Header: true}, pusher.Position{}, 1, func(io.Reader) io.Reader { return fr }), formattest.Values)
 	if !errors.Is(res.Final, io.ErrUnexpectedEOF) {
 		t.Fatalf("header: %v", res.Final)
 	}
 	fr = &formattest.FailingReader{Data: []byte("a\n1\n"), Err: io.ErrUnexpectedEOF}
-	res = formattest.Drain(t, open(t, "", format.Options{Header: true}, source.Position{Records: 2, Offset: 6}, 1, func(io.Reader) io.Reader { return fr }), formattest.Values)
+	res = formattest.Drain(t, open(t, "", format.Options{Header: true}, pusher.Position{Records: 2, Offset: 6}, 1, func(io.Reader) io.Reader { return fr }), formattest.Values)
 	if !errors.Is(res.Final, io.ErrUnexpectedEOF) {
 		t.Fatalf("skip: %v", res.Final)
 	}
@@ -575,7 +575,7 @@ func TestMaxRecordBytes(t *testing.T) {
 				for _, rd := range formattest.Readers {
 					o := tt.o
 					o.MaxRecordBytes = 20
-					r := open(t, tt.in, o, source.Position{}, size, rd.Wrap)
+					r := open(t, tt.in, o, pusher.Position{}, size, rd.Wrap)
 					res := formattest.Drain(t, r, formattest.Values)
 					if !slices.Equal(res.Events, tt.want) {
 						t.Fatalf("%s/%d: got %q, want %q", rd.Name, size, res.Events, tt.want)
@@ -591,11 +591,11 @@ func TestMaxRecordBytes(t *testing.T) {
 
 func TestRegistered(t *testing.T) {
 	for _, f := range []string{format.CSV, format.TSV} {
-		r, err := format.New(strings.NewReader("a\tb,c\n1\t2,3\n"), format.Options{Format: f, Header: true}, source.Position{})
+		r, err := format.New(strings.NewReader("a\tb,c\n1\t2,3\n"), format.Options{Format: f, Header: true}, pusher.Position{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		var b source.Batch
+		var b pusher.Batch
 		if err := r.Next(&b); err != nil {
 			t.Fatal(err)
 		}
@@ -605,11 +605,11 @@ func TestRegistered(t *testing.T) {
 		}
 	}
 	// Called directly, the tsv constructor defaults to tabs too.
-	r, err := newTSV(strings.NewReader("a\tb\n"), format.Options{}, source.Position{})
+	r, err := newTSV(strings.NewReader("a\tb\n"), format.Options{}, pusher.Position{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b source.Batch
+	var b pusher.Batch
 	if err := r.Next(&b); err != nil || formattest.ValString(&b, 0) != "a|b" {
 		t.Fatalf("%v %q", err, formattest.ValString(&b, 0))
 	}
@@ -617,8 +617,8 @@ func TestRegistered(t *testing.T) {
 
 func TestColumnsStable(t *testing.T) {
 	// Every batch carries the columns, including after errors.
-	r := open(t, "a,b\n1,2\n3\n4,5\n", format.Options{Header: true, BatchRows: 1}, source.Position{}, bufSize, iotest.OneByteReader)
-	var b source.Batch
+	r := open(t, "a,b\n1,2\n3\n4,5\n", format.Options{Header: true, BatchRows: 1}, pusher.Position{}, bufSize, iotest.OneByteReader)
+	var b pusher.Batch
 	for {
 		err := r.Next(&b)
 		if !slices.Equal(b.Columns, []string{"a", "b"}) {
@@ -632,13 +632,13 @@ func TestColumnsStable(t *testing.T) {
 
 func TestNoAllocsPerRecord(t *testing.T) {
 	data := benchCSV(1 << 20)
-	var b source.Batch
+	var b pusher.Batch
 	// Warm the batch buffers.
-	r, _ := New(bytes.NewReader(data), format.Options{Header: true}, source.Position{})
+	r, _ := New(bytes.NewReader(data), format.Options{Header: true}, pusher.Position{})
 	for r.Next(&b) == nil {
 	}
 	allocs := testing.AllocsPerRun(3, func() {
-		r, _ := New(bytes.NewReader(data), format.Options{Header: true, BatchRows: 1000}, source.Position{})
+		r, _ := New(bytes.NewReader(data), format.Options{Header: true, BatchRows: 1000}, pusher.Position{})
 		for r.Next(&b) == nil {
 		}
 	})

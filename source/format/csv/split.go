@@ -4,7 +4,7 @@ import (
 	"errors"
 	"io"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source/format"
 )
 
@@ -35,19 +35,19 @@ func (r *Reader) Split() (format.Split, bool) {
 		return format.Split{}, false
 	}
 	return format.Split{
-		At:   source.Position{Records: r.nrec, Offset: r.Base + int64(r.P)},
+		At:   pusher.Position{Records: r.nrec, Offset: r.Base + int64(r.P)},
 		Rest: r.Rest(),
 		Cols: r.cols,
 		Cut:  format.CutQuoted(r.quote),
-		Block: func(data []byte, at source.Position, _ []string) format.Reader {
+		Block: func(data []byte, at pusher.Position, _ []string) format.Reader {
 			return r.follow(format.BlockStream(data, at.Offset, "csv", r.o), at)
 		},
-		Resume: func(rd io.Reader, at source.Position, _ []string) format.Reader {
+		Resume: func(rd io.Reader, at pusher.Position, _ []string) format.Reader {
 			o := r.o
 			o.Seek = nil
 			return r.follow(format.NewStreamAt(rd, at.Offset, "csv", bufSize, o), at)
 		},
-		Realign: func(e *source.RecordError) bool {
+		Realign: func(e *pusher.RecordError) bool {
 			var we *widthError
 			return !errors.As(e.Err, &we)
 		},
@@ -56,7 +56,7 @@ func (r *Reader) Split() (format.Split, bool) {
 
 // follow returns a Reader with r's options and columns, past the header,
 // reading s from at.
-func (r *Reader) follow(s format.Stream, at source.Position) *Reader {
+func (r *Reader) follow(s format.Stream, at pusher.Position) *Reader {
 	return &Reader{
 		o:         r.o,
 		delim:     r.delim,

@@ -5,7 +5,7 @@ import (
 	"io"
 	"testing"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source/format"
 	"github.com/ferrydata/ferry/source/format/internal/formattest"
 )
@@ -23,6 +23,6 @@ func benchDoc(size int) []byte {
 
 func BenchmarkJSON(b *testing.B) {
 	formattest.Bench(b, benchDoc(20<<20), func(r io.Reader) (format.Reader, error) {
-		return New(r, format.Options{Format: format.JSON, RecordsField: "Records"}, source.Position{})
+		return New(r, format.Options{Format: format.JSON, RecordsField: "Records"}, pusher.Position{})
 	})
 }

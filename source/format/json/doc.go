@@ -20,9 +20,9 @@
 //   - Each record must be a JSON object. Objects map to columns as in the
 //     JSON-lines reader (package jsonl): columns are discovered in the
 //     order keys are first seen and shared by every batch, a missing key is
-//     Null, strings are unescaped (source.String), numbers and booleans are
-//     kept as written (source.Number, source.Bool), nested objects and
-//     arrays as written (source.JSON), null is Null.
+//     Null, strings are unescaped (pusher.String), numbers and booleans are
+//     kept as written (pusher.Number, pusher.Bool), nested objects and
+//     arrays as written (pusher.JSON), null is Null.
 //   - Pos is the position just after the last record returned: its ordinal
 //     (rejected records count) and the byte offset just after its closing
 //     brace. A Reader created at such a position reads the head of the
@@ -31,7 +31,7 @@
 //     next element.
 //   - A bad record (an element that is not an object, invalid JSON inside
 //     an element, an element longer than MaxRecordBytes) is a
-//     *source.RecordError with its 1-based ordinal, the byte offset where
+//     *pusher.RecordError with its 1-based ordinal, the byte offset where
 //     it starts and Raw, its first bytes. The element's end is found by
 //     following strings and nesting, without buffering a long one, and
 //     reading continues after it: Next may be called again. Records read

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"testing/iotest"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source/format"
 	"github.com/ferrydata/ferry/source/format/internal/formattest"
 	"github.com/ferrydata/ferry/source/format/internal/jsonscan"
@@ -47,11 +47,11 @@ func FuzzJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte, size, rows, field uint8) {
 		// Records: the top-level array, or the array at "Records" or "a.b".
 		o := format.Options{MaxRecordBytes: 256, RecordsField: []string{"", "Records", "a.b"}[field%3]}
-		full := formattest.Drain(t, open(t, string(in), o, source.Position{}, 4096, formattest.Identity), formattest.Canonical)
+		full := formattest.Drain(t, open(t, string(in), o, pusher.Position{}, 4096, formattest.Identity), formattest.Canonical)
 
 		o.BatchRows = int(rows%5) + 1
-		small := formattest.Drain(t, open(t, string(in), o, source.Position{}, int(size%16)+1, iotest.OneByteReader), formattest.Canonical)
-		formattest.CheckBatches(t, string(in), '}', o, full, small, len(small.Batches)/8, func(p source.Position) formattest.Result {
+		small := formattest.Drain(t, open(t, string(in), o, pusher.Position{}, int(size%16)+1, iotest.OneByteReader), formattest.Canonical)
+		formattest.CheckBatches(t, string(in), '}', o, full, small, len(small.Batches)/8, func(p pusher.Position) formattest.Result {
 			return formattest.Drain(t, open(t, string(in), o, p, int(size%16)+1, iotest.HalfReader), formattest.Canonical)
 		})
 
@@ -62,7 +62,7 @@ func FuzzJSON(f *testing.F) {
 }
 
 func compareStd(t *testing.T, in []byte, maxRecord int) {
-	r := open(t, string(in), format.Options{MaxRecordBytes: maxRecord, BatchRows: 3}, source.Position{}, 4096, formattest.Identity)
+	r := open(t, string(in), format.Options{MaxRecordBytes: maxRecord, BatchRows: 3}, pusher.Position{}, 4096, formattest.Identity)
 	got, final := formattest.Outcomes(t, r)
 	if readerr.IsRecordError(final) {
 		t.Fatalf("final error %v is a RecordError", final)
@@ -98,7 +98,7 @@ func compareStd(t *testing.T, in []byte, maxRecord int) {
 		what := fmt.Sprintf("element %d", i+1)
 		o := got[int64(i+1)]
 		switch {
-		case o.Err != nil && !bytes.Equal(o.Err.Raw, e[:min(len(e), source.MaxRawBytes)]):
+		case o.Err != nil && !bytes.Equal(o.Err.Raw, e[:min(len(e), pusher.MaxRawBytes)]):
 			t.Fatalf("%s (%q): Raw %q", what, e, o.Err.Raw)
 		case len(e) > maxRecord:
 			if o.Err == nil || !strings.Contains(o.Err.Error(), "longer than") {

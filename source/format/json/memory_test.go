@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source/format"
 )
 
@@ -78,12 +78,12 @@ func TestMemoryBounded(t *testing.T) {
 	}
 	const limit = 64 << 20
 	g := newCloudTrail(size)
-	r, err := New(g, format.Options{RecordsField: "Records", BatchRows: 10000}, source.Position{})
+	r, err := New(g, format.Options{RecordsField: "Records", BatchRows: 10000}, pusher.Position{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	runtime.GC()
-	var b source.Batch
+	var b pusher.Batch
 	var ms runtime.MemStats
 	var peak uint64
 	rows := 0
@@ -106,7 +106,7 @@ func TestMemoryBounded(t *testing.T) {
 			}
 		}
 	}
-	if rows != g.n || r.Pos() != (source.Position{Records: int64(g.n), Offset: g.emitted - 4}) {
+	if rows != g.n || r.Pos() != (pusher.Position{Records: int64(g.n), Offset: g.emitted - 4}) {
 		t.Fatalf("%d rows of %d, pos %+v after %d bytes", rows, g.n, r.Pos(), g.emitted)
 	}
 	t.Logf("%d records, %d MB; heap in use at most %d MB", rows, g.emitted>>20, peak>>20)

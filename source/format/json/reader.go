@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source/format"
 	"github.com/ferrydata/ferry/source/format/internal/jsonscan"
 	"github.com/ferrydata/ferry/source/format/internal/readerr"
@@ -41,7 +41,7 @@ var errLong = errors.New("value too long")
 // not safe for concurrent use.
 type Reader struct {
 	o     format.Options
-	start source.Position
+	start pusher.Position
 	path  []string // Options.RecordsField split at the dots
 
 	format.Stream // Buf[P:N] is read but not yet parsed
@@ -49,7 +49,7 @@ type Reader struct {
 	phase  int
 	single bool  // the document is the only record
 	nrec   int64 // records consumed (good and bad) since the file start
-	pos    source.Position
+	pos    pusher.Position
 	errs   readerr.Errs
 
 	// skipping: the rest of an over-long record is to be passed over,
@@ -68,13 +68,13 @@ var _ format.Reader = (*Reader)(nil)
 
 // New returns a JSON document Reader for r, starting at start (the zero
 // Position for the beginning of the stream, or a Position returned by Pos).
-func New(r io.Reader, o format.Options, start source.Position) (format.Reader, error) {
+func New(r io.Reader, o format.Options, start pusher.Position) (format.Reader, error) {
 	return newReader(r, o, start, bufSize)
 }
 
 // newReader is New with the initial buffer size; tests make it tiny to
 // exercise values that straddle reads.
-func newReader(r io.Reader, o format.Options, start source.Position, size int) (*Reader, error) {
+func newReader(r io.Reader, o format.Options, start pusher.Position, size int) (*Reader, error) {
 	o = o.WithDefaults()
 	if start.Offset < 0 || start.Records < 0 || (start.Offset == 0 && start.Records != 0) {
 		return nil, fmt.Errorf("json: invalid start position %+v", start)
@@ -97,17 +97,17 @@ func newReader(r io.Reader, o format.Options, start source.Position, size int) (
 }
 
 // Pos is the position just after the last record returned by Next.
-func (r *Reader) Pos() source.Position { return r.pos }
+func (r *Reader) Pos() pusher.Position { return r.pos }
 
 // Next resets b and fills it with the next records; see the package doc.
-func (r *Reader) Next(b *source.Batch) error {
+func (r *Reader) Next(b *pusher.Batch) error {
 	b.Reset()
 	err := r.next(b)
 	b.Columns = r.dec.Cols
 	return err
 }
 
-func (r *Reader) next(b *source.Batch) error {
+func (r *Reader) next(b *pusher.Batch) error {
 	if err := r.errs.Due(); err != nil {
 		return err
 	}
@@ -144,7 +144,7 @@ func (r *Reader) next(b *source.Batch) error {
 				return r.errs.Fail(b, err)
 			}
 			r.nrec++
-			r.pos = source.Position{Records: r.nrec, Offset: r.Base + int64(r.P)}
+			r.pos = pusher.Position{Records: r.nrec, Offset: r.Base + int64(r.P)}
 			if b.Len() >= r.o.BatchRows || b.Size() >= r.o.BatchBytes {
 				return nil
 			}
@@ -360,8 +360,8 @@ func (r *Reader) skipValue() error {
 }
 
 // record reads the value at P as a record. A bad record is a
-// *source.RecordError; any other error is final.
-func (r *Reader) record(b *source.Batch) error {
+// *pusher.RecordError; any other error is final.
+func (r *Reader) record(b *pusher.Batch) error {
 	r.recStart = r.Base + int64(r.P)
 	if r.Buf[r.P] == '{' {
 		// Most records are whole in the buffer: parse them in one pass.
@@ -411,7 +411,7 @@ func (r *Reader) tooLong() error {
 // bad returns a RecordError for the record being read; raw holds its
 // first bytes.
 func (r *Reader) bad(err error, raw []byte) error {
-	return &source.RecordError{Record: r.nrec + 1, Offset: r.recStart, Err: err, Raw: source.CutRaw(raw)}
+	return &pusher.RecordError{Record: r.nrec + 1, Offset: r.recStart, Err: err, Raw: pusher.CutRaw(raw)}
 }
 
 // syntax rewrites a scanner error found in data whose first byte is at
@@ -469,7 +469,7 @@ func (r *Reader) span() (int, error) {
 			return at, nil
 		}
 		end := r.EOF || r.ReadErr != nil
-		if at-r.P > r.o.MaxRecordBytes && (at-r.P >= source.MaxRawBytes || end) {
+		if at-r.P > r.o.MaxRecordBytes && (at-r.P >= pusher.MaxRawBytes || end) {
 			return at, errLong
 		}
 		if r.ReadErr != nil {

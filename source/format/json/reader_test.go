@@ -10,7 +10,7 @@ import (
 	"testing"
 	"testing/iotest"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source/format"
 	"github.com/ferrydata/ferry/source/format/internal/formattest"
 	"github.com/ferrydata/ferry/source/format/internal/readerr"
@@ -18,7 +18,7 @@ import (
 
 var bufSizes = []int{1, 2, 3, 5, 8, 64, bufSize}
 
-func open(t testing.TB, in string, o format.Options, start source.Position, size int, wrap func(io.Reader) io.Reader) *Reader {
+func open(t testing.TB, in string, o format.Options, start pusher.Position, size int, wrap func(io.Reader) io.Reader) *Reader {
 	t.Helper()
 	r, err := newReader(wrap(strings.NewReader(in)), o, start, size)
 	if err != nil {
@@ -183,7 +183,7 @@ func checkRead(t *testing.T, tt readTest) {
 	t.Helper()
 	for _, rd := range formattest.Readers {
 		for _, size := range bufSizes {
-			res := formattest.Drain(t, open(t, tt.in, format.Options{RecordsField: tt.field}, source.Position{}, size, rd.Wrap), formattest.Named)
+			res := formattest.Drain(t, open(t, tt.in, format.Options{RecordsField: tt.field}, pusher.Position{}, size, rd.Wrap), formattest.Named)
 			want := tt.want
 			if tt.final == "" {
 				if res.Final != io.EOF {
@@ -211,11 +211,11 @@ func checkRead(t *testing.T, tt readTest) {
 func TestRaw(t *testing.T) {
 	long := `{"a":"` + strings.Repeat("x", 5000) + `"}`
 	in := "[ 12 , {\"a\":\n 1 \"b\"} ,\"s\",\n" + long + ",[1,\n2], {}, " + long + "]"
-	want := []string{"12", "{\"a\":\n 1 \"b\"}", `"s"`, long[:source.MaxRawBytes], "[1,\n2]", long[:source.MaxRawBytes]}
+	want := []string{"12", "{\"a\":\n 1 \"b\"}", `"s"`, long[:pusher.MaxRawBytes], "[1,\n2]", long[:pusher.MaxRawBytes]}
 	for _, max := range []int{0, 100, 4096} {
 		for _, rd := range formattest.Readers {
 			for _, size := range bufSizes {
-				r := open(t, in, format.Options{MaxRecordBytes: max}, source.Position{}, size, rd.Wrap)
+				r := open(t, in, format.Options{MaxRecordBytes: max}, pusher.Position{}, size, rd.Wrap)
 				res := formattest.Drain(t, r, formattest.Named)
 				var raws []string
 				for _, re := range res.Rejects {
@@ -281,7 +281,7 @@ func TestBatchingAndResume(t *testing.T) {
 	for _, field := range []string{"", "Records", "data.items"} {
 		in := genDoc(recs, field)
 		base := format.Options{RecordsField: field}
-		full := formattest.Drain(t, open(t, in, base, source.Position{}, bufSize, iotest.HalfReader), formattest.Canonical)
+		full := formattest.Drain(t, open(t, in, base, pusher.Position{}, bufSize, iotest.HalfReader), formattest.Canonical)
 		if len(full.Events) != len(recs) || full.Final != io.EOF {
 			t.Fatalf("%q: got %d events, final %v", field, len(full.Events), full.Final)
 		}
@@ -289,8 +289,8 @@ func TestBatchingAndResume(t *testing.T) {
 			o.RecordsField = field
 			t.Run(fmt.Sprintf("%q,rows=%d,bytes=%d", field, o.BatchRows, o.BatchBytes), func(t *testing.T) {
 				for _, size := range []int{3, 100, bufSize} {
-					res := formattest.Drain(t, open(t, in, o, source.Position{}, size, iotest.OneByteReader), formattest.Canonical)
-					formattest.CheckBatches(t, in, '}', o, full, res, 1, func(p source.Position) formattest.Result {
+					res := formattest.Drain(t, open(t, in, o, pusher.Position{}, size, iotest.OneByteReader), formattest.Canonical)
+					formattest.CheckBatches(t, in, '}', o, full, res, 1, func(p pusher.Position) formattest.Result {
 						return formattest.Drain(t, open(t, in, o, p, size, iotest.HalfReader), formattest.Canonical)
 					})
 					// The same with a ranged read instead of reading up to
@@ -301,7 +301,7 @@ func TestBatchingAndResume(t *testing.T) {
 						seeks++
 						return iotest.HalfReader(strings.NewReader(in[off:])), nil
 					}
-					formattest.CheckBatches(t, in, '}', o, full, res, 1, func(p source.Position) formattest.Result {
+					formattest.CheckBatches(t, in, '}', o, full, res, 1, func(p pusher.Position) formattest.Result {
 						seeks = 0
 						rest := formattest.Drain(t, open(t, in, so, p, size, iotest.HalfReader), formattest.Canonical)
 						if total += seeks; seeks > 1 {
@@ -320,24 +320,24 @@ func TestBatchingAndResume(t *testing.T) {
 
 func TestPositions(t *testing.T) {
 	in := "[{\"a\":1} ,\n{\"a\":2}, 3, {\"a\":3} ]\n"
-	r := open(t, in, format.Options{BatchRows: 1}, source.Position{}, bufSize, iotest.OneByteReader)
+	r := open(t, in, format.Options{BatchRows: 1}, pusher.Position{}, bufSize, iotest.OneByteReader)
 	res := formattest.Drain(t, r, formattest.Named)
-	var got []source.Position
+	var got []pusher.Position
 	for _, be := range res.Batches {
 		got = append(got, be.Pos)
 	}
-	if want := []source.Position{{Records: 1, Offset: 8}, {Records: 2, Offset: 18}, {Records: 4, Offset: 30}}; !slices.Equal(got, want) {
+	if want := []pusher.Position{{Records: 1, Offset: 8}, {Records: 2, Offset: 18}, {Records: 4, Offset: 30}}; !slices.Equal(got, want) {
 		t.Fatalf("batch ends %+v, want %+v", got, want)
 	}
 	if res.Events[2] != "ERR record 3 (byte 20): not a JSON object: the array element is a number" {
 		t.Fatalf("events %q", res.Events)
 	}
 	// The only record of a document ends at its closing brace.
-	res = formattest.Drain(t, open(t, " {\"a\":1} \n", format.Options{}, source.Position{}, 1, iotest.OneByteReader), formattest.Named)
-	if len(res.Batches) != 1 || res.Batches[0].Pos != (source.Position{Records: 1, Offset: 8}) {
+	res = formattest.Drain(t, open(t, " {\"a\":1} \n", format.Options{}, pusher.Position{}, 1, iotest.OneByteReader), formattest.Named)
+	if len(res.Batches) != 1 || res.Batches[0].Pos != (pusher.Position{Records: 1, Offset: 8}) {
 		t.Fatalf("single: %+v", res.Batches)
 	}
-	res = formattest.Drain(t, open(t, " {\"a\":1} \n", format.Options{}, source.Position{Records: 1, Offset: 8}, 1, iotest.OneByteReader), formattest.Named)
+	res = formattest.Drain(t, open(t, " {\"a\":1} \n", format.Options{}, pusher.Position{Records: 1, Offset: 8}, 1, iotest.OneByteReader), formattest.Named)
 	if len(res.Events) != 0 || res.Final != io.EOF {
 		t.Fatalf("single resumed: %q %v", res.Events, res.Final)
 	}
@@ -348,15 +348,15 @@ func TestResumeErrors(t *testing.T) {
 		name  string
 		in    string
 		field string
-		start source.Position
+		start pusher.Position
 		want  string
 	}{
-		{"beyond end", "[{}]", "", source.Position{Records: 5, Offset: 100}, "json: start offset 100 is beyond the end of the stream (4 bytes)"},
-		{"inside a record", `[{"a":{}},{}]`, "", source.Position{Records: 1, Offset: 4}, "json: start offset 4 is not just after a record"},
-		{"before the records", `{"x":1,"Records":[{}]}`, "Records", source.Position{Records: 1, Offset: 18}, "json: start offset 18 is not after a record (the records start at byte 18)"},
-		{"single, not at end", `{"a":[1]} `, "", source.Position{Records: 1, Offset: 8}, "json: start offset 8 is not just after a record"},
-		{"empty stream", "", "", source.Position{Records: 1, Offset: 3}, "json: start offset 3 is beyond the end of the stream (0 bytes)"},
-		{"head error", `{"x":1}`, "Records", source.Position{Records: 1, Offset: 3}, `json: records field "Records" not found: no key "Records" in the document`},
+		{"beyond end", "[{}]", "", pusher.Position{Records: 5, Offset: 100}, "json: start offset 100 is beyond the end of the stream (4 bytes)"},
+		{"inside a record", `[{"a":{}},{}]`, "", pusher.Position{Records: 1, Offset: 4}, "json: start offset 4 is not just after a record"},
+		{"before the records", `{"x":1,"Records":[{}]}`, "Records", pusher.Position{Records: 1, Offset: 18}, "json: start offset 18 is not after a record (the records start at byte 18)"},
+		{"single, not at end", `{"a":[1]} `, "", pusher.Position{Records: 1, Offset: 8}, "json: start offset 8 is not just after a record"},
+		{"empty stream", "", "", pusher.Position{Records: 1, Offset: 3}, "json: start offset 3 is beyond the end of the stream (0 bytes)"},
+		{"head error", `{"x":1}`, "Records", pusher.Position{Records: 1, Offset: 3}, `json: records field "Records" not found: no key "Records" in the document`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -368,19 +368,19 @@ func TestResumeErrors(t *testing.T) {
 			}
 		})
 	}
-	for _, p := range []source.Position{{Records: 3}, {Offset: -1}, {Records: -1, Offset: 3}} {
+	for _, p := range []pusher.Position{{Records: 3}, {Offset: -1}, {Records: -1, Offset: 3}} {
 		if _, err := New(strings.NewReader(""), format.Options{}, p); err == nil {
 			t.Fatalf("start %+v accepted", p)
 		}
 	}
 	for _, f := range []string{".", "a.", ".a", "a..b"} {
-		if _, err := New(strings.NewReader(""), format.Options{RecordsField: f}, source.Position{}); err == nil {
+		if _, err := New(strings.NewReader(""), format.Options{RecordsField: f}, pusher.Position{}); err == nil {
 			t.Fatalf("records field %q accepted", f)
 		}
 	}
 	seekErr := errors.New("no range")
 	o := format.Options{Seek: func(int64) (io.Reader, error) { return nil, seekErr }}
-	res := formattest.Drain(t, open(t, `[{},{},{}]`, o, source.Position{Records: 2, Offset: 6}, 1, iotest.OneByteReader), formattest.Named)
+	res := formattest.Drain(t, open(t, `[{},{},{}]`, o, pusher.Position{Records: 2, Offset: 6}, 1, iotest.OneByteReader), formattest.Named)
 	if !errors.Is(res.Final, seekErr) {
 		t.Fatalf("seek error: %v", res.Final)
 	}
@@ -388,26 +388,26 @@ func TestResumeErrors(t *testing.T) {
 
 func TestErrorAfterGoodRecords(t *testing.T) {
 	in := `[{"a":1},{"a":2},[],{"a":3}]`
-	r := open(t, in, format.Options{}, source.Position{}, bufSize, formattest.Identity)
-	var b source.Batch
+	r := open(t, in, format.Options{}, pusher.Position{}, bufSize, formattest.Identity)
+	var b pusher.Batch
 	if err := r.Next(&b); err != nil || b.Len() != 2 {
 		t.Fatalf("first Next: %v, %d records", err, b.Len())
 	}
-	if p := r.Pos(); p != (source.Position{Records: 2, Offset: 16}) {
+	if p := r.Pos(); p != (pusher.Position{Records: 2, Offset: 16}) {
 		t.Fatalf("pos %+v", p)
 	}
 	err := r.Next(&b)
-	var re *source.RecordError
+	var re *pusher.RecordError
 	if !errors.As(err, &re) || re.Record != 3 || re.Offset != 17 || string(re.Raw) != "[]" || b.Len() != 0 {
 		t.Fatalf("second Next: %v, %d records", err, b.Len())
 	}
-	if p := r.Pos(); p != (source.Position{Records: 2, Offset: 16}) {
+	if p := r.Pos(); p != (pusher.Position{Records: 2, Offset: 16}) {
 		t.Fatalf("pos after error %+v", p)
 	}
 	if err := r.Next(&b); err != nil || b.Len() != 1 || formattest.RecString(&b, 0, false) != "a=3" {
 		t.Fatalf("third Next: %v, %d records", err, b.Len())
 	}
-	if p := r.Pos(); p != (source.Position{Records: 4, Offset: int64(len(in) - 1)}) {
+	if p := r.Pos(); p != (pusher.Position{Records: 4, Offset: int64(len(in) - 1)}) {
 		t.Fatalf("pos %+v", p)
 	}
 	if err := r.Next(&b); err != io.EOF {
@@ -418,12 +418,12 @@ func TestErrorAfterGoodRecords(t *testing.T) {
 func TestReadError(t *testing.T) {
 	in := `[{"a":1},{"a":2},{"a":`
 	formattest.CheckReadError(t, in, []int{1, 4, bufSize}, func(rd io.Reader, size int) format.Reader {
-		r, err := newReader(rd, format.Options{}, source.Position{}, size)
+		r, err := newReader(rd, format.Options{}, pusher.Position{}, size)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return r
-	}, formattest.Named, []string{"a=1", "a=2"}, "read at byte 22: unexpected EOF", source.Position{Records: 2, Offset: 16})
+	}, formattest.Named, []string{"a=1", "a=2"}, "read at byte 22: unexpected EOF", pusher.Position{Records: 2, Offset: 16})
 }
 
 func TestMaxRecordBytes(t *testing.T) {
@@ -456,7 +456,7 @@ func TestMaxRecordBytes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, size := range []int{1, 7, 30, 5000, bufSize} {
 				for _, rd := range formattest.Readers {
-					r := open(t, tt.in, format.Options{MaxRecordBytes: 20, RecordsField: tt.field}, source.Position{}, size, rd.Wrap)
+					r := open(t, tt.in, format.Options{MaxRecordBytes: 20, RecordsField: tt.field}, pusher.Position{}, size, rd.Wrap)
 					res := formattest.Drain(t, r, formattest.Named)
 					want := tt.want
 					if tt.final != "" {
@@ -477,11 +477,11 @@ func TestMaxRecordBytes(t *testing.T) {
 }
 
 func TestRegistered(t *testing.T) {
-	r, err := format.New(strings.NewReader(`{"Records":[{"a":1}]}`), format.Options{Format: format.JSON, RecordsField: "Records"}, source.Position{})
+	r, err := format.New(strings.NewReader(`{"Records":[{"a":1}]}`), format.Options{Format: format.JSON, RecordsField: "Records"}, pusher.Position{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b source.Batch
+	var b pusher.Batch
 	if err := r.Next(&b); err != nil || formattest.RecString(&b, 0, false) != "a=1" {
 		t.Fatalf("%v", err)
 	}
@@ -489,10 +489,10 @@ func TestRegistered(t *testing.T) {
 
 func TestNoAllocsPerRecord(t *testing.T) {
 	data := benchDoc(1 << 20)
-	var b source.Batch
+	var b pusher.Batch
 	o := format.Options{RecordsField: "Records", BatchRows: 1000}
 	allocs := testing.AllocsPerRun(3, func() {
-		r, _ := New(bytes.NewReader(data), o, source.Position{})
+		r, _ := New(bytes.NewReader(data), o, pusher.Position{})
 		for r.Next(&b) == nil {
 		}
 	})

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source/format"
 	"github.com/ferrydata/ferry/source/format/internal/formattest"
 )
@@ -34,6 +34,6 @@ func benchJSONL(size int) []byte {
 
 func BenchmarkJSONL(b *testing.B) {
 	formattest.Bench(b, benchJSONL(20<<20), func(r io.Reader) (format.Reader, error) {
-		return New(r, format.Options{Format: format.JSONL}, source.Position{})
+		return New(r, format.Options{Format: format.JSONL}, pusher.Position{})
 	})
 }

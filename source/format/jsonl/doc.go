@@ -16,11 +16,11 @@
 //     growing list; a record has one field per column known when it was
 //     read, and a key it lacks is Null. A key repeated in one object: the
 //     last value wins. Columns first seen in a bad record are forgotten.
-//   - Values: a string is source.String holding the unescaped UTF-8 (an
+//   - Values: a string is pusher.String holding the unescaped UTF-8 (an
 //     unpaired surrogate escape becomes U+FFFD, as in encoding/json); a
-//     number is source.Number holding the literal as written; true and
-//     false are source.Bool ("true", "false"); null is source.Null; an
-//     object or array is source.JSON holding its bytes exactly as written,
+//     number is pusher.Number holding the literal as written; true and
+//     false are pusher.Bool ("true", "false"); null is pusher.Null; an
+//     object or array is pusher.JSON holding its bytes exactly as written,
 //     validated, nested at most 1000 deep. Bytes are not checked for valid
 //     UTF-8, as in encoding/json.
 //   - The scanner (package internal/jsonscan, shared with the JSON document
@@ -33,9 +33,9 @@
 //     (blank lines are not records) and the byte offset after its line
 //     terminator. A Reader created at such a position skips to the offset
 //     without parsing and continues with the next line.
-//   - A bad line is a *source.RecordError with its 1-based ordinal, the
+//   - A bad line is a *pusher.RecordError with its 1-based ordinal, the
 //     byte offset where the line starts and Raw, the line without its
-//     terminator cut to source.MaxRawBytes (of an over-long line, its first
+//     terminator cut to pusher.MaxRawBytes (of an over-long line, its first
 //     MaxRawBytes bytes). Records read before it in the same call are
 //     returned first (with a nil error) and the error on the next call, so
 //     Pos never moves past a bad record. Next may be called again after a

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"testing/iotest"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source/format"
 	"github.com/ferrydata/ferry/source/format/internal/formattest"
 	"github.com/ferrydata/ferry/source/format/internal/jsonscan"
@@ -34,14 +34,14 @@ func FuzzJSONL(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte, size, rows uint8) {
 		o := format.Options{MaxRecordBytes: 256}
-		full := formattest.Drain(t, open(t, string(in), o, source.Position{}, 4096, formattest.Identity), formattest.Canonical)
+		full := formattest.Drain(t, open(t, string(in), o, pusher.Position{}, 4096, formattest.Identity), formattest.Canonical)
 		if full.Final != io.EOF {
 			t.Fatalf("final error %v", full.Final)
 		}
 
 		o.BatchRows = int(rows%5) + 1
-		small := formattest.Drain(t, open(t, string(in), o, source.Position{}, int(size%16)+1, iotest.OneByteReader), formattest.Canonical)
-		formattest.CheckBatches(t, string(in), 0, o, full, small, len(small.Batches)/8, func(p source.Position) formattest.Result {
+		small := formattest.Drain(t, open(t, string(in), o, pusher.Position{}, int(size%16)+1, iotest.OneByteReader), formattest.Canonical)
+		formattest.CheckBatches(t, string(in), 0, o, full, small, len(small.Batches)/8, func(p pusher.Position) formattest.Result {
 			return formattest.Drain(t, open(t, string(in), o, p, int(size%16)+1, iotest.HalfReader), formattest.Canonical)
 		})
 
@@ -50,7 +50,7 @@ func FuzzJSONL(f *testing.F) {
 }
 
 func compareStd(t *testing.T, in []byte, maxRecord int) {
-	r := open(t, string(in), format.Options{MaxRecordBytes: maxRecord, BatchRows: 3}, source.Position{}, 4096, formattest.Identity)
+	r := open(t, string(in), format.Options{MaxRecordBytes: maxRecord, BatchRows: 3}, pusher.Position{}, 4096, formattest.Identity)
 	got, final := formattest.Outcomes(t, r)
 	if final != io.EOF {
 		t.Fatal(final)
@@ -74,7 +74,7 @@ func compareStd(t *testing.T, in []byte, maxRecord int) {
 			if k < len(lines)-1 {
 				raw = bytes.TrimSuffix(raw, []byte("\r"))
 			}
-			if raw = raw[:min(len(raw), source.MaxRawBytes)]; !bytes.Equal(o.Err.Raw, raw) {
+			if raw = raw[:min(len(raw), pusher.MaxRawBytes)]; !bytes.Equal(o.Err.Raw, raw) {
 				t.Fatalf("line %d (%q): Raw %q", ord, line, o.Err.Raw)
 			}
 		}

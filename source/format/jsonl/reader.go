@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source/format"
 	"github.com/ferrydata/ferry/source/format/internal/jsonscan"
 	"github.com/ferrydata/ferry/source/format/internal/readerr"
@@ -25,13 +25,13 @@ var bom = []byte{0xEF, 0xBB, 0xBF}
 // concurrent use.
 type Reader struct {
 	o     format.Options
-	start source.Position
+	start pusher.Position
 
 	format.Stream // Buf[P:N] is read but not yet parsed
 
 	started bool
 	nrec    int64 // records consumed (good and bad) since the file start
-	pos     source.Position
+	pos     pusher.Position
 	errs    readerr.Errs
 	// skipLine discards through the next LF (the rest of an over-long line).
 	skipLine bool
@@ -46,13 +46,13 @@ var _ format.Reader = (*Reader)(nil)
 
 // New returns a JSON lines Reader for r, starting at start (the zero
 // Position for the beginning of the stream, or a Position returned by Pos).
-func New(r io.Reader, o format.Options, start source.Position) (format.Reader, error) {
+func New(r io.Reader, o format.Options, start pusher.Position) (format.Reader, error) {
 	return newReader(r, o, start, bufSize)
 }
 
 // newReader is New with the initial buffer size; tests make it tiny to
 // exercise lines that straddle reads.
-func newReader(r io.Reader, o format.Options, start source.Position, size int) (*Reader, error) {
+func newReader(r io.Reader, o format.Options, start pusher.Position, size int) (*Reader, error) {
 	o = o.WithDefaults()
 	if start.Offset < 0 || start.Records < 0 || (start.Offset == 0 && start.Records != 0) {
 		return nil, fmt.Errorf("jsonl: invalid start position %+v", start)
@@ -67,10 +67,10 @@ func newReader(r io.Reader, o format.Options, start source.Position, size int) (
 }
 
 // Pos is the position just after the last record returned by Next.
-func (r *Reader) Pos() source.Position { return r.pos }
+func (r *Reader) Pos() pusher.Position { return r.pos }
 
 // Next resets b and fills it with the next records; see the package doc.
-func (r *Reader) Next(b *source.Batch) error {
+func (r *Reader) Next(b *pusher.Batch) error {
 	b.Reset()
 	err := r.next(b)
 	b.Columns = r.dec.Cols
@@ -85,7 +85,7 @@ const (
 	stEOF         // no more data
 )
 
-func (r *Reader) next(b *source.Batch) error {
+func (r *Reader) next(b *pusher.Batch) error {
 	if err := r.errs.Due(); err != nil {
 		return err
 	}
@@ -123,7 +123,7 @@ func (r *Reader) next(b *source.Batch) error {
 		switch st {
 		case stOK:
 			r.nrec++
-			r.pos = source.Position{Records: r.nrec, Offset: r.Base + int64(r.P)}
+			r.pos = pusher.Position{Records: r.nrec, Offset: r.Base + int64(r.P)}
 			if b.Len() >= r.o.BatchRows || b.Size() >= r.o.BatchBytes {
 				return nil
 			}
@@ -141,9 +141,9 @@ func (r *Reader) next(b *source.Batch) error {
 
 // parseLine reads one line from buf[p:n]. On stOK the record is in b and p
 // is after the line; on stSkip p has moved past a blank line or the BOM; on
-// stMore and stEOF nothing changed. A bad line is a *source.RecordError,
+// stMore and stEOF nothing changed. A bad line is a *pusher.RecordError,
 // with p (or the discard state) past it.
-func (r *Reader) parseLine(b *source.Batch) (int, error) {
+func (r *Reader) parseLine(b *pusher.Batch) (int, error) {
 	data := r.Buf[r.P:r.N]
 	r.recStart = r.Base + int64(r.P)
 	if len(data) == 0 {
@@ -168,7 +168,7 @@ func (r *Reader) parseLine(b *source.Batch) (int, error) {
 			// An over-long line is reported once its first MaxRawBytes are
 			// buffered, for RecordError.Raw (the buffer may grow to
 			// MaxRecordBytes plus 4 KiB).
-			if r.exceeds(data) && len(data) >= source.MaxRawBytes {
+			if r.exceeds(data) && len(data) >= pusher.MaxRawBytes {
 				r.skipLine = true
 				return 0, r.tooLong(data)
 			}
@@ -190,14 +190,14 @@ func (r *Reader) parseLine(b *source.Batch) (int, error) {
 		return stSkip, nil
 	}
 	if err := r.object(b, line, i); err != nil {
-		return 0, &source.RecordError{Record: r.nrec + 1, Offset: r.recStart, Err: err, Raw: source.CutRaw(raw)}
+		return 0, &pusher.RecordError{Record: r.nrec + 1, Offset: r.recStart, Err: err, Raw: pusher.CutRaw(raw)}
 	}
 	return stOK, nil
 }
 
 // object parses the object starting at line[i], which must be followed
 // only by whitespace, into a new record of b.
-func (r *Reader) object(b *source.Batch, line []byte, i int) error {
+func (r *Reader) object(b *pusher.Batch, line []byte, i int) error {
 	if kind := jsonscan.Kind(line[i]); line[i] != '{' && kind != "" {
 		return fmt.Errorf("not a JSON object: the line holds %s", kind)
 	}
@@ -225,6 +225,6 @@ func (r *Reader) exceeds(data []byte) bool {
 // tooLong reports the line being parsed as longer than MaxRecordBytes;
 // raw holds its start.
 func (r *Reader) tooLong(raw []byte) error {
-	return &source.RecordError{Record: r.nrec + 1, Offset: r.recStart,
-		Err: fmt.Errorf("record longer than %d bytes", r.o.MaxRecordBytes), Raw: source.CutRaw(raw)}
+	return &pusher.RecordError{Record: r.nrec + 1, Offset: r.recStart,
+		Err: fmt.Errorf("record longer than %d bytes", r.o.MaxRecordBytes), Raw: pusher.CutRaw(raw)}
 }

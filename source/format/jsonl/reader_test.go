@@ -10,14 +10,14 @@ import (
 	"testing"
 	"testing/iotest"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source/format"
 	"github.com/ferrydata/ferry/source/format/internal/formattest"
 )
 
 var bufSizes = []int{1, 2, 3, 5, 8, 64, bufSize}
 
-func open(t *testing.T, in string, o format.Options, start source.Position, size int, wrap func(io.Reader) io.Reader) *Reader {
+func open(t *testing.T, in string, o format.Options, start pusher.Position, size int, wrap func(io.Reader) io.Reader) *Reader {
 	t.Helper()
 	r, err := newReader(wrap(strings.NewReader(in)), o, start, size)
 	if err != nil {
@@ -115,7 +115,7 @@ func TestRead(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, rd := range formattest.Readers {
 				for _, size := range bufSizes {
-					res := formattest.Drain(t, open(t, tt.in, format.Options{}, source.Position{}, size, rd.Wrap), formattest.Named)
+					res := formattest.Drain(t, open(t, tt.in, format.Options{}, pusher.Position{}, size, rd.Wrap), formattest.Named)
 					if res.Final != io.EOF {
 						t.Fatalf("%s/%d: final error %v", rd.Name, size, res.Final)
 					}
@@ -155,19 +155,19 @@ func genJSONL(n int) string {
 
 func TestBatchingAndResume(t *testing.T) {
 	in := genJSONL(299)
-	full := formattest.Drain(t, open(t, in, format.Options{}, source.Position{}, bufSize, iotest.HalfReader), formattest.Canonical)
+	full := formattest.Drain(t, open(t, in, format.Options{}, pusher.Position{}, bufSize, iotest.HalfReader), formattest.Canonical)
 	if len(full.Events) != 299 {
 		t.Fatalf("got %d events", len(full.Events))
 	}
 	last := full.Batches[len(full.Batches)-1].Pos
-	if want := (source.Position{Records: 299, Offset: int64(len(in))}); last != want {
+	if want := (pusher.Position{Records: 299, Offset: int64(len(in))}); last != want {
 		t.Fatalf("final pos %+v, want %+v", last, want)
 	}
 	for _, o := range formattest.Limits {
 		t.Run(fmt.Sprintf("rows=%d,bytes=%d", o.BatchRows, o.BatchBytes), func(t *testing.T) {
 			for _, size := range []int{3, 100, bufSize} {
-				res := formattest.Drain(t, open(t, in, o, source.Position{}, size, iotest.OneByteReader), formattest.Canonical)
-				formattest.CheckBatches(t, in, '\n', o, full, res, 1, func(p source.Position) formattest.Result {
+				res := formattest.Drain(t, open(t, in, o, pusher.Position{}, size, iotest.OneByteReader), formattest.Canonical)
+				formattest.CheckBatches(t, in, '\n', o, full, res, 1, func(p pusher.Position) formattest.Result {
 					return formattest.Drain(t, open(t, in, o, p, size, iotest.HalfReader), formattest.Canonical)
 				})
 			}
@@ -177,9 +177,9 @@ func TestBatchingAndResume(t *testing.T) {
 
 func TestPositions(t *testing.T) {
 	in := "{\"a\":1}\n\n{\"a\":2}\r\n[]\n{\"a\":3}"
-	r := open(t, in, format.Options{BatchRows: 1}, source.Position{}, bufSize, iotest.OneByteReader)
+	r := open(t, in, format.Options{BatchRows: 1}, pusher.Position{}, bufSize, iotest.OneByteReader)
 	res := formattest.Drain(t, r, formattest.Named)
-	want := []source.Position{{Records: 1, Offset: 8}, {Records: 2, Offset: 18}, {Records: 4, Offset: 28}}
+	want := []pusher.Position{{Records: 1, Offset: 8}, {Records: 2, Offset: 18}, {Records: 4, Offset: 28}}
 	if len(res.Batches) != len(want) {
 		t.Fatalf("batches %+v", res.Batches)
 	}
@@ -197,11 +197,11 @@ func TestResumeErrors(t *testing.T) {
 	tests := []struct {
 		name  string
 		in    string
-		start source.Position
+		start pusher.Position
 		want  string
 	}{
-		{"beyond end", "{}\n", source.Position{Records: 5, Offset: 100}, "jsonl: start offset 100 is beyond the end of the stream (3 bytes)"},
-		{"not a line end", "{}\n{}\n", source.Position{Records: 1, Offset: 4}, "jsonl: start offset 4 is not at the end of a line"},
+		{"beyond end", "{}\n", pusher.Position{Records: 5, Offset: 100}, "jsonl: start offset 100 is beyond the end of the stream (3 bytes)"},
+		{"not a line end", "{}\n{}\n", pusher.Position{Records: 1, Offset: 4}, "jsonl: start offset 4 is not at the end of a line"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -213,10 +213,10 @@ func TestResumeErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := New(strings.NewReader(""), format.Options{}, source.Position{Records: 3}); err == nil {
+	if _, err := New(strings.NewReader(""), format.Options{}, pusher.Position{Records: 3}); err == nil {
 		t.Fatal("records without offset accepted")
 	}
-	res := formattest.Drain(t, open(t, "{}\n{}", format.Options{}, source.Position{Records: 2, Offset: 5}, 1, iotest.OneByteReader), formattest.Named)
+	res := formattest.Drain(t, open(t, "{}\n{}", format.Options{}, pusher.Position{Records: 2, Offset: 5}, 1, iotest.OneByteReader), formattest.Named)
 	if res.Final != io.EOF || len(res.Events) != 0 {
 		t.Fatalf("resume at end: %q, %v", res.Events, res.Final)
 	}
@@ -224,26 +224,26 @@ func TestResumeErrors(t *testing.T) {
 
 func TestErrorAfterGoodRecords(t *testing.T) {
 	in := "{\"a\":1}\n{\"a\":2}\n[\n{\"a\":3}\n"
-	r := open(t, in, format.Options{}, source.Position{}, bufSize, func(r io.Reader) io.Reader { return r })
-	var b source.Batch
+	r := open(t, in, format.Options{}, pusher.Position{}, bufSize, func(r io.Reader) io.Reader { return r })
+	var b pusher.Batch
 	if err := r.Next(&b); err != nil || b.Len() != 2 {
 		t.Fatalf("first Next: %v, %d records", err, b.Len())
 	}
-	if p := r.Pos(); p != (source.Position{Records: 2, Offset: 16}) {
+	if p := r.Pos(); p != (pusher.Position{Records: 2, Offset: 16}) {
 		t.Fatalf("pos %+v", p)
 	}
 	err := r.Next(&b)
-	var re *source.RecordError
+	var re *pusher.RecordError
 	if !errors.As(err, &re) || re.Record != 3 || re.Offset != 16 || b.Len() != 0 {
 		t.Fatalf("second Next: %v, %d records", err, b.Len())
 	}
-	if p := r.Pos(); p != (source.Position{Records: 2, Offset: 16}) {
+	if p := r.Pos(); p != (pusher.Position{Records: 2, Offset: 16}) {
 		t.Fatalf("pos after error %+v", p)
 	}
 	if err := r.Next(&b); err != nil || b.Len() != 1 || formattest.RecString(&b, 0, false) != "a=3" {
 		t.Fatalf("third Next: %v, %d records", err, b.Len())
 	}
-	if p := r.Pos(); p != (source.Position{Records: 4, Offset: int64(len(in))}) {
+	if p := r.Pos(); p != (pusher.Position{Records: 4, Offset: int64(len(in))}) {
 		t.Fatalf("pos %+v", p)
 	}
 	if err := r.Next(&b); err != io.EOF {
@@ -254,14 +254,14 @@ func TestErrorAfterGoodRecords(t *testing.T) {
 func TestReadError(t *testing.T) {
 	in := "{\"a\":1}\n{\"a\":2}\n{\"a\":"
 	formattest.CheckReadError(t, in, []int{1, 4, bufSize}, func(rd io.Reader, size int) format.Reader {
-		r, err := newReader(rd, format.Options{}, source.Position{}, size)
+		r, err := newReader(rd, format.Options{}, pusher.Position{}, size)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return r
-	}, formattest.Named, []string{"a=1", "a=2"}, "read at byte 21: unexpected EOF", source.Position{Records: 2, Offset: 16})
+	}, formattest.Named, []string{"a=1", "a=2"}, "read at byte 21: unexpected EOF", pusher.Position{Records: 2, Offset: 16})
 	fr := &formattest.FailingReader{Data: []byte("{}\n"), Err: io.ErrUnexpectedEOF}
-	res := formattest.Drain(t, open(t, "", format.Options{}, source.Position{Records: 2, Offset: 6}, 1, func(io.Reader) io.Reader { return fr }), formattest.Named)
+	res := formattest.Drain(t, open(t, "", format.Options{}, pusher.Position{Records: 2, Offset: 6}, 1, func(io.Reader) io.Reader { return fr }), formattest.Named)
 	if !errors.Is(res.Final, io.ErrUnexpectedEOF) {
 		t.Fatalf("skip: %v", res.Final)
 	}
@@ -283,7 +283,7 @@ func TestMaxRecordBytes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, size := range []int{1, 7, 30, bufSize} {
 				for _, rd := range formattest.Readers {
-					r := open(t, tt.in, format.Options{MaxRecordBytes: 20}, source.Position{}, size, rd.Wrap)
+					r := open(t, tt.in, format.Options{MaxRecordBytes: 20}, pusher.Position{}, size, rd.Wrap)
 					res := formattest.Drain(t, r, formattest.Named)
 					if !slices.Equal(res.Events, tt.want) {
 						t.Fatalf("%s/%d: got %q, want %q", rd.Name, size, res.Events, tt.want)
@@ -298,11 +298,11 @@ func TestMaxRecordBytes(t *testing.T) {
 }
 
 func TestRegistered(t *testing.T) {
-	r, err := format.New(strings.NewReader("{\"a\":1}\n"), format.Options{Format: format.JSONL}, source.Position{})
+	r, err := format.New(strings.NewReader("{\"a\":1}\n"), format.Options{Format: format.JSONL}, pusher.Position{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b source.Batch
+	var b pusher.Batch
 	if err := r.Next(&b); err != nil || formattest.RecString(&b, 0, false) != "a=1" {
 		t.Fatalf("%v", err)
 	}
@@ -311,8 +311,8 @@ func TestRegistered(t *testing.T) {
 func TestColumnsShared(t *testing.T) {
 	// An earlier batch's Columns keep their names while later batches add
 	// columns.
-	r := open(t, "{\"a\":1}\n{\"b\":1}\n{\"c\":1}\n", format.Options{BatchRows: 1}, source.Position{}, bufSize, iotest.OneByteReader)
-	var b1, b2 source.Batch
+	r := open(t, "{\"a\":1}\n{\"b\":1}\n{\"c\":1}\n", format.Options{BatchRows: 1}, pusher.Position{}, bufSize, iotest.OneByteReader)
+	var b1, b2 pusher.Batch
 	if err := r.Next(&b1); err != nil {
 		t.Fatal(err)
 	}
@@ -328,12 +328,12 @@ func TestColumnsShared(t *testing.T) {
 
 func TestNoAllocsPerRecord(t *testing.T) {
 	data := benchJSONL(1 << 20)
-	var b source.Batch
-	r, _ := New(bytes.NewReader(data), format.Options{}, source.Position{})
+	var b pusher.Batch
+	r, _ := New(bytes.NewReader(data), format.Options{}, pusher.Position{})
 	for r.Next(&b) == nil {
 	}
 	allocs := testing.AllocsPerRun(3, func() {
-		r, _ := New(bytes.NewReader(data), format.Options{BatchRows: 1000}, source.Position{})
+		r, _ := New(bytes.NewReader(data), format.Options{BatchRows: 1000}, pusher.Position{})
 		for r.Next(&b) == nil {
 		}
 	})
@@ -357,8 +357,8 @@ func TestRaw(t *testing.T) {
 		{name: "at eof", in: "{}\n\n{\"a\"", want: []string{`{"a"`}, record: []int64{2}},
 		{name: "cr at eof kept", in: "{}\nx\r", want: []string{"x\r"}, record: []int64{2}},
 		{name: "several", in: "1\n\n2\r\n{}\n3", want: []string{"1", "2", "3"}, record: []int64{1, 2, 4}},
-		{name: "too long", in: "{}\n" + long + "\n{}\n", max: 20, want: []string{long[:source.MaxRawBytes]}, record: []int64{2}},
-		{name: "too long at eof", in: long, max: 4500, want: []string{long[:source.MaxRawBytes]}, record: []int64{1}},
+		{name: "too long", in: "{}\n" + long + "\n{}\n", max: 20, want: []string{long[:pusher.MaxRawBytes]}, record: []int64{2}},
+		{name: "too long at eof", in: long, max: 4500, want: []string{long[:pusher.MaxRawBytes]}, record: []int64{1}},
 		{name: "too long short", in: "{\"a\":\"" + strings.Repeat("y", 30) + "\"}\r\n{}", max: 20,
 			want: []string{"{\"a\":\"" + strings.Repeat("y", 30) + "\"}"}, record: []int64{1}},
 	}
@@ -366,7 +366,7 @@ func TestRaw(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, rd := range formattest.Readers {
 				for _, size := range bufSizes {
-					r := open(t, tt.in, format.Options{MaxRecordBytes: tt.max}, source.Position{}, size, rd.Wrap)
+					r := open(t, tt.in, format.Options{MaxRecordBytes: tt.max}, pusher.Position{}, size, rd.Wrap)
 					res := formattest.Drain(t, r, formattest.Named)
 					if res.Final != io.EOF || len(res.Rejects) != len(tt.want) {
 						t.Fatalf("%s/%d: %q, final %v", rd.Name, size, res.Events, res.Final)

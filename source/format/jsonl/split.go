@@ -3,7 +3,7 @@ package jsonl
 import (
 	"io"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source/format"
 )
 
@@ -30,14 +30,14 @@ func (r *Reader) Split() (format.Split, bool) {
 		return format.Split{}, false
 	}
 	return format.Split{
-		At:   source.Position{Records: r.nrec, Offset: r.Base + int64(r.P)},
+		At:   pusher.Position{Records: r.nrec, Offset: r.Base + int64(r.P)},
 		Rest: r.Rest(),
 		Cols: r.dec.Cols,
 		Cut:  format.CutLines,
-		Block: func(data []byte, at source.Position, cols []string) format.Reader {
+		Block: func(data []byte, at pusher.Position, cols []string) format.Reader {
 			return r.follow(format.BlockStream(data, at.Offset, "jsonl", r.o), at, cols)
 		},
-		Resume: func(rd io.Reader, at source.Position, cols []string) format.Reader {
+		Resume: func(rd io.Reader, at pusher.Position, cols []string) format.Reader {
 			o := r.o
 			o.Seek = nil
 			return r.follow(format.NewStreamAt(rd, at.Offset, "jsonl", bufSize, o), at, cols)
@@ -47,7 +47,7 @@ func (r *Reader) Split() (format.Split, bool) {
 
 // follow returns a Reader with r's options reading s from at, knowing the
 // columns cols.
-func (r *Reader) follow(s format.Stream, at source.Position, cols []string) *Reader {
+func (r *Reader) follow(s format.Stream, at pusher.Position, cols []string) *Reader {
 	nr := &Reader{o: r.o, start: at, Stream: s, started: true, nrec: at.Records, pos: at}
 	nr.dec.SetCols(cols)
 	return nr

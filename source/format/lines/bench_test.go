@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source/format"
 	"github.com/ferrydata/ferry/source/format/internal/formattest"
 )
@@ -143,7 +143,7 @@ func benchS3(size int) []byte {
 
 func benchRead(b *testing.B, data []byte, o format.Options) {
 	formattest.Bench(b, data, func(r io.Reader) (format.Reader, error) {
-		return New(r, o, source.Position{})
+		return New(r, o, pusher.Position{})
 	})
 }
 

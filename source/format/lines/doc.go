@@ -13,21 +13,21 @@
 //     modes below: it is not a record but it counts in byte offsets. A line
 //     of spaces is not blank.
 //   - Without Options.Regex and Options.Preset, each line is one record with
-//     one column, "line" (source.String), holding the line without its
+//     one column, "line" (pusher.String), holding the line without its
 //     terminator.
 //   - With Options.Regex (RE2 syntax, see package regexp), the columns are
 //     the regex's named groups, in order; it must have at least one and no
 //     name twice. It is applied to each line as given: it is not anchored
 //     unless it says so (^...$). A line it does not match is a bad record
 //     ("line does not match the pattern"). A named group that did not take
-//     part in the match is source.Null; every other is source.String
+//     part in the match is pusher.Null; every other is pusher.String
 //     holding the bytes it matched, as written (escapes in the log are not
 //     decoded; "-" stays the string "-").
 //   - Options.Preset names a ready-made regex (see Presets; Regex must then
 //     be empty). Presets are anchored, tolerate fields appended after the
 //     ones they know (AWS adds fields to its logs over time), and, because
 //     these logs write "-" for an absent value, a field that is exactly "-"
-//     is source.Null.
+//     is pusher.Null.
 //   - A line longer than Options.MaxRecordBytes (not counting the CR of a
 //     CRLF) is a bad record ("line longer than N bytes"); it is skipped to
 //     its end and the buffer never grows much past that bound.
@@ -42,9 +42,9 @@
 //     are not records) and the byte offset after its line terminator. A
 //     Reader created at such a position skips to the offset without parsing
 //     and continues with the next line.
-//   - A bad line is a *source.RecordError with its 1-based ordinal, the
+//   - A bad line is a *pusher.RecordError with its 1-based ordinal, the
 //     byte offset where the line starts and Raw, the line without its
-//     terminator (at most source.MaxRawBytes of it). Records read before it
+//     terminator (at most pusher.MaxRawBytes of it). Records read before it
 //     in the same call are returned first (with a nil error) and the error
 //     on the next call, so Pos never moves past a bad record. Next may be
 //     called again after a RecordError: reading continues with the next

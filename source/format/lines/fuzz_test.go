@@ -10,7 +10,7 @@ import (
 	"testing"
 	"testing/iotest"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source/format"
 	"github.com/ferrydata/ferry/source/format/internal/formattest"
 )
@@ -54,7 +54,7 @@ func FuzzLines(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte, size, rows, mode uint8) {
 		o := fuzzOptions(mode)
-		full := formattest.Drain(t, open(t, string(in), o, source.Position{}, 4096, formattest.Identity), formattest.Values)
+		full := formattest.Drain(t, open(t, string(in), o, pusher.Position{}, 4096, formattest.Identity), formattest.Values)
 		if full.Final != io.EOF {
 			t.Fatalf("final error %v", full.Final)
 		}
@@ -63,8 +63,8 @@ func FuzzLines(f *testing.F) {
 		}
 
 		o.BatchRows = int(rows%5) + 1
-		small := formattest.Drain(t, open(t, string(in), o, source.Position{}, int(size%16)+1, iotest.OneByteReader), formattest.Values)
-		formattest.CheckBatches(t, string(in), 0, o, full, small, len(small.Batches)/8, func(p source.Position) formattest.Result {
+		small := formattest.Drain(t, open(t, string(in), o, pusher.Position{}, int(size%16)+1, iotest.OneByteReader), formattest.Values)
+		formattest.CheckBatches(t, string(in), 0, o, full, small, len(small.Batches)/8, func(p pusher.Position) formattest.Result {
 			return formattest.Drain(t, open(t, string(in), o, p, int(size%16)+1, iotest.HalfReader), formattest.Values)
 		})
 	})
@@ -95,7 +95,7 @@ func expected(in []byte, o format.Options) []string {
 		}
 		rec++
 		bad := func(what string) {
-			out = append(out, fmt.Sprintf("ERR record %d (byte %d): %s raw=%q", rec, start, what, source.CutRaw(line)))
+			out = append(out, fmt.Sprintf("ERR record %d (byte %d): %s raw=%q", rec, start, what, pusher.CutRaw(line)))
 		}
 		if len(line) > o.MaxRecordBytes {
 			bad(fmt.Sprintf("line longer than %d bytes", o.MaxRecordBytes))

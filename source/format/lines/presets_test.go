@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source/format"
 	"github.com/ferrydata/ferry/source/format/internal/formattest"
 )
@@ -263,7 +263,7 @@ func TestPresets(t *testing.T) {
 			want = append(want, strings.Join(parts, "|"))
 		}
 		for _, size := range []int{7, bufSize} {
-			res := formattest.Drain(t, open(t, in.String(), format.Options{Preset: name}, source.Position{}, size, formattest.Identity), formattest.Values)
+			res := formattest.Drain(t, open(t, in.String(), format.Options{Preset: name}, pusher.Position{}, size, formattest.Identity), formattest.Values)
 			if res.Final != io.EOF || !slices.Equal(res.Cols, cols) {
 				t.Fatalf("%s: %v, columns %q", name, res.Final, res.Cols)
 			}
@@ -294,7 +294,7 @@ func TestPresetNames(t *testing.T) {
 		}
 	}
 	// A user regex is taken as given: "-" stays a string there.
-	r := open(t, "- x\n", format.Options{Regex: `^(?P<remote_addr>\S+) (?P<b>\S+)$`}, source.Position{}, bufSize, formattest.Identity)
+	r := open(t, "- x\n", format.Options{Regex: `^(?P<remote_addr>\S+) (?P<b>\S+)$`}, pusher.Position{}, bufSize, formattest.Identity)
 	if res := formattest.Drain(t, r, formattest.Values); !slices.Equal(res.Events, []string{"-|x"}) {
 		t.Fatalf("%q", res.Events)
 	}

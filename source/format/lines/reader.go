@@ -10,7 +10,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source/format"
 	"github.com/ferrydata/ferry/source/format/internal/readerr"
 )
@@ -25,7 +25,7 @@ const bufSize = 1 << 20
 
 // rawCap is how much of an over-long line is kept while skipping it:
 // MaxRawBytes and room for the CRLF to remove.
-const rawCap = source.MaxRawBytes + 2
+const rawCap = pusher.MaxRawBytes + 2
 
 var bom = []byte{0xEF, 0xBB, 0xBF}
 
@@ -35,7 +35,7 @@ var errNoMatch = errors.New("line does not match the pattern")
 // use.
 type Reader struct {
 	o     format.Options
-	start source.Position
+	start pusher.Position
 	pat   *pattern // nil: one column "line"
 	cols  []string
 
@@ -43,7 +43,7 @@ type Reader struct {
 
 	started bool
 	nrec    int64 // records consumed (good and bad) since the file start
-	pos     source.Position
+	pos     pusher.Position
 	errs    readerr.Errs
 	// skipLine discards through the next LF (the rest of an over-long
 	// line), appending what it drops to raw (at most rawCap bytes).
@@ -80,13 +80,13 @@ type patternKey struct {
 // New returns a lines Reader for r, starting at start (the zero Position
 // for the beginning of the stream, or a Position returned by Pos). It fails
 // on an invalid Options.Regex or an unknown Options.Preset.
-func New(r io.Reader, o format.Options, start source.Position) (format.Reader, error) {
+func New(r io.Reader, o format.Options, start pusher.Position) (format.Reader, error) {
 	return newReader(r, o, start, bufSize)
 }
 
 // newReader is New with the initial buffer size; tests make it tiny to
 // exercise lines that straddle reads.
-func newReader(r io.Reader, o format.Options, start source.Position, size int) (*Reader, error) {
+func newReader(r io.Reader, o format.Options, start pusher.Position, size int) (*Reader, error) {
 	o = o.WithDefaults()
 	if start.Offset < 0 || start.Records < 0 || (start.Offset == 0 && start.Records != 0) {
 		return nil, fmt.Errorf("lines: invalid start position %+v", start)
@@ -157,10 +157,10 @@ func compile(regex, preset string) (*pattern, error) {
 }
 
 // Pos is the position just after the last record returned by Next.
-func (r *Reader) Pos() source.Position { return r.pos }
+func (r *Reader) Pos() pusher.Position { return r.pos }
 
 // Next resets b and fills it with the next records; see the package doc.
-func (r *Reader) Next(b *source.Batch) error {
+func (r *Reader) Next(b *pusher.Batch) error {
 	b.Reset()
 	err := r.next(b)
 	b.Columns = r.cols
@@ -175,7 +175,7 @@ const (
 	stEOF         // no more data
 )
 
-func (r *Reader) next(b *source.Batch) error {
+func (r *Reader) next(b *pusher.Batch) error {
 	if err := r.errs.Due(); err != nil {
 		return err
 	}
@@ -200,7 +200,7 @@ func (r *Reader) next(b *source.Batch) error {
 		switch st {
 		case stOK:
 			r.nrec++
-			r.pos = source.Position{Records: r.nrec, Offset: r.Base + int64(r.P)}
+			r.pos = pusher.Position{Records: r.nrec, Offset: r.Base + int64(r.P)}
 			if b.Len() >= r.o.BatchRows || b.Size() >= r.o.BatchBytes {
 				return nil
 			}
@@ -218,9 +218,9 @@ func (r *Reader) next(b *source.Batch) error {
 
 // parseLine reads one line from Buf[P:N]. On stOK the record is in b and P
 // is after the line; on stSkip P has moved past a blank line or the BOM; on
-// stMore and stEOF nothing changed. A bad line is a *source.RecordError,
+// stMore and stEOF nothing changed. A bad line is a *pusher.RecordError,
 // with P past it.
-func (r *Reader) parseLine(b *source.Batch) (int, error) {
+func (r *Reader) parseLine(b *pusher.Batch) (int, error) {
 	data := r.Buf[r.P:r.N]
 	r.recStart = r.Base + int64(r.P)
 	if len(data) == 0 {
@@ -262,14 +262,14 @@ func (r *Reader) parseLine(b *source.Batch) (int, error) {
 	}
 	if r.pat == nil {
 		b.StartRecord()
-		b.AddField(source.String, line)
+		b.AddField(pusher.String, line)
 		return stOK, nil
 	}
 	return r.match(b, line)
 }
 
 // match splits line into the pattern's groups as a new record of b.
-func (r *Reader) match(b *source.Batch, line []byte) (int, error) {
+func (r *Reader) match(b *pusher.Batch, line []byte) (int, error) {
 	p := r.pat
 	if p.scan != nil {
 		if len(r.spans) != 2*len(p.cols) {
@@ -299,14 +299,14 @@ func (r *Reader) match(b *source.Batch, line []byte) (int, error) {
 
 // addField adds line[s:e], the span of a group, to the record: Null if the
 // group did not take part in the match (s < 0) or, in a preset, is "-".
-func (r *Reader) addField(b *source.Batch, line []byte, s, e int) {
+func (r *Reader) addField(b *pusher.Batch, line []byte, s, e int) {
 	switch {
 	case s < 0:
 		b.AddNull()
 	case r.pat.dashNull && e-s == 1 && line[s] == '-':
 		b.AddNull()
 	default:
-		b.AddField(source.String, line[s:e])
+		b.AddField(pusher.String, line[s:e])
 	}
 }
 
@@ -324,8 +324,8 @@ func (r *Reader) tooLong() error {
 	return fmt.Errorf("line longer than %d bytes", r.o.MaxRecordBytes)
 }
 
-func (r *Reader) recordError(err error, raw []byte) *source.RecordError {
-	return &source.RecordError{Record: r.nrec + 1, Offset: r.recStart, Err: err, Raw: source.CutRaw(raw)}
+func (r *Reader) recordError(err error, raw []byte) *pusher.RecordError {
+	return &pusher.RecordError{Record: r.nrec + 1, Offset: r.recStart, Err: err, Raw: pusher.CutRaw(raw)}
 }
 
 // skipTooLong reports the over-long line at P, whose end is not in the

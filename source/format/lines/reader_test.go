@@ -10,7 +10,7 @@ import (
 	"testing"
 	"testing/iotest"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source/format"
 	"github.com/ferrydata/ferry/source/format/internal/formattest"
 )
@@ -22,7 +22,7 @@ const null = formattest.Null
 // reads and grow the buffer.
 var bufSizes = []int{1, 2, 3, 5, 8, 64, bufSize}
 
-func open(t *testing.T, in string, o format.Options, start source.Position, size int, wrap func(io.Reader) io.Reader) *Reader {
+func open(t *testing.T, in string, o format.Options, start pusher.Position, size int, wrap func(io.Reader) io.Reader) *Reader {
 	t.Helper()
 	r, err := newReader(wrap(strings.NewReader(in)), o, start, size)
 	if err != nil {
@@ -78,7 +78,7 @@ func TestRead(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, rd := range formattest.Readers {
 				for _, size := range bufSizes {
-					res := formattest.Drain(t, open(t, tt.in, tt.o, source.Position{}, size, rd.Wrap), formattest.Values)
+					res := formattest.Drain(t, open(t, tt.in, tt.o, pusher.Position{}, size, rd.Wrap), formattest.Values)
 					if res.Final != io.EOF {
 						t.Fatalf("%s/%d: final error %v", rd.Name, size, res.Final)
 					}
@@ -103,8 +103,8 @@ func TestColumnsWithoutRecords(t *testing.T) {
 		{format.Options{Regex: `(?P<x>a)|(?P<y>b)`}, []string{"x", "y"}},
 		{format.Options{Preset: "common"}, []string{"remote_addr", "remote_user", "time_local", "request_method", "request_url", "request_protocol", "status", "body_bytes_sent"}},
 	} {
-		r := open(t, "", tt.o, source.Position{}, bufSize, formattest.Identity)
-		var b source.Batch
+		r := open(t, "", tt.o, pusher.Position{}, bufSize, formattest.Identity)
+		var b pusher.Batch
 		if err := r.Next(&b); err != io.EOF || !slices.Equal(b.Columns, tt.want) {
 			t.Fatalf("%+v: %v, columns %q", tt.o, err, b.Columns)
 		}
@@ -123,12 +123,12 @@ func TestPatternErrors(t *testing.T) {
 		{format.Options{Preset: "apache"}, `lines: unknown preset "apache" (known: alb, combined, common, nginx, s3-access)`},
 	}
 	for _, tt := range tests {
-		_, err := New(strings.NewReader("x\n"), tt.o, source.Position{})
+		_, err := New(strings.NewReader("x\n"), tt.o, pusher.Position{})
 		if err == nil || err.Error() != tt.want {
 			t.Errorf("%+v: got %v, want %s", tt.o, err, tt.want)
 		}
 	}
-	if _, err := New(strings.NewReader(""), format.Options{}, source.Position{Records: 3}); err == nil {
+	if _, err := New(strings.NewReader(""), format.Options{}, pusher.Position{Records: 3}); err == nil {
 		t.Fatal("records without offset accepted")
 	}
 }
@@ -147,21 +147,21 @@ func TestRaw(t *testing.T) {
 		{"no match at eof", "a=1\nb=x\r", format.Options{Regex: kv},
 			[]string{"a|1", `ERR record 2 (byte 4): line does not match the pattern raw="b=x"`}},
 		{"no match cut", "a=1\n" + long + "\n", format.Options{Regex: kv},
-			[]string{"a|1", fmt.Sprintf("ERR record 2 (byte 4): line does not match the pattern raw=%q", long[:source.MaxRawBytes])}},
+			[]string{"a|1", fmt.Sprintf("ERR record 2 (byte 4): line does not match the pattern raw=%q", long[:pusher.MaxRawBytes])}},
 		{"too long", "a\n" + long[:30] + "\r\nb\n", format.Options{MaxRecordBytes: 20},
 			[]string{"a", fmt.Sprintf("ERR record 2 (byte 2): line longer than 20 bytes raw=%q", long[:30]), "b"}},
 		{"too long at eof", "a\n" + long[:30] + "\r", format.Options{MaxRecordBytes: 20},
 			[]string{"a", fmt.Sprintf("ERR record 2 (byte 2): line longer than 20 bytes raw=%q", long[:30])}},
 		{"too long cut", "a\n" + long + "\nb\n", format.Options{MaxRecordBytes: 20},
-			[]string{"a", fmt.Sprintf("ERR record 2 (byte 2): line longer than 20 bytes raw=%q", long[:source.MaxRawBytes]), "b"}},
-		{"too long just over the cut", "a\n" + long[:source.MaxRawBytes+1] + "\r\nb", format.Options{MaxRecordBytes: 20},
-			[]string{"a", fmt.Sprintf("ERR record 2 (byte 2): line longer than 20 bytes raw=%q", long[:source.MaxRawBytes]), "b"}},
+			[]string{"a", fmt.Sprintf("ERR record 2 (byte 2): line longer than 20 bytes raw=%q", long[:pusher.MaxRawBytes]), "b"}},
+		{"too long just over the cut", "a\n" + long[:pusher.MaxRawBytes+1] + "\r\nb", format.Options{MaxRecordBytes: 20},
+			[]string{"a", fmt.Sprintf("ERR record 2 (byte 2): line longer than 20 bytes raw=%q", long[:pusher.MaxRawBytes]), "b"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, rd := range formattest.Readers {
 				for _, size := range bufSizes {
-					res := formattest.Drain(t, open(t, tt.in, tt.o, source.Position{}, size, rd.Wrap), formattest.Values)
+					res := formattest.Drain(t, open(t, tt.in, tt.o, pusher.Position{}, size, rd.Wrap), formattest.Values)
 					if !slices.Equal(res.Raws, tt.want) {
 						t.Fatalf("%s/%d: got\n%q\nwant\n%q", rd.Name, size, res.Raws, tt.want)
 					}
@@ -201,7 +201,7 @@ const genRegex = `^(?P<word>\S+)(?: (?P<num>\d+|-))?$`
 func TestBatchingAndResume(t *testing.T) {
 	in := genLines(200)
 	for _, base := range []format.Options{{}, {Regex: genRegex, MaxRecordBytes: 40}} {
-		full := formattest.Drain(t, open(t, in, base, source.Position{}, bufSize, iotest.HalfReader), formattest.Values)
+		full := formattest.Drain(t, open(t, in, base, pusher.Position{}, bufSize, iotest.HalfReader), formattest.Values)
 		if full.Final != io.EOF || len(full.Events) != 200 {
 			t.Fatalf("%+v: %d events, %v", base, len(full.Events), full.Final)
 		}
@@ -209,10 +209,10 @@ func TestBatchingAndResume(t *testing.T) {
 			o := base
 			o.BatchRows, o.BatchBytes = lim.rows, lim.bytes
 			for _, size := range []int{3, 100, bufSize} {
-				res := formattest.Drain(t, open(t, in, o, source.Position{}, size, iotest.OneByteReader), formattest.Values)
+				res := formattest.Drain(t, open(t, in, o, pusher.Position{}, size, iotest.OneByteReader), formattest.Values)
 				// Resume at every batch end yields exactly the rest,
 				// errors included, with the same ordinals.
-				formattest.CheckBatches(t, in, '\n', o, full, res, 1, func(p source.Position) formattest.Result {
+				formattest.CheckBatches(t, in, '\n', o, full, res, 1, func(p pusher.Position) formattest.Result {
 					return formattest.Drain(t, open(t, in, o, p, size, iotest.HalfReader), formattest.Values)
 				})
 			}
@@ -223,8 +223,8 @@ func TestBatchingAndResume(t *testing.T) {
 func TestPositions(t *testing.T) {
 	in := "a\n\nb\r\nc"
 	o := format.Options{BatchRows: 1}
-	full := formattest.Drain(t, open(t, in, o, source.Position{}, bufSize, iotest.OneByteReader), formattest.Values)
-	want := []source.Position{{Records: 1, Offset: 2}, {Records: 2, Offset: 6}, {Records: 3, Offset: 7}}
+	full := formattest.Drain(t, open(t, in, o, pusher.Position{}, bufSize, iotest.OneByteReader), formattest.Values)
+	want := []pusher.Position{{Records: 1, Offset: 2}, {Records: 2, Offset: 6}, {Records: 3, Offset: 7}}
 	if len(full.Batches) != len(want) {
 		t.Fatalf("%d batches", len(full.Batches))
 	}
@@ -239,11 +239,11 @@ func TestResumeErrors(t *testing.T) {
 	tests := []struct {
 		name  string
 		in    string
-		start source.Position
+		start pusher.Position
 		want  string
 	}{
-		{"beyond end", "a\nb\n", source.Position{Records: 5, Offset: 100}, "lines: start offset 100 is beyond the end of the stream (4 bytes)"},
-		{"not a line end", "ab\ncd\n", source.Position{Records: 1, Offset: 1}, "lines: start offset 1 is not at the end of a line"},
+		{"beyond end", "a\nb\n", pusher.Position{Records: 5, Offset: 100}, "lines: start offset 100 is beyond the end of the stream (4 bytes)"},
+		{"not a line end", "ab\ncd\n", pusher.Position{Records: 1, Offset: 1}, "lines: start offset 1 is not at the end of a line"},
 	}
 	for _, tt := range tests {
 		for _, size := range []int{1, bufSize} {
@@ -255,7 +255,7 @@ func TestResumeErrors(t *testing.T) {
 	}
 	// Resuming exactly at the end of a stream whose last line has no
 	// newline is the end.
-	res := formattest.Drain(t, open(t, "a\nb", format.Options{}, source.Position{Records: 2, Offset: 3}, 1, iotest.OneByteReader), formattest.Values)
+	res := formattest.Drain(t, open(t, "a\nb", format.Options{}, pusher.Position{Records: 2, Offset: 3}, 1, iotest.OneByteReader), formattest.Values)
 	if res.Final != io.EOF || len(res.Events) != 0 {
 		t.Fatalf("resume at end: %q, %v", res.Events, res.Final)
 	}
@@ -263,26 +263,26 @@ func TestResumeErrors(t *testing.T) {
 
 func TestErrorAfterGoodRecords(t *testing.T) {
 	in := "a=1\nb=2\nbad\nc=3\n"
-	r := open(t, in, format.Options{Regex: `^(?P<k>\w)=(?P<v>\d)$`}, source.Position{}, bufSize, formattest.Identity)
-	var b source.Batch
+	r := open(t, in, format.Options{Regex: `^(?P<k>\w)=(?P<v>\d)$`}, pusher.Position{}, bufSize, formattest.Identity)
+	var b pusher.Batch
 	if err := r.Next(&b); err != nil || b.Len() != 2 {
 		t.Fatalf("first Next: %v, %d records", err, b.Len())
 	}
-	if p := r.Pos(); p != (source.Position{Records: 2, Offset: 8}) {
+	if p := r.Pos(); p != (pusher.Position{Records: 2, Offset: 8}) {
 		t.Fatalf("pos %+v", p)
 	}
 	err := r.Next(&b)
-	var re *source.RecordError
+	var re *pusher.RecordError
 	if !errors.As(err, &re) || re.Record != 3 || re.Offset != 8 || string(re.Raw) != "bad" || !errors.Is(err, errNoMatch) || b.Len() != 0 {
 		t.Fatalf("second Next: %v, %d records", err, b.Len())
 	}
-	if p := r.Pos(); p != (source.Position{Records: 2, Offset: 8}) {
+	if p := r.Pos(); p != (pusher.Position{Records: 2, Offset: 8}) {
 		t.Fatalf("pos after error %+v", p)
 	}
 	if err := r.Next(&b); err != nil || b.Len() != 1 || formattest.ValString(&b, 0) != "c|3" {
 		t.Fatalf("third Next: %v, %d records", err, b.Len())
 	}
-	if p := r.Pos(); p != (source.Position{Records: 4, Offset: int64(len(in))}) {
+	if p := r.Pos(); p != (pusher.Position{Records: 4, Offset: int64(len(in))}) {
 		t.Fatalf("pos %+v", p)
 	}
 	if err := r.Next(&b); err != io.EOF {
@@ -295,23 +295,23 @@ func TestReadError(t *testing.T) {
 	// come first, then the read error; the partial line is not a record.
 	in := "a\nbb\ncc"
 	formattest.CheckReadError(t, in, []int{1, 4, bufSize}, func(rd io.Reader, size int) format.Reader {
-		r, err := newReader(rd, format.Options{}, source.Position{}, size)
+		r, err := newReader(rd, format.Options{}, pusher.Position{}, size)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return r
-	}, formattest.Values, []string{"a", "bb"}, "read at byte 7: unexpected EOF", source.Position{Records: 2, Offset: 5})
+	}, formattest.Values, []string{"a", "bb"}, "read at byte 7: unexpected EOF", pusher.Position{Records: 2, Offset: 5})
 	// A failure in the middle of an over-long line: the line is reported,
 	// then the read error.
 	fr := &formattest.FailingReader{Data: []byte("a\n" + strings.Repeat("x", 50)), Err: io.ErrUnexpectedEOF}
-	res := formattest.Drain(t, open(t, "", format.Options{MaxRecordBytes: 20}, source.Position{}, 4, func(io.Reader) io.Reader { return fr }), formattest.Values)
+	res := formattest.Drain(t, open(t, "", format.Options{MaxRecordBytes: 20}, pusher.Position{}, 4, func(io.Reader) io.Reader { return fr }), formattest.Values)
 	want := []string{"a", "ERR record 2 (byte 2): line longer than 20 bytes", "ERR read at byte 52: unexpected EOF"}
 	if !slices.Equal(res.Events, want) {
 		t.Fatalf("long line: %q", res.Events)
 	}
 	// A failure while skipping to the start.
 	fr = &formattest.FailingReader{Data: []byte("a\n"), Err: io.ErrUnexpectedEOF}
-	res = formattest.Drain(t, open(t, "", format.Options{}, source.Position{Records: 2, Offset: 6}, 1, func(io.Reader) io.Reader { return fr }), formattest.Values)
+	res = formattest.Drain(t, open(t, "", format.Options{}, pusher.Position{Records: 2, Offset: 6}, 1, func(io.Reader) io.Reader { return fr }), formattest.Values)
 	if !errors.Is(res.Final, io.ErrUnexpectedEOF) {
 		t.Fatalf("skip: %v", res.Final)
 	}
@@ -341,7 +341,7 @@ func TestMaxRecordBytes(t *testing.T) {
 				for _, rd := range formattest.Readers {
 					o := tt.o
 					o.MaxRecordBytes = 20
-					r := open(t, tt.in, o, source.Position{}, size, rd.Wrap)
+					r := open(t, tt.in, o, pusher.Position{}, size, rd.Wrap)
 					res := formattest.Drain(t, r, formattest.Values)
 					if !slices.Equal(res.Events, tt.want) {
 						t.Fatalf("%s/%d: got %q, want %q", rd.Name, size, res.Events, tt.want)
@@ -356,27 +356,27 @@ func TestMaxRecordBytes(t *testing.T) {
 }
 
 func TestRegistered(t *testing.T) {
-	r, err := format.New(strings.NewReader("a\nb\n"), format.Options{Format: format.Lines}, source.Position{})
+	r, err := format.New(strings.NewReader("a\nb\n"), format.Options{Format: format.Lines}, pusher.Position{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b source.Batch
+	var b pusher.Batch
 	if err := r.Next(&b); err != nil || b.Len() != 2 || !slices.Equal(b.Columns, []string{"line"}) {
 		t.Fatalf("%v, %d records, columns %q", err, b.Len(), b.Columns)
 	}
-	if _, err := format.New(strings.NewReader(""), format.Options{Format: format.Lines, Preset: "nope"}, source.Position{}); err == nil {
+	if _, err := format.New(strings.NewReader(""), format.Options{Format: format.Lines, Preset: "nope"}, pusher.Position{}); err == nil {
 		t.Fatal("unknown preset accepted")
 	}
 }
 
 func TestNoAllocsPerRecord(t *testing.T) {
 	data := benchLines(1 << 20)
-	var b source.Batch
-	r, _ := New(bytes.NewReader(data), format.Options{}, source.Position{})
+	var b pusher.Batch
+	r, _ := New(bytes.NewReader(data), format.Options{}, pusher.Position{})
 	for r.Next(&b) == nil {
 	}
 	allocs := testing.AllocsPerRun(3, func() {
-		r, _ := New(bytes.NewReader(data), format.Options{BatchRows: 1000}, source.Position{})
+		r, _ := New(bytes.NewReader(data), format.Options{BatchRows: 1000}, pusher.Position{})
 		for r.Next(&b) == nil {
 		}
 	})

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source/format"
 	"github.com/ferrydata/ferry/source/format/internal/formattest"
 )
@@ -327,7 +327,7 @@ func TestScanUnsure(t *testing.T) {
 	}
 	in := many + "\n" + manyOK + "\n" + few + "\n"
 	o := format.Options{Preset: "common"}
-	res := formattest.Drain(t, open(t, in, o, source.Position{}, bufSize, formattest.Identity), formattest.Values)
+	res := formattest.Drain(t, open(t, in, o, pusher.Position{}, bufSize, formattest.Identity), formattest.Values)
 	if want := expected([]byte(in), o.WithDefaults()); !slices.Equal(res.Raws, want) || !strings.Contains(want[1], "|GET|/ HTTP/1") {
 		t.Fatalf("got\n%q\nwant\n%q", res.Raws, want)
 	}

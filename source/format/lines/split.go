@@ -3,7 +3,7 @@ package lines
 import (
 	"io"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source/format"
 )
 
@@ -28,14 +28,14 @@ func (r *Reader) Split() (format.Split, bool) {
 		return format.Split{}, false
 	}
 	return format.Split{
-		At:   source.Position{Records: r.nrec, Offset: r.Base + int64(r.P)},
+		At:   pusher.Position{Records: r.nrec, Offset: r.Base + int64(r.P)},
 		Rest: r.Rest(),
 		Cols: r.cols,
 		Cut:  format.CutLines,
-		Block: func(data []byte, at source.Position, _ []string) format.Reader {
+		Block: func(data []byte, at pusher.Position, _ []string) format.Reader {
 			return r.follow(format.BlockStream(data, at.Offset, "lines", r.o), at)
 		},
-		Resume: func(rd io.Reader, at source.Position, _ []string) format.Reader {
+		Resume: func(rd io.Reader, at pusher.Position, _ []string) format.Reader {
 			o := r.o
 			o.Seek = nil
 			return r.follow(format.NewStreamAt(rd, at.Offset, "lines", bufSize, o), at)
@@ -44,6 +44,6 @@ func (r *Reader) Split() (format.Split, bool) {
 }
 
 // follow returns a Reader with r's options reading s from at.
-func (r *Reader) follow(s format.Stream, at source.Position) *Reader {
+func (r *Reader) follow(s format.Stream, at pusher.Position) *Reader {
 	return &Reader{o: r.o, start: at, pat: r.pat, cols: r.cols, Stream: s, started: true, nrec: at.Records, pos: at}
 }

@@ -11,7 +11,7 @@ import (
 
 	parquetgo "github.com/parquet-go/parquet-go"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source/format"
 )
 
@@ -76,12 +76,12 @@ func BenchmarkParquet(b *testing.B) {
 	size, _ := f.Seek(0, io.SeekCurrent)
 	b.SetBytes(size)
 	b.ReportAllocs()
-	var batch source.Batch
+	var batch pusher.Batch
 	o := format.Options{Format: format.Parquet}
 	total := 0
 	var out int64
 	for b.Loop() {
-		r, err := NewAt(f, size, o, source.Position{})
+		r, err := NewAt(f, size, o, pusher.Position{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -134,11 +134,11 @@ func TestMemory(t *testing.T) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	base := ms.HeapInuse
-	r, err := NewAt(f, fi.Size(), format.Options{Format: format.Parquet}, source.Position{})
+	r, err := NewAt(f, fi.Size(), format.Options{Format: format.Parquet}, pusher.Position{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b source.Batch
+	var b pusher.Batch
 	var peak uint64
 	n := 0
 	for i := 0; ; i++ {
@@ -169,9 +169,9 @@ func BenchmarkResume(b *testing.B) {
 	var buf bytes.Buffer
 	writeBenchFile(b, &buf, 1_000_000, 100_000)
 	data := buf.Bytes()
-	var batch source.Batch
+	var batch pusher.Batch
 	for b.Loop() {
-		r, err := NewAt(bytes.NewReader(data), int64(len(data)), format.Options{Format: format.Parquet, BatchRows: 10}, source.Position{Records: 950_005})
+		r, err := NewAt(bytes.NewReader(data), int64(len(data)), format.Options{Format: format.Parquet, BatchRows: 10}, pusher.Position{Records: 950_005})
 		if err != nil {
 			b.Fatal(err)
 		}

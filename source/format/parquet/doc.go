@@ -18,17 +18,17 @@
 //   - Columns are the top-level fields of the schema, in schema order,
 //     and every record has one field per column. Values, by type:
 //     integers (INT32, INT64, and the INT(8|16|32|64, signed or not)
-//     annotations) are source.Number in decimal; FLOAT and DOUBLE are
-//     source.Number (shortest 'g' form) except NaN and the infinities,
-//     which are source.String "NaN", "Infinity", "-Infinity"; FLOAT16
-//     likewise; BOOLEAN is source.Bool; DECIMAL over INT32, INT64,
-//     FIXED_LEN_BYTE_ARRAY or BYTE_ARRAY is source.Number with the exact
+//     annotations) are pusher.Number in decimal; FLOAT and DOUBLE are
+//     pusher.Number (shortest 'g' form) except NaN and the infinities,
+//     which are pusher.String "NaN", "Infinity", "-Infinity"; FLOAT16
+//     likewise; BOOLEAN is pusher.Bool; DECIMAL over INT32, INT64,
+//     FIXED_LEN_BYTE_ARRAY or BYTE_ARRAY is pusher.Number with the exact
 //     decimal text ("-123.4500" at scale 4), never through a float;
-//     STRING and ENUM are source.String; JSON is source.JSON holding the
+//     STRING and ENUM are pusher.String; JSON is pusher.JSON holding the
 //     document as stored (any JSON value, scalars included), or
-//     source.String when it is not valid JSON; UUID is source.String in
+//     pusher.String when it is not valid JSON; UUID is pusher.String in
 //     the canonical 8-4-4-4-12 form; BYTE_ARRAY and FIXED_LEN_BYTE_ARRAY
-//     without a text annotation (also BSON, geometry) are source.String
+//     without a text annotation (also BSON, geometry) are pusher.String
 //     holding the bytes as they are: they are not checked for UTF-8,
 //     which is the target's business (older writers store text without an
 //     annotation); DATE is "YYYY-MM-DD"; TIME is "HH:MM:SS.fff" with the
@@ -37,16 +37,16 @@
 //     otherwise; the legacy INT96 timestamp is written like a
 //     nanosecond timestamp not adjusted to UTC (as Arrow reads it);
 //     INTERVAL is an ISO 8601 duration ("P14M3DT12.345S"). An absent
-//     optional value is source.Null. Legacy converted types are honoured
+//     optional value is pusher.Null. Legacy converted types are honoured
 //     where there is no logical type.
-//   - Groups and repeated fields are source.JSON: a struct is an object
+//   - Groups and repeated fields are pusher.JSON: a struct is an object
 //     with its fields in schema order; a LIST, or any repeated field, is
 //     an array (the format's backward-compatibility rules for two-level
 //     and legacy lists apply); a MAP is an object when its keys are text,
 //     else an array of {"key":k,"value":v} objects. Inside JSON, numbers
 //     and booleans are JSON numbers and booleans, everything else
 //     (timestamps, NaN, binary) a JSON string (invalid UTF-8 becomes
-//     U+FFFD). An absent optional group at the top level is source.Null;
+//     U+FFFD). An absent optional group at the top level is pusher.Null;
 //     an empty list or map is [] or {}.
 //   - Pos().Records counts the rows returned since the start of the file;
 //     Pos().Offset is always 0 (Parquet has no byte offset a row starts
@@ -55,7 +55,7 @@
 //     seeking (with the page index, pages before the row are not read).
 //     start.Offset is ignored.
 //   - A record longer than Options.MaxRecordBytes (the text of its fields)
-//     is a *source.RecordError (offset -1, no Raw); reading goes on after
+//     is a *pusher.RecordError (offset -1, no Raw); reading goes on after
 //     it. Records read before an error are returned first with a nil
 //     error and the error on the next call, so Pos never moves past a bad
 //     record. Every other error is final: a page that fails to decode, a

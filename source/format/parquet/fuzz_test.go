@@ -9,7 +9,7 @@ import (
 
 	parquetgo "github.com/parquet-go/parquet-go"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source/format"
 )
 
@@ -42,13 +42,13 @@ func FuzzParquet(f *testing.F) {
 			data[int(at)%len(data)] ^= xor
 		}
 		o := format.Options{Format: format.Parquet, BatchRows: int(batch%8) + 1, MaxRecordBytes: 1 << 16}.WithDefaults()
-		r, err := newReader(bytes.NewReader(data), int64(len(data)), o, source.Position{})
+		r, err := newReader(bytes.NewReader(data), int64(len(data)), o, pusher.Position{})
 		if err != nil {
 			return
 		}
-		var b source.Batch
+		var b pusher.Batch
 		var all [][]string
-		var positions []source.Position
+		var positions []pusher.Position
 		for i := 0; ; i++ {
 			err := r.Next(&b)
 			all = append(all, records(&b)...)

@@ -10,7 +10,7 @@ import (
 
 	parquetgo "github.com/parquet-go/parquet-go"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source/format"
 )
 
@@ -61,7 +61,7 @@ func opts(mods ...func(*format.Options)) format.Options {
 	return o.WithDefaults()
 }
 
-func open(t testing.TB, data []byte, o format.Options, start source.Position) *Reader {
+func open(t testing.TB, data []byte, o format.Options, start pusher.Position) *Reader {
 	t.Helper()
 	r, err := newReader(bytes.NewReader(data), int64(len(data)), o, start)
 	if err != nil {
@@ -71,24 +71,24 @@ func open(t testing.TB, data []byte, o format.Options, start source.Position) *R
 }
 
 // fieldText renders a field as kind:value ("null" for Null).
-func fieldText(b *source.Batch, f source.Field) string {
+func fieldText(b *pusher.Batch, f pusher.Field) string {
 	v := string(b.Value(f))
 	switch f.Kind {
-	case source.Null:
+	case pusher.Null:
 		return "null"
-	case source.String:
+	case pusher.String:
 		return "s:" + v
-	case source.Number:
+	case pusher.Number:
 		return "n:" + v
-	case source.Bool:
+	case pusher.Bool:
 		return "b:" + v
-	case source.JSON:
+	case pusher.JSON:
 		return "j:" + v
 	}
 	return fmt.Sprintf("?%d:%s", f.Kind, v)
 }
 
-func records(b *source.Batch) [][]string {
+func records(b *pusher.Batch) [][]string {
 	var out [][]string
 	for i := range b.Len() {
 		rec := []string{}
@@ -104,7 +104,7 @@ func records(b *source.Batch) [][]string {
 func dump(t testing.TB, r format.Reader) [][]string {
 	t.Helper()
 	var out [][]string
-	var b source.Batch
+	var b pusher.Batch
 	for {
 		err := r.Next(&b)
 		out = append(out, records(&b)...)
@@ -119,7 +119,7 @@ func dump(t testing.TB, r format.Reader) [][]string {
 
 func readAll(t testing.TB, data []byte) [][]string {
 	t.Helper()
-	return dump(t, open(t, data, opts(), source.Position{}))
+	return dump(t, open(t, data, opts(), pusher.Position{}))
 }
 
 // diff compares records and reports the first differences.
@@ -170,15 +170,15 @@ func (c *countingReaderAt) read() int64 {
 	return c.n
 }
 
-func kindPrefix(k source.Kind) string {
+func kindPrefix(k pusher.Kind) string {
 	switch k {
-	case source.String:
+	case pusher.String:
 		return "s:"
-	case source.Number:
+	case pusher.Number:
 		return "n:"
-	case source.Bool:
+	case pusher.Bool:
 		return "b:"
-	case source.JSON:
+	case pusher.JSON:
 		return "j:"
 	}
 	return "null"

@@ -1,9 +1,8 @@
 package parquet
 
 import (
+	"github.com/ferrydata/ferry/pusher"
 	parquetgo "github.com/parquet-go/parquet-go"
-
-	"github.com/ferrydata/ferry/source"
 )
 
 // jsonWriter renders the nested fields of one row as JSON, from the
@@ -163,7 +162,7 @@ func (w *jsonWriter) mapValue(n *node) {
 				w.buf = append(w.buf, `""`...)
 			} else {
 				w.tmp, _ = n.key.conv.appendValue(w.tmp[:0], k)
-				w.buf = source.AppendJSONString(w.buf, w.tmp)
+				w.buf = pusher.AppendJSONString(w.buf, w.tmp)
 			}
 			w.buf = append(w.buf, ':')
 			w.optField(n.value)
@@ -203,14 +202,14 @@ func (w *jsonWriter) leaf(n *node, v parquetgo.Value) {
 		w.buf = append(w.buf, "null"...)
 		return
 	}
-	var kind source.Kind
+	var kind pusher.Kind
 	w.tmp, kind = n.conv.appendValue(w.tmp[:0], v)
 	switch kind {
-	case source.Number, source.Bool:
+	case pusher.Number, pusher.Bool:
 		w.buf = append(w.buf, w.tmp...)
-	case source.JSON:
+	case pusher.JSON:
 		w.buf = append(w.buf, w.tmp...)
 	default:
-		w.buf = source.AppendJSONString(w.buf, w.tmp)
+		w.buf = pusher.AppendJSONString(w.buf, w.tmp)
 	}
 }

@@ -7,12 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferrydata/ferry/pusher"
 	parquetgo "github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/deprecated"
 	"github.com/parquet-go/parquet-go/encoding/thrift"
 	pqformat "github.com/parquet-go/parquet-go/format"
-
-	"github.com/ferrydata/ferry/source"
 )
 
 type point struct {
@@ -64,7 +63,7 @@ func TestNested(t *testing.T) {
 		{"n:3", "j:[]", "j:[4]", "j:[null]", "j:[[]]", "j:[]", "j:{}", "j:[]", "j:{}",
 			`j:{"x":0,"y":null}`, `j:{"x":8,"y":null}`, "j:[]", "j:[]", "j:[]", "s:"},
 	}
-	r := open(t, writeRows(t, rows), opts(), source.Position{})
+	r := open(t, writeRows(t, rows), opts(), pusher.Position{})
 	if got, want := fmtCols(r.cols), `[id l ln lo ll r m mi ml st st_opt ls lt ld q"uote]`; got != want {
 		t.Errorf("columns %s, want %s", got, want)
 	}
@@ -270,13 +269,13 @@ func renderField(n *node, leaves []*node, vals [][]lv) (string, error) {
 			r.vals[j] = append(r.vals[j], v.Level(x.rep, x.def, j))
 		}
 	}
-	var b source.Batch
+	var b pusher.Batch
 	b.StartRecord()
 	if err := r.nested(&b, n); err != nil {
 		return "", err
 	}
 	f := b.Record(0)[0]
-	if f.Kind == source.Null {
+	if f.Kind == pusher.Null {
 		return "null", nil
 	}
 	return string(b.Value(f)), nil
@@ -375,7 +374,7 @@ func TestOtherWriters(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := open(t, data, opts(), source.Position{})
+			r := open(t, data, opts(), pusher.Position{})
 			if got := fmtCols(r.cols); got != tt.cols {
 				t.Errorf("columns %s, want %s", got, tt.cols)
 			}

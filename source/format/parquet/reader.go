@@ -8,7 +8,7 @@ import (
 
 	parquetgo "github.com/parquet-go/parquet-go"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source/format"
 	"github.com/ferrydata/ferry/source/format/internal/readerr"
 )
@@ -60,11 +60,11 @@ var _ format.Reader = (*Reader)(nil)
 // NewAt returns a Reader for the Parquet file ra of size bytes, resuming
 // after start.Records rows (start.Offset is not used). It reads the footer
 // and fails if the file is not Parquet.
-func NewAt(ra io.ReaderAt, size int64, o format.Options, start source.Position) (format.Reader, error) {
+func NewAt(ra io.ReaderAt, size int64, o format.Options, start pusher.Position) (format.Reader, error) {
 	return newReader(ra, size, o, start)
 }
 
-func newReader(ra io.ReaderAt, size int64, o format.Options, start source.Position) (*Reader, error) {
+func newReader(ra io.ReaderAt, size int64, o format.Options, start pusher.Position) (*Reader, error) {
 	o = o.WithDefaults()
 	if start.Records < 0 {
 		return nil, fmt.Errorf("parquet: invalid start position %+v", start)
@@ -173,7 +173,7 @@ func openFile(ra io.ReaderAt, size int64) (f *parquetgo.File, err error) {
 
 // Pos is the position after the last record returned: Records counts the
 // rows from the start of the file; Offset is always 0.
-func (r *Reader) Pos() source.Position { return source.Position{Records: r.pos} }
+func (r *Reader) Pos() pusher.Position { return pusher.Position{Records: r.pos} }
 
 // Close stops the background page readers of the open row group. Next
 // fails after it.
@@ -184,7 +184,7 @@ func (r *Reader) Close() error {
 }
 
 // Next resets b and fills it with the next rows; see the package doc.
-func (r *Reader) Next(b *source.Batch) (err error) {
+func (r *Reader) Next(b *pusher.Batch) (err error) {
 	b.Reset()
 	b.Columns = r.cols
 	pos := r.pos
@@ -227,7 +227,7 @@ func (r *Reader) Next(b *source.Batch) (err error) {
 // fail returns err now when b is empty, and otherwise returns b with a nil
 // error and keeps err for the next call. Errors other than RecordErrors
 // are final and close the open row group.
-func (r *Reader) fail(b *source.Batch, err error) error {
+func (r *Reader) fail(b *pusher.Batch, err error) error {
 	if !readerr.IsRecordError(err) {
 		r.closeGroup()
 	}
@@ -309,7 +309,7 @@ func (r *Reader) closeGroup() {
 
 // record adds one row to b: one field per top-level field. On an error
 // the row is not in b.
-func (r *Reader) record(b *source.Batch, row parquetgo.Row) error {
+func (r *Reader) record(b *pusher.Batch, row parquetgo.Row) error {
 	b.StartRecord()
 	if err := r.addFields(b, row); err != nil {
 		b.DropRecord()
@@ -318,7 +318,7 @@ func (r *Reader) record(b *source.Batch, row parquetgo.Row) error {
 	return nil
 }
 
-func (r *Reader) addFields(b *source.Batch, row parquetgo.Row) error {
+func (r *Reader) addFields(b *pusher.Batch, row parquetgo.Row) error {
 	// Split the row's values by leaf column: they come in column order.
 	i := 0
 	for j := range r.nleaf {
@@ -347,9 +347,9 @@ func (r *Reader) addFields(b *source.Batch, row parquetgo.Row) error {
 				return r.corrupt(fmt.Sprintf("column %q: a %v value in a %v column", n.path, v.Kind(), n.conv.phys))
 			}
 			s := len(b.Data)
-			var k source.Kind
+			var k pusher.Kind
 			b.Data, k = n.conv.appendValue(b.Data, v)
-			b.Fields = append(b.Fields, source.Field{Start: uint32(s), End: uint32(len(b.Data)), Kind: k})
+			b.Fields = append(b.Fields, pusher.Field{Start: uint32(s), End: uint32(len(b.Data)), Kind: k})
 			continue
 		}
 		if err := r.nested(b, n); err != nil {
@@ -357,14 +357,14 @@ func (r *Reader) addFields(b *source.Batch, row parquetgo.Row) error {
 		}
 	}
 	if len(b.Data)-start > r.o.MaxRecordBytes {
-		return &source.RecordError{Record: r.nrec, Offset: -1,
+		return &pusher.RecordError{Record: r.nrec, Offset: -1,
 			Err: fmt.Errorf("record longer than %d bytes", r.o.MaxRecordBytes)}
 	}
 	return nil
 }
 
 // nested adds a group or repeated field as JSON (Null when absent).
-func (r *Reader) nested(b *source.Batch, n *node) error {
+func (r *Reader) nested(b *pusher.Batch, n *node) error {
 	w := &r.w
 	for j := n.leaf; j < n.leaf+n.nleaves; j++ {
 		w.pos[j] = 0
@@ -376,7 +376,7 @@ func (r *Reader) nested(b *source.Batch, n *node) error {
 		b.AddNull()
 	} else {
 		w.field(n)
-		b.AddField(source.JSON, w.buf)
+		b.AddField(pusher.JSON, w.buf)
 	}
 	for j := n.leaf; j < n.leaf+n.nleaves; j++ {
 		if w.pos[j] != len(r.vals[j]) {

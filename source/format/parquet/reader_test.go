@@ -12,7 +12,7 @@ import (
 
 	parquetgo "github.com/parquet-go/parquet-go"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source/format"
 )
 
@@ -66,7 +66,7 @@ func manyGroups(t testing.TB) ([]byte, [][]string) {
 
 func TestRowGroups(t *testing.T) {
 	data, want := manyGroups(t)
-	r := open(t, data, opts(), source.Position{})
+	r := open(t, data, opts(), pusher.Position{})
 	if n := len(r.groups); n != 11 {
 		t.Fatalf("%d row groups, want 11", n)
 	}
@@ -74,10 +74,10 @@ func TestRowGroups(t *testing.T) {
 		t.Fatalf("%d values in the first column chunk", n)
 	}
 	diff(t, dump(t, r), want)
-	if p := r.Pos(); p != (source.Position{Records: 1000}) {
+	if p := r.Pos(); p != (pusher.Position{Records: 1000}) {
 		t.Errorf("Pos() at the end = %+v", p)
 	}
-	var b source.Batch
+	var b pusher.Batch
 	if err := r.Next(&b); err != io.EOF || b.Len() != 0 {
 		t.Errorf("Next after EOF = %v, %d records", err, b.Len())
 	}
@@ -90,10 +90,10 @@ func TestResume(t *testing.T) {
 	for _, batchRows := range []int{1, 33, 97, 250, 100_000} {
 		t.Run(fmt.Sprint("batch", batchRows), func(t *testing.T) {
 			o := opts(func(o *format.Options) { o.BatchRows = batchRows })
-			r := open(t, data, o, source.Position{})
-			var b source.Batch
+			r := open(t, data, o, pusher.Position{})
+			var b pusher.Batch
 			var all [][]string
-			positions := []source.Position{{}}
+			positions := []pusher.Position{{}}
 			for {
 				err := r.Next(&b)
 				if err == io.EOF {
@@ -139,7 +139,7 @@ func TestResumeSeeks(t *testing.T) {
 	rows := groupRows(20_000)
 	data := writeRows(t, rows, parquetgo.MaxRowsPerRowGroup(5000), parquetgo.PageBufferSize(4096))
 	full := newCounting(data)
-	r, err := newReader(full, int64(len(data)), opts(), source.Position{})
+	r, err := newReader(full, int64(len(data)), opts(), pusher.Position{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestResumeSeeks(t *testing.T) {
 	}
 	for _, at := range []int64{15_000, 19_990} {
 		c := newCounting(data)
-		r, err := newReader(c, int64(len(data)), opts(), source.Position{Records: at})
+		r, err := newReader(c, int64(len(data)), opts(), pusher.Position{Records: at})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -165,15 +165,15 @@ func TestResumeSeeks(t *testing.T) {
 
 func TestResumeBounds(t *testing.T) {
 	data, _ := manyGroups(t)
-	r := open(t, data, opts(), source.Position{Records: 1000})
-	var b source.Batch
+	r := open(t, data, opts(), pusher.Position{Records: 1000})
+	var b pusher.Batch
 	if err := r.Next(&b); err != io.EOF {
 		t.Errorf("resumed at the end: %v", err)
 	}
 	if p := r.Pos(); p.Records != 1000 {
 		t.Errorf("Pos() = %+v", p)
 	}
-	for _, p := range []source.Position{{Records: 1001}, {Records: -1}} {
+	for _, p := range []pusher.Position{{Records: 1001}, {Records: -1}} {
 		if _, err := newReader(bytes.NewReader(data), int64(len(data)), opts(), p); err == nil {
 			t.Errorf("start %+v: no error", p)
 		} else {
@@ -181,7 +181,7 @@ func TestResumeBounds(t *testing.T) {
 		}
 	}
 	// Offset is not used.
-	got := dump(t, open(t, data, opts(), source.Position{Records: 998, Offset: 12345}))
+	got := dump(t, open(t, data, opts(), pusher.Position{Records: 998, Offset: 12345}))
 	if len(got) != 2 {
 		t.Errorf("%d records", len(got))
 	}
@@ -190,8 +190,8 @@ func TestResumeBounds(t *testing.T) {
 func TestBatchBytes(t *testing.T) {
 	data, want := manyGroups(t)
 	o := opts(func(o *format.Options) { o.BatchBytes = 200 })
-	r := open(t, data, o, source.Position{})
-	var b source.Batch
+	r := open(t, data, o, pusher.Position{})
+	var b pusher.Batch
 	var all [][]string
 	for {
 		err := r.Next(&b)
@@ -203,7 +203,7 @@ func TestBatchBytes(t *testing.T) {
 		}
 		// A batch stops at the record that reaches the limit.
 		if b.Len() > 1 {
-			b2 := source.Batch{}
+			b2 := pusher.Batch{}
 			for i := range b.Len() - 1 {
 				b2.StartRecord()
 				for _, f := range b.Record(i) {
@@ -228,8 +228,8 @@ func TestMaxRecordBytes(t *testing.T) {
 	rows := []longRow{{1, "a"}, {2, strings.Repeat("x", 200)}, {3, "c"}, {4, strings.Repeat("y", 101)}}
 	data := writeRows(t, rows)
 	o := opts(func(o *format.Options) { o.MaxRecordBytes = 100 })
-	r := open(t, data, o, source.Position{})
-	var b source.Batch
+	r := open(t, data, o, pusher.Position{})
+	var b pusher.Batch
 	type step struct {
 		recs string
 		err  string
@@ -241,7 +241,7 @@ func TestMaxRecordBytes(t *testing.T) {
 		s := step{recs: fmt.Sprint(records(&b)), pos: r.Pos().Records}
 		if err != nil {
 			s.err = err.Error()
-			var re *source.RecordError
+			var re *pusher.RecordError
 			if errors.As(err, &re) && (re.Offset != -1 || re.Raw != nil) {
 				t.Errorf("RecordError %+v", re)
 			}
@@ -287,7 +287,7 @@ func TestNotParquet(t *testing.T) {
 		{"encrypted", encrypted, "encrypted Parquet files are not supported"},
 		{"negative row count", readTestdata(t, "negative_row_group_num_rows.parquet"), "invalid Parquet footer: "},
 	} {
-		_, err := NewAt(bytes.NewReader(tt.data), int64(len(tt.data)), opts(), source.Position{})
+		_, err := NewAt(bytes.NewReader(tt.data), int64(len(tt.data)), opts(), pusher.Position{})
 		if err == nil || !strings.HasPrefix(err.Error(), "parquet: "+tt.want) {
 			t.Errorf("%s: %v, want %q", tt.name, err, tt.want)
 		} else {
@@ -298,7 +298,7 @@ func TestNotParquet(t *testing.T) {
 	boom := errors.New("boom")
 	c := newCounting(data)
 	c.failFrom, c.failTo, c.failWith = 0, int64(len(data)), boom
-	if _, err := NewAt(c, int64(len(data)), opts(), source.Position{}); !errors.Is(err, boom) {
+	if _, err := NewAt(c, int64(len(data)), opts(), pusher.Position{}); !errors.Is(err, boom) {
 		t.Errorf("read error: %v", err)
 	}
 }
@@ -356,8 +356,8 @@ func TestCorrupt(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			d := bytes.Clone(data)
 			tt.damage(d)
-			r := open(t, d, opts(), source.Position{})
-			var b source.Batch
+			r := open(t, d, opts(), pusher.Position{})
+			var b pusher.Batch
 			var got [][]string
 			var err error
 			for err == nil {
@@ -374,7 +374,7 @@ func TestCorrupt(t *testing.T) {
 			if strings.Contains(err.Error(), "row group 2, column") && !strings.Contains(err.Error(), `row group 2, column "name"`) {
 				t.Errorf("error %q names another column", err)
 			}
-			var re *source.RecordError
+			var re *pusher.RecordError
 			if errors.As(err, &re) {
 				t.Errorf("a corrupt page is a RecordError: %v", err)
 			}
@@ -397,12 +397,12 @@ func TestReadError(t *testing.T) {
 	start, end := chunkRange(t, data, 5, 2) // row group 5, column "tags"
 	boom := errors.New("boom")
 	c := newCounting(data)
-	r, err := newReader(c, int64(len(data)), opts(func(o *format.Options) { o.BatchRows = 50 }), source.Position{})
+	r, err := newReader(c, int64(len(data)), opts(func(o *format.Options) { o.BatchRows = 50 }), pusher.Position{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.failFrom, c.failTo, c.failWith = start, end, boom
-	var b source.Batch
+	var b pusher.Batch
 	var got [][]string
 	for err == nil {
 		err = r.Next(&b)
@@ -421,8 +421,8 @@ func TestReadError(t *testing.T) {
 func TestMalformed(t *testing.T) {
 	for _, name := range []string{"negative_page_size.parquet", "num_values_exceeds_data.parquet"} {
 		data := readTestdata(t, name)
-		r := open(t, data, opts(), source.Position{})
-		var b source.Batch
+		r := open(t, data, opts(), pusher.Position{})
+		var b pusher.Batch
 		err := r.Next(&b)
 		if err == nil || !strings.Contains(err.Error(), `row group 0, column "id"`) {
 			t.Errorf("%s: %v", name, err)
@@ -433,8 +433,8 @@ func TestMalformed(t *testing.T) {
 
 func TestClose(t *testing.T) {
 	data, _ := manyGroups(t)
-	r := open(t, data, opts(func(o *format.Options) { o.BatchRows = 10 }), source.Position{})
-	var b source.Batch
+	r := open(t, data, opts(func(o *format.Options) { o.BatchRows = 10 }), pusher.Position{})
+	var b pusher.Batch
 	if err := r.Next(&b); err != nil {
 		t.Fatal(err)
 	}
@@ -451,7 +451,7 @@ func TestRegistered(t *testing.T) {
 		t.Fatal("parquet is not registered as a random-access format")
 	}
 	data, want := manyGroups(t)
-	r, err := format.NewAt(bytes.NewReader(data), int64(len(data)), format.Options{Format: format.Parquet}, source.Position{})
+	r, err := format.NewAt(bytes.NewReader(data), int64(len(data)), format.Options{Format: format.Parquet}, pusher.Position{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -461,8 +461,8 @@ func TestRegistered(t *testing.T) {
 // TestEmptyFile reads a file with a schema and no rows.
 func TestEmptyFile(t *testing.T) {
 	data := writeRows[groupRow](t, nil)
-	r := open(t, data, opts(), source.Position{})
-	var b source.Batch
+	r := open(t, data, opts(), pusher.Position{})
+	var b pusher.Batch
 	if err := r.Next(&b); err != io.EOF {
 		t.Errorf("Next = %v", err)
 	}

@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/parquet-go/parquet-go/deprecated"
 
-	"github.com/ferrydata/ferry/source"
 	pqformat "github.com/parquet-go/parquet-go/format"
 )
 
@@ -94,7 +94,7 @@ func (b *schemaBuilder) children(parent *node, n, depth int, path []string) erro
 		e := &b.elems[b.i]
 		b.i++
 		c := &node{name: e.Name, leaf: len(b.leaves), defLevel: parent.defLevel, repLevel: parent.repLevel}
-		c.jsonKey = append(source.AppendJSONString(nil, []byte(e.Name)), ':')
+		c.jsonKey = append(pusher.AppendJSONString(nil, []byte(e.Name)), ':')
 		c.rep, _ = e.RepetitionType.Get()
 		switch c.rep {
 		case pqformat.Required:

@@ -7,11 +7,10 @@ import (
 	"math/big"
 	"strconv"
 
+	"github.com/ferrydata/ferry/pusher"
 	parquetgo "github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/deprecated"
 	pqformat "github.com/parquet-go/parquet-go/format"
-
-	"github.com/ferrydata/ferry/source"
 )
 
 // leafKind says how a leaf column's values are written.
@@ -208,21 +207,21 @@ func unitNanos(u pqformat.TimeUnitValue) int64 {
 // appendValue appends the text of a non-null value to dst and returns its
 // kind. Text is written as it would appear in a CSV field: strings are
 // not quoted.
-func (c *leafConv) appendValue(dst []byte, v parquetgo.Value) ([]byte, source.Kind) {
+func (c *leafConv) appendValue(dst []byte, v parquetgo.Value) ([]byte, pusher.Kind) {
 	switch c.kind {
 	case kBool:
 		if v.Boolean() {
-			return append(dst, "true"...), source.Bool
+			return append(dst, "true"...), pusher.Bool
 		}
-		return append(dst, "false"...), source.Bool
+		return append(dst, "false"...), pusher.Bool
 	case kInt32:
-		return strconv.AppendInt(dst, int64(v.Int32()), 10), source.Number
+		return strconv.AppendInt(dst, int64(v.Int32()), 10), pusher.Number
 	case kUint32:
-		return strconv.AppendUint(dst, uint64(uint32(v.Int32())), 10), source.Number
+		return strconv.AppendUint(dst, uint64(uint32(v.Int32())), 10), pusher.Number
 	case kInt64:
-		return strconv.AppendInt(dst, v.Int64(), 10), source.Number
+		return strconv.AppendInt(dst, v.Int64(), 10), pusher.Number
 	case kUint64:
-		return strconv.AppendUint(dst, uint64(v.Int64()), 10), source.Number
+		return strconv.AppendUint(dst, uint64(v.Int64()), 10), pusher.Number
 	case kFloat:
 		return appendFloat(dst, float64(v.Float()), 32)
 	case kDouble:
@@ -230,52 +229,52 @@ func (c *leafConv) appendValue(dst []byte, v parquetgo.Value) ([]byte, source.Ki
 	case kFloat16:
 		b := v.ByteArray()
 		if len(b) != 2 {
-			return append(dst, b...), source.String
+			return append(dst, b...), pusher.String
 		}
 		return appendFloat(dst, float64(float16(binary.LittleEndian.Uint16(b))), 32)
 	case kString, kBytes:
-		return append(dst, v.ByteArray()...), source.String
+		return append(dst, v.ByteArray()...), pusher.String
 	case kJSON:
 		b := v.ByteArray()
 		if !json.Valid(b) {
-			return append(dst, b...), source.String
+			return append(dst, b...), pusher.String
 		}
-		return append(dst, b...), source.JSON
+		return append(dst, b...), pusher.JSON
 	case kUUID:
-		return appendUUID(dst, v.ByteArray()), source.String
+		return appendUUID(dst, v.ByteArray()), pusher.String
 	case kDecimal:
-		return c.appendDecimal(dst, v), source.Number
+		return c.appendDecimal(dst, v), pusher.Number
 	case kDate:
-		return appendDate(dst, int64(v.Int32())), source.String
+		return appendDate(dst, int64(v.Int32())), pusher.String
 	case kTime:
 		n := int64(v.Int32())
 		if v.Kind() == parquetgo.Int64 {
 			n = v.Int64()
 		}
-		return appendTime(dst, n, c.unit), source.String
+		return appendTime(dst, n, c.unit), pusher.String
 	case kTimestamp:
-		return appendTimestamp(dst, v.Int64(), c.unit, c.utc), source.String
+		return appendTimestamp(dst, v.Int64(), c.unit, c.utc), pusher.String
 	case kInt96:
-		return appendInt96(dst, v.Int96()), source.String
+		return appendInt96(dst, v.Int96()), pusher.String
 	case kInterval:
-		return appendInterval(dst, v.ByteArray()), source.String
+		return appendInterval(dst, v.ByteArray()), pusher.String
 	}
-	return append(dst, v.ByteArray()...), source.String
+	return append(dst, v.ByteArray()...), pusher.String
 }
 
 // appendFloat writes a finite float as a number and NaN and the infinities
 // as the strings "NaN", "Infinity" and "-Infinity" (which PostgreSQL reads
 // as such).
-func appendFloat(dst []byte, f float64, bits int) ([]byte, source.Kind) {
+func appendFloat(dst []byte, f float64, bits int) ([]byte, pusher.Kind) {
 	switch {
 	case math.IsNaN(f):
-		return append(dst, "NaN"...), source.String
+		return append(dst, "NaN"...), pusher.String
 	case math.IsInf(f, 1):
-		return append(dst, "Infinity"...), source.String
+		return append(dst, "Infinity"...), pusher.String
 	case math.IsInf(f, -1):
-		return append(dst, "-Infinity"...), source.String
+		return append(dst, "-Infinity"...), pusher.String
 	}
-	return strconv.AppendFloat(dst, f, 'g', -1, bits), source.Number
+	return strconv.AppendFloat(dst, f, 'g', -1, bits), pusher.Number
 }
 
 // float16 converts IEEE 754 half-precision bits to a float32.

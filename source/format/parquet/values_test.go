@@ -6,10 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferrydata/ferry/pusher"
 	parquetgo "github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/deprecated"
-
-	"github.com/ferrydata/ferry/source"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -62,7 +61,7 @@ func TestFlatTypes(t *testing.T) {
 		{"null", "null", "n:0", "n:0", "null", "n:0", "n:0", "n:0", "n:0",
 			"n:-0", "n:1.23456789125e+08", "null", "s:y", "s:", "s:not json", "s:00000000-0000-0000-0000-000000000000"},
 	}
-	r := open(t, writeRows(t, rows), opts(), source.Position{})
+	r := open(t, writeRows(t, rows), opts(), pusher.Position{})
 	wantCols := "[bool i8 i16 i32 i64 u8 u16 u32 u64 f32 f64 str bytes enum json uuid]"
 	if got := fmtCols(r.cols); got != wantCols {
 		t.Errorf("columns %s, want %s", got, wantCols)
@@ -377,7 +376,7 @@ func TestTimeAndInterval(t *testing.T) {
 	}
 	iv := leafConv{kind: kInterval}
 	b := []byte{14, 0, 0, 0, 3, 0, 0, 0, 0x39, 0x30, 0, 0} // 14 months, 3 days, 12345 ms
-	if got, k := iv.appendValue(nil, parquetgo.FixedLenByteArrayValue(b)); string(got) != "P14M3DT12.345S" || k != source.String {
+	if got, k := iv.appendValue(nil, parquetgo.FixedLenByteArrayValue(b)); string(got) != "P14M3DT12.345S" || k != pusher.String {
 		t.Errorf("interval = %s (kind %v)", got, k)
 	}
 }

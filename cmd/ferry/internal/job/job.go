@@ -26,7 +26,6 @@ import (
 	"github.com/ferrydata/ferry/state"
 	"github.com/ferrydata/ferry/state/filestore"
 	pgstate "github.com/ferrydata/ferry/state/postgres"
-	"github.com/ferrydata/ferry/targets"
 	"github.com/ferrydata/ferry/targets/jsonlines"
 	"github.com/ferrydata/ferry/targets/postgres"
 )
@@ -36,7 +35,7 @@ type Job struct {
 	cfg      Config
 	log      zerolog.Logger
 	store    source.Store
-	target   targets.Target
+	target   pusher.Target
 	state    state.Store
 	pipeline string
 	pools    []*pgxpool.Pool
@@ -316,7 +315,7 @@ func (j *Job) filter() discover.Filter {
 
 // task is one file to load, and who to tell how its load ended.
 type task struct {
-	obj  source.Object
+	obj  pusher.Object
 	done func(outcome) // nil: nobody waits (listing)
 }
 
@@ -348,7 +347,7 @@ type feed func(ctx context.Context, send func(task) bool) error
 // listing is the feed of one listing of the store.
 func (j *Job) listing(opts discover.Options) feed {
 	return func(ctx context.Context, send func(task) bool) error {
-		err := discover.ListWith(ctx, j.store, opts, func(page []source.Object) error {
+		err := discover.ListWith(ctx, j.store, opts, func(page []pusher.Object) error {
 			progress, err := j.state.Lookup(ctx, j.pipeline, page)
 			if err != nil {
 				return err
@@ -380,7 +379,7 @@ func (j *Job) listing(opts discover.Options) feed {
 // (a file named twice, by a listing and a notification or by two
 // notifications, loads once).
 type flight struct {
-	obj      source.Object
+	obj      pusher.Object
 	attempts atomic.Int32 // as Start counted them
 	waiters  []func(outcome)
 	release  func() // frees the state claim
@@ -409,7 +408,7 @@ func (j *Job) pass(ctx, writeCtx context.Context, fd feed) (Summary, error) {
 	flights := map[string]*flight{}
 	// finish ends the flight of obj with o: the claim is freed and every
 	// waiter told.
-	finish := func(obj source.Object, o outcome) {
+	finish := func(obj pusher.Object, o outcome) {
 		mu.Lock()
 		f := flights[state.ID(obj)]
 		delete(flights, state.ID(obj))
@@ -429,7 +428,7 @@ func (j *Job) pass(ctx, writeCtx context.Context, fd feed) (Summary, error) {
 	if j.cfg.Async {
 		async = pusher.NewAsync(writeCtx, pusher.AsyncConfig{
 			Target: j.target, State: j.state, Pipeline: j.pipeline, InflightBytes: int64(j.cfg.InflightBytes),
-			Done: func(obj source.Object) {
+			Done: func(obj pusher.Object) {
 				j.Done.Add(1)
 				j.log.Debug().Str("file", obj.Key).Msg("file loaded")
 				finish(obj, outcome{kind: outLoaded})
@@ -439,7 +438,7 @@ func (j *Job) pass(ctx, writeCtx context.Context, fd feed) (Summary, error) {
 			FileError: func(err error) bool {
 				return writeCtx.Err() == nil && !isTransient(err) && !errors.Is(err, pgstate.ErrConflict) && !errors.Is(err, context.Canceled)
 			},
-			Failed: func(obj source.Object, err *pusher.WriteError) {
+			Failed: func(obj pusher.Object, err *pusher.WriteError) {
 				j.Failed.Add(1)
 				j.log.Error().Str("file", obj.Key).Msg(err.Error())
 				j.recordFailure(ctx, obj, err)
@@ -464,7 +463,7 @@ func (j *Job) pass(ctx, writeCtx context.Context, fd feed) (Summary, error) {
 	// fail records obj's failure once none of its chunks is in flight (so
 	// no write advances it afterwards), then ends its flight.
 	// (When AbandonThen reports false, the pusher reports the file.)
-	fail := func(obj source.Object, err error, attempts int) {
+	fail := func(obj pusher.Object, err error, attempts int) {
 		then := func() {
 			j.recordFailure(ctx, obj, err)
 			finish(obj, outcome{kind: outFailed, attempts: attempts})
@@ -477,7 +476,7 @@ func (j *Job) pass(ctx, writeCtx context.Context, fd feed) (Summary, error) {
 	}
 	// retry ends obj's flight unfinished, once none of its chunks is in
 	// flight.
-	retry := func(obj source.Object) {
+	retry := func(obj pusher.Object) {
 		then := func() { finish(obj, outcome{kind: outRetry}) }
 		if async == nil {
 			then()
@@ -601,7 +600,7 @@ func (j *Job) pass(ctx, writeCtx context.Context, fd feed) (Summary, error) {
 	}
 	// Files still in flight did not finish: they resume later.
 	mu.Lock()
-	var left []source.Object
+	var left []pusher.Object
 	for _, f := range flights {
 		left = append(left, f.obj)
 	}
@@ -631,8 +630,8 @@ func (j *Job) pass(ctx, writeCtx context.Context, fd feed) (Summary, error) {
 }
 
 // attempts returns the attempts recorded for obj (0 if unknown).
-func (j *Job) attempts(ctx context.Context, obj source.Object) int {
-	pr, err := j.state.Lookup(context.WithoutCancel(ctx), j.pipeline, []source.Object{obj})
+func (j *Job) attempts(ctx context.Context, obj pusher.Object) int {
+	pr, err := j.state.Lookup(context.WithoutCancel(ctx), j.pipeline, []pusher.Object{obj})
 	if err != nil {
 		return 0
 	}
@@ -641,7 +640,7 @@ func (j *Job) attempts(ctx context.Context, obj source.Object) int {
 
 // wanted says whether a listed object needs loading, given the progress of
 // the versions of its key.
-func (j *Job) wanted(obj source.Object, progress map[string]state.Progress) bool {
+func (j *Job) wanted(obj pusher.Object, progress map[string]state.Progress) bool {
 	pr, ok := progress[state.ID(obj)]
 	if ok && pr.Status == state.Done {
 		return false
@@ -669,7 +668,7 @@ func (j *Job) counters() counts {
 }
 
 // recordFailure marks obj failed in the state.
-func (j *Job) recordFailure(ctx context.Context, obj source.Object, err error) {
+func (j *Job) recordFailure(ctx context.Context, obj pusher.Object, err error) {
 	// With a dead database this fails too, and the file stays "loading"
 	// to be resumed.
 	if ferr := j.state.Fail(context.WithoutCancel(ctx), j.pipeline, obj, err); ferr != nil {
@@ -684,7 +683,7 @@ const outPushed outcomeKind = -1
 // loadFile claims obj (when the state can), starts it in the state and
 // loads it from its committed position. The outcome says how it ended;
 // outFailed means the caller records the failure.
-func (j *Job) loadFile(ctx, writeCtx context.Context, obj source.Object, p pusher.Pusher, f *flight) (outcome, error) {
+func (j *Job) loadFile(ctx, writeCtx context.Context, obj pusher.Object, p pusher.Pusher, f *flight) (outcome, error) {
 	log := j.log.With().Str("file", obj.Key).Logger()
 	if c, ok := j.state.(state.Claimer); ok {
 		release, err := c.Claim(ctx, j.pipeline, obj)

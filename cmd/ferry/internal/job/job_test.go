@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/source/format"
 	_ "github.com/ferrydata/ferry/source/format/csv"
@@ -25,16 +26,16 @@ type vanishingStore struct {
 	gone map[string]bool
 }
 
-func (s *vanishingStore) List(_ context.Context, fn func([]source.Object) error) error {
-	var page []source.Object
+func (s *vanishingStore) List(_ context.Context, fn func([]pusher.Object) error) error {
+	var page []pusher.Object
 	for _, k := range []string{"a.csv", "b.csv", "c.csv"} {
-		page = append(page, source.Object{Key: k, ETag: "e", Size: int64(len(s.objs[k]))})
+		page = append(page, pusher.Object{Key: k, ETag: "e", Size: int64(len(s.objs[k]))})
 	}
 	return fn(page)
 }
 func (s *vanishingStore) Rel(k string) string { return k }
 func (s *vanishingStore) String() string      { return "mem://" }
-func (s *vanishingStore) Open(_ context.Context, o source.Object, off int64) (io.ReadCloser, error) {
+func (s *vanishingStore) Open(_ context.Context, o pusher.Object, off int64) (io.ReadCloser, error) {
 	if s.gone[o.Key] {
 		return nil, fmt.Errorf("open %s: %w", o.Key, source.ErrNotFound)
 	}

@@ -11,13 +11,13 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/state"
 )
 
 func TestWanted(t *testing.T) {
-	obj := source.Object{Key: "k", ETag: "new"}
-	old := source.Object{Key: "k", ETag: "old"}
+	obj := pusher.Object{Key: "k", ETag: "new"}
+	old := pusher.Object{Key: "k", ETag: "old"}
 	done := state.Progress{Status: state.Done}
 	failed3 := state.Progress{Status: state.Failed, Attempts: 3}
 	tests := []struct {
@@ -35,7 +35,7 @@ func TestWanted(t *testing.T) {
 		{"failed, no limit", true, 0, map[string]state.Progress{state.ID(obj): failed3}, true},
 		{"changed, reload", true, 3, map[string]state.Progress{state.ID(old): done}, true},
 		{"changed, no reload", false, 3, map[string]state.Progress{state.ID(old): done}, false},
-		{"other key done, no reload", false, 3, map[string]state.Progress{state.ID(source.Object{Key: "k2", ETag: "x"}): done}, true},
+		{"other key done, no reload", false, 3, map[string]state.Progress{state.ID(pusher.Object{Key: "k2", ETag: "x"}): done}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
 
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/source/discover"
 	"github.com/ferrydata/ferry/source/s3"
@@ -246,7 +247,7 @@ func (j *Job) handleMessage(ctx, dctx context.Context, q *sqs.Queue, in *sqs.Inf
 		freeSlot()
 		return
 	}
-	var objs []source.Object
+	var objs []pusher.Object
 	for _, e := range n.Events {
 		if obj, why := j.selectEvent(dctx, e, since); why != "" {
 			j.Queue.Ignored.Add(1)
@@ -343,17 +344,17 @@ func retryDelay(receives int) time.Duration {
 }
 
 // selectEvent returns the object an event names, or why it is ignored.
-func (j *Job) selectEvent(ctx context.Context, e sqs.Event, since time.Time) (source.Object, string) {
+func (j *Job) selectEvent(ctx context.Context, e sqs.Event, since time.Time) (pusher.Object, string) {
 	st := j.store.(*s3.Store)
 	switch {
 	case !e.Created():
-		return source.Object{}, "not an object creation"
+		return pusher.Object{}, "not an object creation"
 	case e.Bucket != st.Bucket():
-		return source.Object{}, "bucket is not " + st.Bucket()
+		return pusher.Object{}, "bucket is not " + st.Bucket()
 	case st.Prefix() != "" && !strings.HasPrefix(e.Key, st.Prefix()+"/"):
-		return source.Object{}, "key outside " + st.String()
+		return pusher.Object{}, "key outside " + st.String()
 	}
-	obj := source.Object{Key: e.Key, Size: e.Size, ETag: e.ETag, LastModified: e.Time}
+	obj := pusher.Object{Key: e.Key, Size: e.Size, ETag: e.ETag, LastModified: e.Time}
 	rel := st.Rel(e.Key)
 	switch {
 	case e.Size == 0 && strings.HasSuffix(e.Key, "/"):
@@ -415,8 +416,8 @@ func (j *Job) rejectMessage(ctx context.Context, q *sqs.Queue, m sqs.Message, ca
 		return t.RejectMessage(q.String(), m.ID, m.Body, cause)
 	}
 	body := m.Body
-	if len(body) > source.MaxRawBytes {
-		body = body[:source.MaxRawBytes]
+	if len(body) > pusher.MaxRawBytes {
+		body = body[:pusher.MaxRawBytes]
 	}
 	j.log.Error().Str("sqs_message_id", m.ID).Str("body", body).Msg("rejected message")
 	return nil

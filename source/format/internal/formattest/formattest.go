@@ -15,7 +15,7 @@ import (
 	"testing"
 	"testing/iotest"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source/format"
 )
 
@@ -26,22 +26,22 @@ const Null = "∅"
 // strings quoted, Null as ∅, numbers, booleans and JSON as written. With
 // canonical, Null fields are left out and the rest sorted by column name,
 // which does not depend on the order columns were discovered in.
-func RecString(b *source.Batch, i int, canonical bool) string {
+func RecString(b *pusher.Batch, i int, canonical bool) string {
 	var parts []string
 	for c, f := range b.Record(i) {
 		v := b.Value(f)
 		var s string
 		switch f.Kind {
-		case source.Null:
+		case pusher.Null:
 			if canonical {
 				continue
 			}
 			s = Null
-		case source.String:
+		case pusher.String:
 			s = fmt.Sprintf("%q", v)
-		case source.Number, source.Bool:
+		case pusher.Number, pusher.Bool:
 			s = string(v)
-		case source.JSON:
+		case pusher.JSON:
 			s = "J" + string(v)
 		}
 		parts = append(parts, b.Columns[c]+"="+s)
@@ -54,13 +54,13 @@ func RecString(b *source.Batch, i int, canonical bool) string {
 
 // ValString renders record i of b as "v1|v2|...": strings as they are,
 // Null as ∅, other kinds as "kind:value".
-func ValString(b *source.Batch, i int) string {
+func ValString(b *pusher.Batch, i int) string {
 	var parts []string
 	for _, f := range b.Record(i) {
 		switch f.Kind {
-		case source.Null:
+		case pusher.Null:
 			parts = append(parts, Null)
-		case source.String:
+		case pusher.String:
 			parts = append(parts, string(b.Value(f)))
 		default:
 			parts = append(parts, fmt.Sprintf("%s:%s", f.Kind, b.Value(f)))
@@ -72,7 +72,7 @@ func ValString(b *source.Batch, i int) string {
 // Form is how Drain renders records, and how many fields it expects of
 // them.
 type Form struct {
-	Render func(b *source.Batch, i int) string
+	Render func(b *pusher.Batch, i int) string
 	// Full: every record has a field for every column (CSV, lines).
 	// Otherwise a record may lack the columns found after it (JSON).
 	Full bool
@@ -81,9 +81,9 @@ type Form struct {
 // The forms of the readers' tests.
 var (
 	// Named renders records with RecString.
-	Named = Form{Render: func(b *source.Batch, i int) string { return RecString(b, i, false) }}
+	Named = Form{Render: func(b *pusher.Batch, i int) string { return RecString(b, i, false) }}
 	// Canonical renders records with RecString, canonical.
-	Canonical = Form{Render: func(b *source.Batch, i int) string { return RecString(b, i, true) }}
+	Canonical = Form{Render: func(b *pusher.Batch, i int) string { return RecString(b, i, true) }}
 	// Values renders records with ValString; they are Full.
 	Values = Form{Render: ValString, Full: true}
 )
@@ -94,13 +94,13 @@ type Result struct {
 	Raws    []string // Events, with Raw after each record error's message
 	Cols    []string // the columns after the last call
 	Batches []BatchEnd
-	Rejects []*source.RecordError
+	Rejects []*pusher.RecordError
 	Final   error // the error that ended reading (io.EOF when clean)
 }
 
 // BatchEnd is the state after one batch.
 type BatchEnd struct {
-	Pos     source.Position
+	Pos     pusher.Position
 	NRecs   int // records before this point
 	NEvents int // events before this point
 }
@@ -109,11 +109,11 @@ type BatchEnd struct {
 // records in form, and checks the Reader contract on the way: Pos moves
 // only with records, and at least by their number; an error comes with an
 // empty batch; a record error is after Pos and has a Raw of 1 to
-// source.MaxRawBytes bytes; a final error is returned again.
+// pusher.MaxRawBytes bytes; a final error is returned again.
 func Drain(t testing.TB, r format.Reader, form Form) Result {
 	t.Helper()
 	var res Result
-	var b source.Batch
+	var b pusher.Batch
 	nrecs := 0
 	for range 100000 {
 		before := r.Pos()
@@ -128,7 +128,7 @@ func Drain(t testing.TB, r format.Reader, form Form) Result {
 			res.Raws = append(res.Raws, s)
 		}
 		nrecs += b.Len()
-		var re *source.RecordError
+		var re *pusher.RecordError
 		switch {
 		case err == nil:
 			if b.Len() == 0 {
@@ -145,7 +145,7 @@ func Drain(t testing.TB, r format.Reader, form Form) Result {
 			if re.Record <= before.Records {
 				t.Fatalf("error %v at or before pos %+v", err, before)
 			}
-			if len(re.Raw) == 0 || len(re.Raw) > source.MaxRawBytes {
+			if len(re.Raw) == 0 || len(re.Raw) > pusher.MaxRawBytes {
 				t.Fatalf("%v: Raw has %d bytes", err, len(re.Raw))
 			}
 			res.Events = append(res.Events, "ERR "+err.Error())
@@ -213,7 +213,7 @@ var Limits = []format.Options{
 // o.BatchRows records, each ending just after a byte last of in (unless
 // last is 0). Reopened at the end of every step-th batch, the reader
 // (reopen) must read the rest of full.
-func CheckBatches(t testing.TB, in string, last byte, o format.Options, full, res Result, step int, reopen func(source.Position) Result) {
+func CheckBatches(t testing.TB, in string, last byte, o format.Options, full, res Result, step int, reopen func(pusher.Position) Result) {
 	t.Helper()
 	if !slices.Equal(res.Raws, full.Raws) {
 		t.Fatalf("events differ from one read:\n%q\nwant\n%q", res.Raws, full.Raws)
@@ -242,7 +242,7 @@ func CheckBatches(t testing.TB, in string, last byte, o format.Options, full, re
 // wrapper and each buffer size (open makes the Reader): it must return the
 // records of in (want, rendered in form), then the read error as final (what the error
 // says: final), with Pos at pos.
-func CheckReadError(t testing.TB, in string, sizes []int, open func(r io.Reader, size int) format.Reader, form Form, want []string, final string, pos source.Position) {
+func CheckReadError(t testing.TB, in string, sizes []int, open func(r io.Reader, size int) format.Reader, form Form, want []string, final string, pos pusher.Position) {
 	t.Helper()
 	for _, size := range sizes {
 		for _, rd := range Readers {
@@ -265,7 +265,7 @@ func CheckReadError(t testing.TB, in string, sizes []int, open func(r io.Reader,
 func Bench(b *testing.B, data []byte, open func(io.Reader) (format.Reader, error)) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
-	var batch source.Batch
+	var batch pusher.Batch
 	for b.Loop() {
 		r, err := open(bytes.NewReader(data))
 		if err != nil {

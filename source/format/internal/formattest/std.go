@@ -8,16 +8,16 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source/format"
 )
 
 // Outcome is what a reader made of one record ordinal: the record's
 // fields by column name (values in Data), or its error.
 type Outcome struct {
-	Fields map[string]source.Field
+	Fields map[string]pusher.Field
 	Data   []byte
-	Err    *source.RecordError
+	Err    *pusher.RecordError
 }
 
 // Outcomes reads r to its end and returns what it made of each record
@@ -25,11 +25,11 @@ type Outcome struct {
 func Outcomes(t testing.TB, r format.Reader) (map[int64]Outcome, error) {
 	t.Helper()
 	got := map[int64]Outcome{}
-	var b source.Batch
+	var b pusher.Batch
 	next := int64(1)
 	for {
 		err := r.Next(&b)
-		var re *source.RecordError
+		var re *pusher.RecordError
 		if errors.As(err, &re) {
 			if re.Record < next {
 				t.Fatalf("error ordinal %d, expected at least %d", re.Record, next)
@@ -43,7 +43,7 @@ func Outcomes(t testing.TB, r format.Reader) (map[int64]Outcome, error) {
 		}
 		data := bytes.Clone(b.Data)
 		for i := range b.Len() {
-			m := map[string]source.Field{}
+			m := map[string]pusher.Field{}
 			for c, f := range b.Record(i) {
 				m[b.Columns[c]] = f
 			}
@@ -73,7 +73,7 @@ func MatchStd(t testing.TB, what string, o Outcome, text []byte) {
 		t.Fatal(err)
 	}
 	for k, f := range o.Fields {
-		if _, ok := want[k]; !ok && f.Kind != source.Null {
+		if _, ok := want[k]; !ok && f.Kind != pusher.Null {
 			t.Fatalf("%s: reader has %q=%s, encoding/json has no such key", what, k, o.Data[f.Start:f.End])
 		}
 	}
@@ -88,18 +88,18 @@ func MatchStd(t testing.TB, what string, o Outcome, text []byte) {
 		v := o.Data[f.Start:f.End]
 		switch w := w.(type) {
 		case nil:
-			ok = f.Kind == source.Null
+			ok = f.Kind == pusher.Null
 		case string:
-			ok = f.Kind == source.String && string(v) == w
+			ok = f.Kind == pusher.String && string(v) == w
 		case json.Number:
-			ok = f.Kind == source.Number && string(v) == string(w)
+			ok = f.Kind == pusher.Number && string(v) == string(w)
 		case bool:
-			ok = f.Kind == source.Bool && string(v) == map[bool]string{true: "true", false: "false"}[w]
+			ok = f.Kind == pusher.Bool && string(v) == map[bool]string{true: "true", false: "false"}[w]
 		default:
 			var gv any
 			dec := json.NewDecoder(bytes.NewReader(v))
 			dec.UseNumber()
-			ok = f.Kind == source.JSON && json.Valid(v) && dec.Decode(&gv) == nil && reflect.DeepEqual(gv, w)
+			ok = f.Kind == pusher.JSON && json.Valid(v) && dec.Decode(&gv) == nil && reflect.DeepEqual(gv, w)
 		}
 		if !ok {
 			t.Fatalf("%s key %q: reader has %s %q, encoding/json %#v", what, k, f.Kind, v, w)

@@ -1,8 +1,8 @@
 package jsonscan
 
-import "github.com/ferrydata/ferry/source"
+import "github.com/ferrydata/ferry/pusher"
 
-// Decoder maps JSON objects onto the records of a source.Batch, one
+// Decoder maps JSON objects onto the records of a pusher.Batch, one
 // column per top-level key. The zero value is ready to use; it is not safe
 // for concurrent use.
 type Decoder struct {
@@ -38,7 +38,7 @@ const maxOrder = 1024
 // field per column known once it is read, Null for the keys it lacks. It
 // returns the index after the closing brace. On error the record is
 // removed from b and the columns it introduced are forgotten.
-func (d *Decoder) Object(b *source.Batch, data []byte, i int) (int, error) {
+func (d *Decoder) Object(b *pusher.Batch, data []byte, i int) (int, error) {
 	if i >= len(data) || data[i] != '{' {
 		return i, Unexpected(data, i, "looking for the beginning of an object")
 	}
@@ -58,7 +58,7 @@ func (d *Decoder) Object(b *source.Batch, data []byte, i int) (int, error) {
 // Drop removes from b the record the last Object call added and forgets
 // the columns it introduced, for a reader that rejects the record after
 // all (the JSON-lines reader, when data follows the object on its line).
-func (d *Decoder) Drop(b *source.Batch) {
+func (d *Decoder) Drop(b *pusher.Batch) {
 	b.DropRecord()
 	for _, c := range d.Cols[d.mark:] {
 		delete(d.index, c)
@@ -68,7 +68,7 @@ func (d *Decoder) Drop(b *source.Batch) {
 
 // members parses the members of an object after its '{' and returns the
 // index after its '}'.
-func (d *Decoder) members(b *source.Batch, data []byte, i int) (int, error) {
+func (d *Decoder) members(b *pusher.Batch, data []byte, i int) (int, error) {
 	nf := len(d.Cols) // fields in the record
 	i = SkipSpace(data, i)
 	if i < len(data) && data[i] == '}' {
@@ -92,33 +92,33 @@ func (d *Decoder) members(b *source.Batch, data []byte, i int) (int, error) {
 			return i, Unexpected(data, i, "looking for a value")
 		}
 		var (
-			kind source.Kind
+			kind pusher.Kind
 			val  []byte
 		)
 		switch c := data[i]; c {
 		case '"':
-			kind = source.String
+			kind = pusher.String
 			val, j, err = Unquote(data, i, &d.scratch)
 		case '{', '[':
-			kind = source.JSON
+			kind = pusher.JSON
 			j, err = skipComposite(data, i, 2)
 			val = data[i:j]
 		case 't':
-			kind = source.Bool
+			kind = pusher.Bool
 			j, err = literal(data, i, "true")
 			val = data[i:j]
 		case 'f':
-			kind = source.Bool
+			kind = pusher.Bool
 			j, err = literal(data, i, "false")
 			val = data[i:j]
 		case 'n':
-			kind = source.Null
+			kind = pusher.Null
 			j, err = literal(data, i, "null")
 		default:
 			if c != '-' && (c < '0' || c > '9') {
 				return i, Unexpected(data, i, "looking for a value")
 			}
-			kind = source.Number
+			kind = pusher.Number
 			j, err = number(data, i)
 			val = data[i:j]
 		}

@@ -1,7 +1,7 @@
 // Package readerr keeps a record reader's errors from one call of Next to
 // the next, the way all the format readers return them: the records read
 // before an error come first, with a nil error, and the error on the next
-// call; an error other than a *source.RecordError (the end of the stream,
+// call; an error other than a *pusher.RecordError (the end of the stream,
 // a read error, broken structure) is final and returned by every later
 // call.
 package readerr
@@ -9,7 +9,7 @@ package readerr
 import (
 	"errors"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 )
 
 // Errs holds the errors of one reader; the zero value holds none.
@@ -33,7 +33,7 @@ func (e *Errs) Due() error {
 
 // Fail returns err when b is empty, and otherwise nil, keeping err for the
 // next call.
-func (e *Errs) Fail(b *source.Batch, err error) error {
+func (e *Errs) Fail(b *pusher.Batch, err error) error {
 	if b.Len() > 0 {
 		e.pending = err
 		return nil
@@ -53,9 +53,9 @@ func (e *Errs) Stop(err error) {
 	}
 }
 
-// IsRecordError reports whether err is, or wraps, a *source.RecordError.
+// IsRecordError reports whether err is, or wraps, a *pusher.RecordError.
 func IsRecordError(err error) bool {
-	var re *source.RecordError
+	var re *pusher.RecordError
 	return errors.As(err, &re)
 }
 

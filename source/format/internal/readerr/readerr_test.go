@@ -6,14 +6,14 @@ import (
 	"io"
 	"testing"
 
-	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/pusher"
 )
 
 func TestErrs(t *testing.T) {
-	bad := fmt.Errorf("wrapped: %w", &source.RecordError{Record: 1, Err: errors.New("bad")})
+	bad := fmt.Errorf("wrapped: %w", &pusher.RecordError{Record: 1, Err: errors.New("bad")})
 	closed := errors.New("closed")
-	full := func() *source.Batch {
-		var b source.Batch
+	full := func() *pusher.Batch {
+		var b pusher.Batch
 		b.StartRecord()
 		b.AddNull()
 		return &b
@@ -46,7 +46,7 @@ func TestErrs(t *testing.T) {
 				var got error
 				switch s.op {
 				case "fail":
-					got = e.Fail(&source.Batch{}, s.err)
+					got = e.Fail(&pusher.Batch{}, s.err)
 				case "fail full":
 					got = e.Fail(full(), s.err)
 				case "stop":
@@ -63,7 +63,7 @@ func TestErrs(t *testing.T) {
 }
 
 func TestIsRecordError(t *testing.T) {
-	re := &source.RecordError{Record: 1, Err: errors.New("bad")}
+	re := &pusher.RecordError{Record: 1, Err: errors.New("bad")}
 	for _, tt := range []struct {
 		err  error
 		want bool

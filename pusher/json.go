@@ -1,4 +1,4 @@
-package source
+package pusher
 
 import "unicode/utf8"
 
