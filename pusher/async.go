@@ -20,9 +20,9 @@ const (
 // AsyncConfig configures an Async pusher.
 type AsyncConfig struct {
 	Target Target
-	// State records progress after each write when the target does not
+	// Progress records progress after each write when the target does not
 	// commit progress itself; it is not used otherwise.
-	State    Progress
+	Progress Progress
 	Pipeline string
 	// InflightBytes is the budget of pushed, un-acked chunk bytes (default
 	// 64 MiB). A chunk larger than the budget takes all of it and passes
@@ -31,45 +31,33 @@ type AsyncConfig struct {
 	// InflightChunks bounds the number of pushed, un-acked chunks (default
 	// 1024), which the byte budget cannot do for chunks of no records.
 	InflightChunks int
-	// Done, when set, is called once a file's last chunk is acked: the file
-	// is durably complete. It runs on the queue's goroutine, between writes,
-	// so it should be quick, and must not call Push.
-	Done func(obj Object)
-	// FileError, when set, tells a write error that concerns only the
-	// chunk's file (bad data) from one that stops the queue (the target is
-	// unavailable, the pusher is stopping). After a file error the queue
-	// goes on: the file's later chunks are dropped, its Push returns the
-	// error, and Failed is called once nothing of it is pending and its
-	// reader has stopped (its last chunk was pushed, or Abandon).
-	FileError func(error) bool
-	// Failed is called, like Done, for a file whose write failed with a
-	// file error; its committed progress no longer moves.
-	Failed func(obj Object, err *WriteError)
 }
 
-// Validate reports a missing Target, or a missing State when the target
+// Validate reports a missing Target, or a missing Progress when the target
 // does not commit progress itself.
 func (c AsyncConfig) Validate() error {
 	if c.Target == nil {
 		return errors.New("async pusher: no target")
 	}
-	if c.State == nil && !c.Target.CommitsProgress() {
-		return fmt.Errorf("async pusher: target %s does not commit progress and there is no state store", c.Target)
+	if c.Progress == nil && !c.Target.CommitsProgress() {
+		return fmt.Errorf("async pusher: target %s does not commit progress and there is no progress store", c.Target)
 	}
 	return nil
 }
 
 // Async queues chunks and writes them on one goroutine, in push order.
-// Push returns once the chunk is queued. After each write (and the state
-// update, when the pusher keeps it) the queue acks the chunk: Ack drops it
-// from its file's pending set, releases its batch and budget, and reports
-// the file done (calling AsyncConfig.Done) once its last chunk is acked.
+// Push returns once the chunk is queued. After each write (and the
+// progress update, when the pusher keeps it) the queue acks the chunk: it
+// drops it from its file's pending set and releases its batch and budget.
+// A file completes (Finish's done) once its reader has finished and
+// nothing of it is pending.
 //
-// Writes of all files go through one ordered queue, so the first failed
-// write stops every file: nothing after it is written or acked, and Push
-// and Close return the error. A file whose chunks stop coming without a
-// last chunk (its read failed or was cancelled) is never reported done;
-// call Abandon so that it is forgotten.
+// A write that fails with a data error (ClassOf is ClassData: a value the
+// target refuses) fails only its file: the file's later chunks are
+// dropped, its next Push returns the error, and its done gets it. Any
+// other failed write stops the queue (the target is unavailable, the
+// pusher is stopping): nothing after it is written or acked, Push and
+// Close return the error, and Close completes every finished file with it.
 //
 // Close drains the queue, then releases the chunks never acked.
 type Async struct {
@@ -78,7 +66,7 @@ type Async struct {
 	q      *parsequeue.Queue[*Chunk, *Chunk]
 
 	mu     sync.Mutex
-	files  map[string]*fileProgress // by state.ID
+	files  map[string]*fileProgress // by Object.ID
 	closed bool
 }
 
@@ -86,17 +74,24 @@ var _ Pusher = (*Async)(nil)
 
 // fileProgress is what the pusher knows of one file in flight.
 type fileProgress struct {
-	obj       Object
-	pending   map[int]*pendingChunk // by Chunk.Seq
-	last      bool                  // the last chunk was pushed
-	abandoned bool
-	then      func()      // AbandonThen's callback, run once the file is forgotten
-	failed    *WriteError // a write of the file failed with a file error
+	obj     Object
+	pending map[int]*pendingChunk // by Chunk.Seq
+	last    bool                  // the last chunk was pushed
+	rejects rejectCount
+	// failed: a write of the file failed with a data error; its later
+	// chunks are dropped.
+	failed error
+	// readErr: why its read stopped (Finish); its pending chunks are still
+	// written.
+	readErr error
+	// done is Finish's callback; set once the reader has finished.
+	done func(FileResult)
 }
 
 type pendingChunk struct {
 	c       *Chunk
 	cost    int64 // budget held
+	rejects int   // the reader's rejects in c
 	written bool  // written (and progress recorded): ackable
 }
 
@@ -122,7 +117,7 @@ func NewAsync(ctx context.Context, cfg AsyncConfig) *Async {
 		// Chunks arrive parsed: the reader built the batch.
 		Parse:      func(_ context.Context, c *Chunk) (*Chunk, error) { return c, nil },
 		Push:       a.write,
-		Ack:        func(c *Chunk) error { _, err := a.Ack(c); return err },
+		Ack:        a.ack,
 		MaxPending: cfg.InflightChunks,
 	})
 	return a
@@ -131,9 +126,9 @@ func NewAsync(ctx context.Context, cfg AsyncConfig) *Async {
 // Push implements Pusher. It waits for budget (the chunk's bytes, capped
 // at the whole budget), records the chunk as pending for its file and
 // queues it; it does not wait for the write. It returns ctx.Err() if ctx
-// is done first, and the queue's error once a write has failed. Whatever
-// it returns, the pusher owns c and releases it; the caller must not use
-// c after Push, not even its Rejects, which the target may still change.
+// is done first, the file's error once a write of the file has failed, and
+// the queue's error once the queue has stopped. Whatever it returns, the
+// pusher owns c and releases it.
 func (a *Async) Push(ctx context.Context, c *Chunk) error {
 	if err := a.q.Err(); err != nil {
 		c.Release()
@@ -144,7 +139,7 @@ func (a *Async) Push(ctx context.Context, c *Chunk) error {
 		c.Release()
 		return err
 	}
-	p := &pendingChunk{c: c, cost: cost}
+	p := &pendingChunk{c: c, cost: cost, rejects: len(c.Rejects)}
 	if err := a.track(p); err != nil {
 		a.release(p)
 		return err
@@ -197,8 +192,8 @@ func (a *Async) track(p *pendingChunk) error {
 	switch {
 	case f.failed != nil:
 		return f.failed
-	case f.abandoned:
-		return fmt.Errorf("push %q chunk %d: an abandoned read of the file still has chunks in flight", c.File.Key, c.Seq)
+	case f.done != nil:
+		return fmt.Errorf("push %q chunk %d: a finished read of the file still has chunks in flight", c.File.Key, c.Seq)
 	case f.last:
 		return fmt.Errorf("push %q chunk %d: pushed after the file's last chunk", c.File.Key, c.Seq)
 	case f.pending[c.Seq] != nil:
@@ -209,8 +204,9 @@ func (a *Async) track(p *pendingChunk) error {
 	return nil
 }
 
-// untrack removes c from its file's pending set, reporting whether it was
-// there (whoever removes a chunk releases it).
+// untrack removes c, which the queue did not take, from its file's
+// pending set, reporting whether it was there (whoever removes a chunk
+// releases it).
 func (a *Async) untrack(c *Chunk) bool {
 	id := c.File.ID()
 	a.mu.Lock()
@@ -223,15 +219,10 @@ func (a *Async) untrack(c *Chunk) bool {
 	if c.Last {
 		f.last = false
 	}
-	var then func()
-	if len(f.pending) == 0 && !f.last {
-		delete(a.files, id)
-		then = f.then
+	if len(f.pending) == 0 && f.done == nil && !f.last && f.rejects.total == 0 {
+		delete(a.files, id) // nothing of it was ever written
 	}
 	a.mu.Unlock()
-	if then != nil {
-		then()
-	}
 	return true
 }
 
@@ -241,8 +232,8 @@ func (a *Async) release(p *pendingChunk) {
 	a.budget.Release(p.cost)
 }
 
-// WriteError is the failure that stopped the queue: writing a chunk of File
-// (or recording its progress) failed.
+// WriteError is a failed write: writing a chunk of File (or recording its
+// progress) failed. Its class is Err's.
 type WriteError struct {
 	File Object
 	Err  error
@@ -255,53 +246,45 @@ func (e *WriteError) Unwrap() error { return e.Err }
 // when the target does not.
 func (a *Async) write(ctx context.Context, c *Chunk) error {
 	a.mu.Lock()
-	if f := a.files[c.File.ID()]; f != nil && f.failed != nil {
+	f := a.files[c.File.ID()]
+	p := f.pending[c.Seq]
+	if f.failed != nil {
 		// An earlier chunk of the file failed: drop this one.
-		if p := f.pending[c.Seq]; p != nil && p.c == c {
-			p.written = true
-		}
+		p.written = true
 		a.mu.Unlock()
 		return nil
 	}
+	f.rejects.limit(c)
 	a.mu.Unlock()
 	if err := a.cfg.Target.Write(ctx, c); err != nil {
 		we := &WriteError{File: c.File, Err: fmt.Errorf("write %q chunk %d: %w", c.File.Key, c.Seq, err)}
-		if a.cfg.FileError == nil || !a.cfg.FileError(err) {
+		if ClassOf(err) != ClassData || ctx.Err() != nil {
 			return we
 		}
 		a.mu.Lock()
-		if f := a.files[c.File.ID()]; f != nil {
-			f.failed = we
-			if p := f.pending[c.Seq]; p != nil && p.c == c {
-				p.written = true
-			}
-		}
+		f.failed = we
+		p.written = true
 		a.mu.Unlock()
 		return nil
 	}
 	if !a.cfg.Target.CommitsProgress() {
-		if err := a.cfg.State.Advance(ctx, a.cfg.Pipeline, c); err != nil {
+		if err := a.cfg.Progress.Advance(ctx, a.cfg.Pipeline, c); err != nil {
 			return &WriteError{File: c.File, Err: fmt.Errorf("record progress of %q chunk %d: %w", c.File.Key, c.Seq, err)}
 		}
 	}
 	a.mu.Lock()
-	if f := a.files[c.File.ID()]; f != nil {
-		if p := f.pending[c.Seq]; p != nil && p.c == c {
-			p.written = true
-		}
-	}
+	f.rejects.add(c, p.rejects)
+	p.written = true
 	a.mu.Unlock()
 	return nil
 }
 
-// Ack implements Pusher. The queue calls it after each write; a caller
-// need not (and a second Ack of the same chunk is an error). It removes the
-// chunk from its file's pending set, releases the chunk's batch and
-// budget, and reports fileDone once the file's last chunk was pushed and
-// nothing of the file is pending; then it forgets the file and calls
-// AsyncConfig.Done. Acking a chunk that is unknown, already acked or not
-// yet written is an error.
-func (a *Async) Ack(c *Chunk) (fileDone bool, err error) {
+// ack is the queue's Ack, after each write: it removes the chunk from its
+// file's pending set, releases the chunk's batch and budget, and completes
+// the file once its reader has finished and nothing of it is pending.
+// Acking a chunk that is unknown, already acked or not yet written is an
+// error.
+func (a *Async) ack(c *Chunk) error {
 	id := c.File.ID()
 	a.mu.Lock()
 	f := a.files[id]
@@ -312,108 +295,93 @@ func (a *Async) Ack(c *Chunk) (fileDone bool, err error) {
 	switch {
 	case p == nil:
 		a.mu.Unlock()
-		return false, fmt.Errorf("ack %q chunk %d: not pending (unknown or already acked)", c.File.Key, c.Seq)
+		return fmt.Errorf("ack %q chunk %d: not pending (unknown or already acked)", c.File.Key, c.Seq)
 	case !p.written:
 		a.mu.Unlock()
-		return false, fmt.Errorf("ack %q chunk %d: not written yet", c.File.Key, c.Seq)
+		return fmt.Errorf("ack %q chunk %d: not written yet", c.File.Key, c.Seq)
 	}
 	delete(f.pending, c.Seq)
-	var then func()
-	var failed *WriteError
-	if len(f.pending) == 0 && (f.last || f.abandoned) {
-		fileDone = f.last && !f.abandoned && f.failed == nil
-		then, failed = f.then, f.failed
+	complete := len(f.pending) == 0 && f.done != nil
+	if complete {
 		delete(a.files, id)
 	}
 	a.mu.Unlock()
 	a.release(p)
-	if fileDone && a.cfg.Done != nil {
-		a.cfg.Done(c.File)
+	if complete {
+		f.complete(nil)
 	}
-	a.finish(c.File, then, failed)
-	return fileDone, nil
+	return nil
 }
 
-// Abandon tells the pusher that no more chunks of obj's current read will
-// come (the read failed or was cancelled): the file will not be reported
-// done, and the pusher forgets it once its pushed chunks are acked (or at
-// once if none is pending). Until then a new read of the same file version
-// cannot be pushed. Abandon has no effect once the file's last chunk was
-// pushed: the file completes normally.
-func (a *Async) Abandon(obj Object) { a.AbandonThen(obj, nil) }
-
-// AbandonThen is Abandon, and calls then once the pusher has forgotten the
-// file: at once when nothing of it is pending, else after its last pending
-// chunk is acked or dropped (by Close). Then the file's committed progress
-// no longer moves, and its failure can be recorded. It reports false, and
-// does not call then, when the pusher reports the file itself: its last
-// chunk was already pushed (AsyncConfig.Done), or a write of it failed
-// (AsyncConfig.Failed).
-func (a *Async) AbandonThen(obj Object, then func()) bool {
+// Finish implements Pusher. done runs on the caller's goroutine when
+// nothing of the file is pending, else on the queue's after the last
+// pending chunk is acked, or in Close for chunks never written.
+func (a *Async) Finish(obj Object, readErr error, done func(FileResult)) {
 	id := obj.ID()
 	a.mu.Lock()
 	f := a.files[id]
-	switch {
-	case f != nil && f.last:
+	if f == nil {
 		a.mu.Unlock()
-		return false
-	case f != nil && f.failed != nil:
-		f.abandoned = true
-		failed := f.failed
-		if len(f.pending) > 0 {
-			a.mu.Unlock()
-			return false
+		if readErr == nil {
+			readErr = fmt.Errorf("file %q: finished without a last chunk", obj.Key)
 		}
+		done(FileResult{Err: readErr})
+		return
+	}
+	if readErr == nil && !f.last {
+		readErr = fmt.Errorf("file %q: finished without a last chunk", obj.Key)
+	}
+	f.readErr = readErr
+	f.done = done
+	complete := len(f.pending) == 0
+	if complete {
 		delete(a.files, id)
-		a.mu.Unlock()
-		a.finish(obj, nil, failed)
-		return false
-	case f == nil:
-	case len(f.pending) == 0:
-		delete(a.files, id)
-	default:
-		f.abandoned = true
-		f.then = then
-		a.mu.Unlock()
-		return true
 	}
 	a.mu.Unlock()
-	if then != nil {
-		then()
+	if complete {
+		f.complete(nil)
 	}
-	return true
 }
 
-// finish runs what waits for a forgotten file.
-func (a *Async) finish(obj Object, then func(), failed *WriteError) {
-	if failed != nil && a.cfg.Failed != nil {
-		a.cfg.Failed(obj, failed)
+// complete reports the file's end to its done: its failed write, else
+// its read's error, else stopped (the queue's error, for a file whose
+// chunks were never all written), else loaded.
+func (f *fileProgress) complete(stopped error) {
+	err := f.failed
+	if err == nil {
+		err = f.readErr
 	}
-	if then != nil {
-		then()
+	if err == nil {
+		err = stopped
 	}
+	f.done(FileResult{Err: err, Rejects: f.rejects.total})
 }
 
 // Close stops Push and drains the queue: it waits until every pushed chunk
-// is written and acked, a write fails, or ctx is done (then the write in
-// flight is cancelled). Chunks never acked are released. It returns the
-// first error: the failed write, ctx.Err(), or the cancellation of the
-// context given to NewAsync.
+// is written and acked, a write stops the queue, or ctx is done (then the
+// write in flight is cancelled). Chunks never acked are released, and
+// every finished file that still had some is completed with the error
+// that stopped the queue. It returns that error: the failed write,
+// ctx.Err(), or the cancellation of the context given to NewAsync.
 func (a *Async) Close(ctx context.Context) error {
 	a.mu.Lock()
 	a.closed = true
 	a.mu.Unlock()
 	err := a.q.Close(ctx)
+	stopped := err
+	if stopped == nil {
+		stopped = parsequeue.ErrClosed
+	}
 	// The queue's goroutines have exited: nothing uses the chunks left.
 	var left []*pendingChunk
-	var forgotten []*fileProgress
+	var finished []*fileProgress
 	a.mu.Lock()
 	for id, f := range a.files {
 		for _, p := range f.pending {
 			left = append(left, p)
 		}
-		if f.then != nil || f.failed != nil {
-			forgotten = append(forgotten, f)
+		if f.done != nil {
+			finished = append(finished, f)
 		}
 		delete(a.files, id)
 	}
@@ -421,8 +389,8 @@ func (a *Async) Close(ctx context.Context) error {
 	for _, p := range left {
 		a.release(p)
 	}
-	for _, f := range forgotten {
-		a.finish(f.obj, f.then, f.failed)
+	for _, f := range finished {
+		f.complete(stopped)
 	}
 	return err
 }
@@ -435,7 +403,7 @@ func (a *Async) Context() context.Context { return a.q.Context() }
 func (a *Async) Err() error { return a.q.Err() }
 
 // Files returns the number of files the pusher tracks: pushed and not yet
-// done or forgotten. For metrics and tests.
+// completed. For metrics and tests.
 func (a *Async) Files() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -131,23 +132,38 @@ func newHarness(t *testing.T, ctx context.Context, target *asyncTarget, cfg Asyn
 	target.ev = ev
 	h := &harness{t: t, ev: ev, target: target, state: &asyncState{ev: ev}, doneCh: make(chan string, 100)}
 	cfg.Target = target
-	cfg.State = h.state
+	cfg.Progress = h.state
 	cfg.Pipeline = "p"
-	cfg.Done = func(o Object) {
-		ev.add("done %s", o.Key)
-		h.doneMu.Lock()
-		h.done = append(h.done, o.Key)
-		h.doneMu.Unlock()
-		h.doneCh <- o.Key
-	}
 	h.a = NewAsync(ctx, cfg)
 	t.Cleanup(h.check)
 	return h
 }
 
+// finish tells the pusher that key's reader stopped with readErr; the
+// file's completion is logged as "done KEY" (loaded) or "failed KEY: ERR".
+func (h *harness) finish(key string, readErr error) {
+	h.a.Finish(obj(key), readErr, func(r FileResult) {
+		if r.Err != nil {
+			h.ev.add("failed %s: %v", key, r.Err)
+		} else {
+			h.ev.add("done %s", key)
+			h.doneMu.Lock()
+			h.done = append(h.done, key)
+			h.doneMu.Unlock()
+		}
+		h.doneCh <- key
+	})
+}
+
+// push pushes c, and finishes its file after its last chunk.
 func (h *harness) push(ctx context.Context, c *Chunk) error {
 	h.chunks = append(h.chunks, c)
-	return h.a.Push(ctx, c)
+	key, last := c.File.Key, c.Last
+	err := h.a.Push(ctx, c)
+	if err == nil && last {
+		h.finish(key, nil)
+	}
+	return err
 }
 
 func (h *harness) mustPush(c *Chunk) {
@@ -218,30 +234,31 @@ func TestAsyncInterleavedFiles(t *testing.T) {
 	h.mustPush(chunk(t, "a", 1, false, 20))
 	h.mustPush(chunk(t, "b", 1, true, 0)) // an empty last chunk
 	h.mustPush(chunk(t, "c", 1, false, 20))
-	h.a.Abandon(obj("c")) // c's read failed: no last chunk will come
+	h.finish("c", errRead) // c's read failed: no last chunk will come
 	h.mustPush(chunk(t, "a", 2, true, 20))
 	if err := h.a.Close(context.Background()); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 	want := []string{
 		"write a#0", "write b#0", "write c#0", "write a#1", "write b#1", "done b",
-		"write c#1", "write a#2", "done a",
+		"write c#1", "failed c: read failed", "write a#2", "done a",
 	}
 	if got := h.ev.get(); !slices.Equal(got, want) {
 		t.Fatalf("events %v, want %v", got, want)
 	}
 }
 
-func TestAsyncAbandon(t *testing.T) {
+func TestAsyncFinishFailedRead(t *testing.T) {
 	h := newHarness(t, context.Background(), &asyncTarget{commits: true, gate: make(chan struct{})}, AsyncConfig{})
 	h.mustPush(chunk(t, "a", 0, false, 20))
 	h.mustPush(chunk(t, "a", 1, false, 20))
-	h.a.Abandon(obj("a"))
+	h.finish("a", errRead)
 	if err := h.push(context.Background(), chunk(t, "a", 0, false, 20)); err == nil {
-		t.Fatal("a new read of a file pushed while the abandoned one is in flight")
+		t.Fatal("a new read of a file pushed while the failed one is in flight")
 	}
 	h.mustPush(chunk(t, "b", 0, true, 20))
 	close(h.target.gate)
+	<-h.doneCh // a failed
 	<-h.doneCh // b is acked, so a's chunks (pushed before) are too
 	if n := h.a.Files(); n != 0 {
 		t.Fatalf("%d files tracked after every chunk was acked; want a forgotten", n)
@@ -259,12 +276,12 @@ func TestAsyncAckErrors(t *testing.T) {
 	h := newHarness(t, context.Background(), &asyncTarget{commits: true, gate: make(chan struct{})}, AsyncConfig{})
 	a0 := chunk(t, "a", 0, false, 20)
 	h.mustPush(a0)
-	if _, err := h.a.Ack(a0); err == nil {
+	if err := h.a.ack(a0); err == nil {
 		t.Error("Ack of a chunk not yet written succeeded")
 	}
 	unknown := chunk(t, "z", 0, true, 20)
 	h.chunks = append(h.chunks, unknown)
-	if _, err := h.a.Ack(unknown); err == nil {
+	if err := h.a.ack(unknown); err == nil {
 		t.Error("Ack of a chunk never pushed succeeded")
 	}
 	unknown.Release()
@@ -279,7 +296,7 @@ func TestAsyncAckErrors(t *testing.T) {
 	if err := h.a.Close(context.Background()); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	if _, err := h.a.Ack(a0); err == nil {
+	if err := h.a.ack(a0); err == nil {
 		t.Error("a second Ack of a chunk succeeded")
 	}
 	if got := h.doneFiles(); !slices.Equal(got, []string{"a"}) {
@@ -360,7 +377,7 @@ func TestAsyncPushCancelled(t *testing.T) {
 }
 
 func TestAsyncWriteError(t *testing.T) {
-	boom := errors.New("boom")
+	boom := Unavailable(errors.New("boom"))
 	tests := []struct {
 		name        string
 		target      *asyncTarget
@@ -398,8 +415,20 @@ func TestAsyncWriteError(t *testing.T) {
 			if err := h.push(context.Background(), chunk(t, "c", 0, true, 20)); !errors.Is(err, boom) {
 				t.Fatalf("Push after the failure = %v, want %v", err, boom)
 			}
-			if got := h.ev.get(); !slices.Equal(got, tt.wantEvents) {
+			var got []string
+			for _, e := range h.ev.get() {
+				if strings.HasPrefix(e, "write ") || strings.HasPrefix(e, "advance ") {
+					got = append(got, e)
+				}
+			}
+			if !slices.Equal(got, tt.wantEvents) {
 				t.Fatalf("events %v, want %v", got, tt.wantEvents)
+			}
+			// Every finished file completed with the error.
+			for _, e := range h.ev.get() {
+				if strings.HasPrefix(e, "done ") {
+					t.Fatalf("%s after the queue stopped", e)
+				}
 			}
 			// The acked chunks were released by Ack, the rest by Close: the
 			// harness checks that none is left.
@@ -408,7 +437,7 @@ func TestAsyncWriteError(t *testing.T) {
 }
 
 func TestAsyncFailureWakesBlockedPush(t *testing.T) {
-	boom := errors.New("boom")
+	boom := Unavailable(errors.New("boom"))
 	h := newHarness(t, context.Background(), &asyncTarget{commits: true, gate: make(chan struct{}), failAt: 1, err: boom}, AsyncConfig{InflightBytes: 100})
 	h.mustPush(chunk(t, "a", 0, false, 60))
 	blocked := chunk(t, "a", 1, true, 60)
@@ -491,9 +520,13 @@ func TestAsyncConcurrentFiles(t *testing.T) {
 				mu.Lock()
 				all = append(all, c)
 				mu.Unlock()
+				last := c.Last
 				if err := h.a.Push(context.Background(), c); err != nil {
 					t.Errorf("Push %s: %v", name(c), err)
 					return
+				}
+				if last {
+					h.finish(key, nil)
 				}
 			}
 		})
@@ -528,79 +561,81 @@ func TestAsyncConcurrentFiles(t *testing.T) {
 	}
 }
 
-func TestAsyncAbandonThen(t *testing.T) {
+func TestAsyncFinishWithError(t *testing.T) {
 	h := newHarness(t, context.Background(), &asyncTarget{commits: true, gate: make(chan struct{})}, AsyncConfig{})
-	// Nothing pending: then runs at once.
-	ran := 0
-	if !h.a.AbandonThen(obj("x"), func() { ran++ }) || ran != 1 {
-		t.Fatalf("AbandonThen of an unknown file: then ran %d times", ran)
+	// Nothing pending: done runs at once, with the read's error.
+	h.finish("x", errRead)
+	if got := h.ev.get(); !slices.Equal(got, []string{"failed x: read failed"}) {
+		t.Fatalf("events %v after Finish of an unknown file", got)
 	}
-	// Pending chunks: then runs after the last one is acked, after the
+	// Pending chunks: done runs after the last one is acked, after the
 	// write of every chunk of the file.
 	h.mustPush(chunk(t, "a", 0, false, 20))
 	h.mustPush(chunk(t, "a", 1, false, 20))
-	h.a.AbandonThen(obj("a"), func() { h.ev.add("then a") })
-	// The last chunk pushed: the file completes, then is not called.
+	h.finish("a", errRead)
 	h.mustPush(chunk(t, "b", 0, true, 20))
-	if h.a.AbandonThen(obj("b"), func() { h.ev.add("then b") }) {
-		t.Error("AbandonThen after the last chunk reported true")
-	}
 	close(h.target.gate)
 	if err := h.a.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"write a#0", "write a#1", "then a", "write b#0", "done b"}
+	want := []string{"failed x: read failed", "write a#0", "write a#1", "failed a: read failed", "write b#0", "done b"}
 	if got := h.ev.get(); !slices.Equal(got, want) {
 		t.Fatalf("events %v, want %v", got, want)
 	}
 }
 
-func TestAsyncAbandonThenOnClose(t *testing.T) {
+func TestAsyncFinishWithoutLastChunk(t *testing.T) {
+	h := newHarness(t, context.Background(), &asyncTarget{commits: true}, AsyncConfig{})
+	h.mustPush(chunk(t, "a", 0, false, 20))
+	h.finish("a", nil) // the reader says it is done, but pushed no last chunk
+	if err := h.a.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.ev.get(); len(got) != 2 || !strings.HasPrefix(got[1], "failed a: ") {
+		t.Fatalf("events %v, want a failed", got)
+	}
+}
+
+func TestAsyncFinishOnClose(t *testing.T) {
 	h := newHarness(t, context.Background(), &asyncTarget{commits: true, gate: make(chan struct{})}, AsyncConfig{})
 	h.mustPush(chunk(t, "a", 0, false, 20))
-	ran := make(chan struct{})
-	h.a.AbandonThen(obj("a"), func() { close(ran) })
+	h.mustPush(chunk(t, "a", 1, true, 20)) // finished: a's done waits for its writes
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := h.a.Close(ctx); err == nil {
 		t.Fatal("Close with a cancelled context and a blocked write returned nil")
 	}
 	select {
-	case <-ran:
+	case key := <-h.doneCh:
+		if got := h.ev.get(); key != "a" || len(got) != 1 || !strings.HasPrefix(got[0], "failed a: ") {
+			t.Fatalf("events %v, want a failed with the cancellation", got)
+		}
 	default:
-		t.Fatal("then not called for a file dropped by Close")
+		t.Fatal("done not called for a file dropped by Close")
 	}
 }
 
-// TestAsyncFileError: a write that fails with a file error fails that file
+// TestAsyncFileError: a write that fails with a data error fails that file
 // only: its later chunks are dropped, its next Push returns the error, and
-// Failed is called once its reader stopped; other files go on.
+// its done gets the error once its reader finished; other files go on.
 func TestAsyncFileError(t *testing.T) {
 	bad := errors.New("bad data")
-	var failed []string
 	target := &asyncTarget{commits: true, gate: make(chan struct{}), failAt: 2, err: bad}
-	h := newHarness(t, context.Background(), target, AsyncConfig{
-		FileError: func(err error) bool { return errors.Is(err, bad) },
-		Failed: func(o Object, err *WriteError) {
-			target.ev.add("failed %s: %v", o.Key, err)
-			failed = append(failed, o.Key)
-		},
-	})
+	h := newHarness(t, context.Background(), target, AsyncConfig{})
 	h.mustPush(chunk(t, "a", 0, false, 20))
 	h.mustPush(chunk(t, "b", 0, false, 20)) // the write that fails
 	h.mustPush(chunk(t, "b", 1, false, 20)) // dropped
 	h.mustPush(chunk(t, "a", 1, true, 20))
 	close(h.target.gate)
 	<-h.doneCh // a is done: b's chunks were handled before
-	if err := h.push(context.Background(), chunk(t, "b", 2, false, 20)); !errors.Is(err, bad) {
+	err := h.push(context.Background(), chunk(t, "b", 2, false, 20))
+	if !errors.Is(err, bad) {
 		t.Fatalf("Push after the file failed: %v, want the write error", err)
 	}
-	if len(failed) != 0 {
-		t.Fatal("Failed called while the reader may still push")
+	if got := h.ev.get(); len(got) != 4 {
+		t.Fatalf("events %v: b completed while its reader may still push", got)
 	}
-	if h.a.AbandonThen(obj("b"), func() { t.Error("then called for a failed file") }) {
-		t.Error("AbandonThen of a failed file reported true")
-	}
+	h.finish("b", err)
 	if err := h.a.Close(context.Background()); err != nil {
 		t.Fatalf("Close: %v (a file error must not stop the queue)", err)
 	}
@@ -609,3 +644,43 @@ func TestAsyncFileError(t *testing.T) {
 		t.Fatalf("events %v, want %v", got, want)
 	}
 }
+
+// TestAsyncRejects: a file's rejects are counted in its result, and the
+// target's own rejects lower the RejectLimit of the file's later chunks.
+func TestAsyncRejects(t *testing.T) {
+	target := &rejectingTarget{}
+	a := NewAsync(context.Background(), AsyncConfig{Target: target})
+	var res FileResult
+	for i := range 3 {
+		c := &Chunk{File: obj("a"), Seq: i, Last: i == 2, Batch: GetBatch(), RejectLimit: 10 - i,
+			Rejects: []*RecordError{{Record: int64(i)}}} // one reader reject each
+		if err := a.Push(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.Finish(obj("a"), nil, func(r FileResult) { res = r })
+	if err := a.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Each write adds two rejects of the target's own.
+	if res.Err != nil || res.Rejects != 9 {
+		t.Fatalf("result %+v, want 9 rejects", res)
+	}
+	if want := []int{10, 7, 4}; !slices.Equal(target.limits, want) {
+		t.Fatalf("RejectLimits %v, want %v", target.limits, want)
+	}
+}
+
+// rejectingTarget adds two rejects to every chunk and records its limit.
+type rejectingTarget struct{ limits []int }
+
+func (f *rejectingTarget) Write(_ context.Context, c *Chunk) error {
+	f.limits = append(f.limits, c.RejectLimit)
+	c.Rejects = append(c.Rejects, &RecordError{}, &RecordError{})
+	return nil
+}
+func (f *rejectingTarget) CommitsProgress() bool { return true }
+func (f *rejectingTarget) String() string        { return "rejecting" }
+func (f *rejectingTarget) Close() error          { return nil }
+
+var errRead = errors.New("read failed")

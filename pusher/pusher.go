@@ -8,19 +8,26 @@
 // chunks; targets (package targets) implement Target and state stores
 // (package state) implement Progress, and both use only this model.
 //
-// Push hands a chunk over; Ack reports the chunk's records committed and
-// whether that completed its file.
+// Push hands a chunk over; Finish says that a file's reader has stopped
+// and gives the file's completion, which the pusher calls exactly once,
+// when nothing of the file is in flight any more: with a nil error when
+// every chunk up to the last is committed, else with the first error (a
+// write's or the read's). The ack travels with the data: there is no other
+// path by which a file ends.
 //
 // The sync pusher (snapshots) writes in Push, so a chunk is committed when
-// Push returns; the reader then calls Ack, which needs no bookkeeping.
+// Push returns, and Finish completes the file at once.
 //
 // The async pusher (replication) queues the chunk in Push and returns; a
 // parse queue (package parsequeue) writes chunks on one goroutine in push
 // order and acks each after its write. It keeps, per file, the chunks
 // pushed and not yet acked and whether the last one was pushed, holds the
-// bytes of un-acked chunks under a budget, and reports a file done (through
-// AsyncConfig.Done) when its last chunk is acked. With it the reader does
-// not call Ack and does not look at a chunk after Push: the queue acks.
+// bytes of un-acked chunks under a budget, and completes a file when its
+// reader has finished and its last chunk is acked.
+//
+// Both fail only the file for a data error (ClassOf), count the rejects a
+// file commits, and hold a file's rejects (the reader's and the target's
+// together) under each chunk's RejectLimit.
 package pusher
 
 import "context"
@@ -29,11 +36,24 @@ import "context"
 type Pusher interface {
 	// Push hands the chunk to the target. Chunks of one file are pushed in
 	// order. The pusher owns c from then on and calls c.Release when the
-	// target is done with it; the caller must not touch c.Batch again.
+	// target is done with it; the caller must not touch c again.
 	Push(ctx context.Context, c *Chunk) error
-	// Ack confirms a pushed chunk; fileDone is true when it was the file's
-	// last chunk and nothing of the file is pending.
-	Ack(c *Chunk) (fileDone bool, err error)
+	// Finish says that the reader of obj has stopped: readErr is nil when
+	// it pushed the file's last chunk, else why it stopped. done is called
+	// exactly once, when nothing of the file is in flight: with a nil Err
+	// when every chunk up to the last is committed, else with the first
+	// error (a failed write's, or readErr). The caller calls Finish once
+	// per read of a file, after its last Push.
+	Finish(obj Object, readErr error, done func(FileResult))
+}
+
+// FileResult is how a file's read ended in the pusher.
+type FileResult struct {
+	// Err is nil when every chunk up to the last is committed.
+	Err error
+	// Rejects is the number of rejected records committed with the file's
+	// chunks in this read (the reader's and the target's).
+	Rejects int64
 }
 
 // Target writes chunks. Implementations live in package targets.
@@ -57,4 +77,24 @@ type Progress interface {
 	// Advance records that the chunk is committed in the target: the file
 	// is at c.End, and done when c.Last.
 	Advance(ctx context.Context, pipeline string, c *Chunk) error
+}
+
+// rejectCount keeps the rejects one read of a file has committed.
+type rejectCount struct {
+	total int64 // committed rejects
+	extra int   // of them, the target's own (values that did not convert)
+}
+
+// limit lowers c's RejectLimit, which the reader set from its own rejects,
+// by the target's rejects committed so far.
+func (r *rejectCount) limit(c *Chunk) {
+	if c.RejectLimit >= 0 {
+		c.RejectLimit = max(c.RejectLimit-r.extra, 0)
+	}
+}
+
+// add counts a committed chunk that the reader gave readerRejects rejects.
+func (r *rejectCount) add(c *Chunk, readerRejects int) {
+	r.total += int64(len(c.Rejects))
+	r.extra += len(c.Rejects) - readerRejects
 }

@@ -2,34 +2,63 @@ package pusher
 
 import (
 	"context"
+	"sync"
 )
 
 // Sync writes each chunk to the target in Push. When the target does not
-// commit progress itself, Sync records it in the state store right after the
-// target has the chunk (at-least-once: a crash between the two replays the
-// chunk).
+// commit progress itself, Sync records it right after the target has the
+// chunk (at-least-once: a crash between the two replays the chunk).
 type Sync struct {
 	target   Target
-	state    Progress
+	progress Progress
 	pipeline string
+
+	mu      sync.Mutex
+	rejects map[string]*rejectCount // files read, by Object.ID
 }
 
 var _ Pusher = (*Sync)(nil)
 
-// NewSync returns a sync pusher.
-func NewSync(t Target, st Progress, pipeline string) *Sync {
-	return &Sync{target: t, state: st, pipeline: pipeline}
+// NewSync returns a sync pusher. progress may be nil when the target
+// commits progress itself.
+func NewSync(t Target, progress Progress, pipeline string) *Sync {
+	return &Sync{target: t, progress: progress, pipeline: pipeline, rejects: map[string]*rejectCount{}}
 }
 
 // Push implements Pusher: the chunk is committed when it returns nil.
 func (s *Sync) Push(ctx context.Context, c *Chunk) error {
+	defer c.Release()
+	readerRejects := len(c.Rejects)
+	s.mu.Lock()
+	r := s.rejects[c.File.ID()]
+	if r == nil {
+		r = &rejectCount{}
+		s.rejects[c.File.ID()] = r
+	}
+	r.limit(c)
+	s.mu.Unlock()
 	err := s.target.Write(ctx, c)
 	if err == nil && !s.target.CommitsProgress() {
-		err = s.state.Advance(ctx, s.pipeline, c)
+		err = s.progress.Advance(ctx, s.pipeline, c)
 	}
-	c.Release()
-	return err
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	r.add(c, readerRejects)
+	s.mu.Unlock()
+	return nil
 }
 
-// Ack implements Pusher: a pushed chunk is already committed.
-func (s *Sync) Ack(c *Chunk) (bool, error) { return c.Last, nil }
+// Finish implements Pusher: every chunk pushed is already committed, so
+// done runs at once, with readErr.
+func (s *Sync) Finish(obj Object, readErr error, done func(FileResult)) {
+	s.mu.Lock()
+	var n int64
+	if r := s.rejects[obj.ID()]; r != nil {
+		n = r.total
+		delete(s.rejects, obj.ID())
+	}
+	s.mu.Unlock()
+	done(FileResult{Err: readErr, Rejects: n})
+}

@@ -47,11 +47,10 @@ func TestSync(t *testing.T) {
 			if (err != nil) != tt.wantErr || len(st.advanced) != tt.wantAdvance || tt.target.writes != 1 {
 				t.Fatalf("err %v, advanced %d, writes %d", err, len(st.advanced), tt.target.writes)
 			}
-			if done, err := p.Ack(c); !done || err != nil {
-				t.Fatalf("Ack of last chunk = %v, %v", done, err)
-			}
-			if done, _ := p.Ack(&Chunk{}); done {
-				t.Fatal("Ack of a middle chunk reported the file done")
+			var res *FileResult
+			p.Finish(c.File, err, func(r FileResult) { res = &r })
+			if res == nil || res.Err != err {
+				t.Fatalf("Finish: done got %+v, want the read's error %v at once", res, err)
 			}
 		})
 	}

@@ -14,15 +14,14 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/ferrydata/ferry/cmd/ferry/internal/job"
 	"github.com/ferrydata/ferry/source/format/lines"
 )
 
 var errHelp = errors.New("help")
 
-// options are the flags that are not part of job.Config.
+// options are the flags that are not part of Config.
 type options struct {
-	cfg        job.Config
+	cfg        Config
 	config     string
 	logLevel   string
 	logFormat  string
@@ -183,7 +182,7 @@ func newFlags(command string, stderr io.Writer) (*flag.FlagSet, *options) {
 }
 
 // parse reads the flags, then the config file for the flags not given.
-func (o *options) parse(fs *flag.FlagSet, args []string) (job.Config, error) {
+func (o *options) parse(fs *flag.FlagSet, args []string) (Config, error) {
 	out := fs.Output()
 	fs.SetOutput(io.Discard) // report parse errors in one line, below
 	err := fs.Parse(args)

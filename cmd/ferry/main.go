@@ -1,10 +1,17 @@
-// Command ferry loads the records of CSV and JSON-lines files from a local
-// directory or S3 into PostgreSQL, or prints them as JSON lines.
+// Command ferry replicates the records of files (CSV, TSV, JSON lines,
+// JSON, log lines, Parquet; plain, gzip or zstd) from a local directory or
+// S3 into PostgreSQL, or prints them as JSON lines.
 //
-// Usage: ferry snapshot --source DIR|s3://bucket/prefix [flags]
+// Usage:
 //
-// Exit status: 0 when every file loaded, 1 when any failed or the job could
-// not run, 2 on bad usage or configuration.
+//	ferry snapshot --source DIR|s3://bucket/prefix [flags]
+//	ferry replicate --source DIR|s3://bucket/prefix [--sqs-queue-url URL] [flags]
+//
+// The command only maps flags and the config file onto a Config, builds
+// the store, target and state it names (open.go), starts the engine
+// (package source/runner) and shows progress. Exit status: 0 when every
+// file loaded, 1 when any failed or the job could not run, 2 on bad usage
+// or configuration.
 package main
 
 import (
@@ -21,12 +28,14 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/ferrydata/ferry/cmd/ferry/internal/job"
+	"github.com/ferrydata/ferry/source/discover"
 	_ "github.com/ferrydata/ferry/source/format/csv"     // csv, tsv readers
 	_ "github.com/ferrydata/ferry/source/format/json"    // json reader
 	_ "github.com/ferrydata/ferry/source/format/jsonl"   // jsonl reader
 	_ "github.com/ferrydata/ferry/source/format/lines"   // lines reader
 	_ "github.com/ferrydata/ferry/source/format/parquet" // parquet reader
+	"github.com/ferrydata/ferry/source/runner"
+	"github.com/ferrydata/ferry/source/sqs"
 )
 
 const (
@@ -90,14 +99,13 @@ func snapshot(args []string, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	j, err := job.Open(ctx, cfg, log)
+	j, err := open(ctx, cfg, log)
 	if err != nil {
-		var ue *job.UsageError
+		fmt.Fprintf(stderr, "ferry: %v\n", err)
+		var ue *UsageError
 		if errors.As(err, &ue) {
-			fmt.Fprintf(stderr, "ferry: %v\n", err)
 			return exitUsage
 		}
-		fmt.Fprintf(stderr, "ferry: %v\n", err)
 		return exitFailed
 	}
 	defer j.Close()
@@ -124,7 +132,7 @@ func snapshot(args []string, stderr io.Writer) int {
 // prepare parses a command's flags (and config file), validates them and
 // makes the logger. An exit status >= 0 means stop with it (help was shown,
 // or the usage was wrong and the reason printed).
-func prepare(command string, args []string, stderr io.Writer, validate func(*job.Config) error) (job.Config, *options, zerolog.Logger, int) {
+func prepare(command string, args []string, stderr io.Writer, validate func(*Config) error) (Config, *options, zerolog.Logger, int) {
 	fs, o := newFlags(command, stderr)
 	cfg, err := o.parse(fs, args)
 	if errors.Is(err, errHelp) {
@@ -188,7 +196,7 @@ func replicate(args []string, stderr io.Writer) int {
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(signals)
-	cfg, o, log, exit := prepare("replicate", args, stderr, (*job.Config).ValidateReplication)
+	cfg, o, log, exit := prepare("replicate", args, stderr, (*Config).ValidateReplication)
 	if exit >= 0 {
 		return exit
 	}
@@ -227,27 +235,40 @@ func replicate(args []string, stderr io.Writer) int {
 		}
 		debug.SetMemoryLimit(limit)
 	}
-	j, err := job.Open(ctx, cfg, log)
+	j, err := open(ctx, cfg, log)
 	if err != nil {
-		var ue *job.UsageError
 		fmt.Fprintf(stderr, "ferry: %v\n", err)
+		var ue *UsageError
 		if errors.As(err, &ue) {
 			return exitUsage
 		}
 		return exitFailed
 	}
 	defer j.Close()
-	run := j.Replicate
-	if cfg.SQSQueueURL != "" {
-		log.Info().Str("pipeline", j.Pipeline()).Str("queue", cfg.SQSQueueURL).Bool("backfill", cfg.Backfill).Msg("replication from SQS notifications starting")
-		run = j.ReplicateSQS
-	} else {
-		log.Info().Str("pipeline", j.Pipeline()).Dur("poll_interval", cfg.PollInterval).Bool("backfill", cfg.Backfill).Msg("replication starting")
-	}
-	if err := run(ctx, writeCtx); err != nil {
+	if err := follow(ctx, writeCtx, j, cfg, log); err != nil {
 		fmt.Fprintf(stderr, "ferry: %v\n", err)
 		return exitFailed
 	}
 	log.Info().Msg("stopped; the next start resumes where this one stopped")
 	return exitOK
+}
+
+// follow runs a replication until ctx is cancelled: polling the store, or
+// following the S3 notifications on --sqs-queue-url.
+func follow(ctx, writeCtx context.Context, j *job, cfg Config, log zerolog.Logger) error {
+	if j.queue == nil {
+		log.Info().Str("pipeline", j.Pipeline()).Dur("poll_interval", cfg.PollInterval).Bool("backfill", cfg.Backfill).Msg("replication starting")
+		return j.Poll(ctx, writeCtx, runner.PollOptions{Interval: cfg.PollInterval, Backfill: cfg.Backfill,
+			StartAfterKey: cfg.StartAfterKey, LookbackKeys: cfg.LookbackKeys, Lookback: cfg.Lookback, Retention: cfg.StateRetention})
+	}
+	log.Info().Str("pipeline", j.Pipeline()).Str("queue", cfg.SQSQueueURL).Bool("backfill", cfg.Backfill).Msg("replication from SQS notifications starting")
+	since, _ := cfg.sinceTime(time.Now())
+	feed := sqs.NewFeed(sqs.FeedConfig{
+		Queue: j.queue, Store: j.store.(sqs.Store), Filter: discover.Filter{Include: cfg.Include, Exclude: cfg.Exclude}, Since: since,
+		Receivers: cfg.SQSReceivers, MaxMessages: cfg.SQSMaxMessages, Visibility: cfg.SQSVisibility, MaxReceives: cfg.SQSMaxReceives,
+		Rejects: j.rejects, Pipeline: j.Pipeline(), Quarantined: j.Quarantined, Log: log,
+	})
+	stop := feed.Start(ctx, writeCtx)
+	defer stop()
+	return j.Follow(ctx, writeCtx, feed.Feed(ctx), runner.FollowOptions{Backfill: cfg.Backfill, Retention: cfg.StateRetention})
 }

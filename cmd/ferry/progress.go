@@ -12,7 +12,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/term"
 
-	"github.com/ferrydata/ferry/cmd/ferry/internal/job"
+	"github.com/ferrydata/ferry/source/runner"
 )
 
 func isTerminal(w io.Writer) bool {
@@ -32,7 +32,7 @@ func (r *reporter) stop() {
 
 // startProgress shows progress: a redrawn line on a terminal, a log line
 // every 10 seconds otherwise.
-func startProgress(ctx context.Context, j *job.Job, w io.Writer, mode string, log zerolog.Logger) *reporter {
+func startProgress(ctx context.Context, j *job, w io.Writer, mode string, log zerolog.Logger) *reporter {
 	ctx, cancel := context.WithCancel(ctx)
 	r := &reporter{cancel: cancel}
 	if mode == "auto" {
@@ -87,7 +87,7 @@ func bar(n, total int64, width int) string {
 
 func mb(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }
 
-func printSummary(w io.Writer, s job.Summary, jsonLog bool, log zerolog.Logger) {
+func printSummary(w io.Writer, s runner.Summary, jsonLog bool, log zerolog.Logger) {
 	secs := s.Elapsed.Seconds()
 	rate := 0.0
 	if secs > 0 {

@@ -52,7 +52,9 @@ var benchData = sync.OnceValue(func() memStore {
 type discard struct{}
 
 func (discard) Push(_ context.Context, c *pusher.Chunk) error { c.Release(); return nil }
-func (discard) Ack(c *pusher.Chunk) (bool, error)             { return c.Last, nil }
+func (discard) Finish(_ pusher.Object, err error, done func(pusher.FileResult)) {
+	done(pusher.FileResult{Err: err})
+}
 
 // BenchmarkFile loads 64 MB of CSV and of JSON lines from memory with one
 // and with two parse workers:

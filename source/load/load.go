@@ -50,10 +50,6 @@ type Config struct {
 	// than that are rejected in one load, by the reader or the target.
 	SkipRecords bool
 	MaxRejects  int
-	// Async: the pusher writes and acks chunks after Push returns (the
-	// async pusher): File neither acks nor looks at a chunk once pushed,
-	// and returning nil means every chunk was pushed, not yet written.
-	Async bool
 	// WriteCtx, when set, governs pushes instead of File's ctx: cancelling
 	// File's ctx then stops reading, but a push under way still completes
 	// (a graceful stop commits the chunk in flight).
@@ -80,7 +76,7 @@ const maxPendingRejects = 100_000
 // Stats of one file load.
 type Stats struct {
 	Records int64 // records pushed by this load
-	Rejects int64 // records rejected by this load
+	Rejects int64 // records the reader rejected in this load
 	Chunks  int
 }
 
@@ -320,25 +316,11 @@ func file(ctx context.Context, store source.Store, obj pusher.Object, start push
 			if cfg.WriteCtx != nil {
 				pushCtx = cfg.WriteCtx
 			}
-			readerRejects := int64(len(r.rejects))
+			// The pusher owns c now; the target's own rejects are its to
+			// count (FileResult.Rejects) and to hold under RejectLimit.
+			st.Rejects += int64(len(r.rejects))
 			if err := p.Push(pushCtx, c); err != nil {
 				return err
-			}
-			if cfg.Async {
-				// The pusher owns c now and acks it after the write; the
-				// target's own rejects are counted against --max-rejects
-				// per chunk only (RejectLimit).
-				st.Rejects += readerRejects
-			} else {
-				// The target may have added rejects of its own (values that
-				// do not convert).
-				st.Rejects += int64(len(c.Rejects))
-				if cfg.SkipRecords && cfg.MaxRejects >= 0 && st.Rejects > int64(cfg.MaxRejects) {
-					return fmt.Errorf("more than %d rejected records (--max-rejects)", cfg.MaxRejects)
-				}
-				if _, err := p.Ack(c); err != nil {
-					return err
-				}
 			}
 			st.Records += n
 			st.Chunks++

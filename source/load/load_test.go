@@ -52,7 +52,9 @@ func (r *recorder) Push(_ context.Context, c *pusher.Chunk) error {
 	return nil
 }
 
-func (r *recorder) Ack(c *pusher.Chunk) (bool, error) { return c.Last, nil }
+func (r *recorder) Finish(_ pusher.Object, err error, done func(pusher.FileResult)) {
+	done(pusher.FileResult{Err: err})
+}
 
 func csvRows(n int) string {
 	var b strings.Builder
@@ -268,4 +270,6 @@ func TestSkipRecords(t *testing.T) {
 type funcPusher struct{ push func(c *pusher.Chunk) error }
 
 func (f *funcPusher) Push(_ context.Context, c *pusher.Chunk) error { return f.push(c) }
-func (f *funcPusher) Ack(c *pusher.Chunk) (bool, error)             { return c.Last, nil }
+func (f *funcPusher) Finish(_ pusher.Object, err error, done func(pusher.FileResult)) {
+	done(pusher.FileResult{Err: err})
+}

@@ -346,4 +346,6 @@ func (blockPusher) Push(ctx context.Context, c *pusher.Chunk) error {
 	<-ctx.Done()
 	return ctx.Err()
 }
-func (blockPusher) Ack(c *pusher.Chunk) (bool, error) { return c.Last, nil }
+func (blockPusher) Finish(_ pusher.Object, err error, done func(pusher.FileResult)) {
+	done(pusher.FileResult{Err: err})
+}

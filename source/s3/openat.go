@@ -134,7 +134,7 @@ func (s *Store) getRange(ctx context.Context, obj pusher.Object, p []byte, off i
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
-		return fmt.Errorf("read %s bytes %d-%d: %w", s.objURL(obj.Key), off, off+int64(len(p))-1, err)
+		return fmt.Errorf("read %s bytes %d-%d: %w", s.objURL(obj.Key), off, off+int64(len(p))-1, classify(err))
 	}
 	return nil
 }
@@ -173,7 +173,7 @@ func (s *Store) rangeError(obj pusher.Object, off int64, n int, err error) error
 			return fmt.Errorf("read %s bytes %d-%d: beyond the end of the object (size %d when listed)", s.objURL(obj.Key), off, off+int64(n)-1, obj.Size)
 		}
 	}
-	return fmt.Errorf("read %s: %w", s.objURL(obj.Key), err)
+	return fmt.Errorf("read %s: %w", s.objURL(obj.Key), classify(err))
 }
 
 // rangeTotal returns the complete length from a Content-Range header

@@ -53,7 +53,8 @@ const CheckTimeout = 10 * time.Second
 
 // ErrChanged is wrapped by Open when the object's ETag no longer matches
 // the listed one: the object was rewritten since it was listed.
-var ErrChanged = errors.New("object changed since listing")
+// It is classed pusher.ClassGone: the version listed is no longer there.
+var ErrChanged = pusher.Gone(errors.New("object changed since listing"))
 
 // Config says where the store is and how to reach it.
 type Config struct {
@@ -271,7 +272,7 @@ func (s *Store) ListAfter(ctx context.Context, startAfter string, fn func(page [
 	for pages.HasMorePages() {
 		out, err := pages.NextPage(ctx)
 		if err != nil {
-			return fmt.Errorf("list %s: %w", s, err)
+			return fmt.Errorf("list %s: %w", s, classify(err))
 		}
 		if len(out.Contents) == 0 {
 			continue
@@ -307,7 +308,7 @@ func (s *Store) Open(ctx context.Context, obj pusher.Object, off int64) (io.Read
 	}
 	out, err := s.client.GetObject(ctx, in)
 	if err == nil {
-		return out.Body, nil
+		return body{out.Body}, nil
 	}
 	var noKey *types.NoSuchKey
 	var respErr *awshttp.ResponseError
@@ -328,7 +329,7 @@ func (s *Store) Open(ctx context.Context, obj pusher.Object, off int64) (io.Read
 			return nil, fmt.Errorf("open %s at byte %d: beyond the end of the object (size %d when listed)", s.objURL(obj.Key), off, obj.Size)
 		}
 	}
-	return nil, fmt.Errorf("open %s: %w", s.objURL(obj.Key), err)
+	return nil, fmt.Errorf("open %s: %w", s.objURL(obj.Key), classify(err))
 }
 
 func (s *Store) objURL(key string) string { return "s3://" + s.bucket + "/" + key }

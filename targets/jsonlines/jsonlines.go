@@ -108,8 +108,9 @@ func (t *Target) writeRejects(c *pusher.Chunk) error {
 
 // RejectMessage writes a rejects line for a queue message that is not a
 // notification: key is the queue URL, raw the body cut at
-// pusher.MaxRawBytes. It is a no-op without a Rejects writer.
-func (t *Target) RejectMessage(queueURL, messageID, body string, cause error) error {
+// pusher.MaxRawBytes. It is a no-op without a Rejects writer. The line
+// names the target's Pipeline.
+func (t *Target) RejectMessage(_ context.Context, _, queueURL, messageID, body string, cause error) error {
 	if t.Rejects == nil {
 		return nil
 	}

@@ -1,9 +1,10 @@
-package job
+package main
 
 import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestValidate(t *testing.T) {
@@ -71,5 +72,42 @@ func TestRedact(t *testing.T) {
 	got := redact(errors.New(`cannot parse "host=x password=s3cret dbname=y"`))
 	if strings.Contains(got, "s3cret") {
 		t.Fatal(got)
+	}
+}
+
+func TestSinceTime(t *testing.T) {
+	now := time.Date(2024, 5, 2, 12, 0, 0, 0, time.UTC)
+	for in, want := range map[string]time.Time{
+		"":                     {},
+		"24h":                  now.Add(-24 * time.Hour),
+		"2024-05-01":           time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC),
+		"2024-05-01T10:00:00Z": time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC),
+	} {
+		c := Config{Since: in}
+		got, err := c.sinceTime(now)
+		if err != nil || !got.Equal(want) {
+			t.Errorf("since %q = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	c := Config{Since: "yesterday"}
+	if _, err := c.sinceTime(now); err == nil {
+		t.Error("bad --since accepted")
+	}
+}
+
+func TestValidateReplication(t *testing.T) {
+	ok := Config{PollInterval: time.Second}
+	if err := ok.ValidateReplication(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []Config{
+		{},
+		{PollInterval: time.Second, StartAfterKey: true},
+		{PollInterval: time.Second, Lookback: -time.Second},
+		{PollInterval: time.Second, StartAfterKey: true, Lookback: time.Hour, StateRetention: time.Minute},
+	} {
+		if err := c.ValidateReplication(); err == nil {
+			t.Errorf("%+v accepted", c)
+		}
 	}
 }

@@ -1,8 +1,4 @@
-// Package job runs ferry's jobs from a Config: it opens the store, the
-// target and the progress state the Config names, and drives files through
-// readers into a pusher. Only cmd/ferry maps flags, environment and the
-// config file onto Config.
-package job
+package main
 
 import (
 	"fmt"
@@ -15,11 +11,13 @@ import (
 	"github.com/ferrydata/ferry/source/compress"
 	"github.com/ferrydata/ferry/source/discover"
 	"github.com/ferrydata/ferry/source/format"
+	"github.com/ferrydata/ferry/source/runner"
 	"github.com/ferrydata/ferry/source/sqs"
 	"github.com/ferrydata/ferry/targets/postgres"
 )
 
-// Config of a snapshot job.
+// Config is a job as the flags and the config file say it: what to read,
+// how, where to, and the engine's policy. open builds the parts from it.
 type Config struct {
 	Source      string
 	S3Endpoint  string
@@ -153,19 +151,6 @@ func usage(format string, args ...any) error {
 	return &UsageError{Err: fmt.Errorf(format, args...)}
 }
 
-// --on-error policies.
-const (
-	// OnErrorAbort: a bad record fails its file, and no further file
-	// starts; files already loading finish. The snapshot default.
-	OnErrorAbort = "abort"
-	// OnErrorSkipRecord: bad records are rejected (ferry.rejects or the
-	// rejects file) and the rest of the file loads.
-	OnErrorSkipRecord = "skip-record"
-	// OnErrorSkipFile: a bad record quarantines its file (failed in the
-	// state) and the run goes on with the other files.
-	OnErrorSkipFile = "skip-file"
-)
-
 // Target kinds.
 const (
 	targetStdout   = "stdout"
@@ -234,8 +219,8 @@ func (c *Config) Validate() error {
 	}
 	switch c.OnError {
 	case "":
-		c.OnError = OnErrorAbort
-	case OnErrorAbort, OnErrorSkipRecord, OnErrorSkipFile:
+		c.OnError = string(runner.OnErrorAbort)
+	case string(runner.OnErrorAbort), string(runner.OnErrorSkipRecord), string(runner.OnErrorSkipFile):
 	default:
 		return usage("--on-error %q: expected abort, skip-record or skip-file", c.OnError)
 	}
@@ -304,7 +289,7 @@ func (c *Config) Validate() error {
 		}
 	} else if c.Table != "" {
 		return usage("--table is for a PostgreSQL target")
-	} else if c.RejectsFile == "" && c.OnError == OnErrorSkipRecord {
+	} else if c.RejectsFile == "" && c.OnError == string(runner.OnErrorSkipRecord) {
 		c.RejectsFile = "ferry-rejects.jsonl"
 	}
 	if kind == targetPostgres && c.RejectsFile != "" {

@@ -1,0 +1,266 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/rs/zerolog"
+
+	"github.com/ferrydata/ferry/pusher"
+	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/source/discover"
+	"github.com/ferrydata/ferry/source/format"
+	"github.com/ferrydata/ferry/source/load"
+	"github.com/ferrydata/ferry/source/local"
+	"github.com/ferrydata/ferry/source/runner"
+	"github.com/ferrydata/ferry/source/s3"
+	"github.com/ferrydata/ferry/source/sqs"
+	"github.com/ferrydata/ferry/state"
+	"github.com/ferrydata/ferry/state/filestore"
+	pgstate "github.com/ferrydata/ferry/state/postgres"
+	"github.com/ferrydata/ferry/targets/jsonlines"
+	"github.com/ferrydata/ferry/targets/postgres"
+)
+
+// job is an opened job: store, target, state and engine ready.
+type job struct {
+	*runner.Runner
+	store   source.Store
+	queue   *sqs.Queue     // --sqs-queue-url
+	rejects sqs.RejectSink // where rejected queue messages go
+	closers []func()       // in reverse order of opening
+}
+
+// open validates cfg and opens what the job needs. Unreachable stores or
+// databases fail here with a clear error.
+func open(ctx context.Context, cfg Config, log zerolog.Logger) (_ *job, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	j := &job{}
+	defer func() {
+		if err != nil {
+			j.Close()
+		}
+	}()
+	if strings.HasPrefix(cfg.Source, "s3://") {
+		j.store, err = s3.New(ctx, s3.Config{URL: cfg.Source, Endpoint: cfg.S3Endpoint, PathStyle: cfg.S3PathStyle})
+	} else {
+		j.store, err = local.New(cfg.Source)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if cfg.SQSQueueURL != "" {
+		if j.queue, err = sqs.New(ctx, sqs.Config{QueueURL: cfg.SQSQueueURL, Endpoint: cfg.SQSEndpoint,
+			Wait: cfg.SQSWait, Visibility: cfg.SQSVisibility}); err != nil {
+			return nil, err
+		}
+	}
+	kind, _ := targetKind(cfg.Target)
+	pipeline, targetName := cfg.Pipeline, "stdout"
+	var targetPool *pgxpool.Pool
+	var jl *jsonlines.Target
+	switch kind {
+	case targetStdout, targetFile:
+		jl = jsonlines.Stdout()
+		if kind == targetFile {
+			if jl, err = jsonlines.File(strings.TrimPrefix(cfg.Target, "file:")); err != nil {
+				return nil, err
+			}
+			targetName = cfg.Target
+		}
+		j.closers = append(j.closers, func() { jl.Close() })
+		jl.System = cfg.SystemColumns
+		if cfg.RejectsFile != "" {
+			f, err := os.OpenFile(cfg.RejectsFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+			if err != nil {
+				return nil, fmt.Errorf("--rejects-file: %w", err)
+			}
+			j.closers = append(j.closers, func() { f.Close() })
+			jl.Rejects = f
+			j.rejects = jl
+		}
+	case targetPostgres:
+		if targetPool, err = j.connect(ctx, cfg.Target, cfg.Workers+2); err != nil {
+			return nil, err
+		}
+		ident, _ := postgres.ParseTable(cfg.Table)
+		targetName = ident.Sanitize()
+	}
+	if pipeline == "" {
+		pipeline = j.store.String() + " -> " + targetName
+	}
+
+	var st state.Store
+	sameTx := false
+	switch {
+	case cfg.State == "" && kind == targetPostgres:
+		if st, err = pgstate.New(ctx, targetPool); err != nil {
+			return nil, err
+		}
+		sameTx = true
+	case isPostgresURL(cfg.State):
+		pool, err := j.connect(ctx, cfg.State, cfg.Workers+2)
+		if err != nil {
+			return nil, err
+		}
+		if st, err = pgstate.New(ctx, pool); err != nil {
+			return nil, err
+		}
+	default:
+		dir := strings.TrimPrefix(cfg.State, "file:")
+		if dir == "" {
+			dir = ".ferry"
+		}
+		if st, err = filestore.New(dir); err != nil {
+			return nil, err
+		}
+	}
+	j.closers = append(j.closers, func() { st.Close() })
+	if sink, ok := st.(sqs.RejectSink); ok {
+		j.rejects = sink // ferry.rejects, beside the rows
+	}
+
+	var target pusher.Target = jl
+	if jl != nil {
+		jl.Pipeline = pipeline
+	} else {
+		if !sameTx {
+			log.Warn().Msg("progress state is not in the target database: loading is at-least-once, not exactly-once")
+		}
+		t, err := postgres.New(ctx, targetPool, postgresConfig(cfg, pipeline, sameTx, log))
+		if err != nil {
+			return nil, err
+		}
+		j.closers = append(j.closers, func() { t.Close() })
+		target = t
+	}
+	since, _ := cfg.sinceTime(time.Now())
+	j.Runner, err = runner.New(runner.Config{
+		Store: j.store, Target: target, State: st, Pipeline: pipeline, Log: log,
+		Load: load.Config{Format: formatOptions(cfg), Compression: cfg.Compression,
+			SkipRecords: cfg.OnError == string(runner.OnErrorSkipRecord), MaxRejects: cfg.MaxRejects, ParseWorkers: cfg.ParseWorkers},
+		Options: runner.Options{
+			Filter: discover.Filter{Include: cfg.Include, Exclude: cfg.Exclude}, Since: since,
+			OnError: runner.OnError(cfg.OnError), MaxAttempts: cfg.MaxAttempts, ReloadChanged: cfg.ReloadChanged,
+			Workers: cfg.Workers, Async: cfg.Async, InflightBytes: int64(cfg.InflightBytes),
+		},
+	})
+	return j, err
+}
+
+// postgresConfig is the PostgreSQL target's configuration.
+func postgresConfig(cfg Config, pipeline string, sameTx bool, log zerolog.Logger) postgres.Config {
+	ident, _ := postgres.ParseTable(cfg.Table)
+	var cols []postgres.ColumnSpec
+	if cfg.Columns != "" {
+		cols, _ = postgres.ParseColumns(cfg.Columns)
+	}
+	pc := postgres.Config{
+		Table: ident, Columns: cols, SystemColumns: cfg.SystemColumns,
+		Pipeline: pipeline, StateInTx: sameTx,
+		SkipRecords:   cfg.OnError == string(runner.OnErrorSkipRecord),
+		UnknownFields: postgres.UnknownFields(cfg.UnknownFields),
+		ExtraColumn:   cfg.ExtraColumn,
+		Conversion:    postgres.Conversion{RejectInvalidUTF8: cfg.InvalidUTF8 == "reject"},
+		Log:           func(msg string) { log.Warn().Msg(msg) },
+	}
+	if cfg.IgnoreUnknownFields {
+		pc.UnknownFields = postgres.UnknownIgnore
+	}
+	if cfg.TimestampFormat != "auto" {
+		pc.Conversion.TimestampFormat = cfg.TimestampFormat
+	}
+	return pc
+}
+
+// formatOptions are the format readers' options.
+func formatOptions(cfg Config) format.Options {
+	fo := format.Options{
+		Format: cfg.Format, Header: cfg.CSVHeader, NullString: cfg.NullString,
+		BatchRows: cfg.BatchRows, BatchBytes: cfg.BatchBytes, MaxRecordBytes: cfg.MaxRecordBytes,
+		SkipRows: cfg.SkipRows, RecordsField: cfg.JSONRecordsField, Regex: cfg.LinesRegex, Preset: cfg.LinesPreset,
+	}
+	for _, b := range []struct {
+		dst *byte
+		v   string
+	}{{&fo.Delimiter, cfg.CSVDelimiter}, {&fo.Quote, cfg.CSVQuote}, {&fo.Escape, cfg.CSVEscape}, {&fo.Comment, cfg.CSVComment}} {
+		if b.v != "" {
+			*b.dst = b.v[0]
+		}
+	}
+	if cfg.Columns != "" {
+		cols, _ := postgres.ParseColumns(cfg.Columns)
+		for _, c := range cols {
+			fo.Columns = append(fo.Columns, c.Name)
+		}
+	}
+	return fo
+}
+
+// connect opens a pool and checks the server answers, so a wrong URL or a
+// down server fails at once with a one-line reason.
+func (j *job) connect(ctx context.Context, url string, maxConns int) (*pgxpool.Pool, error) {
+	pc, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, &UsageError{Err: fmt.Errorf("invalid PostgreSQL URL: %v", redact(err))}
+	}
+	pc.MaxConns = int32(max(maxConns, 4))
+	if pc.ConnConfig.ConnectTimeout == 0 {
+		pc.ConnConfig.ConnectTimeout = 10 * time.Second
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("cannot connect to PostgreSQL: %v", redact(err))
+	}
+	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := pool.Ping(pctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("cannot connect to PostgreSQL at %s:%d/%s: %v", pc.ConnConfig.Host, pc.ConnConfig.Port, pc.ConnConfig.Database, pgReason(err))
+	}
+	j.closers = append(j.closers, pool.Close)
+	return pool, nil
+}
+
+// pgReason reduces a connection error to its cause.
+func pgReason(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Message
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) {
+		return opErr.Err.Error()
+	}
+	return redact(err)
+}
+
+// redact removes a password that an error message may quote.
+func redact(err error) string {
+	s := err.Error()
+	if i := strings.Index(s, "password="); i >= 0 {
+		end := strings.IndexAny(s[i:], " '\"")
+		if end < 0 {
+			end = len(s) - i
+		}
+		s = s[:i] + "password=xxxxx" + s[i+end:]
+	}
+	return s
+}
+
+// Close releases the job's resources: the target, then the state, then
+// the connections.
+func (j *job) Close() {
+	for i := len(j.closers) - 1; i >= 0; i-- {
+		j.closers[i]()
+	}
+}

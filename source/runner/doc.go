@@ -1,0 +1,43 @@
+// Package runner is ferry's engine: it takes files from a feed, loads each
+// into a pusher, and tells the feed how each file ended.
+//
+// # Feeds and tasks
+//
+// A Feed sends Tasks: an object version to load and its completion
+// handle, Task.Done. The feeds are a listing of the store (Listing: a
+// snapshot, or one poll of polling replication) and a queue of
+// notifications (package source/sqs). A feed sends tasks in batches (a
+// listing page, the objects of one SQS receive); the runner looks their
+// progress up in one state query and completes at once the ones that need
+// no load (done, quarantined, or another version of the key loaded).
+//
+// # Dispatch
+//
+// A pass (Runner.Pass) runs Options.Workers workers. Each takes a task,
+// joins the flight of the same object version when one is loading (a
+// file named twice, by a listing and a notification or by two
+// notifications, loads once), claims the file when the state store can
+// (state.Claimer: processes sharing a state database do not load the
+// same file at once), marks it started in the state, and reads it from
+// its committed position into the pusher (package load).
+//
+// # Completion
+//
+// Every task's Done is called exactly once, with Loaded, Skipped, Failed
+// or Retry, before Pass returns. A file ends in one place: the pusher's
+// Finish callback, once nothing of the file is in flight. There the
+// runner classifies the file's error (pusher.ClassOf), records a failure
+// in the state (so no later write moves it), frees the claim, updates the
+// counters, and calls each waiting task's Done. A data error fails the
+// file (and, under OnErrorAbort, stops dispatching new files); an
+// unavailable service stops the pass, whose caller backs off; a conflict
+// with another process, an object that vanished and a stop leave the file
+// to a later pass.
+//
+// # Shutdown
+//
+// Pass reads under ctx and writes under writeCtx. Cancelling ctx stops
+// the feed and the reads; chunks already pushed still commit under
+// writeCtx, which the caller cancels after its shutdown timeout. Files
+// that did not finish resume at their committed positions later.
+package runner

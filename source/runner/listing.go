@@ -1,0 +1,127 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ferrydata/ferry/pusher"
+	"github.com/ferrydata/ferry/source/discover"
+)
+
+// Listing is the feed of one listing of the store: every object the
+// options select, page by page (each page's progress looked up in one
+// query). startAfter, when not "", lists only the keys after it.
+func (r *Runner) Listing(startAfter string) Feed {
+	opts := discover.Options{Filter: r.opts.Filter, Since: r.opts.Since, StartAfter: startAfter}
+	return func(ctx context.Context, send Send) error {
+		err := discover.ListWith(ctx, r.store, opts, func(page []pusher.Object) error {
+			r.Listed.Add(int64(len(page)))
+			tasks := make([]Task, len(page))
+			for i, obj := range page {
+				tasks[i] = Task{Object: obj}
+			}
+			return send(ctx, tasks)
+		})
+		if errors.Is(err, ErrStopped) || (err != nil && ctx.Err() != nil) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("list %s: %w", r.store, err)
+		}
+		return nil
+	}
+}
+
+// Snapshot loads every selected file not yet done, then returns. It
+// returns an error only when the run itself fails (listing, state, a
+// service down); failed files are counted in the summary.
+func (r *Runner) Snapshot(ctx context.Context) (Summary, error) {
+	return r.Pass(ctx, ctx, r.Listing(""))
+}
+
+// Poll lists the store every opts.Interval and loads every selected object
+// version not yet done, until ctx is cancelled (a graceful stop: reading
+// stops, and chunks already pushed commit under writeCtx, which the caller
+// cancels after its shutdown timeout). It returns nil on a graceful stop
+// and an error only when OnErrorAbort stops it.
+//
+// Each poll lists page by page and asks the state about each page, so
+// memory per poll is O(one listing page) whatever the bucket holds. With
+// StartAfterKey the listing starts after the oldest key of the lookback
+// window instead of at the beginning.
+func (r *Runner) Poll(ctx, writeCtx context.Context, opts PollOptions) error {
+	if err := opts.Validate(); err != nil {
+		return err
+	}
+	if !opts.Backfill {
+		// Only what arrives from the pipeline's first start on (kept in
+		// the state, so files that arrive while ferry is stopped still
+		// load). S3 times have one-second resolution, so the boundary
+		// second is included; the state absorbs any overlap.
+		anchor, err := r.state.Anchor(ctx, r.pipeline, time.Now().Truncate(time.Second))
+		if err != nil {
+			return err
+		}
+		if anchor.After(r.opts.Since) {
+			r.opts.Since = anchor
+		}
+	}
+	backoff := time.Duration(0)
+	for poll := 1; ; poll++ {
+		err := r.poll(ctx, writeCtx, opts)
+		if ctx.Err() != nil {
+			return nil
+		}
+		wait := opts.Interval
+		if err != nil {
+			backoff = min(max(2*backoff, time.Second), time.Minute)
+			wait = backoff
+			r.log.Warn().Int("poll", poll).Dur("retry_in", wait).Msg(err.Error())
+		} else {
+			backoff = 0
+		}
+		if err != nil && r.opts.OnError == OnErrorAbort && pusher.ClassOf(err) == pusher.ClassData {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+	}
+}
+
+// poll runs one listing pass.
+func (r *Runner) poll(ctx, writeCtx context.Context, opts PollOptions) error {
+	var startAfter string
+	if opts.StartAfterKey {
+		var lookbackSince time.Time
+		if opts.Lookback > 0 {
+			lookbackSince = time.Now().Add(-opts.Lookback)
+		}
+		var err error
+		if startAfter, err = r.state.StartAfter(ctx, r.pipeline, opts.LookbackKeys, lookbackSince); err != nil {
+			return err
+		}
+	}
+	sum, err := r.Pass(ctx, writeCtx, r.Listing(startAfter))
+	if err != nil {
+		return err
+	}
+	if sum.Loaded+sum.Failed+sum.Vanished > 0 || len(sum.Errors) > 0 {
+		r.log.Info().Int64("listed", sum.Files).Int64("loaded", sum.Loaded).Int64("failed", sum.Failed).
+			Int64("rows", sum.Records).Int64("rejected", sum.Rejected).Str("start_after", startAfter).
+			Dur("took", sum.Elapsed).Msg("poll")
+	}
+	if sum.Aborted {
+		return sum.Errors[0]
+	}
+	if opts.Retention > 0 && (!opts.StartAfterKey || startAfter != "") {
+		// With StartAfterKey only keys below the window are pruned: they
+		// are never listed again, and the window keeps its boundary.
+		return r.Prune(ctx, opts.Retention, startAfter)
+	}
+	return nil
+}

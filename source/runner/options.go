@@ -1,0 +1,99 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ferrydata/ferry/source/discover"
+)
+
+// OnError is the policy for a file whose data is bad.
+type OnError string
+
+// The --on-error policies.
+const (
+	// OnErrorAbort: a bad record fails its file, and no further file
+	// starts; files already loading finish.
+	OnErrorAbort OnError = "abort"
+	// OnErrorSkipRecord: bad records are rejected and the rest of the file
+	// loads (the reader and the target keep going past them).
+	OnErrorSkipRecord OnError = "skip-record"
+	// OnErrorSkipFile: a bad record fails its file (failed in the state)
+	// and the other files go on.
+	OnErrorSkipFile OnError = "skip-file"
+)
+
+// Options is the engine's policy: which files to load, how many at once,
+// what a failure does. The zero value, after Validate, is a snapshot's.
+type Options struct {
+	// Filter selects keys (include/exclude globs); Since, when not zero,
+	// skips objects modified before it.
+	Filter discover.Filter
+	Since  time.Time
+	// OnError is what a bad file does to the run (default OnErrorAbort).
+	OnError OnError
+	// MaxAttempts: a failed file is tried again until it has failed this
+	// many times, then it is quarantined (0: always tried again).
+	MaxAttempts int
+	// ReloadChanged loads a changed object (new ETag) again as a new
+	// version; false ignores changes to keys already loaded.
+	ReloadChanged bool
+	// Workers is how many files load at once (default 1).
+	Workers int
+	// Async pushes through the async pusher (parse queue, per-file
+	// progress, InflightBytes budget) instead of writing in the reader.
+	Async bool
+	// InflightBytes is the async pusher's budget of pushed, uncommitted
+	// chunk bytes (default pusher.DefaultInflightBytes).
+	InflightBytes int64
+}
+
+// Validate checks the options and fills defaults.
+func (o *Options) Validate() error {
+	switch o.OnError {
+	case "":
+		o.OnError = OnErrorAbort
+	case OnErrorAbort, OnErrorSkipRecord, OnErrorSkipFile:
+	default:
+		return fmt.Errorf("on-error %q: expected abort, skip-record or skip-file", o.OnError)
+	}
+	if o.MaxAttempts < 0 || o.Workers < 0 || o.InflightBytes < 0 {
+		return errors.New("max attempts, workers and in-flight bytes must not be negative")
+	}
+	if o.Workers == 0 {
+		o.Workers = 1
+	}
+	return o.Filter.Validate()
+}
+
+// PollOptions configure polling replication (Runner.Poll).
+type PollOptions struct {
+	// Interval between the end of one listing and the start of the next.
+	Interval time.Duration
+	// Backfill loads what the store already holds; false loads only what
+	// arrives from the pipeline's first start on (state.Store.Anchor).
+	Backfill bool
+	// StartAfterKey lists only the keys after the lookback window (the
+	// LookbackKeys largest done keys and those done within Lookback).
+	StartAfterKey bool
+	LookbackKeys  int
+	Lookback      time.Duration
+	// Retention forgets done files completed longer ago than it (0: never).
+	Retention time.Duration
+}
+
+// Validate checks the polling options.
+func (o PollOptions) Validate() error {
+	switch {
+	case o.Interval <= 0:
+		return errors.New("poll interval must be positive")
+	case o.LookbackKeys < 0 || o.Lookback < 0 || o.Retention < 0:
+		return errors.New("lookback keys, lookback and state retention must not be negative")
+	case o.StartAfterKey && o.LookbackKeys == 0 && o.Lookback == 0:
+		return errors.New("start-after-key needs lookback keys or a lookback")
+	case o.Retention > 0 && o.StartAfterKey && o.Lookback > o.Retention:
+		return errors.New("state retention must be longer than the lookback, or files in the window load again")
+	}
+	return nil
+}

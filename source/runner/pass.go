@@ -1,0 +1,189 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ferrydata/ferry/pusher"
+)
+
+// pass is one run of the workers over one feed.
+type pass struct {
+	r        *Runner
+	ctx      context.Context // reading
+	writeCtx context.Context // writing
+	p        pusher.Pusher
+
+	// dispatch is cancelled to stop taking files (abort, a service down,
+	// the async pusher stopped).
+	dispatch     context.Context
+	stopDispatch context.CancelFunc
+	files        chan Task
+
+	mu          sync.Mutex
+	flights     map[string]*flight // by Object.ID
+	errs        []error            // failed files
+	unavailable error              // the first unavailable service
+	aborted     atomic.Bool
+}
+
+// flight is a file being loaded in a pass, with the tasks waiting for it.
+type flight struct {
+	obj      pusher.Object
+	tasks    []Task
+	attempts int    // as state.Start counted them
+	release  func() // frees the state claim
+}
+
+// Pass loads every file fd sends that is not done, reading under ctx and
+// writing under writeCtx (which outlives ctx by the shutdown timeout, so
+// that chunks already pushed commit on a graceful stop). Every task's Done
+// is called exactly once before Pass returns. It returns an error when the
+// feed fails or a service was unavailable (Summary.Unavailable); failed
+// files are counted in the summary.
+func (r *Runner) Pass(ctx, writeCtx context.Context, fd Feed) (Summary, error) {
+	start := time.Now()
+	before := r.counts()
+	ps := &pass{r: r, ctx: ctx, writeCtx: writeCtx, flights: map[string]*flight{},
+		files: make(chan Task, r.opts.Workers)}
+	ps.dispatch, ps.stopDispatch = context.WithCancel(ctx)
+	defer ps.stopDispatch()
+	var async *pusher.Async
+	if r.opts.Async {
+		async = pusher.NewAsync(writeCtx, pusher.AsyncConfig{Target: r.target, Progress: r.state,
+			Pipeline: r.pipeline, InflightBytes: r.opts.InflightBytes})
+		ps.p = async
+		// A write that stops the queue stops taking files too (a feed that
+		// never ends on its own, such as a queue, ends the pass).
+		defer context.AfterFunc(async.Context(), ps.stopDispatch)()
+	} else {
+		ps.p = pusher.NewSync(r.target, r.state, r.pipeline)
+	}
+	var wg sync.WaitGroup
+	for range r.opts.Workers {
+		wg.Go(ps.work)
+	}
+	feedErr := fd(ps.dispatch, ps.send)
+	close(ps.files)
+	wg.Wait()
+	if async != nil {
+		// Every chunk pushed is written and acked, or the queue stopped:
+		// Close completes the files it still held.
+		if err := async.Close(writeCtx); err != nil && ctx.Err() == nil && pusher.ClassOf(err) != pusher.ClassUnavailable {
+			r.log.Warn().Msg(err.Error())
+		}
+	}
+	// Files still in flight did not finish: they resume later.
+	ps.mu.Lock()
+	left := make([]*flight, 0, len(ps.flights))
+	for _, f := range ps.flights {
+		left = append(left, f)
+	}
+	ps.mu.Unlock()
+	for _, f := range left {
+		ps.end(f, Result{Outcome: Retry})
+	}
+	var sum Summary
+	r.summary(&sum, before, start)
+	sum.Aborted = ps.aborted.Load()
+	sum.Errors = ps.errs
+	if errors.Is(feedErr, ErrStopped) || (feedErr != nil && ctx.Err() != nil) {
+		feedErr = nil
+	}
+	if feedErr != nil {
+		return sum, feedErr
+	}
+	if ps.unavailable != nil {
+		sum.Unavailable = true
+		return sum, ps.unavailable
+	}
+	return sum, nil
+}
+
+// send is the pass's Send.
+func (ps *pass) send(ctx context.Context, tasks []Task) error {
+	r := ps.r
+	objs := make([]pusher.Object, len(tasks))
+	for i, t := range tasks {
+		objs[i] = t.Object
+	}
+	progress, err := r.state.Lookup(ctx, r.pipeline, objs)
+	if err != nil {
+		for _, t := range tasks {
+			t.done(Result{Outcome: Retry, Err: err})
+		}
+		return fmt.Errorf("look up progress: %w", err)
+	}
+	for i, t := range tasks {
+		if !r.wanted(t.Object, progress) {
+			r.Skipped.Add(1)
+			t.done(Result{Outcome: Loaded})
+			continue
+		}
+		select {
+		case ps.files <- t:
+		case <-ps.dispatch.Done():
+			for _, t := range tasks[i:] {
+				t.done(Result{Outcome: Retry})
+			}
+			return ErrStopped
+		}
+	}
+	return nil
+}
+
+// work loads the files sent, until the feed ends.
+func (ps *pass) work() {
+	for t := range ps.files {
+		if ps.dispatch.Err() != nil {
+			t.done(Result{Outcome: Retry}) // stopping: drain
+			continue
+		}
+		id := t.Object.ID()
+		ps.mu.Lock()
+		if f := ps.flights[id]; f != nil {
+			f.tasks = append(f.tasks, t) // already loading
+			ps.mu.Unlock()
+			continue
+		}
+		f := &flight{obj: t.Object, tasks: []Task{t}}
+		ps.flights[id] = f
+		ps.mu.Unlock()
+		ps.load(f)
+	}
+}
+
+// end ends f with res: the claim is freed and every task told.
+func (ps *pass) end(f *flight, res Result) {
+	ps.mu.Lock()
+	if ps.flights[f.obj.ID()] != f {
+		ps.mu.Unlock()
+		return // ended already
+	}
+	delete(ps.flights, f.obj.ID())
+	ps.mu.Unlock()
+	if f.release != nil {
+		f.release()
+	}
+	for _, t := range f.tasks {
+		t.done(res)
+	}
+}
+
+// stop stops dispatching new files because of err: OnErrorAbort after a
+// failed file, or a service that is unavailable (the caller backs off).
+func (ps *pass) stop(err error, unavailable bool) {
+	ps.mu.Lock()
+	if unavailable && ps.unavailable == nil {
+		ps.unavailable = err
+	}
+	ps.mu.Unlock()
+	if !unavailable {
+		ps.aborted.Store(true)
+	}
+	ps.stopDispatch()
+}

@@ -1,0 +1,120 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ferrydata/ferry/pusher"
+	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/source/load"
+	"github.com/ferrydata/ferry/state"
+)
+
+// Config is what a Runner is built from: the parts, already open, and the
+// policy.
+type Config struct {
+	Store  source.Store
+	Target pusher.Target
+	State  state.Store
+	// Pipeline names the progress state.
+	Pipeline string
+	// Load says how to read a file (format, compression, batch sizes);
+	// the runner sets its Pushed, ReadBytes and WriteCtx.
+	Load    load.Config
+	Options Options
+	Log     zerolog.Logger
+}
+
+// Runner loads the files feeds send. Its counters are safe to read at any
+// time (progress display, tests).
+type Runner struct {
+	store    source.Store
+	target   pusher.Target
+	state    state.Store
+	pipeline string
+	load     load.Config
+	opts     Options
+	log      zerolog.Logger
+
+	Counters
+}
+
+// Counters count what the runner did since it was built.
+type Counters struct {
+	Listed, Skipped, Done, Failed atomic.Int64
+	Vanished, Rejected, Retry     atomic.Int64
+	Claimed                       atomic.Int64 // files another process was loading
+	Records, ReadBytes            atomic.Int64
+}
+
+// New returns a runner over cfg's parts; it validates cfg.Options.
+func New(cfg Config) (*Runner, error) {
+	if cfg.Store == nil || cfg.Target == nil || cfg.State == nil {
+		return nil, errors.New("runner: a store, a target and a state store are needed")
+	}
+	if err := cfg.Options.Validate(); err != nil {
+		return nil, err
+	}
+	r := &Runner{store: cfg.Store, target: cfg.Target, state: cfg.State, pipeline: cfg.Pipeline,
+		load: cfg.Load, opts: cfg.Options, log: cfg.Log}
+	r.load.ReadBytes = &r.ReadBytes
+	r.load.Pushed = func(n int64) { r.Records.Add(n) }
+	return r, nil
+}
+
+// Pipeline is the name of the runner's progress state.
+func (r *Runner) Pipeline() string { return r.pipeline }
+
+// State is the runner's progress state store.
+func (r *Runner) State() state.Store { return r.state }
+
+// Summary of a pass.
+type Summary struct {
+	Files, Loaded, AlreadyDone, Failed int64
+	Vanished, Rejected                 int64
+	Aborted                            bool // OnErrorAbort stopped the pass
+	Unavailable                        bool // a service was down: the pass stopped early
+	Records, Bytes                     int64
+	Elapsed                            time.Duration
+	Errors                             []error
+}
+
+type counts struct {
+	Listed, Skipped, Done, Failed, Vanished, Rejected, Records, Bytes int64
+}
+
+func (r *Runner) counts() counts {
+	return counts{r.Listed.Load(), r.Skipped.Load(), r.Done.Load(), r.Failed.Load(), r.Vanished.Load(),
+		r.Rejected.Load(), r.Records.Load(), r.ReadBytes.Load()}
+}
+
+// summary fills s's counts with what happened since before.
+func (r *Runner) summary(s *Summary, before counts, start time.Time) {
+	after := r.counts()
+	s.Files = after.Listed - before.Listed
+	s.AlreadyDone = after.Skipped - before.Skipped
+	s.Loaded = after.Done - before.Done
+	s.Failed = after.Failed - before.Failed
+	s.Vanished = after.Vanished - before.Vanished
+	s.Rejected = after.Rejected - before.Rejected
+	s.Records = after.Records - before.Records
+	s.Bytes = after.Bytes - before.Bytes
+	s.Elapsed = time.Since(start)
+}
+
+// Prune forgets done files completed before now minus retention, with
+// keys below belowKey when it is not "", and logs how many.
+func (r *Runner) Prune(ctx context.Context, retention time.Duration, belowKey string) error {
+	n, err := r.state.Prune(ctx, r.pipeline, time.Now().Add(-retention), belowKey)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		r.log.Info().Int64("files", n).Msg("pruned done files past --state-retention")
+	}
+	return nil
+}

@@ -1,0 +1,106 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ferrydata/ferry/pusher"
+	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/source/format"
+	_ "github.com/ferrydata/ferry/source/format/csv"
+	"github.com/ferrydata/ferry/source/load"
+	"github.com/ferrydata/ferry/state"
+	"github.com/ferrydata/ferry/state/filestore"
+	"github.com/ferrydata/ferry/targets/jsonlines"
+)
+
+// vanishingStore lists its objects, but some are gone by the time they
+// are opened.
+type vanishingStore struct {
+	objs map[string]string
+	gone map[string]bool
+}
+
+func (s *vanishingStore) List(_ context.Context, fn func([]pusher.Object) error) error {
+	var page []pusher.Object
+	for _, k := range []string{"a.csv", "b.csv", "c.csv"} {
+		page = append(page, pusher.Object{Key: k, ETag: "e", Size: int64(len(s.objs[k]))})
+	}
+	return fn(page)
+}
+func (s *vanishingStore) Rel(k string) string { return k }
+func (s *vanishingStore) String() string      { return "mem://" }
+func (s *vanishingStore) Open(_ context.Context, o pusher.Object, off int64) (io.ReadCloser, error) {
+	if s.gone[o.Key] {
+		return nil, fmt.Errorf("open %s: %w", o.Key, source.ErrNotFound)
+	}
+	return io.NopCloser(strings.NewReader(s.objs[o.Key][off:])), nil
+}
+
+func TestSnapshotCountsVanishedFilesAsSkipped(t *testing.T) {
+	st, err := filestore.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	r, err := New(Config{
+		Store:    &vanishingStore{objs: map[string]string{"a.csv": "id\n1\n", "b.csv": "id\n2\n", "c.csv": "id\n3\n"}, gone: map[string]bool{"b.csv": true}},
+		Target:   jsonlines.Writer("test", &out),
+		State:    st,
+		Pipeline: "p",
+		Load:     load.Config{Format: format.Options{Format: "auto", Header: true}, Compression: "auto"},
+		Options:  Options{Workers: 1},
+		Log:      zerolog.Nop(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := r.Snapshot(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Files != 3 || sum.Loaded != 2 || sum.Vanished != 1 || sum.Failed != 0 || sum.Aborted {
+		t.Fatalf("summary %+v", sum)
+	}
+	if out.String() != "{\"id\":\"1\"}\n{\"id\":\"3\"}\n" {
+		t.Fatalf("output %q", out.String())
+	}
+}
+
+func TestWanted(t *testing.T) {
+	obj := pusher.Object{Key: "k", ETag: "new"}
+	old := pusher.Object{Key: "k", ETag: "old"}
+	done := state.Progress{Status: state.Done}
+	failed3 := state.Progress{Status: state.Failed, Attempts: 3}
+	tests := []struct {
+		name     string
+		reload   bool
+		attempts int
+		progress map[string]state.Progress
+		want     bool
+	}{
+		{"new file", true, 3, nil, true},
+		{"done", true, 3, map[string]state.Progress{state.ID(obj): done}, false},
+		{"loading resumes", true, 3, map[string]state.Progress{state.ID(obj): {Status: state.Loading}}, true},
+		{"failed under the attempt limit", true, 3, map[string]state.Progress{state.ID(obj): {Status: state.Failed, Attempts: 2}}, true},
+		{"quarantined", true, 3, map[string]state.Progress{state.ID(obj): failed3}, false},
+		{"failed, no limit", true, 0, map[string]state.Progress{state.ID(obj): failed3}, true},
+		{"changed, reload", true, 3, map[string]state.Progress{state.ID(old): done}, true},
+		{"changed, no reload", false, 3, map[string]state.Progress{state.ID(old): done}, false},
+		{"other key done, no reload", false, 3, map[string]state.Progress{state.ID(pusher.Object{Key: "k2", ETag: "x"}): done}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &Runner{opts: Options{ReloadChanged: tt.reload, MaxAttempts: tt.attempts}}
+			if got := r.wanted(obj, tt.progress); got != tt.want {
+				t.Fatalf("wanted = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
