@@ -21,5 +21,10 @@
 // the target's) are recorded in ferry.rejects in the chunk's transaction,
 // unless they are more than Chunk.RejectLimit, which fails the chunk.
 //
+// New and Write classify their errors (state/postgres.Classify): a server
+// that is down, restarting or overloaded, or a connection that broke, is
+// pusher.ClassUnavailable; a chunk whose file another process moved is
+// pusher.ClassRetry; a bad record or value is pusher.ClassData.
+//
 // Column and table names are always quoted identifiers, never SQL text.
 package postgres

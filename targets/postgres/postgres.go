@@ -55,7 +55,7 @@ type Target struct {
 var _ pusher.Target = (*Target)(nil)
 
 // New returns a target writing into cfg.Table through pool. The pool is the
-// caller's.
+// caller's. Its errors are classified as Write's are.
 func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Target, error) {
 	if len(cfg.Table) == 0 {
 		return nil, errors.New("postgres target: no table")
@@ -69,14 +69,14 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Target, error) {
 	// ferry.rejects must exist in this database, also when progress is
 	// kept elsewhere.
 	if _, err := pgstate.New(ctx, pool); err != nil {
-		return nil, err
+		return nil, pgstate.Classify(err)
 	}
 	t := &Target{pool: pool, cfg: cfg, m: pgtype.NewMap()}
 	tbl, err := lookupTable(ctx, pool, t.m, cfg.Table, cfg.Conversion)
 	switch {
 	case errors.Is(err, errNoTable):
 	case err != nil:
-		return nil, err
+		return nil, pgstate.Classify(err)
 	default:
 		if err := t.checkSystemColumns(tbl); err != nil {
 			return nil, err

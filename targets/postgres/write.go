@@ -19,7 +19,12 @@ const maxAttempts = 64
 // convert, or a row the server refuses (NOT NULL, length, check), becomes a
 // reject: the chunk is written without it and the reject is recorded in
 // ferry.rejects in the same transaction (and appended to c.Rejects).
+// Its errors are classified (see the package doc).
 func (t *Target) Write(ctx context.Context, c *pusher.Chunk) error {
+	return pgstate.Classify(t.write(ctx, c))
+}
+
+func (t *Target) write(ctx context.Context, c *pusher.Chunk) error {
 	var excluded map[int]*pusher.RecordError // batch rows the server refused
 	for attempt := 0; ; attempt++ {
 		var p *plan
