@@ -74,8 +74,10 @@ type Store interface {
 	Close() error
 }
 
-// ErrClaimed: another process holds the claim on the file (it is loading it).
-var ErrClaimed = errors.New("another ferry process is loading this file")
+// ErrClaimed: another process holds the claim on the file (it is loading
+// it). It is of class pusher.ClassRetry: the file is not at fault, and
+// loads later.
+var ErrClaimed = pusher.Retry(errors.New("another ferry process is loading this file"))
 
 // Claimer is a Store that can reserve a file version for one process while
 // it loads, so that processes sharing the state (several consumers of one

@@ -6,11 +6,14 @@
 // Advance is guarded: it moves a file from exactly the position the chunk
 // started at, so two processes loading the same file cannot both commit the
 // same records; the second gets ErrConflict and its transaction rolls back.
+//
+// Every error the Store returns is classified (Classify): an unavailable
+// or restarting server is pusher.ClassUnavailable; ErrConflict and
+// state.ErrClaimed (another process has the file) are pusher.ClassRetry.
 package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -24,10 +27,6 @@ import (
 	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/state"
 )
-
-// ErrConflict: the file's committed position is not where the chunk
-// starts; another process moved it.
-var ErrConflict = errors.New("file progress changed underneath this load (is another ferry process loading it?)")
 
 // Querier is what Store needs from a pool or a transaction.
 type Querier interface {
@@ -104,17 +103,17 @@ COMMENT ON TABLE ferry.rejects IS 'ferry: records not loaded under --on-error sk
 func New(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
 	tx, err := pool.Begin(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("state: %w", err)
+		return nil, Classify(fmt.Errorf("state: %w", err))
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // after commit it is a no-op
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('ferry.schema'))`); err != nil {
-		return nil, fmt.Errorf("state: lock: %w", err)
+		return nil, Classify(fmt.Errorf("state: lock: %w", err))
 	}
 	if _, err := tx.Exec(ctx, schemaSQL); err != nil {
-		return nil, fmt.Errorf("state: create ferry.files: %w", err)
+		return nil, Classify(fmt.Errorf("state: create ferry.files: %w", err))
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return nil, fmt.Errorf("state: create ferry.files: %w", err)
+		return nil, Classify(fmt.Errorf("state: create ferry.files: %w", err))
 	}
 	return &Store{pool: pool}, nil
 }
@@ -128,7 +127,7 @@ func (s *Store) Lookup(ctx context.Context, pipeline string, objs []pusher.Objec
 	rows, err := s.pool.Query(ctx, `SELECT key, etag, status, rows, "offset", attempts, coalesce(error, '')
 		FROM ferry.files WHERE pipeline = $1 AND key = ANY($2)`, pipeline, keys)
 	if err != nil {
-		return nil, fmt.Errorf("state: lookup: %w", err)
+		return nil, Classify(fmt.Errorf("state: lookup: %w", err))
 	}
 	defer rows.Close()
 	out := make(map[string]state.Progress)
@@ -136,12 +135,12 @@ func (s *Store) Lookup(ctx context.Context, pipeline string, objs []pusher.Objec
 		var key, etag string
 		var p state.Progress
 		if err := rows.Scan(&key, &etag, &p.Status, &p.Pos.Records, &p.Pos.Offset, &p.Attempts, &p.Error); err != nil {
-			return nil, fmt.Errorf("state: lookup: %w", err)
+			return nil, Classify(fmt.Errorf("state: lookup: %w", err))
 		}
 		out[state.ID(pusher.Object{Key: key, ETag: etag})] = p
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("state: lookup: %w", err)
+		return nil, Classify(fmt.Errorf("state: lookup: %w", err))
 	}
 	return out, nil
 }
@@ -158,7 +157,7 @@ func (s *Store) Start(ctx context.Context, pipeline string, obj pusher.Object) (
 		RETURNING status, rows, "offset", attempts, coalesce(error, '')`,
 		pipeline, obj.Key, obj.ETag, obj.Size).Scan(&p.Status, &p.Pos.Records, &p.Pos.Offset, &p.Attempts, &p.Error)
 	if err != nil {
-		return p, fmt.Errorf("state: start %q: %w", obj.Key, err)
+		return p, Classify(fmt.Errorf("state: start %q: %w", obj.Key, err))
 	}
 	return p, nil
 }
@@ -179,10 +178,10 @@ func Advance(ctx context.Context, q Querier, pipeline string, c *pusher.Chunk) e
 		WHERE pipeline = $1 AND key = $2 AND etag = $3 AND rows = $4 AND status = 'loading'`,
 		pipeline, c.File.Key, c.File.ETag, c.Start.Records, c.End.Records, c.End.Offset, string(status))
 	if err != nil {
-		return fmt.Errorf("state: advance %q: %w", c.File.Key, err)
+		return Classify(fmt.Errorf("state: advance %q: %w", c.File.Key, err))
 	}
 	if tag.RowsAffected() != 1 {
-		return fmt.Errorf("state: advance %q to record %d: %w", c.File.Key, c.End.Records, ErrConflict)
+		return Classify(fmt.Errorf("state: advance %q to record %d: %w", c.File.Key, c.End.Records, ErrConflict))
 	}
 	return nil
 }
@@ -214,7 +213,7 @@ func Reject(ctx context.Context, q Querier, pipeline string, file pusher.Object,
 		FROM unnest($4::bigint[], $5::bigint[], $6::text[], $7::text[]) AS r(record, byte_offset, error, raw)`,
 		pipeline, file.Key, file.ETag, records, offsets, errs, raws)
 	if err != nil {
-		return fmt.Errorf("state: record %d rejects of %q: %w", len(rejects), file.Key, err)
+		return Classify(fmt.Errorf("state: record %d rejects of %q: %w", len(rejects), file.Key, err))
 	}
 	return nil
 }
@@ -229,7 +228,7 @@ func (s *Store) RejectMessage(ctx context.Context, pipeline, queueURL, messageID
 	_, err := s.pool.Exec(ctx, `INSERT INTO ferry.rejects (pipeline, key, etag, message_id, error, raw) VALUES ($1, $2, '', $3, $4, $5)`,
 		pipeline, queueURL, messageID, cleanText(cause.Error()), cleanText(body))
 	if err != nil {
-		return fmt.Errorf("state: record rejected message %s: %w", messageID, err)
+		return Classify(fmt.Errorf("state: record rejected message %s: %w", messageID, err))
 	}
 	return nil
 }
@@ -247,7 +246,7 @@ func (s *Store) Fail(ctx context.Context, pipeline string, obj pusher.Object, ca
 		WHERE pipeline = $1 AND key = $2 AND etag = $3 AND status <> 'done'`,
 		pipeline, obj.Key, obj.ETag, cause.Error())
 	if err != nil {
-		return fmt.Errorf("state: mark %q failed: %w", obj.Key, err)
+		return Classify(fmt.Errorf("state: mark %q failed: %w", obj.Key, err))
 	}
 	return nil
 }
@@ -258,7 +257,7 @@ func (s *Store) Anchor(ctx context.Context, pipeline string, t time.Time) (time.
 	err := s.pool.QueryRow(ctx, `INSERT INTO ferry.pipelines AS p (pipeline, anchor) VALUES ($1, $2)
 		ON CONFLICT (pipeline) DO UPDATE SET anchor = p.anchor RETURNING anchor`, pipeline, t).Scan(&anchor)
 	if err != nil {
-		return t, fmt.Errorf("state: pipeline anchor: %w", err)
+		return t, Classify(fmt.Errorf("state: pipeline anchor: %w", err))
 	}
 	return anchor, nil
 }
@@ -268,7 +267,7 @@ func (s *Store) Prune(ctx context.Context, pipeline string, before time.Time, be
 	tag, err := s.pool.Exec(ctx, `DELETE FROM ferry.files WHERE pipeline = $1 AND status = 'done' AND updated_at < $2
 		AND ($3 = '' OR key COLLATE "C" < $3 COLLATE "C")`, pipeline, before, belowKey)
 	if err != nil {
-		return 0, fmt.Errorf("state: prune: %w", err)
+		return 0, Classify(fmt.Errorf("state: prune: %w", err))
 	}
 	return tag.RowsAffected(), nil
 }
@@ -280,7 +279,7 @@ func (s *Store) StartAfter(ctx context.Context, pipeline string, keepKeys int, s
 		var k *string
 		if err := s.pool.QueryRow(ctx, `SELECT (SELECT key FROM ferry.files WHERE pipeline = $1 AND status = 'done'
 				ORDER BY key COLLATE "C" DESC OFFSET $2 LIMIT 1)`, pipeline, keepKeys).Scan(&k); err != nil {
-			return "", fmt.Errorf("state: start-after key: %w", err)
+			return "", Classify(fmt.Errorf("state: start-after key: %w", err))
 		}
 		if k == nil {
 			return "", nil
@@ -291,7 +290,7 @@ func (s *Store) StartAfter(ctx context.Context, pipeline string, keepKeys int, s
 		var k *string
 		if err := s.pool.QueryRow(ctx, `SELECT max(key COLLATE "C") FROM ferry.files WHERE pipeline = $1 AND status = 'done' AND updated_at < $2`,
 			pipeline, since).Scan(&k); err != nil {
-			return "", fmt.Errorf("state: start-after key: %w", err)
+			return "", Classify(fmt.Errorf("state: start-after key: %w", err))
 		}
 		if k == nil {
 			return "", nil
@@ -306,14 +305,14 @@ func (s *Store) StartAfter(ctx context.Context, pipeline string, keepKeys int, s
 	var minLoading, prev *string
 	if err := s.pool.QueryRow(ctx, `SELECT min(key COLLATE "C") FROM ferry.files WHERE pipeline = $1 AND status = 'loading' AND key COLLATE "C" <= $2 COLLATE "C"`,
 		pipeline, after).Scan(&minLoading); err != nil {
-		return "", fmt.Errorf("state: start-after key: %w", err)
+		return "", Classify(fmt.Errorf("state: start-after key: %w", err))
 	}
 	if minLoading == nil {
 		return after, nil
 	}
 	if err := s.pool.QueryRow(ctx, `SELECT max(key COLLATE "C") FROM ferry.files WHERE pipeline = $1 AND key COLLATE "C" < $2 COLLATE "C"`,
 		pipeline, *minLoading).Scan(&prev); err != nil {
-		return "", fmt.Errorf("state: start-after key: %w", err)
+		return "", Classify(fmt.Errorf("state: start-after key: %w", err))
 	}
 	if prev == nil {
 		return "", nil
@@ -345,7 +344,7 @@ func (s *Store) Claim(ctx context.Context, pipeline string, obj pusher.Object) (
 	if s.claimConn == nil {
 		c, err := s.pool.Acquire(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("state: claim %q: %w", obj.Key, err)
+			return nil, Classify(fmt.Errorf("state: claim %q: %w", obj.Key, err))
 		}
 		s.claimConn = c
 		s.claimGen++
@@ -359,11 +358,11 @@ func (s *Store) Claim(ctx context.Context, pipeline string, obj pusher.Object) (
 		key, s.unclaims).Scan(&ok, &unlocked)
 	if err != nil {
 		s.dropClaimConn()
-		return nil, fmt.Errorf("state: claim %q: %w", obj.Key, err)
+		return nil, Classify(fmt.Errorf("state: claim %q: %w", obj.Key, err))
 	}
 	s.unclaims = s.unclaims[:0]
 	if !ok {
-		return nil, fmt.Errorf("state: claim %q: %w", obj.Key, state.ErrClaimed)
+		return nil, Classify(fmt.Errorf("state: claim %q: %w", obj.Key, state.ErrClaimed))
 	}
 	gen := s.claimGen
 	var once sync.Once

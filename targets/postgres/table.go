@@ -212,6 +212,13 @@ func (t *table) find(name string) (int, bool) {
 	return i, ok
 }
 
+// querier is what table lookups need from a pool, a connection or a
+// transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
 // errNoTable is returned by lookupTable when the table does not exist.
 var errNoTable = errors.New("table does not exist")
 

@@ -1,0 +1,146 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ferrydata/ferry/pusher"
+)
+
+// prepare returns the table, creating it from the batch's columns and a
+// sample of its records when it does not exist.
+func (t *Target) prepare(ctx context.Context, b *pusher.Batch) (*table, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.tbl != nil {
+		return t.tbl, nil
+	}
+	if tbl, err := lookupTable(ctx, t.pool, t.m, t.cfg.Table, t.cfg.Conversion); err == nil {
+		t.tbl = tbl
+		return tbl, t.checkSystemColumns(tbl)
+	} else if !errors.Is(err, errNoTable) {
+		return nil, err
+	}
+	if err := t.create(ctx, b); err != nil {
+		return nil, err
+	}
+	tbl, err := lookupTable(ctx, t.pool, t.m, t.cfg.Table, t.cfg.Conversion)
+	if err != nil {
+		return nil, err
+	}
+	t.tbl = tbl
+	return tbl, nil
+}
+
+func (t *Target) create(ctx context.Context, b *pusher.Batch) error {
+	types := inferTypes(b)
+	override := map[string]string{}
+	for _, c := range t.cfg.Columns {
+		if c.Type != "" {
+			override[c.Name] = c.Type
+		}
+	}
+	var defs []string
+	seen := map[string]bool{}
+	for i, name := range b.Columns {
+		if len(name) > maxIdentifier {
+			return fmt.Errorf("cannot create table %s: column name %q is longer than %d bytes", t.cfg.Table.Sanitize(), name, maxIdentifier)
+		}
+		if seen[name] {
+			return fmt.Errorf("cannot create table %s: column %q appears twice", t.cfg.Table.Sanitize(), name)
+		}
+		seen[name] = true
+		typ := types[i]
+		if o, ok := override[name]; ok {
+			canon, err := t.canonicalType(ctx, o)
+			if err != nil {
+				return fmt.Errorf("column %q: %w", name, err)
+			}
+			typ = canon
+		}
+		defs = append(defs, pgx.Identifier{name}.Sanitize()+" "+typ)
+	}
+	if t.cfg.UnknownFields == UnknownExtra && !seen[t.cfg.ExtraColumn] {
+		defs = append(defs, pgx.Identifier{t.cfg.ExtraColumn}.Sanitize()+" jsonb")
+	}
+	if t.cfg.SystemColumns {
+		defs = append(defs, FileColumn+" text", RecordColumn+" bigint")
+	}
+	tx, err := t.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("create table %s: %w", t.cfg.Table.Sanitize(), err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	if len(t.cfg.Table) == 2 {
+		if _, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{t.cfg.Table[0]}.Sanitize()); err != nil {
+			return fmt.Errorf("create schema %q: %w", t.cfg.Table[0], err)
+		}
+	}
+	sql := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (%s)", t.cfg.Table.Sanitize(), strings.Join(defs, ", "))
+	if _, err := tx.Exec(ctx, sql); err != nil {
+		return fmt.Errorf("create table %s: %w", t.cfg.Table.Sanitize(), err)
+	}
+	if _, err := tx.Exec(ctx, fmt.Sprintf("COMMENT ON TABLE %s IS '%s'", t.cfg.Table.Sanitize(), ferryComment)); err != nil {
+		return fmt.Errorf("create table %s: %w", t.cfg.Table.Sanitize(), err)
+	}
+	return tx.Commit(ctx)
+}
+
+// widen changes a column of a table ferry created to a wider type, unless
+// another worker already did, and drops the cached table so the next plan
+// reads the new type.
+func (t *Target) widen(ctx context.Context, tbl *table, we *widenError) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.tbl != tbl {
+		return nil // already re-read since this plan was made
+	}
+	sql := fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s TYPE %s USING %s::%s", tbl.ident.Sanitize(),
+		pgx.Identifier{we.column}.Sanitize(), we.to, pgx.Identifier{we.column}.Sanitize(), we.to)
+	if _, err := t.pool.Exec(ctx, sql); err != nil {
+		return fmt.Errorf("widen column %q from %s to %s for record %d: %w", we.column, we.from, we.to, we.record, err)
+	}
+	t.log(fmt.Sprintf("widened column %q of %s from %s to %s (record %d has %q)", we.column, tbl.ident.Sanitize(), we.from, we.to, we.record, we.value))
+	t.tbl = nil
+	return nil
+}
+
+// invalidate drops the cached table if it is still tbl.
+func (t *Target) invalidate(tbl *table) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.tbl == tbl {
+		t.tbl = nil
+	}
+}
+
+// canonicalType checks a user-given type name and returns PostgreSQL's
+// spelling of it, so only real type names reach CREATE TABLE.
+func (t *Target) canonicalType(ctx context.Context, typ string) (string, error) {
+	var canon string
+	if err := t.pool.QueryRow(ctx, `SELECT format_type(to_regtype($1), NULL)`, typ).Scan(&canon); err != nil || canon == "" || canon == "-" {
+		return "", fmt.Errorf("unknown type %q", typ)
+	}
+	// format_type drops typmods with NULL: keep the user's spelling once it
+	// is known to parse as a type.
+	if _, err := t.pool.Exec(ctx, `SELECT NULL::`+typ+` WHERE false`); err != nil {
+		return "", fmt.Errorf("unknown type %q: %w", typ, err)
+	}
+	return typ, nil
+}
+
+// widenError: a value does not fit a column of a table ferry created, and
+// the column can take a wider type.
+type widenError struct {
+	column, from, to string
+	value            string
+	record           int64
+}
+
+func (e *widenError) Error() string {
+	return fmt.Sprintf("record %d: column %q: %q does not fit %s", e.record, e.column, e.value, e.from)
+}
