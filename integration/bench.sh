@@ -12,6 +12,8 @@
 #   BENCH_PPROF=FILE     pass --cpuprofile FILE to ferry (the last run's stays)
 #   BENCH_ONLY=psql|ferry  time only one of the two
 #   BENCH_FERRY_ARGS="--parse-workers 1"  extra ferry flags
+#   BENCH_FERRY_BIN=PATH  time that ferry binary instead of building bin/ferry
+#                        (to compare two builds side by side)
 #   BENCH_VERIFY=1       after the runs, check (untimed) that bench_ferry holds
 #                        exactly the rows of bench_psql; 0 skips it
 #   FERRY_TEST_DATABASE_URL, FERRY_TEST_S3_ENDPOINT, AWS_*  (from services.sh)
@@ -64,8 +66,12 @@ recreate() {
 TIME_V=
 if [[ $ONLY != psql ]]; then
 	[[ -n ${FERRY_TEST_S3_ENDPOINT:-} ]] || die "FERRY_TEST_S3_ENDPOINT is not set; run: integration/services.sh run $0"
-	log "building bin/ferry"
-	go build -o bin/ferry ./cmd/ferry
+	if [[ -n ${BENCH_FERRY_BIN:-} ]]; then
+		log "using ferry binary $BENCH_FERRY_BIN"
+	else
+		log "building bin/ferry"
+		go build -o bin/ferry ./cmd/ferry
+	fi
 	if [[ -x /usr/bin/time ]] && /usr/bin/time -v true >/dev/null 2>&1; then
 		TIME_V=/usr/bin/time
 	else
@@ -108,7 +114,7 @@ bench_psql() {
 
 bench_ferry() {
 	local run=$1 t0 t1 n rc=0 rss=
-	local -a cmd=(bin/ferry snapshot --source "s3://$BUCKET/${KEY%/*}/" --s3-path-style
+	local -a cmd=("${BENCH_FERRY_BIN:-bin/ferry}" snapshot --source "s3://$BUCKET/${KEY%/*}/" --s3-path-style
 		--target "$DB" --table bench_ferry --log-level warn)
 	[[ -z ${BENCH_PPROF:-} ]] || cmd+=(--cpuprofile "$BENCH_PPROF")
 	# shellcheck disable=SC2206 # word splitting wanted: extra flags

@@ -23,6 +23,8 @@
 #                                     each, sent before ferry starts (part 4)
 #   BENCHREP_SQS_LATENCY_FILES=200    files uploaded and announced one at a
 #                                     time (part 5)
+#   BENCHREP_FERRY_BIN=PATH           benchmark that ferry binary instead of
+#                                     building bin/ferry (to compare builds)
 #   BENCHREP_KEEP=1                   keep the buckets, queues, tables,
 #                                     ferry.files rows and ferry's logs
 #                                     (default: removed after each part; a
@@ -49,8 +51,12 @@ if [[ ${BENCHREP_PARTS:-all} == all || ,${BENCHREP_PARTS// /}, == *,sqs-* ]]; th
 	[[ -n ${FERRY_TEST_SQS_ENDPOINT:-} ]] || die "FERRY_TEST_SQS_ENDPOINT is not set (needed by the parts sqs-files and sqs-latency); run: integration/services.sh run $0"
 fi
 
-log "building bin/ferry"
-go build -o bin/ferry ./cmd/ferry
+if [[ -n ${BENCHREP_FERRY_BIN:-} ]]; then
+	log "using ferry binary $BENCHREP_FERRY_BIN"
+else
+	log "building bin/ferry"
+	go build -o bin/ferry ./cmd/ferry
+fi
 mkdir -p .cache/bin
 log "building benchrep"
 go build -o .cache/bin/benchrep ./integration/benchrep
@@ -60,4 +66,4 @@ if [[ $rev != unknown && -n $(git status --porcelain --untracked-files=no 2>/dev
 	rev+=" (with uncommitted changes)"
 fi
 echo "ferry $rev"
-exec .cache/bin/benchrep -ferry bin/ferry
+exec .cache/bin/benchrep -ferry "${BENCHREP_FERRY_BIN:-bin/ferry}"

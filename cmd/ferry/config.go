@@ -99,46 +99,39 @@ type Config struct {
 
 // sinceTime resolves Since at now.
 func (c *Config) sinceTime(now time.Time) (time.Time, error) {
-	if c.Since == "" {
-		return time.Time{}, nil
+	t, err := discover.ParseSince(c.Since, now)
+	if err != nil {
+		return t, usage("--since: %v", err)
 	}
-	if d, err := time.ParseDuration(c.Since); err == nil {
-		return now.Add(-d), nil
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02"} {
-		if t, err := time.Parse(layout, c.Since); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, usage("--since %q: expected a duration (24h, 90m) or a time (2024-05-01, 2024-05-01T10:00:00Z)", c.Since)
+	return t, nil
 }
 
 // ValidateReplication checks the replication settings.
 func (c *Config) ValidateReplication() error {
-	if c.PollInterval <= 0 {
-		return usage("--poll-interval must be positive")
+	if err := c.pollOptions().Validate(); err != nil {
+		return usage("%v", err)
 	}
-	if c.LookbackKeys < 0 || c.Lookback < 0 || c.StateRetention < 0 || c.ShutdownTimeout < 0 {
-		return usage("--lookback-keys, --lookback, --state-retention and --shutdown-timeout must not be negative")
+	if c.ShutdownTimeout < 0 {
+		return usage("--shutdown-timeout must not be negative")
 	}
-	if c.StartAfterKey && c.LookbackKeys == 0 && c.Lookback == 0 {
-		return usage("--start-after-key needs --lookback-keys or --lookback")
+	if c.SQSQueueURL == "" {
+		return nil
 	}
-	if c.StateRetention > 0 && c.StartAfterKey && c.Lookback > c.StateRetention {
-		return usage("--state-retention must be longer than --lookback, or files in the window load again")
+	if !strings.HasPrefix(c.Source, "s3://") {
+		return usage("--sqs-queue-url needs an s3:// --source (the bucket whose notifications the queue receives)")
 	}
-	if c.SQSQueueURL != "" {
-		if !strings.HasPrefix(c.Source, "s3://") {
-			return usage("--sqs-queue-url needs an s3:// --source (the bucket whose notifications the queue receives)")
-		}
-		if err := (sqs.Config{QueueURL: c.SQSQueueURL, Endpoint: c.SQSEndpoint, Wait: c.SQSWait, Visibility: c.SQSVisibility}).Validate(); err != nil {
-			return usage("%v", err)
-		}
-		if c.SQSReceivers < 1 || c.SQSMaxMessages < 1 || c.SQSMaxReceives < 0 {
-			return usage("--sqs-receivers and --sqs-max-messages must be at least 1, --sqs-max-receives at least 0")
-		}
+	if err := (sqs.Config{QueueURL: c.SQSQueueURL, Endpoint: c.SQSEndpoint, Wait: c.SQSWait, Visibility: c.SQSVisibility}).Validate(); err != nil {
+		return usage("%v", err)
+	}
+	if c.SQSReceivers < 1 || c.SQSMaxMessages < 1 || c.SQSMaxReceives < 0 {
+		return usage("--sqs-receivers and --sqs-max-messages must be at least 1, --sqs-max-receives at least 0")
 	}
 	return nil
+}
+
+func (c *Config) pollOptions() runner.PollOptions {
+	return runner.PollOptions{Interval: c.PollInterval, Backfill: c.Backfill, StartAfterKey: c.StartAfterKey,
+		LookbackKeys: c.LookbackKeys, Lookback: c.Lookback, Retention: c.StateRetention}
 }
 
 // UsageError is a bad flag or config value (exit status 2).

@@ -258,8 +258,7 @@ func replicate(args []string, stderr io.Writer) int {
 func follow(ctx, writeCtx context.Context, j *job, cfg Config, log zerolog.Logger) error {
 	if j.queue == nil {
 		log.Info().Str("pipeline", j.Pipeline()).Dur("poll_interval", cfg.PollInterval).Bool("backfill", cfg.Backfill).Msg("replication starting")
-		return j.Poll(ctx, writeCtx, runner.PollOptions{Interval: cfg.PollInterval, Backfill: cfg.Backfill,
-			StartAfterKey: cfg.StartAfterKey, LookbackKeys: cfg.LookbackKeys, Lookback: cfg.Lookback, Retention: cfg.StateRetention})
+		return j.Poll(ctx, writeCtx, cfg.pollOptions())
 	}
 	log.Info().Str("pipeline", j.Pipeline()).Str("queue", cfg.SQSQueueURL).Bool("backfill", cfg.Backfill).Msg("replication from SQS notifications starting")
 	since, _ := cfg.sinceTime(time.Now())

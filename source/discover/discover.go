@@ -223,3 +223,21 @@ func ListWith(ctx context.Context, store source.Store, o Options, fn func([]push
 		return fn(sel)
 	})
 }
+
+// ParseSince resolves a --since value at now: "" is no bound, a duration
+// (24h, 90m) is that long before now, and a time is RFC 3339 or one of
+// 2006-01-02T15:04:05, 2006-01-02 15:04:05, 2006-01-02 (UTC).
+func ParseSince(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		return now.Add(-d), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q: expected a duration (24h, 90m) or a time (2024-05-01, 2024-05-01T10:00:00Z)", s)
+}

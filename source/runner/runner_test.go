@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -100,6 +101,64 @@ func TestWanted(t *testing.T) {
 			r := &Runner{opts: Options{ReloadChanged: tt.reload, MaxAttempts: tt.attempts}}
 			if got := r.wanted(obj, tt.progress); got != tt.want {
 				t.Fatalf("wanted = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestPassCompletesEveryTaskOnce: a file named twice in one batch loads
+// once and both tasks complete; a bad file fails under skip-file and the
+// others load; a vanished file is skipped.
+func TestPassCompletesEveryTaskOnce(t *testing.T) {
+	for _, async := range []bool{false, true} {
+		t.Run(fmt.Sprintf("async=%v", async), func(t *testing.T) {
+			st, err := filestore.New(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			store := &vanishingStore{objs: map[string]string{"a.csv": "id\n1\n", "b.csv": "id,x\n2\n", "c.csv": "id\n3\n"}, gone: map[string]bool{"c.csv": true}}
+			r, err := New(Config{
+				Store: store, Target: jsonlines.Writer("test", &out), State: st, Pipeline: "p",
+				Load:    load.Config{Format: format.Options{Format: "auto", Header: true}, Compression: "auto"},
+				Options: Options{Workers: 2, OnError: OnErrorSkipFile, Async: async},
+				Log:     zerolog.Nop(),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var mu sync.Mutex
+			got := map[string][]Outcome{}
+			task := func(key string) Task {
+				return Task{Object: pusher.Object{Key: key, ETag: "e", Size: int64(len(store.objs[key]))}, Done: func(res Result) {
+					mu.Lock()
+					got[key] = append(got[key], res.Outcome)
+					mu.Unlock()
+				}}
+			}
+			feed := func(ctx context.Context, send Send) error {
+				return send(ctx, []Task{task("a.csv"), task("a.csv"), task("b.csv"), task("c.csv")})
+			}
+			sum, err := r.Pass(t.Context(), t.Context(), feed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[string][]Outcome{"a.csv": {Loaded, Loaded}, "b.csv": {Failed}, "c.csv": {Skipped}}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("outcomes %v, want %v", got, want)
+			}
+			if sum.Loaded != 1 || sum.Failed != 1 || sum.Vanished != 1 || len(sum.Errors) != 1 {
+				t.Fatalf("summary %+v", sum)
+			}
+			if out.String() != "{\"id\":\"1\"}\n" {
+				t.Fatalf("output %q", out.String())
+			}
+			pr, err := st.Lookup(t.Context(), "p", []pusher.Object{{Key: "b.csv", ETag: "e"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p := pr["b.csv\x00e"]; p.Status != "failed" || p.Error == "" {
+				t.Fatalf("b.csv state %+v, want failed with its error", p)
 			}
 		})
 	}
