@@ -3,8 +3,8 @@ package main
 import (
 	"fmt"
 	"path"
-	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,9 +53,7 @@ type Config struct {
 	IgnoreUnknownFields bool
 	SystemColumns       bool
 
-	Workers int
-	// ParseWorkers: goroutines parsing one file's blocks (0: half the
-	// CPUs, at most 4; 1: sequential).
+	Workers      int
 	ParseWorkers int
 	BatchRows    int
 	BatchBytes   int
@@ -63,19 +61,11 @@ type Config struct {
 	Pipeline string
 	State    string
 
-	// Since: only objects modified at or after it (a duration back from
-	// now, or an RFC 3339 time).
-	Since string
-	// ReloadChanged loads a changed object (new ETag) again as a new
-	// version; false ignores changes to keys already loaded.
+	Since         string
 	ReloadChanged bool
-	// MaxAttempts: a failed file is retried until it has failed this many
-	// times (0: always; snapshot default).
-	MaxAttempts int
+	MaxAttempts   int
 
-	// Replication.
-	// Async: push chunks through the async pusher (parse queue, per-file
-	// progress, in-flight byte budget) instead of writing in the reader.
+	// Replication (Async: through the async pusher).
 	Async           bool
 	InflightBytes   int
 	PollInterval    time.Duration
@@ -86,8 +76,7 @@ type Config struct {
 	StateRetention  time.Duration
 	ShutdownTimeout time.Duration
 
-	// SQS-driven replication (SQSQueueURL set): follow S3 event
-	// notifications instead of polling.
+	// SQS-driven replication (SQSQueueURL set).
 	SQSQueueURL    string
 	SQSEndpoint    string
 	SQSWait        time.Duration
@@ -172,94 +161,44 @@ func isPostgresURL(s string) bool {
 		strings.Contains(s, "host=") || strings.Contains(s, "dbname=")
 }
 
-// Validate checks the config and fills defaults.
+// Validate checks the config and fills defaults; the components' own
+// Validate methods check what they take.
 func (c *Config) Validate() error {
-	if c.Source == "" {
+	switch {
+	case c.Source == "":
 		return usage("--source is required (a directory, file:///path or s3://bucket/prefix)")
-	}
-	if strings.HasPrefix(c.Source, "s3://") {
-		if strings.TrimPrefix(c.Source, "s3://") == "" {
-			return usage("--source %q: no bucket", c.Source)
-		}
-	} else if strings.Contains(c.Source, "://") && !strings.HasPrefix(c.Source, "file://") {
+	case c.Source == "s3://":
+		return usage("--source %q: no bucket", c.Source)
+	case strings.Contains(c.Source, "://") && !strings.HasPrefix(c.Source, "s3://") && !strings.HasPrefix(c.Source, "file://"):
 		return usage("--source %q: expected a directory, file:///path or s3://bucket/prefix", c.Source)
 	}
-	if err := (discover.Filter{Include: c.Include, Exclude: c.Exclude}).Validate(); err != nil {
-		return &UsageError{Err: err}
+	for _, e := range []struct {
+		flag    string
+		v       *string
+		allowed []string // the first is the default
+	}{
+		{"--format", &c.Format, []string{"auto", format.CSV, format.TSV, format.JSONL, format.JSON, format.Lines, format.Parquet}},
+		{"--compression", &c.Compression, []string{compress.Auto, compress.None, compress.Gzip, compress.Zstd}},
+		{"--on-error", &c.OnError, []string{string(runner.OnErrorAbort), string(runner.OnErrorSkipRecord), string(runner.OnErrorSkipFile)}},
+		{"--invalid-utf8", &c.InvalidUTF8, []string{"replace", "reject"}},
+		{"--timestamp-format", &c.TimestampFormat, []string{"auto", "epoch_s", "epoch_ms"}},
+		{"--unknown-fields", &c.UnknownFields, []string{"error", "ignore", "extra"}},
+	} {
+		if *e.v == "" {
+			*e.v = e.allowed[0]
+		}
+		if !slices.Contains(e.allowed, *e.v) {
+			n := len(e.allowed) - 1
+			return usage("%s %q: expected %s or %s", e.flag, *e.v, strings.Join(e.allowed[:n], ", "), e.allowed[n])
+		}
 	}
-	switch c.Format {
-	case "", "auto":
-		c.Format = "auto"
-	case format.CSV, format.TSV, format.JSONL, format.JSON, format.Lines, format.Parquet:
-	default:
-		return usage("--format %q: expected auto, csv, tsv, jsonl, json, lines or parquet", c.Format)
+	if d, ok := map[string]string{`\t`: "\t", "tab": "\t"}[c.CSVDelimiter]; ok {
+		c.CSVDelimiter = d
 	}
-	for _, b := range []struct{ flag, v string }{{"--csv-quote", c.CSVQuote}, {"--csv-escape", c.CSVEscape}, {"--csv-comment", c.CSVComment}} {
+	for _, b := range []struct{ flag, v string }{{"--csv-delimiter", c.CSVDelimiter}, {"--csv-quote", c.CSVQuote}, {"--csv-escape", c.CSVEscape}, {"--csv-comment", c.CSVComment}} {
 		if len(b.v) > 1 {
 			return usage("%s %q: must be one byte", b.flag, b.v)
 		}
-	}
-	if c.SkipRows < 0 {
-		return usage("--skip-rows must not be negative")
-	}
-	if c.LinesRegex != "" && c.LinesPreset != "" {
-		return usage("--lines-regex and --lines-preset exclude each other")
-	}
-	if c.LinesRegex != "" {
-		if _, err := regexp.Compile(c.LinesRegex); err != nil {
-			return usage("--lines-regex: %v", err)
-		}
-	}
-	switch c.OnError {
-	case "":
-		c.OnError = string(runner.OnErrorAbort)
-	case string(runner.OnErrorAbort), string(runner.OnErrorSkipRecord), string(runner.OnErrorSkipFile):
-	default:
-		return usage("--on-error %q: expected abort, skip-record or skip-file", c.OnError)
-	}
-	switch c.InvalidUTF8 {
-	case "":
-		c.InvalidUTF8 = "replace"
-	case "replace", "reject":
-	default:
-		return usage("--invalid-utf8 %q: expected replace or reject", c.InvalidUTF8)
-	}
-	switch c.TimestampFormat {
-	case "", "auto":
-		c.TimestampFormat = "auto"
-	case "epoch_s", "epoch_ms":
-	default:
-		return usage("--timestamp-format %q: expected auto, epoch_s or epoch_ms", c.TimestampFormat)
-	}
-	switch c.UnknownFields {
-	case "":
-		c.UnknownFields = "error"
-	case "error", "ignore", "extra":
-	default:
-		return usage("--unknown-fields %q: expected error, ignore or extra", c.UnknownFields)
-	}
-	if c.ExtraColumn == "" {
-		c.ExtraColumn = "_extra"
-	}
-	if c.MaxRecordBytes < 0 {
-		return usage("--max-record-bytes must not be negative")
-	}
-	switch c.Compression {
-	case "":
-		c.Compression = compress.Auto
-	case compress.Auto, compress.None, compress.Gzip, compress.Zstd:
-	default:
-		return usage("--compression %q: expected auto, none, gzip or zstd", c.Compression)
-	}
-	if len(c.CSVDelimiter) > 1 {
-		if d, ok := map[string]string{`\t`: "\t", "tab": "\t"}[c.CSVDelimiter]; ok {
-			c.CSVDelimiter = d
-		} else {
-			return usage("--csv-delimiter %q: must be one byte", c.CSVDelimiter)
-		}
-	}
-	if c.CSVDelimiter == "\"" || c.CSVDelimiter == "\n" || c.CSVDelimiter == "\r" {
-		return usage("--csv-delimiter %q is not allowed", c.CSVDelimiter)
 	}
 	if c.Columns != "" {
 		if _, err := postgres.ParseColumns(c.Columns); err != nil {
@@ -269,30 +208,27 @@ func (c *Config) Validate() error {
 	if !c.CSVHeader && c.Columns == "" && (c.Format == format.CSV || c.Format == format.TSV || c.Format == "auto") {
 		return usage("--csv-header=false needs --columns to name the columns")
 	}
+	if c.ExtraColumn == "" {
+		c.ExtraColumn = "_extra"
+	}
 	kind, err := targetKind(c.Target)
 	if err != nil {
 		return err
 	}
+	switch {
+	case kind == targetPostgres && c.Table == "":
+		c.Table = postgres.DefaultTable(lastElement(c.Source))
+	case kind != targetPostgres && c.Table != "":
+		return usage("--table is for a PostgreSQL target")
+	case kind != targetPostgres && c.RejectsFile == "" && c.OnError == string(runner.OnErrorSkipRecord):
+		c.RejectsFile = "ferry-rejects.jsonl"
+	case kind == targetPostgres && c.RejectsFile != "":
+		return usage("--rejects-file is for non-PostgreSQL targets; PostgreSQL keeps rejects in ferry.rejects")
+	}
 	if kind == targetPostgres {
-		if c.Table == "" {
-			c.Table = postgres.DefaultTable(lastElement(c.Source))
-		}
 		if _, err := postgres.ParseTable(c.Table); err != nil {
 			return &UsageError{Err: err}
 		}
-	} else if c.Table != "" {
-		return usage("--table is for a PostgreSQL target")
-	} else if c.RejectsFile == "" && c.OnError == string(runner.OnErrorSkipRecord) {
-		c.RejectsFile = "ferry-rejects.jsonl"
-	}
-	if kind == targetPostgres && c.RejectsFile != "" {
-		return usage("--rejects-file is for non-PostgreSQL targets; PostgreSQL keeps rejects in ferry.rejects")
-	}
-	if _, err := c.sinceTime(time.Now()); err != nil {
-		return err
-	}
-	if c.MaxAttempts < 0 {
-		return usage("--max-attempts must not be negative")
 	}
 	if c.Workers == 0 {
 		c.Workers = runtime.NumCPU()
@@ -303,13 +239,30 @@ func (c *Config) Validate() error {
 		// 1, which measured faster and smaller there.
 		c.ParseWorkers = max(1, min(runtime.GOMAXPROCS(0)/2, 4))
 	}
-	if c.ParseWorkers < 0 {
-		return usage("--parse-workers must not be negative")
+	if c.ParseWorkers < 0 || c.MaxAttempts < 0 {
+		return usage("--parse-workers and --max-attempts must not be negative")
 	}
-	if c.Workers < 0 || c.BatchRows < 0 || c.BatchBytes < 0 {
-		return usage("--workers, --batch-rows and --batch-bytes must not be negative")
+	since, err := c.sinceTime(time.Now())
+	if err != nil {
+		return err
+	}
+	if err := formatOptions(*c).Validate(); err != nil {
+		return usage("%v", err)
+	}
+	o := c.runnerOptions(since)
+	if err := o.Validate(); err != nil {
+		return usage("%v", err)
 	}
 	return nil
+}
+
+// runnerOptions is the engine's policy.
+func (c *Config) runnerOptions(since time.Time) runner.Options {
+	return runner.Options{
+		Filter: discover.Filter{Include: c.Include, Exclude: c.Exclude}, Since: since,
+		OnError: runner.OnError(c.OnError), MaxAttempts: c.MaxAttempts, ReloadChanged: c.ReloadChanged,
+		Workers: c.Workers, Async: c.Async, InflightBytes: int64(c.InflightBytes),
+	}
 }
 
 // lastElement is the last path element of a source location.

@@ -4,18 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 
 	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source"
-	"github.com/ferrydata/ferry/source/discover"
 	"github.com/ferrydata/ferry/source/format"
 	"github.com/ferrydata/ferry/source/load"
 	"github.com/ferrydata/ferry/source/local"
@@ -148,11 +145,7 @@ func open(ctx context.Context, cfg Config, log zerolog.Logger) (_ *job, err erro
 		Store: j.store, Target: target, State: st, Pipeline: pipeline, Log: log,
 		Load: load.Config{Format: formatOptions(cfg), Compression: cfg.Compression,
 			SkipRecords: cfg.OnError == string(runner.OnErrorSkipRecord), MaxRejects: cfg.MaxRejects, ParseWorkers: cfg.ParseWorkers},
-		Options: runner.Options{
-			Filter: discover.Filter{Include: cfg.Include, Exclude: cfg.Exclude}, Since: since,
-			OnError: runner.OnError(cfg.OnError), MaxAttempts: cfg.MaxAttempts, ReloadChanged: cfg.ReloadChanged,
-			Workers: cfg.Workers, Async: cfg.Async, InflightBytes: int64(cfg.InflightBytes),
-		},
+		Options: cfg.runnerOptions(since),
 	})
 	return j, err
 }
@@ -206,55 +199,17 @@ func formatOptions(cfg Config) format.Options {
 	return fo
 }
 
-// connect opens a pool and checks the server answers, so a wrong URL or a
-// down server fails at once with a one-line reason.
+// connect opens a pool and checks the server answers.
 func (j *job) connect(ctx context.Context, url string, maxConns int) (*pgxpool.Pool, error) {
-	pc, err := pgxpool.ParseConfig(url)
+	pool, err := pgstate.Connect(ctx, url, maxConns)
+	if errors.Is(err, pgstate.ErrBadURL) {
+		return nil, &UsageError{Err: err}
+	}
 	if err != nil {
-		return nil, &UsageError{Err: fmt.Errorf("invalid PostgreSQL URL: %v", redact(err))}
-	}
-	pc.MaxConns = int32(max(maxConns, 4))
-	if pc.ConnConfig.ConnectTimeout == 0 {
-		pc.ConnConfig.ConnectTimeout = 10 * time.Second
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, pc)
-	if err != nil {
-		return nil, fmt.Errorf("cannot connect to PostgreSQL: %v", redact(err))
-	}
-	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	if err := pool.Ping(pctx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("cannot connect to PostgreSQL at %s:%d/%s: %v", pc.ConnConfig.Host, pc.ConnConfig.Port, pc.ConnConfig.Database, pgReason(err))
+		return nil, err
 	}
 	j.closers = append(j.closers, pool.Close)
 	return pool, nil
-}
-
-// pgReason reduces a connection error to its cause.
-func pgReason(err error) string {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return pgErr.Message
-	}
-	var opErr *net.OpError
-	if errors.As(err, &opErr) {
-		return opErr.Err.Error()
-	}
-	return redact(err)
-}
-
-// redact removes a password that an error message may quote.
-func redact(err error) string {
-	s := err.Error()
-	if i := strings.Index(s, "password="); i >= 0 {
-		end := strings.IndexAny(s[i:], " '\"")
-		if end < 0 {
-			end = len(s) - i
-		}
-		s = s[:i] + "password=xxxxx" + s[i+end:]
-	}
-	return s
 }
 
 // Close releases the job's resources: the target, then the state, then

@@ -13,9 +13,11 @@
 package format
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"path"
+	"regexp"
 	"strings"
 
 	"github.com/ferrydata/ferry/pusher"
@@ -74,6 +76,36 @@ type Options struct {
 	// at a position uses it instead of reading and discarding the bytes
 	// before it (the loader sets it for uncompressed files).
 	Seek func(off int64) (io.Reader, error)
+}
+
+// Validate checks the options a user sets (before WithDefaults): a known
+// format ("auto" or "" included), no negative counts, and at most one of
+// Regex and Preset, which must compile or exist. Presets are checked by
+// the lines package when it reads.
+func (o Options) Validate() error {
+	switch o.Format {
+	case "", "auto", CSV, TSV, JSONL, JSON, Lines, Parquet:
+	default:
+		return fmt.Errorf("format %q: expected auto, csv, tsv, jsonl, json, lines or parquet", o.Format)
+	}
+	switch {
+	case o.SkipRows < 0:
+		return errors.New("skip rows must not be negative")
+	case o.MaxRecordBytes < 0:
+		return errors.New("max record bytes must not be negative")
+	case o.BatchRows < 0 || o.BatchBytes < 0:
+		return errors.New("batch rows and batch bytes must not be negative")
+	case o.Delimiter == '"' || o.Delimiter == '\n' || o.Delimiter == '\r':
+		return fmt.Errorf("CSV delimiter %q is not allowed", o.Delimiter)
+	case o.Regex != "" && o.Preset != "":
+		return errors.New("a lines regex and a lines preset exclude each other")
+	}
+	if o.Regex != "" {
+		if _, err := regexp.Compile(o.Regex); err != nil {
+			return fmt.Errorf("lines regex: %v", err)
+		}
+	}
+	return nil
 }
 
 // Defaults for Options.
@@ -140,7 +172,8 @@ func Detect(key string) (string, error) {
 	return "", fmt.Errorf("cannot tell the format of %q from its extension; set --format", key)
 }
 
-// newFunc is set by the format packages' registration (see register.go).
+// readers are the stream formats, registered by the format packages
+// (csv, jsonl, json, lines) from init.
 var readers = map[string]func(r io.Reader, o Options, start pusher.Position) (Reader, error){}
 
 // Register makes a format available to New. Format packages call it from
