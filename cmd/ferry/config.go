@@ -16,74 +16,42 @@ import (
 	"github.com/ferrydata/ferry/targets/postgres"
 )
 
-// Config is a job as the flags and the config file say it: what to read,
-// how, where to, and the engine's policy. open builds the parts from it.
+// Config is a job as the flags and the config file say it. The flags
+// bind straight into the components' own configurations where there is
+// one (format, engine, polling, SQS); open builds the parts from it.
 type Config struct {
 	Source      string
 	S3Endpoint  string
 	S3PathStyle bool
 	Include     []string
 	Exclude     []string
+	Since       string
 
-	Format           string
-	Compression      string
-	CSVHeader        bool
-	CSVDelimiter     string
-	CSVQuote         string
-	CSVEscape        string
-	CSVComment       string
-	SkipRows         int
-	NullString       string
-	Columns          string
-	JSONRecordsField string
-	LinesRegex       string
-	LinesPreset      string
-	MaxRecordBytes   int
-
-	OnError         string
-	MaxRejects      int
-	RejectsFile     string
-	InvalidUTF8     string
-	TimestampFormat string
-	UnknownFields   string
-	ExtraColumn     string
+	Format       format.Options // Format "auto": by extension
+	Compression  string
+	Columns      string // 'name [type], ...'
+	ParseWorkers int
 
 	Target              string
 	Table               string
+	Pipeline            string
+	State               string
+	RejectsFile         string
+	MaxRejects          int
+	InvalidUTF8         string
+	TimestampFormat     string
+	UnknownFields       string
+	ExtraColumn         string
 	IgnoreUnknownFields bool
 	SystemColumns       bool
 
-	Workers      int
-	ParseWorkers int
-	BatchRows    int
-	BatchBytes   int
-
-	Pipeline string
-	State    string
-
-	Since         string
-	ReloadChanged bool
-	MaxAttempts   int
-
-	// Replication (Async: through the async pusher).
-	Async           bool
-	InflightBytes   int
-	PollInterval    time.Duration
-	Backfill        bool
-	StartAfterKey   bool
-	LookbackKeys    int
-	Lookback        time.Duration
-	StateRetention  time.Duration
+	Runner          runner.Options // Filter and Since are set by Validate
+	Poll            runner.PollOptions
 	ShutdownTimeout time.Duration
-
-	// SQS-driven replication (SQSQueueURL set).
-	SQSQueueURL    string
-	SQSEndpoint    string
-	SQSWait        time.Duration
-	SQSReceivers   int
-	SQSVisibility  time.Duration
-	SQSMaxReceives int
-	SQSMaxMessages int
+	SQS             sqs.Config // replicate --sqs-queue-url
+	SQSReceivers    int
+	SQSMaxReceives  int
+	SQSMaxMessages  int
 }
 
 // sinceTime resolves Since at now.
@@ -97,30 +65,25 @@ func (c *Config) sinceTime(now time.Time) (time.Time, error) {
 
 // ValidateReplication checks the replication settings.
 func (c *Config) ValidateReplication() error {
-	if err := c.pollOptions().Validate(); err != nil {
+	if err := c.Poll.Validate(); err != nil {
 		return usage("%v", err)
 	}
 	if c.ShutdownTimeout < 0 {
 		return usage("--shutdown-timeout must not be negative")
 	}
-	if c.SQSQueueURL == "" {
+	if c.SQS.QueueURL == "" {
 		return nil
 	}
 	if !strings.HasPrefix(c.Source, "s3://") {
 		return usage("--sqs-queue-url needs an s3:// --source (the bucket whose notifications the queue receives)")
 	}
-	if err := (sqs.Config{QueueURL: c.SQSQueueURL, Endpoint: c.SQSEndpoint, Wait: c.SQSWait, Visibility: c.SQSVisibility}).Validate(); err != nil {
+	if err := c.SQS.Validate(); err != nil {
 		return usage("%v", err)
 	}
 	if c.SQSReceivers < 1 || c.SQSMaxMessages < 1 || c.SQSMaxReceives < 0 {
 		return usage("--sqs-receivers and --sqs-max-messages must be at least 1, --sqs-max-receives at least 0")
 	}
 	return nil
-}
-
-func (c *Config) pollOptions() runner.PollOptions {
-	return runner.PollOptions{Interval: c.PollInterval, Backfill: c.Backfill, StartAfterKey: c.StartAfterKey,
-		LookbackKeys: c.LookbackKeys, Lookback: c.Lookback, Retention: c.StateRetention}
 }
 
 // UsageError is a bad flag or config value (exit status 2).
@@ -177,9 +140,7 @@ func (c *Config) Validate() error {
 		v       *string
 		allowed []string // the first is the default
 	}{
-		{"--format", &c.Format, []string{"auto", format.CSV, format.TSV, format.JSONL, format.JSON, format.Lines, format.Parquet}},
 		{"--compression", &c.Compression, []string{compress.Auto, compress.None, compress.Gzip, compress.Zstd}},
-		{"--on-error", &c.OnError, []string{string(runner.OnErrorAbort), string(runner.OnErrorSkipRecord), string(runner.OnErrorSkipFile)}},
 		{"--invalid-utf8", &c.InvalidUTF8, []string{"replace", "reject"}},
 		{"--timestamp-format", &c.TimestampFormat, []string{"auto", "epoch_s", "epoch_ms"}},
 		{"--unknown-fields", &c.UnknownFields, []string{"error", "ignore", "extra"}},
@@ -192,20 +153,15 @@ func (c *Config) Validate() error {
 			return usage("%s %q: expected %s or %s", e.flag, *e.v, strings.Join(e.allowed[:n], ", "), e.allowed[n])
 		}
 	}
-	if d, ok := map[string]string{`\t`: "\t", "tab": "\t"}[c.CSVDelimiter]; ok {
-		c.CSVDelimiter = d
-	}
-	for _, b := range []struct{ flag, v string }{{"--csv-delimiter", c.CSVDelimiter}, {"--csv-quote", c.CSVQuote}, {"--csv-escape", c.CSVEscape}, {"--csv-comment", c.CSVComment}} {
-		if len(b.v) > 1 {
-			return usage("%s %q: must be one byte", b.flag, b.v)
-		}
-	}
 	if c.Columns != "" {
 		if _, err := postgres.ParseColumns(c.Columns); err != nil {
 			return &UsageError{Err: err}
 		}
 	}
-	if !c.CSVHeader && c.Columns == "" && (c.Format == format.CSV || c.Format == format.TSV || c.Format == "auto") {
+	if c.Format.Format == "" {
+		c.Format.Format = "auto"
+	}
+	if !c.Format.Header && c.Columns == "" && (c.Format.Format == format.CSV || c.Format.Format == format.TSV || c.Format.Format == "auto") {
 		return usage("--csv-header=false needs --columns to name the columns")
 	}
 	if c.ExtraColumn == "" {
@@ -220,7 +176,7 @@ func (c *Config) Validate() error {
 		c.Table = postgres.DefaultTable(lastElement(c.Source))
 	case kind != targetPostgres && c.Table != "":
 		return usage("--table is for a PostgreSQL target")
-	case kind != targetPostgres && c.RejectsFile == "" && c.OnError == string(runner.OnErrorSkipRecord):
+	case kind != targetPostgres && c.RejectsFile == "" && c.Runner.OnError == runner.OnErrorSkipRecord:
 		c.RejectsFile = "ferry-rejects.jsonl"
 	case kind == targetPostgres && c.RejectsFile != "":
 		return usage("--rejects-file is for non-PostgreSQL targets; PostgreSQL keeps rejects in ferry.rejects")
@@ -230,8 +186,8 @@ func (c *Config) Validate() error {
 			return &UsageError{Err: err}
 		}
 	}
-	if c.Workers == 0 {
-		c.Workers = runtime.NumCPU()
+	if c.Runner.Workers == 0 {
+		c.Runner.Workers = runtime.NumCPU()
 	}
 	if c.ParseWorkers == 0 {
 		// Half the CPUs, at most 4: the rest decompress, encode for COPY
@@ -239,30 +195,22 @@ func (c *Config) Validate() error {
 		// 1, which measured faster and smaller there.
 		c.ParseWorkers = max(1, min(runtime.GOMAXPROCS(0)/2, 4))
 	}
-	if c.ParseWorkers < 0 || c.MaxAttempts < 0 {
-		return usage("--parse-workers and --max-attempts must not be negative")
+	if c.ParseWorkers < 0 {
+		return usage("--parse-workers must not be negative")
 	}
 	since, err := c.sinceTime(time.Now())
 	if err != nil {
 		return err
 	}
-	if err := formatOptions(*c).Validate(); err != nil {
+	if err := c.Format.Validate(); err != nil {
 		return usage("%v", err)
 	}
-	o := c.runnerOptions(since)
-	if err := o.Validate(); err != nil {
+	c.Runner.Filter = discover.Filter{Include: c.Include, Exclude: c.Exclude}
+	c.Runner.Since = since
+	if err := c.Runner.Validate(); err != nil {
 		return usage("%v", err)
 	}
 	return nil
-}
-
-// runnerOptions is the engine's policy.
-func (c *Config) runnerOptions(since time.Time) runner.Options {
-	return runner.Options{
-		Filter: discover.Filter{Include: c.Include, Exclude: c.Exclude}, Since: since,
-		OnError: runner.OnError(c.OnError), MaxAttempts: c.MaxAttempts, ReloadChanged: c.ReloadChanged,
-		Workers: c.Workers, Async: c.Async, InflightBytes: int64(c.InflightBytes),
-	}
 }
 
 // lastElement is the last path element of a source location.

@@ -5,11 +5,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ferrydata/ferry/source/format"
+	"github.com/ferrydata/ferry/source/runner"
 )
 
 func TestValidate(t *testing.T) {
 	base := func() Config {
-		return Config{Source: "./data", CSVHeader: true, Target: "stdout"}
+		return Config{Source: "./data", Format: format.Options{Header: true}, Target: "stdout"}
 	}
 	tests := []struct {
 		name    string
@@ -18,7 +21,7 @@ func TestValidate(t *testing.T) {
 		check   func(t *testing.T, c Config)
 	}{
 		{"defaults", func(c *Config) {}, "", func(t *testing.T, c Config) {
-			if c.Format != "auto" || c.Compression != "auto" || c.Workers < 1 {
+			if c.Format.Format != "auto" || c.Compression != "auto" || c.Runner.Workers < 1 || c.Runner.OnError != runner.OnErrorAbort {
 				t.Fatalf("%+v", c)
 			}
 		}},
@@ -27,25 +30,20 @@ func TestValidate(t *testing.T) {
 				t.Fatalf("table %q", c.Table)
 			}
 		}},
-		{"tab delimiter", func(c *Config) { c.CSVDelimiter = `\t` }, "", func(t *testing.T, c Config) {
-			if c.CSVDelimiter != "\t" {
-				t.Fatalf("delimiter %q", c.CSVDelimiter)
-			}
-		}},
 		{"no source", func(c *Config) { c.Source = "" }, "--source is required", nil},
 		{"bad scheme", func(c *Config) { c.Source = "gs://b" }, "expected a directory", nil},
 		{"no bucket", func(c *Config) { c.Source = "s3://" }, "no bucket", nil},
-		{"bad format", func(c *Config) { c.Format = "xml" }, "--format", nil},
+		{"bad format", func(c *Config) { c.Format.Format = "xml" }, `format "xml"`, nil},
 		{"bad compression", func(c *Config) { c.Compression = "bz2" }, "--compression", nil},
-		{"long delimiter", func(c *Config) { c.CSVDelimiter = ";;" }, "one byte", nil},
-		{"quote delimiter", func(c *Config) { c.CSVDelimiter = `"` }, "not allowed", nil},
-		{"headerless without columns", func(c *Config) { c.CSVHeader = false }, "--columns", nil},
+		{"quote delimiter", func(c *Config) { c.Format.Delimiter = '"' }, "not allowed", nil},
+		{"headerless without columns", func(c *Config) { c.Format.Header = false }, "--columns", nil},
+		{"bad on-error", func(c *Config) { c.Runner.OnError = "ignore" }, "on-error", nil},
 		{"bad target", func(c *Config) { c.Target = "mysql://x" }, "--target", nil},
 		{"file target without path", func(c *Config) { c.Target = "file:" }, "needs a path", nil},
 		{"table without postgres", func(c *Config) { c.Table = "t" }, "--table is for", nil},
 		{"bad table", func(c *Config) { c.Target = "postgres://x"; c.Table = "a.b.c" }, "[schema.]name", nil},
 		{"bad glob", func(c *Config) { c.Include = []string{"[a"} }, "[a", nil},
-		{"negative workers", func(c *Config) { c.Workers = -1 }, "negative", nil},
+		{"negative workers", func(c *Config) { c.Runner.Workers = -1 }, "negative", nil},
 		{"bad columns", func(c *Config) { c.Columns = `"x` }, "unterminated", nil},
 	}
 	for _, tt := range tests {
@@ -89,15 +87,15 @@ func TestSinceTime(t *testing.T) {
 }
 
 func TestValidateReplication(t *testing.T) {
-	ok := Config{PollInterval: time.Second}
+	ok := Config{Poll: runner.PollOptions{Interval: time.Second}}
 	if err := ok.ValidateReplication(); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []Config{
 		{},
-		{PollInterval: time.Second, StartAfterKey: true},
-		{PollInterval: time.Second, Lookback: -time.Second},
-		{PollInterval: time.Second, StartAfterKey: true, Lookback: time.Hour, StateRetention: time.Minute},
+		{Poll: runner.PollOptions{Interval: time.Second, StartAfterKey: true}},
+		{Poll: runner.PollOptions{Interval: time.Second, Lookback: -time.Second}},
+		{Poll: runner.PollOptions{Interval: time.Second, StartAfterKey: true, Lookback: time.Hour, Retention: time.Minute}},
 	} {
 		if err := c.ValidateReplication(); err == nil {
 			t.Errorf("%+v accepted", c)

@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/ferrydata/ferry/source/format/lines"
+	"github.com/ferrydata/ferry/source/runner"
 )
 
 var errHelp = errors.New("help")
@@ -41,23 +42,61 @@ func (l listFlag) String() string {
 func (l listFlag) Set(s string) error { *l.v = append(*l.v, s); return nil }
 
 // sizeFlag is a byte count: 1048576, 64KiB, 8MiB, 1GiB, 10MB.
-type sizeFlag struct{ v *int }
+type sizeFlag[T int | int64] struct{ v *T }
 
-func (s sizeFlag) String() string {
+func (s sizeFlag[T]) String() string {
 	if s.v == nil {
 		return "0"
 	}
-	return strconv.Itoa(*s.v)
+	return strconv.FormatInt(int64(*s.v), 10)
 }
 
-func (s sizeFlag) Set(v string) error {
+func (s sizeFlag[T]) Set(v string) error {
 	n, err := parseSize(v)
-	if err != nil {
-		return err
+	if err == nil {
+		*s.v = T(n)
 	}
-	*s.v = n
+	return err
+}
+
+// byteFlag is one byte (CSV delimiter, quote, escape, comment); a tab may
+// be written \t or tab where tab allows it.
+type byteFlag struct {
+	v   *byte
+	tab bool
+}
+
+func (b byteFlag) String() string {
+	if b.v == nil || *b.v == 0 {
+		return ""
+	}
+	return string(*b.v)
+}
+
+func (b byteFlag) Set(s string) error {
+	if b.tab && (s == `\t` || s == "tab") {
+		s = "\t"
+	}
+	if len(s) > 1 {
+		return errors.New("must be one byte")
+	}
+	*b.v = 0
+	if s != "" {
+		*b.v = s[0]
+	}
 	return nil
 }
+
+// textFlag is a string of a named type (runner.OnError).
+type textFlag[T ~string] struct{ v *T }
+
+func (t textFlag[T]) String() string {
+	if t.v == nil {
+		return ""
+	}
+	return string(*t.v)
+}
+func (t textFlag[T]) Set(s string) error { *t.v = T(s); return nil }
 
 func parseSize(v string) (int, error) {
 	units := []struct {
@@ -98,20 +137,20 @@ func newFlags(command string, stderr io.Writer) (*flag.FlagSet, *options) {
 	fs.Var(listFlag{&c.Include}, "include", "load only keys matching this `glob` (relative to the prefix; * within a segment, ** across /); repeatable")
 	fs.Var(listFlag{&c.Exclude}, "exclude", "skip keys matching this `glob`; repeatable")
 
-	fs.StringVar(&c.Format, "format", "auto", "file format: auto (by extension), csv, tsv, jsonl, json, lines or parquet")
+	fs.StringVar(&c.Format.Format, "format", "auto", "file format: auto (by extension), csv, tsv, jsonl, json, lines or parquet")
 	fs.StringVar(&c.Compression, "compression", "auto", "auto (extension and magic bytes), none, gzip or zstd")
-	fs.BoolVar(&c.CSVHeader, "csv-header", true, "the first CSV row names the columns (false: name them with --columns)")
-	fs.StringVar(&c.CSVDelimiter, "csv-delimiter", "", "CSV field delimiter, one byte (default , for csv, tab for tsv; \\t accepted)")
-	fs.StringVar(&c.CSVQuote, "csv-quote", "", "CSV quote character, one byte (default \")")
-	fs.StringVar(&c.CSVEscape, "csv-escape", "", "CSV escape character inside quotes, e.g. \\ (default: none, a doubled quote is a quote)")
-	fs.StringVar(&c.CSVComment, "csv-comment", "", "lines starting with this byte are skipped (default: none)")
-	fs.IntVar(&c.SkipRows, "skip-rows", 0, "CSV/TSV: drop this many lines at the start of each file, before the header")
-	fs.StringVar(&c.JSONRecordsField, "json-records-field", "", "json: dotted path to the array of records in each document (e.g. Records, data.items); default: a top-level array, else the document is one record")
-	fs.StringVar(&c.LinesRegex, "lines-regex", "", "lines: RE2 pattern whose named groups become columns; a line that does not match is a bad record")
-	fs.StringVar(&c.LinesPreset, "lines-preset", "", "lines: a ready-made pattern: "+strings.Join(linesPresets(), ", "))
-	c.MaxRecordBytes = 16 << 20
-	fs.Var(sizeFlag{&c.MaxRecordBytes}, "max-record-bytes", "a record (line, CSV row, JSON element) longer than this is a bad record (default 16MiB)")
-	fs.StringVar(&c.NullString, "null-string", "", "an unquoted CSV field equal to this is NULL (default: empty unquoted field)")
+	fs.BoolVar(&c.Format.Header, "csv-header", true, "the first CSV row names the columns (false: name them with --columns)")
+	fs.Var(byteFlag{&c.Format.Delimiter, true}, "csv-delimiter", "CSV field delimiter, one byte (default , for csv, tab for tsv; \\t accepted)")
+	fs.Var(byteFlag{&c.Format.Quote, false}, "csv-quote", "CSV quote character, one byte (default \")")
+	fs.Var(byteFlag{&c.Format.Escape, false}, "csv-escape", "CSV escape character inside quotes, e.g. \\ (default: none, a doubled quote is a quote)")
+	fs.Var(byteFlag{&c.Format.Comment, false}, "csv-comment", "lines starting with this byte are skipped (default: none)")
+	fs.IntVar(&c.Format.SkipRows, "skip-rows", 0, "CSV/TSV: drop this many lines at the start of each file, before the header")
+	fs.StringVar(&c.Format.RecordsField, "json-records-field", "", "json: dotted path to the array of records in each document (e.g. Records, data.items); default: a top-level array, else the document is one record")
+	fs.StringVar(&c.Format.Regex, "lines-regex", "", "lines: RE2 pattern whose named groups become columns; a line that does not match is a bad record")
+	fs.StringVar(&c.Format.Preset, "lines-preset", "", "lines: a ready-made pattern: "+strings.Join(linesPresets(), ", "))
+	c.Format.MaxRecordBytes = 16 << 20
+	fs.Var(sizeFlag[int]{&c.Format.MaxRecordBytes}, "max-record-bytes", "a record (line, CSV row, JSON element) longer than this is a bad record (default 16MiB)")
+	fs.StringVar(&c.Format.NullString, "null-string", "", "an unquoted CSV field equal to this is NULL (default: empty unquoted field)")
 	fs.StringVar(&c.Columns, "columns", "", "columns as 'name [type], ...': names CSV columns without a header, sets types of a created table")
 
 	fs.StringVar(&c.Target, "target", "stdout", "stdout, file:PATH (JSON lines appended) or a PostgreSQL URL")
@@ -126,43 +165,44 @@ func newFlags(command string, stderr io.Writer) (*flag.FlagSet, *options) {
 	if command == "replicate" {
 		onError = "skip-file"
 	}
-	fs.StringVar(&c.OnError, "on-error", onError, onErrorDoc)
+	c.Runner.OnError = runner.OnError(onError)
+	fs.Var(textFlag[runner.OnError]{&c.Runner.OnError}, "on-error", onErrorDoc)
 	fs.IntVar(&c.MaxRejects, "max-rejects", 1000, "skip-record: a file with more rejected records than this fails (-1: no limit)")
 	fs.StringVar(&c.RejectsFile, "rejects-file", "", "skip-record with a stdout or file target: JSON-lines file for rejected records (default ferry-rejects.jsonl)")
 	fs.BoolVar(&c.SystemColumns, "system-columns", false, "add _ferry_file (text) and _ferry_record (bigint, record ordinal in the file)")
 
-	fs.IntVar(&c.Workers, "workers", 0, "files loaded in parallel (default: number of CPUs)")
+	fs.IntVar(&c.Runner.Workers, "workers", 0, "files loaded in parallel (default: number of CPUs)")
 	fs.IntVar(&c.ParseWorkers, "parse-workers", 0, "goroutines parsing blocks of one CSV, TSV, JSON-lines or lines file in parallel (default: half the CPUs, at most 4; 1: sequential)")
-	fs.IntVar(&c.BatchRows, "batch-rows", 100_000, "records per chunk (one COPY and transaction)")
-	c.BatchBytes = 8 << 20
-	fs.Var(sizeFlag{&c.BatchBytes}, "batch-bytes", "bytes per chunk, e.g. 8MiB (default 8MiB)")
+	fs.IntVar(&c.Format.BatchRows, "batch-rows", 100_000, "records per chunk (one COPY and transaction)")
+	c.Format.BatchBytes = 8 << 20
+	fs.Var(sizeFlag[int]{&c.Format.BatchBytes}, "batch-bytes", "bytes per chunk, e.g. 8MiB (default 8MiB)")
 
 	fs.StringVar(&c.Pipeline, "pipeline", "", "name of the job's progress state (default: derived from source, target and table)")
 	fs.StringVar(&c.State, "state", "", "where progress is kept: default the target database (schema ferry) for PostgreSQL, else the directory .ferry; a directory or a PostgreSQL URL")
 
 	fs.StringVar(&c.Since, "since", "", "only objects modified at or after this: a duration back from now (24h) or a time (2024-05-01T00:00:00Z)")
-	fs.BoolVar(&c.ReloadChanged, "reload-changed", true, "load an object again when it changed (new ETag) after it was loaded; false: a key loads once")
+	fs.BoolVar(&c.Runner.ReloadChanged, "reload-changed", true, "load an object again when it changed (new ETag) after it was loaded; false: a key loads once")
 	maxAttempts := 0
 	if command == "replicate" {
 		maxAttempts = 3
 	}
-	fs.IntVar(&c.MaxAttempts, "max-attempts", maxAttempts, "a failed file is retried until it has failed this many times (0: every run)")
+	fs.IntVar(&c.Runner.MaxAttempts, "max-attempts", maxAttempts, "a failed file is retried until it has failed this many times (0: every run)")
 	if command == "replicate" {
-		fs.DurationVar(&c.PollInterval, "poll-interval", 10*time.Second, "how often to list the source")
-		fs.BoolVar(&c.Backfill, "backfill", true, "load what is already there before following new files; false: only objects modified from now on")
-		fs.BoolVar(&c.StartAfterKey, "start-after-key", false, "for keys that grow lexicographically (date-partitioned): list only after the oldest key of the lookback window")
-		fs.IntVar(&c.LookbackKeys, "lookback-keys", 0, "with --start-after-key: the window keeps this many of the newest loaded keys")
-		fs.DurationVar(&c.Lookback, "lookback", 0, "with --start-after-key: the window keeps the keys loaded within this duration")
-		fs.DurationVar(&c.StateRetention, "state-retention", 0, "forget done files after this long (0: never); a forgotten file that is listed again loads again")
+		fs.DurationVar(&c.Poll.Interval, "poll-interval", 10*time.Second, "how often to list the source")
+		fs.BoolVar(&c.Poll.Backfill, "backfill", true, "load what is already there before following new files; false: only objects modified from now on")
+		fs.BoolVar(&c.Poll.StartAfterKey, "start-after-key", false, "for keys that grow lexicographically (date-partitioned): list only after the oldest key of the lookback window")
+		fs.IntVar(&c.Poll.LookbackKeys, "lookback-keys", 0, "with --start-after-key: the window keeps this many of the newest loaded keys")
+		fs.DurationVar(&c.Poll.Lookback, "lookback", 0, "with --start-after-key: the window keeps the keys loaded within this duration")
+		fs.DurationVar(&c.Poll.Retention, "state-retention", 0, "forget done files after this long (0: never); a forgotten file that is listed again loads again")
 		fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long chunks already being written may take to commit")
-		c.Async = true
-		c.InflightBytes = 64 << 20
-		fs.Var(sizeFlag{&c.InflightBytes}, "inflight-bytes", "budget of chunk bytes read but not yet committed; reading waits while it is spent (default 64MiB)")
-		fs.StringVar(&c.SQSQueueURL, "sqs-queue-url", "", "follow S3 event notifications on this SQS queue instead of polling (the source must be the s3:// bucket they come from)")
-		fs.StringVar(&c.SQSEndpoint, "sqs-endpoint", "", "SQS endpoint URL (default: AWS, or AWS_ENDPOINT_URL_SQS)")
-		fs.DurationVar(&c.SQSWait, "sqs-wait", 20*time.Second, "long-polling wait of each receive (at most 20s)")
+		c.Runner.Async = true
+		c.Runner.InflightBytes = 64 << 20
+		fs.Var(sizeFlag[int64]{&c.Runner.InflightBytes}, "inflight-bytes", "budget of chunk bytes read but not yet committed; reading waits while it is spent (default 64MiB)")
+		fs.StringVar(&c.SQS.QueueURL, "sqs-queue-url", "", "follow S3 event notifications on this SQS queue instead of polling (the source must be the s3:// bucket they come from)")
+		fs.StringVar(&c.SQS.Endpoint, "sqs-endpoint", "", "SQS endpoint URL (default: AWS, or AWS_ENDPOINT_URL_SQS)")
+		fs.DurationVar(&c.SQS.Wait, "sqs-wait", 20*time.Second, "long-polling wait of each receive (at most 20s)")
 		fs.IntVar(&c.SQSReceivers, "sqs-receivers", 2, "concurrent receive loops")
-		fs.DurationVar(&c.SQSVisibility, "sqs-visibility", 5*time.Minute, "visibility timeout set on receive, extended at half of it while the message's objects load")
+		fs.DurationVar(&c.SQS.Visibility, "sqs-visibility", 5*time.Minute, "visibility timeout set on receive, extended at half of it while the message's objects load")
 		fs.IntVar(&c.SQSMaxReceives, "sqs-max-receives", 5, "a message that is not an S3 notification is recorded as rejected and deleted once received this many times (0: leave it to the queue's dead-letter redrive)")
 		fs.IntVar(&c.SQSMaxMessages, "sqs-max-messages", 100, "messages in flight (received and not yet deleted or released) at most")
 	}

@@ -40,7 +40,7 @@ target: stdout
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Source != "s3://bucket/in/" || !cfg.S3PathStyle || cfg.Workers != 5 || cfg.BatchBytes != 1<<20 ||
+	if cfg.Source != "s3://bucket/in/" || !cfg.S3PathStyle || cfg.Runner.Workers != 5 || cfg.Format.BatchBytes != 1<<20 ||
 		strings.Join(cfg.Include, " ") != "x.tsv" || strings.Join(cfg.Exclude, " ") != "tmp/**" {
 		t.Fatalf("%+v", cfg)
 	}
@@ -74,5 +74,23 @@ func TestRunUsage(t *testing.T) {
 	}
 	if code := run([]string{"nope"}, &out, &errb); code != exitUsage {
 		t.Fatalf("unknown command: exit %d", code)
+	}
+}
+
+func TestByteFlags(t *testing.T) {
+	var stderr bytes.Buffer
+	fs, o := newSnapshotFlags(&stderr)
+	cfg, err := o.parse(fs, []string{"--csv-delimiter", `\t`, "--csv-quote", "'", "--csv-escape", `\`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Format.Delimiter != '\t' || cfg.Format.Quote != '\'' || cfg.Format.Escape != '\\' || cfg.Format.Comment != 0 {
+		t.Fatalf("%+v", cfg.Format)
+	}
+	for _, args := range [][]string{{"--csv-delimiter", ";;"}, {"--csv-quote", "ab"}} {
+		fs, o := newSnapshotFlags(&stderr)
+		if _, err := o.parse(fs, args); err == nil || !strings.Contains(err.Error(), "one byte") {
+			t.Errorf("%q: error %v, want one byte", args, err)
+		}
 	}
 }

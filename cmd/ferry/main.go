@@ -28,7 +28,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/ferrydata/ferry/source/discover"
 	_ "github.com/ferrydata/ferry/source/format/csv"     // csv, tsv readers
 	_ "github.com/ferrydata/ferry/source/format/json"    // json reader
 	_ "github.com/ferrydata/ferry/source/format/jsonl"   // jsonl reader
@@ -91,8 +90,7 @@ func snapshot(args []string, stderr io.Writer) int {
 	}
 	stopProfile, err := startProfile(o.cpuProfile)
 	if err != nil {
-		fmt.Fprintf(stderr, "ferry: %v\n", err)
-		return exitUsage
+		return fail(stderr, &UsageError{Err: err})
 	}
 	defer stopProfile()
 
@@ -101,12 +99,7 @@ func snapshot(args []string, stderr io.Writer) int {
 
 	j, err := open(ctx, cfg, log)
 	if err != nil {
-		fmt.Fprintf(stderr, "ferry: %v\n", err)
-		var ue *UsageError
-		if errors.As(err, &ue) {
-			return exitUsage
-		}
-		return exitFailed
+		return fail(stderr, err)
 	}
 	defer j.Close()
 	log.Info().Str("pipeline", j.Pipeline()).Msg("snapshot starting")
@@ -127,6 +120,15 @@ func snapshot(args []string, stderr io.Writer) int {
 		return exitFailed
 	}
 	return exitOK
+}
+
+// fail prints err and returns its exit status.
+func fail(stderr io.Writer, err error) int {
+	fmt.Fprintf(stderr, "ferry: %v\n", err)
+	if ue := (*UsageError)(nil); errors.As(err, &ue) {
+		return exitUsage
+	}
+	return exitFailed
 }
 
 // prepare parses a command's flags (and config file), validates them and
@@ -202,8 +204,7 @@ func replicate(args []string, stderr io.Writer) int {
 	}
 	stopProfile, err := startProfile(o.cpuProfile)
 	if err != nil {
-		fmt.Fprintf(stderr, "ferry: %v\n", err)
-		return exitUsage
+		return fail(stderr, &UsageError{Err: err})
 	}
 	defer stopProfile()
 	ctx, stopReading := context.WithCancel(context.Background())
@@ -229,25 +230,19 @@ func replicate(args []string, stderr io.Writer) int {
 		// A soft limit the GC works to: the in-flight budget, the batches
 		// being read and written, and room for the rest; with parallel
 		// parsing, the blocks and batches each file's parsers hold.
-		limit := int64(cfg.InflightBytes) + 96<<20
+		limit := cfg.Runner.InflightBytes + 96<<20
 		if cfg.ParseWorkers > 1 {
-			limit += int64(cfg.Workers) * int64(cfg.ParseWorkers+2) * int64(cfg.BatchBytes)
+			limit += int64(cfg.Runner.Workers) * int64(cfg.ParseWorkers+2) * int64(cfg.Format.BatchBytes)
 		}
 		debug.SetMemoryLimit(limit)
 	}
 	j, err := open(ctx, cfg, log)
 	if err != nil {
-		fmt.Fprintf(stderr, "ferry: %v\n", err)
-		var ue *UsageError
-		if errors.As(err, &ue) {
-			return exitUsage
-		}
-		return exitFailed
+		return fail(stderr, err)
 	}
 	defer j.Close()
 	if err := follow(ctx, writeCtx, j, cfg, log); err != nil {
-		fmt.Fprintf(stderr, "ferry: %v\n", err)
-		return exitFailed
+		return fail(stderr, err)
 	}
 	log.Info().Msg("stopped; the next start resumes where this one stopped")
 	return exitOK
@@ -257,17 +252,16 @@ func replicate(args []string, stderr io.Writer) int {
 // following the S3 notifications on --sqs-queue-url.
 func follow(ctx, writeCtx context.Context, j *job, cfg Config, log zerolog.Logger) error {
 	if j.queue == nil {
-		log.Info().Str("pipeline", j.Pipeline()).Dur("poll_interval", cfg.PollInterval).Bool("backfill", cfg.Backfill).Msg("replication starting")
-		return j.Poll(ctx, writeCtx, cfg.pollOptions())
+		log.Info().Str("pipeline", j.Pipeline()).Dur("poll_interval", cfg.Poll.Interval).Bool("backfill", cfg.Poll.Backfill).Msg("replication starting")
+		return j.Poll(ctx, writeCtx, cfg.Poll)
 	}
-	log.Info().Str("pipeline", j.Pipeline()).Str("queue", cfg.SQSQueueURL).Bool("backfill", cfg.Backfill).Msg("replication from SQS notifications starting")
-	since, _ := cfg.sinceTime(time.Now())
+	log.Info().Str("pipeline", j.Pipeline()).Str("queue", cfg.SQS.QueueURL).Bool("backfill", cfg.Poll.Backfill).Msg("replication from SQS notifications starting")
 	feed := sqs.NewFeed(sqs.FeedConfig{
-		Queue: j.queue, Store: j.store.(sqs.Store), Filter: discover.Filter{Include: cfg.Include, Exclude: cfg.Exclude}, Since: since,
-		Receivers: cfg.SQSReceivers, MaxMessages: cfg.SQSMaxMessages, Visibility: cfg.SQSVisibility, MaxReceives: cfg.SQSMaxReceives,
+		Queue: j.queue, Store: j.store.(sqs.Store), Filter: cfg.Runner.Filter, Since: cfg.Runner.Since,
+		Receivers: cfg.SQSReceivers, MaxMessages: cfg.SQSMaxMessages, Visibility: cfg.SQS.Visibility, MaxReceives: cfg.SQSMaxReceives,
 		Rejects: j.rejects, Pipeline: j.Pipeline(), Quarantined: j.Quarantined, Log: log,
 	})
 	stop := feed.Start(ctx, writeCtx)
 	defer stop()
-	return j.Follow(ctx, writeCtx, feed.Feed(ctx), runner.FollowOptions{Backfill: cfg.Backfill, Retention: cfg.StateRetention})
+	return j.Follow(ctx, writeCtx, feed.Feed(ctx), runner.FollowOptions{Backfill: cfg.Poll.Backfill, Retention: cfg.Poll.Retention})
 }

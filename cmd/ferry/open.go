@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
@@ -55,9 +54,8 @@ func open(ctx context.Context, cfg Config, log zerolog.Logger) (_ *job, err erro
 	if err != nil {
 		return nil, err
 	}
-	if cfg.SQSQueueURL != "" {
-		if j.queue, err = sqs.New(ctx, sqs.Config{QueueURL: cfg.SQSQueueURL, Endpoint: cfg.SQSEndpoint,
-			Wait: cfg.SQSWait, Visibility: cfg.SQSVisibility}); err != nil {
+	if cfg.SQS.QueueURL != "" {
+		if j.queue, err = sqs.New(ctx, cfg.SQS); err != nil {
 			return nil, err
 		}
 	}
@@ -86,7 +84,7 @@ func open(ctx context.Context, cfg Config, log zerolog.Logger) (_ *job, err erro
 			j.rejects = jl
 		}
 	case targetPostgres:
-		if targetPool, err = j.connect(ctx, cfg.Target, cfg.Workers+2); err != nil {
+		if targetPool, err = j.connect(ctx, cfg.Target, cfg.Runner.Workers+2); err != nil {
 			return nil, err
 		}
 		ident, _ := postgres.ParseTable(cfg.Table)
@@ -105,7 +103,7 @@ func open(ctx context.Context, cfg Config, log zerolog.Logger) (_ *job, err erro
 		}
 		sameTx = true
 	case isPostgresURL(cfg.State):
-		pool, err := j.connect(ctx, cfg.State, cfg.Workers+2)
+		pool, err := j.connect(ctx, cfg.State, cfg.Runner.Workers+2)
 		if err != nil {
 			return nil, err
 		}
@@ -140,12 +138,11 @@ func open(ctx context.Context, cfg Config, log zerolog.Logger) (_ *job, err erro
 		j.closers = append(j.closers, func() { t.Close() })
 		target = t
 	}
-	since, _ := cfg.sinceTime(time.Now())
 	j.Runner, err = runner.New(runner.Config{
 		Store: j.store, Target: target, State: st, Pipeline: pipeline, Log: log,
 		Load: load.Config{Format: formatOptions(cfg), Compression: cfg.Compression,
-			SkipRecords: cfg.OnError == string(runner.OnErrorSkipRecord), MaxRejects: cfg.MaxRejects, ParseWorkers: cfg.ParseWorkers},
-		Options: cfg.runnerOptions(since),
+			SkipRecords: cfg.Runner.OnError == runner.OnErrorSkipRecord, MaxRejects: cfg.MaxRejects, ParseWorkers: cfg.ParseWorkers},
+		Options: cfg.Runner,
 	})
 	return j, err
 }
@@ -160,7 +157,7 @@ func postgresConfig(cfg Config, pipeline string, sameTx bool, log zerolog.Logger
 	pc := postgres.Config{
 		Table: ident, Columns: cols, SystemColumns: cfg.SystemColumns,
 		Pipeline: pipeline, StateInTx: sameTx,
-		SkipRecords:   cfg.OnError == string(runner.OnErrorSkipRecord),
+		SkipRecords:   cfg.Runner.OnError == runner.OnErrorSkipRecord,
 		UnknownFields: postgres.UnknownFields(cfg.UnknownFields),
 		ExtraColumn:   cfg.ExtraColumn,
 		Conversion:    postgres.Conversion{RejectInvalidUTF8: cfg.InvalidUTF8 == "reject"},
@@ -175,23 +172,13 @@ func postgresConfig(cfg Config, pipeline string, sameTx bool, log zerolog.Logger
 	return pc
 }
 
-// formatOptions are the format readers' options.
+// formatOptions are the format readers' options: the flags', and the
+// column names of --columns.
 func formatOptions(cfg Config) format.Options {
-	fo := format.Options{
-		Format: cfg.Format, Header: cfg.CSVHeader, NullString: cfg.NullString,
-		BatchRows: cfg.BatchRows, BatchBytes: cfg.BatchBytes, MaxRecordBytes: cfg.MaxRecordBytes,
-		SkipRows: cfg.SkipRows, RecordsField: cfg.JSONRecordsField, Regex: cfg.LinesRegex, Preset: cfg.LinesPreset,
-	}
-	for _, b := range []struct {
-		dst *byte
-		v   string
-	}{{&fo.Delimiter, cfg.CSVDelimiter}, {&fo.Quote, cfg.CSVQuote}, {&fo.Escape, cfg.CSVEscape}, {&fo.Comment, cfg.CSVComment}} {
-		if b.v != "" {
-			*b.dst = b.v[0]
-		}
-	}
+	fo := cfg.Format
 	if cfg.Columns != "" {
 		cols, _ := postgres.ParseColumns(cfg.Columns)
+		fo.Columns = nil
 		for _, c := range cols {
 			fo.Columns = append(fo.Columns, c.Name)
 		}
