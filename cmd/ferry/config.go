@@ -140,6 +140,8 @@ func (c *Config) Validate() error {
 		v       *string
 		allowed []string // the first is the default
 	}{
+		{"--format", &c.Format.Format, []string{"auto", format.CSV, format.TSV, format.JSONL, format.JSON, format.Lines, format.Parquet}},
+		{"--on-error", (*string)(&c.Runner.OnError), []string{string(runner.OnErrorAbort), string(runner.OnErrorSkipRecord), string(runner.OnErrorSkipFile)}},
 		{"--compression", &c.Compression, []string{compress.Auto, compress.None, compress.Gzip, compress.Zstd}},
 		{"--invalid-utf8", &c.InvalidUTF8, []string{"replace", "reject"}},
 		{"--timestamp-format", &c.TimestampFormat, []string{"auto", "epoch_s", "epoch_ms"}},
@@ -157,9 +159,6 @@ func (c *Config) Validate() error {
 		if _, err := postgres.ParseColumns(c.Columns); err != nil {
 			return &UsageError{Err: err}
 		}
-	}
-	if c.Format.Format == "" {
-		c.Format.Format = "auto"
 	}
 	if !c.Format.Header && c.Columns == "" && (c.Format.Format == format.CSV || c.Format.Format == format.TSV || c.Format.Format == "auto") {
 		return usage("--csv-header=false needs --columns to name the columns")

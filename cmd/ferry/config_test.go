@@ -33,7 +33,7 @@ func TestValidate(t *testing.T) {
 		{"no source", func(c *Config) { c.Source = "" }, "--source is required", nil},
 		{"bad scheme", func(c *Config) { c.Source = "gs://b" }, "expected a directory", nil},
 		{"no bucket", func(c *Config) { c.Source = "s3://" }, "no bucket", nil},
-		{"bad format", func(c *Config) { c.Format.Format = "xml" }, `format "xml"`, nil},
+		{"bad format", func(c *Config) { c.Format.Format = "xml" }, `--format "xml"`, nil},
 		{"bad compression", func(c *Config) { c.Compression = "bz2" }, "--compression", nil},
 		{"quote delimiter", func(c *Config) { c.Format.Delimiter = '"' }, "not allowed", nil},
 		{"headerless without columns", func(c *Config) { c.Format.Header = false }, "--columns", nil},
