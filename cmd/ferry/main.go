@@ -260,6 +260,9 @@ func follow(ctx, writeCtx context.Context, j *job, cfg Config, log zerolog.Logge
 		Queue: j.queue, Store: j.store.(sqs.Store), Filter: cfg.Runner.Filter, Since: cfg.Runner.Since,
 		Receivers: cfg.SQSReceivers, MaxMessages: cfg.SQSMaxMessages, Visibility: cfg.SQS.Visibility, MaxReceives: cfg.SQSMaxReceives,
 		Rejects: j.rejects, Pipeline: j.Pipeline(), Quarantined: j.Quarantined, Log: log,
+		Report: func(e *zerolog.Event) {
+			e.Int64("files_loaded", j.Done.Load()).Int64("rows", j.Records.Load()).Int64("failed", j.Failed.Load())
+		},
 	})
 	stop := feed.Start(ctx, writeCtx)
 	defer stop()

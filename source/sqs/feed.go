@@ -56,6 +56,9 @@ type FeedConfig struct {
 	// runner.Runner.Quarantined).
 	Quarantined func(runner.Result) bool
 	Log         zerolog.Logger
+	// Report, when set, adds fields (the loads' counters) to the queue's
+	// status line, logged every 30 s while the counters move.
+	Report func(*zerolog.Event)
 }
 
 // Counters of a Feed, read by the progress reporter and the tests.
@@ -154,9 +157,13 @@ func (f *Feed) report(ctx context.Context) {
 		if now == last {
 			continue
 		}
-		f.cfg.Log.Info().Int64("received", now[0]).Int64("deleted", now[1]).Int("in_flight", f.in.Len()).
+		e := f.cfg.Log.Info().Int64("received", now[0]).Int64("deleted", now[1]).Int("in_flight", f.in.Len()).
 			Int64("released", now[2]).Int64("ignored_events", f.Ignored.Load()).
-			Int64("rejected_messages", f.Garbage.Load()).Msg("queue")
+			Int64("rejected_messages", f.Garbage.Load())
+		if f.cfg.Report != nil {
+			f.cfg.Report(e)
+		}
+		e.Msg("queue")
 		last = now
 	}
 }
