@@ -67,8 +67,12 @@ func File(path string) (*Target, error) {
 	return &Target{name: "file:" + path, w: f, file: f}, nil
 }
 
-// Write implements pusher.Target.
+// Write implements pusher.Target. A chunk with more rejects than its
+// RejectLimit (when >= 0) fails, and nothing of it is written.
 func (t *Target) Write(_ context.Context, c *pusher.Chunk) error {
+	if c.RejectLimit >= 0 && len(c.Rejects) > c.RejectLimit {
+		return fmt.Errorf("too many rejected records (--max-rejects); last: %v", c.Rejects[len(c.Rejects)-1])
+	}
 	if err := t.write(c); err != nil {
 		return err
 	}

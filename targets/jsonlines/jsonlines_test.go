@@ -3,6 +3,7 @@ package jsonlines
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -53,5 +54,26 @@ func TestFileAppends(t *testing.T) {
 	got, _ := os.ReadFile(path)
 	if string(got) != "{\"a\":\"x\"}\n{\"a\":\"x\"}\n" {
 		t.Fatalf("file = %q", got)
+	}
+}
+
+func TestRejectLimit(t *testing.T) {
+	var out, rejects bytes.Buffer
+	tg := Writer("test", &out)
+	tg.Rejects = &rejects
+	b := &pusher.Batch{Columns: []string{"a"}}
+	b.StartRecord()
+	b.AddField(pusher.String, []byte("x"))
+	bad := &pusher.RecordError{Record: 1, Offset: 0, Err: errors.New("bad")}
+	c := &pusher.Chunk{End: pusher.Position{Records: 2}, Batch: b, Rejects: []*pusher.RecordError{bad}, RejectLimit: 0}
+	if err := tg.Write(t.Context(), c); err == nil || pusher.ClassOf(err) != pusher.ClassData {
+		t.Fatalf("a chunk past its reject limit: %v; want a data error", err)
+	}
+	if out.Len() != 0 || rejects.Len() != 0 {
+		t.Fatalf("a chunk past its reject limit wrote %q and rejects %q", out.String(), rejects.String())
+	}
+	c.RejectLimit = 1
+	if err := tg.Write(t.Context(), c); err != nil || out.Len() == 0 || rejects.Len() == 0 {
+		t.Fatalf("a chunk within its reject limit: %v; wrote %q and rejects %q", err, out.String(), rejects.String())
 	}
 }
