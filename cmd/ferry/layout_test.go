@@ -1,0 +1,83 @@
+package main
+
+import (
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestImportsFollowTheFlow holds the packages to DESIGN.md's flow:
+// source → pusher (→ parsequeue) → targets / state. Only cmd imports
+// source; targets and state use only the pusher's model (and targets may
+// use state); the pusher and the parse queue import neither source,
+// targets nor state; nothing imports cmd.
+func TestImportsFollowTheFlow(t *testing.T) {
+	const module = "github.com/ferrydata/ferry/"
+	root := filepath.Join("..", "..")
+	allowed := map[string][]string{ // top-level folder: what it may import
+		"cmd":         {"cmd", "source", "pusher", "parsequeue", "state", "targets"},
+		"source":      {"source", "pusher", "parsequeue", "state"},
+		"pusher":      {"pusher", "parsequeue"},
+		"parsequeue":  {"parsequeue"},
+		"state":       {"state", "pusher"},
+		"targets":     {"targets", "pusher", "state"},
+		"integration": {"integration"}, // non-test code: the benchmark programs
+	}
+	checked := 0
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		if d.IsDir() {
+			if path != root && strings.HasPrefix(d.Name(), ".") || d.Name() == "node_modules" || d.Name() == "testdata" || rel == "bin" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		top := strings.Split(filepath.ToSlash(rel), "/")[0]
+		ok, known := allowed[top]
+		if !known {
+			t.Errorf("%s: top-level folder %q is not in DESIGN.md's layout", rel, top)
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		checked++
+		for _, imp := range f.Imports {
+			p, _ := strconv.Unquote(imp.Path.Value)
+			if !strings.HasPrefix(p, module) {
+				continue
+			}
+			to := strings.Split(strings.TrimPrefix(p, module), "/")[0]
+			if !contains(ok, to) {
+				t.Errorf("%s imports %s: %s may import only %v", rel, p, top, ok)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checked < 50 {
+		t.Fatalf("checked only %d files: is the walk rooted at the repository?", checked)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
