@@ -1,6 +1,7 @@
 package format
 
 import (
+	"context"
 	"errors"
 	"io"
 	"sync"
@@ -8,10 +9,19 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/ferrydata/ferry/parsequeue"
 	"github.com/ferrydata/ferry/pusher"
 )
 
-// run is one parallel read: a splitter goroutine and the workers.
+// run is one parallel read of a Split. A splitter goroutine reads the
+// stream into blocks cut at record boundaries (Split.Cut) and adds them to
+// a parse queue; the queue's workers parse each block with its format's
+// Reader (Split.Block), and its in-order push hands the blocks to Next
+// (see parsequeue's "Consuming in order on another goroutine").
+//
+// Memory: at most Workers blocks are pending in the queue (added, not yet
+// received by Next), so that with the one the splitter holds while Add
+// waits and the one Next is returning, at most Workers+2 exist.
 type run struct {
 	sp      Split
 	o       Options
@@ -19,32 +29,27 @@ type run struct {
 	maxGrow int
 	target  atomic.Int64 // adapted block size
 
-	// slots holds a token per block that exists (being filled, parsed or
-	// returned): the splitter takes one before reading a block, Next gives
-	// it back once it has returned the block. jobs and order are as large,
-	// and order has room for the tail too, so sends never block.
-	slots chan struct{}
-	jobs  chan *block // to the workers
-	order chan *block // to Next, in stream order; closed by the splitter
+	q   *parsequeue.Queue[*block, *block]
+	out chan *block // push to next, unbuffered
 
-	stop chan struct{} // Next: hand back what is not cut (tail) and exit
-	kill chan struct{} // Close: exit now
-	skip atomic.Bool   // workers: do not parse (the blocks are dropped)
+	kill context.CancelFunc // Close: everything stops now
+	stop context.CancelFunc // Next: the splitter hands back what it has not added and ends
+	skip atomic.Bool        // parse: do not parse (the blocks are read again or dropped)
 
 	cols    atomic.Pointer[[]string] // the stream's columns, for Block
 	bufs    chan []byte
 	batches chan *pusher.Batch
-	g       errgroup.Group
+	g       errgroup.Group // the splitter
 }
 
 // block is a piece of the stream and what parsing it gave. A tail block
-// is what the splitter read and did not cut, followed by src.
+// is what the splitter read and did not add, followed by src; it is not
+// parsed.
 type block struct {
 	data    []byte
 	off     int64 // stream offset of data[0]
 	events  []event
 	records int64 // records in data, good and bad
-	done    chan struct{}
 	tail    bool
 	src     io.Reader
 }
@@ -60,57 +65,96 @@ type event struct {
 	realign bool
 }
 
-var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
-
-func (p *Parallel) newRun(sp Split) *run {
-	n := p.po.Workers
+// newRun starts reading sp in parallel with po.Workers parsers, at block
+// size target, the stream's columns being cols.
+func newRun(sp Split, o Options, po ParallelOptions, target int64, cols []string) *run {
+	n := po.Workers
 	r := &run{
 		sp:      sp,
-		o:       p.o,
-		fixed:   p.po.BlockBytes,
-		maxGrow: p.o.MaxRecordBytes + 4096,
-		slots:   make(chan struct{}, n+2),
-		jobs:    make(chan *block, n+2),
-		order:   make(chan *block, n+3),
-		stop:    make(chan struct{}),
-		kill:    make(chan struct{}),
+		o:       o,
+		fixed:   po.BlockBytes,
+		maxGrow: o.MaxRecordBytes + 4096,
+		out:     make(chan *block),
 		bufs:    make(chan []byte, n+2),
 		batches: make(chan *pusher.Batch, 2*(n+2)),
 	}
-	r.target.Store(p.target)
-	cols := p.cols
+	r.target.Store(target)
 	r.cols.Store(&cols)
-	r.g.Go(func() error { r.split(sp.Rest, sp.At.Offset); return nil })
-	for range n {
-		r.g.Go(r.work)
-	}
+	ctx, kill := context.WithCancel(context.Background())
+	stop, cancelStop := context.WithCancel(ctx)
+	r.kill, r.stop = kill, cancelStop
+	r.q = parsequeue.New(ctx, parsequeue.Config[*block, *block]{
+		Workers:    n,
+		MaxPending: n,
+		Parse:      r.parse,
+		Push:       r.push,
+	})
+	r.g.Go(func() error { r.split(ctx, stop, sp.Rest, sp.At.Offset); return nil })
 	return r
+}
+
+// next returns the next block in stream order, or io.EOF once the
+// splitter has ended and every block it added was returned.
+func (r *run) next() (*block, error) {
+	select {
+	case bl := <-r.out:
+		return bl, nil
+	case <-r.q.Context().Done():
+		// Drained: nothing is left in out. Otherwise only end stops the
+		// queue.
+		if err := r.q.Err(); err != nil {
+			return nil, err
+		}
+		return nil, io.EOF
+	}
+}
+
+// push is the queue's Push: it hands bl to next.
+func (r *run) push(ctx context.Context, bl *block) error {
+	select {
+	case r.out <- bl:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// end stops the run's goroutines and waits until they have exited; it
+// returns the adapted block size.
+func (r *run) end() int64 {
+	r.skip.Store(true)
+	r.stop()
+	r.kill()
+	_ = r.g.Wait()                      // the splitter returns nil
+	_ = r.q.Close(context.Background()) // its context is done: it returns once its goroutines have exited
+	// The next file's run may reuse the grown batches.
+	for len(r.batches) > 0 {
+		pusher.PutBatch(<-r.batches)
+	}
+	for len(r.bufs) > 0 {
+		b := <-r.bufs
+		blockBufs.Put(&b)
+	}
+	return r.target.Load()
 }
 
 // errKilled ends a read interrupted by Close.
 var errKilled = errors.New("killed")
 
 // split reads src (from stream offset off) into blocks cut at record
-// boundaries and sends them to the workers and, in order, to Next.
-func (r *run) split(src io.Reader, off int64) {
-	defer close(r.order)
-	defer close(r.jobs)
+// boundaries and adds them to the queue. It stops when ctx is done; when
+// stop is done, it hands back what it has not added (a tail block). It
+// closes the queue once done, which waits until next has received every
+// block.
+func (r *run) split(ctx, stop context.Context, src io.Reader, off int64) {
+	defer func() { _ = r.q.Close(ctx) }()
 	var carry []byte // read after the last cut
 	for {
-		select {
-		case <-r.kill:
+		if ctx.Err() != nil {
 			return
-		case <-r.stop:
-			r.handBack(carry, src, off)
-			return
-		default:
 		}
-		select {
-		case r.slots <- struct{}{}:
-		case <-r.kill:
-			return
-		case <-r.stop:
-			r.handBack(carry, src, off)
+		if stop.Err() != nil {
+			r.handBack(ctx, carry, src, off)
 			return
 		}
 		limit := r.blockSize()
@@ -118,7 +162,7 @@ func (r *run) split(src io.Reader, off int64) {
 		var err error
 		cut := 0
 		for {
-			if data, err = r.read(src, data, limit); err != nil {
+			if data, err = r.read(ctx, src, data, limit); err != nil {
 				break
 			}
 			if cut = r.sp.Cut(data); cut > 0 || len(data) > r.maxGrow {
@@ -129,9 +173,7 @@ func (r *run) split(src io.Reader, off int64) {
 		switch {
 		case err == io.EOF:
 			if len(data) > 0 {
-				r.send(data, off)
-			} else {
-				<-r.slots
+				r.add(ctx, stop, data, len(data), off, nil)
 			}
 			return
 		case err == errKilled:
@@ -139,24 +181,24 @@ func (r *run) split(src io.Reader, off int64) {
 		case err != nil:
 			// Let a sequential reader report the read error where it
 			// would have.
-			<-r.slots
-			r.handBack(data, &errReader{err}, off)
+			r.handBack(ctx, data, &errReader{err}, off)
 			return
 		case cut == 0:
 			// A record longer than MaxRecordBytes: read it sequentially.
-			<-r.slots
-			r.handBack(data, src, off)
+			r.handBack(ctx, data, src, off)
 			return
 		}
 		carry = append(carry[:0], data[cut:]...)
-		r.send(data[:cut], off)
+		if !r.add(ctx, stop, data, cut, off, src) {
+			return
+		}
 		off += int64(cut)
 	}
 }
 
 // read reads src into data until it holds limit bytes, the stream ends
-// (io.EOF) or a read fails.
-func (r *run) read(src io.Reader, data []byte, limit int) ([]byte, error) {
+// (io.EOF), a read fails or ctx is done (errKilled).
+func (r *run) read(ctx context.Context, src io.Reader, data []byte, limit int) ([]byte, error) {
 	if cap(data) < limit {
 		data = append(make([]byte, 0, limit+limit/8), data...)
 	}
@@ -174,23 +216,28 @@ func (r *run) read(src io.Reader, data []byte, limit int) ([]byte, error) {
 				return data, io.ErrNoProgress
 			}
 		}
-		select {
-		case <-r.kill:
+		if ctx.Err() != nil {
 			return data, errKilled
-		default:
 		}
 	}
 	return data, nil
 }
 
-func (r *run) send(data []byte, off int64) {
-	bl := &block{data: data, off: off, done: make(chan struct{})}
-	r.jobs <- bl
-	r.order <- bl
+// add queues data[:cut], at stream offset off, as a block. When stop is
+// done first, it hands back the whole of data, then src, and reports
+// false.
+func (r *run) add(ctx, stop context.Context, data []byte, cut int, off int64, src io.Reader) bool {
+	if err := r.q.Add(stop, &block{data: data[:cut], off: off}); err != nil {
+		r.handBack(ctx, data, src, off)
+		return false
+	}
+	return true
 }
 
-func (r *run) handBack(data []byte, src io.Reader, off int64) {
-	r.order <- &block{data: data, off: off, done: closed, tail: true, src: src}
+// handBack queues the tail block: data, at stream offset off, then src.
+// It fails only once the run is killed, and then nothing is read any more.
+func (r *run) handBack(ctx context.Context, data []byte, src io.Reader, off int64) {
+	_ = r.q.Add(ctx, &block{data: data, off: off, tail: true, src: src})
 }
 
 // blockSize is the size to read the next block at.
@@ -201,19 +248,19 @@ func (r *run) blockSize() int {
 	return int(r.target.Load())
 }
 
-func (r *run) work() error {
-	for bl := range r.jobs {
-		if !r.skip.Load() {
-			r.parse(bl)
-		}
-		close(bl.done)
+// parse is the queue's Parse: it parses bl unless it is the tail or the
+// blocks are not wanted any more. It never fails: a block's errors are
+// its events, returned in their turn.
+func (r *run) parse(_ context.Context, bl *block) (*block, error) {
+	if !bl.tail && !r.skip.Load() {
+		r.parseBlock(bl)
 	}
-	return nil
+	return bl, nil
 }
 
-// parse reads bl with its format's Reader, keeping what each Next
+// parseBlock reads bl with its format's Reader, keeping what each Next
 // returned.
-func (r *run) parse(bl *block) {
+func (r *run) parseBlock(bl *block) {
 	rd := r.sp.Block(bl.data, pusher.Position{Offset: bl.off}, *r.cols.Load())
 	size := 0
 	for {
@@ -260,19 +307,24 @@ func (r *run) adapt(n, size int, records int64) {
 
 // release gives back what a returned block holds.
 func (r *run) release(bl *block) {
-	for _, e := range bl.events {
-		if e.batch != nil {
-			r.putBatch(e.batch)
-		}
-	}
+	r.dropBatches(bl)
 	if c := cap(bl.data); c > 0 && c <= 4*int(r.target.Load())+r.fixed {
 		select {
 		case r.bufs <- bl.data[:0]:
 		default:
 		}
 	}
-	bl.data, bl.events = nil, nil
-	<-r.slots
+	bl.data = nil
+}
+
+// dropBatches gives back the batches of bl's events.
+func (r *run) dropBatches(bl *block) {
+	for _, e := range bl.events {
+		if e.batch != nil {
+			r.putBatch(e.batch)
+		}
+	}
+	bl.events = nil
 }
 
 // blockBufs keeps block buffers from one run to the next (a run keeps

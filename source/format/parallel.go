@@ -10,12 +10,13 @@ import (
 )
 
 // Parallel reads one stream with several goroutines: a splitter reads raw
-// blocks cut at record boundaries (Split.Cut) while a pool of workers
-// parses them, each with its format's own Reader (Split.Block); Next
-// returns the blocks' batches and errors in stream order. It is a Reader
-// that returns what the Splitter it wraps would have returned, except
-// that batches also end at block boundaries (so there may be more of
-// them): the same records with the same ordinals, the same positions
+// blocks cut at record boundaries (Split.Cut) and adds them to a parse
+// queue (package parsequeue), whose Workers goroutines parse them, each
+// with its format's own Reader (Split.Block), and whose push hands them
+// to Next in stream order; Next returns their batches and errors. It is a
+// Reader that returns what the Splitter it wraps would have returned,
+// except that batches also end at block boundaries (so there may be more
+// of them): the same records with the same ordinals, the same positions
 // after each record, the same bad records (ordinal, offset, message, Raw)
 // and the same final error.
 //
@@ -125,13 +126,12 @@ func (p *Parallel) Next(b *pusher.Batch) error {
 			return err
 		}
 		if p.cur == nil {
-			bl, ok := <-p.run.order
-			if !ok { // the splitter read the whole stream
+			bl, err := p.run.next()
+			if err != nil { // io.EOF: the splitter read the whole stream
 				p.endRun()
-				p.final = io.EOF
-				return io.EOF
+				p.final = err
+				return err
 			}
-			<-bl.done
 			if bl.tail {
 				p.endRun()
 				p.sequential([][]byte{bl.data}, bl.src, pusher.Position{Records: p.base, Offset: bl.off})
@@ -197,7 +197,7 @@ func (p *Parallel) split() bool {
 	p.seq, p.sp = nil, sp
 	p.cols, p.idx = sp.Cols, nil
 	p.base = sp.At.Records
-	p.run = p.newRun(sp)
+	p.run = newRun(sp, p.o, p.po, p.target, p.cols)
 	return true
 }
 
@@ -219,8 +219,9 @@ func (p *Parallel) sequential(parts [][]byte, src io.Reader, at pusher.Position)
 }
 
 // realign reads the stream again sequentially from the bad record re of
-// the current block: the splitter hands back what it has not cut, and the
-// blocks cut after the current one are read again, not parsed.
+// the current block: the splitter hands back what it has not added to the
+// queue, and the blocks added after the current one are read again, not
+// parsed.
 func (p *Parallel) realign(re *pusher.RecordError) error {
 	cur := p.cur
 	p.cur = nil
@@ -233,15 +234,18 @@ func (p *Parallel) realign(re *pusher.RecordError) error {
 	parts := [][]byte{cur.data[at.Offset-cur.off:]}
 	r := p.run
 	r.skip.Store(true)
-	close(r.stop)
+	r.stop()
 	var src io.Reader
-	for bl := range r.order { // closed once the splitter has handed back
-		<-bl.done
-		for _, e := range bl.events {
-			if e.batch != nil {
-				r.putBatch(e.batch)
-			}
+	for { // until the splitter has handed back
+		bl, err := r.next()
+		if err == io.EOF {
+			break
 		}
+		if err != nil {
+			p.endRun()
+			return err
+		}
+		r.dropBatches(bl)
 		parts = append(parts, bl.data)
 		if bl.tail {
 			src = bl.src
@@ -315,21 +319,9 @@ func remap(b *pusher.Batch, m []int, tmp *pusher.Batch) {
 
 // endRun stops the current run's goroutines and waits for them.
 func (p *Parallel) endRun() {
-	r := p.run
-	if r == nil {
+	if p.run == nil {
 		return
 	}
-	r.skip.Store(true)
-	close(r.kill)
-	_ = r.g.Wait() // they return nil
-	// The next file's run may reuse the grown batches.
-	for len(r.batches) > 0 {
-		pusher.PutBatch(<-r.batches)
-	}
-	for len(r.bufs) > 0 {
-		b := <-r.bufs
-		blockBufs.Put(&b)
-	}
-	p.target = r.target.Load()
+	p.target = p.run.end()
 	p.run, p.cur = nil, nil
 }
