@@ -27,6 +27,19 @@
 // context given to New stops the queue the same way, with the context's
 // error.
 //
+// # Consuming in order on another goroutine
+//
+// Push may hand each item to a consumer that pulls them in order on its
+// own goroutine (a Reader whose Next returns what the queue parsed): Push
+// sends the item on an unbuffered channel, or returns Push's context's
+// error once that context is done; the consumer receives from the channel
+// until Context is done. If Err is then nil, the queue was closed and
+// drained: every Push has returned, so every item sent was received and
+// none is left behind. The producer closes the queue once it has added
+// everything, from its own goroutine since Close waits for the consumer.
+// An item counts as pending until the consumer has received it: the
+// consumer holds one more than MaxPending.
+//
 // # Shutdown
 //
 // Close stops Add and waits until every added item is pushed and acked,

@@ -246,7 +246,8 @@ func (q *Queue[In, Out]) Err() error {
 // Context returns the context Parse and Push run under. It is done once the
 // queue has stopped (failed, cancelled, or closed and drained), so a caller
 // can use it to stop waiting on something only the queue's progress would
-// provide.
+// provide. When it is done and Err returns nil, the queue was closed and
+// drained: every Push and Ack has returned and none will run again.
 func (q *Queue[In, Out]) Context() context.Context { return q.ctx }
 
 // stopErr is what Add returns once the queue has stopped.

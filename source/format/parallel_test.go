@@ -7,7 +7,9 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -407,4 +409,54 @@ func TestParallelBigRecord(t *testing.T) {
 		fmt.Fprintf(&buf, "{\"i\":%d,\"s\":%q}\n", i, strings.Repeat("z", i*1000))
 	}
 	checkParallel(t, buf.String(), format.Options{Format: format.JSONL}, pusher.Position{}, []int{2, 4}, []int{100, 0})
+}
+
+// countingReader counts the bytes read from r.
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// TestParallelReadAhead: with a slow consumer, the splitter reads at most
+// Workers+1 blocks past the block whose batch Next returned last (Workers
+// pending in the parse queue, one read and waiting to be added): at most
+// Workers+2 blocks exist.
+func TestParallelReadAhead(t *testing.T) {
+	const workers, blockBytes, lineBytes = 2, 64 << 10, 64
+	var in strings.Builder
+	for i := 0; in.Len() < 8<<20; i++ {
+		fmt.Fprintf(&in, "%0*d\n", lineBytes-1, i)
+	}
+	src := &countingReader{r: strings.NewReader(in.String())}
+	o := format.Options{Format: format.Lines}
+	rd, err := format.New(src, o, pusher.Position{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := format.NewParallel(rd.(format.Splitter), o, format.ParallelOptions{Workers: workers, BlockBytes: blockBytes})
+	defer p.Close()
+	var b pusher.Batch
+	var ahead int64
+	for {
+		if err := p.Next(&b); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Microsecond) // let the splitter and the parsers run ahead
+		// The sequential reader read its first buffer before the split.
+		if pos := p.Pos().Offset; pos > 2<<20 {
+			ahead = max(ahead, src.n.Load()-pos)
+		}
+	}
+	if limit := int64(workers+1) * blockBytes; ahead > limit {
+		t.Fatalf("the splitter read %d bytes ahead of the last batch, more than %d (%d blocks)", ahead, limit, workers+1)
+	}
+	t.Logf("read ahead at most %d bytes (%.1f blocks)", ahead, float64(ahead)/blockBytes)
 }
