@@ -124,14 +124,17 @@ func (ps *pass) send(ctx context.Context, tasks []Task) error {
 			t.done(Result{Outcome: Loaded})
 			continue
 		}
-		select {
-		case ps.files <- t:
-		case <-ps.dispatch.Done():
-			for _, t := range tasks[i:] {
-				t.done(Result{Outcome: Retry})
+		if ps.dispatch.Err() == nil {
+			select {
+			case ps.files <- t:
+				continue
+			case <-ps.dispatch.Done():
 			}
-			return ErrStopped
 		}
+		for _, t := range tasks[i:] {
+			t.done(Result{Outcome: Retry})
+		}
+		return ErrStopped
 	}
 	return nil
 }

@@ -163,3 +163,73 @@ func TestPassCompletesEveryTaskOnce(t *testing.T) {
 		})
 	}
 }
+
+// downStore answers every Open as an unavailable service would.
+type downStore struct{ vanishingStore }
+
+func (s *downStore) Open(context.Context, pusher.Object, int64) (io.ReadCloser, error) {
+	return nil, pusher.Unavailable(fmt.Errorf("503 Service Unavailable"))
+}
+
+// TestPassStopsWhenAServiceIsDown: an unavailable store is not the file's
+// fault: the file is retried later (no attempt recorded as failed), the
+// pass stops taking files and says the service was unavailable, and every
+// task still completes once.
+func TestPassStopsWhenAServiceIsDown(t *testing.T) {
+	st, err := filestore.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	r, err := New(Config{
+		Store: &downStore{}, Target: jsonlines.Writer("test", &out), State: st, Pipeline: "p",
+		Load:    load.Config{Format: format.Options{Format: "auto", Header: true}, Compression: "auto"},
+		Options: Options{Workers: 1, OnError: OnErrorSkipFile},
+		Log:     zerolog.Nop(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var outcomes []Outcome
+	var tasks []Task
+	for i := range 5 {
+		tasks = append(tasks, Task{Object: pusher.Object{Key: fmt.Sprintf("f%d.csv", i), ETag: "e"},
+			Done: func(res Result) {
+				mu.Lock()
+				outcomes = append(outcomes, res.Outcome)
+				mu.Unlock()
+			}})
+	}
+	sent := 0 // tasks handed to Send: the pass completes each
+	sum, err := r.Pass(t.Context(), t.Context(), func(ctx context.Context, send Send) error {
+		for _, task := range tasks {
+			sent++
+			if err := send(ctx, []Task{task}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if pusher.ClassOf(err) != pusher.ClassUnavailable || !sum.Unavailable {
+		t.Fatalf("Pass = %+v, %v; want the unavailable error", sum, err)
+	}
+	if len(outcomes) != sent {
+		t.Fatalf("%d of %d tasks sent completed", len(outcomes), sent)
+	}
+	for _, o := range outcomes {
+		if o != Retry {
+			t.Fatalf("outcomes %v, want every task Retry", outcomes)
+		}
+	}
+	if sum.Failed != 0 || r.Retry.Load() != 1 {
+		t.Fatalf("failed %d, retried %d: only the first file should have been tried", sum.Failed, r.Retry.Load())
+	}
+	pr, err := st.Lookup(t.Context(), "p", []pusher.Object{tasks[0].Object})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := pr[tasks[0].Object.ID()]; p.Status == state.Failed {
+		t.Fatalf("f0 recorded failed (%+v): an unavailable store is not the file's fault", p)
+	}
+}
