@@ -145,10 +145,13 @@ func TestLargeJSONArrayBoundedMemory(t *testing.T) {
 	}
 	// Memory is asserted as growth with the input size, not as an
 	// absolute figure (which the race detector and the machine move): a
-	// document 16 times larger may not take more than 128 MiB more.
+	// document 16 times larger may not take more than 256 MiB more (a
+	// memory that grew with the file would take gigabytes more; the
+	// garbage collector's timing and the race detector move the peak by
+	// about 130 MiB).
 	small := loadJSONArray(t, max(mb/16, 1))
 	big := loadJSONArray(t, mb)
-	if big-small > 128<<20 {
+	if big-small > 256<<20 {
 		t.Fatalf("peak RSS %d MiB for %d MB of JSON, %d MiB for %d MB: memory grows with the file", big>>20, mb, small>>20, max(mb/16, 1))
 	}
 }
