@@ -198,3 +198,13 @@ func equal(t *testing.T, what string, got, want []string) {
 func putInput(bucket, key string, body []byte) *s3.PutObjectInput {
 	return &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body)}
 }
+
+// skipUnlessCI skips the test for a missing service or program, except in
+// CI (CI=true), where a missing service fails the run instead.
+func skipUnlessCI(t *testing.T, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf(format+" (required when CI=true)", args...)
+	}
+	t.Skipf(format, args...)
+}

@@ -69,7 +69,7 @@ func startPGServer(t *testing.T) *pgServer {
 	t.Helper()
 	bin := pgBinDir()
 	if _, err := os.Stat(filepath.Join(bin, "initdb")); bin == "" || err != nil {
-		t.Skipf("no PostgreSQL server programs (initdb, pg_ctl) in /usr/lib/postgresql/*/bin; set FERRY_TEST_PG_BIN")
+		skipUnlessCI(t, "no PostgreSQL server programs (initdb, pg_ctl) in /usr/lib/postgresql/*/bin; set FERRY_TEST_PG_BIN")
 	}
 	s := &pgServer{t: t, bin: bin}
 	dir, err := os.MkdirTemp("", "ferry-pg-")
@@ -81,10 +81,10 @@ func startPGServer(t *testing.T) *pgServer {
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
-			t.Skipf("running as root and there is no postgres OS user to run initdb and postgres as (they refuse root): %v", err)
+			skipUnlessCI(t, "running as root and there is no postgres OS user to run initdb and postgres as (they refuse root): %v", err)
 		}
 		if _, err := exec.LookPath("runuser"); err != nil {
-			t.Skipf("running as root and no runuser to run initdb and postgres as the postgres user: %v", err)
+			skipUnlessCI(t, "running as root and no runuser to run initdb and postgres as the postgres user: %v", err)
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
