@@ -219,10 +219,7 @@ func (a *Async) untrack(c *Chunk) bool {
 	if c.Last {
 		f.last = false
 	}
-	if len(f.pending) == 0 && f.done == nil && !f.last && f.rejects.total == 0 {
-		delete(a.files, id) // nothing of it was ever written
-	}
-	a.mu.Unlock()
+	a.mu.Unlock() // the file is forgotten by Finish, or by Close
 	return true
 }
 

@@ -69,9 +69,6 @@ func New(cfg Config) (*Runner, error) {
 // Pipeline is the name of the runner's progress state.
 func (r *Runner) Pipeline() string { return r.pipeline }
 
-// State is the runner's progress state store.
-func (r *Runner) State() state.Store { return r.state }
-
 // Summary of a pass.
 type Summary struct {
 	Files, Loaded, AlreadyDone, Failed int64

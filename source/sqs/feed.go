@@ -139,9 +139,6 @@ func (f *Feed) Feed(ctx context.Context) runner.Feed {
 	}
 }
 
-// InFlight is the number of messages received and not yet completed.
-func (f *Feed) InFlight() int { return f.in.Len() }
-
 // report logs the queue's counters every 30 s while they move.
 func (f *Feed) report(ctx context.Context) {
 	t := time.NewTicker(30 * time.Second)
