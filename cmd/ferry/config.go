@@ -39,28 +39,17 @@ type Config struct {
 	RejectsFile         string
 	MaxRejects          int
 	InvalidUTF8         string
-	TimestampFormat     string
-	UnknownFields       string
-	ExtraColumn         string
 	IgnoreUnknownFields bool
-	SystemColumns       bool
+	// Postgres holds the flags of the PostgreSQL target's own settings
+	// (unknown fields, extra column, timestamp format); open adds the rest.
+	Postgres      postgres.Config
+	SystemColumns bool
 
 	Runner          runner.Options // Filter and Since are set by Validate
 	Poll            runner.PollOptions
 	ShutdownTimeout time.Duration
-	SQS             sqs.Config // replicate --sqs-queue-url
-	SQSReceivers    int
-	SQSMaxReceives  int
-	SQSMaxMessages  int
-}
-
-// sinceTime resolves Since at now.
-func (c *Config) sinceTime(now time.Time) (time.Time, error) {
-	t, err := discover.ParseSince(c.Since, now)
-	if err != nil {
-		return t, usage("--since: %v", err)
-	}
-	return t, nil
+	SQS             sqs.Config     // replicate --sqs-queue-url
+	Feed            sqs.FeedConfig // its receivers and message bounds
 }
 
 // ValidateReplication checks the replication settings.
@@ -80,7 +69,7 @@ func (c *Config) ValidateReplication() error {
 	if err := c.SQS.Validate(); err != nil {
 		return usage("%v", err)
 	}
-	if c.SQSReceivers < 1 || c.SQSMaxMessages < 1 || c.SQSMaxReceives < 0 {
+	if c.Feed.Receivers < 1 || c.Feed.MaxMessages < 1 || c.Feed.MaxReceives < 0 {
 		return usage("--sqs-receivers and --sqs-max-messages must be at least 1, --sqs-max-receives at least 0")
 	}
 	return nil
@@ -108,10 +97,7 @@ func targetKind(t string) (string, error) {
 	switch {
 	case t == "" || t == "stdout" || t == "-":
 		return targetStdout, nil
-	case strings.HasPrefix(t, "file:"):
-		if strings.TrimPrefix(t, "file:") == "" {
-			return "", usage("--target file: needs a path (file:PATH)")
-		}
+	case strings.HasPrefix(t, "file:") && t != "file:":
 		return targetFile, nil
 	case isPostgresURL(t):
 		return targetPostgres, nil
@@ -141,11 +127,9 @@ func (c *Config) Validate() error {
 		allowed []string // the first is the default
 	}{
 		{"--format", &c.Format.Format, []string{"auto", format.CSV, format.TSV, format.JSONL, format.JSON, format.Lines, format.Parquet}},
-		{"--on-error", (*string)(&c.Runner.OnError), []string{string(runner.OnErrorAbort), string(runner.OnErrorSkipRecord), string(runner.OnErrorSkipFile)}},
 		{"--compression", &c.Compression, []string{compress.Auto, compress.None, compress.Gzip, compress.Zstd}},
 		{"--invalid-utf8", &c.InvalidUTF8, []string{"replace", "reject"}},
-		{"--timestamp-format", &c.TimestampFormat, []string{"auto", "epoch_s", "epoch_ms"}},
-		{"--unknown-fields", &c.UnknownFields, []string{"error", "ignore", "extra"}},
+		{"--timestamp-format", &c.Postgres.Conversion.TimestampFormat, []string{"auto", "epoch_s", "epoch_ms"}},
 	} {
 		if *e.v == "" {
 			*e.v = e.allowed[0]
@@ -155,16 +139,21 @@ func (c *Config) Validate() error {
 			return usage("%s %q: expected %s or %s", e.flag, *e.v, strings.Join(e.allowed[:n], ", "), e.allowed[n])
 		}
 	}
-	if c.Columns != "" {
-		if _, err := postgres.ParseColumns(c.Columns); err != nil {
+	if c.Columns != "" { // names the CSV columns too
+		cols, err := postgres.ParseColumns(c.Columns)
+		if err != nil {
 			return &UsageError{Err: err}
 		}
+		c.Format.Columns = nil
+		for _, col := range cols {
+			c.Format.Columns = append(c.Format.Columns, col.Name)
+		}
+	}
+	if c.IgnoreUnknownFields {
+		c.Postgres.UnknownFields = postgres.UnknownIgnore
 	}
 	if !c.Format.Header && c.Columns == "" && (c.Format.Format == format.CSV || c.Format.Format == format.TSV || c.Format.Format == "auto") {
 		return usage("--csv-header=false needs --columns to name the columns")
-	}
-	if c.ExtraColumn == "" {
-		c.ExtraColumn = "_extra"
 	}
 	kind, err := targetKind(c.Target)
 	if err != nil {
@@ -197,15 +186,13 @@ func (c *Config) Validate() error {
 	if c.ParseWorkers < 0 {
 		return usage("--parse-workers must not be negative")
 	}
-	since, err := c.sinceTime(time.Now())
-	if err != nil {
-		return err
+	if c.Runner.Since, err = discover.ParseSince(c.Since, time.Now()); err != nil {
+		return usage("--since: %v", err)
 	}
 	if err := c.Format.Validate(); err != nil {
 		return usage("%v", err)
 	}
 	c.Runner.Filter = discover.Filter{Include: c.Include, Exclude: c.Exclude}
-	c.Runner.Since = since
 	if err := c.Runner.Validate(); err != nil {
 		return usage("%v", err)
 	}

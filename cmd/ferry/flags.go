@@ -5,9 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"runtime/debug"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/ferrydata/ferry/source/format/lines"
 	"github.com/ferrydata/ferry/source/runner"
+	"github.com/ferrydata/ferry/targets/postgres"
 )
 
 var errHelp = errors.New("help")
@@ -30,17 +32,6 @@ type options struct {
 	cpuProfile string
 }
 
-// listFlag is a repeatable string flag.
-type listFlag struct{ v *[]string }
-
-func (l listFlag) String() string {
-	if l.v == nil {
-		return ""
-	}
-	return strings.Join(*l.v, ",")
-}
-func (l listFlag) Set(s string) error { *l.v = append(*l.v, s); return nil }
-
 // sizeFlag is a byte count: 1048576, 64KiB, 8MiB, 1GiB, 10MB.
 type sizeFlag[T int | int64] struct{ v *T }
 
@@ -53,50 +44,32 @@ func (s sizeFlag[T]) String() string {
 
 func (s sizeFlag[T]) Set(v string) error {
 	n, err := parseSize(v)
-	if err == nil {
-		*s.v = T(n)
-	}
+	*s.v = T(n)
 	return err
 }
 
-// byteFlag is one byte (CSV delimiter, quote, escape, comment); a tab may
-// be written \t or tab where tab allows it.
-type byteFlag struct {
-	v   *byte
-	tab bool
+// oneByte parses a one-byte flag (CSV delimiter, quote, escape, comment);
+// where tab is true, a tab may be written \t or tab.
+func oneByte(v *byte, tab bool) func(string) error {
+	return func(s string) error {
+		if tab && (s == `\t` || s == "tab") {
+			s = "\t"
+		}
+		if len(s) > 1 {
+			return errors.New("must be one byte")
+		}
+		*v = 0
+		if s != "" {
+			*v = s[0]
+		}
+		return nil
+	}
 }
 
-func (b byteFlag) String() string {
-	if b.v == nil || *b.v == 0 {
-		return ""
-	}
-	return string(*b.v)
+// appendTo is a repeatable string flag.
+func appendTo(v *[]string) func(string) error {
+	return func(s string) error { *v = append(*v, s); return nil }
 }
-
-func (b byteFlag) Set(s string) error {
-	if b.tab && (s == `\t` || s == "tab") {
-		s = "\t"
-	}
-	if len(s) > 1 {
-		return errors.New("must be one byte")
-	}
-	*b.v = 0
-	if s != "" {
-		*b.v = s[0]
-	}
-	return nil
-}
-
-// textFlag is a string of a named type (runner.OnError).
-type textFlag[T ~string] struct{ v *T }
-
-func (t textFlag[T]) String() string {
-	if t.v == nil {
-		return ""
-	}
-	return string(*t.v)
-}
-func (t textFlag[T]) Set(s string) error { *t.v = T(s); return nil }
 
 func parseSize(v string) (int, error) {
 	units := []struct {
@@ -118,10 +91,6 @@ func parseSize(v string) (int, error) {
 	return n * mult, nil
 }
 
-func newSnapshotFlags(stderr io.Writer) (*flag.FlagSet, *options) {
-	return newFlags("snapshot", stderr)
-}
-
 // newFlags defines the flags of a command: snapshot, or replicate (the
 // snapshot flags plus polling, windows and shutdown).
 func newFlags(command string, stderr io.Writer) (*flag.FlagSet, *options) {
@@ -134,20 +103,20 @@ func newFlags(command string, stderr io.Writer) (*flag.FlagSet, *options) {
 	fs.StringVar(&c.Source, "source", "", "where the files are: a directory (./data, file:///abs/path) or s3://bucket/prefix")
 	fs.StringVar(&c.S3Endpoint, "s3-endpoint", "", "S3 endpoint URL (default: AWS_ENDPOINT_URL_S3, else AWS)")
 	fs.BoolVar(&c.S3PathStyle, "s3-path-style", false, "path-style S3 addressing (MinIO and most S3-compatible stores)")
-	fs.Var(listFlag{&c.Include}, "include", "load only keys matching this `glob` (relative to the prefix; * within a segment, ** across /); repeatable")
-	fs.Var(listFlag{&c.Exclude}, "exclude", "skip keys matching this `glob`; repeatable")
+	fs.Func("include", "load only keys matching this `glob` (relative to the prefix; * within a segment, ** across /); repeatable", appendTo(&c.Include))
+	fs.Func("exclude", "skip keys matching this `glob`; repeatable", appendTo(&c.Exclude))
 
 	fs.StringVar(&c.Format.Format, "format", "auto", "file format: auto (by extension), csv, tsv, jsonl, json, lines or parquet")
 	fs.StringVar(&c.Compression, "compression", "auto", "auto (extension and magic bytes), none, gzip or zstd")
 	fs.BoolVar(&c.Format.Header, "csv-header", true, "the first CSV row names the columns (false: name them with --columns)")
-	fs.Var(byteFlag{&c.Format.Delimiter, true}, "csv-delimiter", "CSV field delimiter, one byte (default , for csv, tab for tsv; \\t accepted)")
-	fs.Var(byteFlag{&c.Format.Quote, false}, "csv-quote", "CSV quote character, one byte (default \")")
-	fs.Var(byteFlag{&c.Format.Escape, false}, "csv-escape", "CSV escape character inside quotes, e.g. \\ (default: none, a doubled quote is a quote)")
-	fs.Var(byteFlag{&c.Format.Comment, false}, "csv-comment", "lines starting with this byte are skipped (default: none)")
+	fs.Func("csv-delimiter", "CSV field delimiter, one byte (default , for csv, tab for tsv; \\t accepted)", oneByte(&c.Format.Delimiter, true))
+	fs.Func("csv-quote", "CSV quote character, one byte (default \")", oneByte(&c.Format.Quote, false))
+	fs.Func("csv-escape", "CSV escape character inside quotes, e.g. \\ (default: none, a doubled quote is a quote)", oneByte(&c.Format.Escape, false))
+	fs.Func("csv-comment", "lines starting with this byte are skipped (default: none)", oneByte(&c.Format.Comment, false))
 	fs.IntVar(&c.Format.SkipRows, "skip-rows", 0, "CSV/TSV: drop this many lines at the start of each file, before the header")
 	fs.StringVar(&c.Format.RecordsField, "json-records-field", "", "json: dotted path to the array of records in each document (e.g. Records, data.items); default: a top-level array, else the document is one record")
 	fs.StringVar(&c.Format.Regex, "lines-regex", "", "lines: RE2 pattern whose named groups become columns; a line that does not match is a bad record")
-	fs.StringVar(&c.Format.Preset, "lines-preset", "", "lines: a ready-made pattern: "+strings.Join(linesPresets(), ", "))
+	fs.StringVar(&c.Format.Preset, "lines-preset", "", "lines: a ready-made pattern: "+strings.Join(slices.Sorted(maps.Keys(lines.Presets)), ", "))
 	c.Format.MaxRecordBytes = 16 << 20
 	fs.Var(sizeFlag[int]{&c.Format.MaxRecordBytes}, "max-record-bytes", "a record (line, CSV row, JSON element) longer than this is a bad record (default 16MiB)")
 	fs.StringVar(&c.Format.NullString, "null-string", "", "an unquoted CSV field equal to this is NULL (default: empty unquoted field)")
@@ -155,18 +124,17 @@ func newFlags(command string, stderr io.Writer) (*flag.FlagSet, *options) {
 
 	fs.StringVar(&c.Target, "target", "stdout", "stdout, file:PATH (JSON lines appended) or a PostgreSQL URL")
 	fs.StringVar(&c.Table, "table", "", "PostgreSQL table [schema.]name (default: the source's last path element)")
-	fs.StringVar(&c.UnknownFields, "unknown-fields", "error", "fields with no column in the table: error, ignore, or extra (kept in the jsonb column --extra-column)")
-	fs.StringVar(&c.UnknownFields, "jsonl-unknown-fields", "error", "same as --unknown-fields")
-	fs.StringVar(&c.ExtraColumn, "extra-column", "_extra", "jsonb column for fields with no column under --unknown-fields extra (created with the table)")
+	fs.TextVar(&c.Postgres.UnknownFields, "unknown-fields", postgres.UnknownError, "fields with no column in the table: error, ignore, or extra (kept in the jsonb column --extra-column)")
+	fs.TextVar(&c.Postgres.UnknownFields, "jsonl-unknown-fields", postgres.UnknownError, "same as --unknown-fields")
+	fs.StringVar(&c.Postgres.ExtraColumn, "extra-column", "_extra", "jsonb column for fields with no column under --unknown-fields extra (created with the table)")
 	fs.BoolVar(&c.IgnoreUnknownFields, "ignore-unknown-fields", false, "same as --unknown-fields ignore")
-	fs.StringVar(&c.TimestampFormat, "timestamp-format", "auto", "timestamps: auto (ISO 8601 / RFC 3339 text), epoch_s or epoch_ms (numbers are seconds or milliseconds since 1970)")
+	fs.StringVar(&c.Postgres.Conversion.TimestampFormat, "timestamp-format", "auto", "timestamps: auto (ISO 8601 / RFC 3339 text), epoch_s or epoch_ms (numbers are seconds or milliseconds since 1970)")
 	fs.StringVar(&c.InvalidUTF8, "invalid-utf8", "replace", "text that is not valid UTF-8: replace (bad bytes become U+FFFD) or reject (a bad value)")
-	onError, onErrorDoc := "abort", "bad records: abort (fail the file and stop), skip-record (load the rest, keep the bad ones in ferry.rejects or --rejects-file) or skip-file (fail the file, go on)"
+	onError := runner.OnErrorAbort
 	if command == "replicate" {
-		onError = "skip-file"
+		onError = runner.OnErrorSkipFile
 	}
-	c.Runner.OnError = runner.OnError(onError)
-	fs.Var(textFlag[runner.OnError]{&c.Runner.OnError}, "on-error", onErrorDoc)
+	fs.TextVar(&c.Runner.OnError, "on-error", onError, "bad records: abort (fail the file and stop), skip-record (load the rest, keep the bad ones in ferry.rejects or --rejects-file) or skip-file (fail the file, go on)")
 	fs.IntVar(&c.MaxRejects, "max-rejects", 1000, "skip-record: a file with more rejected records than this fails (-1: no limit)")
 	fs.StringVar(&c.RejectsFile, "rejects-file", "", "skip-record with a stdout or file target: JSON-lines file for rejected records (default ferry-rejects.jsonl)")
 	fs.BoolVar(&c.SystemColumns, "system-columns", false, "add _ferry_file (text) and _ferry_record (bigint, record ordinal in the file)")
@@ -201,10 +169,10 @@ func newFlags(command string, stderr io.Writer) (*flag.FlagSet, *options) {
 		fs.StringVar(&c.SQS.QueueURL, "sqs-queue-url", "", "follow S3 event notifications on this SQS queue instead of polling (the source must be the s3:// bucket they come from)")
 		fs.StringVar(&c.SQS.Endpoint, "sqs-endpoint", "", "SQS endpoint URL (default: AWS, or AWS_ENDPOINT_URL_SQS)")
 		fs.DurationVar(&c.SQS.Wait, "sqs-wait", 20*time.Second, "long-polling wait of each receive (at most 20s)")
-		fs.IntVar(&c.SQSReceivers, "sqs-receivers", 2, "concurrent receive loops")
+		fs.IntVar(&c.Feed.Receivers, "sqs-receivers", 2, "concurrent receive loops")
 		fs.DurationVar(&c.SQS.Visibility, "sqs-visibility", 5*time.Minute, "visibility timeout set on receive, extended at half of it while the message's objects load")
-		fs.IntVar(&c.SQSMaxReceives, "sqs-max-receives", 5, "a message that is not an S3 notification is recorded as rejected and deleted once received this many times (0: leave it to the queue's dead-letter redrive)")
-		fs.IntVar(&c.SQSMaxMessages, "sqs-max-messages", 100, "messages in flight (received and not yet deleted or released) at most")
+		fs.IntVar(&c.Feed.MaxReceives, "sqs-max-receives", 5, "a message that is not an S3 notification is recorded as rejected and deleted once received this many times (0: leave it to the queue's dead-letter redrive)")
+		fs.IntVar(&c.Feed.MaxMessages, "sqs-max-messages", 100, "messages in flight (received and not yet deleted or released) at most")
 	}
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "console", "console or json (on stderr)")
@@ -258,33 +226,25 @@ func applyConfigFile(fs *flag.FlagSet, path string) error {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		if k == "config" || fs.Lookup(k) == nil {
 			return fmt.Errorf("--config %s: unknown key %q", path, k)
 		}
 		if set[k] {
 			continue
 		}
-		vals := []any{m[k]}
-		if list, ok := m[k].([]any); ok {
-			vals = list
+		vals, ok := m[k].([]any)
+		if !ok {
+			vals = []any{m[k]}
 		}
 		for _, v := range vals {
-			var s string
-			switch v := v.(type) {
-			case nil:
-				continue
-			case map[string]any:
+			if _, ok := v.(map[string]any); ok {
 				return fmt.Errorf("--config %s: key %q: expected a value or a list", path, k)
-			default:
-				s = fmt.Sprint(v)
 			}
-			if err := fs.Set(k, s); err != nil {
+			if v == nil {
+				continue
+			}
+			if err := fs.Set(k, fmt.Sprint(v)); err != nil {
 				return fmt.Errorf("--config %s: key %q: %w", path, k, err)
 			}
 		}
@@ -297,14 +257,4 @@ func version() string {
 		return bi.Main.Version
 	}
 	return "devel"
-}
-
-// linesPresets lists the --lines-preset names.
-func linesPresets() []string {
-	names := make([]string, 0, len(lines.Presets))
-	for name := range lines.Presets {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	return names
 }

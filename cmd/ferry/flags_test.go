@@ -35,7 +35,7 @@ batch-bytes: 1MiB
 target: stdout
 `), 0o644)
 	var stderr bytes.Buffer
-	fs, o := newSnapshotFlags(&stderr)
+	fs, o := newFlags("snapshot", &stderr)
 	cfg, err := o.parse(fs, []string{"--config", path, "--workers", "5", "--include", "x.tsv"})
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +53,7 @@ target: stdout
 		"config: other.yml": `unknown key "config"`,
 	} {
 		os.WriteFile(path, []byte(body), 0o644)
-		fs, o := newSnapshotFlags(&stderr)
+		fs, o := newFlags("snapshot", &stderr)
 		if _, err := o.parse(fs, []string{"--config", path}); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("config %q: error %v, want %q", body, err, want)
 		}
@@ -79,7 +79,7 @@ func TestRunUsage(t *testing.T) {
 
 func TestByteFlags(t *testing.T) {
 	var stderr bytes.Buffer
-	fs, o := newSnapshotFlags(&stderr)
+	fs, o := newFlags("snapshot", &stderr)
 	cfg, err := o.parse(fs, []string{"--csv-delimiter", `\t`, "--csv-quote", "'", "--csv-escape", `\`})
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +88,7 @@ func TestByteFlags(t *testing.T) {
 		t.Fatalf("%+v", cfg.Format)
 	}
 	for _, args := range [][]string{{"--csv-delimiter", ";;"}, {"--csv-quote", "ab"}} {
-		fs, o := newSnapshotFlags(&stderr)
+		fs, o := newFlags("snapshot", &stderr)
 		if _, err := o.parse(fs, args); err == nil || !strings.Contains(err.Error(), "one byte") {
 			t.Errorf("%q: error %v, want one byte", args, err)
 		}

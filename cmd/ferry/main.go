@@ -63,10 +63,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	switch args[0] {
-	case "snapshot":
-		return snapshot(args[1:], stderr)
-	case "replicate":
-		return replicate(args[1:], stderr)
+	case "snapshot", "replicate":
+		return runJob(args[0], args[1:], stderr)
 	case "help", "-h", "--help":
 		if len(args) > 1 && (args[1] == "snapshot" || args[1] == "replicate") {
 			fs, _ := newFlags(args[1], stderr)
@@ -81,45 +79,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "ferry: unknown command %q\n\n%s", args[0], topUsage)
 	return exitUsage
-}
-
-func snapshot(args []string, stderr io.Writer) int {
-	cfg, o, log, exit := prepare("snapshot", args, stderr, nil)
-	if exit >= 0 {
-		return exit
-	}
-	stopProfile, err := startProfile(o.cpuProfile)
-	if err != nil {
-		return fail(stderr, &UsageError{Err: err})
-	}
-	defer stopProfile()
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
-	j, err := open(ctx, cfg, log)
-	if err != nil {
-		return fail(stderr, err)
-	}
-	defer j.Close()
-	log.Info().Str("pipeline", j.Pipeline()).Msg("snapshot starting")
-
-	rep := startProgress(ctx, j, stderr, o.progress, log)
-	sum, err := j.Snapshot(ctx)
-	rep.stop()
-	printSummary(stderr, sum, o.logFormat == "json", log)
-	if err != nil {
-		fmt.Fprintf(stderr, "ferry: %v\n", err)
-		return exitFailed
-	}
-	if ctx.Err() != nil {
-		fmt.Fprintln(stderr, "ferry: interrupted; run again to resume")
-		return exitFailed
-	}
-	if sum.Failed > 0 {
-		return exitFailed
-	}
-	return exitOK
 }
 
 // fail prints err and returns its exit status.
@@ -190,15 +149,20 @@ func startProfile(path string) (stop func(), err error) {
 	}, nil
 }
 
-func replicate(args []string, stderr io.Writer) int {
-	// Two-phase stop: the first SIGINT/SIGTERM stops listing and reading;
-	// chunks being written get --shutdown-timeout to commit (a second
-	// signal cuts that short). Installed first, so a signal during start-up
-	// is a graceful stop too.
+// runJob runs snapshot or replicate. The stop is two-phase: the first
+// SIGINT/SIGTERM stops listing and reading; chunks being written get
+// --shutdown-timeout (replicate; none for a snapshot) to commit, which a
+// second signal cuts short. The handler is installed first, so a signal
+// during start-up is a graceful stop too.
+func runJob(command string, args []string, stderr io.Writer) int {
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(signals)
-	cfg, o, log, exit := prepare("replicate", args, stderr, (*Config).ValidateReplication)
+	validate := (*Config).ValidateReplication
+	if command == "snapshot" {
+		validate = nil
+	}
+	cfg, o, log, exit := prepare(command, args, stderr, validate)
 	if exit >= 0 {
 		return exit
 	}
@@ -225,26 +189,41 @@ func replicate(args []string, stderr io.Writer) int {
 		}
 		stopWriting()
 	}()
-
-	if os.Getenv("GOMEMLIMIT") == "" {
-		// A soft limit the GC works to: the in-flight budget, the batches
-		// being read and written, and room for the rest; with parallel
-		// parsing, the blocks and batches each file's parsers hold.
-		limit := cfg.Runner.InflightBytes + 96<<20
-		if cfg.ParseWorkers > 1 {
-			limit += int64(cfg.Runner.Workers) * int64(cfg.ParseWorkers+2) * int64(cfg.Format.BatchBytes)
-		}
-		debug.SetMemoryLimit(limit)
-	}
 	j, err := open(ctx, cfg, log)
 	if err != nil {
 		return fail(stderr, err)
 	}
 	defer j.Close()
+	if os.Getenv("GOMEMLIMIT") == "" && cfg.Runner.Async {
+		debug.SetMemoryLimit(j.MemoryBudget())
+	}
+	if command == "snapshot" {
+		return snapshot(ctx, j, o, stderr, log)
+	}
 	if err := follow(ctx, writeCtx, j, cfg, log); err != nil {
 		return fail(stderr, err)
 	}
 	log.Info().Msg("stopped; the next start resumes where this one stopped")
+	return exitOK
+}
+
+// snapshot loads every file once; the exit status says whether all did.
+func snapshot(ctx context.Context, j *job, o *options, stderr io.Writer, log zerolog.Logger) int {
+	log.Info().Str("pipeline", j.Pipeline()).Msg("snapshot starting")
+	stopProgress := startProgress(ctx, j, stderr, o.progress, log)
+	sum, err := j.Snapshot(ctx)
+	stopProgress()
+	printSummary(stderr, sum, o.logFormat == "json", log)
+	switch {
+	case err != nil:
+		fmt.Fprintf(stderr, "ferry: %v\n", err)
+		return exitFailed
+	case ctx.Err() != nil:
+		fmt.Fprintln(stderr, "ferry: interrupted; run again to resume")
+		return exitFailed
+	case sum.Failed > 0:
+		return exitFailed
+	}
 	return exitOK
 }
 
@@ -256,14 +235,13 @@ func follow(ctx, writeCtx context.Context, j *job, cfg Config, log zerolog.Logge
 		return j.Poll(ctx, writeCtx, cfg.Poll)
 	}
 	log.Info().Str("pipeline", j.Pipeline()).Str("queue", cfg.SQS.QueueURL).Bool("backfill", cfg.Poll.Backfill).Msg("replication from SQS notifications starting")
-	feed := sqs.NewFeed(sqs.FeedConfig{
-		Queue: j.queue, Store: j.store.(sqs.Store), Filter: cfg.Runner.Filter, Since: cfg.Runner.Since,
-		Receivers: cfg.SQSReceivers, MaxMessages: cfg.SQSMaxMessages, Visibility: cfg.SQS.Visibility, MaxReceives: cfg.SQSMaxReceives,
-		Rejects: j.rejects, Pipeline: j.Pipeline(), Quarantined: j.Quarantined, Log: log,
-		Report: func(e *zerolog.Event) {
-			e.Int64("files_loaded", j.Done.Load()).Int64("rows", j.Records.Load()).Int64("failed", j.Failed.Load())
-		},
-	})
+	fc := cfg.Feed
+	fc.Queue, fc.Store, fc.Filter, fc.Since, fc.Visibility = j.queue, j.store.(sqs.Store), cfg.Runner.Filter, cfg.Runner.Since, cfg.SQS.Visibility
+	fc.Rejects, fc.Pipeline, fc.Quarantined, fc.Log = j.rejects, j.Pipeline(), j.Quarantined, log
+	fc.Report = func(e *zerolog.Event) {
+		e.Int64("files_loaded", j.Done.Load()).Int64("rows", j.Records.Load()).Int64("failed", j.Failed.Load())
+	}
+	feed := sqs.NewFeed(fc)
 	stop := feed.Start(ctx, writeCtx)
 	defer stop()
 	return j.Follow(ctx, writeCtx, feed.Feed(ctx), runner.FollowOptions{Backfill: cfg.Poll.Backfill, Retention: cfg.Poll.Retention})

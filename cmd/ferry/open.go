@@ -1,10 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
-	"fmt"
-	"os"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source"
-	"github.com/ferrydata/ferry/source/format"
 	"github.com/ferrydata/ferry/source/load"
 	"github.com/ferrydata/ferry/source/local"
 	"github.com/ferrydata/ferry/source/runner"
@@ -63,32 +61,24 @@ func open(ctx context.Context, cfg Config, log zerolog.Logger) (_ *job, err erro
 	pipeline, targetName := cfg.Pipeline, "stdout"
 	var targetPool *pgxpool.Pool
 	var jl *jsonlines.Target
-	switch kind {
-	case targetStdout, targetFile:
-		jl = jsonlines.Stdout()
-		if kind == targetFile {
-			if jl, err = jsonlines.File(strings.TrimPrefix(cfg.Target, "file:")); err != nil {
-				return nil, err
-			}
-			targetName = cfg.Target
-		}
-		j.closers = append(j.closers, func() { jl.Close() })
-		jl.System = cfg.SystemColumns
-		if cfg.RejectsFile != "" {
-			f, err := os.OpenFile(cfg.RejectsFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-			if err != nil {
-				return nil, fmt.Errorf("--rejects-file: %w", err)
-			}
-			j.closers = append(j.closers, func() { f.Close() })
-			jl.Rejects = f
-			j.rejects = jl
-		}
-	case targetPostgres:
+	if kind == targetPostgres {
 		if targetPool, err = j.connect(ctx, cfg.Target, cfg.Runner.Workers+2); err != nil {
 			return nil, err
 		}
 		ident, _ := postgres.ParseTable(cfg.Table)
 		targetName = ident.Sanitize()
+	} else {
+		if jl, err = jsonlines.Open(cfg.Target, cfg.RejectsFile); err != nil {
+			return nil, err
+		}
+		j.closers = append(j.closers, func() { jl.Close() })
+		jl.System = cfg.SystemColumns
+		if kind == targetFile {
+			targetName = cfg.Target
+		}
+		if cfg.RejectsFile != "" {
+			j.rejects = jl
+		}
 	}
 	if pipeline == "" {
 		pipeline = j.store.String() + " -> " + targetName
@@ -111,11 +101,7 @@ func open(ctx context.Context, cfg Config, log zerolog.Logger) (_ *job, err erro
 			return nil, err
 		}
 	default:
-		dir := strings.TrimPrefix(cfg.State, "file:")
-		if dir == "" {
-			dir = ".ferry"
-		}
-		if st, err = filestore.New(dir); err != nil {
+		if st, err = filestore.New(cmp.Or(strings.TrimPrefix(cfg.State, "file:"), ".ferry")); err != nil {
 			return nil, err
 		}
 	}
@@ -140,7 +126,7 @@ func open(ctx context.Context, cfg Config, log zerolog.Logger) (_ *job, err erro
 	}
 	j.Runner, err = runner.New(runner.Config{
 		Store: j.store, Target: target, State: st, Pipeline: pipeline, Log: log,
-		Load: load.Config{Format: formatOptions(cfg), Compression: cfg.Compression,
+		Load: load.Config{Format: cfg.Format, Compression: cfg.Compression,
 			SkipRecords: cfg.Runner.OnError == runner.OnErrorSkipRecord, MaxRejects: cfg.MaxRejects, ParseWorkers: cfg.ParseWorkers},
 		Options: cfg.Runner,
 	})
@@ -149,41 +135,14 @@ func open(ctx context.Context, cfg Config, log zerolog.Logger) (_ *job, err erro
 
 // postgresConfig is the PostgreSQL target's configuration.
 func postgresConfig(cfg Config, pipeline string, sameTx bool, log zerolog.Logger) postgres.Config {
-	ident, _ := postgres.ParseTable(cfg.Table)
-	var cols []postgres.ColumnSpec
-	if cfg.Columns != "" {
-		cols, _ = postgres.ParseColumns(cfg.Columns)
-	}
-	pc := postgres.Config{
-		Table: ident, Columns: cols, SystemColumns: cfg.SystemColumns,
-		Pipeline: pipeline, StateInTx: sameTx,
-		SkipRecords:   cfg.Runner.OnError == runner.OnErrorSkipRecord,
-		UnknownFields: postgres.UnknownFields(cfg.UnknownFields),
-		ExtraColumn:   cfg.ExtraColumn,
-		Conversion:    postgres.Conversion{RejectInvalidUTF8: cfg.InvalidUTF8 == "reject"},
-		Log:           func(msg string) { log.Warn().Msg(msg) },
-	}
-	if cfg.IgnoreUnknownFields {
-		pc.UnknownFields = postgres.UnknownIgnore
-	}
-	if cfg.TimestampFormat != "auto" {
-		pc.Conversion.TimestampFormat = cfg.TimestampFormat
-	}
+	pc := cfg.Postgres
+	pc.Table, _ = postgres.ParseTable(cfg.Table)
+	pc.Columns, _ = postgres.ParseColumns(cfg.Columns)
+	pc.SystemColumns, pc.Pipeline, pc.StateInTx = cfg.SystemColumns, pipeline, sameTx
+	pc.SkipRecords = cfg.Runner.OnError == runner.OnErrorSkipRecord
+	pc.Conversion.RejectInvalidUTF8 = cfg.InvalidUTF8 == "reject"
+	pc.Log = func(msg string) { log.Warn().Msg(msg) }
 	return pc
-}
-
-// formatOptions are the format readers' options: the flags', and the
-// column names of --columns.
-func formatOptions(cfg Config) format.Options {
-	fo := cfg.Format
-	if cfg.Columns != "" {
-		cols, _ := postgres.ParseColumns(cfg.Columns)
-		fo.Columns = nil
-		for _, c := range cols {
-			fo.Columns = append(fo.Columns, c.Name)
-		}
-	}
-	return fo
 }
 
 // connect opens a pool and checks the server answers.

@@ -20,21 +20,12 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-type reporter struct {
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-}
-
-func (r *reporter) stop() {
-	r.cancel()
-	r.wg.Wait()
-}
-
 // startProgress shows progress: a redrawn line on a terminal, a log line
-// every 10 seconds otherwise.
-func startProgress(ctx context.Context, j *job, w io.Writer, mode string, log zerolog.Logger) *reporter {
+// every 10 seconds otherwise, until stop is called.
+func startProgress(ctx context.Context, j *job, w io.Writer, mode string, log zerolog.Logger) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
-	r := &reporter{cancel: cancel}
+	var wg sync.WaitGroup
+	stop = func() { cancel(); wg.Wait() }
 	if mode == "auto" {
 		mode = "log"
 		if isTerminal(w) {
@@ -42,14 +33,14 @@ func startProgress(ctx context.Context, j *job, w io.Writer, mode string, log ze
 		}
 	}
 	if mode == "none" {
-		return r
+		return stop
 	}
 	start := time.Now()
 	every := 10 * time.Second
 	if mode == "bar" {
 		every = 250 * time.Millisecond
 	}
-	r.wg.Go(func() {
+	wg.Go(func() {
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
@@ -74,7 +65,7 @@ func startProgress(ctx context.Context, j *job, w io.Writer, mode string, log ze
 				Int64("rows", rows).Int64("bytes", bytes).Str("rate", fmt.Sprintf("%.1f MB/s", float64(bytes)/1e6/el)).Msg("progress")
 		}
 	})
-	return r
+	return stop
 }
 
 func bar(n, total int64, width int) string {
@@ -88,16 +79,8 @@ func bar(n, total int64, width int) string {
 func mb(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }
 
 func printSummary(w io.Writer, s runner.Summary, jsonLog bool, log zerolog.Logger) {
-	secs := s.Elapsed.Seconds()
-	rate := 0.0
-	if secs > 0 {
-		rate = float64(s.Bytes) / 1e6 / secs
-	}
 	if jsonLog {
-		log.Info().Int64("files", s.Files).Int64("loaded", s.Loaded).Int64("already_loaded", s.AlreadyDone).
-			Int64("failed", s.Failed).Int64("vanished", s.Vanished).Int64("rejected", s.Rejected).Bool("aborted", s.Aborted).
-			Int64("rows", s.Records).Int64("bytes", s.Bytes).
-			Float64("seconds", secs).Float64("mb_per_s", rate).Msg("summary")
+		log.Info().EmbedObject(s).Msg("summary")
 		return
 	}
 	if s.Files > 0 && s.Loaded == 0 && s.Failed == 0 && s.Vanished == 0 && s.AlreadyDone == s.Files {
@@ -105,7 +88,7 @@ func printSummary(w io.Writer, s runner.Summary, jsonLog bool, log zerolog.Logge
 		return
 	}
 	fmt.Fprintf(w, "ferry: %d files (%d loaded, %d already loaded, %d failed), %d rows, %s in %.2f s, %.1f MB/s\n",
-		s.Files, s.Loaded, s.AlreadyDone, s.Failed, s.Records, mb(s.Bytes), secs, rate)
+		s.Files, s.Loaded, s.AlreadyDone, s.Failed, s.Records, mb(s.Bytes), s.Elapsed.Seconds(), s.MBPerSecond())
 	if s.Rejected > 0 {
 		fmt.Fprintf(w, "ferry: %d records rejected (see ferry.rejects or the rejects file)\n", s.Rejected)
 	}

@@ -24,6 +24,19 @@ const (
 	OnErrorSkipFile OnError = "skip-file"
 )
 
+// UnmarshalText sets a policy from its name (a flag's value).
+func (p *OnError) UnmarshalText(b []byte) error {
+	switch v := OnError(b); v {
+	case OnErrorAbort, OnErrorSkipRecord, OnErrorSkipFile:
+		*p = v
+		return nil
+	}
+	return errors.New("expected abort, skip-record or skip-file")
+}
+
+// MarshalText returns the policy's name.
+func (p OnError) MarshalText() ([]byte, error) { return []byte(p), nil }
+
 // Options is the engine's policy: which files to load, how many at once,
 // what a failure does. The zero value, after Validate, is a snapshot's.
 type Options struct {

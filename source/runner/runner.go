@@ -80,6 +80,35 @@ type Summary struct {
 	Errors                             []error
 }
 
+// MemoryBudget is about the most the runner holds, with room for the
+// rest of the process: the in-flight budget (asynchronous loading), the
+// batches being read and written and, with parallel parsing, the blocks
+// and batches each file's parsers hold. Set as the process's soft memory
+// limit (debug.SetMemoryLimit), it keeps the GC working to the budget.
+func (r *Runner) MemoryBudget() int64 {
+	limit := r.opts.InflightBytes + 96<<20
+	if r.load.ParseWorkers > 1 {
+		limit += int64(r.opts.Workers) * int64(r.load.ParseWorkers+2) * int64(r.load.Format.BatchBytes)
+	}
+	return limit
+}
+
+// MBPerSecond is the rate the pass read its files at.
+func (s Summary) MBPerSecond() float64 {
+	if s.Elapsed <= 0 {
+		return 0
+	}
+	return float64(s.Bytes) / 1e6 / s.Elapsed.Seconds()
+}
+
+// MarshalZerologObject writes the summary's figures as log fields.
+func (s Summary) MarshalZerologObject(e *zerolog.Event) {
+	e.Int64("files", s.Files).Int64("loaded", s.Loaded).Int64("already_loaded", s.AlreadyDone).
+		Int64("failed", s.Failed).Int64("vanished", s.Vanished).Int64("rejected", s.Rejected).Bool("aborted", s.Aborted).
+		Int64("rows", s.Records).Int64("bytes", s.Bytes).
+		Float64("seconds", s.Elapsed.Seconds()).Float64("mb_per_s", s.MBPerSecond())
+}
+
 type counts struct {
 	Listed, Skipped, Done, Failed, Vanished, Rejected, Records, Bytes int64
 }

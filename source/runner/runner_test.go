@@ -233,3 +233,25 @@ func TestPassStopsWhenAServiceIsDown(t *testing.T) {
 		t.Fatalf("f0 recorded failed (%+v): an unavailable store is not the file's fault", p)
 	}
 }
+
+func TestMemoryBudget(t *testing.T) {
+	st, _ := filestore.New(t.TempDir())
+	build := func(async bool, parseWorkers int) *Runner {
+		r, err := New(Config{
+			Store: &downStore{}, Target: jsonlines.Writer("test", io.Discard), State: st, Pipeline: "p",
+			Load:    load.Config{ParseWorkers: parseWorkers, Format: format.Options{BatchBytes: 8 << 20}},
+			Options: Options{Workers: 2, Async: async, InflightBytes: 64 << 20},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if got, want := build(true, 1).MemoryBudget(), int64(64<<20+96<<20); got != want {
+		t.Errorf("sequential parsing: budget %d, want %d", got, want)
+	}
+	// Two workers, each with 4 parsers holding 4+2 batches of 8 MiB.
+	if got, want := build(true, 4).MemoryBudget(), int64(64<<20+96<<20+2*6*8<<20); got != want {
+		t.Errorf("parallel parsing: budget %d, want %d", got, want)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -33,8 +34,9 @@ type Target struct {
 
 	// Rejects, when set, receives one JSON line per rejected record
 	// (--rejects-file), after the chunk's records are written.
-	Rejects  io.Writer
-	Pipeline string
+	Rejects     io.Writer
+	rejectsFile *os.File // opened by Open
+	Pipeline    string
 }
 
 // reject is one line of a rejects file.
@@ -178,8 +180,12 @@ func (t *Target) String() string { return t.name }
 
 // Close closes the file, if any.
 func (t *Target) Close() error {
+	var err error
 	if t.file != nil {
-		return t.file.Close()
+		err = t.file.Close()
 	}
-	return nil
+	if t.rejectsFile != nil {
+		err = errors.Join(err, t.rejectsFile.Close())
+	}
+	return err
 }

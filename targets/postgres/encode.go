@@ -22,7 +22,7 @@ type encoder func(dst []byte, k pusher.Kind, v []byte) ([]byte, error)
 
 // Conversion options.
 type Conversion struct {
-	// TimestampFormat: "" (ISO 8601 / RFC 3339 text), "epoch_s" or
+	// TimestampFormat: "" or "auto" (ISO 8601 / RFC 3339 text), "epoch_s" or
 	// "epoch_ms": numbers into timestamp columns count seconds or
 	// milliseconds since 1970 (text timestamps are still accepted).
 	TimestampFormat string

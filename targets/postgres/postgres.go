@@ -114,6 +114,19 @@ const (
 	UnknownExtra  UnknownFields = "extra"
 )
 
+// UnmarshalText sets a policy from its name (a flag's value).
+func (u *UnknownFields) UnmarshalText(b []byte) error {
+	switch v := UnknownFields(b); v {
+	case UnknownError, UnknownIgnore, UnknownExtra:
+		*u = v
+		return nil
+	}
+	return errors.New("expected error, ignore or extra")
+}
+
+// MarshalText returns the policy's name.
+func (u UnknownFields) MarshalText() ([]byte, error) { return []byte(u), nil }
+
 // Close implements pusher.Target; the pool stays open.
 func (t *Target) Close() error { return nil }
 
