@@ -10,6 +10,18 @@
 // item k's Ack runs right after item k's Push succeeded. Push and Ack never
 // run concurrently with themselves or each other.
 //
+// # Groups
+//
+// With Config.PushGroup instead of Push, the push loop delivers several
+// consecutive items at once (a target that commits them in one
+// transaction): it takes the next item, then the items after it whose
+// parse is done, until Config.Full says the group is full; while it is
+// not, it waits up to Config.Linger for the next item to be added and
+// parsed. Then it pushes the group and acks its items in order. An item
+// whose parse failed ends the group before it; its error surfaces once
+// the group is pushed and acked. The order guarantees are those of Push,
+// with "group" for "item".
+//
 // # Backpressure
 //
 // At most Config.MaxPending items are pending (added, not yet acked); Add

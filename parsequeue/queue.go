@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -21,8 +22,17 @@ type Config[In, Out any] struct {
 	// Push delivers a parsed item. It runs on one goroutine, in the order
 	// the items were added. Required.
 	Push func(ctx context.Context, out Out) error
-	// Ack runs after its item's Push succeeded, on the same goroutine, in
-	// order. Optional.
+	// PushGroup, set instead of Push, delivers consecutive items together,
+	// in order (see "Groups" in the package documentation).
+	PushGroup func(ctx context.Context, outs []Out) error
+	// Full says whether group (its items in order) takes no more items.
+	// Required with PushGroup.
+	Full func(group []Out) bool
+	// Linger is how long a group that could take more waits for the next
+	// item to be added and parsed (0: it takes only items already parsed).
+	Linger time.Duration
+	// Ack runs after its item's Push (or its group's PushGroup) succeeded,
+	// on the same goroutine, in order. Optional.
 	Ack func(out Out) error
 	// MaxPending bounds the items added but not yet acked (default
 	// 2*Workers).
@@ -34,8 +44,13 @@ func (c Config[In, Out]) Validate() error {
 	if c.Parse == nil {
 		return errors.New("parsequeue: Config.Parse is required")
 	}
-	if c.Push == nil {
-		return errors.New("parsequeue: Config.Push is required")
+	switch {
+	case c.Push == nil && c.PushGroup == nil:
+		return errors.New("parsequeue: Config.Push or Config.PushGroup is required")
+	case c.Push != nil && c.PushGroup != nil:
+		return errors.New("parsequeue: Config.Push and Config.PushGroup are exclusive")
+	case c.PushGroup != nil && c.Full == nil:
+		return errors.New("parsequeue: Config.Full is required with PushGroup")
 	}
 	return nil
 }
@@ -135,6 +150,9 @@ func (q *Queue[In, Out]) parseLoop() error {
 }
 
 func (q *Queue[In, Out]) pushLoop() error {
+	if q.cfg.PushGroup != nil {
+		return q.groupLoop()
+	}
 	done := q.ctx.Done()
 	for {
 		var it *item[In, Out]
@@ -167,6 +185,111 @@ func (q *Queue[In, Out]) pushLoop() error {
 			}
 		}
 		<-q.slots
+	}
+}
+
+// groupLoop is the push loop with PushGroup: it takes the next item, adds
+// the items after it that are parsed (waiting up to Linger for them) until
+// the group is Full, pushes the group and acks its items.
+func (q *Queue[In, Out]) groupLoop() error {
+	done := q.ctx.Done()
+	var held *item[In, Out] // taken from order, not yet pushed
+	var group []Out
+	for {
+		it := held
+		held = nil
+		if it == nil {
+			select {
+			case <-done:
+				return context.Cause(q.ctx)
+			case next, ok := <-q.order:
+				if !ok {
+					return nil
+				}
+				it = next
+			}
+		}
+		select {
+		case <-done:
+			return context.Cause(q.ctx)
+		case <-it.done:
+		}
+		if it.err != nil {
+			return it.err
+		}
+		group = append(group[:0], it.out)
+		var linger <-chan time.Time
+		var timer *time.Timer
+		if q.cfg.Linger > 0 {
+			timer = time.NewTimer(q.cfg.Linger)
+			linger = timer.C
+		}
+		closed := false
+	collect:
+		for !closed && !q.cfg.Full(group) {
+			// The next item, when one was added (or while lingering).
+			var next *item[In, Out]
+			select {
+			case n, ok := <-q.order:
+				next, closed = n, !ok
+			default:
+				if linger == nil {
+					break collect
+				}
+				select {
+				case n, ok := <-q.order:
+					next, closed = n, !ok
+				case <-linger:
+					break collect
+				case <-done:
+					return context.Cause(q.ctx)
+				}
+			}
+			if next == nil {
+				break
+			}
+			held = next
+			// Its parse, when done (or while lingering).
+			select {
+			case <-next.done:
+			default:
+				if linger == nil {
+					break collect
+				}
+				select {
+				case <-next.done:
+				case <-linger:
+					break collect
+				case <-done:
+					return context.Cause(q.ctx)
+				}
+			}
+			if next.err != nil {
+				break
+			}
+			group = append(group, next.out)
+			held = nil
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		if q.ctx.Err() != nil {
+			return context.Cause(q.ctx)
+		}
+		if err := q.cfg.PushGroup(q.ctx, group); err != nil {
+			return err
+		}
+		for _, out := range group {
+			if q.cfg.Ack != nil {
+				if err := q.cfg.Ack(out); err != nil {
+					return err
+				}
+			}
+			<-q.slots
+		}
+		if closed && held == nil {
+			return nil
+		}
 	}
 }
 
