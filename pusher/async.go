@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/semaphore"
 
@@ -15,6 +17,10 @@ import (
 const (
 	DefaultInflightBytes  = 64 << 20
 	DefaultInflightChunks = 1024
+	DefaultGroupRows      = 100_000
+	DefaultGroupBytes     = 8 << 20
+	DefaultGroupChunks    = 500
+	DefaultLinger         = 5 * time.Millisecond
 )
 
 // AsyncConfig configures an Async pusher.
@@ -31,6 +37,15 @@ type AsyncConfig struct {
 	// InflightChunks bounds the number of pushed, un-acked chunks (default
 	// 1024), which the byte budget cannot do for chunks of no records.
 	InflightChunks int
+	// A group (chunks of different files committed together, with a
+	// GroupTarget) is full at GroupRows records, GroupBytes bytes or
+	// GroupChunks chunks (defaults 100,000, 8 MiB, 500); while it is not,
+	// it waits up to Linger (default 5ms; negative: not at all) for more.
+	// GroupChunks 1 writes every chunk in its own transaction.
+	GroupRows   int
+	GroupBytes  int64
+	GroupChunks int
+	Linger      time.Duration
 }
 
 // Validate reports a missing Target, or a missing Progress when the target
@@ -107,6 +122,21 @@ func NewAsync(ctx context.Context, cfg AsyncConfig) *Async {
 	if cfg.InflightChunks <= 0 {
 		cfg.InflightChunks = DefaultInflightChunks
 	}
+	if cfg.GroupRows <= 0 {
+		cfg.GroupRows = DefaultGroupRows
+	}
+	if cfg.GroupBytes <= 0 {
+		cfg.GroupBytes = DefaultGroupBytes
+	}
+	if cfg.GroupChunks <= 0 {
+		cfg.GroupChunks = DefaultGroupChunks
+	}
+	switch {
+	case cfg.Linger == 0:
+		cfg.Linger = DefaultLinger
+	case cfg.Linger < 0:
+		cfg.Linger = 0
+	}
 	a := &Async{
 		cfg:    cfg,
 		budget: semaphore.NewWeighted(cfg.InflightBytes),
@@ -116,7 +146,9 @@ func NewAsync(ctx context.Context, cfg AsyncConfig) *Async {
 		Workers: 1,
 		// Chunks arrive parsed: the reader built the batch.
 		Parse:      func(_ context.Context, c *Chunk) (*Chunk, error) { return c, nil },
-		Push:       a.write,
+		PushGroup:  a.writeGroup,
+		Full:       a.full,
+		Linger:     cfg.Linger,
 		Ack:        a.ack,
 		MaxPending: cfg.InflightChunks,
 	})
@@ -239,40 +271,109 @@ type WriteError struct {
 func (e *WriteError) Error() string { return e.Err.Error() }
 func (e *WriteError) Unwrap() error { return e.Err }
 
-// write is the queue's Push: it writes the chunk, then records progress
-// when the target does not.
-func (a *Async) write(ctx context.Context, c *Chunk) error {
-	a.mu.Lock()
-	f := a.files[c.File.ID()]
-	p := f.pending[c.Seq]
-	if f.failed != nil {
-		// An earlier chunk of the file failed: drop this one.
-		p.written = true
-		a.mu.Unlock()
-		return nil
+// full says whether a group of chunks takes no more.
+func (a *Async) full(cs []*Chunk) bool {
+	if len(cs) >= a.cfg.GroupChunks {
+		return true
 	}
-	f.rejects.limit(c)
+	rows, bytes := 0, int64(0)
+	for _, c := range cs {
+		if c.Batch != nil {
+			rows += c.Batch.Len()
+		}
+		bytes += c.Bytes()
+	}
+	return rows >= a.cfg.GroupRows || bytes >= a.cfg.GroupBytes
+}
+
+// writeGroup is the queue's PushGroup. It writes the chunks in groups of
+// different files (one transaction each with a GroupTarget), then records
+// progress when the target does not.
+func (a *Async) writeGroup(ctx context.Context, cs []*Chunk) error {
+	for len(cs) > 0 {
+		// The chunks up to the first that repeats a file: each chunk's
+		// RejectLimit counts the target's rejects of the file's earlier
+		// chunks, known once they are written.
+		n, seen := 0, make(map[string]bool, len(cs))
+		for ; n < len(cs) && !seen[cs[n].File.ID()]; n++ {
+			seen[cs[n].File.ID()] = true
+		}
+		if err := a.writeFiles(ctx, cs[:n]); err != nil {
+			return err
+		}
+		cs = cs[n:]
+	}
+	return nil
+}
+
+// writeFiles writes chunks of different files: together in one
+// transaction with a GroupTarget, else one by one.
+func (a *Async) writeFiles(ctx context.Context, cs []*Chunk) error {
+	live := make([]*Chunk, 0, len(cs))
+	a.mu.Lock()
+	for _, c := range cs {
+		f := a.files[c.File.ID()]
+		if f.failed != nil {
+			// An earlier chunk of the file failed: drop this one.
+			f.pending[c.Seq].written = true
+			continue
+		}
+		f.rejects.limit(c)
+		live = append(live, c)
+	}
 	a.mu.Unlock()
-	if err := a.cfg.Target.Write(ctx, c); err != nil {
+	if g, ok := a.cfg.Target.(GroupTarget); ok && len(live) > 1 {
+		return a.commit(ctx, live, g.WriteGroup)
+	}
+	for _, c := range live {
+		write := func(ctx context.Context, cs []*Chunk) error { return a.cfg.Target.Write(ctx, cs[0]) }
+		if err := a.commit(ctx, []*Chunk{c}, write); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// commit writes cs with write, then records progress when the target does
+// not. A chunk that fails with a data error (ClassOf is ClassData: a value
+// the target refuses; a *ChunkError names the chunk of a group) fails its
+// file, and the others are written again without it. Any other error is
+// returned, as a *WriteError.
+func (a *Async) commit(ctx context.Context, cs []*Chunk, write func(context.Context, []*Chunk) error) error {
+	for len(cs) > 0 {
+		err := write(ctx, cs)
+		if err == nil {
+			break
+		}
+		i := 0
+		if ce := (*ChunkError)(nil); errors.As(err, &ce) && ce.Index >= 0 && ce.Index < len(cs) {
+			i, err = ce.Index, ce.Err
+		}
+		c := cs[i]
 		we := &WriteError{File: c.File, Err: fmt.Errorf("write %q chunk %d: %w", c.File.Key, c.Seq, err)}
 		if ClassOf(err) != ClassData || ctx.Err() != nil {
 			return we
 		}
 		a.mu.Lock()
+		f := a.files[c.File.ID()]
 		f.failed = we
+		f.pending[c.Seq].written = true
+		a.mu.Unlock()
+		cs = slices.Delete(slices.Clone(cs), i, i+1)
+	}
+	for _, c := range cs {
+		if !a.cfg.Target.CommitsProgress() {
+			if err := a.cfg.Progress.Advance(ctx, a.cfg.Pipeline, c); err != nil {
+				return &WriteError{File: c.File, Err: fmt.Errorf("record progress of %q chunk %d: %w", c.File.Key, c.Seq, err)}
+			}
+		}
+		a.mu.Lock()
+		f := a.files[c.File.ID()]
+		p := f.pending[c.Seq]
+		f.rejects.add(c, p.rejects)
 		p.written = true
 		a.mu.Unlock()
-		return nil
 	}
-	if !a.cfg.Target.CommitsProgress() {
-		if err := a.cfg.Progress.Advance(ctx, a.cfg.Pipeline, c); err != nil {
-			return &WriteError{File: c.File, Err: fmt.Errorf("record progress of %q chunk %d: %w", c.File.Key, c.Seq, err)}
-		}
-	}
-	a.mu.Lock()
-	f.rejects.add(c, p.rejects)
-	p.written = true
-	a.mu.Unlock()
 	return nil
 }
 

@@ -227,7 +227,9 @@ func TestAsyncFileDone(t *testing.T) {
 }
 
 func TestAsyncInterleavedFiles(t *testing.T) {
-	h := newHarness(t, context.Background(), &asyncTarget{commits: true}, AsyncConfig{})
+	// One chunk a group, so that the order of writes and completions is
+	// the queue's (groups: TestAsyncGroups).
+	h := newHarness(t, context.Background(), &asyncTarget{commits: true}, AsyncConfig{GroupChunks: 1})
 	h.mustPush(chunk(t, "a", 0, false, 20))
 	h.mustPush(chunk(t, "b", 0, false, 20))
 	h.mustPush(chunk(t, "c", 0, false, 20))
@@ -562,7 +564,7 @@ func TestAsyncConcurrentFiles(t *testing.T) {
 }
 
 func TestAsyncFinishWithError(t *testing.T) {
-	h := newHarness(t, context.Background(), &asyncTarget{commits: true, gate: make(chan struct{})}, AsyncConfig{})
+	h := newHarness(t, context.Background(), &asyncTarget{commits: true, gate: make(chan struct{})}, AsyncConfig{GroupChunks: 1})
 	// Nothing pending: done runs at once, with the read's error.
 	h.finish("x", errRead)
 	if got := h.ev.get(); !slices.Equal(got, []string{"failed x: read failed"}) {

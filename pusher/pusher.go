@@ -18,9 +18,10 @@
 // The sync pusher (snapshots) writes in Push, so a chunk is committed when
 // Push returns, and Finish completes the file at once.
 //
-// The async pusher (replication) queues the chunk in Push and returns; a
-// parse queue (package parsequeue) writes chunks on one goroutine in push
-// order and acks each after its write. It keeps, per file, the chunks
+// The async pusher queues the chunk in Push and returns; a parse queue
+// (package parsequeue) writes chunks on one goroutine in push order, the
+// chunks that are ready together in one group (one transaction with a
+// GroupTarget), and acks each after its group's write. It keeps, per file, the chunks
 // pushed and not yet acked and whether the last one was pushed, holds the
 // bytes of un-acked chunks under a budget, and completes a file when its
 // reader has finished and its last chunk is acked.
@@ -70,6 +71,27 @@ type Target interface {
 	String() string
 	Close() error
 }
+
+// GroupTarget is a Target that can commit chunks of several files in one
+// transaction, each file's progress advanced in it when the target commits
+// progress: many small files cost one commit instead of one each.
+type GroupTarget interface {
+	Target
+	// WriteGroup makes every chunk of cs durable, or none of them. The
+	// chunks are of different files. A bad chunk fails the group with a
+	// *ChunkError naming it, so the caller can write the others again
+	// without it; other errors are the group's.
+	WriteGroup(ctx context.Context, cs []*Chunk) error
+}
+
+// ChunkError is the failure of one chunk of a group: cs[Index].
+type ChunkError struct {
+	Index int
+	Err   error
+}
+
+func (e *ChunkError) Error() string { return e.Err.Error() }
+func (e *ChunkError) Unwrap() error { return e.Err }
 
 // Progress records a committed chunk's position when the target does not
 // commit progress itself (package state implements it).
