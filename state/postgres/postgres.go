@@ -186,6 +186,51 @@ func Advance(ctx context.Context, q Querier, pipeline string, c *pusher.Chunk) e
 	return nil
 }
 
+// AdvanceGroup advances the files of cs (one chunk of each) with q in one
+// statement, as Advance does each. A file whose progress is not where its
+// chunk starts (another process moved it) fails with ErrConflict and the
+// index of its chunk; other errors come with -1.
+func AdvanceGroup(ctx context.Context, q Querier, pipeline string, cs []*pusher.Chunk) (int, error) {
+	if len(cs) == 1 {
+		if err := Advance(ctx, q, pipeline, cs[0]); err != nil {
+			return 0, err
+		}
+		return -1, nil
+	}
+	keys, etags, statuses := make([]string, len(cs)), make([]string, len(cs)), make([]string, len(cs))
+	starts, ends, offsets := make([]int64, len(cs)), make([]int64, len(cs)), make([]int64, len(cs))
+	for i, c := range cs {
+		keys[i], etags[i], starts[i], ends[i], offsets[i] = c.File.Key, c.File.ETag, c.Start.Records, c.End.Records, c.End.Offset
+		statuses[i] = string(state.Loading)
+		if c.Last {
+			statuses[i] = string(state.Done)
+		}
+	}
+	rows, err := q.Query(ctx, `UPDATE ferry.files AS f SET rows = u.end_rows, "offset" = u.end_offset, status = u.status, error = NULL, updated_at = now()
+		FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[]) AS u(key, etag, start_rows, end_rows, end_offset, status)
+		WHERE f.pipeline = $1 AND f.key = u.key AND f.etag = u.etag AND f.rows = u.start_rows AND f.status = 'loading'
+		RETURNING f.key, f.etag`,
+		pipeline, keys, etags, starts, ends, offsets, statuses)
+	if err != nil {
+		return -1, Classify(fmt.Errorf("state: advance %d files: %w", len(cs), err))
+	}
+	moved := make(map[[2]string]bool, len(cs))
+	var k, e string
+	_, err = pgx.ForEachRow(rows, []any{&k, &e}, func() error {
+		moved[[2]string{k, e}] = true
+		return nil
+	})
+	if err != nil {
+		return -1, Classify(fmt.Errorf("state: advance %d files: %w", len(cs), err))
+	}
+	for i, c := range cs {
+		if !moved[[2]string{c.File.Key, c.File.ETag}] {
+			return i, Classify(fmt.Errorf("state: advance %q to record %d: %w", c.File.Key, c.End.Records, ErrConflict))
+		}
+	}
+	return -1, nil
+}
+
 // Reject records rejected records of c's file with q, inside the chunk's
 // transaction.
 func Reject(ctx context.Context, q Querier, pipeline string, file pusher.Object, rejects []*pusher.RecordError) error {

@@ -16,8 +16,10 @@ import (
 
 var copyLine = regexp.MustCompile(`COPY [^,]+, line (\d+)(?:, column ([^:]+))?`)
 
-// lineError is a row the server refused, by batch row.
+// lineError is a row the server refused: row of the batch of the COPY's
+// part (chunk).
 type lineError struct {
+	part   int
 	row    int
 	reject *pusher.RecordError
 	err    error
@@ -28,7 +30,7 @@ func (e *lineError) Unwrap() error { return e.err }
 
 // copyError turns a server-side COPY error that names a line (a NOT NULL,
 // length or check violation) into a lineError for that row.
-func copyError(c *pusher.Chunk, r *copyReader, err error) error {
+func copyError(r *copyReader, err error) error {
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) {
 		return fmt.Errorf("copy: %w", err)
@@ -45,33 +47,48 @@ func copyError(c *pusher.Chunk, r *copyReader, err error) error {
 	if line < 1 || line > len(r.sent) {
 		return fmt.Errorf("copy: %w", err)
 	}
-	row := r.sent[line-1]
+	at := r.sent[line-1]
 	what := pgErr.Message
 	if m[2] != "" {
 		what = fmt.Sprintf("column %s: %s", m[2], pgErr.Message)
 	}
-	return &lineError{row: row, err: err,
-		reject: &pusher.RecordError{Record: c.First() + int64(row), Offset: -1, Err: errors.New(what)}}
+	c := r.parts[at.part].c
+	return &lineError{part: at.part, row: at.row, err: err,
+		reject: &pusher.RecordError{Record: c.First() + int64(at.row), Offset: -1, Err: errors.New(what)}}
 }
 
-// copyReader streams a chunk in binary COPY format, converting values as it
-// goes, so conversion overlaps with the server's work on earlier rows.
-type copyReader struct {
+// copyPart is one chunk of a COPY: its rows, the plan they follow (every
+// part of a COPY has the same columns), the rows left out because the
+// server refused them, and the rows rejected while converting.
+type copyPart struct {
 	c        *pusher.Chunk
 	p        *plan
-	skip     bool                        // reject rows whose values do not convert
-	excluded map[int]*pusher.RecordError // rows left out (refused by the server)
-	row      int
-	buf      []byte
-	off      int
-	eof      bool
-	mu       sync.Mutex            // guards err, which a broken COPY may read late
-	err      error                 // conversion error that stops the COPY
-	rejects  []*pusher.RecordError // rows left out, with why
-	sent     []int                 // batch row of each COPY line
-	extra    []byte
+	excluded map[int]*pusher.RecordError
+	rejects  []*pusher.RecordError
+}
+
+// sentRow is the part and batch row of a COPY line.
+type sentRow struct{ part, row int }
+
+// copyReader streams the rows of one or more chunks (parts) as one COPY
+// in binary format, converting values as it goes, so conversion overlaps
+// with the server's work on earlier rows.
+type copyReader struct {
+	parts []*copyPart
+	skip  bool // reject rows whose values do not convert
+	cur   int  // part being read
+	row   int  // its next batch row
+	buf   []byte
+	off   int
+	eof   bool
+	mu    sync.Mutex // guards err and errPart, which a broken COPY may read late
+	err   error      // conversion error that stops the COPY
+	// errPart is the part whose row err is about.
+	errPart int
+	sent    []sentRow // part and batch row of each COPY line
+	extra   []byte
 	// readMu is held by Read; detach takes it to wait for a Read under way
-	// and stop later ones, so that the chunk can be released while
+	// and stop later ones, so that the chunks can be released while
 	// pgconn's goroutine may still call Read (a broken connection).
 	readMu   sync.Mutex
 	detached bool
@@ -92,22 +109,27 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 256<<10); return 
 
 var copyHeader = []byte("PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00")
 
-func newCopyReader(c *pusher.Chunk, p *plan, skip bool, excluded map[int]*pusher.RecordError) *copyReader {
+func newCopyReader(parts []*copyPart, skip bool) *copyReader {
 	bp := bufPool.Get().(*[]byte)
-	return &copyReader{c: c, p: p, skip: skip, excluded: excluded, buf: append((*bp)[:0], copyHeader...),
-		sent: make([]int, 0, c.Batch.Len())}
+	n := 0
+	for _, pt := range parts {
+		pt.rejects = pt.rejects[:0]
+		n += pt.c.Batch.Len()
+	}
+	return &copyReader{parts: parts, skip: skip, buf: append((*bp)[:0], copyHeader...), sent: make([]sentRow, 0, n)}
 }
 
-// failure returns the conversion error that stopped the COPY, if any.
-func (r *copyReader) failure() error {
+// failure returns the conversion error that stopped the COPY, if any, and
+// the part it is about.
+func (r *copyReader) failure() (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.err
+	return r.errPart, r.err
 }
 
 func (r *copyReader) setErr(err error) {
 	r.mu.Lock()
-	r.err = err
+	r.err, r.errPart = err, r.cur
 	r.mu.Unlock()
 }
 
@@ -129,7 +151,7 @@ func (r *copyReader) Read(p []byte) (int, error) {
 		if r.eof {
 			return 0, io.EOF
 		}
-		if err := r.failure(); err != nil {
+		if _, err := r.failure(); err != nil {
 			return 0, err
 		}
 		r.buf, r.off = r.buf[:0], 0
@@ -141,81 +163,93 @@ func (r *copyReader) Read(p []byte) (int, error) {
 }
 
 func (r *copyReader) fill() {
-	b := r.c.Batch
 	buf := r.buf
-	ncols := uint16(len(r.p.fields))
-rows:
-	for ; r.row < b.Len() && len(buf) < fillTarget; r.row++ {
-		if rej, ok := r.excluded[r.row]; ok {
-			r.rejects = append(r.rejects, rej)
+	for r.cur < len(r.parts) && len(buf) < fillTarget {
+		pt := r.parts[r.cur]
+		if r.row >= pt.c.Batch.Len() {
+			r.cur, r.row = r.cur+1, 0
 			continue
 		}
-		rowStart := len(buf)
-		fields := b.Record(r.row)
-		buf = binary.BigEndian.AppendUint16(buf, ncols)
-		for j, fi := range r.p.fields {
-			switch {
-			case fi == sysFile:
-				buf = binary.BigEndian.AppendUint32(buf, uint32(len(r.c.File.Key)))
-				buf = append(buf, r.c.File.Key...)
-				continue
-			case fi == sysRecord:
-				buf = binary.BigEndian.AppendUint32(buf, 8)
-				buf = binary.BigEndian.AppendUint64(buf, uint64(r.c.First()+int64(r.row)))
-				continue
-			case fi == sysExtra:
-				at := len(buf)
-				buf = append(buf, 0, 0, 0, 0)
-				r.extra = r.appendExtra(r.extra[:0], fields)
-				buf, _ = r.p.enc[j](buf, pusher.JSON, r.extra)
-				binary.BigEndian.PutUint32(buf[at:], uint32(len(buf)-at-4))
-				continue
-			case fi >= len(fields) || fields[fi].Kind == pusher.Null:
-				buf = append(buf, 0xff, 0xff, 0xff, 0xff)
-				continue
-			}
-			f := fields[fi]
-			at := len(buf)
-			buf = append(buf, 0, 0, 0, 0)
-			var err error
-			buf, err = r.p.enc[j](buf, f.Kind, b.Value(f))
-			if err != nil {
-				record := r.c.First() + int64(r.row)
-				if col := r.p.tbl.columns[r.p.colIdx[j]]; r.p.tbl.ferryMade && col.widen != nil {
-					if to := col.widen(f.Kind, b.Value(f)); to != "" {
-						r.setErr(&widenError{column: col.name, from: col.typeName, to: to, value: clip(b.Value(f)), record: record})
-						r.buf = buf[:0]
-						return
-					}
-				}
-				re := &pusher.RecordError{Record: record, Offset: -1, Err: fmt.Errorf("column %q: %w", r.p.cols[j], err)}
-				if r.skip {
-					re.Raw = pusher.CutRaw(b.AppendJSON(nil, r.row))
-					r.rejects = append(r.rejects, re)
-					buf = buf[:rowStart]
-					continue rows
-				}
-				r.setErr(re)
-				r.buf = buf[:0]
-				return
-			}
-			binary.BigEndian.PutUint32(buf[at:], uint32(len(buf)-at-4))
+		var ok bool
+		if buf, ok = r.appendRow(buf, pt); !ok {
+			r.buf = buf[:0]
+			return
 		}
-		r.sent = append(r.sent, r.row)
+		r.row++
 	}
-	if r.row >= b.Len() {
+	if r.cur >= len(r.parts) {
 		buf = append(buf, 0xff, 0xff) // trailer
 		r.eof = true
 	}
 	r.buf = buf
 }
 
+// appendRow appends row r.row of pt, unless it is excluded or rejected
+// (then recorded in pt.rejects). It returns false when a value stops the
+// COPY (r.err is set).
+func (r *copyReader) appendRow(buf []byte, pt *copyPart) ([]byte, bool) {
+	b, c, p := pt.c.Batch, pt.c, pt.p
+	if rej, ok := pt.excluded[r.row]; ok {
+		pt.rejects = append(pt.rejects, rej)
+		return buf, true
+	}
+	rowStart := len(buf)
+	fields := b.Record(r.row)
+	buf = binary.BigEndian.AppendUint16(buf, uint16(len(p.fields)))
+	for j, fi := range p.fields {
+		switch {
+		case fi == sysFile:
+			buf = binary.BigEndian.AppendUint32(buf, uint32(len(c.File.Key)))
+			buf = append(buf, c.File.Key...)
+			continue
+		case fi == sysRecord:
+			buf = binary.BigEndian.AppendUint32(buf, 8)
+			buf = binary.BigEndian.AppendUint64(buf, uint64(c.First()+int64(r.row)))
+			continue
+		case fi == sysExtra:
+			at := len(buf)
+			buf = append(buf, 0, 0, 0, 0)
+			r.extra = appendExtra(r.extra[:0], b, p, fields)
+			buf, _ = p.enc[j](buf, pusher.JSON, r.extra)
+			binary.BigEndian.PutUint32(buf[at:], uint32(len(buf)-at-4))
+			continue
+		case fi >= len(fields) || fields[fi].Kind == pusher.Null:
+			buf = append(buf, 0xff, 0xff, 0xff, 0xff)
+			continue
+		}
+		f := fields[fi]
+		at := len(buf)
+		buf = append(buf, 0, 0, 0, 0)
+		var err error
+		buf, err = p.enc[j](buf, f.Kind, b.Value(f))
+		if err != nil {
+			record := c.First() + int64(r.row)
+			if col := p.tbl.columns[p.colIdx[j]]; p.tbl.ferryMade && col.widen != nil {
+				if to := col.widen(f.Kind, b.Value(f)); to != "" {
+					r.setErr(&widenError{column: col.name, from: col.typeName, to: to, value: clip(b.Value(f)), record: record})
+					return buf, false
+				}
+			}
+			re := &pusher.RecordError{Record: record, Offset: -1, Err: fmt.Errorf("column %q: %w", p.cols[j], err)}
+			if r.skip {
+				re.Raw = pusher.CutRaw(b.AppendJSON(nil, r.row))
+				pt.rejects = append(pt.rejects, re)
+				return buf[:rowStart], true
+			}
+			r.setErr(re)
+			return buf, false
+		}
+		binary.BigEndian.PutUint32(buf[at:], uint32(len(buf)-at-4))
+	}
+	r.sent = append(r.sent, sentRow{r.cur, r.row})
+	return buf, true
+}
+
 // appendExtra renders the fields that have no column as one JSON object.
-func (r *copyReader) appendExtra(dst []byte, fields []pusher.Field) []byte {
-	b := r.c.Batch
+func appendExtra(dst []byte, b *pusher.Batch, p *plan, fields []pusher.Field) []byte {
 	dst = append(dst, '{')
 	n := 0
-	for _, fi := range r.p.extra {
+	for _, fi := range p.extra {
 		if fi >= len(fields) || fields[fi].Kind == pusher.Null {
 			continue
 		}

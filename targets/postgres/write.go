@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ferrydata/ferry/pusher"
@@ -21,115 +22,184 @@ const maxAttempts = 64
 // ferry.rejects in the same transaction (and appended to c.Rejects).
 // Its errors are classified (see the package doc).
 func (t *Target) Write(ctx context.Context, c *pusher.Chunk) error {
-	return pgstate.Classify(t.write(ctx, c))
+	_, err := t.write(ctx, []*pusher.Chunk{c})
+	return pgstate.Classify(err)
 }
 
-func (t *Target) write(ctx context.Context, c *pusher.Chunk) error {
-	var excluded map[int]*pusher.RecordError // batch rows the server refused
+// WriteGroup implements pusher.GroupTarget: the chunks (of different
+// files) are written in one transaction, as Write writes one, with one
+// statement advancing every file's progress and one COPY for each run of
+// chunks that fill the same columns. A chunk that fails is named by a
+// *pusher.ChunkError.
+func (t *Target) WriteGroup(ctx context.Context, cs []*pusher.Chunk) error {
+	i, err := t.write(ctx, cs)
+	if err != nil && i >= 0 {
+		return &pusher.ChunkError{Index: i, Err: pgstate.Classify(err)}
+	}
+	return pgstate.Classify(err)
+}
+
+// write writes cs in one transaction, trying again after widening a
+// column, re-planning, or leaving out a row the server refused. An error
+// about one chunk comes with its index, else with -1.
+func (t *Target) write(ctx context.Context, cs []*pusher.Chunk) (int, error) {
+	parts := make([]*copyPart, len(cs))
+	for i, c := range cs {
+		parts[i] = &copyPart{c: c}
+	}
 	for attempt := 0; ; attempt++ {
-		var p *plan
-		if c.Batch != nil && c.Batch.Len() > 0 {
-			tbl, err := t.prepare(ctx, c.Batch)
+		work := false
+		for i, pt := range parts {
+			pt.p = nil
+			b := pt.c.Batch
+			if b == nil || b.Len() == 0 {
+				work = work || t.cfg.StateInTx || len(pt.c.Rejects) > 0
+				continue
+			}
+			work = true
+			tbl, err := t.prepare(ctx, b)
 			if err != nil {
-				return err
+				return i, err
 			}
-			if p, err = t.plan(tbl, c.Batch); err != nil {
-				return err
+			if pt.p, err = t.plan(tbl, b); err != nil {
+				return i, err
 			}
-		} else if !t.cfg.StateInTx && len(c.Rejects) == 0 {
-			return nil
 		}
-		rejects, err := t.writeOnce(ctx, c, p, excluded)
+		if !work {
+			return -1, nil
+		}
+		i, err := t.writeOnce(ctx, parts)
 		if err == nil {
-			c.Rejects = append(c.Rejects, rejects...)
-			return nil
+			for _, pt := range parts {
+				pt.c.Rejects = append(pt.c.Rejects, pt.rejects...)
+			}
+			return -1, nil
 		}
 		if attempt >= maxAttempts {
-			return err
-		}
-		var we *widenError
-		if errors.As(err, &we) {
-			if err := t.widen(ctx, p.tbl, we); err != nil {
-				return err
-			}
-			continue
+			return i, err
 		}
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "22P03" {
 			// Binary data did not match the column type: another worker
-			// (or process) widened a column since this plan. Re-read it.
-			t.invalidate(p.tbl)
+			// (or process) widened a column since the plans. Re-read them.
+			for _, pt := range parts {
+				if pt.p != nil {
+					t.invalidate(pt.p.tbl)
+				}
+			}
+			continue
+		}
+		if i < 0 {
+			return i, err
+		}
+		pt := parts[i]
+		var we *widenError
+		if errors.As(err, &we) {
+			if err := t.widen(ctx, pt.p.tbl, we); err != nil {
+				return i, err
+			}
 			continue
 		}
 		var le *lineError
 		if t.cfg.SkipRecords && errors.As(err, &le) {
-			if excluded == nil {
-				excluded = map[int]*pusher.RecordError{}
+			if pt.excluded == nil {
+				pt.excluded = map[int]*pusher.RecordError{}
 			}
-			le.reject.Raw = pusher.CutRaw(c.Batch.AppendJSON(nil, le.row))
-			excluded[le.row] = le.reject
+			le.reject.Raw = pusher.CutRaw(pt.c.Batch.AppendJSON(nil, le.row))
+			pt.excluded[le.row] = le.reject
 			continue
 		}
 		var re *pusher.RecordError
 		if errors.As(err, &re) {
-			return err
+			return i, err
 		}
 		if le != nil {
-			return le.reject
+			return i, le.reject
 		}
-		return err
+		return i, err
 	}
 }
 
-func (t *Target) writeOnce(ctx context.Context, c *pusher.Chunk, p *plan, excluded map[int]*pusher.RecordError) ([]*pusher.RecordError, error) {
+// writeOnce writes the parts in one transaction: the files' progress
+// first (so a concurrent loader of the same file waits on the row lock and
+// then fails the position check instead of copying twice), then one COPY
+// per run of parts with the same columns, then the rejects.
+func (t *Target) writeOnce(ctx context.Context, parts []*copyPart) (int, error) {
 	tx, err := t.pool.Begin(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
+		return -1, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
 	if t.cfg.StateInTx {
-		// First, so a concurrent loader of the same file waits on the row
-		// lock and then fails the position check instead of copying twice.
-		if err := pgstate.Advance(ctx, tx, t.cfg.Pipeline, c); err != nil {
-			return nil, err
+		cs := make([]*pusher.Chunk, len(parts))
+		for i, pt := range parts {
+			cs[i] = pt.c
+		}
+		if i, err := pgstate.AdvanceGroup(ctx, tx, t.cfg.Pipeline, cs); err != nil {
+			return i, err
 		}
 	}
-	var rejects []*pusher.RecordError
-	if p != nil {
-		r := newCopyReader(c, p, t.cfg.SkipRecords, excluded)
-		_, err := tx.Conn().PgConn().CopyFrom(ctx, r, p.sql)
-		var pgErr *pgconn.PgError
-		if err != nil && (!errors.As(err, &pgErr) || tx.Conn().PgConn().IsClosed()) {
-			// The connection broke (also on a FATAL server error, such as
-			// an administrator shutdown): pgconn may return before its
-			// goroutine stops reading r. Stop r, so that the caller may
-			// release the chunk, and leave its buffer to the collector.
-			r.detach()
-			if rerr := r.failure(); rerr != nil {
-				return nil, rerr
-			}
-			return nil, fmt.Errorf("copy: %w", err)
+	for start := 0; start < len(parts); {
+		if parts[start].p == nil {
+			start++
+			continue
 		}
-		defer r.release() // pgconn is done with r
-		if r.failure() != nil {
-			return nil, r.failure()
+		end := start + 1
+		for end < len(parts) && parts[end].p != nil && parts[end].p.sql == parts[start].p.sql {
+			end++
 		}
-		if err != nil {
-			return nil, copyError(c, r, err)
+		if i, err := t.copy(ctx, tx, parts[start:end]); err != nil {
+			return start + i, err
 		}
-		rejects = r.rejects
+		start = end
 	}
-	all := append(append([]*pusher.RecordError(nil), c.Rejects...), rejects...)
-	if c.RejectLimit >= 0 && len(all) > c.RejectLimit {
-		return nil, &rejectLimitError{last: all[len(all)-1]}
-	}
-	if err := pgstate.Reject(ctx, tx, t.cfg.Pipeline, c.File, all); err != nil {
-		return nil, err
+	for i, pt := range parts {
+		all := append(append([]*pusher.RecordError(nil), pt.c.Rejects...), pt.rejects...)
+		if pt.c.RejectLimit >= 0 && len(all) > pt.c.RejectLimit {
+			return i, &rejectLimitError{last: all[len(all)-1]}
+		}
+		if err := pgstate.Reject(ctx, tx, t.cfg.Pipeline, pt.c.File, all); err != nil {
+			return i, err
+		}
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return nil, fmt.Errorf("commit: %w", err)
+		return -1, fmt.Errorf("commit: %w", err)
 	}
-	return rejects, nil
+	return -1, nil
+}
+
+// copy runs one COPY of parts (same plan SQL) in tx. An error about one
+// part comes with its index in parts, else with -1.
+func (t *Target) copy(ctx context.Context, tx pgx.Tx, parts []*copyPart) (int, error) {
+	r := newCopyReader(parts, t.cfg.SkipRecords)
+	_, err := tx.Conn().PgConn().CopyFrom(ctx, r, parts[0].p.sql)
+	var pgErr *pgconn.PgError
+	if err != nil && (!errors.As(err, &pgErr) || tx.Conn().PgConn().IsClosed()) {
+		// The connection broke (also on a FATAL server error, such as an
+		// administrator shutdown): pgconn may return before its goroutine
+		// stops reading r. Stop r, so that the caller may release the
+		// chunks, and leave its buffer to the collector.
+		r.detach()
+		if i, rerr := r.failure(); rerr != nil {
+			return i, rerr
+		}
+		return -1, fmt.Errorf("copy: %w", err)
+	}
+	defer r.release() // pgconn is done with r
+	if i, rerr := r.failure(); rerr != nil {
+		return i, rerr
+	}
+	if err != nil {
+		err = copyError(r, err)
+		if le := (*lineError)(nil); errors.As(err, &le) {
+			return le.part, err
+		}
+		if len(parts) == 1 {
+			return 0, err
+		}
+		return -1, err
+	}
+	return -1, nil
 }
 
 // rejectLimitError: the chunk would take the file past --max-rejects.

@@ -106,6 +106,82 @@ func Run(t *testing.T, open func(t *testing.T) Env) {
 	t.Run("rejects commit with the chunk, up to its limit", func(t *testing.T) { testRejects(t, open(t)) })
 	t.Run("a bad value fails the chunk, nothing of it lands", func(t *testing.T) { testBadValue(t, open(t)) })
 	t.Run("failures are classified", func(t *testing.T) { testClasses(t, open(t)) })
+	t.Run("a group commits files together, a bad chunk is named", func(t *testing.T) { testGroup(t, open(t)) })
+}
+
+// testGroup: a pusher.GroupTarget commits chunks of several files in one
+// transaction (progress too), all or nothing; a failing chunk is named by
+// a *pusher.ChunkError with its class; under skip-record each chunk keeps
+// its own rejects.
+func testGroup(t *testing.T, e Env) {
+	tg, ok := e.Open(t, Options{}).(pusher.GroupTarget)
+	if !ok {
+		t.Skip("the target writes one chunk at a time")
+	}
+	t.Cleanup(func() { tg.Close() })
+	file := func(name string) pusher.Object { return pusher.Object{Key: "group/" + name, ETag: "e1", Size: 100} }
+	a, b, c, d := file("a"), file("b"), file("c"), file("d")
+	for _, o := range []pusher.Object{a, b, c, d} {
+		start(t, e, o)
+	}
+	if err := tg.WriteGroup(t.Context(), []*pusher.Chunk{chunk(a, 0, 3, true, nil), chunk(b, 0, 4, false, nil)}); err != nil {
+		t.Fatalf("group of a and b: %v", err)
+	}
+	landed := [][]Record{want(a, span(1, 3)), want(b, span(1, 4))}
+	checkRecords(t, e, landed...)
+	if tg.CommitsProgress() {
+		checkProgress(t, e, a, 3, state.Done)
+		checkProgress(t, e, b, 4, state.Loading)
+	}
+
+	if e.Converts {
+		// d's record 2 does not convert: the group fails naming d, and
+		// nothing of c lands either.
+		err := tg.WriteGroup(t.Context(), []*pusher.Chunk{chunk(c, 0, 3, true, nil), chunk(d, 0, 3, true, nil, 2)})
+		var ce *pusher.ChunkError
+		if !errors.As(err, &ce) || ce.Index != 1 {
+			t.Fatalf("group with a bad value in its second chunk: %v; want a *pusher.ChunkError for chunk 1", err)
+		}
+		checkClass(t, err, pusher.ClassData)
+		checkRecords(t, e, landed...)
+		if tg.CommitsProgress() {
+			checkProgress(t, e, c, 0, state.Loading)
+		}
+	}
+	if tg.CommitsProgress() {
+		// a is done: a chunk of it from the start conflicts, and the
+		// group fails naming it, with nothing of c landed.
+		err := tg.WriteGroup(t.Context(), []*pusher.Chunk{chunk(c, 0, 3, true, nil), chunk(a, 0, 3, true, nil)})
+		var ce *pusher.ChunkError
+		if !errors.As(err, &ce) || ce.Index != 1 {
+			t.Fatalf("group with a done file: %v; want a *pusher.ChunkError for chunk 1", err)
+		}
+		checkClass(t, err, pusher.ClassRetry)
+		checkRecords(t, e, landed...)
+	}
+
+	// Under skip-record, each chunk of a group keeps its own rejects.
+	sk := e.Open(t, Options{SkipRecords: true}).(pusher.GroupTarget)
+	t.Cleanup(func() { sk.Close() })
+	cc, dc := chunk(c, 0, 3, true, nil), chunk(d, 0, 3, true, []int64{1}, 3)
+	if err := sk.WriteGroup(t.Context(), []*pusher.Chunk{cc, dc}); err != nil {
+		t.Fatalf("group under skip-record: %v", err)
+	}
+	var got []string
+	for _, r := range dc.Rejects {
+		got = append(got, strconv.FormatInt(r.Record, 10))
+	}
+	wantRejects, dWant := []string{"1"}, want(d, span(2, 3))
+	if e.Converts {
+		wantRejects, dWant = []string{"1", "3"}, want(d, span(2, 2))
+	}
+	if len(cc.Rejects) != 0 || !slices.Equal(got, wantRejects) {
+		t.Fatalf("rejects: c %v, d %v; want none and records %v", cc.Rejects, got, wantRejects)
+	}
+	if !e.Converts {
+		dWant = want(d, span(2, 3), 3)
+	}
+	checkRecords(t, e, append(landed, want(c, span(1, 3)), dWant)...)
 }
 
 var (
