@@ -143,3 +143,62 @@ func TestPostgresClaims(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestPostgresClaimGroup: a group claim takes the free files and reports
+// the held ones, in one step, with the same release semantics as Claim.
+func TestPostgresClaimGroup(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	newStore := func() *pgstate.Store {
+		p, err := pgxpool.New(ctx, databaseURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(p.Close)
+		st, err := pgstate.New(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	a, b := newStore(), newStore()
+	pipeline := randomName("claimgroup-")
+	x := pusher.Object{Key: "x.csv", ETag: "e1"}
+	y := pusher.Object{Key: "y.csv", ETag: "e1"}
+	z := pusher.Object{Key: "z.csv", ETag: "e1"}
+	relY, err := b.Claim(ctx, pipeline, y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rels, err := a.ClaimGroup(ctx, pipeline, []pusher.Object{x, y, z})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rels[0] == nil || rels[1] != nil || rels[2] == nil {
+		t.Fatalf("group claim of x, y (held by b), z: got claims %v, %v, %v; want x and z only", rels[0] != nil, rels[1] != nil, rels[2] != nil)
+	}
+	if _, err := b.Claim(ctx, pipeline, z); !errors.Is(err, state.ErrClaimed) {
+		t.Fatalf("b claimed z while a holds it: %v", err)
+	}
+	relY()
+	rels[2]()
+	// a's next group claim carries the unlock of z: b can claim z, and y
+	// (released by b) is a's again.
+	rels2, err := a.ClaimGroup(ctx, pipeline, []pusher.Object{y})
+	if err != nil || rels2[0] == nil {
+		t.Fatalf("a's claim of y after b released it: %v, %v", rels2, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rel, err := b.Claim(ctx, pipeline, z)
+		if err == nil {
+			rel()
+			break
+		}
+		if !errors.Is(err, state.ErrClaimed) || time.Now().After(deadline) {
+			t.Fatalf("b cannot claim z after a released it: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

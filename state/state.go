@@ -91,6 +91,22 @@ type Claimer interface {
 	Claim(ctx context.Context, pipeline string, obj pusher.Object) (release func(), err error)
 }
 
+// GroupStarter is a Store that starts several files in one step (one
+// statement), as Start starts each: a group of small files costs one round
+// trip instead of one each.
+type GroupStarter interface {
+	// StartGroup starts objs (distinct versions) and returns their
+	// progress, in objs' order.
+	StartGroup(ctx context.Context, pipeline string, objs []pusher.Object) ([]Progress, error)
+}
+
+// GroupClaimer is a Claimer that claims several files in one step.
+type GroupClaimer interface {
+	// ClaimGroup claims each of objs (distinct versions) as Claim does,
+	// in one step. releases[i] is nil when another process holds objs[i].
+	ClaimGroup(ctx context.Context, pipeline string, objs []pusher.Object) (releases []func(), err error)
+}
+
 // ID identifies an object version within a pipeline.
 func ID(obj pusher.Object) string { return obj.Key + "\x00" + obj.ETag }
 

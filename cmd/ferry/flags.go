@@ -141,6 +141,9 @@ func newFlags(command string, stderr io.Writer) (*flag.FlagSet, *options) {
 
 	fs.IntVar(&c.Runner.Workers, "workers", 0, "files loaded in parallel (default: number of CPUs)")
 	fs.IntVar(&c.ParseWorkers, "parse-workers", 0, "goroutines parsing blocks of one CSV, TSV, JSON-lines or lines file in parallel (default: half the CPUs, at most 4; 1: sequential)")
+	c.Runner.Async = true
+	c.Runner.InflightBytes = 64 << 20
+	fs.Var(sizeFlag[int64]{&c.Runner.InflightBytes}, "inflight-bytes", "budget of chunk bytes read but not yet committed; reading waits while it is spent (default 64MiB)")
 	fs.IntVar(&c.Format.BatchRows, "batch-rows", 100_000, "records per chunk (one COPY and transaction)")
 	c.Format.BatchBytes = 8 << 20
 	fs.Var(sizeFlag[int]{&c.Format.BatchBytes}, "batch-bytes", "bytes per chunk, e.g. 8MiB (default 8MiB)")
@@ -163,9 +166,6 @@ func newFlags(command string, stderr io.Writer) (*flag.FlagSet, *options) {
 		fs.DurationVar(&c.Poll.Lookback, "lookback", 0, "with --start-after-key: the window keeps the keys loaded within this duration")
 		fs.DurationVar(&c.Poll.Retention, "state-retention", 0, "forget done files after this long (0: never); a forgotten file that is listed again loads again")
 		fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long chunks already being written may take to commit")
-		c.Runner.Async = true
-		c.Runner.InflightBytes = 64 << 20
-		fs.Var(sizeFlag[int64]{&c.Runner.InflightBytes}, "inflight-bytes", "budget of chunk bytes read but not yet committed; reading waits while it is spent (default 64MiB)")
 		fs.StringVar(&c.SQS.QueueURL, "sqs-queue-url", "", "follow S3 event notifications on this SQS queue instead of polling (the source must be the s3:// bucket they come from)")
 		fs.StringVar(&c.SQS.Endpoint, "sqs-endpoint", "", "SQS endpoint URL (default: AWS, or AWS_ENDPOINT_URL_SQS)")
 		fs.DurationVar(&c.SQS.Wait, "sqs-wait", 20*time.Second, "long-polling wait of each receive (at most 20s)")

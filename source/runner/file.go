@@ -9,46 +9,141 @@ import (
 	"github.com/ferrydata/ferry/state"
 )
 
-// load claims f's file (when the state can), starts it in the state and
-// reads it from its committed position into the pass's pusher. The file
-// ends in ended, called by the pusher once nothing of it is in flight, or
-// here when it ends before its read starts.
+// start claims (when the state can) and starts the files of tasks, in
+// one step each where the state can, and hands the files to load to the
+// workers. A task for a file already in flight joins it.
+func (ps *pass) start(tasks []Task) {
+	if ps.dispatch.Err() != nil {
+		for _, t := range tasks {
+			t.done(Result{Outcome: Retry}) // stopping
+		}
+		return
+	}
+	var fs []*flight
+	ps.mu.Lock()
+	for _, t := range tasks {
+		id := t.Object.ID()
+		if f := ps.flights[id]; f != nil {
+			f.tasks = append(f.tasks, t) // already loading
+			continue
+		}
+		f := &flight{obj: t.Object, tasks: []Task{t}}
+		ps.flights[id] = f
+		fs = append(fs, f)
+	}
+	ps.mu.Unlock()
+	if fs = ps.claim(fs); len(fs) == 0 {
+		return
+	}
+	progress, err := ps.startState(fs)
+	if err != nil {
+		for _, f := range fs {
+			ps.notStarted(f, err)
+		}
+		return
+	}
+	for i, f := range fs {
+		pr := progress[i]
+		if pr.Status == state.Done {
+			ps.r.Skipped.Add(1)
+			ps.end(f, Result{Outcome: Loaded})
+			continue
+		}
+		f.attempts, f.pos = pr.Attempts, pr.Pos
+		select {
+		case ps.files <- f:
+		case <-ps.dispatch.Done():
+			ps.end(f, Result{Outcome: Retry})
+		}
+	}
+}
+
+// claim claims fs' files when the state can, and returns those claimed;
+// the others end (another process loads them, or the claim failed).
+func (ps *pass) claim(fs []*flight) []*flight {
+	r := ps.r
+	objs := make([]pusher.Object, len(fs))
+	for i, f := range fs {
+		objs[i] = f.obj
+	}
+	var releases []func()
+	switch c := r.state.(type) {
+	case state.GroupClaimer:
+		var err error
+		if releases, err = c.ClaimGroup(ps.ctx, r.pipeline, objs); err != nil {
+			for _, f := range fs {
+				ps.notStarted(f, err)
+			}
+			return nil
+		}
+	case state.Claimer:
+		releases = make([]func(), len(fs))
+		for i, f := range fs {
+			release, err := c.Claim(ps.ctx, r.pipeline, f.obj)
+			if err != nil && !errors.Is(err, state.ErrClaimed) {
+				ps.notStarted(f, err)
+				fs[i] = nil
+				continue
+			}
+			releases[i] = release
+		}
+	default:
+		return fs
+	}
+	claimed := fs[:0]
+	for i, f := range fs {
+		switch {
+		case f == nil:
+		case releases[i] == nil:
+			r.Claimed.Add(1)
+			r.log.Debug().Str("file", f.obj.Key).Msg("another process is loading the file")
+			ps.end(f, Result{Outcome: Retry, Err: state.ErrClaimed})
+		default:
+			f.release = releases[i]
+			claimed = append(claimed, f)
+		}
+	}
+	return claimed
+}
+
+// startState starts fs' files in the state (in one step when it can) and
+// returns their progress.
+func (ps *pass) startState(fs []*flight) ([]state.Progress, error) {
+	r := ps.r
+	if g, ok := r.state.(state.GroupStarter); ok && len(fs) > 1 {
+		objs := make([]pusher.Object, len(fs))
+		for i, f := range fs {
+			objs[i] = f.obj
+		}
+		return g.StartGroup(ps.ctx, r.pipeline, objs)
+	}
+	out := make([]state.Progress, len(fs))
+	for i, f := range fs {
+		pr, err := r.state.Start(ps.ctx, r.pipeline, f.obj)
+		if err != nil {
+			// The files before started; they stay loading and resume later.
+			return nil, err
+		}
+		out[i] = pr
+	}
+	return out, nil
+}
+
+// load reads f's started file from its committed position into the
+// pass's pusher. The file ends in ended, called by the pusher once nothing
+// of it is in flight.
 func (ps *pass) load(f *flight) {
 	r, ctx, obj := ps.r, ps.ctx, f.obj
 	log := r.log.With().Str("file", obj.Key).Logger()
-	if c, ok := r.state.(state.Claimer); ok {
-		release, err := c.Claim(ctx, r.pipeline, obj)
-		if errors.Is(err, state.ErrClaimed) {
-			r.Claimed.Add(1)
-			log.Debug().Msg("another process is loading the file")
-			ps.end(f, Result{Outcome: Retry, Err: err})
-			return
-		}
-		if err != nil {
-			ps.notStarted(f, err)
-			return
-		}
-		f.release = release
-	}
-	pr, err := r.state.Start(ctx, r.pipeline, obj)
-	if err != nil {
-		ps.notStarted(f, err)
-		return
-	}
-	if pr.Status == state.Done {
-		r.Skipped.Add(1)
-		ps.end(f, Result{Outcome: Loaded})
-		return
-	}
-	f.attempts = pr.Attempts
-	if pr.Pos.Records > 0 {
-		log.Info().Int64("record", pr.Pos.Records).Int64("offset", pr.Pos.Offset).Int("attempt", pr.Attempts).Msg("resuming file")
+	pr := f.pos
+	if pr.Records > 0 {
+		log.Info().Int64("record", pr.Records).Int64("offset", pr.Offset).Int("attempt", f.attempts).Msg("resuming file")
 	}
 	cfg := r.load
 	if ps.writeCtx != ctx {
 		cfg.WriteCtx = ps.writeCtx
 	}
-	st, err := load.File(ctx, r.store, obj, pr.Pos, cfg, ps.p)
+	st, err := load.File(ctx, r.store, obj, pr, cfg, ps.p)
 	ps.p.Finish(obj, err, func(res pusher.FileResult) {
 		if res.Err == nil {
 			log.Debug().Int64("records", st.Records).Int("chunks", st.Chunks).Msg("file loaded")

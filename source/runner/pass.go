@@ -22,7 +22,8 @@ type pass struct {
 	// the async pusher stopped).
 	dispatch     context.Context
 	stopDispatch context.CancelFunc
-	files        chan Task
+	pending      chan Task    // wanted, to be claimed and started
+	files        chan *flight // started, to be loaded
 
 	mu          sync.Mutex
 	flights     map[string]*flight // by Object.ID
@@ -35,9 +36,13 @@ type pass struct {
 type flight struct {
 	obj      pusher.Object
 	tasks    []Task
-	attempts int    // as state.Start counted them
-	release  func() // frees the state claim
+	attempts int             // as state.Start counted them
+	pos      pusher.Position // committed, where loading resumes
+	release  func()          // frees the state claim
 }
+
+// startGroup is the most files claimed and started in one step.
+const startGroup = 64
 
 // Pass loads every file fd sends that is not done, reading under ctx and
 // writing under writeCtx (which outlives ctx by the shutdown timeout, so
@@ -49,7 +54,7 @@ func (r *Runner) Pass(ctx, writeCtx context.Context, fd Feed) (Summary, error) {
 	start := time.Now()
 	before := r.counts()
 	ps := &pass{r: r, ctx: ctx, writeCtx: writeCtx, flights: map[string]*flight{},
-		files: make(chan Task, r.opts.Workers)}
+		pending: make(chan Task, startGroup), files: make(chan *flight, r.opts.Workers)}
 	ps.dispatch, ps.stopDispatch = context.WithCancel(ctx)
 	defer ps.stopDispatch()
 	var async *pusher.Async
@@ -67,8 +72,9 @@ func (r *Runner) Pass(ctx, writeCtx context.Context, fd Feed) (Summary, error) {
 	for range r.opts.Workers {
 		wg.Go(ps.work)
 	}
+	wg.Go(ps.startLoop)
 	feedErr := fd(ps.dispatch, ps.send)
-	close(ps.files)
+	close(ps.pending)
 	wg.Wait()
 	if async != nil {
 		// Every chunk pushed is written and acked, or the queue stopped:
@@ -126,7 +132,7 @@ func (ps *pass) send(ctx context.Context, tasks []Task) error {
 		}
 		if ps.dispatch.Err() == nil {
 			select {
-			case ps.files <- t:
+			case ps.pending <- t:
 				continue
 			case <-ps.dispatch.Done():
 			}
@@ -139,23 +145,36 @@ func (ps *pass) send(ctx context.Context, tasks []Task) error {
 	return nil
 }
 
-// work loads the files sent, until the feed ends.
+// startLoop claims and starts the files sent, several in one step when
+// several wait (state.GroupClaimer, state.GroupStarter), and hands them to
+// the workers, until the feed ends.
+func (ps *pass) startLoop() {
+	defer close(ps.files)
+	for t := range ps.pending {
+		batch := []Task{t}
+	more:
+		for len(batch) < startGroup {
+			select {
+			case t, ok := <-ps.pending:
+				if !ok {
+					break more
+				}
+				batch = append(batch, t)
+			default:
+				break more
+			}
+		}
+		ps.start(batch)
+	}
+}
+
+// work loads the files started, until the feed ends.
 func (ps *pass) work() {
-	for t := range ps.files {
+	for f := range ps.files {
 		if ps.dispatch.Err() != nil {
-			t.done(Result{Outcome: Retry}) // stopping: drain
+			ps.end(f, Result{Outcome: Retry}) // stopping: drain
 			continue
 		}
-		id := t.Object.ID()
-		ps.mu.Lock()
-		if f := ps.flights[id]; f != nil {
-			f.tasks = append(f.tasks, t) // already loading
-			ps.mu.Unlock()
-			continue
-		}
-		f := &flight{obj: t.Object, tasks: []Task{t}}
-		ps.flights[id] = f
-		ps.mu.Unlock()
 		ps.load(f)
 	}
 }

@@ -162,6 +162,47 @@ func (s *Store) Start(ctx context.Context, pipeline string, obj pusher.Object) (
 	return p, nil
 }
 
+// StartGroup implements state.GroupStarter with one statement.
+func (s *Store) StartGroup(ctx context.Context, pipeline string, objs []pusher.Object) ([]state.Progress, error) {
+	keys, etags, sizes := make([]string, len(objs)), make([]string, len(objs)), make([]int64, len(objs))
+	at := make(map[[2]string]int, len(objs))
+	for i, o := range objs {
+		keys[i], etags[i], sizes[i] = o.Key, o.ETag, o.Size
+		at[[2]string{o.Key, o.ETag}] = i
+	}
+	rows, err := s.pool.Query(ctx, `INSERT INTO ferry.files AS f (pipeline, key, etag, size, status, attempts)
+		SELECT $1, o.key, o.etag, o.size, 'loading', 1 FROM unnest($2::text[], $3::text[], $4::bigint[]) AS o(key, etag, size)
+		ON CONFLICT (pipeline, key, etag) DO UPDATE SET
+			attempts = f.attempts + CASE WHEN f.status = 'done' THEN 0 ELSE 1 END,
+			status = CASE WHEN f.status = 'done' THEN 'done' ELSE 'loading' END,
+			updated_at = now()
+		RETURNING key, etag, status, rows, "offset", attempts, coalesce(error, '')`,
+		pipeline, keys, etags, sizes)
+	if err != nil {
+		return nil, Classify(fmt.Errorf("state: start %d files: %w", len(objs), err))
+	}
+	out := make([]state.Progress, len(objs))
+	seen := 0
+	var k, e string
+	var p state.Progress
+	_, err = pgx.ForEachRow(rows, []any{&k, &e, &p.Status, &p.Pos.Records, &p.Pos.Offset, &p.Attempts, &p.Error}, func() error {
+		i, ok := at[[2]string{k, e}]
+		if !ok {
+			return fmt.Errorf("unexpected row for %q", k)
+		}
+		out[i] = p
+		seen++
+		return nil
+	})
+	if err == nil && seen != len(objs) {
+		err = fmt.Errorf("%d rows for %d files", seen, len(objs))
+	}
+	if err != nil {
+		return nil, Classify(fmt.Errorf("state: start %d files: %w", len(objs), err))
+	}
+	return out, nil
+}
+
 // Advance implements state.Store outside a transaction.
 func (s *Store) Advance(ctx context.Context, pipeline string, c *pusher.Chunk) error {
 	return Advance(ctx, s.pool, pipeline, c)
@@ -412,6 +453,51 @@ func (s *Store) Claim(ctx context.Context, pipeline string, obj pusher.Object) (
 	gen := s.claimGen
 	var once sync.Once
 	return func() { once.Do(func() { s.unclaim(key, gen) }) }, nil
+}
+
+// ClaimGroup implements state.GroupClaimer: Claim for several files in
+// one round trip (which carries the pending unlocks too).
+func (s *Store) ClaimGroup(ctx context.Context, pipeline string, objs []pusher.Object) ([]func(), error) {
+	keys := make([]string, len(objs))
+	for i, o := range objs {
+		keys[i] = claimKey(pipeline, o)
+	}
+	s.claimMu.Lock()
+	defer s.claimMu.Unlock()
+	if s.claimConn == nil {
+		c, err := s.pool.Acquire(ctx)
+		if err != nil {
+			return nil, Classify(fmt.Errorf("state: claim %d files: %w", len(objs), err))
+		}
+		s.claimConn = c
+		s.claimGen++
+		s.unclaims = nil // they went with the old connection
+	}
+	// The pending unlocks and one lock per key: advisory locks count
+	// within the session, so a key released and claimed again stays held
+	// once, whichever runs first.
+	var got []bool
+	err := s.claimConn.QueryRow(ctx, `WITH u AS (SELECT count(pg_advisory_unlock(hashtextextended(k, 0))) AS n FROM unnest($2::text[]) AS k)
+		SELECT array_agg(pg_try_advisory_lock(hashtextextended(k.key, 0)) ORDER BY k.i) FROM u, unnest($1::text[]) WITH ORDINALITY AS k(key, i)`,
+		keys, s.unclaims).Scan(&got)
+	if err == nil && len(got) != len(keys) {
+		err = fmt.Errorf("%d answers for %d claims", len(got), len(keys))
+	}
+	if err != nil {
+		s.dropClaimConn()
+		return nil, Classify(fmt.Errorf("state: claim %d files: %w", len(objs), err))
+	}
+	s.unclaims = s.unclaims[:0]
+	gen := s.claimGen
+	releases := make([]func(), len(objs))
+	for i, ok := range got {
+		if ok {
+			key := keys[i]
+			var once sync.Once
+			releases[i] = func() { once.Do(func() { s.unclaim(key, gen) }) }
+		}
+	}
+	return releases, nil
 }
 
 // unclaimDelay bounds how long a released claim may wait for the next

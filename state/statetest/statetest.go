@@ -57,6 +57,46 @@ func Run(t *testing.T, open func(t *testing.T) (s state.Store, reopen func() sta
 		}
 	})
 
+	t.Run("a group starts as each file would", func(t *testing.T) {
+		s, _ := open(t)
+		g, ok := s.(state.GroupStarter)
+		if !ok {
+			t.Skip("the store starts one file at a time")
+		}
+		c := pusher.Object{Key: "dir/c.csv", ETag: "e1", Size: 30}
+		// a is done, b failed at record 3, c is new.
+		for _, o := range []pusher.Object{a, b} {
+			if _, err := s.Start(ctx, "p", o); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Advance(ctx, "p", chunk(a, 0, 4, true)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Advance(ctx, "p", chunk(b, 0, 3, false)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Fail(ctx, "p", b, errors.New("bad")); err != nil {
+			t.Fatal(err)
+		}
+		got, err := g.StartGroup(ctx, "p", []pusher.Object{c, a, b})
+		if err != nil || len(got) != 3 {
+			t.Fatalf("StartGroup = %+v, %v", got, err)
+		}
+		if got[0].Status != state.Loading || got[0].Pos.Records != 0 || got[0].Attempts != 1 {
+			t.Errorf("new file: %+v; want loading at 0, attempt 1", got[0])
+		}
+		if got[1].Status != state.Done || got[1].Pos.Records != 4 {
+			t.Errorf("done file: %+v; want done at 4", got[1])
+		}
+		if got[2].Status != state.Loading || got[2].Pos.Records != 3 || got[2].Attempts != 2 {
+			t.Errorf("failed file: %+v; want loading at 3, attempt 2", got[2])
+		}
+		if err := s.Advance(ctx, "p", chunk(c, 0, 2, true)); err != nil {
+			t.Errorf("advance a file the group started: %v", err)
+		}
+	})
+
 	t.Run("advance from the wrong position is refused", func(t *testing.T) {
 		s, _ := open(t)
 		if _, err := s.Start(ctx, "p", a); err != nil {
