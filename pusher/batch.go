@@ -66,6 +66,26 @@ func (b *Batch) Reset() {
 	b.rows = b.rows[:0]
 }
 
+// Dims is how much the batch holds: bytes of values, fields and records.
+type Dims struct{ Data, Fields, Records int }
+
+// Dims returns the batch's dimensions, to Reserve another batch as large.
+func (b *Batch) Dims() Dims { return Dims{len(b.Data), len(b.Fields), len(b.rows)} }
+
+// Reserve makes room for about d (an eighth more), so that filling the
+// batch does not grow its buffers step by step, copying them each time.
+func (b *Batch) Reserve(d Dims) {
+	if n := d.Data + d.Data/8; cap(b.Data) < n {
+		b.Data = append(make([]byte, 0, n), b.Data...)
+	}
+	if n := d.Fields + d.Fields/8; cap(b.Fields) < n {
+		b.Fields = append(make([]Field, 0, n), b.Fields...)
+	}
+	if n := d.Records + d.Records/8; cap(b.rows) < n {
+		b.rows = append(make([]uint32, 0, n), b.rows...)
+	}
+}
+
 // Len is the number of records.
 func (b *Batch) Len() int { return len(b.rows) }
 

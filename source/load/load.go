@@ -178,13 +178,18 @@ func file(ctx context.Context, store source.Store, obj pusher.Object, start push
 	// filled, one held back until we know whether it is the last, one
 	// waiting in the channel, one being written.
 	free := make(chan *pusher.Batch, 4)
+	// like is the size of the last full batch read: a new batch is made as
+	// large, as the file's batches are about the same size.
+	var like pusher.Dims
 	getBatch := func() *pusher.Batch {
 		select {
 		case b := <-free:
 			b.Reset()
 			return b
 		default:
-			return pusher.GetBatch()
+			b := pusher.GetBatch()
+			b.Reserve(like)
+			return b
 		}
 	}
 	putBatch := func(b *pusher.Batch) {
@@ -296,6 +301,7 @@ func file(ctx context.Context, store source.Store, obj pusher.Object, start push
 			if held != nil && !send(*held) {
 				return nil
 			}
+			like = b.Dims()
 			held = &result{batch: b, pos: rd.Pos(), rejects: rejects}
 			rejects = nil
 		}
