@@ -174,6 +174,9 @@ func (c *Config) Validate() error {
 			return &UsageError{Err: err}
 		}
 	}
+	if c.Runner.GroupLinger == 0 {
+		c.Runner.GroupLinger = -1 // the flag's 0 is "not at all"
+	}
 	if c.Runner.Workers == 0 {
 		c.Runner.Workers = runtime.NumCPU()
 	}

@@ -144,6 +144,8 @@ func newFlags(command string, stderr io.Writer) (*flag.FlagSet, *options) {
 	c.Runner.Async = true
 	c.Runner.InflightBytes = 64 << 20
 	fs.Var(sizeFlag[int64]{&c.Runner.InflightBytes}, "inflight-bytes", "budget of chunk bytes read but not yet committed; reading waits while it is spent (default 64MiB)")
+	fs.IntVar(&c.Runner.GroupFiles, "group-files", 500, "small files committed in one transaction at most, up to --batch-rows and --batch-bytes together (1: each alone)")
+	fs.DurationVar(&c.Runner.GroupLinger, "group-linger", 5*time.Millisecond, "how long a transaction that could take more files waits for them (0: not at all)")
 	fs.IntVar(&c.Format.BatchRows, "batch-rows", 100_000, "records per chunk (one COPY and transaction)")
 	c.Format.BatchBytes = 8 << 20
 	fs.Var(sizeFlag[int]{&c.Format.BatchBytes}, "batch-bytes", "bytes per chunk, e.g. 8MiB (default 8MiB)")

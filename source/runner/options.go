@@ -60,6 +60,13 @@ type Options struct {
 	// InflightBytes is the async pusher's budget of pushed, uncommitted
 	// chunk bytes (default pusher.DefaultInflightBytes).
 	InflightBytes int64
+	// GroupFiles bounds the chunks (of different files) the async pusher
+	// commits in one transaction, besides a chunk's rows and bytes
+	// (default pusher.DefaultGroupChunks; 1: every chunk alone), and
+	// GroupLinger how long a group that could take more waits for them
+	// (default pusher.DefaultLinger; negative: not at all).
+	GroupFiles  int
+	GroupLinger time.Duration
 }
 
 // Validate checks the options and fills defaults.
@@ -71,8 +78,8 @@ func (o *Options) Validate() error {
 	default:
 		return fmt.Errorf("on-error %q: expected abort, skip-record or skip-file", o.OnError)
 	}
-	if o.MaxAttempts < 0 || o.Workers < 0 || o.InflightBytes < 0 {
-		return errors.New("max attempts, workers and in-flight bytes must not be negative")
+	if o.MaxAttempts < 0 || o.Workers < 0 || o.InflightBytes < 0 || o.GroupFiles < 0 {
+		return errors.New("max attempts, workers, in-flight bytes and group files must not be negative")
 	}
 	if o.Workers == 0 {
 		o.Workers = 1

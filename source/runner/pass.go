@@ -60,7 +60,9 @@ func (r *Runner) Pass(ctx, writeCtx context.Context, fd Feed) (Summary, error) {
 	var async *pusher.Async
 	if r.opts.Async {
 		async = pusher.NewAsync(writeCtx, pusher.AsyncConfig{Target: r.target, Progress: r.state,
-			Pipeline: r.pipeline, InflightBytes: r.opts.InflightBytes})
+			Pipeline: r.pipeline, InflightBytes: r.opts.InflightBytes,
+			GroupRows: r.load.Format.BatchRows, GroupBytes: int64(r.load.Format.BatchBytes),
+			GroupChunks: r.opts.GroupFiles, Linger: r.opts.GroupLinger})
 		ps.p = async
 		// A write that stops the queue stops taking files too (a feed that
 		// never ends on its own, such as a queue, ends the pass).
