@@ -33,9 +33,19 @@ type RejectSink interface {
 	RejectMessage(ctx context.Context, pipeline, queueURL, messageID, body string, cause error) error
 }
 
+// QueueClient is what a Feed needs from a queue (a *Queue, or a fake in
+// tests).
+type QueueClient interface {
+	Client
+	Receive(ctx context.Context, n int) ([]Message, error)
+	String() string
+}
+
+var _ QueueClient = (*Queue)(nil)
+
 // FeedConfig configures a Feed.
 type FeedConfig struct {
-	Queue *Queue
+	Queue QueueClient
 	Store Store
 	// Filter and Since select the objects to load, as for a listing.
 	Filter discover.Filter
@@ -73,9 +83,14 @@ type Counters struct {
 // quarantined, else made visible again after a delay (2 s, doubling per
 // receive, at most a minute; at once when stopping).
 //
-// Receivers outlive the passes (Start to stop): cancelling a long poll can
-// make the queue hand a message to the abandoned request, hiding it for a
-// whole visibility timeout.
+// Receivers outlive the passes (Start to stop). On stop, a long poll under
+// way gets StopGrace to return (what it brings is made visible again at
+// once), then it is abandoned: a stop never waits out the poll. The client
+// cannot take an abandoned poll back: SQS keeps it waiting to the end of
+// its wait time and may hand it messages that arrive meanwhile, which stay
+// hidden until their visibility timeout ends. That costs at most one
+// receive's messages per receiver, and one message when the queue was
+// idle: a receive that follows an empty one asks for a single message.
 type Feed struct {
 	cfg FeedConfig
 	in  *Inflight
@@ -85,6 +100,11 @@ type Feed struct {
 	received chan Message
 }
 
+// StopGrace is how long a long poll under way may still take once the feed
+// stops, before it is abandoned: time for a poll that is returning messages
+// to bring them (to be made visible again at once), far less than a wait.
+const StopGrace = 500 * time.Millisecond
+
 // NewFeed returns a feed over cfg.Queue; Start starts it.
 func NewFeed(cfg FeedConfig) *Feed {
 	f := &Feed{cfg: cfg, slots: semaphore.NewWeighted(int64(cfg.MaxMessages)), received: make(chan Message)}
@@ -92,11 +112,11 @@ func NewFeed(cfg FeedConfig) *Feed {
 	return f
 }
 
-// Start starts the receivers (under ctx: they stop taking messages when it
-// is done; a long poll under way completes within the wait time, or when
+// Start starts the receivers (under ctx: they stop receiving when it is
+// done, and a long poll under way is abandoned StopGrace later, or when
 // writeCtx is done) and the tracker that extends, deletes and releases
 // messages. stop stops the receivers, then, once the caller's passes have
-// returned, sends the last deletes.
+// returned, sends the last deletes and releases.
 func (f *Feed) Start(ctx, writeCtx context.Context) (stop func()) {
 	// The tracker outlives the passes: it sends the last deletes after the
 	// in-flight chunks are committed.
@@ -105,13 +125,32 @@ func (f *Feed) Start(ctx, writeCtx context.Context) (stop func()) {
 	run.Go(func() { f.in.Run(runCtx) })
 	run.Go(func() { f.report(runCtx) })
 	rctx, stopReceiving := context.WithCancel(ctx)
-	var receivers sync.WaitGroup
+	// The polls' context ends StopGrace after rctx, or with writeCtx.
+	pctx, abandon := context.WithCancel(context.WithoutCancel(ctx))
+	var receivers, grace sync.WaitGroup
+	grace.Go(func() {
+		defer abandon()
+		select {
+		case <-rctx.Done():
+		case <-writeCtx.Done():
+			return
+		}
+		t := time.NewTimer(StopGrace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-writeCtx.Done():
+		case <-pctx.Done():
+		}
+	})
 	for range f.cfg.Receivers {
-		receivers.Go(func() { f.receive(rctx, writeCtx) })
+		receivers.Go(func() { f.receive(rctx, pctx) })
 	}
 	return func() {
 		stopReceiving()
 		receivers.Wait()
+		abandon()
+		grace.Wait()
 		stopRun()
 		run.Wait()
 	}
@@ -165,11 +204,14 @@ func (f *Feed) report(ctx context.Context) {
 	}
 }
 
-// receive long-polls the queue and hands each message over, until ctx is
-// done. A poll under way then completes (within the wait time, or until
-// writeCtx is done) and what it brings is made visible again at once.
-func (f *Feed) receive(ctx, writeCtx context.Context) {
+// receive long-polls the queue under pctx and hands each message over,
+// until ctx is done. A poll under way then returns, or is abandoned when
+// pctx ends (see Feed), and what it brings is made visible again at once.
+func (f *Feed) receive(ctx, pctx context.Context) {
 	backoff := time.Duration(0)
+	// The first receive, and one after an empty receive, asks for one
+	// message: an idle poll, abandoned on stop, can hide only that one.
+	idle := true
 	for ctx.Err() == nil {
 		// Take slots for up to a batch of messages: at least one
 		// (waiting), then what is free.
@@ -177,14 +219,15 @@ func (f *Feed) receive(ctx, writeCtx context.Context) {
 			return
 		}
 		n := 1
-		for n < MaxBatch && f.slots.TryAcquire(1) {
+		for !idle && n < MaxBatch && f.slots.TryAcquire(1) {
 			n++
 		}
-		msgs, err := f.cfg.Queue.Receive(writeCtx, n)
+		f.cfg.Log.Debug().Int("max_messages", n).Msg("receiving")
+		msgs, err := f.cfg.Queue.Receive(pctx, n)
 		received := time.Now()
 		f.slots.Release(int64(n - len(msgs)))
 		if err != nil {
-			if ctx.Err() != nil || writeCtx.Err() != nil {
+			if ctx.Err() != nil || pctx.Err() != nil {
 				return
 			}
 			backoff = min(max(2*backoff, time.Second), 30*time.Second)
@@ -197,6 +240,7 @@ func (f *Feed) receive(ctx, writeCtx context.Context) {
 			continue
 		}
 		backoff = 0
+		idle = len(msgs) == 0
 		for _, m := range msgs {
 			f.in.Add(m, received)
 			f.Received.Add(1)

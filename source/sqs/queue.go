@@ -5,6 +5,12 @@
 // at half the timeout), and deletes them in batches once they are
 // complete.
 //
+// On stop (Feed.Start), receiving stops at once: a long poll under way is
+// abandoned after StopGrace, at the cost of the messages SQS may still
+// hand it (see Feed); messages received and not complete are made visible
+// again at once, and those whose objects commit during the shutdown are
+// deleted.
+//
 // Credentials and region come from the SDK's default chain; the endpoint is
 // Config.Endpoint when set, else what the SDK resolves, which honours
 // AWS_ENDPOINT_URL_SQS and AWS_ENDPOINT_URL.
