@@ -140,6 +140,7 @@ func newFlags(command string, stderr io.Writer) (*flag.FlagSet, *options) {
 	fs.BoolVar(&c.SystemColumns, "system-columns", false, "add _ferry_file (text) and _ferry_record (bigint, record ordinal in the file)")
 
 	fs.IntVar(&c.Runner.Workers, "workers", 0, "files loaded in parallel (default: number of CPUs)")
+	fs.IntVar(&c.Runner.FetchAhead, "fetch-concurrency", 16, "GETs under way at once, started while files wait for a worker (0: each worker opens its file)")
 	fs.IntVar(&c.ParseWorkers, "parse-workers", 0, "goroutines parsing blocks of one CSV, TSV, JSON-lines or lines file in parallel (default: half the CPUs, at most 4; 1: sequential)")
 	c.Runner.Async = true
 	c.Runner.InflightBytes = 64 << 20
@@ -171,7 +172,7 @@ func newFlags(command string, stderr io.Writer) (*flag.FlagSet, *options) {
 		fs.StringVar(&c.SQS.QueueURL, "sqs-queue-url", "", "follow S3 event notifications on this SQS queue instead of polling (the source must be the s3:// bucket they come from)")
 		fs.StringVar(&c.SQS.Endpoint, "sqs-endpoint", "", "SQS endpoint URL (default: AWS, or AWS_ENDPOINT_URL_SQS)")
 		fs.DurationVar(&c.SQS.Wait, "sqs-wait", 20*time.Second, "long-polling wait of each receive (at most 20s)")
-		fs.IntVar(&c.Feed.Receivers, "sqs-receivers", 2, "concurrent receive loops")
+		fs.IntVar(&c.Feed.Receivers, "sqs-receivers", 2, "concurrent receive loops (each asks for one message after an empty receive, up to 10 otherwise)")
 		fs.DurationVar(&c.SQS.Visibility, "sqs-visibility", 5*time.Minute, "visibility timeout set on receive, extended at half of it while the message's objects load")
 		fs.IntVar(&c.Feed.MaxReceives, "sqs-max-receives", 5, "a message that is not an S3 notification is recorded as rejected and deleted once received this many times (0: leave it to the queue's dead-letter redrive)")
 		fs.IntVar(&c.Feed.MaxMessages, "sqs-max-messages", 100, "messages in flight (received and not yet deleted or released) at most")

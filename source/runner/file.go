@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/ferrydata/ferry/pusher"
+	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/source/load"
 	"github.com/ferrydata/ferry/state"
 )
@@ -50,6 +51,7 @@ func (ps *pass) start(tasks []Task) {
 			continue
 		}
 		f.attempts, f.pos = pr.Attempts, pr.Pos
+		ps.prefetch(f)
 		select {
 		case ps.files <- f:
 		case <-ps.dispatch.Done():
@@ -143,7 +145,11 @@ func (ps *pass) load(f *flight) {
 	if ps.writeCtx != ctx {
 		cfg.WriteCtx = ps.writeCtx
 	}
-	st, err := load.File(ctx, r.store, obj, pr, cfg, ps.p)
+	var store source.Store = r.store
+	if f.fetch != nil {
+		store = &fetchedStore{Store: r.store, fetch: f.fetch, obj: obj}
+	}
+	st, err := load.File(ctx, store, obj, pr, cfg, ps.p)
 	ps.p.Finish(obj, err, func(res pusher.FileResult) {
 		if res.Err == nil {
 			log.Debug().Int64("records", st.Records).Int("chunks", st.Chunks).Msg("file loaded")

@@ -67,6 +67,9 @@ type Options struct {
 	// (default pusher.DefaultLinger; negative: not at all).
 	GroupFiles  int
 	GroupLinger time.Duration
+	// FetchAhead is how many files' GETs may be under way at once, started
+	// while the files wait for a worker (0: each load opens its file).
+	FetchAhead int
 }
 
 // Validate checks the options and fills defaults.
@@ -78,8 +81,8 @@ func (o *Options) Validate() error {
 	default:
 		return fmt.Errorf("on-error %q: expected abort, skip-record or skip-file", o.OnError)
 	}
-	if o.MaxAttempts < 0 || o.Workers < 0 || o.InflightBytes < 0 || o.GroupFiles < 0 {
-		return errors.New("max attempts, workers, in-flight bytes and group files must not be negative")
+	if o.MaxAttempts < 0 || o.Workers < 0 || o.InflightBytes < 0 || o.GroupFiles < 0 || o.FetchAhead < 0 {
+		return errors.New("max attempts, workers, in-flight bytes, group files and fetch concurrency must not be negative")
 	}
 	if o.Workers == 0 {
 		o.Workers = 1

@@ -24,6 +24,9 @@ type pass struct {
 	stopDispatch context.CancelFunc
 	pending      chan Task    // wanted, to be claimed and started
 	files        chan *flight // started, to be loaded
+	// fetchSlots holds a token per body fetched ahead and not yet closed
+	// (nil: no fetching ahead).
+	fetchSlots chan struct{}
 
 	mu          sync.Mutex
 	flights     map[string]*flight // by Object.ID
@@ -39,6 +42,7 @@ type flight struct {
 	attempts int             // as state.Start counted them
 	pos      pusher.Position // committed, where loading resumes
 	release  func()          // frees the state claim
+	fetch    *fetch          // its GET, started ahead
 }
 
 // startGroup is the most files claimed and started in one step.
@@ -54,7 +58,10 @@ func (r *Runner) Pass(ctx, writeCtx context.Context, fd Feed) (Summary, error) {
 	start := time.Now()
 	before := r.counts()
 	ps := &pass{r: r, ctx: ctx, writeCtx: writeCtx, flights: map[string]*flight{},
-		pending: make(chan Task, startGroup), files: make(chan *flight, r.opts.Workers)}
+		pending: make(chan Task, startGroup), files: make(chan *flight, max(r.opts.Workers, r.opts.FetchAhead))}
+	if r.opts.FetchAhead > 0 {
+		ps.fetchSlots = make(chan struct{}, r.opts.FetchAhead)
+	}
 	ps.dispatch, ps.stopDispatch = context.WithCancel(ctx)
 	defer ps.stopDispatch()
 	var async *pusher.Async
@@ -190,6 +197,9 @@ func (ps *pass) end(f *flight, res Result) {
 	}
 	delete(ps.flights, f.obj.ID())
 	ps.mu.Unlock()
+	if f.fetch != nil {
+		f.fetch.discard()
+	}
 	if f.release != nil {
 		f.release()
 	}

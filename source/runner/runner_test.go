@@ -7,7 +7,9 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -110,8 +112,12 @@ func TestWanted(t *testing.T) {
 // once and both tasks complete; a bad file fails under skip-file and the
 // others load; a vanished file is skipped.
 func TestPassCompletesEveryTaskOnce(t *testing.T) {
-	for _, async := range []bool{false, true} {
-		t.Run(fmt.Sprintf("async=%v", async), func(t *testing.T) {
+	for _, mode := range []struct {
+		async bool
+		fetch int
+	}{{false, 0}, {true, 0}, {true, 2}} {
+		async := mode.async
+		t.Run(fmt.Sprintf("async=%v,fetch=%d", async, mode.fetch), func(t *testing.T) {
 			st, err := filestore.New(t.TempDir())
 			if err != nil {
 				t.Fatal(err)
@@ -121,7 +127,7 @@ func TestPassCompletesEveryTaskOnce(t *testing.T) {
 			r, err := New(Config{
 				Store: store, Target: jsonlines.Writer("test", &out), State: st, Pipeline: "p",
 				Load:    load.Config{Format: format.Options{Format: "auto", Header: true}, Compression: "auto"},
-				Options: Options{Workers: 2, OnError: OnErrorSkipFile, Async: async},
+				Options: Options{Workers: 2, OnError: OnErrorSkipFile, Async: async, FetchAhead: mode.fetch},
 				Log:     zerolog.Nop(),
 			})
 			if err != nil {
@@ -231,6 +237,80 @@ func TestPassStopsWhenAServiceIsDown(t *testing.T) {
 	}
 	if p := pr[tasks[0].Object.ID()]; p.Status == state.Failed {
 		t.Fatalf("f0 recorded failed (%+v): an unavailable store is not the file's fault", p)
+	}
+}
+
+// countingStore counts the bodies open.
+type countingStore struct {
+	vanishingStore
+	open, opened atomic.Int64
+}
+
+type countedBody struct {
+	io.ReadCloser
+	s *countingStore
+}
+
+func (b countedBody) Close() error { b.s.open.Add(-1); return b.ReadCloser.Close() }
+
+func (s *countingStore) Open(ctx context.Context, o pusher.Object, off int64) (io.ReadCloser, error) {
+	body, err := s.vanishingStore.Open(ctx, o, off)
+	if err != nil {
+		return nil, err
+	}
+	s.open.Add(1)
+	s.opened.Add(1)
+	return countedBody{body, s}, nil
+}
+
+// TestFetchAhead: with GETs started ahead, every file loads once from the
+// body fetched for it, and every body is closed, also when the pass stops
+// early (abort).
+func TestFetchAhead(t *testing.T) {
+	for _, bad := range []bool{false, true} {
+		st, _ := filestore.New(t.TempDir())
+		store := &countingStore{vanishingStore: vanishingStore{objs: map[string]string{}}}
+		var tasks []Task
+		var loaded atomic.Int64
+		for i := range 60 {
+			key := fmt.Sprintf("f%02d.csv", i)
+			store.objs[key] = fmt.Sprintf("id\n%d\n", i)
+			if bad && i == 5 {
+				store.objs[key] = "id,x\n1\n"
+			}
+			tasks = append(tasks, Task{Object: pusher.Object{Key: key, ETag: "e"}, Done: func(res Result) {
+				if res.Outcome == Loaded {
+					loaded.Add(1)
+				}
+			}})
+		}
+		var out bytes.Buffer
+		r, err := New(Config{
+			Store: store, Target: jsonlines.Writer("test", &out), State: st, Pipeline: "p",
+			Load:    load.Config{Format: format.Options{Format: "auto", Header: true}, Compression: "auto"},
+			Options: Options{Workers: 2, Async: true, FetchAhead: 3},
+			Log:     zerolog.Nop(),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Pass(t.Context(), t.Context(), func(ctx context.Context, send Send) error { return send(ctx, tasks) }); err != nil {
+			t.Fatal(err)
+		}
+		// Bodies discarded after the pass close asynchronously.
+		deadline := time.Now().Add(10 * time.Second)
+		for store.open.Load() != 0 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := store.open.Load(); n != 0 {
+			t.Errorf("bad=%v: %d bodies left open", bad, n)
+		}
+		if !bad && (loaded.Load() != 60 || store.opened.Load() != 60) {
+			t.Errorf("loaded %d files with %d GETs, want 60 and 60", loaded.Load(), store.opened.Load())
+		}
+		if bad && loaded.Load() >= 60 {
+			t.Errorf("abort after a bad file: %d files loaded", loaded.Load())
+		}
 	}
 }
 
