@@ -46,6 +46,7 @@ func (ps *pass) start(tasks []Task) {
 	for i, f := range fs {
 		pr := progress[i]
 		if pr.Status == state.Done {
+			ps.r.done.add(f.obj.ID())
 			ps.r.Skipped.Add(1)
 			ps.end(f, Result{Outcome: Loaded})
 			continue
@@ -169,6 +170,7 @@ func (ps *pass) ended(f *flight, res pusher.FileResult) {
 			log.Warn().Int64("rejected", res.Rejects).Msg("file loaded with rejected records")
 		}
 		r.Done.Add(1)
+		r.done.add(obj.ID())
 		ps.end(f, Result{Outcome: Loaded})
 		return
 	}

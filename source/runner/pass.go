@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ferrydata/ferry/pusher"
+	"github.com/ferrydata/ferry/state"
 )
 
 // pass is one run of the workers over one feed.
@@ -119,22 +120,33 @@ func (r *Runner) Pass(ctx, writeCtx context.Context, fd Feed) (Summary, error) {
 	return sum, nil
 }
 
-// send is the pass's Send.
+// send is the pass's Send. Versions the runner knows are done are
+// skipped without a query; the others are looked up in one.
 func (ps *pass) send(ctx context.Context, tasks []Task) error {
 	r := ps.r
-	objs := make([]pusher.Object, len(tasks))
-	for i, t := range tasks {
-		objs[i] = t.Object
-	}
-	progress, err := r.state.Lookup(ctx, r.pipeline, objs)
-	if err != nil {
-		for _, t := range tasks {
-			t.done(Result{Outcome: Retry, Err: err})
+	var ask []pusher.Object
+	for _, t := range tasks {
+		if !r.done.has(t.Object.ID()) {
+			ask = append(ask, t.Object)
 		}
-		return fmt.Errorf("look up progress: %w", err)
+	}
+	var progress map[string]state.Progress
+	if len(ask) > 0 {
+		var err error
+		if progress, err = r.state.Lookup(ctx, r.pipeline, ask); err != nil {
+			for _, t := range tasks {
+				t.done(Result{Outcome: Retry, Err: err})
+			}
+			return fmt.Errorf("look up progress: %w", err)
+		}
+		for id, p := range progress {
+			if p.Status == state.Done {
+				r.done.add(id)
+			}
+		}
 	}
 	for i, t := range tasks {
-		if !r.wanted(t.Object, progress) {
+		if r.done.has(t.Object.ID()) || !r.wanted(t.Object, progress) {
 			r.Skipped.Add(1)
 			t.done(Result{Outcome: Loaded})
 			continue

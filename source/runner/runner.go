@@ -39,6 +39,7 @@ type Runner struct {
 	load     load.Config
 	opts     Options
 	log      zerolog.Logger
+	done     doneCache
 
 	Counters
 }
@@ -138,6 +139,9 @@ func (r *Runner) Prune(ctx context.Context, retention time.Duration, belowKey st
 	n, err := r.state.Prune(ctx, r.pipeline, time.Now().Add(-retention), belowKey)
 	if err != nil {
 		return err
+	}
+	if n > 0 {
+		r.done.clear()
 	}
 	if n > 0 {
 		r.log.Info().Int64("files", n).Msg("pruned done files past --state-retention")

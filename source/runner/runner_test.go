@@ -335,3 +335,53 @@ func TestMemoryBudget(t *testing.T) {
 		t.Errorf("parallel parsing: budget %d, want %d", got, want)
 	}
 }
+
+// lookupCounter counts the state's lookups.
+type lookupCounter struct {
+	state.Store
+	lookups atomic.Int64
+}
+
+func (s *lookupCounter) Lookup(ctx context.Context, pipeline string, objs []pusher.Object) (map[string]state.Progress, error) {
+	s.lookups.Add(1)
+	return s.Store.Lookup(ctx, pipeline, objs)
+}
+
+// TestDoneCostsNoLookup: a version the runner loaded, or looked up done,
+// is skipped when named again without a state query, until a prune.
+func TestDoneCostsNoLookup(t *testing.T) {
+	fs, _ := filestore.New(t.TempDir())
+	st := &lookupCounter{Store: fs}
+	var out bytes.Buffer
+	r, err := New(Config{
+		Store:  &vanishingStore{objs: map[string]string{"a.csv": "id\n1\n"}},
+		Target: jsonlines.Writer("test", &out), State: st, Pipeline: "p",
+		Load:    load.Config{Format: format.Options{Format: "auto", Header: true}, Compression: "auto"},
+		Options: Options{Workers: 1, Async: true},
+		Log:     zerolog.Nop(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var outcomes []Outcome
+	pass := func() {
+		t.Helper()
+		task := Task{Object: pusher.Object{Key: "a.csv", ETag: "e"}, Done: func(res Result) { outcomes = append(outcomes, res.Outcome) }}
+		if _, err := r.Pass(t.Context(), t.Context(), func(ctx context.Context, send Send) error { return send(ctx, []Task{task}) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pass()
+	pass()
+	if got := st.lookups.Load(); got != 1 || out.String() != "{\"id\":\"1\"}\n" {
+		t.Fatalf("%d lookups, output %q; want 1 lookup and the record once", got, out.String())
+	}
+	if r.Skipped.Load() != 1 || fmt.Sprint(outcomes) != fmt.Sprint([]Outcome{Loaded, Loaded}) {
+		t.Fatalf("skipped %d, outcomes %v", r.Skipped.Load(), outcomes)
+	}
+	r.done.clear() // as a prune does
+	pass()
+	if got := st.lookups.Load(); got != 2 {
+		t.Fatalf("%d lookups after the cache was cleared, want 2", got)
+	}
+}
