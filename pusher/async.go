@@ -350,7 +350,7 @@ func (a *Async) commit(ctx context.Context, cs []*Chunk, write func(context.Cont
 			i, err = ce.Index, ce.Err
 		}
 		c := cs[i]
-		we := &WriteError{File: c.File, Err: fmt.Errorf("write %q chunk %d: %w", c.File.Key, c.Seq, err)}
+		we := &WriteError{File: c.File, Err: fmt.Errorf("file %q: %w", c.File.Key, err)}
 		if ClassOf(err) != ClassData || ctx.Err() != nil {
 			return we
 		}
@@ -364,7 +364,7 @@ func (a *Async) commit(ctx context.Context, cs []*Chunk, write func(context.Cont
 	for _, c := range cs {
 		if !a.cfg.Target.CommitsProgress() {
 			if err := a.cfg.Progress.Advance(ctx, a.cfg.Pipeline, c); err != nil {
-				return &WriteError{File: c.File, Err: fmt.Errorf("record progress of %q chunk %d: %w", c.File.Key, c.Seq, err)}
+				return &WriteError{File: c.File, Err: fmt.Errorf("file %q: record progress: %w", c.File.Key, err)}
 			}
 		}
 		a.mu.Lock()

@@ -641,7 +641,7 @@ func TestAsyncFileError(t *testing.T) {
 	if err := h.a.Close(context.Background()); err != nil {
 		t.Fatalf("Close: %v (a file error must not stop the queue)", err)
 	}
-	want := []string{"write a#0", "write b#0", "write a#1", "done a", `failed b: write "b" chunk 0: bad data`}
+	want := []string{"write a#0", "write b#0", "write a#1", "done a", `failed b: file "b": bad data`}
 	if got := h.ev.get(); !slices.Equal(got, want) {
 		t.Fatalf("events %v, want %v", got, want)
 	}

@@ -151,6 +151,11 @@ func (ps *pass) load(f *flight) {
 		store = &fetchedStore{Store: r.store, fetch: f.fetch, obj: obj}
 	}
 	st, err := load.File(ctx, store, obj, pr, cfg, ps.p)
+	if err != nil && r.opts.OnError == OnErrorAbort && pusher.ClassOf(err) == pusher.ClassData && ps.ctx.Err() == nil {
+		// Abort at once: the file's failure is known before its chunks
+		// in flight are committed, and no file starts after it.
+		ps.stop(err, false)
+	}
 	ps.p.Finish(obj, err, func(res pusher.FileResult) {
 		if res.Err == nil {
 			log.Debug().Int64("records", st.Records).Int("chunks", st.Chunks).Msg("file loaded")

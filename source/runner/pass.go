@@ -189,10 +189,16 @@ func (ps *pass) startLoop() {
 	}
 }
 
-// work loads the files started, until the feed ends.
+// work loads the files started, until the feed ends. Once the pass stops
+// for a service that is down, or is cancelled, the files not yet read end
+// to be retried; after OnErrorAbort the files already started still load
+// (no file starts after the failure is known).
 func (ps *pass) work() {
 	for f := range ps.files {
-		if ps.dispatch.Err() != nil {
+		ps.mu.Lock()
+		down := ps.unavailable != nil
+		ps.mu.Unlock()
+		if ps.ctx.Err() != nil || down || (ps.dispatch.Err() != nil && !ps.aborted.Load()) {
 			ps.end(f, Result{Outcome: Retry}) // stopping: drain
 			continue
 		}
