@@ -1,17 +1,38 @@
-// Package filestore keeps file progress in a local JSON file per pipeline,
-// for targets that are not PostgreSQL (stdout, a file). Progress is written
-// after the target has the chunk, so a crash between the two replays that
-// chunk: loading through it is at-least-once.
+// Package filestore keeps file progress in a local directory, for targets
+// that are not PostgreSQL (stdout, a file). Progress is written after the
+// target has the chunk, so a crash between the two replays that chunk:
+// loading through it is at-least-once.
 //
-// The file is rewritten atomically (temporary file, fsync, rename) on every
-// change; one process at a time may use a pipeline's file.
+// Each pipeline has three files in the directory, named after it:
+//
+//   - NAME.json, a snapshot of the whole state (the format of the single
+//     JSON file older versions rewrote at every step, which therefore opens
+//     as a snapshot with an empty log);
+//   - NAME.log, the changes since the snapshot, one line per commit
+//     (a checksum and a JSON record), appended and fsynced before the step
+//     returns; at open the log is replayed over the snapshot. A last line
+//     cut short by a crash is dropped (its step never returned); a damaged
+//     line before the end is an error naming the file and the line;
+//   - NAME.lock, locked while a commit reads and writes the other two.
+//
+// A step (Start, Advance, Fail, Anchor, Prune) costs one append and one
+// fsync, whatever the number of files tracked; steps of concurrent workers
+// that arrive together share one fsync. When the log holds more than twice
+// as many changes as there are live entries, it is folded into a new
+// snapshot (temporary file, fsync, rename, fsync of the directory), so the
+// directory stays within a constant times the live state, which Prune
+// shrinks.
+//
+// Every commit takes the lock file and first reads what another process
+// appended or compacted since, so processes sharing a directory never
+// corrupt it nor undo each other's steps; they do not claim files, so two
+// processes on one pipeline may load a file twice (at-least-once).
 package filestore
 
 import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -19,6 +40,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,30 +58,6 @@ type Store struct {
 
 var _ state.Store = (*Store)(nil)
 
-type entry struct {
-	Key      string          `json:"key"`
-	ETag     string          `json:"etag"`
-	Size     int64           `json:"size"`
-	Status   state.Status    `json:"status"`
-	Pos      pusher.Position `json:"position"`
-	Attempts int             `json:"attempts"`
-	Error    string          `json:"error,omitempty"`
-	Updated  time.Time       `json:"updated_at"`
-}
-
-type document struct {
-	Version  int       `json:"version"`
-	Pipeline string    `json:"pipeline"`
-	Anchor   time.Time `json:"anchor,omitzero"`
-	Files    []*entry  `json:"files"`
-}
-
-type pipelineFile struct {
-	path    string
-	doc     document
-	entries map[string]*entry
-}
-
 // New returns a store keeping its files in dir (created if missing).
 func New(dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -70,7 +68,8 @@ func New(dir string) (*Store, error) {
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
-// Path is the file that holds a pipeline's progress.
+// Path is the snapshot file of a pipeline's progress; the log and the lock
+// file are beside it, with the extensions .log and .lock.
 func (s *Store) Path(pipeline string) string {
 	sum := sha256.Sum256([]byte(pipeline))
 	name := unsafeName.ReplaceAllString(pipeline, "_")
@@ -80,192 +79,155 @@ func (s *Store) Path(pipeline string) string {
 	return filepath.Join(s.dir, name+"-"+hex.EncodeToString(sum[:4])+".json")
 }
 
-func (s *Store) open(pipeline string) (*pipelineFile, error) {
-	if f, ok := s.files[pipeline]; ok {
-		return f, nil
+func (s *Store) file(pipeline string) *pipelineFile {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, ok := s.files[pipeline]
+	if !ok {
+		snap := s.Path(pipeline)
+		base := strings.TrimSuffix(snap, ".json")
+		f = &pipelineFile{pipeline: pipeline, snapPath: snap, logPath: base + ".log", lockPath: base + ".lock"}
+		s.files[pipeline] = f
 	}
-	f := &pipelineFile{path: s.Path(pipeline), entries: map[string]*entry{}}
-	f.doc = document{Version: 1, Pipeline: pipeline}
-	b, err := os.ReadFile(f.path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-	case err != nil:
-		return nil, fmt.Errorf("state: %w", err)
-	default:
-		if err := json.Unmarshal(b, &f.doc); err != nil {
-			return nil, fmt.Errorf("state: %s is not a ferry state file: %w", f.path, err)
-		}
-		for _, e := range f.doc.Files {
-			f.entries[state.ID(pusher.Object{Key: e.Key, ETag: e.ETag})] = e
-		}
-	}
-	s.files[pipeline] = f
-	return f, nil
+	return f
 }
 
-func (f *pipelineFile) save() error {
-	b, err := json.MarshalIndent(f.doc, "", " ")
-	if err != nil {
-		return fmt.Errorf("state: %w", err)
+// do runs fn on the pipeline's state; see pipelineFile.do.
+func (s *Store) do(pipeline string, fn func(*pipelineFile) (record, error)) error {
+	return s.file(pipeline).do(fn)
+}
+
+func readOnly(fn func(*pipelineFile)) func(*pipelineFile) (record, error) {
+	return func(f *pipelineFile) (record, error) {
+		fn(f)
+		return record{}, nil
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(f.path), ".state-*")
-	if err != nil {
-		return fmt.Errorf("state: %w", err)
-	}
-	defer os.Remove(tmp.Name()) //nolint:errcheck // gone after rename
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return fmt.Errorf("state: write %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("state: sync %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("state: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), f.path); err != nil {
-		return fmt.Errorf("state: %w", err)
-	}
-	return nil
 }
 
 // Lookup implements state.Store.
 func (s *Store) Lookup(_ context.Context, pipeline string, objs []pusher.Object) (map[string]state.Progress, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f, err := s.open(pipeline)
+	out := map[string]state.Progress{}
+	err := s.do(pipeline, readOnly(func(f *pipelineFile) {
+		for _, o := range objs {
+			for _, e := range f.entries[o.Key] {
+				out[state.ID(pusher.Object{Key: e.Key, ETag: e.ETag})] = e.progress()
+			}
+		}
+	}))
 	if err != nil {
 		return nil, err
-	}
-	keys := make(map[string]bool, len(objs))
-	for _, o := range objs {
-		keys[o.Key] = true
-	}
-	out := map[string]state.Progress{}
-	for _, e := range f.doc.Files {
-		if keys[e.Key] {
-			out[state.ID(pusher.Object{Key: e.Key, ETag: e.ETag})] = e.progress()
-		}
 	}
 	return out, nil
 }
 
-func (e *entry) progress() state.Progress {
-	return state.Progress{Status: e.Status, Pos: e.Pos, Attempts: e.Attempts, Error: e.Error}
-}
-
 // Start implements state.Store.
 func (s *Store) Start(_ context.Context, pipeline string, obj pusher.Object) (state.Progress, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f, err := s.open(pipeline)
-	if err != nil {
-		return state.Progress{}, err
-	}
-	e, ok := f.entries[state.ID(obj)]
-	if !ok {
-		e = &entry{Key: obj.Key, ETag: obj.ETag, Size: obj.Size}
-		f.entries[state.ID(obj)] = e
-		f.doc.Files = append(f.doc.Files, e)
-	}
-	if e.Status != state.Done {
-		e.Status = state.Loading
-		e.Attempts++
-		e.Updated = time.Now().UTC()
-	}
-	return e.progress(), f.save()
+	var p state.Progress
+	err := s.do(pipeline, func(f *pipelineFile) (record, error) {
+		e := f.get(obj.Key, obj.ETag)
+		if e != nil && e.Status == state.Done {
+			p = e.progress()
+			return record{}, nil
+		}
+		n := entry{Key: obj.Key, ETag: obj.ETag, Size: obj.Size}
+		if e != nil {
+			n = *e
+		}
+		n.Status = state.Loading
+		n.Attempts++
+		n.Updated = time.Now().UTC()
+		f.put(&n)
+		p = n.progress()
+		return record{Put: []*entry{&n}}, nil
+	})
+	return p, err
 }
 
 // Advance implements state.Store.
 func (s *Store) Advance(_ context.Context, pipeline string, c *pusher.Chunk) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f, err := s.open(pipeline)
-	if err != nil {
-		return err
-	}
-	e, ok := f.entries[state.ID(c.File)]
-	if !ok || e.Status != state.Loading || e.Pos.Records != c.Start.Records {
-		return fmt.Errorf("state: advance %q: file is not loading at record %d", c.File.Key, c.Start.Records)
-	}
-	e.Pos = c.End
-	e.Error = ""
-	e.Updated = time.Now().UTC()
-	if c.Last {
-		e.Status = state.Done
-	}
-	return f.save()
+	return s.do(pipeline, func(f *pipelineFile) (record, error) {
+		e := f.get(c.File.Key, c.File.ETag)
+		if e == nil || e.Status != state.Loading || e.Pos.Records != c.Start.Records {
+			return record{}, fmt.Errorf("state: advance %q: file is not loading at record %d", c.File.Key, c.Start.Records)
+		}
+		n := *e
+		n.Pos = c.End
+		n.Error = ""
+		n.Updated = time.Now().UTC()
+		if c.Last {
+			n.Status = state.Done
+		}
+		f.put(&n)
+		return record{Put: []*entry{&n}}, nil
+	})
 }
 
 // Fail implements state.Store.
 func (s *Store) Fail(_ context.Context, pipeline string, obj pusher.Object, cause error) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f, err := s.open(pipeline)
-	if err != nil {
-		return err
-	}
-	if e, ok := f.entries[state.ID(obj)]; ok && e.Status != state.Done {
-		e.Status = state.Failed
-		e.Error = cause.Error()
-		e.Updated = time.Now().UTC()
-		return f.save()
-	}
-	return nil
+	return s.do(pipeline, func(f *pipelineFile) (record, error) {
+		e := f.get(obj.Key, obj.ETag)
+		if e == nil || e.Status == state.Done {
+			return record{}, nil
+		}
+		n := *e
+		n.Status = state.Failed
+		n.Error = cause.Error()
+		n.Updated = time.Now().UTC()
+		f.put(&n)
+		return record{Put: []*entry{&n}}, nil
+	})
 }
 
 // Anchor implements state.Store.
 func (s *Store) Anchor(_ context.Context, pipeline string, t time.Time) (time.Time, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f, err := s.open(pipeline)
+	var got time.Time
+	err := s.do(pipeline, func(f *pipelineFile) (record, error) {
+		if !f.anchor.IsZero() {
+			got = f.anchor
+			return record{}, nil
+		}
+		f.anchor = t.UTC()
+		got = f.anchor
+		return record{Anchor: f.anchor}, nil
+	})
 	if err != nil {
 		return t, err
 	}
-	if !f.doc.Anchor.IsZero() {
-		return f.doc.Anchor, nil
-	}
-	f.doc.Anchor = t.UTC()
-	return f.doc.Anchor, f.save()
+	return got, nil
 }
 
 // Prune implements state.Store.
 func (s *Store) Prune(_ context.Context, pipeline string, before time.Time, belowKey string) (int64, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f, err := s.open(pipeline)
+	var gone []fileID
+	err := s.do(pipeline, func(f *pipelineFile) (record, error) {
+		gone = gone[:0]
+		f.each(func(e *entry) {
+			if e.Status == state.Done && e.Updated.Before(before) && (belowKey == "" || e.Key < belowKey) {
+				gone = append(gone, fileID{Key: e.Key, ETag: e.ETag})
+			}
+		})
+		for _, id := range gone {
+			f.del(id.Key, id.ETag)
+		}
+		return record{Del: gone}, nil
+	})
 	if err != nil {
 		return 0, err
 	}
-	kept := f.doc.Files[:0]
-	var n int64
-	for _, e := range f.doc.Files {
-		if e.Status == state.Done && e.Updated.Before(before) && (belowKey == "" || e.Key < belowKey) {
-			delete(f.entries, state.ID(pusher.Object{Key: e.Key, ETag: e.ETag}))
-			n++
-			continue
-		}
-		kept = append(kept, e)
-	}
-	f.doc.Files = kept
-	if n == 0 {
-		return 0, nil
-	}
-	return n, f.save()
+	return int64(len(gone)), nil
 }
 
 // StartAfter implements state.Store.
 func (s *Store) StartAfter(_ context.Context, pipeline string, keepKeys int, since time.Time) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f, err := s.open(pipeline)
-	if err != nil {
-		return "", err
-	}
+	var after string
+	err := s.do(pipeline, readOnly(func(f *pipelineFile) { after = f.startAfter(keepKeys, since) }))
+	return after, err
+}
+
+func (f *pipelineFile) startAfter(keepKeys int, since time.Time) string {
 	var done []string
 	var old, minLoading string
-	for _, e := range f.doc.Files {
+	f.each(func(e *entry) {
 		switch {
 		case e.Status == state.Done:
 			done = append(done, e.Key)
@@ -275,37 +237,50 @@ func (s *Store) StartAfter(_ context.Context, pipeline string, keepKeys int, sin
 		case e.Status == state.Loading && (minLoading == "" || e.Key < minLoading):
 			minLoading = e.Key
 		}
-	}
+	})
 	var bounds []string
 	if keepKeys > 0 {
 		sort.Strings(done)
 		if len(done) <= keepKeys {
-			return "", nil
+			return ""
 		}
 		bounds = append(bounds, done[len(done)-keepKeys-1])
 	}
 	if !since.IsZero() {
 		if old == "" {
-			return "", nil
+			return ""
 		}
 		bounds = append(bounds, old)
 	}
 	if len(bounds) == 0 {
-		return "", nil
+		return ""
 	}
 	after := slices.Min(bounds)
 	if minLoading != "" && minLoading <= after {
 		// Start just before the file still loading.
 		prev := ""
-		for _, e := range f.doc.Files {
-			if e.Key < minLoading && e.Key > prev {
-				prev = e.Key
+		for k := range f.entries {
+			if k < minLoading && k > prev {
+				prev = k
 			}
 		}
-		return prev, nil
+		return prev
 	}
-	return after, nil
+	return after
 }
 
-// Close implements state.Store.
-func (s *Store) Close() error { return nil }
+// Close implements state.Store. It closes the store's files; a store used
+// after Close opens them again.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	files := make([]*pipelineFile, 0, len(s.files))
+	for _, f := range s.files {
+		files = append(files, f)
+	}
+	s.mu.Unlock()
+	var errs []error
+	for _, f := range files {
+		errs = append(errs, f.closeFiles())
+	}
+	return errors.Join(errs...)
+}

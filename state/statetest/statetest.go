@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -52,8 +53,87 @@ func Run(t *testing.T, open func(t *testing.T) (s state.Store, reopen func() sta
 			t.Fatalf("Lookup = %+v, %v", got, err)
 		}
 		p, err = s2.Start(ctx, "p", a)
-		if err != nil || p.Status != state.Done {
-			t.Fatalf("Start of a done file = %+v, %v; want done", p, err)
+		if err != nil || p.Status != state.Done || p.Attempts != 2 {
+			t.Fatalf("Start of a done file = %+v, %v; want done, still 2 attempts", p, err)
+		}
+	})
+
+	t.Run("a done file stays done", func(t *testing.T) {
+		s, reopen := open(t)
+		if _, err := s.Start(ctx, "p", a); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Advance(ctx, "p", chunk(a, 0, 2, true)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Fail(ctx, "p", a, errors.New("late failure")); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Advance(ctx, "p", chunk(a, 2, 3, true)); err == nil {
+			t.Fatal("a done file advanced")
+		}
+		got, err := reopen().Lookup(ctx, "p", []pusher.Object{a})
+		if p := got[state.ID(a)]; err != nil || p.Status != state.Done || p.Pos.Records != 2 || p.Attempts != 1 || p.Error != "" {
+			t.Fatalf("Lookup = %+v, %v; want done at 2, one attempt, no error", got, err)
+		}
+	})
+
+	t.Run("lookup returns every version of the keys asked", func(t *testing.T) {
+		s, _ := open(t)
+		a2 := a
+		a2.ETag = "e2"
+		for _, o := range []pusher.Object{a, a2, b} {
+			if _, err := s.Start(ctx, "p", o); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.Lookup(ctx, "p", []pusher.Object{{Key: a.Key, ETag: "e3"}})
+		if _, ok := got[state.ID(a2)]; err != nil || len(got) != 2 || !ok {
+			t.Fatalf("Lookup = %+v, %v; want both versions of %s and not %s", got, err, a.Key, b.Key)
+		}
+	})
+
+	t.Run("concurrent workers", func(t *testing.T) {
+		s, reopen := open(t)
+		const workers, files = 8, 10
+		var wg sync.WaitGroup
+		errs := make(chan error, workers)
+		for w := range workers {
+			wg.Go(func() {
+				for i := range files {
+					o := pusher.Object{Key: fmt.Sprintf("w%d/%02d.csv", w, i), ETag: "e"}
+					if _, err := s.Start(ctx, "p", o); err != nil {
+						errs <- err
+						return
+					}
+					for _, c := range []*pusher.Chunk{chunk(o, 0, 2, false), chunk(o, 2, 3, true)} {
+						if err := s.Advance(ctx, "p", c); err != nil {
+							errs <- err
+							return
+						}
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		var objs []pusher.Object
+		for w := range workers {
+			for i := range files {
+				objs = append(objs, pusher.Object{Key: fmt.Sprintf("w%d/%02d.csv", w, i), ETag: "e"})
+			}
+		}
+		got, err := reopen().Lookup(ctx, "p", objs)
+		if err != nil || len(got) != workers*files {
+			t.Fatalf("Lookup: %d files, %v", len(got), err)
+		}
+		for id, p := range got {
+			if p.Status != state.Done || p.Pos.Records != 3 || p.Attempts != 1 {
+				t.Fatalf("%q: %+v", id, p)
+			}
 		}
 	})
 
@@ -153,7 +233,7 @@ func Run(t *testing.T, open func(t *testing.T) (s state.Store, reopen func() sta
 	})
 
 	t.Run("prune forgets old done files only", func(t *testing.T) {
-		s, _ := open(t)
+		s, reopen := open(t)
 		for _, o := range []pusher.Object{a, b} {
 			if _, err := s.Start(ctx, "p", o); err != nil {
 				t.Fatal(err)
@@ -174,6 +254,10 @@ func Run(t *testing.T, open func(t *testing.T) (s state.Store, reopen func() sta
 		got, err := s.Lookup(ctx, "p", []pusher.Object{a, b})
 		if err != nil || len(got) != 1 || got[state.ID(b)].Status != state.Loading {
 			t.Fatalf("after prune: %+v, %v", got, err)
+		}
+		got, err = reopen().Lookup(ctx, "p", []pusher.Object{a, b})
+		if err != nil || len(got) != 1 || got[state.ID(b)].Status != state.Loading {
+			t.Fatalf("after prune and reopen: %+v, %v", got, err)
 		}
 	})
 
