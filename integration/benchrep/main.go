@@ -57,7 +57,9 @@
 //     ids). The report gives each time and, per mode, the median over the
 //     runs of ferry's time divided by the fetch-only time measured just
 //     before it, against the goals of issue 10 (snapshot and polling <= 2,
-//     sqs <= 3), and ferry's CPU time (user+sys).
+//     sqs <= 3), ferry's CPU time (user+sys) and that of the PostgreSQL
+//     backends of its connections (integration/internal/pgcpu: found by
+//     client port, read from /proc while ferry runs).
 //
 // The SQS parts (and part 6's sqs mode) need FERRY_TEST_SQS_ENDPOINT; every SQS request, the
 // program's and ferry's (--sqs-endpoint), goes there.
@@ -103,6 +105,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ferrydata/ferry/integration/internal/pgcpu"
 )
 
 func main() {
@@ -259,6 +263,9 @@ type env struct {
 	s3  *store
 	sqs *queues // nil unless an SQS part is selected
 	db  *database
+	// dbPort is the server's TCP port, to find ferry's backends by their
+	// client ports (part 6).
+	dbPort uint16
 }
 
 func run(ctx context.Context, cfg *settings, out io.Writer) error {
@@ -271,7 +278,11 @@ func run(ctx context.Context, cfg *settings, out io.Writer) error {
 		return err
 	}
 	defer db.close()
-	e := &env{cfg: cfg, s3: st, db: db}
+	port, err := pgcpu.ServerPort(cfg.dbURL)
+	if err != nil {
+		logf("warning: the backends' CPU will not be measured: %v", err)
+	}
+	e := &env{cfg: cfg, s3: st, db: db, dbPort: port}
 	if cfg.usesSQS() {
 		if e.sqs, err = newQueues(ctx, cfg.sqsEndpoint); err != nil {
 			return err

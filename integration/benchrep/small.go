@@ -15,6 +15,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/ferrydata/ferry/integration/internal/pgcpu"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -103,6 +104,7 @@ func (e *env) small(ctx context.Context, out io.Writer) error {
 	fetch := map[string][]time.Duration{} // the fetch-only time before each mode's run
 	took := map[string][]time.Duration{}
 	cpu := map[string][]time.Duration{}
+	bcpu := map[string][]time.Duration{}
 	var all []time.Duration
 	for run := 1; run <= runs; run++ {
 		line := fmt.Sprintf("   run %d:", run)
@@ -120,7 +122,8 @@ func (e *env) small(ctx context.Context, out io.Writer) error {
 				return fmt.Errorf("%s, run %d: %w", m, run, err)
 			}
 			took[m] = append(took[m], d)
-			cpu[m] = append(cpu[m], c)
+			cpu[m] = append(cpu[m], c.ferry)
+			bcpu[m] = append(bcpu[m], c.backends)
 			line += fmt.Sprintf(" fetch %s, %s %s (%.1fx);", sec(f), m, sec(d), d.Seconds()/f.Seconds())
 			logf("small: run %d: fetch-only %s, %s %s", run, sec(f), m, sec(d))
 		}
@@ -139,23 +142,28 @@ func (e *env) small(ctx context.Context, out io.Writer) error {
 			verdict = "misses"
 		}
 		d := median(took[m])
-		fmt.Fprintf(out, "   %-8s median %s, %.0f files/s, ferry CPU %s; ferry/fetch-only %.2f (goal <= %g: %s it)\n",
-			m, sec(d), float64(n)/d.Seconds(), sec(median(cpu[m])), r, smallGoal[m], verdict)
+		fmt.Fprintf(out, "   %-8s median %s, %.0f files/s; ferry/fetch-only %.2f (goal <= %g: %s it); CPU: ferry %s, its backends %s\n",
+			m, sec(d), float64(n)/d.Seconds(), r, smallGoal[m], verdict, sec(median(cpu[m])), sec(median(bcpu[m])))
 	}
-	fmt.Fprintf(out, "   ferry/fetch-only = the median over the runs of each ferry time divided by the fetch-only time measured just before it\n")
+	fmt.Fprintf(out, "   ferry/fetch-only = the median over the runs of each ferry time divided by the fetch-only time measured just before it;\n")
+	fmt.Fprintf(out, "   CPU (medians) = ferry's user+sys over its whole life, and that of the PostgreSQL backends of its connections (matched by client port)\n")
 	return nil
 }
 
+// cpuTimes is the CPU time of a ferry run: ferry's (user+sys) and its
+// backends'.
+type cpuTimes struct{ ferry, backends time.Duration }
+
 // smallRun loads the bucket's files with ferry in mode m into a fresh table
-// and pipeline, checks the rows, and returns the time and ferry's CPU time
-// (user+sys).
-func (e *env) smallRun(ctx context.Context, m, bucket, prefix string, objs []object, table, pipeline string, wantRows int64) (time.Duration, time.Duration, error) {
+// and pipeline, checks the rows, and returns the time and the CPU times.
+func (e *env) smallRun(ctx context.Context, m, bucket, prefix string, objs []object, table, pipeline string, wantRows int64) (time.Duration, cpuTimes, error) {
+	var none cpuTimes
 	n := len(objs)
 	if err := e.db.freshTable(ctx, table, bigColumns); err != nil {
-		return 0, 0, err
+		return 0, none, err
 	}
 	if err := e.db.forgetPipeline(ctx, pipeline); err != nil {
-		return 0, 0, err
+		return 0, none, err
 	}
 	if !e.cfg.keep {
 		defer func() {
@@ -183,11 +191,11 @@ func (e *env) smallRun(ctx context.Context, m, bucket, prefix string, objs []obj
 	case "sqs":
 		var err error
 		if queueURL, err = e.sqs.create(ctx, fmt.Sprintf("benchrep-small-%s-%d", e.cfg.runID, smallQueues.Add(1))); err != nil {
-			return 0, 0, err
+			return 0, none, err
 		}
 		defer e.removeQueue(queueURL)
 		if err := e.sendNotifications(ctx, bucket, queueURL, objs); err != nil {
-			return 0, 0, err
+			return 0, none, err
 		}
 		args = e.sqsArgs(source, table, pipeline, queueURL)
 	}
@@ -195,48 +203,62 @@ func (e *env) smallRun(ctx context.Context, m, bucket, prefix string, objs []obj
 
 	p, err := e.startFerry(args)
 	if err != nil {
-		return 0, 0, err
+		return 0, none, err
 	}
 	defer p.cleanup()
+	smp := pgcpu.Start(ctx, e.db.pool, e.dbPort, p.cmd.Process.Pid, "")
+	var backends pgcpu.Result
+	sampling := true
+	stopSampling := func() {
+		if sampling {
+			sampling = false
+			backends = smp.Stop()
+		}
+	}
+	defer stopSampling()
 	var elapsed time.Duration
 	switch m {
 	case "snapshot":
 		select {
 		case <-p.done:
 		case <-ctx.Done():
-			return 0, 0, ctx.Err()
+			return 0, none, ctx.Err()
 		case <-time.After(filesWaitTimeout):
-			return 0, 0, fmt.Errorf("ferry snapshot still running after %v\n%s", filesWaitTimeout, p.tail(30))
+			return 0, none, fmt.Errorf("ferry snapshot still running after %v\n%s", filesWaitTimeout, p.tail(30))
 		}
 		elapsed = time.Since(p.started)
 		if code := p.cmd.ProcessState.ExitCode(); code != 0 {
-			return 0, 0, fmt.Errorf("ferry snapshot exited with %v\n%s", p.cmd.ProcessState, p.tail(30))
+			return 0, none, fmt.Errorf("ferry snapshot exited with %v\n%s", p.cmd.ProcessState, p.tail(30))
 		}
 	default:
 		doneAt, err := e.waitFiles(ctx, p, pipeline, n, filesPollEvery, filesWaitTimeout)
 		if err != nil {
-			return 0, 0, err
+			return 0, none, err
 		}
 		if m == "sqs" {
 			if doneAt, err = e.waitQueueEmpty(ctx, p, queueURL, filesPollEvery, queueEmptyWait); err != nil {
-				return 0, 0, err
+				return 0, none, err
 			}
 		}
 		elapsed = doneAt.Sub(p.started)
 		if _, err := p.stopChecked(); err != nil {
-			return 0, 0, err
+			return 0, none, err
 		}
 	}
-	cpu := p.cmd.ProcessState.UserTime() + p.cmd.ProcessState.SystemTime()
+	stopSampling()
+	if backends.Err != nil || backends.Backends == 0 {
+		logf("small: %s: backend CPU may be incomplete: %d backend(s) found, error: %v", m, backends.Backends, backends.Err)
+	}
+	cpu := cpuTimes{ferry: p.cmd.ProcessState.UserTime() + p.cmd.ProcessState.SystemTime(), backends: backends.BackendCPU}
 	if n, first := p.problems(); n > 0 {
 		logf("small: %s: ferry logged %d warning/error line(s), the first: %.200s", m, n, first)
 	}
 	rows, distinct, err := e.db.countRows(ctx, table, true)
 	if err != nil {
-		return 0, 0, err
+		return 0, none, err
 	}
 	if rows != wantRows || distinct != rows {
-		return 0, 0, fmt.Errorf("table %s has %d rows (%d distinct ids), want %d", table, rows, distinct, wantRows)
+		return 0, none, fmt.Errorf("table %s has %d rows (%d distinct ids), want %d", table, rows, distinct, wantRows)
 	}
 	return elapsed, cpu, nil
 }
