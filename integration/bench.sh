@@ -187,7 +187,7 @@ run_psql -c "DROP SCHEMA IF EXISTS $SCHEMA CASCADE; CREATE SCHEMA $SCHEMA" >/dev
 # ----------------------------------------------------------------- the runs
 
 # Per "FORMAT LOADER": space-separated figures, one per run.
-declare -A WALL=() CPU=() BCPU=() NBACK=() RSS=() IDLE=()
+declare -A WALL=() CPU=() BCPU=() RSS=() IDLE=()
 
 # tname FORMAT LOADER: the loader's table for the format.
 tname() { printf '%s.%s_%s' "$SCHEMA" "$2" "${1//./_}"; }
@@ -215,7 +215,6 @@ timed() {
 	WALL[$k]+="$wall "
 	CPU[$k]+="$cpu "
 	BCPU[$k]+="$bcpu "
-	NBACK[$k]+="$nb "
 	RSS[$k]+="$rss "
 	IDLE[$k]+="$idle "
 	log "$(printf 'run %d %-6s %-6s wall %6.3f s  client CPU %6.3f s  backend CPU %6.3f s (%d backend(s))  peak RSS %6.1f MiB  machine idle %s%%' \
