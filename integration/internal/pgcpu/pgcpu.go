@@ -184,7 +184,7 @@ func (s *Sampler) read() {
 	}
 }
 
-// scanSockets adds to s.ports the local ports of the process's TCP sockets
+// scanSockets sets s.ports to the local ports of the process's TCP sockets
 // connected to the server. The socket tables are read when the process has
 // a socket not seen before, or when always is set (a socket seen before it
 // connected).
@@ -211,6 +211,9 @@ func (s *Sampler) scanSockets(always bool) {
 	if !changed {
 		return
 	}
+	// The ports of closed connections go: a port that never showed in
+	// pg_stat_activity is asked for no longer.
+	s.ports = map[uint16]bool{}
 	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
 		for _, p := range socketPorts(table, inodes, s.serverPort) {
 			s.ports[p] = true
