@@ -74,9 +74,13 @@ mkdir -p .cache/bin
 log "building benchrep"
 go build -o .cache/bin/benchrep ./integration/benchrep
 
-rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [[ $rev != unknown && -n $(git status --porcelain --untracked-files=no 2>/dev/null) ]]; then
-	rev+=" (with uncommitted changes)"
+if [[ -n ${BENCHREP_FERRY_BIN:-} ]]; then
+	echo "ferry $BENCHREP_FERRY_BIN (built $(date -u -r "$BENCHREP_FERRY_BIN" +%FT%TZ))"
+else
+	rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+	if [[ $rev != unknown && -n $(git status --porcelain --untracked-files=no 2>/dev/null) ]]; then
+		rev+=" (with uncommitted changes)"
+	fi
+	echo "ferry $rev"
 fi
-echo "ferry $rev"
 exec .cache/bin/benchrep -ferry "${BENCHREP_FERRY_BIN:-bin/ferry}"
