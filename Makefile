@@ -4,11 +4,16 @@
 #   make unit         go vet + race-enabled unit tests (no services needed)
 #   make integration  tests tagged `integration` against MinIO and PostgreSQL,
 #                     started (and stopped) by integration/services.sh
-#   make bench        whole-run benchmark: ferry snapshot vs psql \copy
-#                     (BENCH_ROWS, BENCH_RUNS, BENCH_PPROF: see integration/bench.sh)
+#   make bench        whole-run benchmark: ferry snapshot vs psql \copy per
+#                     format (CSV, CSV.gz, JSON lines), with both sides' CPU
+#                     (BENCH_ROWS, BENCH_RUNS, BENCH_FORMATS, BENCH_FERRY_BIN2,
+#                     ...: see integration/bench.sh)
 #   make bench-replicate  ferry replicate: latency, small files/s, big-file RSS,
-#                     and via SQS notifications/s and latency
+#                     via SQS notifications/s and latency, and small files
+#                     against a fetch-only baseline
 #                     (BENCHREP_PARTS, BENCHREP_*: see integration/bench_replicate.sh)
+#   make bench-small  only that last part: snapshot, polling and SQS
+#                     replication of 3,000 small files vs list+GET
 #   make build        bin/ferry
 #   make fuzz         every Fuzz* under FUZZ_PKGS for FUZZTIME each
 #   make minio        build/cache the pinned MinIO binary in .cache/bin
@@ -22,7 +27,7 @@ FUZZTIME  ?= 30s
 FUZZ_PKGS ?= ./source/format/...
 INTEGRATION_TIMEOUT ?= 30m
 
-.PHONY: test unit integration bench bench-replicate build fuzz minio lint clean
+.PHONY: test unit integration bench bench-replicate bench-small build fuzz minio lint clean
 
 test: unit integration
 
@@ -38,6 +43,9 @@ bench:
 
 bench-replicate:
 	integration/services.sh run integration/bench_replicate.sh
+
+bench-small:
+	BENCHREP_PARTS=small integration/services.sh run integration/bench_replicate.sh
 
 build:
 	$(GO) build -o bin/ferry ./cmd/ferry

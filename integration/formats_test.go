@@ -135,31 +135,53 @@ func TestParquetFromMinIO(t *testing.T) {
 }
 
 // TestLargeJSONArrayBoundedMemory loads a generated JSON array of
-// FERRY_TEST_BIG_JSON_MB (default 1024) MB from MinIO and reports ferry's
-// peak resident memory, which must stay far below the file size.
+// FERRY_TEST_BIG_JSON_MB (default 1024) MB from MinIO, and one of a
+// sixteenth of that, and asserts that ferry's peak resident memory does not
+// grow with the input: the peak's growth between the two loads is at most
+// half the input's growth (asserted when the input grows by 480 MiB or
+// more, FERRY_TEST_BIG_JSON_MB >= 512).
+//
+// It asserts no absolute figure: the race detector, the garbage
+// collector's timing and a loaded machine move the peak (by about 130 MiB
+// between two runs of the same load), and one run took 538 MiB for 1 GiB
+// of JSON under -race, another 422 MiB for 64 MB. No-leak growth is that
+// noise, about 0.15 of the input's growth of 960 MB; a memory that kept
+// even half of what it read would cross 0.5. The absolute peak RSS is measured by the benchmarks
+// (make bench's RSS column, make bench-replicate's big part) and logged
+// here.
 func TestLargeJSONArrayBoundedMemory(t *testing.T) {
 	t.Parallel()
 	mb := 1024
 	if v := os.Getenv("FERRY_TEST_BIG_JSON_MB"); v != "" {
 		mb, _ = strconv.Atoi(v)
 	}
-	// Memory is asserted as growth with the input size, not as an
-	// absolute figure (which the race detector and the machine move): a
-	// document 16 times larger may not take more than 256 MiB more (a
-	// memory that grew with the file would take gigabytes more; the
-	// garbage collector's timing and the race detector move the peak by
-	// about 130 MiB).
-	small := loadJSONArray(t, max(mb/16, 1))
-	big := loadJSONArray(t, mb)
-	if big-small > 256<<20 {
-		t.Fatalf("peak RSS %d MiB for %d MB of JSON, %d MiB for %d MB: memory grows with the file", big>>20, mb, small>>20, max(mb/16, 1))
+	const (
+		maxGrowth = 0.5 // peak RSS growth / input growth
+		// Below this input growth, half of it is not clear of the noise:
+		// the growth is logged, not asserted.
+		minInputGrowth = 480 << 20
+	)
+	smallPeak, smallSize := loadJSONArray(t, max(mb/16, 1))
+	bigPeak, bigSize := loadJSONArray(t, mb)
+	growth := float64(bigPeak-smallPeak) / float64(bigSize-smallSize)
+	t.Logf("peak RSS %.1f MiB for %.1f MB of JSON, %.1f MiB for %.1f MB: it grew by %.2f of the input's growth (at most %.2f)",
+		float64(smallPeak)/(1<<20), float64(smallSize)/1e6, float64(bigPeak)/(1<<20), float64(bigSize)/1e6, growth, maxGrowth)
+	if bigSize-smallSize < minInputGrowth {
+		t.Logf("FERRY_TEST_BIG_JSON_MB=%d: the input grows by less than %d MiB, too little to tell growth from noise; not asserted", mb, minInputGrowth>>20)
+		return
+	}
+	if growth > maxGrowth {
+		t.Fatalf("peak RSS grew by %.0f MiB (%.2f of the input's growth of %.0f MB, at most %.2f allowed): memory grows with the file",
+			float64(bigPeak-smallPeak)/(1<<20), growth, float64(bigSize-smallSize)/1e6, maxGrowth)
 	}
 }
 
 // loadJSONArray loads one JSON document of about mb MB, an array of
 // records under "Records", from MinIO, checks every row landed, and
-// returns ferry's peak RSS.
-func loadJSONArray(t *testing.T, mb int) int64 {
+// returns ferry's peak RSS and the document's size, in bytes. The peak is
+// the kernel's high-water mark (VmHWM), read every 50 ms: it only grows, so
+// the last reading misses at most the last 50 ms of ferry's life.
+func loadJSONArray(t *testing.T, mb int) (peak, size int64) {
 	t.Helper()
 	schema := newSchema(t)
 	bucket := newBucket(t)
@@ -198,7 +220,6 @@ func loadJSONArray(t *testing.T, mb int) int64 {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	peak := int64(0)
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	for waiting := true; waiting; {
@@ -218,7 +239,7 @@ func loadJSONArray(t *testing.T, mb int) int64 {
 	if got := queryInt(t, "SELECT count(*) FROM "+table(schema, "big")); got != n {
 		t.Fatalf("rows = %d, want %d", got, n)
 	}
-	return peak
+	return peak, st.Size()
 }
 
 // vmHWM is a process's peak resident set size so far, in bytes.

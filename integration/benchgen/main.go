@@ -1,10 +1,16 @@
 // Command benchgen writes the benchmark CSV that integration/bench.sh loads
-// with both `psql \copy` and ferry, and uploads it to S3 (MinIO).
+// with both `psql \copy` and ferry, or the same rows as JSON lines, and
+// uploads a file to S3 (MinIO).
 //
 // The file is deterministic for a given row count and seed:
 //
 //	id,ts,user_id,event,amount,ok,note
 //	1,2024-03-01T00:00:00.412Z,581923,click,317.05,true,café
+//
+// or, with -format jsonl, one object a line with the keys in column order
+// (a NULL note is null):
+//
+//	{"id":1,"ts":"2024-03-01T00:00:00.412Z","user_id":581923,"event":"click","amount":317.05,"ok":true,"note":"café"}
 //
 // id bigint 1..N; ts timestamptz (RFC 3339, milliseconds, UTC, increasing);
 // user_id int in 1..1,000,000; event text, one of eight words; amount double
@@ -16,6 +22,7 @@
 // Usage:
 //
 //	benchgen -rows 2000000 -out events.csv
+//	benchgen -rows 2000000 -format jsonl -out events.jsonl
 //	benchgen -upload -file events.csv -bucket ferry-bench -key events/events.csv
 //
 // The upload reads the endpoint from FERRY_TEST_S3_ENDPOINT (path-style
@@ -26,6 +33,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -33,6 +41,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -44,6 +53,7 @@ import (
 func main() {
 	var (
 		rows   = flag.Int64("rows", 2_000_000, "number of data rows to generate")
+		format = flag.String("format", "csv", "csv, or jsonl: the same rows as JSON lines")
 		seed   = flag.Uint64("seed", 1, "random seed (the same seed and rows give the same file)")
 		out    = flag.String("out", "", "generate the CSV into this file (written atomically)")
 		upload = flag.Bool("upload", false, "upload -file to s3://-bucket/-key")
@@ -57,9 +67,12 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
+	if *format != "csv" && *format != "jsonl" {
+		fatal(fmt.Errorf("-format must be csv or jsonl, got %q", *format))
+	}
 	if *out != "" {
 		start := time.Now()
-		n, err := generateFile(*out, *rows, *seed)
+		n, err := generateFile(*out, *format, *rows, *seed)
 		if err != nil {
 			fatal(err)
 		}
@@ -91,7 +104,7 @@ func fatal(err error) {
 
 // generateFile writes the CSV to a temporary file next to path and renames
 // it into place, so an interrupted run never leaves a truncated file behind.
-func generateFile(path string, rows int64, seed uint64) (int64, error) {
+func generateFile(path, format string, rows int64, seed uint64) (int64, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return 0, err
 	}
@@ -101,7 +114,7 @@ func generateFile(path string, rows int64, seed uint64) (int64, error) {
 	}
 	defer os.Remove(tmp.Name()) // fails harmlessly after the rename
 	w := bufio.NewWriterSize(tmp, 1<<20)
-	if err := generate(w, rows, seed); err != nil {
+	if err := generate(w, format == "jsonl", rows, seed); err != nil {
 		tmp.Close()
 		return 0, fmt.Errorf("write %s: %w", tmp.Name(), err)
 	}
@@ -151,14 +164,39 @@ var notes = [...]string{
 	``,
 }
 
+// notesJSON are the notes as JSON values, decoded from their CSV form: an
+// unquoted empty field is null, a quoted one loses its quotes and has its
+// doubled quotes undoubled.
+var notesJSON = func() (out [len(notes)][]byte) {
+	for i, n := range notes {
+		if n == "" {
+			out[i] = []byte("null")
+			continue
+		}
+		if len(n) >= 2 && n[0] == '"' {
+			n = strings.ReplaceAll(n[1:len(n)-1], `""`, `"`)
+		}
+		b, err := json.Marshal(n)
+		if err != nil {
+			panic(err)
+		}
+		out[i] = b
+	}
+	return out
+}()
+
 var base = time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
 
-// generate writes the header and rows to w. It formats with strconv appends
-// into one reused line buffer; time.AppendFormat is the only costly call.
-func generate(w *bufio.Writer, rows int64, seed uint64) error {
+// generate writes the header and rows to w, or the same rows as JSON
+// lines. It formats with strconv appends into one reused line buffer;
+// time.AppendFormat is the only costly call. The random draws are the same
+// in both formats, so the rows are too.
+func generate(w *bufio.Writer, jsonl bool, rows int64, seed uint64) error {
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
-	if _, err := w.WriteString("id,ts,user_id,event,amount,ok,note\n"); err != nil {
-		return err
+	if !jsonl {
+		if _, err := w.WriteString("id,ts,user_id,event,amount,ok,note\n"); err != nil {
+			return err
+		}
 	}
 	line := make([]byte, 0, 256)
 	ts := base
@@ -167,6 +205,13 @@ func generate(w *bufio.Writer, rows int64, seed uint64) error {
 		ts = ts.Add(time.Duration(rng.IntN(2600)) * time.Millisecond)
 		cents := rng.IntN(100_000) // 0.00 .. 999.99
 
+		if jsonl {
+			line = jsonLine(line[:0], rng, id, ts, cents)
+			if _, err := w.Write(line); err != nil {
+				return err
+			}
+			continue
+		}
 		line = line[:0]
 		line = strconv.AppendInt(line, id, 10)
 		line = append(line, ',')
@@ -188,6 +233,27 @@ func generate(w *bufio.Writer, rows int64, seed uint64) error {
 		}
 	}
 	return nil
+}
+
+// jsonLine appends row id as a JSON object, drawing from rng what the CSV
+// row draws, in the same order.
+func jsonLine(line []byte, rng *rand.Rand, id int64, ts time.Time, cents int) []byte {
+	line = append(line, `{"id":`...)
+	line = strconv.AppendInt(line, id, 10)
+	line = append(line, `,"ts":"`...)
+	line = ts.AppendFormat(line, "2006-01-02T15:04:05.000Z")
+	line = append(line, `","user_id":`...)
+	line = strconv.AppendInt(line, int64(1+rng.IntN(1_000_000)), 10)
+	line = append(line, `,"event":"`...)
+	line = append(line, events[rng.IntN(len(events))]...)
+	line = append(line, `","amount":`...)
+	line = strconv.AppendInt(line, int64(cents/100), 10)
+	line = append(line, '.', byte('0'+cents/10%10), byte('0'+cents%10))
+	line = append(line, `,"ok":`...)
+	line = strconv.AppendBool(line, rng.IntN(2) == 0)
+	line = append(line, `,"note":`...)
+	line = append(line, notesJSON[id%int64(len(notes))]...)
+	return append(line, "}\n"...)
 }
 
 func uploadFile(ctx context.Context, path, bucket, key string) (int64, error) {

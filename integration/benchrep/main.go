@@ -3,7 +3,7 @@
 // ferry and this program and runs it under integration/services.sh (make
 // bench-replicate).
 //
-// It measures five things, each in its own fresh bucket, table and
+// It measures six things, each in its own fresh bucket, table and
 // pipeline (and queue, for the SQS parts; BENCHREP_PARTS picks which):
 //
 //  1. latency: `ferry replicate --poll-interval 1s` follows an empty prefix;
@@ -41,20 +41,45 @@
 //     measured as in part 1, from SendMessage returning to the first query
 //     that saw the file's last row. Then the queue must empty, and SIGTERM
 //     must end ferry with status 0.
+//  6. small: many small CSV files (the 7 columns of part 3, 40 rows each
+//     by default) are uploaded first; then, in each of BENCHREP_SMALL_RUNS
+//     runs, for each mode in turn (snapshot, polling, sqs), a fetch-only
+//     baseline, then ferry. The baseline lists the prefix and GETs every
+//     object with 8 requests in flight, discarding the bytes (this program,
+//     a new S3 client each time, the GETs starting while the listing goes
+//     on). snapshot is `ferry snapshot`, timed from start to exit (status 0
+//     required); polling is `ferry replicate --poll-interval 1s`, timed
+//     from start until ferry.files has every file done; sqs is `ferry
+//     replicate --sqs-queue-url Q --backfill=false` with one notification
+//     per object sent to a fresh queue before it starts, timed until every
+//     file is done and the queue is empty. Every ferry run loads into a
+//     fresh table and pipeline and its rows are checked (count, distinct
+//     ids). The report gives each time and, per mode, the median over the
+//     runs of ferry's time divided by the fetch-only time measured just
+//     before it, against the goals of issue 10 (snapshot and polling <= 2,
+//     sqs <= 3), ferry's CPU time (user+sys) and that of the PostgreSQL
+//     backends of its connections (integration/internal/pgcpu: found by
+//     client port, read from /proc while ferry runs).
 //
-// The SQS parts need FERRY_TEST_SQS_ENDPOINT; every SQS request, the
+// The SQS parts (and part 6's sqs mode) need FERRY_TEST_SQS_ENDPOINT; every SQS request, the
 // program's and ferry's (--sqs-endpoint), goes there.
 //
 // Environment:
 //
-//	BENCHREP_PARTS=latency,files,big,sqs-files,sqs-latency
-//	                                    parts to run (default: all five)
+//	BENCHREP_PARTS=latency,files,big,sqs-files,sqs-latency,small
+//	                                    parts to run (default: all six)
 //	BENCHREP_LATENCY_FILES=200          files uploaded in part 1
 //	BENCHREP_FILES=10000                files in part 2
 //	BENCHREP_WORKERS=2,8                --workers values for parts 2 and 4
 //	BENCHREP_BIG_MB=2048                size of part 3's file in MiB
 //	BENCHREP_SQS_FILES=1000             files (and notifications) in part 4
 //	BENCHREP_SQS_LATENCY_FILES=200      files uploaded in part 5
+//	BENCHREP_SMALL_FILES=3000           files in part 6
+//	BENCHREP_SMALL_ROWS=40              rows in each of part 6's files
+//	BENCHREP_SMALL_RUNS=3               runs of part 6 (each: every mode,
+//	                                    each after a fetch-only baseline)
+//	BENCHREP_SMALL_MODES=snapshot,polling,sqs
+//	                                    part 6's ferry modes
 //	BENCHREP_KEEP=1                     keep buckets, queues, tables, state
 //	                                    rows and ferry's logs (default:
 //	                                    removed after each part; a log with
@@ -75,10 +100,13 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ferrydata/ferry/integration/internal/pgcpu"
 )
 
 func main() {
@@ -109,6 +137,10 @@ type settings struct {
 	bigMiB          int
 	sqsFiles        int
 	sqsLatencyFiles int
+	smallFiles      int
+	smallRows       int
+	smallRuns       int
+	smallModes      []string
 	keep            bool
 	s3Endpoint      string
 	sqsEndpoint     string // only needed by the SQS parts
@@ -116,10 +148,12 @@ type settings struct {
 	runID           string // suffix of bucket and queue names: unique per run
 }
 
-var allParts = []string{"latency", "files", "big", "sqs-files", "sqs-latency"}
+var allParts = []string{"latency", "files", "big", "sqs-files", "sqs-latency", "small"}
 
 // usesSQS reports whether a selected part needs the SQS endpoint.
-func (c *settings) usesSQS() bool { return c.parts["sqs-files"] || c.parts["sqs-latency"] }
+func (c *settings) usesSQS() bool {
+	return c.parts["sqs-files"] || c.parts["sqs-latency"] || (c.parts["small"] && slices.Contains(c.smallModes, "sqs"))
+}
 
 func loadConfig(ferry string) (*settings, error) {
 	c := &settings{
@@ -145,7 +179,7 @@ func loadConfig(ferry string) (*settings, error) {
 		p = strings.TrimSpace(p)
 		switch p {
 		case "":
-		case "latency", "files", "big", "sqs-files", "sqs-latency":
+		case "latency", "files", "big", "sqs-files", "sqs-latency", "small":
 			c.parts[p] = true
 		default:
 			return nil, fmt.Errorf("BENCHREP_PARTS: unknown part %q (want a comma-separated list of %s)", p, strings.Join(allParts, ", "))
@@ -154,10 +188,30 @@ func loadConfig(ferry string) (*settings, error) {
 	if len(c.parts) == 0 {
 		return nil, errors.New("BENCHREP_PARTS names no part")
 	}
+	modes := os.Getenv("BENCHREP_SMALL_MODES")
+	if modes == "" {
+		modes = strings.Join(smallModes, ",")
+	}
+	for m := range strings.SplitSeq(modes, ",") {
+		m = strings.TrimSpace(m)
+		if !slices.Contains(smallModes, m) {
+			return nil, fmt.Errorf("BENCHREP_SMALL_MODES: unknown mode %q (want a comma-separated list of %s)", m, strings.Join(smallModes, ", "))
+		}
+		c.smallModes = append(c.smallModes, m)
+	}
 	if c.usesSQS() && c.sqsEndpoint == "" {
-		return nil, errors.New("FERRY_TEST_SQS_ENDPOINT must be set for the parts sqs-files and sqs-latency (integration/services.sh starts fauxqs and sets it: run integration/services.sh run integration/bench_replicate.sh), or leave them out of BENCHREP_PARTS")
+		return nil, errors.New("FERRY_TEST_SQS_ENDPOINT must be set for the parts sqs-files, sqs-latency and small's sqs mode (integration/services.sh starts fauxqs and sets it: run integration/services.sh run integration/bench_replicate.sh), or leave them out of BENCHREP_PARTS (BENCHREP_SMALL_MODES)")
 	}
 	var err error
+	if c.smallFiles, err = envInt("BENCHREP_SMALL_FILES", 3000); err != nil {
+		return nil, err
+	}
+	if c.smallRows, err = envInt("BENCHREP_SMALL_ROWS", 40); err != nil {
+		return nil, err
+	}
+	if c.smallRuns, err = envInt("BENCHREP_SMALL_RUNS", 3); err != nil {
+		return nil, err
+	}
 	if c.latencyFiles, err = envInt("BENCHREP_LATENCY_FILES", 200); err != nil {
 		return nil, err
 	}
@@ -209,6 +263,9 @@ type env struct {
 	s3  *store
 	sqs *queues // nil unless an SQS part is selected
 	db  *database
+	// dbPort is the server's TCP port, to find ferry's backends by their
+	// client ports (part 6).
+	dbPort uint16
 }
 
 func run(ctx context.Context, cfg *settings, out io.Writer) error {
@@ -221,7 +278,11 @@ func run(ctx context.Context, cfg *settings, out io.Writer) error {
 		return err
 	}
 	defer db.close()
-	e := &env{cfg: cfg, s3: st, db: db}
+	port, err := pgcpu.ServerPort(cfg.dbURL)
+	if err != nil {
+		logf("warning: the backends' CPU will not be measured: %v", err)
+	}
+	e := &env{cfg: cfg, s3: st, db: db, dbPort: port}
 	if cfg.usesSQS() {
 		if e.sqs, err = newQueues(ctx, cfg.sqsEndpoint); err != nil {
 			return err
@@ -249,6 +310,8 @@ func run(ctx context.Context, cfg *settings, out io.Writer) error {
 			err = e.sqsFiles(ctx, out)
 		case "sqs-latency":
 			err = e.sqsLatency(ctx, out)
+		case "small":
+			err = e.small(ctx, out)
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
