@@ -24,7 +24,7 @@ SHELL := /bin/bash
 
 GO        ?= go
 FUZZTIME  ?= 30s
-FUZZ_PKGS ?= ./source/format/...
+FUZZ_PKGS ?= ./source/format/... ./state/filestore/...
 INTEGRATION_TIMEOUT ?= 30m
 
 .PHONY: test unit integration bench bench-replicate bench-small build fuzz minio lint clean

@@ -5,7 +5,7 @@
 // Two stores implement Store: state/postgres (the default when the target
 // is PostgreSQL; the target then advances progress in the same transaction
 // as the rows, which makes loading exactly-once) and state/filestore (a
-// local JSON file, the default for other targets; progress is written after
+// local append-only log, the default for other targets; progress is written after
 // the target has the rows, which makes loading at-least-once).
 //
 // A file is identified by pipeline, key and ETag: a changed object is a new

@@ -53,11 +53,9 @@ func (ps *pass) start(tasks []Task) {
 		}
 		f.attempts, f.pos = pr.Attempts, pr.Pos
 		ps.prefetch(f)
-		select {
-		case ps.files <- f:
-		case <-ps.dispatch.Done():
-			ps.end(f, Result{Outcome: Retry})
-		}
+		// The workers take every file until the feed ends; they decide
+		// whether it still loads (see work).
+		ps.files <- f
 	}
 }
 
