@@ -15,7 +15,7 @@
 // write's or the read's). The ack travels with the data: there is no other
 // path by which a file ends.
 //
-// The sync pusher (snapshots) writes in Push, so a chunk is committed when
+// The sync pusher (the simplest, for a library user) writes in Push, so a chunk is committed when
 // Push returns, and Finish completes the file at once.
 //
 // The async pusher queues the chunk in Push and returns; a parse queue

@@ -13,13 +13,22 @@
 //
 // # Dispatch
 //
-// A pass (Runner.Pass) runs Options.Workers workers. Each takes a task,
-// joins the flight of the same object version when one is loading (a
-// file named twice, by a listing and a notification or by two
-// notifications, loads once), claims the file when the state store can
-// (state.Claimer: processes sharing a state database do not load the
-// same file at once), marks it started in the state, and reads it from
-// its committed position into the pusher (package load).
+// A pass (Runner.Pass) runs one starter and Options.Workers workers. The
+// starter takes the tasks waiting (up to 64), joins each to the flight of
+// the same object version when one is loading (a file named twice, by a
+// listing and a notification or by two notifications, loads once),
+// claims the new files when the state store can (state.Claimer,
+// state.GroupClaimer: processes sharing a state database do not load the
+// same file at once) and marks them started (state.GroupStarter: one
+// statement), all in one step each, then starts their GETs ahead
+// (Options.FetchAhead) and hands them to the workers. A worker reads a
+// file from its committed position into the pusher (package load). A
+// version the runner knows is done (it loaded it, or looked it up done)
+// is completed without a state query.
+//
+// With Options.Async, the pusher writes the chunks that are ready together
+// in one transaction (pusher.GroupTarget), so small files cost one commit
+// per group, and reading overlaps with writing.
 //
 // # Completion
 //
@@ -29,7 +38,8 @@
 // runner classifies the file's error (pusher.ClassOf), records a failure
 // in the state (so no later write moves it), frees the claim, updates the
 // counters, and calls each waiting task's Done. A data error fails the
-// file (and, under OnErrorAbort, stops dispatching new files); an
+// file (and, under OnErrorAbort, stops starting new files; the files
+// already started finish); an
 // unavailable service stops the pass, whose caller backs off; a conflict
 // with another process, an object that vanished and a stop leave the file
 // to a later pass.

@@ -54,8 +54,9 @@ type Options struct {
 	ReloadChanged bool
 	// Workers is how many files load at once (default 1).
 	Workers int
-	// Async pushes through the async pusher (parse queue, per-file
-	// progress, InflightBytes budget) instead of writing in the reader.
+	// Async pushes through the async pusher (ordered writes of chunk
+	// groups, per-file progress, InflightBytes budget) instead of writing
+	// in the reader; the command line always sets it.
 	Async bool
 	// InflightBytes is the async pusher's budget of pushed, uncommitted
 	// chunk bytes (default pusher.DefaultInflightBytes).
