@@ -168,7 +168,24 @@ func (f *Feed) Feed(ctx context.Context) runner.Feed {
 					case <-dctx.Done():
 						return
 					case m := <-f.received:
-						f.handle(ctx, dctx, m, send)
+						// With the messages already waiting: their objects'
+						// progress is looked up in one query.
+						tasks := f.tasks(ctx, dctx, m)
+					more:
+						for range MaxBatch * f.cfg.Receivers {
+							select {
+							case m := <-f.received:
+								tasks = append(tasks, f.tasks(ctx, dctx, m)...)
+							default:
+								break more
+							}
+						}
+						if len(tasks) == 0 {
+							continue
+						}
+						if err := send(dctx, tasks); err != nil && !errors.Is(err, runner.ErrStopped) {
+							f.cfg.Log.Warn().Msg(err.Error() + " (will retry)")
+						}
 					}
 				}
 			})
@@ -258,16 +275,17 @@ func (f *Feed) receive(ctx, pctx context.Context) {
 	}
 }
 
-// handle parses m and sends the objects it names; m completes (is
-// deleted, or released for redelivery) once every object's task is done.
-// ctx is the replication's (done when stopping), dctx the pass's.
-func (f *Feed) handle(ctx, dctx context.Context, m Message, send runner.Send) {
+// tasks parses m and returns the tasks of the objects it names; m
+// completes (is deleted, or released for redelivery) once every object's
+// task is done, at once when it names none. ctx is the replication's
+// (done when stopping), dctx the pass's.
+func (f *Feed) tasks(ctx, dctx context.Context, m Message) []runner.Task {
 	log := f.cfg.Log.With().Str("sqs_message_id", m.ID).Logger()
 	n, err := Parse([]byte(m.Body))
 	if err != nil {
 		f.garbage(dctx, m, err)
 		f.slots.Release(1)
-		return
+		return nil
 	}
 	var objs []pusher.Object
 	for _, e := range n.Events {
@@ -301,7 +319,7 @@ func (f *Feed) handle(ctx, dctx context.Context, m Message, send runner.Send) {
 	}
 	if len(objs) == 0 {
 		complete()
-		return
+		return nil
 	}
 	tasks := make([]runner.Task, len(objs))
 	for i, obj := range objs {
@@ -311,9 +329,7 @@ func (f *Feed) handle(ctx, dctx context.Context, m Message, send runner.Send) {
 			}
 		}}
 	}
-	if err := send(dctx, tasks); err != nil && !errors.Is(err, runner.ErrStopped) {
-		log.Warn().Msg(err.Error() + " (will retry)")
-	}
+	return tasks
 }
 
 // keep says whether a task's result keeps its message for redelivery.
