@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math"
+	"slices"
 
 	"github.com/parquet-go/parquet-go/encoding/thrift"
 	"github.com/parquet-go/parquet-go/format"
@@ -162,6 +163,7 @@ func (f *File) Bytes() []byte {
 			for e := range encs {
 				cm.Encoding = append(cm.Encoding, e)
 			}
+			slices.Sort(cm.Encoding) // the same bytes every time
 			if len(cm.Encoding) == 0 {
 				cm.Encoding = []format.Encoding{format.Plain}
 			}
