@@ -2,6 +2,7 @@ package parquet
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -179,5 +180,73 @@ func BenchmarkResume(b *testing.B) {
 			b.Fatal(err, batch.Len())
 		}
 		r.(*Reader).Close()
+	}
+}
+
+// BenchmarkRead reads files of a few shapes, codecs and page versions
+// from memory, to the end, with the reader's defaults: MB/s counts file
+// bytes. It uses only the reader's API and the writer, so that it runs on
+// any version of the reader (to compare, copy this file beside another
+// version's package and run both binaries alternately).
+func BenchmarkRead(b *testing.B) {
+	type strRow struct {
+		ID   int64   `parquet:"id"`
+		Host string  `parquet:"host"`
+		Path string  `parquet:"path"`
+		UA   *string `parquet:"ua,optional"`
+	}
+	strRows := func(n int) []strRow {
+		rows := make([]strRow, n)
+		uas := []string{"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36", "curl/8.5.0", "Go-http-client/1.1"}
+		for i := range rows {
+			rows[i] = strRow{ID: int64(i), Host: fmt.Sprintf("host-%d.example.com", i%97),
+				Path: fmt.Sprintf("/api/v1/items/%d?page=%d", i*7919%100000, i%13)}
+			if i%4 != 0 {
+				rows[i].UA = &uas[i%3]
+			}
+		}
+		return rows
+	}
+	var flat bytes.Buffer
+	writeBenchFile(b, &flat, 500_000, 128_000)
+	shapes := []struct {
+		name string
+		rows int
+		data []byte
+	}{
+		{"flat-snappy-v1", 500_000, flat.Bytes()},
+		{"strings-zstd-v2", 300_000, writeRows(b, strRows(300_000), parquetgo.Compression(&parquetgo.Zstd), parquetgo.DataPageVersion(2))},
+		{"strings-lz4raw-v1", 300_000, writeRows(b, strRows(300_000), parquetgo.Compression(&parquetgo.Lz4Raw))},
+		{"lists-gzip-v1", 200_000, writeRows(b, groupRows(200_000), parquetgo.Compression(&parquetgo.Gzip))},
+	}
+	for _, s := range shapes {
+		b.Run(s.name, func(b *testing.B) {
+			b.SetBytes(int64(len(s.data)))
+			b.ReportAllocs()
+			var batch pusher.Batch
+			n := 0
+			for b.Loop() {
+				r, err := NewAt(bytes.NewReader(s.data), int64(len(s.data)), format.Options{Format: format.Parquet}, pusher.Position{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				got := 0
+				for {
+					err := r.Next(&batch)
+					got += batch.Len()
+					if err == io.EOF {
+						break
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				if got != s.rows {
+					b.Fatalf("%d rows, want %d", got, s.rows)
+				}
+				n += got
+			}
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "rows/s")
+		})
 	}
 }

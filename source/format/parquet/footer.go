@@ -88,17 +88,6 @@ func readFooter(ra io.ReaderAt, size int64) (*fileMeta, error) {
 	return md, nil
 }
 
-// decodeThrift decodes b (Thrift compact protocol) into v; the library's
-// decoder panics on some corrupt input.
-func decodeThrift(b []byte, v any) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("%v", p)
-		}
-	}()
-	return thrift.Unmarshal(new(thrift.CompactProtocol), b, v)
-}
-
 // check validates what reading relies on: each column chunk lies within
 // the data part of the file (before the footer) and is neither encrypted
 // nor in another file.

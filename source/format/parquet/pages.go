@@ -92,7 +92,7 @@ func (p *pageReader) reset(off int64) {
 	} else {
 		p.rbuf.Reset(p.sec)
 	}
-	p.dec.Reset(new(thrift.CompactProtocol).NewReader(p.rbuf))
+	p.dec.Reset(boundedReader{new(thrift.CompactProtocol).NewReader(p.rbuf), func() int64 { return p.end - p.pos() }})
 }
 
 // pos is the file offset of the next byte to read.

@@ -3,6 +3,7 @@ package parquet
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -407,4 +408,44 @@ func repeat(v, n int) []int {
 		out[i] = v
 	}
 	return out
+}
+
+// TestThriftDeclarations: a footer or page header that declares a huge
+// list or binary value fails before it is allocated (the library's Thrift
+// decoder allocated what was declared).
+func TestThriftDeclarations(t *testing.T) {
+	// A footer: version 1, then a schema list of 2^31-1 elements.
+	footer := []byte{0x15, 0x02, 0x19, 0xfc, 0xff, 0xff, 0xff, 0xff, 0x07, 0x00}
+	bigList := pt.Concat([]byte("PAR1"), footer, binary.LittleEndian.AppendUint32(nil, uint32(len(footer))), []byte("PAR1"))
+
+	// A page header whose statistics' max value declares 1 GiB.
+	h := pt.V1(5, pqformat.Plain)
+	h.DataPageHeader.V.Statistics.MaxValue = []byte("MAXMAXMAXM")
+	good := int32File(required, 5, pt.Chunk{Pages: []pt.Page{{Header: h, Data: pt.PlainInt32(1, 2, 3, 4, 5)}}})
+	i := bytes.Index(good, []byte("MAXMAXMAXM"))
+	if i < 1 || good[i-1] != 10 {
+		t.Fatal("no statistics value in the page header")
+	}
+	bigValue := pt.Concat(good[:i-1], []byte{0x80, 0x80, 0x80, 0x80, 0x04}, good[i:])
+
+	for _, tt := range []struct {
+		name string
+		data []byte
+		want []string
+	}{
+		{"footer list", bigList, []string{"invalid Parquet footer", "list of 2147483647"}},
+		{"page header value", bigValue, []string{`column "a", page 0`, "invalid page header", "binary value of 1073741824"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			_, err := readErr(t, tt.data)
+			runtime.ReadMemStats(&after)
+			wantErr(t, err, tt.want...)
+			if grew := after.TotalAlloc - before.TotalAlloc; grew > 16<<20 {
+				t.Errorf("allocated %d MB reading a %d-byte file", grew>>20, len(tt.data))
+			}
+		})
+	}
 }
