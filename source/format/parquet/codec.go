@@ -67,13 +67,27 @@ func decompress(c pqformat.CompressionCodec, dst, src []byte) error {
 		}
 		return nil
 	case pqformat.Gzip:
-		zr, err := gzip.NewReader(bytes.NewReader(src))
+		zr, _ := gzipPool.Get().(*gzip.Reader)
+		var err error
+		if zr == nil {
+			zr, err = gzip.NewReader(bytes.NewReader(src))
+		} else {
+			err = zr.Reset(bytes.NewReader(src))
+		}
 		if err != nil {
 			return fmt.Errorf("gzip: %w", err)
 		}
+		defer gzipPool.Put(zr)
 		return readExactly(zr, dst)
 	case pqformat.Brotli:
-		return readExactly(brotli.NewReader(bytes.NewReader(src)), dst)
+		br, _ := brotliPool.Get().(*brotli.Reader)
+		if br == nil {
+			br = brotli.NewReader(bytes.NewReader(src))
+		} else if err := br.Reset(bytes.NewReader(src)); err != nil {
+			return fmt.Errorf("brotli: %w", err)
+		}
+		defer brotliPool.Put(br)
+		return readExactly(br, dst)
 	case pqformat.Zstd:
 		d := zstdPool.Get().(*zstd.Decoder)
 		defer zstdPool.Put(d)
@@ -84,6 +98,10 @@ func decompress(c pqformat.CompressionCodec, dst, src []byte) error {
 	}
 	return fmt.Errorf("unsupported compression codec %v", c)
 }
+
+// Decompressors are reused: each holds tables and windows that are costly
+// to set up for every page.
+var gzipPool, brotliPool sync.Pool
 
 var zstdPool = sync.Pool{New: func() any {
 	d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
