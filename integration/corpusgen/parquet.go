@@ -19,7 +19,7 @@ import (
 	"github.com/parquet-go/parquet-go/encoding/thrift"
 	pqformat "github.com/parquet-go/parquet-go/format"
 
-	pt "github.com/ferrydata/ferry/source/format/parquet/parquettest"
+	pt "github.com/ferrydata/ferry/integration/parquettest"
 )
 
 func init() { Register("parquet", parquetCases) }

@@ -10,9 +10,9 @@ import (
 	parquetgo "github.com/parquet-go/parquet-go"
 	pqformat "github.com/parquet-go/parquet-go/format"
 
+	pt "github.com/ferrydata/ferry/integration/parquettest"
 	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source/format"
-	pt "github.com/ferrydata/ferry/source/format/parquet/parquettest"
 )
 
 // FuzzParquet damages valid files and checks that reading them never

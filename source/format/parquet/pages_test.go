@@ -17,9 +17,9 @@ import (
 	"github.com/parquet-go/parquet-go/encoding/thrift"
 	pqformat "github.com/parquet-go/parquet-go/format"
 
+	pt "github.com/ferrydata/ferry/integration/parquettest"
 	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source/format"
-	pt "github.com/ferrydata/ferry/source/format/parquet/parquettest"
 )
 
 // readErr reads data to the end and returns the records and the error

@@ -8,6 +8,11 @@
 // compressed: see the helpers). Bytes lays them out after the "PAR1"
 // magic and writes the footer; sizes and offsets are filled in unless a
 // test sets them to lie.
+//
+// It lives under integration/ because the corpus generator
+// (integration/corpusgen) uses it, and code there may import only
+// integration (cmd/ferry's TestImportsFollowTheFlow); the Parquet reader's
+// own tests use it too.
 package parquettest
 
 import (
