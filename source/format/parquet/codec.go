@@ -103,8 +103,13 @@ func decompress(c pqformat.CompressionCodec, dst, src []byte) error {
 // to set up for every page.
 var gzipPool, brotliPool sync.Pool
 
+// zstdMaxWindow bounds the window a zstd frame may declare.
+const zstdMaxWindow = 128 << 20
+
 var zstdPool = sync.Pool{New: func() any {
-	d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+	// A frame may declare a window of up to 512 MiB (the default), which
+	// the decoder allocates; writers' pages of a few MiB use a few MiB.
+	d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(zstdMaxWindow))
 	if err != nil {
 		panic(err) // only for invalid options
 	}
