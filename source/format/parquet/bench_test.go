@@ -188,6 +188,20 @@ func BenchmarkResume(b *testing.B) {
 // bytes. It uses only the reader's API and the writer, so that it runs on
 // any version of the reader (to compare, copy this file beside another
 // version's package and run both binaries alternately).
+//
+// Issue 13 (ferry's own page reader, commit f932650) against the reader
+// on parquet-go's page reader (8430d3c): test binaries built with
+// go test -c, run 5 times alternately with
+// -test.bench '^(BenchmarkRead|BenchmarkParquet)$' -test.benchtime 8x on
+// the shared 2-core machine (load 2-9); medians, time after/before:
+// BenchmarkParquet 1.03 (41.9 -> 40.8 MB/s, 2.65M -> 2.58M rows/s),
+// flat-snappy-v1 0.93 (44.6 -> 47.7 MB/s), strings-zstd-v2 0.95
+// (35.9 -> 37.9 MB/s), strings-lz4raw-v1 1.18 (68.8 -> 58.3 MB/s; paired
+// ratios 0.70-1.30), lists-gzip-v1 1.20 (19.1 -> 15.9 MB/s; paired
+// 0.96-1.24). Bytes allocated per read of the flat files double (31 -> 64
+// MB/op): decompressed pages are new buffers, no longer pooled by the
+// library. An earlier, noisier run under load 16-20 put lists-gzip at
+// 0.49-0.96 after pooling the gzip reader; this one does not confirm it.
 func BenchmarkRead(b *testing.B) {
 	type strRow struct {
 		ID   int64   `parquet:"id"`
