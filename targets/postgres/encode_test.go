@@ -82,6 +82,31 @@ func TestParseTimestamp(t *testing.T) {
 			t.Errorf("parseTimestamp(%q) = %d, want %d (%s)", tt.in, got, us(tt.want), tt.want)
 		}
 	}
+	// Years past 9999, to PostgreSQL's last (a Parquet INT96 timestamp
+	// of year 290000 made a text column).
+	for _, tt := range []struct {
+		in   string
+		want int64 // days since 2000-01-01
+		ok   bool
+	}{
+		{"10000-01-01", daysFromCivil(10000, 1, 1) - pgEpochDays, true},
+		{"290000-12-30T23:00:00.000000000", daysFromCivil(290000, 12, 30) - pgEpochDays, true},
+		{"294276-12-31", daysFromCivil(294276, 12, 31) - pgEpochDays, true},
+		{"294277-01-01", 0, false},
+		{"1234567-01-01", 0, false},
+	} {
+		got, err := parseTimestamp([]byte(tt.in), true)
+		if (err == nil) != tt.ok {
+			t.Errorf("parseTimestamp(%q) error = %v, want ok=%v", tt.in, err, tt.ok)
+			continue
+		}
+		if tt.ok && got/usPerDay != tt.want {
+			t.Errorf("parseTimestamp(%q) = day %d, want %d", tt.in, got/usPerDay, tt.want)
+		}
+	}
+	if !isTimestamp([]byte("290000-12-30T23:00:00.000000000")) {
+		t.Error("a timestamp of year 290000 is not a timestamp to type inference")
+	}
 }
 
 func TestParseDate(t *testing.T) {

@@ -62,19 +62,27 @@ func daysIn(y, m int64) int64 {
 	return 31
 }
 
-// parseDateParts reads YYYY-MM-DD at the start of b and returns the days
-// since the PostgreSQL epoch and the rest of b.
+// maxYear is the last year of PostgreSQL's timestamps and dates.
+const maxYear = 294276
+
+// parseDateParts reads YYYY-MM-DD at the start of b (the year may have up
+// to 6 digits, to maxYear) and returns the days since the PostgreSQL
+// epoch and the rest of b.
 func parseDateParts(b []byte) (int64, []byte, error) {
-	if len(b) < 10 || b[4] != '-' || b[7] != '-' {
+	n := 4 // digits of the year
+	for n < 6 && n < len(b) && b[n] >= '0' && b[n] <= '9' {
+		n++
+	}
+	if len(b) < n+6 || b[n] != '-' || b[n+3] != '-' {
 		return 0, nil, errDate
 	}
-	y, ok1 := digits(b[0:4])
-	m, ok2 := digits(b[5:7])
-	d, ok3 := digits(b[8:10])
-	if !ok1 || !ok2 || !ok3 || m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
+	y, ok1 := digits(b[0:n])
+	m, ok2 := digits(b[n+1 : n+3])
+	d, ok3 := digits(b[n+4 : n+6])
+	if !ok1 || !ok2 || !ok3 || y > maxYear || m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
 		return 0, nil, errDate
 	}
-	return daysFromCivil(y, m, d) - pgEpochDays, b[10:], nil
+	return daysFromCivil(y, m, d) - pgEpochDays, b[n+6:], nil
 }
 
 func parseDate(b []byte) (int32, error) {

@@ -2,6 +2,7 @@ package parquet
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -179,5 +180,87 @@ func BenchmarkResume(b *testing.B) {
 			b.Fatal(err, batch.Len())
 		}
 		r.(*Reader).Close()
+	}
+}
+
+// BenchmarkRead reads files of a few shapes, codecs and page versions
+// from memory, to the end, with the reader's defaults: MB/s counts file
+// bytes. It uses only the reader's API and the writer, so that it runs on
+// any version of the reader (to compare, copy this file beside another
+// version's package and run both binaries alternately).
+//
+// Issue 13 (ferry's own page reader, commit f932650) against the reader
+// on parquet-go's page reader (8430d3c): test binaries built with
+// go test -c, run 5 times alternately with
+// -test.bench '^(BenchmarkRead|BenchmarkParquet)$' -test.benchtime 8x on
+// the shared 2-core machine (load 2-9); medians, time after/before:
+// BenchmarkParquet 1.03 (41.9 -> 40.8 MB/s, 2.65M -> 2.58M rows/s),
+// flat-snappy-v1 0.93 (44.6 -> 47.7 MB/s), strings-zstd-v2 0.95
+// (35.9 -> 37.9 MB/s), strings-lz4raw-v1 1.18 (68.8 -> 58.3 MB/s; paired
+// ratios 0.70-1.30), lists-gzip-v1 1.20 (19.1 -> 15.9 MB/s; paired
+// 0.96-1.24). Bytes allocated per read of the flat files double (31 -> 64
+// MB/op): decompressed pages are new buffers, no longer pooled by the
+// library. An earlier, noisier run under load 16-20 put lists-gzip at
+// 0.49-0.96 after pooling the gzip reader; this one does not confirm it.
+func BenchmarkRead(b *testing.B) {
+	type strRow struct {
+		ID   int64   `parquet:"id"`
+		Host string  `parquet:"host"`
+		Path string  `parquet:"path"`
+		UA   *string `parquet:"ua,optional"`
+	}
+	strRows := func(n int) []strRow {
+		rows := make([]strRow, n)
+		uas := []string{"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36", "curl/8.5.0", "Go-http-client/1.1"}
+		for i := range rows {
+			rows[i] = strRow{ID: int64(i), Host: fmt.Sprintf("host-%d.example.com", i%97),
+				Path: fmt.Sprintf("/api/v1/items/%d?page=%d", i*7919%100000, i%13)}
+			if i%4 != 0 {
+				rows[i].UA = &uas[i%3]
+			}
+		}
+		return rows
+	}
+	var flat bytes.Buffer
+	writeBenchFile(b, &flat, 500_000, 128_000)
+	shapes := []struct {
+		name string
+		rows int
+		data []byte
+	}{
+		{"flat-snappy-v1", 500_000, flat.Bytes()},
+		{"strings-zstd-v2", 300_000, writeRows(b, strRows(300_000), parquetgo.Compression(&parquetgo.Zstd), parquetgo.DataPageVersion(2))},
+		{"strings-lz4raw-v1", 300_000, writeRows(b, strRows(300_000), parquetgo.Compression(&parquetgo.Lz4Raw))},
+		{"lists-gzip-v1", 200_000, writeRows(b, groupRows(200_000), parquetgo.Compression(&parquetgo.Gzip))},
+	}
+	for _, s := range shapes {
+		b.Run(s.name, func(b *testing.B) {
+			b.SetBytes(int64(len(s.data)))
+			b.ReportAllocs()
+			var batch pusher.Batch
+			n := 0
+			for b.Loop() {
+				r, err := NewAt(bytes.NewReader(s.data), int64(len(s.data)), format.Options{Format: format.Parquet}, pusher.Position{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				got := 0
+				for {
+					err := r.Next(&batch)
+					got += batch.Len()
+					if err == io.EOF {
+						break
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				if got != s.rows {
+					b.Fatalf("%d rows, want %d", got, s.rows)
+				}
+				n += got
+			}
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "rows/s")
+		})
 	}
 }

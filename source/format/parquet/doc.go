@@ -1,15 +1,19 @@
 // Package parquet reads Parquet files into batches of records, one record
 // per row. It registers the random-access format "parquet" with package
-// format (format.NewAt); decoding is github.com/parquet-go/parquet-go
-// (pure Go), which handles the file's own compression and encodings.
+// format (format.NewAt). The reader decodes the footer, reads and
+// decompresses pages, and checks them itself (pages.go); values are
+// decoded by github.com/parquet-go/parquet-go (pure Go), which also
+// assembles rows. Codecs: UNCOMPRESSED, SNAPPY, GZIP, BROTLI, ZSTD and
+// LZ4_RAW (the deprecated LZ4 and LZO are refused).
 //
 // Contract:
 //
-//   - NewAt reads the footer (and the page index, for seeking; not the
-//     bloom filters). A file without the PAR1 magic at both ends fails
+//   - NewAt reads the footer (the page index only when seeking; never
+//     the bloom filters). A file without the PAR1 magic at both ends fails
 //     there with "not a Parquet file" (a file cut short says "or
 //     truncated"); a footer that does not decode fails with "invalid
-//     Parquet footer: ...". Encrypted files are refused.
+//     Parquet footer: ...". Encrypted files, and column chunks in other
+//     files, are refused.
 //   - Rows are read row group by row group, never the whole file: memory
 //     is bounded by the pages of one row group being decoded (each column
 //     reads one page ahead, in the background) plus the batch. Next fills
@@ -60,9 +64,22 @@
 //     error and the error on the next call, so Pos never moves past a bad
 //     record. Every other error is final: a page that fails to decode, a
 //     read error, values that do not fit the schema; it names the row
-//     group (counted from 0) and, where the library's page reader failed,
-//     the column's dotted path. Panics of the decoding library on corrupt
-//     data are turned into such errors.
+//     group (counted from 0) and, for errors in pages, the column's dotted
+//     path and the page (counted from 0 in its column chunk, the
+//     dictionary page included). A page is checked before it is decoded
+//     (it lies within its column chunk; its declared sizes fit the limits
+//     below; its CRC, when it has one) and after (its values, nulls and
+//     rows match its header and definition levels, so a REQUIRED column's
+//     page holding nulls fails; dictionary indexes are in range), and a
+//     column chunk's value count must match its metadata. Panics of the
+//     decoding library on corrupt data are turned into such errors.
+//   - Memory: nothing is allocated from what a page declares before the
+//     declaration is checked. A page may declare at most twice
+//     MaxRecordBytes and at least 256 MiB uncompressed, at most a
+//     sixteenth of that in values, and no more bytes than its values can
+//     hold if none is longer than MaxRecordBytes; else reading fails with
+//     an error naming --max-record-bytes. A page must decompress to
+//     exactly the size it declares.
 //   - Close stops the background page readers of the open row group;
 //     reading to EOF or to an error closes them too.
 //
@@ -70,6 +87,6 @@
 // load.Config.ParseWorkers does not apply (the library decodes pages in
 // the background itself).
 //
-// Limitation: a damaged page header or data run can make the library
-// allocate as much as it claims (up to a few GiB) before it fails.
+// Limitation: a value longer than MaxRecordBytes fails the whole file
+// (its page is refused before it is read), not only its records.
 package parquet

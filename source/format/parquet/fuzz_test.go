@@ -8,7 +8,9 @@ import (
 	"testing"
 
 	parquetgo "github.com/parquet-go/parquet-go"
+	pqformat "github.com/parquet-go/parquet-go/format"
 
+	pt "github.com/ferrydata/ferry/integration/parquettest"
 	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source/format"
 )
@@ -23,6 +25,13 @@ func FuzzParquet(f *testing.F) {
 			LS: []point{{1, ptr("p")}}}}),
 		writeRows(f, []decRow{{D32: -12345, DF: flba16("-1")}}, parquetgo.Compression(&parquetgo.Snappy)),
 	}
+	// Files the library's writer does not make: an empty v2 page and a
+	// dictionary, built byte by byte; and other codecs.
+	seeds = append(seeds, fuzzHandmade()...)
+	seeds = append(seeds,
+		writeRows(f, groupRows(30), parquetgo.Compression(&parquetgo.Zstd), parquetgo.DataPageVersion(2), parquetgo.PageBufferSize(64)),
+		writeRows(f, groupRows(30), parquetgo.Compression(&parquetgo.Lz4Raw), parquetgo.PageBufferSize(128)),
+	)
 	for _, name := range []string{"nested_lists.snappy.parquet", "nullable.impala.parquet", "datapage_v2.snappy.parquet", "alltypes_plain.parquet"} {
 		data, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
@@ -94,4 +103,21 @@ func FuzzParquet(f *testing.F) {
 			}
 		}
 	})
+}
+
+func fuzzHandmade() [][]byte {
+	f := pt.File{
+		Schema: []pqformat.SchemaElement{pt.Root(2), pt.Leaf("value", pqformat.Float, optional), pt.Leaf("d", pqformat.Int32, required)},
+		RowGroups: []pt.RowGroup{{NumRows: 2, Chunks: []pt.Chunk{
+			{Codec: pqformat.Snappy, Pages: []pt.Page{
+				pt.V2Page(pt.V2(1, 1, 1, pqformat.Plain), nil, pt.RLE(1, []int{0}), nil, snappy),
+				pt.V2Page(pt.V2(1, 0, 1, pqformat.Plain), nil, pt.RLE(1, []int{1}), pt.PlainFloat(1.5), snappy),
+			}},
+			{KeyValue: []pt.KeyValue{{Key: "k"}}, Pages: []pt.Page{
+				{Header: pt.Dict(2), Data: pt.PlainInt32(10, 20)},
+				{Header: pt.V1(2, pqformat.RLEDictionary), Data: append([]byte{1}, pt.RLE(1, []int{1, 0})...)},
+			}},
+		}}},
+	}
+	return [][]byte{f.Bytes()}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	parquetgo "github.com/parquet-go/parquet-go"
+	pqformat "github.com/parquet-go/parquet-go/format"
 
 	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source/format"
@@ -30,12 +31,16 @@ const readBufferSize = 16 << 10
 // safe for concurrent use.
 type Reader struct {
 	o      format.Options
-	file   *parquetgo.File
+	ra     io.ReaderAt
+	md     *fileMeta
+	schema *parquetgo.Schema   // the library's, for its row reader
+	decs   []*parquetgo.Column // the library's leaf columns, as page decoders
+	limits pageLimits
 	fields []*node // top-level fields, in schema order
 	leaves []*node // leaf columns
 	cols   []string
 	nleaf  int
-	groups []parquetgo.RowGroup
+	groups []rowGroupMeta
 	total  int64 // rows in the file
 
 	next   int             // next row group to open
@@ -69,26 +74,40 @@ func newReader(ra io.ReaderAt, size int64, o format.Options, start pusher.Positi
 	if start.Records < 0 {
 		return nil, fmt.Errorf("parquet: invalid start position %+v", start)
 	}
+	if headerLayoutErr != nil {
+		return nil, headerLayoutErr
+	}
 	if err := checkMagic(ra, size); err != nil {
 		return nil, err
 	}
-	f, err := openFile(ra, size)
+	md, err := readFooter(ra, size)
 	if err != nil {
 		return nil, err
 	}
-	fields, leaves, err := buildSchema(f.Metadata().Schema)
+	fields, leaves, err := buildSchema(md.Schema)
+	if err != nil {
+		return nil, fmt.Errorf("parquet: invalid schema: %w", err)
+	}
+	schema, decs, err := decoders(md.Schema)
 	if err != nil {
 		return nil, fmt.Errorf("parquet: invalid schema: %w", err)
 	}
 	nleaf := len(leaves)
+	if len(decs) != nleaf {
+		return nil, fmt.Errorf("parquet: invalid schema: %d leaf columns, the Parquet library sees %d", nleaf, len(decs))
+	}
 	r := &Reader{
 		o:      o,
-		file:   f,
+		ra:     ra,
+		md:     md,
+		schema: schema,
+		decs:   decs,
+		limits: newPageLimits(o.MaxRecordBytes),
 		fields: fields,
 		leaves: leaves,
 		nleaf:  nleaf,
 		pos:    start.Records,
-		groups: f.RowGroups(),
+		groups: md.RowGroups,
 		skip:   start.Records,
 		nrec:   start.Records,
 		buf:    make([]parquetgo.Row, readRows),
@@ -100,13 +119,19 @@ func newReader(ra io.ReaderAt, size int64, o format.Options, start pusher.Positi
 		r.cols = append(r.cols, n.name)
 	}
 	for i, g := range r.groups {
-		if n := len(g.ColumnChunks()); n != nleaf {
+		if n := len(g.Columns); n != nleaf {
 			return nil, fmt.Errorf("parquet: invalid footer: row group %d has %d column chunks, the schema %d leaf columns", i, n, nleaf)
 		}
-		if g.NumRows() < 0 {
-			return nil, fmt.Errorf("parquet: invalid footer: row group %d has %d rows", i, g.NumRows())
+		for j := range g.Columns {
+			m := &g.Columns[j].MetaData
+			if m.Type != pqformat.Type(leaves[j].conv.phys) {
+				return nil, fmt.Errorf("parquet: invalid footer: row group %d, column %q holds %v values, the schema says %v", i, leaves[j].path, m.Type, pqformat.Type(leaves[j].conv.phys))
+			}
+			if !codecSupported(m.Codec) {
+				return nil, fmt.Errorf("parquet: row group %d, column %q: unsupported compression codec %v", i, leaves[j].path, m.Codec)
+			}
 		}
-		r.total += g.NumRows()
+		r.total += g.NumRows
 	}
 	if start.Records > r.total {
 		return nil, fmt.Errorf("parquet: cannot resume after record %d: the file has %d rows", start.Records, r.total)
@@ -151,24 +176,6 @@ func readFull(ra io.ReaderAt, p []byte, off int64) (int, error) {
 		err = io.ErrUnexpectedEOF
 	}
 	return n, err
-}
-
-// openFile reads the footer and the page index (for seeking); bloom
-// filters are not read.
-func openFile(ra io.ReaderAt, size int64) (f *parquetgo.File, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			f, err = nil, fmt.Errorf("parquet: invalid Parquet footer: %v", v)
-		}
-	}()
-	f, err = parquetgo.OpenFile(ra, size,
-		parquetgo.SkipBloomFilters(true),
-		parquetgo.ReadBufferSize(readBufferSize),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("parquet: invalid Parquet footer: %w", err)
-	}
-	return f, nil
 }
 
 // Pos is the position after the last record returned: Records counts the
@@ -261,7 +268,7 @@ func (r *Reader) fill() (err error) {
 			}
 			r.closeGroup()
 		case err != nil:
-			var pe *pageError
+			var pe *pageErr
 			if errors.As(err, &pe) {
 				return fmt.Errorf("parquet: %w", err)
 			}
@@ -280,15 +287,15 @@ func (r *Reader) fill() (err error) {
 func (r *Reader) openGroup() error {
 	for r.next < len(r.groups) {
 		i := r.next
-		g := r.groups[i]
+		g := &r.groups[i]
 		r.next++
-		n := g.NumRows()
+		n := g.NumRows
 		if r.skip >= n {
 			r.skip -= n
 			continue
 		}
 		r.group, r.gread, r.grows = i, r.skip, n
-		r.rows = wrapRowGroup(g, i, r.leaves).Rows()
+		r.rows = r.rowGroup(i).Rows()
 		if r.skip > 0 {
 			if err := r.rows.SeekToRow(r.skip); err != nil {
 				return fmt.Errorf("parquet: row group %d: seek to row %d: %w", i, r.skip, err)
@@ -393,73 +400,52 @@ func (r *Reader) corrupt(what string) error {
 	return fmt.Errorf("parquet: row group %d, row %d: corrupt data: %s", r.group, r.nrec, what)
 }
 
-// wrapRowGroup returns g with column chunks whose errors name the row
-// group and the column, whose panics (on corrupt pages) become errors, and
-// whose pages are read ahead in the background.
-func wrapRowGroup(g parquetgo.RowGroup, index int, leaves []*node) parquetgo.RowGroup {
-	chunks := g.ColumnChunks()
-	w := &rowGroup{RowGroup: g, chunks: make([]parquetgo.ColumnChunk, len(chunks))}
-	for i, c := range chunks {
-		w.chunks[i] = &columnChunk{ColumnChunk: c, where: fmt.Sprintf("row group %d, column %q", index, leaves[i].path)}
+// rowGroup returns row group i for the library's row reader, its column
+// chunks read by pageReaders, in the background (one page ahead).
+func (r *Reader) rowGroup(i int) parquetgo.RowGroup {
+	g := &r.groups[i]
+	rg := &rowGroup{schema: r.schema, rows: g.NumRows, chunks: make([]parquetgo.ColumnChunk, len(g.Columns))}
+	for j := range g.Columns {
+		rg.chunks[j] = &columnChunk{r: r, chunk: &g.Columns[j], col: r.decs[j],
+			where: fmt.Sprintf("row group %d, column %q", i, r.leaves[j].path)}
 	}
-	return w
+	return rg
 }
 
 type rowGroup struct {
-	parquetgo.RowGroup
+	schema *parquetgo.Schema
+	rows   int64
 	chunks []parquetgo.ColumnChunk
 }
 
-func (g *rowGroup) ColumnChunks() []parquetgo.ColumnChunk { return g.chunks }
-func (g *rowGroup) Rows() parquetgo.Rows                  { return parquetgo.NewRowGroupRowReader(g) }
+var _ parquetgo.RowGroup = (*rowGroup)(nil)
+
+func (g *rowGroup) NumRows() int64                            { return g.rows }
+func (g *rowGroup) ColumnChunks() []parquetgo.ColumnChunk     { return g.chunks }
+func (g *rowGroup) Schema() *parquetgo.Schema                 { return g.schema }
+func (g *rowGroup) SortingColumns() []parquetgo.SortingColumn { return nil }
+func (g *rowGroup) Rows() parquetgo.Rows                      { return parquetgo.NewRowGroupRowReader(g) }
 
 type columnChunk struct {
-	parquetgo.ColumnChunk
+	r     *Reader
+	chunk *chunkMeta
+	col   *parquetgo.Column
 	where string
 }
+
+var _ parquetgo.ColumnChunk = (*columnChunk)(nil)
+
+func (c *columnChunk) Type() parquetgo.Type { return c.col.Type() }
+func (c *columnChunk) Column() int          { return c.col.Index() }
+func (c *columnChunk) NumValues() int64     { return c.chunk.MetaData.NumValues }
+func (c *columnChunk) ColumnIndex() (parquetgo.ColumnIndex, error) {
+	return nil, parquetgo.ErrMissingColumnIndex
+}
+func (c *columnChunk) OffsetIndex() (parquetgo.OffsetIndex, error) {
+	return nil, parquetgo.ErrMissingOffsetIndex
+}
+func (c *columnChunk) BloomFilter() parquetgo.BloomFilter { return nil }
 
 func (c *columnChunk) Pages() parquetgo.Pages {
-	return parquetgo.AsyncPages(&pages{Pages: c.ColumnChunk.Pages(), where: c.where})
-}
-
-// pages names the row group and column in errors and turns panics into
-// errors: with AsyncPages, ReadPage runs on the library's goroutine, where
-// a panic could not be recovered by the reader.
-type pages struct {
-	parquetgo.Pages
-	where string
-}
-
-// pageError is an error of a column chunk's page reader.
-type pageError struct {
-	where string // row group N, column "path"
-	err   error
-}
-
-func (e *pageError) Error() string { return e.where + ": " + e.err.Error() }
-func (e *pageError) Unwrap() error { return e.err }
-
-func (p *pages) ReadPage() (pg parquetgo.Page, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			pg, err = nil, &pageError{p.where, fmt.Errorf("corrupt page: %v", v)}
-		}
-	}()
-	pg, err = p.Pages.ReadPage()
-	if err != nil && err != io.EOF {
-		err = &pageError{p.where, err}
-	}
-	return pg, err
-}
-
-func (p *pages) SeekToRow(row int64) (err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = &pageError{p.where, fmt.Errorf("corrupt page: %v", v)}
-		}
-	}()
-	if err = p.Pages.SeekToRow(row); err != nil {
-		err = &pageError{p.where, err}
-	}
-	return err
+	return parquetgo.AsyncPages(newPageReader(c.r.ra, c.chunk, c.col, c.where, c.r.limits))
 }

@@ -70,7 +70,7 @@ func TestRowGroups(t *testing.T) {
 	if n := len(r.groups); n != 11 {
 		t.Fatalf("%d row groups, want 11", n)
 	}
-	if n := r.file.Metadata().RowGroups[0].Columns[0].MetaData.NumValues; n != 97 {
+	if n := r.md.RowGroups[0].Columns[0].MetaData.NumValues; n != 97 {
 		t.Fatalf("%d values in the first column chunk", n)
 	}
 	diff(t, dump(t, r), want)

@@ -120,6 +120,12 @@ func (b *schemaBuilder) children(parent *node, n, depth int, path []string) erro
 			if !e.Type.Valid {
 				return fmt.Errorf("schema element %q: leaf without a type", e.Name)
 			}
+			if e.Type.V < pqformat.Boolean || e.Type.V > pqformat.FixedLenByteArray {
+				return fmt.Errorf("schema element %q: invalid physical type %d", e.Name, e.Type.V)
+			}
+			if n, _ := e.TypeLength.Get(); e.Type.V == pqformat.FixedLenByteArray && n <= 0 {
+				return fmt.Errorf("schema element %q: FIXED_LEN_BYTE_ARRAY of length %d", e.Name, n)
+			}
 			c.nleaves = 1
 			c.path = strings.Join(p, ".")
 			c.conv = leafConvOf(e)

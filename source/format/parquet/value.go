@@ -485,22 +485,37 @@ func appendTimestamp(dst []byte, n, unit int64, utc bool) []byte {
 	return dst
 }
 
-// appendInt96 writes a legacy INT96 timestamp (nanoseconds of the day,
-// then the Julian day) with nanoseconds and no zone, as Arrow reads it.
+// appendInt96 writes a legacy INT96 timestamp (nanoseconds of the day as
+// an int64, then the Julian day as an int32) with nanoseconds and no
+// zone, as Arrow reads it.
+//
+// Writers compute the two parts from a count of microseconds since 1970
+// (Spark: days and time of day of micros + the epoch's Julian day, in
+// int64): past about year 2262, or before 1677, that sum wraps around and
+// so do the parts. The reader undoes it the same way, in wrapping int64
+// microseconds, which is exact for any time within about 292,000 years of
+// 1970; the nanoseconds below the microsecond are kept.
 func appendInt96(dst []byte, v deprecated.Int96) []byte {
 	ns := int64(uint64(v[1])<<32 | uint64(v[0]))
-	days := int64(v[2]) - 2440588 // Julian day of 1970-01-01
-	if ns < 0 || ns >= 86400e9 {
-		days += ns / 86400e9
-		ns %= 86400e9
-		if ns < 0 {
-			days--
-			ns += 86400e9
-		}
-	}
+	day := int64(int32(v[2]))
+	const usPerDay = 86400e6
+	const epoch = 2440588 // Julian day of 1970-01-01
+	// Wraps around like the writer's sum.
+	us := day*usPerDay + floorDiv(ns, 1000) - epoch*usPerDay
+	sub := ns - floorDiv(ns, 1000)*1000
+	days := floorDiv(us, usPerDay)
 	dst = appendDate(dst, days)
 	dst = append(dst, 'T')
-	return appendClock(dst, ns, 9)
+	return appendClock(dst, (us-days*usPerDay)*1000+sub, 9)
+}
+
+// floorDiv is a / b rounded down (b > 0).
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b < 0 {
+		q--
+	}
+	return q
 }
 
 // appendInterval writes an INTERVAL (months, days, milliseconds, each a

@@ -380,3 +380,40 @@ func TestTimeAndInterval(t *testing.T) {
 		t.Errorf("interval = %s (kind %v)", got, k)
 	}
 }
+
+// sparkInt96 encodes microseconds since 1970 as Spark does: the days and
+// time of day of micros + the epoch's Julian day, in wrapping int64
+// arithmetic, so that the parts wrap past about year 2262.
+func sparkInt96(micros int64) deprecated.Int96 {
+	const usPerDay = 86400e6
+	julianUs := micros + 2440588*usPerDay
+	days := julianUs / usPerDay // truncated, as in Scala
+	ns := (julianUs % usPerDay) * 1000
+	return deprecated.Int96{uint32(ns), uint32(uint64(ns) >> 32), uint32(int32(days))}
+}
+
+// TestInt96: timestamps past 2262 (and before 1677) wrapped silently
+// (year 290000 came out as year 11464668).
+func TestInt96(t *testing.T) {
+	tests := []struct {
+		v    deprecated.Int96
+		want string
+	}{
+		{deprecated.Int96{0, 0, 2440588}, "1970-01-01T00:00:00.000000000"},
+		{int96Of(time.Date(2001, 2, 3, 4, 5, 6, 7, time.UTC)), "2001-02-03T04:05:06.000000007"},
+		{int96Of(time.Date(1601, 12, 31, 23, 59, 59, 999999999, time.UTC)), "1601-12-31T23:59:59.999999999"},
+		{int96Of(time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)), "9999-12-31T23:59:59.999999999"},
+		// The value of parquet-testing's int96_from_spark.parquet, row 6:
+		// 290000-12-31T01:00:00+02:00.
+		{deprecated.Int96{3350814720, 4294959726, 4189105064}, "290000-12-30T23:00:00.000000000"},
+		{sparkInt96(time.Date(2262, 4, 11, 23, 47, 16, 854775000, time.UTC).UnixMicro() + 1), "2262-04-11T23:47:16.854776000"},
+		{sparkInt96(-9e18), "-283229-05-10T08:00:00.000000000"},
+		// Nanoseconds past the end of the day carry into the next.
+		{deprecated.Int96{uint32(uint64(86400e9+5) & 0xffffffff), uint32(uint64(86400e9+5) >> 32), 2440588}, "1970-01-02T00:00:00.000000005"},
+	}
+	for _, tt := range tests {
+		if got := string(appendInt96(nil, tt.v)); got != tt.want {
+			t.Errorf("appendInt96(%v) = %s, want %s", tt.v, got, tt.want)
+		}
+	}
+}
