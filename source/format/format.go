@@ -51,6 +51,10 @@ type Options struct {
 	BatchBytes int
 	// MaxRecordBytes bounds one record (default 16 MiB).
 	MaxRecordBytes int
+	// SizeHint, when above 0, is about how many bytes the stream holds:
+	// the read buffer starts no larger (at least 4 KiB), so that a small
+	// file does not cost a 1 MiB buffer. It grows as a record needs.
+	SizeHint int64
 
 	// CSV: Quote encloses fields (default '"'; 0 after WithDefaults means
 	// '"'); Escape, when set and not equal to Quote, escapes the next byte

@@ -27,6 +27,9 @@ type Stream struct {
 // NewStream returns a Stream reading r with an initial buffer of size
 // bytes, growing to at most o.MaxRecordBytes plus 4 KiB.
 func NewStream(r io.Reader, name string, size int, o Options) Stream {
+	if o.SizeHint > 0 && int64(size) > o.SizeHint {
+		size = int(max(o.SizeHint, 4<<10))
+	}
 	return Stream{Buf: make([]byte, max(size, 1)), rd: r, name: name, maxRecord: o.MaxRecordBytes, seek: o.Seek}
 }
 

@@ -146,6 +146,12 @@ func file(ctx context.Context, store source.Store, obj pusher.Object, start push
 			return st, err
 		}
 		defer rc.Close()
+		// The read buffer need not be larger than the file: a plain
+		// file's size is known, a compressed one's guessed (8 times).
+		opts.SizeHint = max(obj.Size-start.Offset, 0)
+		if codec != compress.None {
+			opts.SizeHint = 8 * obj.Size
+		}
 		if codec == compress.None && start.Offset > 0 {
 			// Resume with a ranged read instead of reading up to the position.
 			opts.Seek = func(off int64) (io.Reader, error) {
