@@ -203,6 +203,9 @@ func (g *gzipReader) nextMember() (more bool, err error) {
 	if head[0] == 0 {
 		return false, skipZeros(g.src)
 	}
+	if magic, _ := g.src.Peek(len(gzipMagic)); !bytes.Equal(magic, gzipMagic) {
+		return false, gzip.ErrHeader
+	}
 	if err := g.Reader.Reset(g.src); err != nil {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF

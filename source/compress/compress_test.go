@@ -355,6 +355,9 @@ func TestGzipTrailing(t *testing.T) {
 			if !strings.HasPrefix(err.Error(), "gzip: ") {
 				t.Errorf("error %q does not name gzip", err)
 			}
+			if tt.name == "garbage after a member" && !errors.Is(err, kgzip.ErrHeader) {
+				t.Errorf("garbage after a member: %v, want %v", err, kgzip.ErrHeader)
+			}
 		})
 	}
 }
