@@ -294,7 +294,7 @@ func inferTypes(b *pusher.Batch) []string {
 	}
 	types := make([]string, len(b.Columns))
 	for c := range b.Columns {
-		var seen, ints, floats, bools, stamps, dates, jsons int
+		var seen, ints, floats, specials, bools, stamps, dates, jsons int
 		for r := 0; r < n; r++ {
 			fields := b.Record(r)
 			if c >= len(fields) || fields[c].Kind == pusher.Null {
@@ -322,6 +322,8 @@ func inferTypes(b *pusher.Batch) []string {
 					ints++
 				case isPlainFloat(v):
 					floats++
+				case isSpecialFloat(v):
+					specials++
 				case string(v) == "true" || string(v) == "false":
 					bools++
 				case len(v) == 10 && isDate(v):
@@ -338,7 +340,7 @@ func inferTypes(b *pusher.Batch) []string {
 			types[c] = "jsonb"
 		case ints == seen:
 			types[c] = "bigint"
-		case ints+floats == seen:
+		case ints+floats+specials == seen && ints+floats > 0:
 			types[c] = "double precision"
 		case bools == seen:
 			types[c] = "boolean"
@@ -366,6 +368,8 @@ func isPlainInt(v []byte) bool {
 	return err == nil && len(trimSpace(v)) == len(v)
 }
 
+// isPlainFloat: a decimal or exponent number (-0.0, 1e3, 0E-5), without a
+// leading zero before other digits (so codes like 0012.5 stay text).
 func isPlainFloat(v []byte) bool {
 	d := v
 	if len(d) > 0 && d[0] == '-' {
@@ -374,11 +378,22 @@ func isPlainFloat(v []byte) bool {
 	if len(d) == 0 || d[0] < '0' || d[0] > '9' {
 		return false // not NaN, Inf, .5 or +1
 	}
-	if len(d) > 1 && d[0] == '0' && d[1] != '.' {
+	if len(d) > 1 && d[0] == '0' && d[1] != '.' && d[1] != 'e' && d[1] != 'E' {
 		return false
 	}
 	_, err := parseFloat(pusher.String, v, 64, "")
 	return err == nil && len(trimSpace(v)) == len(v)
+}
+
+// isSpecialFloat: NaN or an infinity as PostgreSQL writes them (and the
+// Parquet reader gives them). Such values alone do not make a column
+// double precision; beside numbers, they do not keep it from being one.
+func isSpecialFloat(v []byte) bool {
+	switch string(v) {
+	case "NaN", "Infinity", "-Infinity":
+		return true
+	}
+	return false
 }
 
 func isDate(v []byte) bool { _, err := parseDate(v); return err == nil }
