@@ -324,3 +324,18 @@ func BenchmarkEncodeRow(b *testing.B) {
 		}
 	}
 }
+
+func TestColumnName(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain":     "plain",
+		"café":      "café",
+		"a\x00b":    "a\uFFFDb",
+		"k\xfe":     "k\uFFFD",
+		"\xff\xfe!": "\uFFFD!", // a run of bad bytes is one U+FFFD, as in text values
+	} {
+		got, bad := columnName(in)
+		if got != want || bad != (in != want) {
+			t.Errorf("columnName(%q) = %q, %v; want %q", in, got, bad, want)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ferrydata/ferry/pusher"
 	"github.com/jackc/pgx/v5"
@@ -280,6 +281,27 @@ func lookupTable(ctx context.Context, q querier, m *pgtype.Map, ident pgx.Identi
 	}
 	return t, nil
 }
+
+// columnName is the column a field name maps to: PostgreSQL identifiers
+// hold neither invalid UTF-8 nor NUL bytes, so each such byte becomes
+// U+FFFD, as in text values. bad reports that the name was changed: under
+// Conversion.RejectInvalidUTF8 a value under such a name is a bad value
+// (see rejectName), as a value with such bytes is.
+func columnName(name string) (col string, bad bool) {
+	if utf8.ValidString(name) && strings.IndexByte(name, 0) < 0 {
+		return name, false
+	}
+	col = strings.ToValidUTF8(name, "\uFFFD")
+	return strings.ReplaceAll(col, "\x00", "\uFFFD"), true
+}
+
+// errInvalidName: a value under a field name that is not valid UTF-8 (or
+// holds NUL), under --invalid-utf8 reject.
+var errInvalidName = errors.New("field name is not valid UTF-8 (--invalid-utf8 reject)")
+
+// rejectName is the encoder for the column of a field whose name is not
+// valid UTF-8, under Conversion.RejectInvalidUTF8: any value is bad.
+func rejectName(dst []byte, _ pusher.Kind, _ []byte) ([]byte, error) { return dst, errInvalidName }
 
 // inferSample bounds how many records inference looks at.
 const inferSample = 10_000
