@@ -39,7 +39,7 @@ func loadCorpus(t *testing.T, root string) []corpusCase {
 		if name == "README.md" || strings.HasPrefix(name, ".") {
 			return nil
 		}
-		for _, ext := range []string{".flags", ".want", ".fail"} {
+		for _, ext := range []string{".pg.want", ".pg.fail", ".flags", ".want", ".fail"} {
 			if strings.HasSuffix(name, ext) {
 				if _, err := os.Stat(strings.TrimSuffix(path, ext)); err != nil {
 					t.Errorf("%s: no case file beside it", path)
