@@ -288,6 +288,13 @@ func TestInferFloatSpecials(t *testing.T) {
 		{[]string{"NaN", "x"}, pusher.String, "text"},
 		{[]string{"-0", "7"}, pusher.String, "bigint"},
 		{[]string{"00e1"}, pusher.String, "text"},
+		// What a double would round is numeric: integers past 64 bits,
+		// decimals of more than 15 significant digits.
+		{[]string{"18446744073709551615", "1"}, pusher.Number, "numeric"},
+		{[]string{"123456789012345.678", "0.5"}, pusher.Number, "numeric"},
+		{[]string{"123456789012345.678"}, pusher.String, "numeric"},
+		{[]string{"0.000000000000000001", "1e300"}, pusher.Number, "double precision"},
+		{[]string{"123456789012345.6", "NaN"}, pusher.String, "double precision"},
 	} {
 		b := &pusher.Batch{Columns: []string{"f"}}
 		for _, v := range tc.values {

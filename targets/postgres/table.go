@@ -317,6 +317,7 @@ func inferTypes(b *pusher.Batch) []string {
 	types := make([]string, len(b.Columns))
 	for c := range b.Columns {
 		var seen, ints, floats, specials, bools, stamps, dates, jsons int
+		exact := 0 // numbers a double would round: integers past 64 bits, decimals of more than 15 digits
 		for r := 0; r < n; r++ {
 			fields := b.Record(r)
 			if c >= len(fields) || fields[c].Kind == pusher.Null {
@@ -335,6 +336,9 @@ func inferTypes(b *pusher.Batch) []string {
 					ints++
 				} else {
 					floats++
+					if roundsInDouble(v) {
+						exact++
+					}
 				}
 			case pusher.String:
 				switch {
@@ -344,6 +348,9 @@ func inferTypes(b *pusher.Batch) []string {
 					ints++
 				case isPlainFloat(v):
 					floats++
+					if roundsInDouble(v) {
+						exact++
+					}
 				case isSpecialFloat(v):
 					specials++
 				case string(v) == "true" || string(v) == "false":
@@ -362,6 +369,8 @@ func inferTypes(b *pusher.Batch) []string {
 			types[c] = "jsonb"
 		case ints == seen:
 			types[c] = "bigint"
+		case ints+floats == seen && exact > 0:
+			types[c] = "numeric" // exact: a double would round some values
 		case ints+floats+specials == seen && ints+floats > 0:
 			types[c] = "double precision"
 		case bools == seen:
@@ -405,6 +414,27 @@ func isPlainFloat(v []byte) bool {
 	}
 	_, err := parseFloat(pusher.String, v, 64, "")
 	return err == nil && len(trimSpace(v)) == len(v)
+}
+
+// roundsInDouble reports whether a decimal number (not an int64) has
+// more significant digits than a double keeps exactly (15), or is an
+// integer beyond 64 bits: such a column is numeric, not double precision.
+func roundsInDouble(v []byte) bool {
+	digits, exp := 0, false
+	leading := true
+	for _, c := range trimSpace(v) {
+		switch {
+		case c == 'e' || c == 'E':
+			exp = true
+		case exp:
+		case c >= '1' && c <= '9':
+			leading = false
+			digits++
+		case c == '0' && !leading:
+			digits++
+		}
+	}
+	return digits > 15
 }
 
 // isSpecialFloat: NaN or an infinity as PostgreSQL writes them (and the
