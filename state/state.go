@@ -36,10 +36,26 @@ const (
 
 // Progress of one file version.
 type Progress struct {
-	Status   Status
+	Status Status
+	// Pos is the position up to which the file is committed: Pos.Records
+	// counts the records read through, loaded and rejected alike.
 	Pos      pusher.Position
 	Attempts int
 	Error    string
+	// Loaded and Rejected count the committed records of Pos.Records that
+	// are in the target and that were rejected (kept in ferry.rejects or
+	// the rejects file); -1 when not known (progress recorded by a ferry
+	// that did not count them).
+	Loaded, Rejected int64
+}
+
+// Counts returns how many records of a committed chunk were loaded and how
+// many rejected. Every record of the chunk's range (after Start, up to
+// End) is one or the other, and once the target has written the chunk,
+// c.Rejects holds the rejected ones: the reader's and the target's.
+func Counts(c *pusher.Chunk) (loaded, rejected int64) {
+	rejected = int64(len(c.Rejects))
+	return c.End.Records - c.Start.Records - rejected, rejected
 }
 
 // Store keeps progress.
@@ -53,7 +69,8 @@ type Store interface {
 	// or failed one resumes at Pos.
 	Start(ctx context.Context, pipeline string, obj pusher.Object) (Progress, error)
 	// Advance records that the chunk is committed in the target: the file
-	// is at c.End, and done when c.Last.
+	// is at c.End, and done when c.Last; its records count as loaded or
+	// rejected (Counts).
 	Advance(ctx context.Context, pipeline string, c *pusher.Chunk) error
 	// Fail marks obj failed with the error.
 	Fail(ctx context.Context, pipeline string, obj pusher.Object, cause error) error

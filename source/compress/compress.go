@@ -7,10 +7,14 @@
 //
 // gzip streams are read whole, every member of a multi-member file, with
 // github.com/klauspost/compress/gzip (faster than compress/gzip; see
-// BenchmarkGzip). zstd streams are decoded synchronously by one pooled
+// BenchmarkGzip); zero bytes after the last member (tape-style padding)
+// are skipped, as GNU gzip does, while other data after it is an error.
+// zstd streams are decoded synchronously by one pooled
 // github.com/klauspost/compress/zstd decoder per open file, with the window
-// limited to MaxZstdWindow. A truncated or corrupt stream is always an
-// error (io.ErrUnexpectedEOF or the decoder's), never a silent short read.
+// limited to MaxZstdWindow. A zero-byte file is an empty stream, whatever
+// its compression, as a zero-byte plain file is. A truncated or corrupt
+// stream is always an error (io.ErrUnexpectedEOF or the decoder's), never
+// a silent short read.
 package compress
 
 import (
@@ -94,18 +98,21 @@ func Reader(r io.Reader, mode, key string) (io.ReadCloser, string, error) {
 		}
 	}
 	switch mode {
+	case Gzip, Zstd:
+		// A zero-byte file holds no records, like a zero-byte plain file
+		// (an object store does not keep half-written objects).
+		if _, err := br.Peek(1); err != nil {
+			if errors.Is(err, io.EOF) {
+				return io.NopCloser(br), mode, nil
+			}
+			return nil, "", wrap(mode, err)
+		}
+	}
+	switch mode {
 	case Gzip:
 		rc, err := newGzip(br)
 		return rc, Gzip, err
 	case Zstd:
-		// The decoder reads zero frames as an empty stream; a zero-byte .zst
-		// is more likely a truncated upload, like a zero-byte .gz.
-		if _, err := br.Peek(1); err != nil {
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
-			}
-			return nil, "", wrap("zstd", err)
-		}
 		rc, err := newZstd(br)
 		return rc, Zstd, err
 	}
@@ -130,36 +137,108 @@ func sniff(br *bufio.Reader) (string, error) {
 
 var gzipPool sync.Pool // of *gzip.Reader
 
+// gzipReader reads the members of a gzip file one at a time, so that
+// what follows a member can be told apart: another member, the end, zero
+// padding (skipped) or anything else (an error).
 type gzipReader struct {
 	*gzip.Reader
+	src *bufio.Reader
 }
 
-func newGzip(r io.Reader) (io.ReadCloser, error) {
+func newGzip(src *bufio.Reader) (io.ReadCloser, error) {
 	var err error
 	z, _ := gzipPool.Get().(*gzip.Reader)
 	if z == nil {
-		z, err = gzip.NewReader(r)
+		z, err = gzip.NewReader(src)
 	} else {
-		err = z.Reset(r)
+		err = z.Reset(src)
 	}
 	if err != nil {
-		if errors.Is(err, io.EOF) { // empty input: not even a header
+		if errors.Is(err, io.EOF) { // not even a header
 			err = io.ErrUnexpectedEOF
 		}
 		return nil, wrap("gzip", err)
 	}
-	return &gzipReader{Reader: z}, nil
+	z.Multistream(false)
+	return &gzipReader{Reader: z, src: src}, nil
 }
 
 func (g *gzipReader) Read(p []byte) (int, error) {
 	if g.Reader == nil {
 		return 0, errors.New("gzip: read after close")
 	}
-	n, err := g.Reader.Read(p)
-	if err != nil && err != io.EOF {
-		err = wrap("gzip", err)
+	for {
+		n, err := g.Reader.Read(p)
+		if err == io.EOF {
+			var more bool
+			if more, err = g.nextMember(); err == nil && more {
+				if n > 0 || len(p) == 0 {
+					return n, nil
+				}
+				continue
+			}
+			if err == nil {
+				err = io.EOF
+			}
+		}
+		if err != nil && err != io.EOF {
+			err = wrap("gzip", err)
+		}
+		return n, err
 	}
-	return n, err
+}
+
+// nextMember looks at what follows the member just read: another member
+// (started, more is true), the end of the file, or zero bytes up to the
+// end (padding, skipped). Anything else is gzip.ErrHeader, as the
+// multi-member reader reports it.
+func (g *gzipReader) nextMember() (more bool, err error) {
+	head, err := g.src.Peek(1)
+	if errors.Is(err, io.EOF) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if head[0] == 0 {
+		return false, skipZeros(g.src)
+	}
+	if magic, _ := g.src.Peek(len(gzipMagic)); !bytes.Equal(magic, gzipMagic) {
+		return false, gzip.ErrHeader
+	}
+	if err := g.Reader.Reset(g.src); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return false, err
+	}
+	g.Reader.Multistream(false)
+	return true, nil
+}
+
+// errAfterPadding: data other than zeros follows the zero padding after
+// the last gzip member.
+var errAfterPadding = errors.New("data after the zero padding that follows the last member")
+
+// skipZeros reads r to its end, failing unless every byte is zero.
+func skipZeros(r *bufio.Reader) error {
+	for {
+		b, err := r.Peek(bufSize)
+		for _, c := range b {
+			if c != 0 {
+				return errAfterPadding
+			}
+		}
+		if _, derr := r.Discard(len(b)); derr != nil {
+			return derr
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			return err
+		}
+	}
 }
 
 // Close releases the decoder; it does not verify the rest of the stream.

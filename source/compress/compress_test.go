@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	kgzip "github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -132,12 +133,10 @@ func TestTruncated(t *testing.T) {
 		{"gzip half", "a.gz", g[:len(g)/2]},
 		{"gzip header only", "a.gz", g[:10]},
 		{"gzip partial header", "a.gz", g[:5]},
-		{"gzip empty", "a.gz", nil},
 		{"gzip second member cut", "a.gz", append(gz(t, data[:100]), g[:len(g)/2]...)},
 		{"zstd last byte cut", "a.zst", z[:len(z)-1]},
 		{"zstd half", "a.zst", z[:len(z)/2]},
 		{"zstd magic only", "a.zst", z[:4]},
-		{"zstd empty", "a.zst", nil},
 		{"zstd half magic", "a", z[:len(z)/2]},
 	}
 	for _, tt := range tests {
@@ -290,5 +289,75 @@ func BenchmarkZstd(b *testing.B) {
 			b.Fatal(err)
 		}
 		r.Close()
+	}
+}
+
+// TestEmpty: a zero-byte compressed file is an empty stream, as a
+// zero-byte plain file is.
+func TestEmpty(t *testing.T) {
+	for _, key := range []string{"a.gz", "a.zst", "a.csv"} {
+		for _, mode := range []string{Auto, FromExt(key)} {
+			if mode == "" {
+				continue
+			}
+			rc, _, err := Reader(bytes.NewReader(nil), mode, key)
+			if err != nil {
+				t.Fatalf("%s (%s): open: %v", key, mode, err)
+			}
+			got, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil || len(got) != 0 {
+				t.Fatalf("%s (%s): %q, %v; want an empty stream", key, mode, got, err)
+			}
+		}
+	}
+}
+
+// TestGzipTrailing: zero bytes after the last member are padding, skipped
+// as GNU gzip skips them; anything else after a member is an error.
+func TestGzipTrailing(t *testing.T) {
+	data := csvData(200)
+	one := gz(t, data)
+	two := append(gz(t, data[:100]), gz(t, data[100:])...)
+	zeros := func(n int) []byte { return make([]byte, n) }
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	tests := []struct {
+		name string
+		in   []byte
+		ok   bool
+	}{
+		{"one member, zero padding", cat(one, zeros(512)), true},
+		{"two members, one zero byte", cat(two, zeros(1)), true},
+		{"padding longer than the read buffer", cat(one, zeros(3*bufSize+7)), true},
+		{"zeros then data", cat(one, zeros(100), []byte("x")), false},
+		{"zeros then a member", cat(one, zeros(10), gz(t, data)), false},
+		{"garbage after a member", cat(one, []byte("garbage")), false},
+		{"a second member cut short", cat(one, gz(t, data)[:5]), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rc, _, err := Reader(bytes.NewReader(tt.in), Auto, "a.gz")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rc.Close()
+			// Small reads, to cross member boundaries mid-read.
+			got, err := io.ReadAll(iotest.OneByteReader(rc))
+			if tt.ok {
+				if err != nil || !bytes.Equal(got, data) {
+					t.Fatalf("read %d of %d bytes, then %v", len(got), len(data), err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("read %d bytes without error", len(got))
+			}
+			if !strings.HasPrefix(err.Error(), "gzip: ") {
+				t.Errorf("error %q does not name gzip", err)
+			}
+			if tt.name == "garbage after a member" && !errors.Is(err, kgzip.ErrHeader) {
+				t.Errorf("garbage after a member: %v, want %v", err, kgzip.ErrHeader)
+			}
+		})
 	}
 }

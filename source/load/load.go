@@ -19,6 +19,7 @@
 package load
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -44,6 +45,11 @@ type Config struct {
 	Pushed func(records int64)
 	// ReadBytes, when set, counts bytes read from the store.
 	ReadBytes *atomic.Int64
+	// Warn, when set, receives notices about a file that do not stop its
+	// load, naming the file: a text file whose line ends are CR alone,
+	// which none of the line formats takes as a line end (the whole file
+	// would be one line, or a CSV header and no record).
+	Warn func(msg string)
 	// SkipRecords keeps going past bad records: each becomes a reject of
 	// the chunk it falls in (and so commits with it) instead of failing
 	// the file. MaxRejects (when >= 0) fails the file once more records
@@ -167,7 +173,11 @@ func file(ctx context.Context, store source.Store, obj pusher.Object, start push
 				return b, nil
 			}
 		}
-		if rd, err = format.New(rc, opts, start); err != nil {
+		var text io.Reader = rc
+		if cfg.Warn != nil && start.Offset == 0 && lineFormat(opts.Format) {
+			text = &lineEndCheck{r: rc, warn: func(msg string) { cfg.Warn(fmt.Sprintf("file %q: %s", obj.Key, msg)) }}
+		}
+		if rd, err = format.New(text, opts, start); err != nil {
 			return st, err
 		}
 		if s, ok := rd.(format.Splitter); ok && cfg.ParseWorkers > 1 && s.CanSplit() {
@@ -372,5 +382,49 @@ type countingReaderAt struct {
 func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	n, err := c.r.ReadAt(p, off)
 	c.n.Add(int64(n))
+	return n, err
+}
+
+// lineFormat reports whether records of the format are lines.
+func lineFormat(f string) bool {
+	switch f {
+	case format.CSV, format.TSV, format.JSONL, format.Lines:
+		return true
+	}
+	return false
+}
+
+// lineEndScan bounds how far lineEndCheck looks for the first LF.
+const lineEndScan = 1 << 20
+
+// lineEndCheck passes a stream through and warns once when it finds CR
+// bytes but no LF in the first lineEndScan bytes (or in the whole stream,
+// when shorter): CR alone is not a line end. It stops looking at the
+// first LF.
+type lineEndCheck struct {
+	r       io.Reader
+	warn    func(msg string)
+	n       int64 // bytes looked at
+	sawCR   bool
+	decided bool
+}
+
+func (c *lineEndCheck) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if !c.decided {
+		b := p[:n]
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			c.decided = true // a line end: CRs before it are data or CRLF
+		} else {
+			c.sawCR = c.sawCR || bytes.IndexByte(b, '\r') >= 0
+			c.n += int64(n)
+			if c.n >= lineEndScan || err == io.EOF {
+				c.decided = true
+				if c.sawCR {
+					c.warn(fmt.Sprintf("no LF or CRLF found in %d bytes: a CR alone does not end a line, so the lines run together", c.n))
+				}
+			}
+		}
+	}
 	return n, err
 }

@@ -273,3 +273,49 @@ func (f *funcPusher) Push(_ context.Context, c *pusher.Chunk) error { return f.p
 func (f *funcPusher) Finish(_ pusher.Object, err error, done func(pusher.FileResult)) {
 	done(pusher.FileResult{Err: err})
 }
+
+// TestWarnCROnly: a text file whose lines end with CR alone loads as
+// before (CR is not a line end) but with a warning naming the file; files
+// with LF or CRLF, or a single line without CR, give none.
+func TestWarnCROnly(t *testing.T) {
+	store := memStore{
+		"mac.csv":    []byte("a,b\r1,2\r3,4\r"),
+		"crlf.csv":   []byte("a,b\r\n1,2\r\n"),
+		"late.csv":   []byte("a,b\n1,\"x\ry\"\n"),
+		"one.csv":    []byte("a,b"),
+		"mac.csv.gz": gz(t, []byte("a,b\r1,2\r")),
+	}
+	for key, want := range map[string]string{
+		"mac.csv":    `file "mac.csv": no LF or CRLF found in 12 bytes`,
+		"mac.csv.gz": `file "mac.csv.gz": no LF or CRLF found in 8 bytes`,
+		"crlf.csv":   "",
+		"late.csv":   "",
+		"one.csv":    "",
+	} {
+		var warned []string
+		cfg := Config{Format: format.Options{Format: "auto", Header: true}, Compression: "auto",
+			Warn: func(msg string) { warned = append(warned, msg) }}
+		if _, err := File(t.Context(), store, pusher.Object{Key: key}, pusher.Position{}, cfg, &recorder{failAt: -1}); err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+		switch {
+		case want == "" && len(warned) > 0:
+			t.Errorf("%s: warned %q", key, warned)
+		case want != "" && (len(warned) != 1 || !strings.HasPrefix(warned[0], want)):
+			t.Errorf("%s: warned %q, want one warning starting %q", key, warned, want)
+		}
+	}
+}
+
+func gz(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}

@@ -129,7 +129,7 @@ func (s *Store) Start(_ context.Context, pipeline string, obj pusher.Object) (st
 			p = e.progress()
 			return record{}, nil
 		}
-		n := entry{Key: obj.Key, ETag: obj.ETag, Size: obj.Size}
+		n := entry{Key: obj.Key, ETag: obj.ETag, Size: obj.Size, Counted: true}
 		if e != nil {
 			n = *e
 		}
@@ -152,6 +152,9 @@ func (s *Store) Advance(_ context.Context, pipeline string, c *pusher.Chunk) err
 		}
 		n := *e
 		n.Pos = c.End
+		loaded, rejected := state.Counts(c)
+		n.Loaded += loaded
+		n.Rejected += rejected
 		n.Error = ""
 		n.Updated = time.Now().UTC()
 		if c.Last {

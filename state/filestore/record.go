@@ -24,10 +24,19 @@ type entry struct {
 	Attempts int             `json:"attempts"`
 	Error    string          `json:"error,omitempty"`
 	Updated  time.Time       `json:"updated_at"`
+	// Counted: Loaded and Rejected count the committed records
+	// (state.Counts); false in entries of a ferry that did not count them.
+	Counted  bool  `json:"counted,omitempty"`
+	Loaded   int64 `json:"loaded,omitempty"`
+	Rejected int64 `json:"rejected,omitempty"`
 }
 
 func (e *entry) progress() state.Progress {
-	return state.Progress{Status: e.Status, Pos: e.Pos, Attempts: e.Attempts, Error: e.Error}
+	p := state.Progress{Status: e.Status, Pos: e.Pos, Attempts: e.Attempts, Error: e.Error, Loaded: -1, Rejected: -1}
+	if e.Counted {
+		p.Loaded, p.Rejected = e.Loaded, e.Rejected
+	}
+	return p
 }
 
 // fileID names a file version in a del record.

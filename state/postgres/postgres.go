@@ -69,10 +69,23 @@ CREATE TABLE IF NOT EXISTS ferry.files (
 	attempts   integer     NOT NULL DEFAULT 0,
 	started_at timestamptz NOT NULL DEFAULT now(),
 	updated_at timestamptz NOT NULL DEFAULT now(),
+	loaded     bigint      DEFAULT 0,
+	rejected   bigint      DEFAULT 0,
 	PRIMARY KEY (pipeline, key, etag)
 );
+-- ferry.files of a ferry that did not count loaded and rejected records:
+-- add the columns (NULL for the files already there). Only then, so that
+-- the exclusive lock ALTER TABLE takes is not taken at every start (with
+-- the one on ferry.rejects below, it could deadlock with loads under way).
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'ferry.files'::regclass AND attname = 'loaded' AND NOT attisdropped) THEN
+		ALTER TABLE ferry.files ADD COLUMN loaded bigint, ADD COLUMN rejected bigint;
+		ALTER TABLE ferry.files ALTER COLUMN loaded SET DEFAULT 0, ALTER COLUMN rejected SET DEFAULT 0;
+	END IF;
+END $$;
 COMMENT ON TABLE ferry.files IS 'ferry: load progress per pipeline and object version';
-COMMENT ON COLUMN ferry.files.rows IS 'records committed';
+COMMENT ON COLUMN ferry.files.rows IS 'records committed: read through, loaded or rejected (the position to resume at)';
 COMMENT ON COLUMN ferry.files."offset" IS 'byte offset in the decompressed file after the last committed record';
 CREATE TABLE IF NOT EXISTS ferry.rejects (
 	id          bigserial   PRIMARY KEY,
@@ -94,6 +107,8 @@ COMMENT ON TABLE ferry.pipelines IS 'ferry: per pipeline, the start of a replica
 ALTER TABLE ferry.rejects ADD COLUMN IF NOT EXISTS message_id text;
 COMMENT ON COLUMN ferry.rejects.message_id IS 'SQS message id, for a message that is not a notification (key is then the queue URL)';
 CREATE INDEX IF NOT EXISTS rejects_file ON ferry.rejects (pipeline, key, etag);
+COMMENT ON COLUMN ferry.files.loaded IS 'records committed into the target (NULL: started by a ferry that did not count)';
+COMMENT ON COLUMN ferry.files.rejected IS 'records committed as rejected, in ferry.rejects or the rejects file (NULL: not counted)';
 COMMENT ON TABLE ferry.rejects IS 'ferry: records not loaded under --on-error skip-record (raw cut at 4 KiB)';
 `
 
@@ -124,7 +139,8 @@ func (s *Store) Lookup(ctx context.Context, pipeline string, objs []pusher.Objec
 	for i, o := range objs {
 		keys[i] = o.Key
 	}
-	rows, err := s.pool.Query(ctx, `SELECT key, etag, status, rows, "offset", attempts, coalesce(error, '')
+	rows, err := s.pool.Query(ctx, `SELECT key, etag, status, rows, "offset", attempts, coalesce(error, ''),
+			coalesce(loaded, -1), coalesce(rejected, -1)
 		FROM ferry.files WHERE pipeline = $1 AND key = ANY($2)`, pipeline, keys)
 	if err != nil {
 		return nil, Classify(fmt.Errorf("state: lookup: %w", err))
@@ -134,7 +150,7 @@ func (s *Store) Lookup(ctx context.Context, pipeline string, objs []pusher.Objec
 	for rows.Next() {
 		var key, etag string
 		var p state.Progress
-		if err := rows.Scan(&key, &etag, &p.Status, &p.Pos.Records, &p.Pos.Offset, &p.Attempts, &p.Error); err != nil {
+		if err := rows.Scan(&key, &etag, &p.Status, &p.Pos.Records, &p.Pos.Offset, &p.Attempts, &p.Error, &p.Loaded, &p.Rejected); err != nil {
 			return nil, Classify(fmt.Errorf("state: lookup: %w", err))
 		}
 		out[state.ID(pusher.Object{Key: key, ETag: etag})] = p
@@ -154,8 +170,8 @@ func (s *Store) Start(ctx context.Context, pipeline string, obj pusher.Object) (
 			attempts = f.attempts + CASE WHEN f.status = 'done' THEN 0 ELSE 1 END,
 			status = CASE WHEN f.status = 'done' THEN 'done' ELSE 'loading' END,
 			updated_at = now()
-		RETURNING status, rows, "offset", attempts, coalesce(error, '')`,
-		pipeline, obj.Key, obj.ETag, obj.Size).Scan(&p.Status, &p.Pos.Records, &p.Pos.Offset, &p.Attempts, &p.Error)
+		RETURNING status, rows, "offset", attempts, coalesce(error, ''), coalesce(loaded, -1), coalesce(rejected, -1)`,
+		pipeline, obj.Key, obj.ETag, obj.Size).Scan(&p.Status, &p.Pos.Records, &p.Pos.Offset, &p.Attempts, &p.Error, &p.Loaded, &p.Rejected)
 	if err != nil {
 		return p, Classify(fmt.Errorf("state: start %q: %w", obj.Key, err))
 	}
@@ -176,7 +192,7 @@ func (s *Store) StartGroup(ctx context.Context, pipeline string, objs []pusher.O
 			attempts = f.attempts + CASE WHEN f.status = 'done' THEN 0 ELSE 1 END,
 			status = CASE WHEN f.status = 'done' THEN 'done' ELSE 'loading' END,
 			updated_at = now()
-		RETURNING key, etag, status, rows, "offset", attempts, coalesce(error, '')`,
+		RETURNING key, etag, status, rows, "offset", attempts, coalesce(error, ''), coalesce(loaded, -1), coalesce(rejected, -1)`,
 		pipeline, keys, etags, sizes)
 	if err != nil {
 		return nil, Classify(fmt.Errorf("state: start %d files: %w", len(objs), err))
@@ -185,7 +201,7 @@ func (s *Store) StartGroup(ctx context.Context, pipeline string, objs []pusher.O
 	seen := 0
 	var k, e string
 	var p state.Progress
-	_, err = pgx.ForEachRow(rows, []any{&k, &e, &p.Status, &p.Pos.Records, &p.Pos.Offset, &p.Attempts, &p.Error}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&k, &e, &p.Status, &p.Pos.Records, &p.Pos.Offset, &p.Attempts, &p.Error, &p.Loaded, &p.Rejected}, func() error {
 		i, ok := at[[2]string{k, e}]
 		if !ok {
 			return fmt.Errorf("unexpected row for %q", k)
@@ -203,21 +219,41 @@ func (s *Store) StartGroup(ctx context.Context, pipeline string, objs []pusher.O
 	return out, nil
 }
 
-// Advance implements state.Store outside a transaction.
+// Advance implements state.Store outside a transaction: the target has
+// written the chunk.
 func (s *Store) Advance(ctx context.Context, pipeline string, c *pusher.Chunk) error {
 	return Advance(ctx, s.pool, pipeline, c)
 }
 
 // Advance moves the file of c from c.Start to c.End (done when c.Last),
-// using q: pass the transaction that copied the chunk's rows.
+// using q: pass the transaction that copies the chunk's rows. The chunk's
+// records count as loaded, but for c.Rejects (state.Counts); a target that
+// calls it before writing, and then rejects records, moves those with
+// Count in the same transaction.
 func Advance(ctx context.Context, q Querier, pipeline string, c *pusher.Chunk) error {
+	loaded, rejected := state.Counts(c)
+	return advance(ctx, q, pipeline, c, loaded, rejected)
+}
+
+// Count adds to the loaded and rejected records of file (either may be
+// negative), using q: the transaction that wrote them.
+func Count(ctx context.Context, q Querier, pipeline string, file pusher.Object, loaded, rejected int64) error {
+	if _, err := q.Exec(ctx, `UPDATE ferry.files SET loaded = loaded + $4, rejected = rejected + $5
+		WHERE pipeline = $1 AND key = $2 AND etag = $3`, pipeline, file.Key, file.ETag, loaded, rejected); err != nil {
+		return Classify(fmt.Errorf("state: count records of %q: %w", file.Key, err))
+	}
+	return nil
+}
+
+func advance(ctx context.Context, q Querier, pipeline string, c *pusher.Chunk, loaded, rejected int64) error {
 	status := state.Loading
 	if c.Last {
 		status = state.Done
 	}
-	tag, err := q.Exec(ctx, `UPDATE ferry.files SET rows = $5, "offset" = $6, status = $7, error = NULL, updated_at = now()
+	tag, err := q.Exec(ctx, `UPDATE ferry.files SET rows = $5, "offset" = $6, status = $7, error = NULL, updated_at = now(),
+			loaded = loaded + $8, rejected = rejected + $9
 		WHERE pipeline = $1 AND key = $2 AND etag = $3 AND rows = $4 AND status = 'loading'`,
-		pipeline, c.File.Key, c.File.ETag, c.Start.Records, c.End.Records, c.End.Offset, string(status))
+		pipeline, c.File.Key, c.File.ETag, c.Start.Records, c.End.Records, c.End.Offset, string(status), loaded, rejected)
 	if err != nil {
 		return Classify(fmt.Errorf("state: advance %q: %w", c.File.Key, err))
 	}
@@ -240,18 +276,22 @@ func AdvanceGroup(ctx context.Context, q Querier, pipeline string, cs []*pusher.
 	}
 	keys, etags, statuses := make([]string, len(cs)), make([]string, len(cs)), make([]string, len(cs))
 	starts, ends, offsets := make([]int64, len(cs)), make([]int64, len(cs)), make([]int64, len(cs))
+	loaded, rejected := make([]int64, len(cs)), make([]int64, len(cs))
 	for i, c := range cs {
 		keys[i], etags[i], starts[i], ends[i], offsets[i] = c.File.Key, c.File.ETag, c.Start.Records, c.End.Records, c.End.Offset
+		loaded[i], rejected[i] = state.Counts(c)
 		statuses[i] = string(state.Loading)
 		if c.Last {
 			statuses[i] = string(state.Done)
 		}
 	}
-	rows, err := q.Query(ctx, `UPDATE ferry.files AS f SET rows = u.end_rows, "offset" = u.end_offset, status = u.status, error = NULL, updated_at = now()
-		FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[]) AS u(key, etag, start_rows, end_rows, end_offset, status)
+	rows, err := q.Query(ctx, `UPDATE ferry.files AS f SET rows = u.end_rows, "offset" = u.end_offset, status = u.status, error = NULL, updated_at = now(),
+			loaded = f.loaded + u.loaded, rejected = f.rejected + u.rejected
+		FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[], $8::bigint[], $9::bigint[])
+			AS u(key, etag, start_rows, end_rows, end_offset, status, loaded, rejected)
 		WHERE f.pipeline = $1 AND f.key = u.key AND f.etag = u.etag AND f.rows = u.start_rows AND f.status = 'loading'
 		RETURNING f.key, f.etag`,
-		pipeline, keys, etags, starts, ends, offsets, statuses)
+		pipeline, keys, etags, starts, ends, offsets, statuses, loaded, rejected)
 	if err != nil {
 		return -1, Classify(fmt.Errorf("state: advance %d files: %w", len(cs), err))
 	}

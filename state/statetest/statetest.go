@@ -214,6 +214,31 @@ func Run(t *testing.T, open func(t *testing.T) (s state.Store, reopen func() sta
 		}
 	})
 
+	t.Run("loaded and rejected records are counted apart", func(t *testing.T) {
+		s, reopen := open(t)
+		p, err := s.Start(ctx, "p", a)
+		if err != nil || p.Loaded != 0 || p.Rejected != 0 {
+			t.Fatalf("Start = %+v, %v; want 0 loaded, 0 rejected", p, err)
+		}
+		bad := func(n int64) *pusher.RecordError {
+			return &pusher.RecordError{Record: n, Offset: -1, Err: errors.New("bad")}
+		}
+		c := chunk(a, 0, 5, false) // records 1-5, 2 and 4 rejected
+		c.Rejects = []*pusher.RecordError{bad(2), bad(4)}
+		if err := s.Advance(ctx, "p", c); err != nil {
+			t.Fatal(err)
+		}
+		c = chunk(a, 5, 9, true) // records 6-9, 9 rejected
+		c.Rejects = []*pusher.RecordError{bad(9)}
+		if err := s.Advance(ctx, "p", c); err != nil {
+			t.Fatal(err)
+		}
+		got, err := reopen().Lookup(ctx, "p", []pusher.Object{a})
+		if p := got[state.ID(a)]; err != nil || p.Pos.Records != 9 || p.Loaded != 6 || p.Rejected != 3 {
+			t.Fatalf("Lookup = %+v, %v; want 9 records read, 6 loaded, 3 rejected", p, err)
+		}
+	})
+
 	t.Run("versions and pipelines are separate", func(t *testing.T) {
 		s, _ := open(t)
 		if _, err := s.Start(ctx, "p", a); err != nil {

@@ -1,7 +1,11 @@
 // Package jsonlines writes records as JSON lines, one object per record with
 // keys in column order, to stdout or appended to a file. Strings stay JSON
-// strings, JSON numbers, booleans, objects and arrays are written as read,
-// and NULL (or a missing field) is null.
+// strings, JSON numbers and booleans are written as read, objects and arrays
+// as read but compacted (no insignificant whitespace, so never a newline),
+// and NULL (or a missing field) is null. Every line is one valid JSON
+// object in valid UTF-8: invalid bytes in names, strings and nested values
+// become U+FFFD, or, with RejectInvalidUTF8, make the record a bad record
+// (rejected under SkipRecords, else failing the chunk).
 //
 // Each chunk is written with one write call and, for a file, synced before
 // Write returns; progress is recorded after that, so a crash can repeat a
@@ -37,6 +41,15 @@ type Target struct {
 	Rejects     io.Writer
 	rejectsFile *os.File // opened by Open
 	Pipeline    string
+
+	// RejectInvalidUTF8 makes a value or field name that is not valid
+	// UTF-8 a bad value (--invalid-utf8 reject); by default its bad bytes
+	// become U+FFFD.
+	RejectInvalidUTF8 bool
+	// SkipRecords: a record with a bad value is a reject of its chunk
+	// (appended to Chunk.Rejects and written to Rejects) instead of
+	// failing the chunk (--on-error skip-record).
+	SkipRecords bool
 }
 
 // reject is one line of a rejects file.
@@ -69,15 +82,23 @@ func File(path string) (*Target, error) {
 	return &Target{name: "file:" + path, w: f, file: f}, nil
 }
 
-// Write implements pusher.Target. A chunk with more rejects than its
-// RejectLimit (when >= 0) fails, and nothing of it is written.
+// Write implements pusher.Target. A record with a bad value fails the
+// chunk with a *pusher.RecordError, or under SkipRecords becomes one of the
+// chunk's rejects. A chunk with more rejects than its RejectLimit (when
+// >= 0) fails. A chunk that fails writes nothing.
 func (t *Target) Write(_ context.Context, c *pusher.Chunk) error {
-	if c.RejectLimit >= 0 && len(c.Rejects) > c.RejectLimit {
-		return fmt.Errorf("too many rejected records (--max-rejects); last: %v", c.Rejects[len(c.Rejects)-1])
-	}
-	if err := t.write(c); err != nil {
+	buf, rejects, err := t.render(c)
+	if err != nil {
 		return err
 	}
+	if all := len(c.Rejects) + len(rejects); c.RejectLimit >= 0 && all > c.RejectLimit {
+		last := append(c.Rejects[:len(c.Rejects):len(c.Rejects)], rejects...)[all-1]
+		return fmt.Errorf("too many rejected records (--max-rejects); last: %v", last)
+	}
+	if err := t.write(buf); err != nil {
+		return err
+	}
+	c.Rejects = append(c.Rejects, rejects...)
 	return t.writeRejects(c)
 }
 
@@ -141,23 +162,52 @@ func (t *Target) RejectMessage(_ context.Context, _, queueURL, messageID, body s
 	return nil
 }
 
-func (t *Target) write(c *pusher.Chunk) error {
+// render renders the chunk's records as JSON lines, and returns the
+// records rejected for a bad value (under SkipRecords; without it, the
+// first bad value fails the chunk).
+func (t *Target) render(c *pusher.Chunk) ([]byte, []*pusher.RecordError, error) {
 	b := c.Batch
 	if b == nil || b.Len() == 0 {
-		return nil
+		return nil, nil, nil
 	}
+	enc := encoder{reject: t.RejectInvalidUTF8}
 	buf := make([]byte, 0, b.Size()*2+b.Len()*16)
-	fileKey := pusher.AppendJSONString(nil, []byte(c.File.Key))
+	var fileKey []byte
+	if t.System {
+		fileKey = pusher.AppendJSONString(nil, []byte(c.File.Key))
+	}
+	var rejects []*pusher.RecordError
 	for r := 0; r < b.Len(); r++ {
-		buf = b.AppendJSON(buf, r)
-		buf = buf[:len(buf)-1] // reopen the object for system columns
+		var n int
+		var err error
+		buf, n, err = enc.appendRecord(buf, b, r)
+		if err != nil {
+			re := &pusher.RecordError{Record: c.First() + int64(r), Offset: -1, Err: err}
+			if !t.SkipRecords {
+				return nil, nil, re
+			}
+			re.Raw = pusher.CutRaw(b.AppendJSON(nil, r))
+			rejects = append(rejects, re)
+			continue
+		}
 		if t.System {
-			buf = append(buf, `,"_ferry_file":`...)
+			if n > 0 {
+				buf = append(buf, ',')
+			}
+			buf = append(buf, `"_ferry_file":`...)
 			buf = append(buf, fileKey...)
 			buf = append(buf, `,"_ferry_record":`...)
 			buf = strconv.AppendInt(buf, c.First()+int64(r), 10)
 		}
 		buf = append(buf, '}', '\n')
+	}
+	return buf, rejects, nil
+}
+
+// write writes the rendered records.
+func (t *Target) write(buf []byte) error {
+	if len(buf) == 0 {
+		return nil
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()

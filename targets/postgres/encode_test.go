@@ -271,6 +271,49 @@ func TestInferTypes(t *testing.T) {
 	}
 }
 
+// TestInferFloatSpecials: NaN, the infinities and negative zero beside
+// numbers keep a column double precision (they were text).
+func TestInferFloatSpecials(t *testing.T) {
+	for _, tc := range []struct {
+		values []string
+		kind   pusher.Kind
+		want   string
+	}{
+		{[]string{"1.5", "NaN", "2"}, pusher.String, "double precision"},
+		{[]string{"Infinity", "-Infinity", "0.25"}, pusher.String, "double precision"},
+		{[]string{"-0.0", "3"}, pusher.String, "double precision"},
+		{[]string{"-0", "1.5"}, pusher.Number, "double precision"},
+		{[]string{"0e0", "-0E-3", "1e300"}, pusher.String, "double precision"},
+		{[]string{"NaN", "NaN"}, pusher.String, "text"}, // no number at all
+		{[]string{"NaN", "x"}, pusher.String, "text"},
+		{[]string{"-0", "7"}, pusher.String, "bigint"},
+		{[]string{"00e1"}, pusher.String, "text"},
+		// What a double would round is numeric: integers past 64 bits,
+		// decimals of more than 15 significant digits.
+		{[]string{"18446744073709551615", "1"}, pusher.Number, "numeric"},
+		{[]string{"123456789012345.678", "0.5"}, pusher.Number, "numeric"},
+		{[]string{"123456789012345.678"}, pusher.String, "numeric"},
+		{[]string{"0.000000000000000001", "1e300"}, pusher.Number, "double precision"},
+		{[]string{"123456789012345.6", "NaN"}, pusher.String, "double precision"},
+	} {
+		b := &pusher.Batch{Columns: []string{"f"}}
+		for _, v := range tc.values {
+			b.StartRecord()
+			b.AddField(tc.kind, []byte(v))
+		}
+		if got := inferTypes(b)[0]; got != tc.want {
+			t.Errorf("%v: %s, want %s", tc.values, got, tc.want)
+		}
+		if tc.want == "double precision" {
+			for _, v := range tc.values {
+				if _, err := encodeFloat8(nil, tc.kind, []byte(v)); err != nil {
+					t.Errorf("%q does not encode as double precision: %v", v, err)
+				}
+			}
+		}
+	}
+}
+
 func BenchmarkEncodeRow(b *testing.B) {
 	m := pgtype.NewMap()
 	var encs []encoder
@@ -285,6 +328,21 @@ func BenchmarkEncodeRow(b *testing.B) {
 		buf = buf[:0]
 		for i, e := range encs {
 			buf, _ = e(buf, pusher.String, vals[i])
+		}
+	}
+}
+
+func TestColumnName(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain":     "plain",
+		"café":      "café",
+		"a\x00b":    "a\uFFFDb",
+		"k\xfe":     "k\uFFFD",
+		"\xff\xfe!": "\uFFFD!", // a run of bad bytes is one U+FFFD, as in text values
+	} {
+		got, bad := columnName(in)
+		if got != want || bad != (in != want) {
+			t.Errorf("columnName(%q) = %q, %v; want %q", in, got, bad, want)
 		}
 	}
 }

@@ -37,7 +37,8 @@ func (t *Target) plan(tbl *table, b *pusher.Batch) (*plan, error) {
 		}
 		extraCol = ci
 	}
-	for i, name := range b.Columns {
+	for i, field := range b.Columns {
+		name, badName := columnName(field)
 		ci, ok := tbl.find(name)
 		if ok && ci == extraCol {
 			ok = false
@@ -57,7 +58,11 @@ func (t *Target) plan(tbl *table, b *pusher.Batch) (*plan, error) {
 		}
 		used[ci] = name
 		p.fields = append(p.fields, i)
-		p.enc = append(p.enc, tbl.columns[ci].encode)
+		if badName && t.cfg.Conversion.RejectInvalidUTF8 {
+			p.enc = append(p.enc, rejectName)
+		} else {
+			p.enc = append(p.enc, tbl.columns[ci].encode)
+		}
 		p.cols = append(p.cols, tbl.columns[ci].name)
 		p.colIdx = append(p.colIdx, ci)
 	}

@@ -46,7 +46,8 @@ func (t *Target) create(ctx context.Context, b *pusher.Batch) error {
 	}
 	var defs []string
 	seen := map[string]bool{}
-	for i, name := range b.Columns {
+	for i, field := range b.Columns {
+		name, badName := columnName(field)
 		if len(name) > maxIdentifier {
 			return fmt.Errorf("cannot create table %s: column name %q is longer than %d bytes", t.cfg.Table.Sanitize(), name, maxIdentifier)
 		}
@@ -55,6 +56,9 @@ func (t *Target) create(ctx context.Context, b *pusher.Batch) error {
 		}
 		seen[name] = true
 		typ := types[i]
+		if badName && t.cfg.Conversion.RejectInvalidUTF8 {
+			typ = "text" // takes no value (rejectName): no type to widen
+		}
 		if o, ok := override[name]; ok {
 			canon, err := t.canonicalType(ctx, o)
 			if err != nil {

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ferrydata/ferry/pusher"
 	"github.com/jackc/pgx/v5"
@@ -281,6 +282,27 @@ func lookupTable(ctx context.Context, q querier, m *pgtype.Map, ident pgx.Identi
 	return t, nil
 }
 
+// columnName is the column a field name maps to: PostgreSQL identifiers
+// hold neither invalid UTF-8 nor NUL bytes, so each such byte becomes
+// U+FFFD, as in text values. bad reports that the name was changed: under
+// Conversion.RejectInvalidUTF8 a value under such a name is a bad value
+// (see rejectName), as a value with such bytes is.
+func columnName(name string) (col string, bad bool) {
+	if utf8.ValidString(name) && strings.IndexByte(name, 0) < 0 {
+		return name, false
+	}
+	col = strings.ToValidUTF8(name, "\uFFFD")
+	return strings.ReplaceAll(col, "\x00", "\uFFFD"), true
+}
+
+// errInvalidName: a value under a field name that is not valid UTF-8 (or
+// holds NUL), under --invalid-utf8 reject.
+var errInvalidName = errors.New("field name is not valid UTF-8 (--invalid-utf8 reject)")
+
+// rejectName is the encoder for the column of a field whose name is not
+// valid UTF-8, under Conversion.RejectInvalidUTF8: any value is bad.
+func rejectName(dst []byte, _ pusher.Kind, _ []byte) ([]byte, error) { return dst, errInvalidName }
+
 // inferSample bounds how many records inference looks at.
 const inferSample = 10_000
 
@@ -294,7 +316,8 @@ func inferTypes(b *pusher.Batch) []string {
 	}
 	types := make([]string, len(b.Columns))
 	for c := range b.Columns {
-		var seen, ints, floats, bools, stamps, dates, jsons int
+		var seen, ints, floats, specials, bools, stamps, dates, jsons int
+		exact := 0 // numbers a double would round: integers past 64 bits, decimals of more than 15 digits
 		for r := 0; r < n; r++ {
 			fields := b.Record(r)
 			if c >= len(fields) || fields[c].Kind == pusher.Null {
@@ -313,6 +336,9 @@ func inferTypes(b *pusher.Batch) []string {
 					ints++
 				} else {
 					floats++
+					if roundsInDouble(v) {
+						exact++
+					}
 				}
 			case pusher.String:
 				switch {
@@ -322,6 +348,11 @@ func inferTypes(b *pusher.Batch) []string {
 					ints++
 				case isPlainFloat(v):
 					floats++
+					if roundsInDouble(v) {
+						exact++
+					}
+				case isSpecialFloat(v):
+					specials++
 				case string(v) == "true" || string(v) == "false":
 					bools++
 				case len(v) == 10 && isDate(v):
@@ -338,7 +369,9 @@ func inferTypes(b *pusher.Batch) []string {
 			types[c] = "jsonb"
 		case ints == seen:
 			types[c] = "bigint"
-		case ints+floats == seen:
+		case ints+floats == seen && exact > 0:
+			types[c] = "numeric" // exact: a double would round some values
+		case ints+floats+specials == seen && ints+floats > 0:
 			types[c] = "double precision"
 		case bools == seen:
 			types[c] = "boolean"
@@ -366,6 +399,8 @@ func isPlainInt(v []byte) bool {
 	return err == nil && len(trimSpace(v)) == len(v)
 }
 
+// isPlainFloat: a decimal or exponent number (-0.0, 1e3, 0E-5), without a
+// leading zero before other digits (so codes like 0012.5 stay text).
 func isPlainFloat(v []byte) bool {
 	d := v
 	if len(d) > 0 && d[0] == '-' {
@@ -374,11 +409,43 @@ func isPlainFloat(v []byte) bool {
 	if len(d) == 0 || d[0] < '0' || d[0] > '9' {
 		return false // not NaN, Inf, .5 or +1
 	}
-	if len(d) > 1 && d[0] == '0' && d[1] != '.' {
+	if len(d) > 1 && d[0] == '0' && d[1] != '.' && d[1] != 'e' && d[1] != 'E' {
 		return false
 	}
 	_, err := parseFloat(pusher.String, v, 64, "")
 	return err == nil && len(trimSpace(v)) == len(v)
+}
+
+// roundsInDouble reports whether a decimal number (not an int64) has
+// more significant digits than a double keeps exactly (15), or is an
+// integer beyond 64 bits: such a column is numeric, not double precision.
+func roundsInDouble(v []byte) bool {
+	digits, exp := 0, false
+	leading := true
+	for _, c := range trimSpace(v) {
+		switch {
+		case c == 'e' || c == 'E':
+			exp = true
+		case exp:
+		case c >= '1' && c <= '9':
+			leading = false
+			digits++
+		case c == '0' && !leading:
+			digits++
+		}
+	}
+	return digits > 15
+}
+
+// isSpecialFloat: NaN or an infinity as PostgreSQL writes them (and the
+// Parquet reader gives them). Such values alone do not make a column
+// double precision; beside numbers, they do not keep it from being one.
+func isSpecialFloat(v []byte) bool {
+	switch string(v) {
+	case "NaN", "Infinity", "-Infinity":
+		return true
+	}
+	return false
 }
 
 func isDate(v []byte) bool { _, err := parseDate(v); return err == nil }

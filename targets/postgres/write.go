@@ -161,6 +161,13 @@ func (t *Target) writeOnce(ctx context.Context, parts []*copyPart) (int, error) 
 		if err := pgstate.Reject(ctx, tx, t.cfg.Pipeline, pt.c.File, all); err != nil {
 			return i, err
 		}
+		if t.cfg.StateInTx && len(pt.rejects) > 0 {
+			// AdvanceGroup counted them as loaded.
+			n := int64(len(pt.rejects))
+			if err := pgstate.Count(ctx, tx, t.cfg.Pipeline, pt.c.File, -n, n); err != nil {
+				return i, err
+			}
+		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return -1, fmt.Errorf("commit: %w", err)

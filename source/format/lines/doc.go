@@ -16,13 +16,16 @@
 //     one column, "line" (pusher.String), holding the line without its
 //     terminator.
 //   - With Options.Regex (RE2 syntax, see package regexp), the columns are
-//     the regex's named groups, in order; it must have at least one and no
-//     name twice. It is applied to each line as given: it is not anchored
-//     unless it says so (^...$). A line it does not match is a bad record
-//     ("line does not match the pattern"). A named group that did not take
-//     part in the match is pusher.Null; every other is pusher.String
-//     holding the bytes it matched, as written (escapes in the log are not
-//     decoded; "-" stays the string "-").
+//     the regex's named groups, in order; it must have at least one. A name
+//     given to several groups is one column, for alternatives such as
+//     (?:"(?P<x>[^"]*)"|(?P<x>[^ ]+)): its value is that of the first of
+//     them that took part in the match. The regex is applied to each line
+//     as given: it is not anchored unless it says so (^...$). A line it
+//     does not match is a bad record ("line does not match the pattern").
+//     A named group that did not take part in the match is pusher.Null;
+//     every other is pusher.String holding the bytes it matched, as
+//     written (escapes in the log are not decoded; "-" stays the string
+//     "-").
 //   - Options.Preset names a ready-made regex (see Presets; Regex must then
 //     be empty). Presets are anchored, tolerate fields appended after the
 //     ones they know (AWS adds fields to its logs over time), and, because

@@ -110,14 +110,27 @@ func expected(in []byte, o format.Options) []string {
 			bad("line does not match the pattern")
 			continue
 		}
+		// A name given to several groups is one column: the first of
+		// them that took part in the match.
 		var vals []string
+		col := map[string]int{}
+		decided := map[int]bool{}
 		for i, name := range re.SubexpNames() {
+			k, seen := col[name]
 			switch {
 			case name == "":
-			case m[i] == nil || o.Preset != "" && string(m[i]) == "-":
+				continue
+			case !seen:
+				k = len(vals)
+				col[name] = k
 				vals = append(vals, null)
-			default:
-				vals = append(vals, string(m[i]))
+			}
+			if m[i] == nil || decided[k] {
+				continue
+			}
+			decided[k] = true
+			if o.Preset == "" || string(m[i]) != "-" {
+				vals[k] = string(m[i])
 			}
 		}
 		out = append(out, strings.Join(vals, "|"))

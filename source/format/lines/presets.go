@@ -12,6 +12,9 @@ const (
 	// qs is the inside of a double-quoted field, where a backslash escapes
 	// the next byte (\" is a quote, as nginx, Apache and AWS write it).
 	qs = `(?:[^"\\]|\\.)*`
+	// bare is an unquoted field where a quoted one may also be: at least
+	// one byte, up to the next space, no quote.
+	bare = `[^ "]+`
 	// more tolerates fields after the known ones, and is the line's end.
 	more = `(?: .*)?$`
 )
@@ -46,19 +49,25 @@ const (
 // request_creation_time, actions_executed, redirect_url, error_reason,
 // target_port_list, target_status_code_list, classification,
 // classification_reason, conn_trace_id. The fields from
-// matched_rule_priority on were added over the years; older lines without
-// them read as Null, and fields AWS appends later are ignored.
+// matched_rule_priority on were added over the years, in groups; a line may
+// end after any group (the missing fields are Null), and fields AWS appends
+// after conn_trace_id are ignored. target_port_list and
+// target_status_code_list are read quoted (as AWS documents them) or bare
+// (as some older samples write them). A line that goes on but whose next
+// group does not parse does not match: it is a bad record, never a record
+// with those values lost.
 const ALB = `^(?P<type>` + tok + `) (?P<time>` + tok + `) (?P<elb>` + tok + `) ` +
 	hostPortClient + ` (?:` + hostPortTarget + `|-) ` +
 	`(?P<request_processing_time>` + tok + `) (?P<target_processing_time>` + tok + `) (?P<response_processing_time>` + tok + `) ` +
 	`(?P<elb_status_code>` + tok + `) (?P<target_status_code>` + tok + `) (?P<received_bytes>` + tok + `) (?P<sent_bytes>` + tok + `) ` +
 	requestHTTPVersion + ` "(?P<user_agent>` + qs + `)" (?P<ssl_cipher>` + tok + `) (?P<ssl_protocol>` + tok + `) ` +
 	`(?P<target_group_arn>` + tok + `) "(?P<trace_id>` + qs + `)" "(?P<domain_name>` + qs + `)" "(?P<chosen_cert_arn>` + qs + `)"` +
-	`(?: (?P<matched_rule_priority>` + tok + `) (?P<request_creation_time>` + tok + `) "(?P<actions_executed>` + qs + `)" ` +
+	`(?:$| (?P<matched_rule_priority>` + tok + `) (?P<request_creation_time>` + tok + `) "(?P<actions_executed>` + qs + `)" ` +
 	`"(?P<redirect_url>` + qs + `)" "(?P<error_reason>` + qs + `)"` +
-	`(?: "(?P<target_port_list>` + qs + `)" "(?P<target_status_code_list>` + qs + `)"` +
-	`(?: "(?P<classification>` + qs + `)" "(?P<classification_reason>` + qs + `)"` +
-	`(?: (?P<conn_trace_id>` + tok + `))?)?)?)?` + more
+	`(?:$| (?:"(?P<target_port_list>` + qs + `)"|(?P<target_port_list>` + bare + `)) ` +
+	`(?:"(?P<target_status_code_list>` + qs + `)"|(?P<target_status_code_list>` + bare + `))` +
+	`(?:$| "(?P<classification>` + qs + `)" "(?P<classification_reason>` + qs + `)"` +
+	`(?:$| (?P<conn_trace_id>` + tok + `)` + more + `))))`
 
 // Common is the preset "common": the Common Log Format of Apache and nginx
 // (%h %l %u %t "%r" %>s %b). Columns: remote_addr, remote_user,

@@ -82,6 +82,16 @@ var presetCases = map[string][]presetCase{
 			albBase(merge(albAll, map[string]string{"conn_trace_id": null, "classification": "Acceptable"}))},
 		{"fields added later are ignored", albHead + ` 0 2018-07-02T22:22:48.364000Z "forward" "-" "-" "10.0.0.1:80" "200" "-" "-" TID_1234abcd5678ef90 "new field" 42`,
 			albBase(albAll)},
+		// A group that is there but does not parse is not dropped: the
+		// line is a bad record.
+		{"unquoted target lists", albHead + ` 0 2018-07-02T22:22:48.364000Z "forward" "-" "-" 10.0.0.1:80 200 "-" "-" TID_1234abcd5678ef90`,
+			albBase(albAll)},
+		{"unquoted target lists, last fields", albHead + ` 0 2018-07-02T22:22:48.364000Z "forward" "-" "-" 10.0.0.1:80 200`,
+			albBase(merge(albAll, map[string]string{"conn_trace_id": null}))},
+		{"a quote inside a bare target list", albHead + ` 0 2018-07-02T22:22:48.364000Z "forward" "-" "-" 10.0.0.1:80" 200 "-" "-" TID_1234abcd5678ef90`, nil},
+		{"unquoted classification", albHead + ` 0 2018-07-02T22:22:48.364000Z "forward" "-" "-" "10.0.0.1:80" "200" - - TID_1234abcd5678ef90`, nil},
+		{"unquoted actions", albHead + ` 0 2018-07-02T22:22:48.364000Z forward "-" "-"`, nil},
+		{"one target list only", albHead + ` 0 2018-07-02T22:22:48.364000Z "forward" "-" "-" "10.0.0.1:80"`, nil},
 		{"https h2 ipv6 client, escaped quotes",
 			`h2 2024-01-15T08:00:01.123456Z app/prod-alb/0123456789abcdef 2001:db8:85a3::8a2e:370:7334:54321 10.0.2.15:8080 0.001 0.015 0.000 404 404 512 1024 ` +
 				`"GET https://api.example.com:443/v1/items?id=7&q=%22x%22 HTTP/2.0" "Mozilla/5.0 (X11; Linux x86_64) \"quoted\" agent" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 ` +
@@ -235,7 +245,7 @@ func TestPresets(t *testing.T) {
 		re := regexp.MustCompile(Presets[name])
 		var cols []string
 		for i, n := range re.SubexpNames() {
-			if i > 0 {
+			if i > 0 && !slices.Contains(cols, n) { // a name used twice is one column
 				cols = append(cols, n)
 			}
 		}

@@ -59,8 +59,10 @@ var _ format.Reader = (*Reader)(nil)
 // pattern is a compiled Regex or Preset.
 type pattern struct {
 	re *regexp.Regexp
-	// groups[i] is the capture group of column i.
-	groups []int
+	// groups[i] are the capture groups of column i: one, or several
+	// alternatives of the same name (the first that took part in a match
+	// gives the value).
+	groups [][]int
 	cols   []string
 	// dashNull: a field that is exactly "-" is Null (presets).
 	dashNull bool
@@ -134,16 +136,17 @@ func compile(regex, preset string) (*pattern, error) {
 		return nil, fmt.Errorf("lines: invalid regex: %w", err)
 	}
 	p := &pattern{re: re, dashNull: dashNull}
-	seen := map[string]bool{}
+	col := map[string]int{}
 	for i, name := range re.SubexpNames() {
 		if name == "" {
 			continue
 		}
-		if seen[name] {
-			return nil, fmt.Errorf("lines: regex names the group %q twice", name)
+		if k, ok := col[name]; ok {
+			p.groups[k] = append(p.groups[k], i)
+			continue
 		}
-		seen[name] = true
-		p.groups = append(p.groups, i)
+		col[name] = len(p.cols)
+		p.groups = append(p.groups, []int{i})
 		p.cols = append(p.cols, name)
 	}
 	if len(p.cols) == 0 {
@@ -291,10 +294,22 @@ func (r *Reader) match(b *pusher.Batch, line []byte) (int, error) {
 		return 0, r.recordError(errNoMatch, line)
 	}
 	b.StartRecord()
-	for _, g := range p.groups {
-		r.addField(b, line, m[2*g], m[2*g+1])
+	for k := range p.cols {
+		s, e := p.span(m, k)
+		r.addField(b, line, s, e)
 	}
 	return stOK, nil
+}
+
+// span returns the span of column k in m, the regex's submatch indices:
+// that of the first of its groups that took part in the match, or -1 -1.
+func (p *pattern) span(m []int, k int) (int, int) {
+	for _, g := range p.groups[k] {
+		if m[2*g] >= 0 {
+			return m[2*g], m[2*g+1]
+		}
+	}
+	return -1, -1
 }
 
 // addField adds line[s:e], the span of a group, to the record: Null if the

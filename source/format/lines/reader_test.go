@@ -69,6 +69,9 @@ func TestRead(t *testing.T) {
 			want: []string{"1|" + null, null + "|x"}},
 		{name: "regex empty match is a string", in: ":x\n", o: format.Options{Regex: `^(?P<a>\w*):(?P<b>\w*)$`}, cols: []string{"a", "b"}, want: []string{"|x"}},
 		{name: "regex dash kept", in: "- x\n", o: format.Options{Regex: `^(?P<a>\S+) (?P<b>\S+)$`}, cols: []string{"a", "b"}, want: []string{"-|x"}},
+		{name: "regex alternatives of one name are one column", in: "x=\"a b\" y=1\nx=c y=2\nx= y=3\n",
+			o:    format.Options{Regex: `^x=(?:"(?P<x>[^"]*)"|(?P<x>[^ "]+))? y=(?P<y>\d)$`},
+			cols: []string{"x", "y"}, want: []string{"a b|1", "c|2", null + "|3"}},
 		{name: "regex unnamed groups ignored", in: "a-b-c\n", o: format.Options{Regex: `^(\w)-(?P<b>\w)-(\w)$`}, cols: []string{"b"}, want: []string{"b"}},
 		{name: "regex blank lines skipped", in: "\n\r\nx\n", o: format.Options{Regex: `^(?P<a>.*)$`}, cols: []string{"a"}, want: []string{"x"}},
 		{name: "regex sees no cr", in: "a\r\n", o: format.Options{Regex: `^(?P<a>.*)$`}, cols: []string{"a"}, want: []string{"a"}},
@@ -118,7 +121,6 @@ func TestPatternErrors(t *testing.T) {
 	}{
 		{format.Options{Regex: `(?P<a>x`}, "lines: invalid regex: error parsing regexp: missing closing ): `(?P<a>x`"},
 		{format.Options{Regex: `(a)(b)`}, "lines: regex \"(a)(b)\" has no named groups ((?P<name>...)) to make columns of"},
-		{format.Options{Regex: `(?P<a>x)|(?P<a>y)`}, `lines: regex names the group "a" twice`},
 		{format.Options{Regex: `(?P<a>x)`, Preset: "alb"}, "lines: set a regex or a preset, not both"},
 		{format.Options{Preset: "apache"}, `lines: unknown preset "apache" (known: alb, combined, common, nginx, s3-access)`},
 	}

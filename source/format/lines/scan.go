@@ -108,6 +108,24 @@ func (c *cursor) quoted(k int) bool {
 	return true
 }
 
+// quotedOrBare matches (?:"(?:[^"\\]|\\.)*"|[^ "]+) as column k: the inside of
+// the quotes, or the bare field.
+func (c *cursor) quotedOrBare(k int) bool {
+	if c.i < len(c.line) && c.line[c.i] == '"' {
+		return c.quoted(k)
+	}
+	e := c.i
+	for e < len(c.line) && c.line[e] != ' ' && c.line[e] != '"' {
+		e++
+	}
+	if e == c.i {
+		return false
+	}
+	c.set(k, c.i, e)
+	c.i = e
+	return true
+}
+
 // quotedOrDash matches (?:"(?:[^"\\]|\\.)*"|-) with the inside of the
 // quotes as column k.
 func (c *cursor) quotedOrDash(k int) bool {

@@ -86,31 +86,37 @@ func albRest(line []byte, q int, m []int) bool {
 	c := cursor{line: line, m: m, i: q + 1}
 	if !(c.lit(' ') && c.quoted(albUserAgent) && c.lit(' ') && c.tok(albSSLCipher) && c.lit(' ') &&
 		c.tok(albSSLProtocol) && c.lit(' ') && c.tok(albTargetGroupARN) && c.lit(' ') && c.quoted(albTraceID) &&
-		c.lit(' ') && c.quoted(albDomainName) && c.lit(' ') && c.quoted(albChosenCertARN) && c.more()) {
+		c.lit(' ') && c.quoted(albDomainName) && c.lit(' ') && c.quoted(albChosenCertARN)) {
 		return false
 	}
-	// Each optional group is kept if it parses and the line goes on with a
-	// space or ends after it; otherwise the regex drops it, and the groups
-	// in it, and matches the end at the space before it.
+	// The line may end after each group of later fields; if it goes on,
+	// the next group must parse.
 	c.unset(albMatchedRulePriority, albConnTraceID)
+	if c.i == len(line) {
+		return true
+	}
 	if !(c.lit(' ') && c.tok(albMatchedRulePriority) && c.lit(' ') && c.tok(albRequestCreationTime) &&
 		c.lit(' ') && c.quoted(albActionsExecuted) && c.lit(' ') && c.quoted(albRedirectURL) &&
-		c.lit(' ') && c.quoted(albErrorReason) && c.more()) {
-		c.unset(albMatchedRulePriority, albErrorReason)
+		c.lit(' ') && c.quoted(albErrorReason)) {
+		return false
+	}
+	if c.i == len(line) {
 		return true
 	}
-	if !(c.lit(' ') && c.quoted(albTargetPortList) && c.lit(' ') && c.quoted(albTargetStatusCodeList) && c.more()) {
-		c.unset(albTargetPortList, albTargetStatusCodeList)
+	if !(c.lit(' ') && c.quotedOrBare(albTargetPortList) && c.lit(' ') && c.quotedOrBare(albTargetStatusCodeList)) {
+		return false
+	}
+	if c.i == len(line) {
 		return true
 	}
-	if !(c.lit(' ') && c.quoted(albClassification) && c.lit(' ') && c.quoted(albClassificationReason) && c.more()) {
-		c.unset(albClassification, albClassificationReason)
+	if !(c.lit(' ') && c.quoted(albClassification) && c.lit(' ') && c.quoted(albClassificationReason)) {
+		return false
+	}
+	if c.i == len(line) {
 		return true
 	}
-	if c.lit(' ') {
-		c.tok(albConnTraceID)
-	}
-	return true
+	// " conn_trace_id", then anything after a space.
+	return c.lit(' ') && c.tok(albConnTraceID) && c.more()
 }
 
 // Columns of Combined, in the order of its groups; Common has the first

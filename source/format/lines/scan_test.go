@@ -175,8 +175,8 @@ func checkScan(t *testing.T, preset string, in []byte) (unsure int) {
 					t.Fatalf("%s (general %v): the scanner matches what the regex does not:\n%q\nscanner: %s",
 						preset, general, line, spans(p, line, m, false))
 				}
-				for k, g := range p.groups {
-					if m[2*k] != want[2*g] || m[2*k+1] != want[2*g+1] {
+				for k := range p.cols {
+					if s, e := p.span(want, k); m[2*k] != s || m[2*k+1] != e {
 						t.Fatalf("%s (general %v): column %s differs on\n%q\nscanner: %s\nregex:   %s", preset, general, p.cols[k],
 							line, spans(p, line, m, false), spans(p, line, want, true))
 					}
@@ -191,12 +191,11 @@ func checkScan(t *testing.T, preset string, in []byte) (unsure int) {
 // regex's (byGroup).
 func spans(p *pattern, line []byte, m []int, byGroup bool) string {
 	var b strings.Builder
-	for k, g := range p.groups {
-		i := k
+	for k := range p.cols {
+		s, e := m[2*k], m[2*k+1]
 		if byGroup {
-			i = g
+			s, e = p.span(m, k)
 		}
-		s, e := m[2*i], m[2*i+1]
 		if s < 0 {
 			fmt.Fprintf(&b, "%s=<unset> ", p.cols[k])
 		} else {
