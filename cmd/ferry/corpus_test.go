@@ -16,15 +16,7 @@ var corpusRoot = filepath.Join("..", "..", "testdata", "corpus")
 
 // corpusUnwired lists cases that need a flag the command does not pass to
 // the JSON-lines target yet, with the reason. Remove an entry once wired.
-var corpusUnwired = map[string]string{
-	"jsonl/invalid-utf8-key-reject.jsonl":         unwiredUTF8,
-	"jsonl/invalid-utf8-value-reject.jsonl":       unwiredUTF8,
-	"jsonl/invalid-utf8-value-reject-abort.jsonl": unwiredUTF8,
-	"csv/invalid-utf8-reject-skip.csv":            unwiredUTF8,
-}
-
-const unwiredUTF8 = "--invalid-utf8 reject and --on-error skip-record are not yet passed to the JSON-lines target " +
-	"(jsonlines.Target.RejectInvalidUTF8 and SkipRecords, set in cmd/ferry/open.go)"
+var corpusUnwired = map[string]string{}
 
 // corpusCase is one case of the corpus.
 type corpusCase struct {

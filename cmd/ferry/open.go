@@ -72,7 +72,7 @@ func open(ctx context.Context, cfg Config, log zerolog.Logger) (_ *job, err erro
 			return nil, err
 		}
 		j.closers = append(j.closers, func() { jl.Close() })
-		jl.System = cfg.SystemColumns
+		jl.System, jl.RejectInvalidUTF8, jl.SkipRecords = cfg.SystemColumns, cfg.InvalidUTF8 == "reject", cfg.Runner.OnError == runner.OnErrorSkipRecord
 		if kind == targetFile {
 			targetName = cfg.Target
 		}

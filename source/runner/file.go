@@ -155,6 +155,8 @@ func (ps *pass) load(f *flight) {
 		ps.stop(err, false)
 	}
 	ps.p.Finish(obj, err, func(res pusher.FileResult) {
+		// The target's rejects were counted when pushed: they did not load.
+		r.Records.Add(st.Rejects - res.Rejects)
 		if res.Err == nil {
 			log.Debug().Int64("records", st.Records).Int("chunks", st.Chunks).Msg("file loaded")
 		}

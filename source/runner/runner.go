@@ -64,6 +64,9 @@ func New(cfg Config) (*Runner, error) {
 		load: cfg.Load, opts: cfg.Options, log: cfg.Log}
 	r.load.ReadBytes = &r.ReadBytes
 	r.load.Pushed = func(n int64) { r.Records.Add(n) }
+	if r.load.Warn == nil {
+		r.load.Warn = func(msg string) { r.log.Warn().Msg(msg) }
+	}
 	return r, nil
 }
 
