@@ -63,6 +63,22 @@ func TestPostgresStateAcceptance(t *testing.T) {
 	})
 }
 
+// claimStore opens a state store on its own pool, as a process does.
+func claimStore(t *testing.T) *pgstate.Store {
+	ctx := t.Context()
+	p, err := pgxpool.New(ctx, databaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	st, err := pgstate.New(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() }) // before p.Close, which waits for the claim connection
+	return st
+}
+
 // TestPostgresClaims: two stores (two processes' pools) on one database: a
 // file claimed by one cannot be claimed by the other until it is released;
 // released claims are freed without a round trip of their own, including a
@@ -71,20 +87,7 @@ func TestPostgresStateAcceptance(t *testing.T) {
 func TestPostgresClaims(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	newStore := func() *pgstate.Store {
-		p, err := pgxpool.New(ctx, databaseURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(p.Close)
-		st, err := pgstate.New(ctx, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() }) // before p.Close, which waits for the claim connection
-		return st
-	}
-	a, b := newStore(), newStore()
+	a, b := claimStore(t), claimStore(t)
 	pipeline := randomName("claims-")
 	x := pusher.Object{Key: "x.csv", ETag: "e1"}
 	y := pusher.Object{Key: "y.csv", ETag: "e1"}
@@ -149,20 +152,7 @@ func TestPostgresClaims(t *testing.T) {
 func TestPostgresClaimGroup(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	newStore := func() *pgstate.Store {
-		p, err := pgxpool.New(ctx, databaseURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(p.Close)
-		st, err := pgstate.New(ctx, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		return st
-	}
-	a, b := newStore(), newStore()
+	a, b := claimStore(t), claimStore(t)
 	pipeline := randomName("claimgroup-")
 	x := pusher.Object{Key: "x.csv", ETag: "e1"}
 	y := pusher.Object{Key: "y.csv", ETag: "e1"}

@@ -14,10 +14,6 @@ import (
 // corpusRoot is the conformance corpus (see testdata/corpus/README.md).
 var corpusRoot = filepath.Join("..", "..", "testdata", "corpus")
 
-// corpusUnwired lists cases that need a flag the command does not pass to
-// the JSON-lines target yet, with the reason. Remove an entry once wired.
-var corpusUnwired = map[string]string{}
-
 // corpusCase is one case of the corpus.
 type corpusCase struct {
 	name  string // path relative to the corpus root, slash-separated
@@ -110,9 +106,6 @@ func TestCorpus(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if why, ok := corpusUnwired[c.name]; ok {
-				t.Skip(why)
-			}
 			for _, target := range []string{"stdout", "file"} {
 				out, stderr, code := runCorpusCase(t, c, target)
 				checkCorpusResult(t, c, target, out, stderr, code)
