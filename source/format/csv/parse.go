@@ -68,7 +68,10 @@ func (r *Reader) parse(b *pusher.Batch) (st, nf int, err error) {
 	}
 
 	delim, quote := r.delim, r.quote
-	b.StartRecord()
+	// The record's fields, relative to data (escaped ones to r.esc), go
+	// into b at once when the record is complete: one copy of its bytes.
+	fs := r.fields[:0]
+	r.esc, r.escIdx = r.esc[:0], r.escIdx[:0]
 	i := 0
 	// q is the index of the next quote at or after i in the current line,
 	// or lineEnd when there is none.
@@ -86,17 +89,14 @@ func (r *Reader) parse(b *pusher.Batch) (st, nf int, err error) {
 				e, escaped, far, res = r.quotedEscape(data, i, far, atEOF)
 				switch res {
 				case resMore:
-					b.DropRecord()
 					return r.more(data)
 				case resUnterminated:
-					b.DropRecord()
 					return r.bad(data, len(data)+1, len(data), false, errUnterminated)
 				}
 			} else {
 				for {
 					k := bytes.IndexByte(data[i:], quote)
 					if k < 0 {
-						b.DropRecord()
 						if !atEOF {
 							return r.more(data)
 						}
@@ -104,7 +104,6 @@ func (r *Reader) parse(b *pusher.Batch) (st, nf int, err error) {
 					}
 					e = i + k
 					if e+1 == len(data) && !atEOF {
-						b.DropRecord()
 						return r.more(data)
 					}
 					far = max(far, e+2)
@@ -124,9 +123,11 @@ func (r *Reader) parse(b *pusher.Batch) (st, nf int, err error) {
 				}
 			}
 			if escaped {
-				b.AddField(pusher.String, r.scratch)
+				r.escIdx = append(r.escIdx, len(fs))
+				fs = append(fs, pusher.Field{Start: uint32(len(r.esc)), End: uint32(len(r.esc) + len(r.scratch)), Kind: pusher.String})
+				r.esc = append(r.esc, r.scratch...)
 			} else {
-				b.AddField(pusher.String, data[s:e])
+				fs = append(fs, pusher.Field{Start: uint32(s), End: uint32(e), Kind: pusher.String})
 			}
 			nf++
 			i = e + 1
@@ -142,7 +143,6 @@ func (r *Reader) parse(b *pusher.Batch) (st, nf int, err error) {
 					k := bytes.IndexByte(data[i:], '\n')
 					if k < 0 {
 						if !atEOF {
-							b.DropRecord()
 							return r.more(data)
 						}
 						lineEnd = len(data)
@@ -161,7 +161,6 @@ func (r *Reader) parse(b *pusher.Batch) (st, nf int, err error) {
 			if c == '\r' {
 				if i+1 == len(data) {
 					if !atEOF {
-						b.DropRecord()
 						return r.more(data)
 					}
 					end, next = i, i+1
@@ -173,7 +172,6 @@ func (r *Reader) parse(b *pusher.Batch) (st, nf int, err error) {
 				}
 				far = max(far, i+2)
 			}
-			b.DropRecord()
 			return r.bad(data, far, i, true, errExtraneous)
 		}
 
@@ -183,7 +181,6 @@ func (r *Reader) parse(b *pusher.Batch) (st, nf int, err error) {
 			fe = i + k
 		}
 		if q < fe {
-			b.DropRecord()
 			return r.bad(data, far, q, true, r.errBare)
 		}
 		f := data[i:fe]
@@ -192,9 +189,9 @@ func (r *Reader) parse(b *pusher.Batch) (st, nf int, err error) {
 			f = f[:len(f)-1]
 		}
 		if bytes.Equal(f, r.null) {
-			b.AddNull()
+			fs = append(fs, pusher.Field{Kind: pusher.Null})
 		} else {
-			b.AddField(pusher.String, f)
+			fs = append(fs, pusher.Field{Start: uint32(i), End: uint32(i + len(f)), Kind: pusher.String})
 		}
 		nf++
 		if last {
@@ -204,11 +201,21 @@ func (r *Reader) parse(b *pusher.Batch) (st, nf int, err error) {
 		}
 		i = fe + 1
 	}
+	r.fields = fs
 	if end > r.o.MaxRecordBytes {
-		b.DropRecord()
 		r.startRaw(data[:end])
 		r.P += next
 		return 0, 0, r.tooLong()
+	}
+	if len(r.escIdx) == 0 {
+		b.AddRecord(data[:end], fs)
+	} else {
+		for _, j := range r.escIdx {
+			fs[j].Start += uint32(end)
+			fs[j].End += uint32(end)
+		}
+		r.rec = append(append(r.rec[:0], data[:end]...), r.esc...)
+		b.AddRecord(r.rec, fs)
 	}
 	r.recLen = end
 	r.P += next

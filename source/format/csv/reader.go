@@ -63,7 +63,13 @@ type Reader struct {
 	recStart int64 // stream offset of the record parse last looked at
 	recLen   int   // length of the last record parsed, without its terminator
 	scratch  []byte
-	hdr      pusher.Batch
+	// fields, esc (escaped values), escIdx (their fields) and rec (a
+	// record with escaped values) are parse's buffers for one record.
+	fields []pusher.Field
+	esc    []byte
+	escIdx []int
+	rec    []byte
+	hdr    pusher.Batch
 }
 
 // rawCap is how much of a bad record is kept: MaxRawBytes and room for a
