@@ -87,16 +87,19 @@ func Reader(r io.Reader, mode, key string) (io.ReadCloser, string, error) {
 	if mode == None {
 		return io.NopCloser(r), None, nil
 	}
-	br := bufio.NewReaderSize(r, bufSize)
 	if mode == Auto {
 		mode = FromExt(key)
 		if mode == "" {
 			var err error
-			if mode, err = sniff(br); err != nil {
+			if mode, r, err = sniff(r); err != nil {
 				return nil, "", err
+			}
+			if mode == None {
+				return io.NopCloser(r), None, nil
 			}
 		}
 	}
+	br := bufio.NewReaderSize(r, bufSize)
 	switch mode {
 	case Gzip, Zstd:
 		// A zero-byte file holds no records, like a zero-byte plain file
@@ -119,20 +122,27 @@ func Reader(r io.Reader, mode, key string) (io.ReadCloser, string, error) {
 	return io.NopCloser(br), None, nil
 }
 
-// sniff returns the compression named by br's first bytes, without
-// consuming them.
-func sniff(br *bufio.Reader) (string, error) {
-	head, err := br.Peek(len(zstdMagic))
-	if err != nil && !errors.Is(err, io.EOF) {
-		return "", fmt.Errorf("detect compression: %w", err)
+// sniff returns the compression named by r's first bytes, and a reader
+// of r from its start. It reads those bytes itself rather than through a
+// bufio.Reader, so that a plain file (most small files) is read without a
+// buffer of its own.
+func sniff(r io.Reader) (string, io.Reader, error) {
+	var head [4]byte // len(zstdMagic)
+	n, err := io.ReadFull(r, head[:])
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return "", nil, fmt.Errorf("detect compression: %w", err)
 	}
+	mode := None
 	switch {
-	case bytes.HasPrefix(head, gzipMagic):
-		return Gzip, nil
-	case bytes.HasPrefix(head, zstdMagic):
-		return Zstd, nil
+	case bytes.HasPrefix(head[:n], gzipMagic):
+		mode = Gzip
+	case bytes.HasPrefix(head[:n], zstdMagic):
+		mode = Zstd
 	}
-	return None, nil
+	if n == 0 {
+		return mode, r, nil
+	}
+	return mode, io.MultiReader(bytes.NewReader(head[:n]), r), nil
 }
 
 var gzipPool sync.Pool // of *gzip.Reader
