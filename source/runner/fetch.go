@@ -39,7 +39,9 @@ func (ps *pass) prefetch(f *flight) {
 	}
 	fe := &fetch{done: make(chan struct{})}
 	f.fetch = fe
-	go func() {
+	// A slot is held per queued fetch, so the queue (as long as the
+	// slots) never blocks.
+	ps.fetches <- func() {
 		defer close(fe.done)
 		body, err := ps.r.store.Open(ps.ctx, f.obj, 0)
 		if err != nil {
@@ -48,7 +50,7 @@ func (ps *pass) prefetch(f *flight) {
 			return
 		}
 		fe.body = &slotBody{ReadCloser: body, free: func() { <-ps.fetchSlots }}
-	}()
+	}
 }
 
 func (ps *pass) randomAccess(obj pusher.Object) bool {

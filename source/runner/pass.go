@@ -28,6 +28,10 @@ type pass struct {
 	// fetchSlots holds a token per body fetched ahead and not yet closed
 	// (nil: no fetching ahead).
 	fetchSlots chan struct{}
+	// fetches is the queue of GETs started ahead, run by FetchAhead
+	// goroutines that live as long as the pass (a goroutine per GET
+	// would grow a new stack through the SDK's middleware every time).
+	fetches chan func()
 
 	mu          sync.Mutex
 	flights     map[string]*flight // by Object.ID
@@ -62,6 +66,17 @@ func (r *Runner) Pass(ctx, writeCtx context.Context, fd Feed) (Summary, error) {
 		pending: make(chan Task, startGroup), files: make(chan *flight, max(r.opts.Workers, r.opts.FetchAhead))}
 	if r.opts.FetchAhead > 0 {
 		ps.fetchSlots = make(chan struct{}, r.opts.FetchAhead)
+		ps.fetches = make(chan func(), r.opts.FetchAhead)
+		for range r.opts.FetchAhead {
+			go func() {
+				for fn := range ps.fetches {
+					fn()
+				}
+			}()
+		}
+		// Fetches are queued by the start loop only, which has returned
+		// when Pass does; the goroutines finish the queue and exit.
+		defer close(ps.fetches)
 	}
 	ps.dispatch, ps.stopDispatch = context.WithCancel(ctx)
 	defer ps.stopDispatch()
