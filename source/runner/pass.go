@@ -136,15 +136,20 @@ func (r *Runner) Pass(ctx, writeCtx context.Context, fd Feed) (Summary, error) {
 }
 
 // send is the pass's Send. Versions the runner knows are done are
-// skipped without a query; the others are looked up in one.
+// skipped without a query, versions loading in this pass join their load
+// without one (a duplicate notification costs no query); the others are
+// looked up in one.
 func (ps *pass) send(ctx context.Context, tasks []Task) error {
 	r := ps.r
 	var ask []pusher.Object
+	ps.mu.Lock()
 	for _, t := range tasks {
-		if !r.done.has(t.Object.ID()) {
+		id := t.Object.ID()
+		if !r.done.has(id) && ps.flights[id] == nil {
 			ask = append(ask, t.Object)
 		}
 	}
+	ps.mu.Unlock()
 	var progress map[string]state.Progress
 	if len(ask) > 0 {
 		var err error

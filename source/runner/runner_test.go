@@ -385,3 +385,60 @@ func TestDoneCostsNoLookup(t *testing.T) {
 		t.Fatalf("%d lookups after the cache was cleared, want 2", got)
 	}
 }
+
+// gateStore is a vanishingStore whose Open waits for open to close,
+// after saying it was called on opened.
+type gateStore struct {
+	vanishingStore
+	opened chan struct{}
+	open   chan struct{}
+}
+
+func (s *gateStore) Open(ctx context.Context, o pusher.Object, off int64) (io.ReadCloser, error) {
+	s.opened <- struct{}{}
+	<-s.open
+	return s.vanishingStore.Open(ctx, o, off)
+}
+
+// TestDuplicateInFlightCostsNoLookup: a version named again while it
+// loads in the pass joins that load, with no state query, and loads once.
+func TestDuplicateInFlightCostsNoLookup(t *testing.T) {
+	fs, _ := filestore.New(t.TempDir())
+	st := &lookupCounter{Store: fs}
+	var out bytes.Buffer
+	store := &gateStore{vanishingStore: vanishingStore{objs: map[string]string{"a.csv": "id\n1\n"}},
+		opened: make(chan struct{}, 2), open: make(chan struct{})}
+	r, err := New(Config{
+		Store: store, Target: jsonlines.Writer("test", &out), State: st, Pipeline: "p",
+		Load:    load.Config{Format: format.Options{Format: "auto", Header: true}, Compression: "auto"},
+		Options: Options{Workers: 1, Async: true},
+		Log:     zerolog.Nop(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var outcomes []Outcome
+	task := Task{Object: pusher.Object{Key: "a.csv", ETag: "e"}, Done: func(res Result) {
+		mu.Lock()
+		outcomes = append(outcomes, res.Outcome)
+		mu.Unlock()
+	}}
+	if _, err := r.Pass(t.Context(), t.Context(), func(ctx context.Context, send Send) error {
+		if err := send(ctx, []Task{task}); err != nil {
+			return err
+		}
+		<-store.opened // loading
+		err := send(ctx, []Task{task})
+		close(store.open)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := st.lookups.Load(); got != 1 || out.String() != "{\"id\":\"1\"}\n" {
+		t.Fatalf("%d lookups, output %q; want 1 lookup and the record once", got, out.String())
+	}
+	if fmt.Sprint(outcomes) != fmt.Sprint([]Outcome{Loaded, Loaded}) {
+		t.Fatalf("outcomes %v, want both tasks loaded", outcomes)
+	}
+}
