@@ -361,18 +361,35 @@ func (a *Async) commit(ctx context.Context, cs []*Chunk, write func(context.Cont
 		a.mu.Unlock()
 		cs = slices.Delete(slices.Clone(cs), i, i+1)
 	}
-	for _, c := range cs {
-		if !a.cfg.Target.CommitsProgress() {
-			if err := a.cfg.Progress.Advance(ctx, a.cfg.Pipeline, c); err != nil {
-				return &WriteError{File: c.File, Err: fmt.Errorf("file %q: record progress: %w", c.File.Key, err)}
-			}
+	if !a.cfg.Target.CommitsProgress() {
+		if err := a.advance(ctx, cs); err != nil {
+			return err
 		}
+	}
+	for _, c := range cs {
 		a.mu.Lock()
 		f := a.files[c.File.ID()]
 		p := f.pending[c.Seq]
 		f.rejects.add(c, p.rejects)
 		p.written = true
 		a.mu.Unlock()
+	}
+	return nil
+}
+
+// advance records the progress of the written chunks cs, in one step
+// when the store can (GroupProgress).
+func (a *Async) advance(ctx context.Context, cs []*Chunk) error {
+	if gp, ok := a.cfg.Progress.(GroupProgress); ok && len(cs) > 1 {
+		if err := gp.AdvanceGroup(ctx, a.cfg.Pipeline, cs); err != nil {
+			return &WriteError{File: cs[0].File, Err: fmt.Errorf("files %q and %d more: record progress: %w", cs[0].File.Key, len(cs)-1, err)}
+		}
+		return nil
+	}
+	for _, c := range cs {
+		if err := a.cfg.Progress.Advance(ctx, a.cfg.Pipeline, c); err != nil {
+			return &WriteError{File: c.File, Err: fmt.Errorf("file %q: record progress: %w", c.File.Key, err)}
+		}
 	}
 	return nil
 }

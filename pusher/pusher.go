@@ -101,6 +101,14 @@ type Progress interface {
 	Advance(ctx context.Context, pipeline string, c *Chunk) error
 }
 
+// GroupProgress is a Progress that records the progress of several
+// chunks (of different files) at once, as one durable write.
+type GroupProgress interface {
+	Progress
+	// AdvanceGroup records every chunk of cs as Advance does, all or none.
+	AdvanceGroup(ctx context.Context, pipeline string, cs []*Chunk) error
+}
+
 // rejectCount keeps the rejects one read of a file has committed.
 type rejectCount struct {
 	total int64 // committed rejects

@@ -150,19 +150,49 @@ func (s *Store) Advance(_ context.Context, pipeline string, c *pusher.Chunk) err
 		if e == nil || e.Status != state.Loading || e.Pos.Records != c.Start.Records {
 			return record{}, fmt.Errorf("state: advance %q: file is not loading at record %d", c.File.Key, c.Start.Records)
 		}
-		n := *e
-		n.Pos = c.End
-		loaded, rejected := state.Counts(c)
-		n.Loaded += loaded
-		n.Rejected += rejected
-		n.Error = ""
-		n.Updated = time.Now().UTC()
-		if c.Last {
-			n.Status = state.Done
-		}
-		f.put(&n)
-		return record{Put: []*entry{&n}}, nil
+		n := advanced(e, c)
+		f.put(n)
+		return record{Put: []*entry{n}}, nil
 	})
+}
+
+// AdvanceGroup implements pusher.GroupProgress: the chunks, of different
+// files, advance in one appended record (one sync), all or none.
+func (s *Store) AdvanceGroup(_ context.Context, pipeline string, cs []*pusher.Chunk) error {
+	return s.do(pipeline, func(f *pipelineFile) (record, error) {
+		put := make([]*entry, len(cs))
+		for i, c := range cs {
+			e := f.get(c.File.Key, c.File.ETag)
+			if e == nil || e.Status != state.Loading || e.Pos.Records != c.Start.Records {
+				return record{}, fmt.Errorf("state: advance %q: file is not loading at record %d", c.File.Key, c.Start.Records)
+			}
+			for _, p := range put[:i] {
+				if p.Key == e.Key && p.ETag == e.ETag {
+					return record{}, fmt.Errorf("state: advance %q: two chunks of the file in one group", c.File.Key)
+				}
+			}
+			put[i] = advanced(e, c)
+		}
+		for _, n := range put {
+			f.put(n)
+		}
+		return record{Put: put}, nil
+	})
+}
+
+// advanced is e moved past the committed chunk c.
+func advanced(e *entry, c *pusher.Chunk) *entry {
+	n := *e
+	n.Pos = c.End
+	loaded, rejected := state.Counts(c)
+	n.Loaded += loaded
+	n.Rejected += rejected
+	n.Error = ""
+	n.Updated = time.Now().UTC()
+	if c.Last {
+		n.Status = state.Done
+	}
+	return &n
 }
 
 // Fail implements state.Store.

@@ -91,15 +91,57 @@ func (t *Target) Write(_ context.Context, c *pusher.Chunk) error {
 	if err != nil {
 		return err
 	}
-	if all := len(c.Rejects) + len(rejects); c.RejectLimit >= 0 && all > c.RejectLimit {
-		last := append(c.Rejects[:len(c.Rejects):len(c.Rejects)], rejects...)[all-1]
-		return fmt.Errorf("too many rejected records (--max-rejects); last: %v", last)
+	if err := rejectLimit(c, rejects); err != nil {
+		return err
 	}
 	if err := t.write(buf); err != nil {
 		return err
 	}
 	c.Rejects = append(c.Rejects, rejects...)
 	return t.writeRejects(c)
+}
+
+// WriteGroup implements pusher.GroupTarget: the chunks (of different
+// files) are rendered, then written with one write and one sync. A chunk
+// that fails writes nothing and is named by a *pusher.ChunkError.
+func (t *Target) WriteGroup(_ context.Context, cs []*pusher.Chunk) error {
+	var all []byte
+	rejects := make([][]*pusher.RecordError, len(cs))
+	for i, c := range cs {
+		buf, rs, err := t.render(c)
+		if err == nil {
+			err = rejectLimit(c, rs)
+		}
+		if err != nil {
+			return &pusher.ChunkError{Index: i, Err: err}
+		}
+		if all == nil {
+			all = buf[:len(buf):len(buf)] // render's buffer is not reused
+		} else {
+			all = append(all, buf...)
+		}
+		rejects[i] = rs
+	}
+	if err := t.write(all); err != nil {
+		return err
+	}
+	for i, c := range cs {
+		c.Rejects = append(c.Rejects, rejects[i]...)
+		if err := t.writeRejects(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rejectLimit fails a chunk that, with the rejects rs, has more than its
+// RejectLimit (when >= 0).
+func rejectLimit(c *pusher.Chunk, rs []*pusher.RecordError) error {
+	if all := len(c.Rejects) + len(rs); c.RejectLimit >= 0 && all > c.RejectLimit {
+		last := append(c.Rejects[:len(c.Rejects):len(c.Rejects)], rs...)[all-1]
+		return fmt.Errorf("too many rejected records (--max-rejects); last: %v", last)
+	}
+	return nil
 }
 
 func (t *Target) writeRejects(c *pusher.Chunk) error {
