@@ -52,6 +52,7 @@ const topUsage = `ferry replicates files into databases.
 Usage:
   ferry snapshot [flags]    load every matching file once, then exit
   ferry replicate [flags]   load every matching file, then follow new files until stopped
+  ferry version             print the version and the commit it was built from
   ferry help [command]      show help
 
 Run 'ferry snapshot -h' or 'ferry replicate -h' for the flags.
@@ -64,10 +65,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "snapshot", "replicate":
-		return runJob(args[0], args[1:], stderr)
+		return runJob(args[0], args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		if len(args) > 1 && (args[1] == "snapshot" || args[1] == "replicate") {
-			fs, _ := newFlags(args[1], stderr)
+			fs, _ := newFlags(args[1], stdout)
 			fs.Usage()
 			return exitOK
 		}
@@ -91,10 +92,10 @@ func fail(stderr io.Writer, err error) int {
 }
 
 // prepare parses a command's flags (and config file), validates them and
-// makes the logger. An exit status >= 0 means stop with it (help was shown,
-// or the usage was wrong and the reason printed).
-func prepare(command string, args []string, stderr io.Writer, validate func(*Config) error) (Config, *options, zerolog.Logger, int) {
-	fs, o := newFlags(command, stderr)
+// makes the logger. An exit status >= 0 means stop with it (help was shown
+// on stdout, or the usage was wrong and the reason printed on stderr).
+func prepare(command string, args []string, stdout, stderr io.Writer, validate func(*Config) error) (Config, *options, zerolog.Logger, int) {
+	fs, o := newFlags(command, stdout)
 	cfg, err := o.parse(fs, args)
 	if errors.Is(err, errHelp) {
 		return cfg, o, zerolog.Nop(), exitOK
@@ -154,7 +155,7 @@ func startProfile(path string) (stop func(), err error) {
 // --shutdown-timeout (replicate; none for a snapshot) to commit, which a
 // second signal cuts short. The handler is installed first, so a signal
 // during start-up is a graceful stop too.
-func runJob(command string, args []string, stderr io.Writer) int {
+func runJob(command string, args []string, stdout, stderr io.Writer) int {
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(signals)
@@ -162,7 +163,7 @@ func runJob(command string, args []string, stderr io.Writer) int {
 	if command == "snapshot" {
 		validate = nil
 	}
-	cfg, o, log, exit := prepare(command, args, stderr, validate)
+	cfg, o, log, exit := prepare(command, args, stdout, stderr, validate)
 	if exit >= 0 {
 		return exit
 	}
