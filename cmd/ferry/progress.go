@@ -170,15 +170,12 @@ func mbps(rate float64) string {
 }
 
 // startStatus logs a replication's status line every interval while
-// anything moves or files wait: the loads' counters, the recent rate,
-// the backlog and the lag (statusFields). With SQS the queue's own line
-// carries these fields instead (sqs.FeedConfig.Report).
+// anything moves or files wait (statusLine). With SQS the queue's own
+// line carries these fields instead (sqs.FeedConfig.Report).
 func startStatus(ctx context.Context, c *runner.Counters, every time.Duration, log zerolog.Logger) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	m := meter{window: every}
-	last := sampleOf(c, time.Now())
-	m.add(last)
+	l := newStatusLine(c, every, time.Now())
 	wg.Go(func() {
 		t := time.NewTicker(every)
 		defer t.Stop()
@@ -186,19 +183,43 @@ func startStatus(ctx context.Context, c *runner.Counters, every time.Duration, l
 			select {
 			case <-ctx.Done():
 				return
-			case <-t.C:
+			case now := <-t.C:
+				l.log(log, now)
 			}
-			s := sampleOf(c, time.Now())
-			rate := m.add(s)
-			if s.files == last.files && s.bytes == last.bytes && c.Backlog.Load() == 0 {
-				continue
-			}
-			e := log.Info().Int64("files_loaded", c.Done.Load()).Int64("failed", s.failed).Int64("rows", s.rows).Str("rate", mbps(rate))
-			statusFields(e, c).Msg("status")
-			last = s
 		}
 	})
 	return func() { cancel(); wg.Wait() }
+}
+
+// statusLine is a replication's periodic status: the loads' counters, the
+// rate over the last interval, the backlog and the lag (statusFields).
+type statusLine struct {
+	c     *runner.Counters
+	m     meter
+	moved [3]int64 // loaded, failed, bytes read at the last line
+}
+
+func newStatusLine(c *runner.Counters, every time.Duration, now time.Time) *statusLine {
+	l := &statusLine{c: c, m: meter{window: every}}
+	l.m.add(sampleOf(c, now))
+	l.moved = [3]int64{c.Done.Load(), c.Failed.Load(), c.ReadBytes.Load()}
+	return l
+}
+
+// log writes the line at now, unless nothing loaded, failed or was read
+// since the last one and no file waits (files found done again at each
+// poll are not news); it says whether it wrote.
+func (l *statusLine) log(log zerolog.Logger, now time.Time) bool {
+	s := sampleOf(l.c, now)
+	rate := l.m.add(s)
+	moved := [3]int64{l.c.Done.Load(), s.failed, s.bytes}
+	if moved == l.moved && l.c.Backlog.Load() == 0 {
+		return false
+	}
+	l.moved = moved
+	e := log.Info().Int64("files_loaded", moved[0]).Int64("failed", s.failed).Int64("rows", s.rows).Str("rate", mbps(rate))
+	statusFields(e, l.c).Msg("status")
+	return true
 }
 
 // statusFields adds a replication's backlog and lag to a status line:

@@ -176,3 +176,61 @@ func TestSummaryRejects(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusLine: a replication's status line is written while files load
+// or wait, with the rate of the last interval, and not when the only news
+// is files found done again.
+func TestStatusLine(t *testing.T) {
+	var buf bytes.Buffer
+	log, err := newLogger(&buf, "info", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c runner.Counters
+	every := 30 * time.Second
+	l := newStatusLine(&c, every, t0)
+	at := func(i int) time.Time { return t0.Add(time.Duration(i) * every) }
+	if l.log(log, at(1)) {
+		t.Fatal("a line while idle")
+	}
+	c.Listed.Add(3)
+	c.Skipped.Add(3) // the same done files, listed again
+	if l.log(log, at(2)) {
+		t.Fatal("a line for files found done again")
+	}
+	c.Backlog.Add(2)
+	c.Done.Add(1)
+	c.ReadBytes.Add(60e6)
+	c.LastLag.Store(int64(12300 * time.Millisecond))
+	if !l.log(log, at(3)) {
+		t.Fatal("no line while files load")
+	}
+	if !l.log(log, at(4)) { // stalled, files waiting
+		t.Fatal("no line while files wait")
+	}
+	c.Backlog.Add(-2)
+	c.Done.Add(2)
+	if !l.log(log, at(5)) || l.log(log, at(6)) {
+		t.Fatal("the last loads: one line, then none")
+	}
+	var got []map[string]any
+	for line := range strings.Lines(buf.String()) {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, m)
+	}
+	if len(got) != 3 {
+		t.Fatalf("%d lines: %s", len(got), buf.String())
+	}
+	if got[0]["rate"] != "2.0 MB/s" || got[0]["backlog"] != 2.0 || got[0]["lag"] != "12.3s" || got[0]["files_loaded"] != 1.0 {
+		t.Errorf("loading: %v", got[0])
+	}
+	if got[1]["rate"] != "0.0 MB/s" || got[1]["backlog"] != 2.0 {
+		t.Errorf("stalled: %v", got[1])
+	}
+	if got[2]["backlog"] != 0.0 || got[2]["files_loaded"] != 3.0 {
+		t.Errorf("caught up: %v", got[2])
+	}
+}
