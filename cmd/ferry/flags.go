@@ -193,7 +193,7 @@ func newFlags(command string, out io.Writer) (*flag.FlagSet, *options) {
 	}
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "console", "console or json (on stderr)")
-	fs.StringVar(&o.progress, "progress", "auto", "auto (a bar on a terminal, log lines otherwise), bar, log or none")
+	fs.StringVar(&o.progress, "progress", "auto", "snapshot progress: auto (a bar on a terminal, log lines otherwise), bar, log or none (replicate logs a status line every 30s)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile to this `file` (for development)")
 	fs.Usage = func() {
 		if command == "replicate" {
