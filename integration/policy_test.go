@@ -34,8 +34,8 @@ func TestOnErrorSkipRecord(t *testing.T) {
 	dir := writeDir(t, policyFiles())
 	args := []string{"snapshot", "--source", dir, "--target", databaseURL, "--table", schema + ".t", "--on-error", "skip-record", "--pipeline", schema}
 	r := ferry(t, args...)
-	if r.code != 0 || !strings.Contains(r.stderr, "3 records rejected") {
-		t.Fatalf("exit %d", r.code)
+	if r.code != 0 || !strings.Contains(r.stderr, "3 records rejected (see ferry.rejects)") {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
 	}
 	equal(t, "rows", queryRows(t, "SELECT id FROM "+table(schema, "t")+" ORDER BY id"), []string{"1", "3", "5", "7", "8"})
 	rejects := queryRows(t, `SELECT key, record, coalesce(byte_offset, -1), error, raw FROM ferry.rejects WHERE pipeline = $1 ORDER BY record`, schema)
@@ -131,6 +131,10 @@ func TestSkipRecordToStdoutRejectsFile(t *testing.T) {
 	r := ferry(t, "snapshot", "--source", dir, "--state", t.TempDir(), "--on-error", "skip-record", "--rejects-file", rejects)
 	if r.code != 0 || r.stdout != "{\"id\":1}\n{\"id\":3}\n" {
 		t.Fatalf("exit %d stdout %q", r.code, r.stdout)
+	}
+	// The summary points at the rejects file, not at a table there is not.
+	if !strings.Contains(r.stderr, "1 records rejected (see "+rejects+")") || strings.Contains(r.stderr, "ferry.rejects") {
+		t.Fatalf("stderr %q: want the summary to name %s", r.stderr, rejects)
 	}
 	got, _ := os.ReadFile(rejects)
 	if !strings.Contains(string(got), `"key":"a.jsonl","etag":`) || !strings.Contains(string(got), `"record":2,"byte_offset":9,`) || !strings.Contains(string(got), `"raw":"{\"id\":"`) {

@@ -305,6 +305,12 @@ func TestReplicateLateFiles(t *testing.T) {
 	for _, m := range r.logs("poll") {
 		s, _ := m["start_after"].(string)
 		afters = append(afters, s)
+		// Durations are duration strings ("29.6ms"), not bare numbers.
+		if took, _ := m["took"].(string); took == "" {
+			t.Fatalf("poll line %v: took is not a duration string", m)
+		} else if _, err := time.ParseDuration(took); err != nil {
+			t.Fatalf("poll line %v: took: %v", m, err)
+		}
 	}
 	if len(afters) < 2 || afters[0] != "" || afters[len(afters)-1] != "logs/2024/05/01/06.csv" {
 		t.Fatalf("start_after of the polls that loaded something: %q; want first empty (nothing loaded yet), last logs/2024/05/01/06.csv", afters)

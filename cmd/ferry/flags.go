@@ -7,7 +7,6 @@ import (
 	"io"
 	"maps"
 	"os"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,11 +34,25 @@ type options struct {
 // sizeFlag is a byte count: 1048576, 64KiB, 8MiB, 1GiB, 10MB.
 type sizeFlag[T int | int64] struct{ v *T }
 
+// String spells the size in the largest binary unit that divides it
+// (8MiB); the usage shows it as the default, unless it is zero.
 func (s sizeFlag[T]) String() string {
 	if s.v == nil {
 		return "0"
 	}
-	return strconv.FormatInt(int64(*s.v), 10)
+	return formatSize(int64(*s.v))
+}
+
+func formatSize(n int64) string {
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n != 0 && n%u.mult == 0 {
+			return strconv.FormatInt(n/u.mult, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
 }
 
 func (s sizeFlag[T]) Set(v string) error {
@@ -92,12 +105,13 @@ func parseSize(v string) (int, error) {
 }
 
 // newFlags defines the flags of a command: snapshot, or replicate (the
-// snapshot flags plus polling, windows and shutdown).
-func newFlags(command string, stderr io.Writer) (*flag.FlagSet, *options) {
+// snapshot flags plus polling, windows and shutdown). The usage (-h) is
+// written to out; parse errors are returned, not written.
+func newFlags(command string, out io.Writer) (*flag.FlagSet, *options) {
 	o := &options{}
 	c := &o.cfg
 	fs := flag.NewFlagSet(command, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(out)
 	fs.StringVar(&o.config, "config", "", "YAML `file` whose keys are these flags' names; flags override it")
 
 	fs.StringVar(&c.Source, "source", "", "where the files are: a directory (./data, file:///abs/path) or s3://bucket/prefix")
@@ -118,7 +132,7 @@ func newFlags(command string, stderr io.Writer) (*flag.FlagSet, *options) {
 	fs.StringVar(&c.Format.Regex, "lines-regex", "", "lines: RE2 pattern whose named groups become columns; a line that does not match is a bad record")
 	fs.StringVar(&c.Format.Preset, "lines-preset", "", "lines: a ready-made pattern: "+strings.Join(slices.Sorted(maps.Keys(lines.Presets)), ", "))
 	c.Format.MaxRecordBytes = 16 << 20
-	fs.Var(sizeFlag[int]{&c.Format.MaxRecordBytes}, "max-record-bytes", "a record (line, CSV row, JSON element) longer than this is a bad record (default 16MiB)")
+	fs.Var(sizeFlag[int]{&c.Format.MaxRecordBytes}, "max-record-bytes", "a record (line, CSV row, JSON element) longer than this is a bad record")
 	fs.StringVar(&c.Format.NullString, "null-string", "", "an unquoted CSV field equal to this is NULL (default: empty unquoted field)")
 	fs.StringVar(&c.Columns, "columns", "", "columns as 'name [type], ...': names CSV columns without a header, sets types of a created table")
 
@@ -144,12 +158,12 @@ func newFlags(command string, stderr io.Writer) (*flag.FlagSet, *options) {
 	fs.IntVar(&c.ParseWorkers, "parse-workers", 0, "goroutines parsing blocks of one CSV, TSV, JSON-lines or lines file in parallel (default: half the CPUs, at most 4; 1: sequential)")
 	c.Runner.Async = true
 	c.Runner.InflightBytes = 64 << 20
-	fs.Var(sizeFlag[int64]{&c.Runner.InflightBytes}, "inflight-bytes", "budget of chunk bytes read but not yet committed; reading waits while it is spent (default 64MiB)")
+	fs.Var(sizeFlag[int64]{&c.Runner.InflightBytes}, "inflight-bytes", "budget of chunk bytes read but not yet committed; reading waits while it is spent")
 	fs.IntVar(&c.Runner.GroupFiles, "group-files", 500, "small files committed in one transaction at most, up to --batch-rows and --batch-bytes together (1: each alone)")
 	fs.DurationVar(&c.Runner.GroupLinger, "group-linger", 5*time.Millisecond, "how long a transaction that could take more files waits for them (0: not at all)")
 	fs.IntVar(&c.Format.BatchRows, "batch-rows", 100_000, "records per chunk (one COPY and transaction)")
 	c.Format.BatchBytes = 8 << 20
-	fs.Var(sizeFlag[int]{&c.Format.BatchBytes}, "batch-bytes", "bytes per chunk, e.g. 8MiB (default 8MiB)")
+	fs.Var(sizeFlag[int]{&c.Format.BatchBytes}, "batch-bytes", "bytes per chunk, e.g. 8MiB")
 
 	fs.StringVar(&c.Pipeline, "pipeline", "", "name of the job's progress state (default: derived from source, target and table)")
 	fs.StringVar(&c.State, "state", "", "where progress is kept: default the target database (schema ferry) for PostgreSQL, else the directory .ferry; a directory or a PostgreSQL URL")
@@ -179,7 +193,7 @@ func newFlags(command string, stderr io.Writer) (*flag.FlagSet, *options) {
 	}
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "console", "console or json (on stderr)")
-	fs.StringVar(&o.progress, "progress", "auto", "auto (a bar on a terminal, log lines otherwise), bar, log or none")
+	fs.StringVar(&o.progress, "progress", "auto", "snapshot progress: auto (a bar on a terminal, log lines otherwise), bar, log or none (replicate logs a status line every 30s)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile to this `file` (for development)")
 	fs.Usage = func() {
 		if command == "replicate" {
@@ -253,11 +267,4 @@ func applyConfigFile(fs *flag.FlagSet, path string) error {
 		}
 	}
 	return nil
-}
-
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "devel"
 }

@@ -52,6 +52,7 @@ const topUsage = `ferry replicates files into databases.
 Usage:
   ferry snapshot [flags]    load every matching file once, then exit
   ferry replicate [flags]   load every matching file, then follow new files until stopped
+  ferry version             print the version and the commit it was built from
   ferry help [command]      show help
 
 Run 'ferry snapshot -h' or 'ferry replicate -h' for the flags.
@@ -64,10 +65,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "snapshot", "replicate":
-		return runJob(args[0], args[1:], stderr)
+		return runJob(args[0], args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		if len(args) > 1 && (args[1] == "snapshot" || args[1] == "replicate") {
-			fs, _ := newFlags(args[1], stderr)
+			fs, _ := newFlags(args[1], stdout)
 			fs.Usage()
 			return exitOK
 		}
@@ -83,7 +84,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // fail prints err and returns its exit status.
 func fail(stderr io.Writer, err error) int {
-	fmt.Fprintf(stderr, "ferry: %v\n", err)
+	fmt.Fprintf(stderr, "ferry: %s\n", oneLine(err.Error()))
 	if ue := (*UsageError)(nil); errors.As(err, &ue) {
 		return exitUsage
 	}
@@ -91,10 +92,10 @@ func fail(stderr io.Writer, err error) int {
 }
 
 // prepare parses a command's flags (and config file), validates them and
-// makes the logger. An exit status >= 0 means stop with it (help was shown,
-// or the usage was wrong and the reason printed).
-func prepare(command string, args []string, stderr io.Writer, validate func(*Config) error) (Config, *options, zerolog.Logger, int) {
-	fs, o := newFlags(command, stderr)
+// makes the logger. An exit status >= 0 means stop with it (help was shown
+// on stdout, or the usage was wrong and the reason printed on stderr).
+func prepare(command string, args []string, stdout, stderr io.Writer, validate func(*Config) error) (Config, *options, zerolog.Logger, int) {
+	fs, o := newFlags(command, stdout)
 	cfg, err := o.parse(fs, args)
 	if errors.Is(err, errHelp) {
 		return cfg, o, zerolog.Nop(), exitOK
@@ -119,12 +120,12 @@ func newLogger(w io.Writer, level, format string) (zerolog.Logger, error) {
 	if err != nil || level == "" {
 		return zerolog.Logger{}, fmt.Errorf("--log-level %q: expected debug, info, warn or error", level)
 	}
-	zerolog.DurationFieldUnit = 1e9
+	zerolog.DurationFieldFormat = zerolog.DurationFormatString // 29.6ms, not 0.0296
 	switch format {
 	case "json":
 		return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
 	case "console", "":
-		cw := zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05", NoColor: !isTerminal(w)}
+		cw := zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05", NoColor: !isTerminal(w), FormatPrepare: oneLineMessage}
 		return zerolog.New(cw).Level(lvl).With().Timestamp().Logger(), nil
 	}
 	return zerolog.Logger{}, fmt.Errorf("--log-format %q: expected console or json", format)
@@ -154,7 +155,7 @@ func startProfile(path string) (stop func(), err error) {
 // --shutdown-timeout (replicate; none for a snapshot) to commit, which a
 // second signal cuts short. The handler is installed first, so a signal
 // during start-up is a graceful stop too.
-func runJob(command string, args []string, stderr io.Writer) int {
+func runJob(command string, args []string, stdout, stderr io.Writer) int {
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(signals)
@@ -162,7 +163,7 @@ func runJob(command string, args []string, stderr io.Writer) int {
 	if command == "snapshot" {
 		validate = nil
 	}
-	cfg, o, log, exit := prepare(command, args, stderr, validate)
+	cfg, o, log, exit := prepare(command, args, stdout, stderr, validate)
 	if exit >= 0 {
 		return exit
 	}
@@ -213,10 +214,10 @@ func snapshot(ctx context.Context, j *job, o *options, stderr io.Writer, log zer
 	stopProgress := startProgress(ctx, j, stderr, o.progress, log)
 	sum, err := j.Snapshot(ctx)
 	stopProgress()
-	printSummary(stderr, sum, o.logFormat == "json", log)
+	printSummary(stderr, sum, j.rejectsAt, o.logFormat == "json", log)
 	switch {
 	case err != nil:
-		fmt.Fprintf(stderr, "ferry: %v\n", err)
+		fmt.Fprintf(stderr, "ferry: %s\n", oneLine(err.Error()))
 		return exitFailed
 	case ctx.Err() != nil:
 		fmt.Fprintln(stderr, "ferry: interrupted; run again to resume")
@@ -232,6 +233,7 @@ func snapshot(ctx context.Context, j *job, o *options, stderr io.Writer, log zer
 func follow(ctx, writeCtx context.Context, j *job, cfg Config, log zerolog.Logger) error {
 	if j.queue == nil {
 		log.Info().Str("pipeline", j.Pipeline()).Dur("poll_interval", cfg.Poll.Interval).Bool("backfill", cfg.Poll.Backfill).Msg("replication starting")
+		defer startStatus(ctx, &j.Counters, statusEvery, log)()
 		return j.Poll(ctx, writeCtx, cfg.Poll)
 	}
 	log.Info().Str("pipeline", j.Pipeline()).Str("queue", cfg.SQS.QueueURL).Bool("backfill", cfg.Poll.Backfill).Msg("replication from SQS notifications starting")
@@ -239,7 +241,7 @@ func follow(ctx, writeCtx context.Context, j *job, cfg Config, log zerolog.Logge
 	fc.Queue, fc.Store, fc.Filter, fc.Since, fc.Visibility = j.queue, j.store.(sqs.Store), cfg.Runner.Filter, cfg.Runner.Since, cfg.SQS.Visibility
 	fc.Rejects, fc.Pipeline, fc.Quarantined, fc.Log = j.rejects, j.Pipeline(), j.Quarantined, log
 	fc.Report = func(e *zerolog.Event) {
-		e.Int64("files_loaded", j.Done.Load()).Int64("rows", j.Records.Load()).Int64("failed", j.Failed.Load())
+		statusFields(e.Int64("files_loaded", j.Done.Load()).Int64("rows", j.Records.Load()).Int64("failed", j.Failed.Load()), &j.Counters)
 	}
 	feed := sqs.NewFeed(fc)
 	stop := feed.Start(ctx, writeCtx)

@@ -30,6 +30,9 @@ type job struct {
 	queue   *sqs.Queue     // --sqs-queue-url
 	rejects sqs.RejectSink // where rejected queue messages go
 	closers []func()       // in reverse order of opening
+
+	// rejectsAt names where rejected records go, for the summary.
+	rejectsAt string
 }
 
 // open validates cfg and opens what the job needs. Unreachable stores or
@@ -38,7 +41,7 @@ func open(ctx context.Context, cfg Config, log zerolog.Logger) (_ *job, err erro
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	j := &job{}
+	j := &job{rejectsAt: rejectsWhere(cfg)}
 	defer func() {
 		if err != nil {
 			j.Close()

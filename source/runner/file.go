@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source"
@@ -175,6 +176,9 @@ func (ps *pass) ended(f *flight, res pusher.FileResult) {
 			log.Warn().Int64("rejected", res.Rejects).Msg("file loaded with rejected records")
 		}
 		r.Done.Add(1)
+		if !obj.LastModified.IsZero() {
+			r.LastLag.Store(int64(time.Since(obj.LastModified)))
+		}
 		r.done.add(obj.ID())
 		ps.end(f, Result{Outcome: Loaded})
 		return
@@ -196,7 +200,7 @@ func (ps *pass) ended(f *flight, res pusher.FileResult) {
 		// not the file's fault. It stays "loading"; a later pass resumes
 		// it. Other files would meet the same service: stop the pass.
 		r.Retry.Add(1)
-		log.Warn().Msg(err.Error() + " (will retry)")
+		log.Warn().Msg(err.Error() + ps.retryNote())
 		if class == pusher.ClassUnavailable {
 			ps.stop(err, true)
 		}
@@ -241,7 +245,7 @@ func (ps *pass) notStarted(f *flight, err error) {
 		ps.fail(err)
 	default:
 		r.Retry.Add(1)
-		log.Warn().Msg(err.Error() + " (will retry)")
+		log.Warn().Msg(err.Error() + ps.retryNote())
 		if class == pusher.ClassUnavailable {
 			ps.stop(err, true)
 		}

@@ -38,7 +38,7 @@ func (r *Runner) Listing(startAfter string) Feed {
 // returns an error only when the run itself fails (listing, state, a
 // service down); failed files are counted in the summary.
 func (r *Runner) Snapshot(ctx context.Context) (Summary, error) {
-	return r.Pass(ctx, ctx, r.Listing(""))
+	return r.pass(ctx, ctx, r.Listing(""), true)
 }
 
 // Poll lists the store every opts.Interval and loads every selected object
@@ -113,7 +113,7 @@ func (r *Runner) poll(ctx, writeCtx context.Context, opts PollOptions) error {
 	if sum.Loaded+sum.Failed+sum.Vanished > 0 || len(sum.Errors) > 0 {
 		r.log.Info().Int64("listed", sum.Files).Int64("loaded", sum.Loaded).Int64("failed", sum.Failed).
 			Int64("rows", sum.Records).Int64("rejected", sum.Rejected).Str("start_after", startAfter).
-			Dur("took", sum.Elapsed).Msg("poll")
+			Dur("took", roundDuration(sum.Elapsed)).Msg("poll")
 	}
 	if sum.Aborted {
 		return sum.Errors[0]
@@ -124,4 +124,12 @@ func (r *Runner) poll(ctx, writeCtx context.Context, opts PollOptions) error {
 		return r.Prune(ctx, opts.Retention, startAfter)
 	}
 	return nil
+}
+
+// roundDuration rounds d for a log line: 29.6ms, 2m3.46s.
+func roundDuration(d time.Duration) time.Duration {
+	if d < time.Second {
+		return d.Round(100 * time.Microsecond)
+	}
+	return d.Round(10 * time.Millisecond)
 }

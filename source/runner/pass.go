@@ -38,6 +38,8 @@ type pass struct {
 	errs        []error            // failed files
 	unavailable error              // the first unavailable service
 	aborted     atomic.Bool
+	// once: no later pass retries what this one leaves (a snapshot).
+	once bool
 }
 
 // flight is a file being loaded in a pass, with the tasks waiting for it.
@@ -60,9 +62,15 @@ const startGroup = 64
 // feed fails or a service was unavailable (Summary.Unavailable); failed
 // files are counted in the summary.
 func (r *Runner) Pass(ctx, writeCtx context.Context, fd Feed) (Summary, error) {
+	return r.pass(ctx, writeCtx, fd, false)
+}
+
+// pass is Pass; once says that no later pass follows (a snapshot), for
+// the log lines.
+func (r *Runner) pass(ctx, writeCtx context.Context, fd Feed, once bool) (Summary, error) {
 	start := time.Now()
 	before := r.counts()
-	ps := &pass{r: r, ctx: ctx, writeCtx: writeCtx, flights: map[string]*flight{},
+	ps := &pass{r: r, ctx: ctx, writeCtx: writeCtx, flights: map[string]*flight{}, once: once,
 		pending: make(chan Task, startGroup), files: make(chan *flight, max(r.opts.Workers, r.opts.FetchAhead))}
 	if r.opts.FetchAhead > 0 {
 		ps.fetchSlots = make(chan struct{}, r.opts.FetchAhead)
@@ -165,12 +173,16 @@ func (ps *pass) send(ctx context.Context, tasks []Task) error {
 			}
 		}
 	}
-	for i, t := range tasks {
+	var want []Task
+	for _, t := range tasks {
 		if r.done.has(t.Object.ID()) || !r.wanted(t.Object, progress) {
 			r.Skipped.Add(1)
 			t.done(Result{Outcome: Loaded})
 			continue
 		}
+		want = append(want, r.inBacklog(t))
+	}
+	for i, t := range want {
 		if ps.dispatch.Err() == nil {
 			select {
 			case ps.pending <- t:
@@ -178,12 +190,26 @@ func (ps *pass) send(ctx context.Context, tasks []Task) error {
 			case <-ps.dispatch.Done():
 			}
 		}
-		for _, t := range tasks[i:] {
+		for _, t := range want[i:] {
 			t.done(Result{Outcome: Retry})
 		}
 		return ErrStopped
 	}
 	return nil
+}
+
+// inBacklog counts t in the backlog until it ends.
+func (r *Runner) inBacklog(t Task) Task {
+	r.Backlog.Add(1)
+	r.WantedBytes.Add(t.Object.Size)
+	done := t.Done
+	t.Done = func(res Result) {
+		r.Backlog.Add(-1)
+		if done != nil {
+			done(res)
+		}
+	}
+	return t
 }
 
 // startLoop claims and starts the files sent, several in one step when
@@ -244,6 +270,14 @@ func (ps *pass) end(f *flight, res Result) {
 	for _, t := range f.tasks {
 		t.done(res)
 	}
+}
+
+// retryNote ends the log line of a file left to be retried.
+func (ps *pass) retryNote() string {
+	if ps.once {
+		return " (not loaded; the next run resumes it)"
+	}
+	return " (will retry)"
 }
 
 // stop stops dispatching new files because of err: OnErrorAbort after a

@@ -50,6 +50,13 @@ type Counters struct {
 	Vanished, Rejected, Retry     atomic.Int64
 	Claimed                       atomic.Int64 // files another process was loading
 	Records, ReadBytes            atomic.Int64
+	// Backlog is a gauge: the files wanted (named by a feed and not done
+	// or quarantined) whose load has not ended. WantedBytes adds up the
+	// sizes of the files wanted (a file wanted again counts again).
+	Backlog, WantedBytes atomic.Int64
+	// LastLag is the lag of the file loaded last, in nanoseconds: when its
+	// load ended (its last chunk committed) minus its LastModified.
+	LastLag atomic.Int64
 }
 
 // New returns a runner over cfg's parts; it validates cfg.Options.
