@@ -23,8 +23,9 @@ type Health struct {
 	// which lists once).
 	StateWindow, SourceWindow time.Duration
 	// Ping, when set, makes a state/target round trip when the last one
-	// failed or is older than half StateWindow (an idle pipeline talks to
-	// nobody): /readyz calls it, at most every PingEvery.
+	// failed or is older than twice PingEvery (an idle pipeline, or one
+	// whose files are known done, talks to nobody; a server that went away
+	// shows within seconds): /readyz calls it, at most every PingEvery.
 	Ping      func(context.Context) error
 	PingEvery time.Duration
 
@@ -103,7 +104,7 @@ func (h *Health) pingIfDue(ctx context.Context) {
 	defer h.pingMu.Unlock()
 	now := h.now()
 	h.mu.Lock()
-	due := (h.state.failed.After(h.state.ok) || now.Sub(h.state.ok) > h.StateWindow/2) && now.Sub(h.lastPing) >= h.PingEvery
+	due := (h.state.failed.After(h.state.ok) || now.Sub(h.state.ok) > 2*h.PingEvery) && now.Sub(h.lastPing) >= h.PingEvery
 	if due {
 		h.lastPing = now
 	}

@@ -192,10 +192,15 @@ func TestReadyPings(t *testing.T) {
 	if ok, why := h.Ready(t.Context()); !ok || pings != 2 {
 		t.Fatalf("Ready = %v, %q after %d pings; want ready after the second ping", ok, why, pings)
 	}
-	now = now.Add(10 * time.Second)
+	now = now.Add(h.PingEvery)
 	h.Source(nil)
 	if ok, _ := h.Ready(t.Context()); !ok || pings != 2 {
 		t.Fatalf("Ready = %v after %d pings; want a fresh state left alone", ok, pings)
+	}
+	now = now.Add(2 * h.PingEvery)
+	h.Source(nil)
+	if ok, _ := h.Ready(t.Context()); !ok || pings != 3 {
+		t.Fatalf("Ready = %v after %d pings; want an idle state pinged", ok, pings)
 	}
 }
 
