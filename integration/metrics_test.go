@@ -228,3 +228,54 @@ func TestMetricsAddrInUse(t *testing.T) {
 		t.Errorf("--metrics-addr 9090: exit %d, stderr %q; want exit 2 and one line asking for HOST:PORT", res.code, res.stderr)
 	}
 }
+
+// TestMetricsSQS scrapes the SQS metrics of a replication from
+// notifications: a notification whose object loads and a body that is not
+// a notification (rejected at its first receive) are both received and
+// deleted, and nothing stays in flight.
+func TestMetricsSQS(t *testing.T) {
+	t.Parallel()
+	c := newSQSClient(t)
+	queue := newQueue(t, c)
+	schema := newSchema(t)
+	ensureState(t, pool)
+	bucket := newBucket(t)
+	exec1(t, "CREATE TABLE "+table(schema, "t")+" (id bigint PRIMARY KEY, note text)")
+	pipeline := randomName("sqs-metrics-")
+	addr := metricsAddr(t)
+	good := putObject(t, bucket, "in/good.csv", idsCSV(1, 5, "good"))
+	send(t, c, queue, s3Notification("ObjectCreated:Put", bucket, good))
+	send(t, c, queue, "not a notification")
+	r := startReplicate(t, sqsArgs(bucket, "in", queue, schema, pipeline, "--sqs-max-receives", "1", "--backfill=false",
+		"--metrics-addr", addr)...)
+	r.waitCount(5, countSQL(schema))
+	waitQueueEmpty(r, c, queue)
+	label := fmt.Sprintf(`pipeline=%q`, pipeline)
+	want := map[string]float64{
+		"ferry_sqs_messages_received_total": 2,
+		"ferry_sqs_messages_deleted_total":  2,
+		"ferry_sqs_messages_rejected_total": 1,
+		"ferry_sqs_messages_inflight":       0,
+		"ferry_rows_total":                  5,
+	}
+	r.waitFor("the SQS metrics to settle", func() bool {
+		code, body := httpGet("http://" + addr + "/metrics")
+		if code != 200 {
+			return false
+		}
+		for name, v := range want {
+			if got, ok := metricValue(body, name, label); !ok || got != v {
+				return false
+			}
+		}
+		return true
+	})
+	if v := scrapeMetric(t, addr, "ferry_files_total", label, `status="loaded"`); v != 1 {
+		t.Errorf(`ferry_files_total{status="loaded"} = %v, want 1`, v)
+	}
+	scrapeMetric(t, addr, "ferry_sqs_visibility_extensions_total", label) // served (fails the test when missing)
+	r.waitFor("/readyz 200", func() bool { code, _ := httpGet("http://" + addr + "/readyz"); return code == 200 })
+	if code := r.stop(); code != 0 {
+		t.Fatalf("SIGTERM: exit %d", code)
+	}
+}
