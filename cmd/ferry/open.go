@@ -28,9 +28,10 @@ import (
 type job struct {
 	*runner.Runner
 	store   source.Store
-	queue   *sqs.Queue       // --sqs-queue-url
-	rejects sqs.RejectSink   // where rejected queue messages go
-	closers []func()         // in reverse order of opening
+	queue   *sqs.Queue     // --sqs-queue-url
+	rejects sqs.RejectSink // where rejected queue messages go
+	closers []func()       // in reverse order of opening
+
 	pools   []*pgxpool.Pool  // the PostgreSQL connections (health checks)
 	metrics *metrics.Metrics // --metrics-addr
 }
