@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/semaphore"
@@ -46,6 +47,10 @@ type AsyncConfig struct {
 	GroupBytes  int64
 	GroupChunks int
 	Linger      time.Duration
+	// Wrote, when set, is told of every write of a transaction (a group of
+	// chunks, or one chunk) once it returned: how long it took and its
+	// error (metrics).
+	Wrote func(took time.Duration, err error)
 }
 
 // Validate reports a missing Target, or a missing Progress when the target
@@ -78,6 +83,7 @@ func (c AsyncConfig) Validate() error {
 type Async struct {
 	cfg    AsyncConfig
 	budget *semaphore.Weighted
+	held   atomic.Int64 // budget taken
 	q      *parsequeue.Queue[*Chunk, *Chunk]
 
 	mu     sync.Mutex
@@ -189,6 +195,7 @@ func (a *Async) Push(ctx context.Context, c *Chunk) error {
 // stops (then nothing would free budget).
 func (a *Async) acquire(ctx context.Context, n int64) error {
 	if a.budget.TryAcquire(n) {
+		a.held.Add(n)
 		return nil
 	}
 	wait, cancel := context.WithCancel(ctx)
@@ -204,6 +211,7 @@ func (a *Async) acquire(ctx context.Context, n int64) error {
 		}
 		return parsequeue.ErrClosed
 	}
+	a.held.Add(n)
 	return nil
 }
 
@@ -258,6 +266,7 @@ func (a *Async) untrack(c *Chunk) bool {
 // release gives back p's batch, then its budget.
 func (a *Async) release(p *pendingChunk) {
 	p.c.Release()
+	a.held.Add(-p.cost)
 	a.budget.Release(p.cost)
 }
 
@@ -341,7 +350,11 @@ func (a *Async) writeFiles(ctx context.Context, cs []*Chunk) error {
 // returned, as a *WriteError.
 func (a *Async) commit(ctx context.Context, cs []*Chunk, write func(context.Context, []*Chunk) error) error {
 	for len(cs) > 0 {
+		began := time.Now()
 		err := write(ctx, cs)
+		if a.cfg.Wrote != nil {
+			a.cfg.Wrote(time.Since(began), err)
+		}
 		if err == nil {
 			break
 		}
@@ -516,6 +529,13 @@ func (a *Async) Context() context.Context { return a.q.Context() }
 
 // Err returns the error that stopped the pusher, or nil.
 func (a *Async) Err() error { return a.q.Err() }
+
+// InflightBytes returns the budget taken: the bytes of the chunks pushed
+// and not yet acked (each capped at the whole budget). For metrics.
+func (a *Async) InflightBytes() int64 { return a.held.Load() }
+
+// InflightLimit returns the budget (AsyncConfig.InflightBytes, defaulted).
+func (a *Async) InflightLimit() int64 { return a.cfg.InflightBytes }
 
 // Files returns the number of files the pusher tracks: pushed and not yet
 // completed. For metrics and tests.

@@ -50,6 +50,9 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	SQS             sqs.Config     // replicate --sqs-queue-url
 	Feed            sqs.FeedConfig // its receivers and message bounds
+
+	// Observer is told of the engine's events (--metrics-addr; not a flag).
+	Observer runner.Observer
 }
 
 // ValidateReplication checks the replication settings.

@@ -29,6 +29,7 @@ type options struct {
 	logFormat  string
 	progress   string
 	cpuProfile string
+	metrics    string
 }
 
 // sizeFlag is a byte count: 1048576, 64KiB, 8MiB, 1GiB, 10MB.
@@ -194,6 +195,7 @@ func newFlags(command string, out io.Writer) (*flag.FlagSet, *options) {
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "console", "console or json (on stderr)")
 	fs.StringVar(&o.progress, "progress", "auto", "snapshot progress: auto (a bar on a terminal, log lines otherwise), bar, log or none (replicate logs a status line every 30s)")
+	fs.StringVar(&o.metrics, "metrics-addr", "", "serve Prometheus /metrics, /healthz and /readyz on this HOST:PORT, e.g. :9090 (default: off)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile to this `file` (for development)")
 	fs.Usage = func() {
 		if command == "replicate" {

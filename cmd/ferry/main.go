@@ -172,6 +172,11 @@ func runJob(command string, args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, &UsageError{Err: err})
 	}
 	defer stopProfile()
+	srv, err := listenMetrics(o.metrics, &cfg)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	defer srv.Close()
 	ctx, stopReading := context.WithCancel(context.Background())
 	writeCtx, stopWriting := context.WithCancel(context.Background())
 	defer stopReading()
@@ -195,6 +200,7 @@ func runJob(command string, args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, err)
 	}
 	defer j.Close()
+	srv.watch(j, command, cfg)
 	if os.Getenv("GOMEMLIMIT") == "" && cfg.Runner.Async {
 		debug.SetMemoryLimit(j.MemoryBudget())
 	}
@@ -243,7 +249,13 @@ func follow(ctx, writeCtx context.Context, j *job, cfg Config, log zerolog.Logge
 	fc.Report = func(e *zerolog.Event) {
 		statusFields(e.Int64("files_loaded", j.Done.Load()).Int64("rows", j.Records.Load()).Int64("failed", j.Failed.Load()), &j.Counters)
 	}
+	if j.metrics != nil {
+		fc.Received = j.metrics.SourceRoundTrip
+	}
 	feed := sqs.NewFeed(fc)
+	if j.metrics != nil {
+		j.metrics.WatchQueue(&feed.Counters, feed)
+	}
 	stop := feed.Start(ctx, writeCtx)
 	defer stop()
 	return j.Follow(ctx, writeCtx, feed.Feed(ctx), runner.FollowOptions{Backfill: cfg.Poll.Backfill, Retention: cfg.Poll.Retention})

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 
+	"github.com/ferrydata/ferry/cmd/ferry/internal/metrics"
 	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/source/load"
@@ -33,6 +34,8 @@ type job struct {
 
 	// rejectsAt names where rejected records go, for the summary.
 	rejectsAt string
+	pools     []*pgxpool.Pool  // the PostgreSQL connections (health checks)
+	metrics   *metrics.Metrics // --metrics-addr
 }
 
 // open validates cfg and opens what the job needs. Unreachable stores or
@@ -131,7 +134,7 @@ func open(ctx context.Context, cfg Config, log zerolog.Logger) (_ *job, err erro
 		Store: j.store, Target: target, State: st, Pipeline: pipeline, Log: log,
 		Load: load.Config{Format: cfg.Format, Compression: cfg.Compression,
 			SkipRecords: cfg.Runner.OnError == runner.OnErrorSkipRecord, MaxRejects: cfg.MaxRejects, ParseWorkers: cfg.ParseWorkers},
-		Options: cfg.Runner,
+		Options: cfg.Runner, Observer: cfg.Observer,
 	})
 	return j, err
 }
@@ -158,6 +161,7 @@ func (j *job) connect(ctx context.Context, url string, maxConns int) (*pgxpool.P
 		return nil, err
 	}
 	j.closers = append(j.closers, pool.Close)
+	j.pools = append(j.pools, pool)
 	return pool, nil
 }
 

@@ -44,6 +44,16 @@
 // with another process, an object that vanished and a stop leave the file
 // to a later pass.
 //
+// # Observing
+//
+// Config.Observer, when set, is told of each file's end (loaded, skipped,
+// failed, quarantined), each transaction the async pusher commits, each
+// retry and its reason, and each round trip to the state or target and to
+// the source (a listing page; package source/sqs reports its receives to
+// the same kind of hook), for metrics and health checks. The counters
+// (Runner.Counters) and gauges (Runner.Inflight, Runner.BacklogFiles) are read
+// at any time instead.
+//
 // # Shutdown
 //
 // Pass reads under ctx and writes under writeCtx. Cancelling ctx stops

@@ -31,6 +31,7 @@ func (ps *pass) start(tasks []Task) {
 		}
 		f := &flight{obj: t.Object, tasks: []Task{t}}
 		ps.flights[id] = f
+		ps.r.flying.Add(1)
 		fs = append(fs, f)
 	}
 	ps.mu.Unlock()
@@ -49,6 +50,7 @@ func (ps *pass) start(tasks []Task) {
 		if pr.Status == state.Done {
 			ps.r.done.add(f.obj.ID())
 			ps.r.Skipped.Add(1)
+			ps.r.obs.FileEnded(f.obj, FileSkipped, 0)
 			ps.end(f, Result{Outcome: Loaded})
 			continue
 		}
@@ -72,7 +74,9 @@ func (ps *pass) claim(fs []*flight) []*flight {
 	switch c := r.state.(type) {
 	case state.GroupClaimer:
 		var err error
-		if releases, err = c.ClaimGroup(ps.ctx, r.pipeline, objs); err != nil {
+		releases, err = c.ClaimGroup(ps.ctx, r.pipeline, objs)
+		r.stateRoundTrip(err)
+		if err != nil {
 			for _, f := range fs {
 				ps.notStarted(f, err)
 			}
@@ -82,6 +86,7 @@ func (ps *pass) claim(fs []*flight) []*flight {
 		releases = make([]func(), len(fs))
 		for i, f := range fs {
 			release, err := c.Claim(ps.ctx, r.pipeline, f.obj)
+			r.stateRoundTrip(err)
 			if err != nil && !errors.Is(err, state.ErrClaimed) {
 				ps.notStarted(f, err)
 				fs[i] = nil
@@ -98,6 +103,7 @@ func (ps *pass) claim(fs []*flight) []*flight {
 		case f == nil:
 		case releases[i] == nil:
 			r.Claimed.Add(1)
+			r.obs.Retried(RetryClaimed)
 			r.log.Debug().Str("file", f.obj.Key).Msg("another process is loading the file")
 			ps.end(f, Result{Outcome: Retry, Err: state.ErrClaimed})
 		default:
@@ -117,11 +123,14 @@ func (ps *pass) startState(fs []*flight) ([]state.Progress, error) {
 		for i, f := range fs {
 			objs[i] = f.obj
 		}
-		return g.StartGroup(ps.ctx, r.pipeline, objs)
+		progress, err := g.StartGroup(ps.ctx, r.pipeline, objs)
+		r.stateRoundTrip(err)
+		return progress, err
 	}
 	out := make([]state.Progress, len(fs))
 	for i, f := range fs {
 		pr, err := r.state.Start(ps.ctx, r.pipeline, f.obj)
+		r.stateRoundTrip(err)
 		if err != nil {
 			// The files before started; they stay loading and resume later.
 			return nil, err
@@ -137,6 +146,7 @@ func (ps *pass) startState(fs []*flight) ([]state.Progress, error) {
 func (ps *pass) load(f *flight) {
 	r, ctx, obj := ps.r, ps.ctx, f.obj
 	log := r.log.With().Str("file", obj.Key).Logger()
+	f.began = time.Now()
 	pr := f.pos
 	if pr.Records > 0 {
 		log.Info().Int64("record", pr.Records).Int64("offset", pr.Offset).Int("attempt", f.attempts).Msg("resuming file")
@@ -180,6 +190,7 @@ func (ps *pass) ended(f *flight, res pusher.FileResult) {
 			r.LastLag.Store(int64(time.Since(obj.LastModified)))
 		}
 		r.done.add(obj.ID())
+		r.obs.FileEnded(obj, FileLoaded, time.Since(f.began))
 		ps.end(f, Result{Outcome: Loaded})
 		return
 	}
@@ -189,6 +200,7 @@ func (ps *pass) ended(f *flight, res pusher.FileResult) {
 		// Deleted or replaced since it was named: not a failure; a
 		// changed object is a new version that the next listing shows.
 		r.Vanished.Add(1)
+		r.obs.FileEnded(obj, FileSkipped, 0)
 		log.Warn().Msg(err.Error() + " (skipped)")
 		ps.end(f, Result{Outcome: Skipped, Err: err})
 	case ps.ctx.Err() != nil || class == pusher.ClassCanceled:
@@ -200,6 +212,7 @@ func (ps *pass) ended(f *flight, res pusher.FileResult) {
 		// not the file's fault. It stays "loading"; a later pass resumes
 		// it. Other files would meet the same service: stop the pass.
 		r.Retry.Add(1)
+		r.obs.Retried(retryReason(class))
 		log.Warn().Msg(err.Error() + ps.retryNote())
 		if class == pusher.ClassUnavailable {
 			ps.stop(err, true)
@@ -211,7 +224,14 @@ func (ps *pass) ended(f *flight, res pusher.FileResult) {
 		// Nothing of the file is in flight: no write moves it after this.
 		// With a dead database this fails too, and the file stays
 		// "loading" to be resumed.
-		if ferr := r.state.Fail(context.WithoutCancel(ps.ctx), r.pipeline, obj, err); ferr != nil {
+		ferr := r.state.Fail(context.WithoutCancel(ps.ctx), r.pipeline, obj, err)
+		r.stateRoundTrip(ferr)
+		status := FileFailed
+		if r.opts.MaxAttempts > 0 && f.attempts >= r.opts.MaxAttempts {
+			status = FileQuarantined
+		}
+		r.obs.FileEnded(obj, status, time.Since(f.began))
+		if ferr != nil {
 			log.Warn().Err(ferr).Msg("cannot record the failure in the state")
 		}
 		ps.fail(err)
@@ -241,14 +261,24 @@ func (ps *pass) notStarted(f *flight, err error) {
 		// The state itself fails (not a service outage): count it, as
 		// OnErrorAbort needs.
 		r.Failed.Add(1)
+		r.obs.FileEnded(f.obj, FileFailed, 0)
 		log.Error().Msg(err.Error())
 		ps.fail(err)
 	default:
 		r.Retry.Add(1)
+		r.obs.Retried(retryReason(class))
 		log.Warn().Msg(err.Error() + ps.retryNote())
 		if class == pusher.ClassUnavailable {
 			ps.stop(err, true)
 		}
 	}
 	ps.end(f, Result{Outcome: Retry, Err: err})
+}
+
+// retryReason names why a file is tried again, for the Observer.
+func retryReason(class pusher.Class) string {
+	if class == pusher.ClassRetry {
+		return RetryConflict
+	}
+	return RetryUnavailable
 }

@@ -78,6 +78,7 @@ func (r *Runner) Follow(ctx, writeCtx context.Context, queue Feed, opts FollowOp
 		}
 		backoff = min(max(2*backoff, time.Second), time.Minute)
 		if err != nil {
+			r.obs.Retried(RetryPass)
 			r.log.Warn().Int("pass", pass).Dur("retry_in", backoff).Msg(err.Error())
 		}
 		select {

@@ -13,10 +13,12 @@ import (
 // Listing is the feed of one listing of the store: every object the
 // options select, page by page (each page's progress looked up in one
 // query). startAfter, when not "", lists only the keys after it.
+
 func (r *Runner) Listing(startAfter string) Feed {
 	opts := discover.Options{Filter: r.opts.Filter, Since: r.opts.Since, StartAfter: startAfter}
 	return func(ctx context.Context, send Send) error {
 		err := discover.ListWith(ctx, r.store, opts, func(page []pusher.Object) error {
+			r.obs.SourceRoundTrip(nil)
 			r.Listed.Add(int64(len(page)))
 			tasks := make([]Task, len(page))
 			for i, obj := range page {
@@ -28,8 +30,12 @@ func (r *Runner) Listing(startAfter string) Feed {
 			return nil
 		}
 		if err != nil {
+			if le := (*lookupError)(nil); !errors.As(err, &le) {
+				r.obs.SourceRoundTrip(err)
+			}
 			return fmt.Errorf("list %s: %w", r.store, err)
 		}
+		r.obs.SourceRoundTrip(nil)
 		return nil
 	}
 }
@@ -61,6 +67,7 @@ func (r *Runner) Poll(ctx, writeCtx context.Context, opts PollOptions) error {
 		// load). S3 times have one-second resolution, so the boundary
 		// second is included; the state absorbs any overlap.
 		anchor, err := r.state.Anchor(ctx, r.pipeline, time.Now().Truncate(time.Second))
+		r.stateRoundTrip(err)
 		if err != nil {
 			return err
 		}
@@ -78,6 +85,7 @@ func (r *Runner) Poll(ctx, writeCtx context.Context, opts PollOptions) error {
 		if err != nil {
 			backoff = min(max(2*backoff, time.Second), time.Minute)
 			wait = backoff
+			r.obs.Retried(RetryPass)
 			r.log.Warn().Int("poll", poll).Dur("retry_in", wait).Msg(err.Error())
 		} else {
 			backoff = 0
@@ -102,7 +110,9 @@ func (r *Runner) poll(ctx, writeCtx context.Context, opts PollOptions) error {
 			lookbackSince = time.Now().Add(-opts.Lookback)
 		}
 		var err error
-		if startAfter, err = r.state.StartAfter(ctx, r.pipeline, opts.LookbackKeys, lookbackSince); err != nil {
+		startAfter, err = r.state.StartAfter(ctx, r.pipeline, opts.LookbackKeys, lookbackSince)
+		r.stateRoundTrip(err)
+		if err != nil {
 			return err
 		}
 	}

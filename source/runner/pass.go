@@ -3,7 +3,6 @@ package runner
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,6 +49,7 @@ type flight struct {
 	pos      pusher.Position // committed, where loading resumes
 	release  func()          // frees the state claim
 	fetch    *fetch          // its GET, started ahead
+	began    time.Time       // when its load began
 }
 
 // startGroup is the most files claimed and started in one step.
@@ -90,11 +90,13 @@ func (r *Runner) pass(ctx, writeCtx context.Context, fd Feed, once bool) (Summar
 	defer ps.stopDispatch()
 	var async *pusher.Async
 	if r.opts.Async {
-		async = pusher.NewAsync(writeCtx, pusher.AsyncConfig{Target: r.target, Progress: r.state,
+		async = pusher.NewAsync(writeCtx, pusher.AsyncConfig{Target: r.target, Progress: observedProgress{r},
 			Pipeline: r.pipeline, InflightBytes: r.opts.InflightBytes,
 			GroupRows: r.load.Format.BatchRows, GroupBytes: int64(r.load.Format.BatchBytes),
-			GroupChunks: r.opts.GroupFiles, Linger: r.opts.GroupLinger})
+			GroupChunks: r.opts.GroupFiles, Linger: r.opts.GroupLinger, Wrote: r.wrote})
 		ps.p = async
+		r.async.Store(async)
+		defer r.async.CompareAndSwap(async, nil)
 		// A write that stops the queue stops taking files too (a feed that
 		// never ends on its own, such as a queue, ends the pass).
 		defer context.AfterFunc(async.Context(), ps.stopDispatch)()
@@ -143,6 +145,13 @@ func (r *Runner) pass(ctx, writeCtx context.Context, fd Feed, once bool) (Summar
 	return sum, nil
 }
 
+// lookupError is a Send's failed progress lookup: a state error, not the
+// feed's.
+type lookupError struct{ err error }
+
+func (e *lookupError) Error() string { return "look up progress: " + e.err.Error() }
+func (e *lookupError) Unwrap() error { return e.err }
+
 // send is the pass's Send. Versions the runner knows are done are
 // skipped without a query, versions loading in this pass join their load
 // without one (a duplicate notification costs no query); the others are
@@ -161,11 +170,13 @@ func (ps *pass) send(ctx context.Context, tasks []Task) error {
 	var progress map[string]state.Progress
 	if len(ask) > 0 {
 		var err error
-		if progress, err = r.state.Lookup(ctx, r.pipeline, ask); err != nil {
+		progress, err = r.state.Lookup(ctx, r.pipeline, ask)
+		r.stateRoundTrip(err)
+		if err != nil {
 			for _, t := range tasks {
 				t.done(Result{Outcome: Retry, Err: err})
 			}
-			return fmt.Errorf("look up progress: %w", err)
+			return &lookupError{err}
 		}
 		for id, p := range progress {
 			if p.Status == state.Done {
@@ -177,6 +188,7 @@ func (ps *pass) send(ctx context.Context, tasks []Task) error {
 	for _, t := range tasks {
 		if r.done.has(t.Object.ID()) || !r.wanted(t.Object, progress) {
 			r.Skipped.Add(1)
+			r.obs.FileEnded(t.Object, FileSkipped, 0)
 			t.done(Result{Outcome: Loaded})
 			continue
 		}
@@ -261,6 +273,7 @@ func (ps *pass) end(f *flight, res Result) {
 	}
 	delete(ps.flights, f.obj.ID())
 	ps.mu.Unlock()
+	ps.r.flying.Add(-1)
 	if f.fetch != nil {
 		f.fetch.discard()
 	}
@@ -278,6 +291,41 @@ func (ps *pass) retryNote() string {
 		return " (not loaded; the next run resumes it)"
 	}
 	return " (will retry)"
+}
+
+// wrote is the async pusher's Wrote: a transaction's write returned.
+func (r *Runner) wrote(took time.Duration, err error) {
+	r.stateRoundTrip(err)
+	if err == nil {
+		r.obs.Committed(took)
+	}
+}
+
+// observedProgress is the state store as the async pusher records
+// progress with it, its round trips told to the observer.
+type observedProgress struct{ r *Runner }
+
+func (p observedProgress) Advance(ctx context.Context, pipeline string, c *pusher.Chunk) error {
+	err := p.r.state.Advance(ctx, pipeline, c)
+	p.r.stateRoundTrip(err)
+	return err
+}
+
+// AdvanceGroup implements pusher.GroupProgress, in one step when the
+// state store can.
+func (p observedProgress) AdvanceGroup(ctx context.Context, pipeline string, cs []*pusher.Chunk) error {
+	var err error
+	if gp, ok := p.r.state.(pusher.GroupProgress); ok {
+		err = gp.AdvanceGroup(ctx, pipeline, cs)
+	} else {
+		for _, c := range cs {
+			if err = p.r.state.Advance(ctx, pipeline, c); err != nil {
+				break
+			}
+		}
+	}
+	p.r.stateRoundTrip(err)
+	return err
 }
 
 // stop stops dispatching new files because of err: OnErrorAbort after a

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"sync/atomic"
@@ -27,6 +28,8 @@ type Config struct {
 	Load    load.Config
 	Options Options
 	Log     zerolog.Logger
+	// Observer, when set, is told of the engine's events (metrics).
+	Observer Observer
 }
 
 // Runner loads the files feeds send. Its counters are safe to read at any
@@ -40,6 +43,12 @@ type Runner struct {
 	opts     Options
 	log      zerolog.Logger
 	done     doneCache
+	obs      Observer
+
+	// async is the asynchronous pusher of the pass under way, if any.
+	async atomic.Pointer[pusher.Async]
+	// flying counts the files started and not yet ended.
+	flying atomic.Int64
 
 	Counters
 }
@@ -68,7 +77,10 @@ func New(cfg Config) (*Runner, error) {
 		return nil, err
 	}
 	r := &Runner{store: cfg.Store, target: cfg.Target, state: cfg.State, pipeline: cfg.Pipeline,
-		load: cfg.Load, opts: cfg.Options, log: cfg.Log}
+		load: cfg.Load, opts: cfg.Options, log: cfg.Log, obs: cfg.Observer}
+	if r.obs == nil {
+		r.obs = nopObserver{}
+	}
 	r.load.ReadBytes = &r.ReadBytes
 	r.load.Pushed = func(n int64) { r.Records.Add(n) }
 	if r.load.Warn == nil {
@@ -79,6 +91,24 @@ func New(cfg Config) (*Runner, error) {
 
 // Pipeline is the name of the runner's progress state.
 func (r *Runner) Pipeline() string { return r.pipeline }
+
+// Inflight returns the files being loaded (started, not yet ended), the
+// bytes of their chunks read and not yet committed, and the budget of
+// those bytes (Options.InflightBytes; 0 without Options.Async). Safe to
+// call at any time (metrics).
+func (r *Runner) Inflight() (files, bytes, limit int64) {
+	if r.opts.Async {
+		limit = cmp.Or(r.opts.InflightBytes, pusher.DefaultInflightBytes)
+	}
+	if a := r.async.Load(); a != nil {
+		bytes = a.InflightBytes()
+	}
+	return r.flying.Load(), bytes, limit
+}
+
+// BacklogFiles returns Counters.Backlog: the files named (listed or
+// notified) and wanted whose load has not ended.
+func (r *Runner) BacklogFiles() int64 { return r.Backlog.Load() }
 
 // Summary of a pass.
 type Summary struct {
@@ -147,6 +177,7 @@ func (r *Runner) summary(s *Summary, before counts, start time.Time) {
 // keys below belowKey when it is not "", and logs how many.
 func (r *Runner) Prune(ctx context.Context, retention time.Duration, belowKey string) error {
 	n, err := r.state.Prune(ctx, r.pipeline, time.Now().Add(-retention), belowKey)
+	r.stateRoundTrip(err)
 	if err != nil {
 		return err
 	}

@@ -69,6 +69,9 @@ type FeedConfig struct {
 	// Report, when set, adds fields (the loads' counters) to the queue's
 	// status line, logged every 30 s while the counters move.
 	Report func(*zerolog.Event)
+	// Received, when set, is told of every receive that returned: nil, or
+	// its error (health checks).
+	Received func(error)
 }
 
 // Counters of a Feed, read by the progress reporter and the tests.
@@ -155,6 +158,13 @@ func (f *Feed) Start(ctx, writeCtx context.Context) (stop func()) {
 		run.Wait()
 	}
 }
+
+// InFlight returns the messages received and not yet deleted or released.
+func (f *Feed) InFlight() int { return f.in.Len() }
+
+// Extended returns the visibility extensions sent so far (one per message
+// extended).
+func (f *Feed) Extended() int64 { return f.in.Extended.Load() }
 
 // Feed returns the runner feed of the replication ctx (done when
 // stopping): it handles received messages until its pass stops.
@@ -247,6 +257,9 @@ func (f *Feed) receive(ctx, pctx context.Context) {
 			if ctx.Err() != nil || pctx.Err() != nil {
 				return
 			}
+			if f.cfg.Received != nil {
+				f.cfg.Received(err)
+			}
 			backoff = min(max(2*backoff, time.Second), 30*time.Second)
 			f.cfg.Log.Warn().Dur("retry_in", backoff).Msg(Reason(err))
 			select {
@@ -255,6 +268,9 @@ func (f *Feed) receive(ctx, pctx context.Context) {
 			case <-time.After(backoff):
 			}
 			continue
+		}
+		if f.cfg.Received != nil {
+			f.cfg.Received(nil)
 		}
 		backoff = 0
 		idle = len(msgs) == 0

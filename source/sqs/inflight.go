@@ -3,6 +3,7 @@ package sqs
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -33,6 +34,10 @@ type Inflight struct {
 	releases map[time.Duration][]Message
 	first    time.Time // when the oldest unsent completion was queued
 	wake     chan struct{}
+
+	// Extended counts the visibility extensions sent (one per message
+	// extended).
+	Extended atomic.Int64
 }
 
 // NewInflight tracks messages of c received with the given visibility
@@ -159,7 +164,10 @@ func (in *Inflight) heartbeat(ctx context.Context, now time.Time) {
 	if len(due) == 0 {
 		return
 	}
-	if err := in.c.SetVisibility(ctx, due, in.visibility); err != nil && ctx.Err() == nil {
+	err := in.c.SetVisibility(ctx, due, in.visibility)
+	if err == nil {
+		in.Extended.Add(int64(len(due)))
+	} else if ctx.Err() == nil {
 		in.onErr(err)
 	}
 }
