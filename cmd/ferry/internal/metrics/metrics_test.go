@@ -22,7 +22,7 @@ import (
 type fakeEngine struct{ files, bytes, limit, backlog int64 }
 
 func (e *fakeEngine) Inflight() (int64, int64, int64) { return e.files, e.bytes, e.limit }
-func (e *fakeEngine) BacklogFiles() int64                  { return e.backlog }
+func (e *fakeEngine) BacklogFiles() int64             { return e.backlog }
 
 type fakeQueue struct {
 	inflight int
