@@ -126,13 +126,18 @@ type Summary struct {
 // batches being read and written and, with parallel parsing, the blocks
 // and batches each file's parsers hold. Set as the process's soft memory
 // limit (debug.SetMemoryLimit), it keeps the GC working to the budget.
+// The room (memoryRoom) is what a 2 GiB file at the default budget needs
+// with the peak RSS (which adds the program's own pages) under 160 MiB.
 func (r *Runner) MemoryBudget() int64 {
-	limit := r.opts.InflightBytes + 96<<20
+	limit := r.opts.InflightBytes + memoryRoom
 	if r.load.ParseWorkers > 1 {
 		limit += int64(r.opts.Workers) * int64(r.load.ParseWorkers+2) * int64(r.load.Format.BatchBytes)
 	}
 	return limit
 }
+
+// memoryRoom is MemoryBudget's room beside the in-flight budget.
+const memoryRoom = 80 << 20
 
 // MBPerSecond is the rate the pass read its files at.
 func (s Summary) MBPerSecond() float64 {

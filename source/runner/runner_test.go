@@ -327,11 +327,11 @@ func TestMemoryBudget(t *testing.T) {
 		}
 		return r
 	}
-	if got, want := build(true, 1).MemoryBudget(), int64(64<<20+96<<20); got != want {
+	if got, want := build(true, 1).MemoryBudget(), int64(64<<20+memoryRoom); got != want {
 		t.Errorf("sequential parsing: budget %d, want %d", got, want)
 	}
 	// Two workers, each with 4 parsers holding 4+2 batches of 8 MiB.
-	if got, want := build(true, 4).MemoryBudget(), int64(64<<20+96<<20+2*6*8<<20); got != want {
+	if got, want := build(true, 4).MemoryBudget(), int64(64<<20+memoryRoom+2*6*8<<20); got != want {
 		t.Errorf("parallel parsing: budget %d, want %d", got, want)
 	}
 }
