@@ -137,7 +137,7 @@ func (m *Metrics) WatchRunner(c *runner.Counters, e Engine) {
 		}, inflight(func(_, _, l int64) int64 { return l })),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "ferry_backlog_files",
-			Help: "Files the listing under way (or the last) found wanted and not yet loaded; listing modes (0 for SQS notifications).",
+			Help: "Files named (listed, or notified on SQS) and wanted whose load has not ended.",
 		}, func() float64 { return float64(e.BacklogFiles()) }),
 	)
 }
