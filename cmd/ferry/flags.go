@@ -188,7 +188,7 @@ func newFlags(command string, out io.Writer) (*flag.FlagSet, *options) {
 		fs.StringVar(&c.SQS.Endpoint, "sqs-endpoint", "", "SQS endpoint URL (default: AWS, or AWS_ENDPOINT_URL_SQS)")
 		fs.DurationVar(&c.SQS.Wait, "sqs-wait", 20*time.Second, "long-polling wait of each receive (at most 20s)")
 		fs.IntVar(&c.Feed.Receivers, "sqs-receivers", 2, "concurrent receive loops (each asks for one message after an empty receive, up to 10 otherwise)")
-		fs.DurationVar(&c.SQS.Visibility, "sqs-visibility", 5*time.Minute, "visibility timeout set on receive, extended at half of it while the message's objects load")
+		fs.DurationVar(&c.SQS.Visibility, "sqs-visibility", time.Minute, "visibility timeout set on receive, extended at half of it while the message's objects load; also how long a message whose receive was lost stays hidden")
 		fs.IntVar(&c.Feed.MaxReceives, "sqs-max-receives", 5, "a message that is not an S3 notification is recorded as rejected and deleted once received this many times (0: leave it to the queue's dead-letter redrive)")
 		fs.IntVar(&c.Feed.MaxMessages, "sqs-max-messages", 100, "messages in flight (received and not yet deleted or released) at most")
 	}
