@@ -2,12 +2,14 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Schema names the PostgreSQL schema that holds the state tables (files,
@@ -67,4 +69,31 @@ func (r inSchema) Query(ctx context.Context, sql string, args ...any) (pgx.Rows,
 
 func (r inSchema) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 	return r.q.QueryRow(ctx, r.sql(sql), args...)
+}
+
+// ErrNoState: the schema holds no ferry state (no files table).
+var ErrNoState = errors.New("no ferry state")
+
+// Inspect returns the store over the state already in the schema, for
+// reading it: unlike Open it creates nothing, and fails with ErrNoState
+// when there is no state. Tables left by an older ferry are upgraded as
+// Open does.
+func (sc Schema) Inspect(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
+	if err := sc.Validate(); err != nil {
+		return nil, err
+	}
+	prefix := pgx.Identifier{sc.Name()}.Sanitize() + "."
+	var files, current bool
+	err := pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL,
+			to_regclass($2) IS NOT NULL AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'retries' AND NOT attisdropped)`,
+		prefix+"files", prefix+"load_history").Scan(&files, &current)
+	switch {
+	case err != nil:
+		return nil, Classify(fmt.Errorf("state: %w", err))
+	case !files:
+		return nil, fmt.Errorf("%w in schema %s", ErrNoState, sc.Name())
+	case !current:
+		return sc.Open(ctx, pool)
+	}
+	return &Store{pool: pool, schema: sc}, nil
 }
