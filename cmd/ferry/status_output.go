@@ -184,28 +184,34 @@ func writeStatus(w io.Writer, s statusJSON) error {
 		_, err := fmt.Fprintln(w, "no pipelines")
 		return err
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	var b strings.Builder
+	line := func(label, format string, args ...any) {
+		fmt.Fprintf(&b, "  %-16s"+format+"\n", append([]any{label}, args...)...)
+	}
 	for i, p := range s.Pipelines {
 		if i > 0 {
-			fmt.Fprintln(tw)
+			b.WriteString("\n")
 		}
-		fmt.Fprintf(tw, "pipeline %q\n", p.Pipeline)
+		fmt.Fprintf(&b, "pipeline %q\n", p.Pipeline)
 		quarantine := ""
 		if p.MaxAttempts > 0 {
 			quarantine = fmt.Sprintf(" (%d attempts)", p.MaxAttempts)
 		}
-		fmt.Fprintf(tw, "  files\t%d done, %d loading, %d failed, %d quarantined%s\n", p.Files.Done, p.Files.Loading, p.Files.Failed, p.Files.Quarantined, quarantine)
-		fmt.Fprintf(tw, "  records\t%d loaded, %d rejected\n", p.RecordsLoaded, p.RecordsRejected)
-		fmt.Fprintf(tw, "  bytes\t%s in done files\n", humanBytes(p.BytesLoaded))
-		fmt.Fprintf(tw, "  loads\tfirst %s, last %s\n", orDash(p.FirstLoad), orDash(p.LastLoad))
+		line("files", "%d done, %d loading, %d failed, %d quarantined%s", p.Files.Done, p.Files.Loading, p.Files.Failed, p.Files.Quarantined, quarantine)
+		line("records", "%d loaded, %d rejected", p.RecordsLoaded, p.RecordsRejected)
+		line("bytes", "%s in done files", humanBytes(p.BytesLoaded))
+		line("loads", "first %s, last %s", orDash(p.FirstLoad), orDash(p.LastLoad))
 		if f := p.OldestLoading; f != nil {
-			fmt.Fprintf(tw, "  oldest loading\t%s since %s (attempt %d, at record %d)\n", f.Key, orDash(cmpOr(f.AttemptedAt, f.UpdatedAt)), f.Attempts, f.Records)
+			line("oldest loading", "%s since %s (attempt %d, at record %d)", f.Key, orDash(cmpOr(f.AttemptedAt, f.UpdatedAt)), f.Attempts, f.Records)
 		}
-		if f := p.LastError; f != nil {
-			fmt.Fprintf(tw, "  last error\t%s at %s, %s after %d attempts: %s\n", f.Key, orDash(f.UpdatedAt), f.Status, f.Attempts, oneLine(f.Error, 300))
+		if f := p.LastError; f != nil && f.Attempts == 0 {
+			line("last error", "%s at %s, retried, loads at the next run or poll: %s", f.Key, orDash(f.UpdatedAt), oneLine(f.Error, 300))
+		} else if f != nil {
+			line("last error", "%s at %s, %s after %d attempts: %s", f.Key, orDash(f.UpdatedAt), f.Status, f.Attempts, oneLine(f.Error, 300))
 		}
 	}
-	return tw.Flush()
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 func cmpOr(a, b *string) *string {

@@ -51,10 +51,13 @@ var (
 )
 
 func TestStatusOutput(t *testing.T) {
+	retried := quarantined
+	retried.Pipeline, retried.Attempts = "retried", 0
 	out := statusJSON{Pipelines: []pipelineJSON{
 		newPipelineJSON(state.Summary{Pipeline: "logs", Done: 120, Loading: 1, Failed: 2, Quarantined: 1, Loaded: 123456, Rejected: 2,
 			Bytes: 3 << 30, FirstLoad: at(3 * time.Second), LastLoad: at(time.Hour), OldestLoading: &loading, LastError: &quarantined}, 3),
 		newPipelineJSON(state.Summary{Pipeline: "empty"}, 0),
+		newPipelineJSON(state.Summary{Pipeline: "retried", Failed: 1, LastError: &retried}, 3),
 	}}
 	var js, text bytes.Buffer
 	if err := writeJSON(&js, out); err != nil {
