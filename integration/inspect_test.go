@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -154,5 +155,39 @@ func TestPostgresLoadHistory(t *testing.T) {
 	names, err := st.Pipelines(ctx)
 	if err != nil || !slices.Equal(names, []string{"p"}) {
 		t.Fatalf("Pipelines = %q, %v", names, err)
+	}
+}
+
+// TestStateSchemaPrivileges: a role without CREATE on the database loads
+// into a state schema created beforehand for it, and is told what it needs
+// when the schema is missing.
+func TestStateSchemaPrivileges(t *testing.T) {
+	role := randomName("loader_")
+	exec1(t, "CREATE ROLE "+role+" LOGIN")
+	st, data := stateSchema(t), newSchema(t)
+	t.Cleanup(func() {
+		pool.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+string(st)+" CASCADE")
+		pool.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+data+" CASCADE")
+		pool.Exec(context.Background(), "DROP ROLE "+role)
+	})
+	exec1(t, "GRANT USAGE, CREATE ON SCHEMA "+data+" TO "+role)
+	url := strings.Replace(databaseURL, "postgres@", role+"@", 1)
+	if !strings.Contains(url, role) {
+		t.Skipf("cannot put the role in %s", databaseURL)
+	}
+	src := writeDir(t, map[string][]byte{"t.csv": []byte("id\n1\n2\n")})
+	args := []string{"snapshot", "--source", src, "--target", url, "--table", data + ".t", "--state-schema", string(st), "--pipeline", "p"}
+	res := ferry(t, args...)
+	if res.code != 1 || strings.Count(res.stderr, "\n") != 1 || !strings.Contains(res.stderr, "needs CREATE on the database") {
+		t.Fatalf("without the schema: exit %d, %q; want 1 and one line saying what is needed", res.code, res.stderr)
+	}
+	exec1(t, "CREATE SCHEMA "+string(st)+" AUTHORIZATION "+role)
+	if res := ferry(t, args...); res.code != 0 {
+		t.Fatalf("with the schema created beforehand: exit %d", res.code)
+	}
+	equal(t, "rows", queryRows(t, "SELECT count(*) FROM "+data+".t"), []string{"2"})
+	equal(t, "state", queryRows(t, "SELECT key, status FROM "+string(st)+".files"), []string{"t.csv|done"})
+	if res := ferry(t, "status", "--target", url, "--state-schema", string(st)); res.code != 0 || !strings.Contains(res.stdout, "1 done") {
+		t.Fatalf("status as the role: exit %d\n%s", res.code, res.stdout)
 	}
 }
