@@ -1,7 +1,9 @@
 // Package postgres keeps file progress in PostgreSQL, in the table
-// ferry.files. When the target is the same database, the target calls
-// Advance inside the transaction that copies the chunk's rows, so rows and
-// progress commit together.
+// ferry.files (ferry is the default Schema; another holds the same tables).
+// When the target is the same database, the target calls Advance inside
+// the transaction that copies the chunk's rows, so rows and progress
+// commit together. The view ferry.load_history and the Inspector methods
+// read the same rows.
 //
 // Advance is guarded: it moves a file from exactly the position the chunk
 // started at, so two processes loading the same file cannot both commit the
