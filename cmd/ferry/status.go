@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"gopkg.in/yaml.v3"
 
 	"github.com/ferrydata/ferry/state"
 	"github.com/ferrydata/ferry/state/filestore"
@@ -28,7 +29,7 @@ import (
 
 // inspectOptions are the flags of the state commands.
 type inspectOptions struct {
-	pipeline, state, target, schema, rejectsFile string
+	config, pipeline, state, target, schema, rejectsFile string
 	json                                         bool
 	maxAttempts                                  int
 	// files
@@ -65,6 +66,7 @@ func newInspectFlags(command string, stderr io.Writer) (*flag.FlagSet, *inspectO
 	o := &inspectOptions{}
 	fs := flag.NewFlagSet(command, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.StringVar(&o.config, "config", "", "the job's YAML `file`: its pipeline, state, target, state-schema, max-attempts and rejects-file keys apply (flags win), the others are ignored")
 	fs.StringVar(&o.pipeline, "pipeline", "", "the pipeline (default: every pipeline; retry: the only one)")
 	fs.StringVar(&o.state, "state", "", "where the progress is: a PostgreSQL URL or a directory (default: the --target database, else .ferry)")
 	fs.StringVar(&o.target, "target", "", "the job's PostgreSQL target, whose database holds the state when --state is not given")
@@ -106,6 +108,11 @@ func runInspect(command string, args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		return fail(stderr, usage("%v (run 'ferry %s -h' for the flags)", err, command))
+	}
+	if o.config != "" {
+		if err := applyJobConfig(fs, o.config); err != nil {
+			return fail(stderr, &UsageError{Err: err})
+		}
 	}
 	keys := fs.Args()
 	switch {
@@ -153,6 +160,31 @@ func runInspect(command string, args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, err)
 	}
 	return exitOK
+}
+
+// applyJobConfig sets the flags named by keys of a job's config file,
+// unless given on the command line; keys that are not flags of this
+// command (the job's source, format...) are ignored.
+func applyJobConfig(fs *flag.FlagSet, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("--config: %w", err)
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(b, &m); err != nil {
+		return fmt.Errorf("--config %s: %w", path, err)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for k, v := range m {
+		if k == "config" || fs.Lookup(k) == nil || set[k] || v == nil {
+			continue
+		}
+		if err := fs.Set(k, fmt.Sprint(v)); err != nil {
+			return fmt.Errorf("--config %s: key %q: %w", path, k, err)
+		}
+	}
+	return nil
 }
 
 func pipelineList(names []string) string {

@@ -206,6 +206,20 @@ func TestInspectFileStore(t *testing.T) {
 			t.Errorf("ferry %q = %d, stdout %q, stderr %q; want %d and one line with %q", tc.args, code, out, errOut, tc.code, tc.msg)
 		}
 	}
+	// The job's config file says where the state is and which pipeline;
+	// its other keys are the job's.
+	config := filepath.Join(t.TempDir(), "job.yaml")
+	if err := os.WriteFile(config, []byte("source: s3://b/x\nformat: csv\nstate: "+dir+"\npipeline: q\nmax-attempts: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = ferry("status", "--config", config)
+	if code != 0 || !strings.Contains(out, `pipeline "q"`) || strings.Contains(out, `pipeline "p"`) || !strings.Contains(out, "(1 attempts)") {
+		t.Errorf("status --config = %d %q %q", code, out, errOut)
+	}
+	code, out, _ = ferry("status", "--config", config, "--pipeline", "p")
+	if code != 0 || !strings.Contains(out, `pipeline "p"`) {
+		t.Errorf("status --config --pipeline p = %d %q; want the flag to win", code, out)
+	}
 	if after := names(); after != before {
 		t.Errorf("the commands changed the directory: %s, was %s", after, before)
 	}
