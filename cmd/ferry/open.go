@@ -29,8 +29,8 @@ type job struct {
 	store   source.Store
 	queue   *sqs.Queue     // --sqs-queue-url
 	rejects sqs.RejectSink // where rejected queue messages go
-	state   state.Store
-	closers []func() // in reverse order of opening
+	state   state.Store    // progress; read for the quarantined count at start
+	closers []func()       // in reverse order of opening
 }
 
 // open validates cfg and opens what the job needs. Unreachable stores or

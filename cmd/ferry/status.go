@@ -30,8 +30,8 @@ import (
 // inspectOptions are the flags of the state commands.
 type inspectOptions struct {
 	config, pipeline, state, target, schema, rejectsFile string
-	json                                         bool
-	maxAttempts                                  int
+	json                                                 bool
+	maxAttempts                                          int
 	// files
 	status, prefix string
 	limit          int
