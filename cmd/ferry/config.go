@@ -13,6 +13,7 @@ import (
 	"github.com/ferrydata/ferry/source/format"
 	"github.com/ferrydata/ferry/source/runner"
 	"github.com/ferrydata/ferry/source/sqs"
+	pgstate "github.com/ferrydata/ferry/state/postgres"
 	"github.com/ferrydata/ferry/targets/postgres"
 )
 
@@ -36,6 +37,7 @@ type Config struct {
 	Table               string
 	Pipeline            string
 	State               string
+	StateSchema         string
 	RejectsFile         string
 	MaxRejects          int
 	InvalidUTF8         string
@@ -201,6 +203,9 @@ func (c *Config) Validate() error {
 	c.Runner.Filter = discover.Filter{Include: c.Include, Exclude: c.Exclude}
 	if err := c.Runner.Validate(); err != nil {
 		return usage("%v", err)
+	}
+	if err := pgstate.Schema(c.StateSchema).Validate(); err != nil {
+		return usage("--state-schema: %v", err)
 	}
 	return nil
 }

@@ -168,6 +168,7 @@ func newFlags(command string, out io.Writer) (*flag.FlagSet, *options) {
 
 	fs.StringVar(&c.Pipeline, "pipeline", "", "name of the job's progress state (default: derived from source, target and table)")
 	fs.StringVar(&c.State, "state", "", "where progress is kept: default the target database (schema ferry) for PostgreSQL, else the directory .ferry; a directory or a PostgreSQL URL")
+	fs.StringVar(&c.StateSchema, "state-schema", "ferry", "PostgreSQL schema of the state tables (files, rejects, pipelines, load_history); created when missing")
 
 	fs.StringVar(&c.Since, "since", "", "only objects modified at or after this: a duration back from now (24h) or a time (2024-05-01T00:00:00Z)")
 	fs.BoolVar(&c.Runner.ReloadChanged, "reload-changed", true, "load an object again when it changed (new ETag) after it was loaded; false: a key loads once")

@@ -50,12 +50,16 @@ func main() {
 const topUsage = `ferry replicates files into databases.
 
 Usage:
-  ferry snapshot [flags]    load every matching file once, then exit
-  ferry replicate [flags]   load every matching file, then follow new files until stopped
-  ferry version             print the version and the commit it was built from
-  ferry help [command]      show help
+  ferry snapshot [flags]      load every matching file once, then exit
+  ferry replicate [flags]     load every matching file, then follow new files until stopped
+  ferry status [flags]        what each pipeline has loaded, is loading and failed
+  ferry files [flags]         the files in a pipeline's state
+  ferry retry [flags] KEY...  load failed or quarantined files again at the next run or poll
+  ferry rejects [flags]       the rejected records and their errors
+  ferry version               print the version and the commit it was built from
+  ferry help [command]        show help
 
-Run 'ferry snapshot -h' or 'ferry replicate -h' for the flags.
+Run 'ferry COMMAND -h' for the flags.
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -66,9 +70,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "snapshot", "replicate":
 		return runJob(args[0], args[1:], stdout, stderr)
+	case "status", "files", "retry", "rejects":
+		return runInspect(args[0], args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		if len(args) > 1 && (args[1] == "snapshot" || args[1] == "replicate") {
 			fs, _ := newFlags(args[1], stdout)
+			fs.Usage()
+			return exitOK
+		}
+		if len(args) > 1 && inspectUsage[args[1]] != "" {
+			fs, _ := newInspectFlags(args[1], stdout)
 			fs.Usage()
 			return exitOK
 		}
@@ -237,6 +248,7 @@ func snapshot(ctx context.Context, j *job, o *options, stderr io.Writer, log zer
 // follow runs a replication until ctx is cancelled: polling the store, or
 // following the S3 notifications on --sqs-queue-url.
 func follow(ctx, writeCtx context.Context, j *job, cfg Config, log zerolog.Logger) error {
+	logQuarantined(ctx, j.state, j.Pipeline(), cfg.Runner.MaxAttempts, log)
 	if j.queue == nil {
 		log.Info().Str("pipeline", j.Pipeline()).Dur("poll_interval", cfg.Poll.Interval).Bool("backfill", cfg.Poll.Backfill).Msg("replication starting")
 		defer startStatus(ctx, &j.Counters, statusEvery, log)()

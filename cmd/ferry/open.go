@@ -30,6 +30,7 @@ type job struct {
 	store   source.Store
 	queue   *sqs.Queue     // --sqs-queue-url
 	rejects sqs.RejectSink // where rejected queue messages go
+	state   state.Store    // progress; read for the quarantined count at start
 	closers []func()       // in reverse order of opening
 
 	// rejectsAt names where rejected records go, for the summary.
@@ -65,45 +66,48 @@ func open(ctx context.Context, cfg Config, log zerolog.Logger) (_ *job, err erro
 	}
 	kind, _ := targetKind(cfg.Target)
 	pipeline, targetName := cfg.Pipeline, "stdout"
+	switch kind {
+	case targetPostgres:
+		ident, _ := postgres.ParseTable(cfg.Table)
+		targetName = ident.Sanitize()
+	case targetFile:
+		targetName = cfg.Target
+	}
+	if pipeline == "" {
+		pipeline = j.store.String() + " -> " + targetName
+	}
+	appName := "ferry/" + pipeline
 	var targetPool *pgxpool.Pool
 	var jl *jsonlines.Target
 	if kind == targetPostgres {
-		if targetPool, err = j.connect(ctx, cfg.Target, cfg.Runner.Workers+2); err != nil {
+		if targetPool, err = j.connect(ctx, cfg.Target, cfg.Runner.Workers+2, appName); err != nil {
 			return nil, err
 		}
-		ident, _ := postgres.ParseTable(cfg.Table)
-		targetName = ident.Sanitize()
 	} else {
 		if jl, err = jsonlines.Open(cfg.Target, cfg.RejectsFile); err != nil {
 			return nil, err
 		}
 		j.closers = append(j.closers, func() { jl.Close() })
 		jl.System, jl.RejectInvalidUTF8, jl.SkipRecords = cfg.SystemColumns, cfg.InvalidUTF8 == "reject", cfg.Runner.OnError == runner.OnErrorSkipRecord
-		if kind == targetFile {
-			targetName = cfg.Target
-		}
 		if cfg.RejectsFile != "" {
 			j.rejects = jl
 		}
-	}
-	if pipeline == "" {
-		pipeline = j.store.String() + " -> " + targetName
 	}
 
 	var st state.Store
 	sameTx := false
 	switch {
 	case cfg.State == "" && kind == targetPostgres:
-		if st, err = pgstate.New(ctx, targetPool); err != nil {
+		if st, err = pgstate.Schema(cfg.StateSchema).Open(ctx, targetPool); err != nil {
 			return nil, err
 		}
 		sameTx = true
 	case isPostgresURL(cfg.State):
-		pool, err := j.connect(ctx, cfg.State, cfg.Runner.Workers+2)
+		pool, err := j.connect(ctx, cfg.State, cfg.Runner.Workers+2, appName)
 		if err != nil {
 			return nil, err
 		}
-		if st, err = pgstate.New(ctx, pool); err != nil {
+		if st, err = pgstate.Schema(cfg.StateSchema).Open(ctx, pool); err != nil {
 			return nil, err
 		}
 	default:
@@ -112,6 +116,7 @@ func open(ctx context.Context, cfg Config, log zerolog.Logger) (_ *job, err erro
 		}
 	}
 	j.closers = append(j.closers, func() { st.Close() })
+	j.state = st
 	if sink, ok := st.(sqs.RejectSink); ok {
 		j.rejects = sink // ferry.rejects, beside the rows
 	}
@@ -145,6 +150,7 @@ func postgresConfig(cfg Config, pipeline string, sameTx bool, log zerolog.Logger
 	pc.Table, _ = postgres.ParseTable(cfg.Table)
 	pc.Columns, _ = postgres.ParseColumns(cfg.Columns)
 	pc.SystemColumns, pc.Pipeline, pc.StateInTx = cfg.SystemColumns, pipeline, sameTx
+	pc.StateSchema = pgstate.Schema(cfg.StateSchema)
 	pc.SkipRecords = cfg.Runner.OnError == runner.OnErrorSkipRecord
 	pc.Conversion.RejectInvalidUTF8 = cfg.InvalidUTF8 == "reject"
 	pc.Log = func(msg string) { log.Warn().Msg(msg) }
@@ -152,8 +158,8 @@ func postgresConfig(cfg Config, pipeline string, sameTx bool, log zerolog.Logger
 }
 
 // connect opens a pool and checks the server answers.
-func (j *job) connect(ctx context.Context, url string, maxConns int) (*pgxpool.Pool, error) {
-	pool, err := pgstate.Connect(ctx, url, maxConns)
+func (j *job) connect(ctx context.Context, url string, maxConns int, appName string) (*pgxpool.Pool, error) {
+	pool, err := pgstate.Connect(ctx, url, maxConns, appName)
 	if errors.Is(err, pgstate.ErrBadURL) {
 		return nil, &UsageError{Err: err}
 	}

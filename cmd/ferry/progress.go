@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -256,7 +257,7 @@ func roundElapsed(d time.Duration) time.Duration {
 // rejectsWhere names where rejected records go, for the summary.
 func rejectsWhere(cfg Config) string {
 	if kind, _ := targetKind(cfg.Target); kind == targetPostgres {
-		return "ferry.rejects"
+		return cmp.Or(cfg.StateSchema, "ferry") + ".rejects"
 	}
 	if cfg.RejectsFile != "" {
 		return cfg.RejectsFile

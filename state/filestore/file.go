@@ -346,6 +346,9 @@ func (f *pipelineFile) each(fn func(*entry)) {
 }
 
 func (f *pipelineFile) append(r record) error {
+	if f.off == 0 {
+		r.Pipeline = f.pipeline
+	}
 	line, err := encodeLine(r)
 	if err != nil {
 		return fmt.Errorf("state: %w", err)

@@ -51,12 +51,18 @@ import (
 // Store is the file state store.
 type Store struct {
 	dir string
+	// RejectsFile, when set, is the JSON-lines file of rejected records
+	// (the stdout and file targets' --rejects-file) that Rejects reads.
+	RejectsFile string
 
 	mu    sync.Mutex
 	files map[string]*pipelineFile // by pipeline
 }
 
-var _ state.Store = (*Store)(nil)
+var (
+	_ state.Store     = (*Store)(nil)
+	_ state.Inspector = (*Store)(nil)
+)
 
 // New returns a store keeping its files in dir (created if missing).
 func New(dir string) (*Store, error) {
@@ -129,13 +135,17 @@ func (s *Store) Start(_ context.Context, pipeline string, obj pusher.Object) (st
 			p = e.progress()
 			return record{}, nil
 		}
-		n := entry{Key: obj.Key, ETag: obj.ETag, Size: obj.Size, Counted: true}
+		now := time.Now().UTC()
+		n := entry{Key: obj.Key, ETag: obj.ETag, Size: obj.Size, Counted: true, Started: now}
 		if e != nil {
 			n = *e
 		}
 		n.Status = state.Loading
 		n.Attempts++
-		n.Updated = time.Now().UTC()
+		n.Updated, n.Attempted = now, now
+		if !obj.LastModified.IsZero() {
+			n.Modified = obj.LastModified.UTC()
+		}
 		f.put(&n)
 		p = n.progress()
 		return record{Put: []*entry{&n}}, nil

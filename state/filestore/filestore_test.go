@@ -1,8 +1,11 @@
 package filestore_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/ferrydata/ferry/pusher"
@@ -71,5 +74,92 @@ func TestAdvanceGroup(t *testing.T) {
 	}
 	if pa, pb := got[state.ID(a)], got[state.ID(b)]; pa.Status != state.Done || pa.Pos.Records != 3 || pb.Status != state.Loading || pb.Pos.Records != 2 {
 		t.Fatalf("after the groups: a %+v, b %+v; want a done at 3, b loading at 2", pa, pb)
+	}
+}
+
+func TestInspector(t *testing.T) {
+	statetest.RunInspector(t, func(t *testing.T) statetest.InspectStore {
+		s, err := filestore.New(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func TestRejectsFile(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := filestore.New(dir)
+	if _, err := s.Rejects(t.Context(), state.RejectQuery{}); !errors.Is(err, state.ErrNoRejects) {
+		t.Fatalf("Rejects without a rejects file: %v; want ErrNoRejects", err)
+	}
+	s.RejectsFile = filepath.Join(dir, "rejects.jsonl")
+	got, err := s.Rejects(t.Context(), state.RejectQuery{})
+	if err != nil || len(got) != 0 {
+		t.Fatalf("Rejects of a missing file = %+v, %v; want none", got, err)
+	}
+	lines := `{"pipeline":"p","key":"a.csv","etag":"e","record":2,"byte_offset":10,"error":"bad 1","raw":"x","rejected_at":"2024-05-01T00:00:00Z"}
+{"pipeline":"q","key":"a.csv","etag":"e","record":3,"error":"bad q","raw":"y","rejected_at":"2024-05-01T00:00:01Z"}
+{"pipeline":"p","key":"b.csv","etag":"e","record":4,"error":"bad 2","raw":"z","rejected_at":"2024-05-01T00:00:02Z"}
+{"pipeline":"p","key":"a.csv","etag":"e","record":5,"error":"bad 3","raw":"w","rejected_at":"2024-05-01T00:00:03Z"}
+{"pipeline":"p","key":"a.csv","etag":"e","rec`
+	if err := os.WriteFile(s.RejectsFile, []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	errs := func(rs []state.Reject) []string {
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.Error)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		q    state.RejectQuery
+		want []string
+	}{
+		{state.RejectQuery{}, []string{"bad 3", "bad 2", "bad q", "bad 1"}},
+		{state.RejectQuery{Pipeline: "p"}, []string{"bad 3", "bad 2", "bad 1"}},
+		{state.RejectQuery{Pipeline: "p", Key: "a.csv"}, []string{"bad 3", "bad 1"}},
+		{state.RejectQuery{Pipeline: "p", Limit: 1}, []string{"bad 3"}},
+		{state.RejectQuery{Limit: 3}, []string{"bad 3", "bad 2", "bad q"}},
+	} {
+		got, err := s.Rejects(t.Context(), tc.q)
+		if err != nil || !slices.Equal(errs(got), tc.want) {
+			t.Errorf("Rejects(%+v) = %q, %v; want %q", tc.q, errs(got), err, tc.want)
+		}
+	}
+	got, _ = s.Rejects(t.Context(), state.RejectQuery{Key: "a.csv", Pipeline: "p", Limit: 5})
+	if len(got) != 2 || got[1].Offset != 10 || got[1].Record != 2 || got[1].Raw != "x" || got[0].Offset != -1 || got[0].At.IsZero() {
+		t.Errorf("Rejects = %+v", got)
+	}
+	if err := os.WriteFile(s.RejectsFile, []byte("{oops\n{}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Rejects(t.Context(), state.RejectQuery{}); err == nil || !strings.Contains(err.Error(), "line 1") {
+		t.Errorf("a damaged rejects file: %v; want an error naming line 1", err)
+	}
+}
+
+// A pipeline is named by its log before any snapshot, and by the snapshot
+// after compaction.
+func TestPipelinesAfterCompaction(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := filestore.New(dir)
+	obj := pusher.Object{Key: "k", ETag: "e"}
+	for _, p := range []string{"a/b c", "x"} {
+		if _, err := s.Start(t.Context(), p, obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := filestore.Compact(s, "x"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Start(t.Context(), "x", pusher.Object{Key: "k2", ETag: "e"}); err != nil {
+		t.Fatal(err)
+	}
+	s2, _ := filestore.New(dir)
+	got, err := s2.Pipelines(t.Context())
+	if err != nil || !slices.Equal(got, []string{"a/b c", "x"}) {
+		t.Fatalf("Pipelines = %q, %v", got, err)
 	}
 }

@@ -29,6 +29,21 @@ type entry struct {
 	Counted  bool  `json:"counted,omitempty"`
 	Loaded   int64 `json:"loaded,omitempty"`
 	Rejected int64 `json:"rejected,omitempty"`
+	// Modified is the object's LastModified; Started the first attempt,
+	// Attempted the start of the last one (zero in entries of a ferry
+	// that did not keep them).
+	Modified  time.Time `json:"modified,omitzero"`
+	Started   time.Time `json:"started_at,omitzero"`
+	Attempted time.Time `json:"attempted_at,omitzero"`
+	// Retries are the failures a retry cleared, oldest first.
+	Retries []state.Retry `json:"retries,omitempty"`
+}
+
+func (e *entry) info(pipeline string) state.FileInfo {
+	p := e.progress()
+	return state.FileInfo{Pipeline: pipeline, Key: e.Key, ETag: e.ETag, Size: e.Size, Status: e.Status, Attempts: e.Attempts,
+		Records: e.Pos.Records, Loaded: p.Loaded, Rejected: p.Rejected, Error: e.Error,
+		Modified: e.Modified, Started: e.Started, Attempted: e.Attempted, Updated: e.Updated, Retries: e.Retries}
 }
 
 func (e *entry) progress() state.Progress {
@@ -61,9 +76,12 @@ type document struct {
 // A put holds the whole new entry, so replaying a record twice, or a log
 // over a snapshot that already contains it, gives the same state.
 type record struct {
-	Put    []*entry  `json:"put,omitempty"`
-	Del    []fileID  `json:"del,omitempty"`
-	Anchor time.Time `json:"anchor,omitzero"`
+	// Pipeline names the pipeline in the first line of a log, so that a
+	// log without a snapshot says whose it is (state.Inspector.Pipelines).
+	Pipeline string    `json:"pipeline,omitempty"`
+	Put      []*entry  `json:"put,omitempty"`
+	Del      []fileID  `json:"del,omitempty"`
+	Anchor   time.Time `json:"anchor,omitzero"`
 }
 
 func (r *record) empty() bool { return len(r.Put) == 0 && len(r.Del) == 0 && r.Anchor.IsZero() }

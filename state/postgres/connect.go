@@ -17,11 +17,16 @@ var ErrBadURL = errors.New("invalid PostgreSQL URL")
 
 // Connect opens a pool of at most maxConns (at least 4) connections to url
 // and checks that the server answers, so that a wrong URL or a down server
-// fails at once with a one-line reason, without the password.
-func Connect(ctx context.Context, url string, maxConns int) (*pgxpool.Pool, error) {
+// fails at once with a one-line reason, without the password. The
+// connections carry appName as application_name (cut at 63 bytes), unless
+// the URL sets one.
+func Connect(ctx context.Context, url string, maxConns int, appName string) (*pgxpool.Pool, error) {
 	pc, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadURL, Redact(err))
+	}
+	if _, set := pc.ConnConfig.RuntimeParams["application_name"]; !set && appName != "" {
+		pc.ConnConfig.RuntimeParams["application_name"] = ApplicationName(appName)
 	}
 	pc.MaxConns = int32(max(maxConns, 4))
 	if pc.ConnConfig.ConnectTimeout == 0 {
@@ -64,4 +69,19 @@ func Redact(err error) string {
 		s = s[:i] + "password=xxxxx" + s[i+end:]
 	}
 	return s
+}
+
+// ApplicationName returns name as PostgreSQL keeps an application_name:
+// printable ASCII (others become ?), at most 63 bytes.
+func ApplicationName(name string) string {
+	b := []byte(name)
+	for i, c := range b {
+		if c < 32 || c > 126 {
+			b[i] = '?'
+		}
+	}
+	if len(b) > 63 {
+		b = b[:63]
+	}
+	return string(b)
 }

@@ -12,3 +12,15 @@ func TestRedact(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+func TestApplicationName(t *testing.T) {
+	for in, want := range map[string]string{
+		"ferry/p":                           "ferry/p",
+		"ferry/données\n":                   "ferry/donn??es?",
+		"ferry/" + strings.Repeat("x", 100): "ferry/" + strings.Repeat("x", 57),
+	} {
+		if got := ApplicationName(in); got != want {
+			t.Errorf("ApplicationName(%q) = %q; want %q", in, got, want)
+		}
+	}
+}

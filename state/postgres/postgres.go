@@ -1,7 +1,9 @@
 // Package postgres keeps file progress in PostgreSQL, in the table
-// ferry.files. When the target is the same database, the target calls
-// Advance inside the transaction that copies the chunk's rows, so rows and
-// progress commit together.
+// ferry.files (ferry is the default Schema; another holds the same tables).
+// When the target is the same database, the target calls Advance inside
+// the transaction that copies the chunk's rows, so rows and progress
+// commit together. The view ferry.load_history and the Inspector methods
+// read the same rows.
 //
 // Advance is guarded: it moves a file from exactly the position the chunk
 // started at, so two processes loading the same file cannot both commit the
@@ -40,7 +42,8 @@ var _ Querier = (pgx.Tx)(nil)
 
 // Store is the PostgreSQL state store.
 type Store struct {
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	schema Schema
 
 	// Claims are session advisory locks held on one connection of the
 	// pool: they vanish with the process (or the connection).
@@ -51,12 +54,19 @@ type Store struct {
 }
 
 var (
-	_ state.Store   = (*Store)(nil)
-	_ state.Claimer = (*Store)(nil)
+	_ state.Store     = (*Store)(nil)
+	_ state.Claimer   = (*Store)(nil)
+	_ state.Inspector = (*Store)(nil)
 )
 
+// db is the pool, running statements in the store's schema.
+func (s *Store) db() Querier { return s.schema.on(s.pool) }
+
+// schemaSQL creates or upgrades the state tables (in the schema, which
+// exists). Statements that take an exclusive lock run only when there is
+// something to change: the lock would wait for (and could deadlock with)
+// loads under way.
 const schemaSQL = `
-CREATE SCHEMA IF NOT EXISTS ferry;
 CREATE TABLE IF NOT EXISTS ferry.files (
 	pipeline   text        NOT NULL,
 	key        text        NOT NULL,
@@ -71,6 +81,9 @@ CREATE TABLE IF NOT EXISTS ferry.files (
 	updated_at timestamptz NOT NULL DEFAULT now(),
 	loaded     bigint      DEFAULT 0,
 	rejected   bigint      DEFAULT 0,
+	last_modified timestamptz,
+	attempted_at  timestamptz,
+	retries       jsonb,
 	PRIMARY KEY (pipeline, key, etag)
 );
 -- ferry.files of a ferry that did not count loaded and rejected records:
@@ -82,6 +95,33 @@ BEGIN
 	IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'ferry.files'::regclass AND attname = 'loaded' AND NOT attisdropped) THEN
 		ALTER TABLE ferry.files ADD COLUMN loaded bigint, ADD COLUMN rejected bigint;
 		ALTER TABLE ferry.files ALTER COLUMN loaded SET DEFAULT 0, ALTER COLUMN rejected SET DEFAULT 0;
+	END IF;
+END $$;
+-- ferry.files of a ferry without load history: the object's LastModified,
+-- the start of the last attempt, the failures a retry cleared.
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'ferry.files'::regclass AND attname = 'retries' AND NOT attisdropped) THEN
+		ALTER TABLE ferry.files ADD COLUMN IF NOT EXISTS last_modified timestamptz,
+			ADD COLUMN IF NOT EXISTS attempted_at timestamptz, ADD COLUMN IF NOT EXISTS retries jsonb;
+	END IF;
+END $$;
+COMMENT ON COLUMN ferry.files.last_modified IS 'the object''s LastModified (NULL: started by an older ferry)';
+COMMENT ON COLUMN ferry.files.attempted_at IS 'start of the last attempt (NULL: started by an older ferry)';
+COMMENT ON COLUMN ferry.files.retries IS 'failures cleared by ferry retry: [{"at", "attempts", "error"}], oldest first';
+DO $$
+BEGIN
+	IF to_regclass('ferry.load_history') IS NULL THEN
+		CREATE VIEW ferry.load_history AS
+		SELECT pipeline, key, etag, status, size AS bytes,
+			coalesce(loaded, rows) AS rows, rejected, attempts, error,
+			last_modified, started_at, attempted_at,
+			CASE WHEN status = 'done' THEN updated_at END AS loaded_at,
+			CASE WHEN status = 'done' THEN extract(epoch FROM updated_at - attempted_at)::double precision END AS load_seconds,
+			CASE WHEN status = 'done' THEN extract(epoch FROM updated_at - last_modified)::double precision END AS lag_seconds,
+			coalesce(jsonb_array_length(retries), 0) AS retries
+		FROM ferry.files;
+		COMMENT ON VIEW ferry.load_history IS 'ferry: one row per file version and its load (as COPY_HISTORY); done files are kept for --state-retention';
 	END IF;
 END $$;
 COMMENT ON TABLE ferry.files IS 'ferry: load progress per pipeline and object version';
@@ -112,26 +152,50 @@ COMMENT ON COLUMN ferry.files.rejected IS 'records committed as rejected, in fer
 COMMENT ON TABLE ferry.rejects IS 'ferry: records not loaded under --on-error skip-record (raw cut at 4 KiB)';
 `
 
-// New creates the state schema if needed (serialised with an advisory lock,
-// so concurrent processes do not race) and returns the store. The pool is
-// the caller's; Close does not close it.
+// New opens the store in DefaultSchema; see Schema.Open.
 func New(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
+	return DefaultSchema.Open(ctx, pool)
+}
+
+// Open creates the state schema, its tables and view if needed (serialised
+// with an advisory lock, so concurrent processes do not race) and returns
+// the store. A schema that exists is not created again, so the role only
+// needs CREATE on the database when it does not. The pool is the caller's;
+// Close does not close it.
+func (sc Schema) Open(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
+	if err := sc.Validate(); err != nil {
+		return nil, err
+	}
+	name := sc.Name()
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return nil, Classify(fmt.Errorf("state: %w", err))
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // after commit it is a no-op
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('ferry.schema'))`); err != nil {
+	q := sc.on(tx)
+	if _, err := q.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('ferry.schema'))`); err != nil {
 		return nil, Classify(fmt.Errorf("state: lock: %w", err))
 	}
-	if _, err := tx.Exec(ctx, schemaSQL); err != nil {
-		return nil, Classify(fmt.Errorf("state: create ferry.files: %w", err))
+	var exists bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, name).Scan(&exists); err != nil {
+		return nil, Classify(fmt.Errorf("state: schema %s: %w", name, err))
+	}
+	if !exists {
+		if _, err := tx.Exec(ctx, `CREATE SCHEMA `+pgx.Identifier{name}.Sanitize()); err != nil {
+			return nil, Classify(fmt.Errorf("state: create schema %s (the role needs CREATE on the database, or create the schema beforehand): %w", name, err))
+		}
+	}
+	if _, err := q.Exec(ctx, schemaSQL); err != nil {
+		return nil, Classify(fmt.Errorf("state: create %s.files: %w", name, err))
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return nil, Classify(fmt.Errorf("state: create ferry.files: %w", err))
+		return nil, Classify(fmt.Errorf("state: create %s.files: %w", name, err))
 	}
-	return &Store{pool: pool}, nil
+	return &Store{pool: pool, schema: sc}, nil
 }
+
+// Schema returns the store's schema.
+func (s *Store) Schema() Schema { return s.schema }
 
 // Lookup implements state.Store with one query per page.
 func (s *Store) Lookup(ctx context.Context, pipeline string, objs []pusher.Object) (map[string]state.Progress, error) {
@@ -139,7 +203,7 @@ func (s *Store) Lookup(ctx context.Context, pipeline string, objs []pusher.Objec
 	for i, o := range objs {
 		keys[i] = o.Key
 	}
-	rows, err := s.pool.Query(ctx, `SELECT key, etag, status, rows, "offset", attempts, coalesce(error, ''),
+	rows, err := s.db().Query(ctx, `SELECT key, etag, status, rows, "offset", attempts, coalesce(error, ''),
 			coalesce(loaded, -1), coalesce(rejected, -1)
 		FROM ferry.files WHERE pipeline = $1 AND key = ANY($2)`, pipeline, keys)
 	if err != nil {
@@ -161,17 +225,23 @@ func (s *Store) Lookup(ctx context.Context, pipeline string, objs []pusher.Objec
 	return out, nil
 }
 
+// startSet is what starting a file that has a row does: a done file stays
+// as it is; another counts an attempt and is loading from now.
+const startSet = `
+			attempts = f.attempts + CASE WHEN f.status = 'done' THEN 0 ELSE 1 END,
+			status = CASE WHEN f.status = 'done' THEN 'done' ELSE 'loading' END,
+			attempted_at = CASE WHEN f.status = 'done' THEN f.attempted_at ELSE now() END,
+			last_modified = coalesce(EXCLUDED.last_modified, f.last_modified),
+			updated_at = CASE WHEN f.status = 'done' THEN f.updated_at ELSE now() END`
+
 // Start implements state.Store.
 func (s *Store) Start(ctx context.Context, pipeline string, obj pusher.Object) (state.Progress, error) {
 	var p state.Progress
-	err := s.pool.QueryRow(ctx, `INSERT INTO ferry.files AS f (pipeline, key, etag, size, status, attempts)
-		VALUES ($1, $2, $3, $4, 'loading', 1)
-		ON CONFLICT (pipeline, key, etag) DO UPDATE SET
-			attempts = f.attempts + CASE WHEN f.status = 'done' THEN 0 ELSE 1 END,
-			status = CASE WHEN f.status = 'done' THEN 'done' ELSE 'loading' END,
-			updated_at = now()
+	err := s.db().QueryRow(ctx, `INSERT INTO ferry.files AS f (pipeline, key, etag, size, status, attempts, last_modified, attempted_at)
+		VALUES ($1, $2, $3, $4, 'loading', 1, $5, now())
+		ON CONFLICT (pipeline, key, etag) DO UPDATE SET `+startSet+`
 		RETURNING status, rows, "offset", attempts, coalesce(error, ''), coalesce(loaded, -1), coalesce(rejected, -1)`,
-		pipeline, obj.Key, obj.ETag, obj.Size).Scan(&p.Status, &p.Pos.Records, &p.Pos.Offset, &p.Attempts, &p.Error, &p.Loaded, &p.Rejected)
+		pipeline, obj.Key, obj.ETag, obj.Size, nullTime(obj.LastModified)).Scan(&p.Status, &p.Pos.Records, &p.Pos.Offset, &p.Attempts, &p.Error, &p.Loaded, &p.Rejected)
 	if err != nil {
 		return p, Classify(fmt.Errorf("state: start %q: %w", obj.Key, err))
 	}
@@ -181,19 +251,18 @@ func (s *Store) Start(ctx context.Context, pipeline string, obj pusher.Object) (
 // StartGroup implements state.GroupStarter with one statement.
 func (s *Store) StartGroup(ctx context.Context, pipeline string, objs []pusher.Object) ([]state.Progress, error) {
 	keys, etags, sizes := make([]string, len(objs)), make([]string, len(objs)), make([]int64, len(objs))
+	modified := make([]*time.Time, len(objs))
 	at := make(map[[2]string]int, len(objs))
 	for i, o := range objs {
-		keys[i], etags[i], sizes[i] = o.Key, o.ETag, o.Size
+		keys[i], etags[i], sizes[i], modified[i] = o.Key, o.ETag, o.Size, nullTime(o.LastModified)
 		at[[2]string{o.Key, o.ETag}] = i
 	}
-	rows, err := s.pool.Query(ctx, `INSERT INTO ferry.files AS f (pipeline, key, etag, size, status, attempts)
-		SELECT $1, o.key, o.etag, o.size, 'loading', 1 FROM unnest($2::text[], $3::text[], $4::bigint[]) AS o(key, etag, size)
-		ON CONFLICT (pipeline, key, etag) DO UPDATE SET
-			attempts = f.attempts + CASE WHEN f.status = 'done' THEN 0 ELSE 1 END,
-			status = CASE WHEN f.status = 'done' THEN 'done' ELSE 'loading' END,
-			updated_at = now()
+	rows, err := s.db().Query(ctx, `INSERT INTO ferry.files AS f (pipeline, key, etag, size, status, attempts, last_modified, attempted_at)
+		SELECT $1, o.key, o.etag, o.size, 'loading', 1, o.modified, now()
+		FROM unnest($2::text[], $3::text[], $4::bigint[], $5::timestamptz[]) AS o(key, etag, size, modified)
+		ON CONFLICT (pipeline, key, etag) DO UPDATE SET `+startSet+`
 		RETURNING key, etag, status, rows, "offset", attempts, coalesce(error, ''), coalesce(loaded, -1), coalesce(rejected, -1)`,
-		pipeline, keys, etags, sizes)
+		pipeline, keys, etags, sizes, modified)
 	if err != nil {
 		return nil, Classify(fmt.Errorf("state: start %d files: %w", len(objs), err))
 	}
@@ -222,7 +291,7 @@ func (s *Store) StartGroup(ctx context.Context, pipeline string, objs []pusher.O
 // Advance implements state.Store outside a transaction: the target has
 // written the chunk.
 func (s *Store) Advance(ctx context.Context, pipeline string, c *pusher.Chunk) error {
-	return Advance(ctx, s.pool, pipeline, c)
+	return s.schema.Advance(ctx, s.pool, pipeline, c)
 }
 
 // Advance moves the file of c from c.Start to c.End (done when c.Last),
@@ -230,27 +299,27 @@ func (s *Store) Advance(ctx context.Context, pipeline string, c *pusher.Chunk) e
 // records count as loaded, but for c.Rejects (state.Counts); a target that
 // calls it before writing, and then rejects records, moves those with
 // Count in the same transaction.
-func Advance(ctx context.Context, q Querier, pipeline string, c *pusher.Chunk) error {
+func (sc Schema) Advance(ctx context.Context, q Querier, pipeline string, c *pusher.Chunk) error {
 	loaded, rejected := state.Counts(c)
-	return advance(ctx, q, pipeline, c, loaded, rejected)
+	return sc.advance(ctx, q, pipeline, c, loaded, rejected)
 }
 
 // Count adds to the loaded and rejected records of file (either may be
 // negative), using q: the transaction that wrote them.
-func Count(ctx context.Context, q Querier, pipeline string, file pusher.Object, loaded, rejected int64) error {
-	if _, err := q.Exec(ctx, `UPDATE ferry.files SET loaded = loaded + $4, rejected = rejected + $5
+func (sc Schema) Count(ctx context.Context, q Querier, pipeline string, file pusher.Object, loaded, rejected int64) error {
+	if _, err := sc.on(q).Exec(ctx, `UPDATE ferry.files SET loaded = loaded + $4, rejected = rejected + $5
 		WHERE pipeline = $1 AND key = $2 AND etag = $3`, pipeline, file.Key, file.ETag, loaded, rejected); err != nil {
 		return Classify(fmt.Errorf("state: count records of %q: %w", file.Key, err))
 	}
 	return nil
 }
 
-func advance(ctx context.Context, q Querier, pipeline string, c *pusher.Chunk, loaded, rejected int64) error {
+func (sc Schema) advance(ctx context.Context, q Querier, pipeline string, c *pusher.Chunk, loaded, rejected int64) error {
 	status := state.Loading
 	if c.Last {
 		status = state.Done
 	}
-	tag, err := q.Exec(ctx, `UPDATE ferry.files SET rows = $5, "offset" = $6, status = $7, error = NULL, updated_at = now(),
+	tag, err := sc.on(q).Exec(ctx, `UPDATE ferry.files SET rows = $5, "offset" = $6, status = $7, error = NULL, updated_at = now(),
 			loaded = loaded + $8, rejected = rejected + $9
 		WHERE pipeline = $1 AND key = $2 AND etag = $3 AND rows = $4 AND status = 'loading'`,
 		pipeline, c.File.Key, c.File.ETag, c.Start.Records, c.End.Records, c.End.Offset, string(status), loaded, rejected)
@@ -267,9 +336,9 @@ func advance(ctx context.Context, q Querier, pipeline string, c *pusher.Chunk, l
 // statement, as Advance does each. A file whose progress is not where its
 // chunk starts (another process moved it) fails with ErrConflict and the
 // index of its chunk; other errors come with -1.
-func AdvanceGroup(ctx context.Context, q Querier, pipeline string, cs []*pusher.Chunk) (int, error) {
+func (sc Schema) AdvanceGroup(ctx context.Context, q Querier, pipeline string, cs []*pusher.Chunk) (int, error) {
 	if len(cs) == 1 {
-		if err := Advance(ctx, q, pipeline, cs[0]); err != nil {
+		if err := sc.Advance(ctx, q, pipeline, cs[0]); err != nil {
 			return 0, err
 		}
 		return -1, nil
@@ -285,7 +354,7 @@ func AdvanceGroup(ctx context.Context, q Querier, pipeline string, cs []*pusher.
 			statuses[i] = string(state.Done)
 		}
 	}
-	rows, err := q.Query(ctx, `UPDATE ferry.files AS f SET rows = u.end_rows, "offset" = u.end_offset, status = u.status, error = NULL, updated_at = now(),
+	rows, err := sc.on(q).Query(ctx, `UPDATE ferry.files AS f SET rows = u.end_rows, "offset" = u.end_offset, status = u.status, error = NULL, updated_at = now(),
 			loaded = f.loaded + u.loaded, rejected = f.rejected + u.rejected
 		FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[], $8::bigint[], $9::bigint[])
 			AS u(key, etag, start_rows, end_rows, end_offset, status, loaded, rejected)
@@ -314,7 +383,7 @@ func AdvanceGroup(ctx context.Context, q Querier, pipeline string, cs []*pusher.
 
 // Reject records rejected records of c's file with q, inside the chunk's
 // transaction.
-func Reject(ctx context.Context, q Querier, pipeline string, file pusher.Object, rejects []*pusher.RecordError) error {
+func (sc Schema) Reject(ctx context.Context, q Querier, pipeline string, file pusher.Object, rejects []*pusher.RecordError) error {
 	if len(rejects) == 0 {
 		return nil
 	}
@@ -334,7 +403,7 @@ func Reject(ctx context.Context, q Querier, pipeline string, file pusher.Object,
 			raws[i] = &raw
 		}
 	}
-	_, err := q.Exec(ctx, `INSERT INTO ferry.rejects (pipeline, key, etag, record, byte_offset, error, raw)
+	_, err := sc.on(q).Exec(ctx, `INSERT INTO ferry.rejects (pipeline, key, etag, record, byte_offset, error, raw)
 		SELECT $1, $2, $3, r.record, r.byte_offset, r.error, r.raw
 		FROM unnest($4::bigint[], $5::bigint[], $6::text[], $7::text[]) AS r(record, byte_offset, error, raw)`,
 		pipeline, file.Key, file.ETag, records, offsets, errs, raws)
@@ -351,7 +420,7 @@ func (s *Store) RejectMessage(ctx context.Context, pipeline, queueURL, messageID
 	if len(body) > pusher.MaxRawBytes {
 		body = body[:pusher.MaxRawBytes]
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO ferry.rejects (pipeline, key, etag, message_id, error, raw) VALUES ($1, $2, '', $3, $4, $5)`,
+	_, err := s.db().Exec(ctx, `INSERT INTO ferry.rejects (pipeline, key, etag, message_id, error, raw) VALUES ($1, $2, '', $3, $4, $5)`,
 		pipeline, queueURL, messageID, cleanText(cause.Error()), cleanText(body))
 	if err != nil {
 		return Classify(fmt.Errorf("state: record rejected message %s: %w", messageID, err))
@@ -368,7 +437,7 @@ func cleanText(s string) string {
 
 // Fail implements state.Store.
 func (s *Store) Fail(ctx context.Context, pipeline string, obj pusher.Object, cause error) error {
-	_, err := s.pool.Exec(ctx, `UPDATE ferry.files SET status = 'failed', error = $4, updated_at = now()
+	_, err := s.db().Exec(ctx, `UPDATE ferry.files SET status = 'failed', error = $4, updated_at = now()
 		WHERE pipeline = $1 AND key = $2 AND etag = $3 AND status <> 'done'`,
 		pipeline, obj.Key, obj.ETag, cause.Error())
 	if err != nil {
@@ -380,7 +449,7 @@ func (s *Store) Fail(ctx context.Context, pipeline string, obj pusher.Object, ca
 // Anchor implements state.Store.
 func (s *Store) Anchor(ctx context.Context, pipeline string, t time.Time) (time.Time, error) {
 	var anchor time.Time
-	err := s.pool.QueryRow(ctx, `INSERT INTO ferry.pipelines AS p (pipeline, anchor) VALUES ($1, $2)
+	err := s.db().QueryRow(ctx, `INSERT INTO ferry.pipelines AS p (pipeline, anchor) VALUES ($1, $2)
 		ON CONFLICT (pipeline) DO UPDATE SET anchor = p.anchor RETURNING anchor`, pipeline, t).Scan(&anchor)
 	if err != nil {
 		return t, Classify(fmt.Errorf("state: pipeline anchor: %w", err))
@@ -390,7 +459,7 @@ func (s *Store) Anchor(ctx context.Context, pipeline string, t time.Time) (time.
 
 // Prune implements state.Store.
 func (s *Store) Prune(ctx context.Context, pipeline string, before time.Time, belowKey string) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM ferry.files WHERE pipeline = $1 AND status = 'done' AND updated_at < $2
+	tag, err := s.db().Exec(ctx, `DELETE FROM ferry.files WHERE pipeline = $1 AND status = 'done' AND updated_at < $2
 		AND ($3 = '' OR key COLLATE "C" < $3 COLLATE "C")`, pipeline, before, belowKey)
 	if err != nil {
 		return 0, Classify(fmt.Errorf("state: prune: %w", err))
@@ -403,7 +472,7 @@ func (s *Store) StartAfter(ctx context.Context, pipeline string, keepKeys int, s
 	var bounds []string
 	if keepKeys > 0 {
 		var k *string
-		if err := s.pool.QueryRow(ctx, `SELECT (SELECT key FROM ferry.files WHERE pipeline = $1 AND status = 'done'
+		if err := s.db().QueryRow(ctx, `SELECT (SELECT key FROM ferry.files WHERE pipeline = $1 AND status = 'done'
 				ORDER BY key COLLATE "C" DESC OFFSET $2 LIMIT 1)`, pipeline, keepKeys).Scan(&k); err != nil {
 			return "", Classify(fmt.Errorf("state: start-after key: %w", err))
 		}
@@ -414,7 +483,7 @@ func (s *Store) StartAfter(ctx context.Context, pipeline string, keepKeys int, s
 	}
 	if !since.IsZero() {
 		var k *string
-		if err := s.pool.QueryRow(ctx, `SELECT max(key COLLATE "C") FROM ferry.files WHERE pipeline = $1 AND status = 'done' AND updated_at < $2`,
+		if err := s.db().QueryRow(ctx, `SELECT max(key COLLATE "C") FROM ferry.files WHERE pipeline = $1 AND status = 'done' AND updated_at < $2`,
 			pipeline, since).Scan(&k); err != nil {
 			return "", Classify(fmt.Errorf("state: start-after key: %w", err))
 		}
@@ -429,14 +498,14 @@ func (s *Store) StartAfter(ctx context.Context, pipeline string, keepKeys int, s
 	after := slices.Min(bounds) // Go compares strings bytewise, like S3
 	// A file still loading must be listed again: start just before it.
 	var minLoading, prev *string
-	if err := s.pool.QueryRow(ctx, `SELECT min(key COLLATE "C") FROM ferry.files WHERE pipeline = $1 AND status = 'loading' AND key COLLATE "C" <= $2 COLLATE "C"`,
+	if err := s.db().QueryRow(ctx, `SELECT min(key COLLATE "C") FROM ferry.files WHERE pipeline = $1 AND status = 'loading' AND key COLLATE "C" <= $2 COLLATE "C"`,
 		pipeline, after).Scan(&minLoading); err != nil {
 		return "", Classify(fmt.Errorf("state: start-after key: %w", err))
 	}
 	if minLoading == nil {
 		return after, nil
 	}
-	if err := s.pool.QueryRow(ctx, `SELECT max(key COLLATE "C") FROM ferry.files WHERE pipeline = $1 AND key COLLATE "C" < $2 COLLATE "C"`,
+	if err := s.db().QueryRow(ctx, `SELECT max(key COLLATE "C") FROM ferry.files WHERE pipeline = $1 AND key COLLATE "C" < $2 COLLATE "C"`,
 		pipeline, *minLoading).Scan(&prev); err != nil {
 		return "", Classify(fmt.Errorf("state: start-after key: %w", err))
 	}

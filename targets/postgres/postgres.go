@@ -25,6 +25,9 @@ type Config struct {
 	SystemColumns bool
 	// Pipeline names the job in ferry.files and ferry.rejects.
 	Pipeline string
+	// StateSchema is the schema of ferry.files and ferry.rejects (default
+	// ferry).
+	StateSchema pgstate.Schema
 	// StateInTx: Write advances the file's progress in ferry.files in the
 	// chunk's transaction (the state lives in this database).
 	StateInTx bool
@@ -68,7 +71,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Target, error) {
 	}
 	// ferry.rejects must exist in this database, also when progress is
 	// kept elsewhere.
-	if _, err := pgstate.New(ctx, pool); err != nil {
+	if _, err := cfg.StateSchema.Open(ctx, pool); err != nil {
 		return nil, pgstate.Classify(err)
 	}
 	t := &Target{pool: pool, cfg: cfg, m: pgtype.NewMap()}

@@ -80,8 +80,16 @@ func (t *Target) create(ctx context.Context, b *pusher.Batch) error {
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
 	if len(t.cfg.Table) == 2 {
-		if _, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{t.cfg.Table[0]}.Sanitize()); err != nil {
+		// Only when missing: CREATE SCHEMA IF NOT EXISTS needs CREATE on
+		// the database even when the schema is there.
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, t.cfg.Table[0]).Scan(&exists); err != nil {
 			return fmt.Errorf("create schema %q: %w", t.cfg.Table[0], err)
+		}
+		if !exists {
+			if _, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{t.cfg.Table[0]}.Sanitize()); err != nil {
+				return fmt.Errorf("create schema %q: %w", t.cfg.Table[0], err)
+			}
 		}
 	}
 	sql := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (%s)", t.cfg.Table.Sanitize(), strings.Join(defs, ", "))

@@ -135,7 +135,7 @@ func (t *Target) writeOnce(ctx context.Context, parts []*copyPart) (int, error) 
 		for i, pt := range parts {
 			cs[i] = pt.c
 		}
-		if i, err := pgstate.AdvanceGroup(ctx, tx, t.cfg.Pipeline, cs); err != nil {
+		if i, err := t.cfg.StateSchema.AdvanceGroup(ctx, tx, t.cfg.Pipeline, cs); err != nil {
 			return i, err
 		}
 	}
@@ -158,13 +158,13 @@ func (t *Target) writeOnce(ctx context.Context, parts []*copyPart) (int, error) 
 		if pt.c.RejectLimit >= 0 && len(all) > pt.c.RejectLimit {
 			return i, &rejectLimitError{last: all[len(all)-1]}
 		}
-		if err := pgstate.Reject(ctx, tx, t.cfg.Pipeline, pt.c.File, all); err != nil {
+		if err := t.cfg.StateSchema.Reject(ctx, tx, t.cfg.Pipeline, pt.c.File, all); err != nil {
 			return i, err
 		}
 		if t.cfg.StateInTx && len(pt.rejects) > 0 {
 			// AdvanceGroup counted them as loaded.
 			n := int64(len(pt.rejects))
-			if err := pgstate.Count(ctx, tx, t.cfg.Pipeline, pt.c.File, -n, n); err != nil {
+			if err := t.cfg.StateSchema.Count(ctx, tx, t.cfg.Pipeline, pt.c.File, -n, n); err != nil {
 				return i, err
 			}
 		}
