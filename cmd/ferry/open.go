@@ -58,30 +58,21 @@ func open(ctx context.Context, cfg Config, log zerolog.Logger) (_ *job, err erro
 		}
 	}
 	kind, _ := targetKind(cfg.Target)
-	pipeline, targetName := cfg.Pipeline, "stdout"
 	var targetPool *pgxpool.Pool
 	var jl *jsonlines.Target
 	if kind == targetPostgres {
 		if targetPool, err = j.connect(ctx, cfg.Target, cfg.Runner.Workers+2); err != nil {
 			return nil, err
 		}
-		ident, _ := postgres.ParseTable(cfg.Table)
-		targetName = ident.Sanitize()
 	} else {
 		if jl, err = jsonlines.Open(cfg.Target, cfg.RejectsFile); err != nil {
 			return nil, err
 		}
 		j.closers = append(j.closers, func() { jl.Close() })
 		jl.System, jl.RejectInvalidUTF8, jl.SkipRecords = cfg.SystemColumns, cfg.InvalidUTF8 == "reject", cfg.Runner.OnError == runner.OnErrorSkipRecord
-		if kind == targetFile {
-			targetName = cfg.Target
-		}
 		if cfg.RejectsFile != "" {
 			j.rejects = jl
 		}
-	}
-	if pipeline == "" {
-		pipeline = j.store.String() + " -> " + targetName
 	}
 
 	var st state.Store
@@ -108,6 +99,10 @@ func open(ctx context.Context, cfg Config, log zerolog.Logger) (_ *job, err erro
 	j.closers = append(j.closers, func() { st.Close() })
 	if sink, ok := st.(sqs.RejectSink); ok {
 		j.rejects = sink // ferry.rejects, beside the rows
+	}
+	pipeline, err := pipelineName(ctx, cfg, j.store.String(), st, sameTx, targetPool, log)
+	if err != nil {
+		return nil, err
 	}
 
 	var target pusher.Target = jl
