@@ -42,6 +42,9 @@ func (s isolated) Prune(ctx context.Context, p string, before time.Time, below s
 func (s isolated) Anchor(ctx context.Context, p string, t time.Time) (time.Time, error) {
 	return s.Store.Anchor(ctx, s.prefix+p, t)
 }
+func (s isolated) Has(ctx context.Context, p string) (bool, error) {
+	return s.Store.(state.Haver).Has(ctx, s.prefix+p)
+}
 func (s isolated) StartAfter(ctx context.Context, p string, keep int, since time.Time) (string, error) {
 	return s.Store.StartAfter(ctx, s.prefix+p, keep, since)
 }

@@ -124,6 +124,12 @@ type GroupClaimer interface {
 	ClaimGroup(ctx context.Context, pipeline string, objs []pusher.Object) (releases []func(), err error)
 }
 
+// Haver is a Store that can say whether it holds anything for a pipeline
+// (a file's progress, or its anchor) without creating it.
+type Haver interface {
+	Has(ctx context.Context, pipeline string) (bool, error)
+}
+
 // ID identifies an object version within a pipeline.
 func ID(obj pusher.Object) string { return obj.Key + "\x00" + obj.ETag }
 

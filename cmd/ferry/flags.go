@@ -30,6 +30,7 @@ type options struct {
 	progress   string
 	cpuProfile string
 	metrics    string
+	allowEmpty bool // a snapshot that matches no file exits 0
 }
 
 // sizeFlag is a byte count: 1048576, 64KiB, 8MiB, 1GiB, 10MB.
@@ -115,11 +116,12 @@ func newFlags(command string, out io.Writer) (*flag.FlagSet, *options) {
 	fs.SetOutput(out)
 	fs.StringVar(&o.config, "config", "", "YAML `file` whose keys are these flags' names; flags override it")
 
-	fs.StringVar(&c.Source, "source", "", "where the files are: a directory (./data, file:///abs/path) or s3://bucket/prefix")
+	fs.StringVar(&c.Source, "source", "", "where the files are: a directory (./data, file:///abs/path) or s3://bucket/prefix; or one file: its path, or an S3 object's key")
 	fs.StringVar(&c.S3Endpoint, "s3-endpoint", "", "S3 endpoint URL (default: AWS_ENDPOINT_URL_S3, else AWS)")
 	fs.BoolVar(&c.S3PathStyle, "s3-path-style", false, "path-style S3 addressing (MinIO and most S3-compatible stores)")
 	fs.Func("include", "load only keys matching this `glob` (relative to the prefix; * within a segment, ** across /); repeatable", appendTo(&c.Include))
 	fs.Func("exclude", "skip keys matching this `glob`; repeatable", appendTo(&c.Exclude))
+	fs.BoolVar(&o.allowEmpty, "allow-empty", false, "snapshot: a source where no file matches exits 0 (default: 1, \"no files matched\"); replicate always waits for files")
 
 	fs.StringVar(&c.Format.Format, "format", "auto", "file format: auto (by extension), csv, tsv, jsonl, json, lines or parquet")
 	fs.StringVar(&c.Compression, "compression", "auto", "auto (extension and magic bytes), none, gzip or zstd")

@@ -10,7 +10,8 @@
 // The command only maps flags and the config file onto a Config, builds
 // the store, target and state it names (open.go), starts the engine
 // (package source/runner) and shows progress. Exit status: 0 when every
-// file loaded, 1 when any failed or the job could not run, 2 on bad usage
+// file loaded, 1 when any failed, a snapshot matched no file (unless
+// --allow-empty) or the job could not run, 2 on bad usage
 // or configuration.
 package main
 
@@ -240,6 +241,14 @@ func snapshot(ctx context.Context, j *job, o *options, stderr io.Writer, log zer
 		fmt.Fprintln(stderr, "ferry: interrupted; run again to resume")
 		return exitFailed
 	case sum.Failed > 0:
+		return exitFailed
+	}
+	if err := sum.NothingMatched(j.store.String()); err != nil {
+		if o.allowEmpty {
+			fmt.Fprintf(stderr, "ferry: %v (--allow-empty)\n", err)
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "ferry: %v; --allow-empty makes this exit 0\n", err)
 		return exitFailed
 	}
 	return exitOK

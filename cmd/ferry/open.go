@@ -65,18 +65,13 @@ func open(ctx context.Context, cfg Config, log zerolog.Logger) (_ *job, err erro
 		}
 	}
 	kind, _ := targetKind(cfg.Target)
-	pipeline, targetName := cfg.Pipeline, "stdout"
-	switch kind {
-	case targetPostgres:
-		ident, _ := postgres.ParseTable(cfg.Table)
-		targetName = ident.Sanitize()
-	case targetFile:
-		targetName = cfg.Target
+	// The connections are named after the pipeline (application_name),
+	// before the state that may keep an older name is open.
+	appName := cfg.Pipeline
+	if appName == "" {
+		appName, _, _ = defaultPipeline(j.store.String(), cfg.Target, cfg.Table)
 	}
-	if pipeline == "" {
-		pipeline = j.store.String() + " -> " + targetName
-	}
-	appName := "ferry/" + pipeline
+	appName = "ferry/" + appName
 	var targetPool *pgxpool.Pool
 	var jl *jsonlines.Target
 	if kind == targetPostgres {
@@ -119,6 +114,10 @@ func open(ctx context.Context, cfg Config, log zerolog.Logger) (_ *job, err erro
 	j.state = st
 	if sink, ok := st.(sqs.RejectSink); ok {
 		j.rejects = sink // ferry.rejects, beside the rows
+	}
+	pipeline, err := pipelineName(ctx, cfg, j.store.String(), st, sameTx, targetPool, log)
+	if err != nil {
+		return nil, err
 	}
 
 	var target pusher.Target = jl

@@ -188,6 +188,22 @@ type Options struct {
 	StartAfter string
 	// Since, when set, keeps objects modified at or after it.
 	Since time.Time
+	// Stats, when set, has what the listing saw added to it.
+	Stats *Stats
+}
+
+// Stats count what a listing saw: every key the store listed, and those
+// it did not select, by reason. Listed minus the others is what it
+// selected.
+type Stats struct {
+	Listed int64
+	// Hidden counts hidden files and directory markers (Skip).
+	Hidden int64
+	// Unmatched counts the keys the include and exclude globs leave out.
+	Unmatched int64
+	// Old counts objects modified before Since, or not after StartAfter
+	// when the store lists them anyway.
+	Old int64
 }
 
 // ListWith is List with start-after and modified-since selection.
@@ -202,20 +218,26 @@ func ListWith(ctx context.Context, store source.Store, o Options, fn func([]push
 			return sal.ListAfter(ctx, o.StartAfter, fn)
 		}
 	}
+	st := o.Stats
+	if st == nil {
+		st = &Stats{}
+	}
 	return list(ctx, func(page []pusher.Object) error {
 		var sel []pusher.Object
+		st.Listed += int64(len(page))
 		for _, obj := range page {
 			rel := store.Rel(obj.Key)
-			if Skip(obj, rel) || !f.Match(rel) {
-				continue
+			switch {
+			case Skip(obj, rel):
+				st.Hidden++
+			case !f.Match(rel):
+				st.Unmatched++
+			case o.StartAfter != "" && obj.Key <= o.StartAfter,
+				!o.Since.IsZero() && obj.LastModified.Before(o.Since):
+				st.Old++
+			default:
+				sel = append(sel, obj)
 			}
-			if o.StartAfter != "" && obj.Key <= o.StartAfter {
-				continue
-			}
-			if !o.Since.IsZero() && obj.LastModified.Before(o.Since) {
-				continue
-			}
-			sel = append(sel, obj)
 		}
 		if len(sel) == 0 {
 			return nil

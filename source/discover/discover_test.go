@@ -8,6 +8,7 @@ import (
 	"path"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ferrydata/ferry/pusher"
 )
@@ -207,6 +208,24 @@ func TestList(t *testing.T) {
 	want := [][]string{{"in/a.csv"}, {"in/d/b.csv", "in/d/e/c.csv"}}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("pages = %q, want %q", got, want)
+	}
+
+	var st Stats
+	if err := ListWith(context.Background(), store, Options{Filter: f, Stats: &st}, func([]pusher.Object) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if want := (Stats{Listed: 10, Hidden: 4, Unmatched: 3}); st != want {
+		t.Errorf("stats = %+v, want %+v", st, want)
+	}
+	st = Stats{}
+	if err := ListWith(context.Background(), store, Options{Filter: f, Since: time.Now(), Stats: &st}, func([]pusher.Object) error {
+		t.Error("an object older than Since was selected")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if want := (Stats{Listed: 10, Hidden: 4, Unmatched: 3, Old: 3}); st != want {
+		t.Errorf("stats with Since = %+v, want %+v", st, want)
 	}
 
 	if err := List(context.Background(), store, Filter{Include: []string{"["}}, nil); err == nil {

@@ -7,6 +7,9 @@
 // pages of up to PageSize objects. Nothing else is filtered here: hidden
 // files and globs are the discover package's job.
 //
+// The root may also be a single file: the store is then its directory,
+// and List yields that file alone (keyed by its name), while it exists.
+//
 // A local file's ETag is derived from its size and modification time
 // (fmt.Sprintf("%x-%x", size, mtime.UnixNano())), so a file that is
 // rewritten gets a new ETag.
@@ -34,13 +37,15 @@ const PageSize = 1000
 // Store is a directory tree seen as an object store.
 type Store struct {
 	root string // absolute, cleaned, OS-specific separators
+	file string // the one file listed, when the store was made from a file's path
 }
 
 var _ source.Store = (*Store)(nil)
 
 // New returns a Store rooted at dir, which is a path (relative or absolute)
 // or a file:// URL with an absolute path (file:///abs/path). The directory
-// must exist.
+// must exist. When dir names a regular file (or a link to one), the store
+// holds that file alone.
 func New(dir string) (*Store, error) {
 	p, err := parseDir(dir)
 	if err != nil {
@@ -57,8 +62,11 @@ func New(dir string) (*Store, error) {
 		}
 		return nil, fmt.Errorf("local store: directory %q: %w", abs, err)
 	}
+	if fi.Mode().IsRegular() {
+		return &Store{root: filepath.Dir(abs), file: filepath.Base(abs)}, nil
+	}
 	if !fi.IsDir() {
-		return nil, fmt.Errorf("local store: %q is not a directory", abs)
+		return nil, fmt.Errorf("local store: %q is neither a directory nor a regular file", abs)
 	}
 	return &Store{root: abs}, nil
 }
@@ -84,11 +92,15 @@ func parseDir(dir string) (string, error) {
 	return filepath.FromSlash(u.Path), nil
 }
 
-// Root returns the absolute path of the store's directory.
+// Root returns the absolute path of the store's directory (for a store
+// of one file, the file's directory).
 func (s *Store) Root() string { return s.root }
 
 // List calls fn with pages of up to PageSize regular files, sorted by key.
 func (s *Store) List(ctx context.Context, fn func(page []pusher.Object) error) error {
+	if s.file != "" {
+		return s.listFile(ctx, fn)
+	}
 	var objs []pusher.Object
 	err := filepath.WalkDir(s.root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -147,6 +159,25 @@ func (s *Store) List(ctx context.Context, fn func(page []pusher.Object) error) e
 	return nil
 }
 
+// listFile lists the store's one file, unless it is gone or is no longer
+// a regular file.
+func (s *Store) listFile(ctx context.Context, fn func(page []pusher.Object) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	fi, err := os.Stat(filepath.Join(s.root, s.file))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("list %s: %w", s, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil
+	}
+	return fn([]pusher.Object{{Key: filepath.ToSlash(s.file), Size: fi.Size(), ETag: etag(fi), LastModified: fi.ModTime()}})
+}
+
 func etag(fi fs.FileInfo) string {
 	return fmt.Sprintf("%x-%x", fi.Size(), fi.ModTime().UnixNano())
 }
@@ -188,9 +219,10 @@ func (s *Store) path(key string) (string, error) {
 // Rel returns key: local keys are already relative to the root.
 func (s *Store) Rel(key string) string { return key }
 
-// String returns the root as a file:// URL.
+// String returns the root (the file, for a store of one file) as a
+// file:// URL.
 func (s *Store) String() string {
-	u := url.URL{Scheme: "file", Path: filepath.ToSlash(s.root)}
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(filepath.Join(s.root, s.file))}
 	if !strings.HasPrefix(u.Path, "/") { // Windows drive letters
 		u.Path = "/" + u.Path
 	}

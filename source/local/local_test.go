@@ -62,7 +62,8 @@ func TestNew(t *testing.T) {
 		{in: ".", wantErr: ""},
 		{in: filepath.Join(dir, "nope"), wantErr: "does not exist"},
 		{in: "file://" + filepath.ToSlash(dir) + "/nope", wantErr: "does not exist"},
-		{in: filepath.Join(dir, "f.txt"), wantErr: "is not a directory"},
+		{in: filepath.Join(dir, "f.txt")}, // a store of one file
+		{in: "/dev/null", wantErr: "neither a directory nor a regular file"},
 		{in: "file://host/x", wantErr: "names host"},
 		{in: "", wantErr: "empty"},
 	}
@@ -91,6 +92,49 @@ func TestNew(t *testing.T) {
 	}
 	if got := s.Rel("a/b.csv"); got != "a/b.csv" {
 		t.Errorf("Rel = %q", got)
+	}
+}
+
+func TestSingleFile(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "f.csv", "id\n1\n")
+	write(t, dir, "f.csv.bak", "other")
+	write(t, dir, "sub/g.csv", "other")
+	if err := os.Symlink(filepath.Join(dir, "f.csv"), filepath.Join(dir, "link.csv")); err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []string{filepath.Join(dir, "f.csv"), "file://" + filepath.ToSlash(dir) + "/f.csv", filepath.Join(dir, "link.csv")} {
+		s, err := New(in)
+		if err != nil {
+			t.Fatalf("New(%q): %v", in, err)
+		}
+		name := filepath.Base(in)
+		if got, want := s.String(), "file://"+filepath.ToSlash(dir)+"/"+name; got != want {
+			t.Errorf("String() = %q, want %q", got, want)
+		}
+		all, _ := listAll(t, s)
+		if got := keys(all); len(got) != 1 || got[0] != name || all[0].Size != 5 || all[0].ETag == "" {
+			t.Fatalf("New(%q) lists %+v, want %s alone", in, all, name)
+		}
+		rc, err := s.Open(context.Background(), all[0], 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		if string(b) != "1\n" {
+			t.Errorf("Open at 3 = %q", b)
+		}
+	}
+	s, err := New(filepath.Join(dir, "f.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "f.csv")); err != nil {
+		t.Fatal(err)
+	}
+	if all, _ := listAll(t, s); len(all) != 0 {
+		t.Errorf("a removed file still lists: %v", keys(all))
 	}
 }
 

@@ -17,6 +17,15 @@ import (
 func (r *Runner) Listing(startAfter string) Feed {
 	opts := discover.Options{Filter: r.opts.Filter, Since: r.opts.Since, StartAfter: startAfter}
 	return func(ctx context.Context, send Send) error {
+		var st discover.Stats
+		opts := opts
+		opts.Stats = &st
+		defer func() {
+			r.Keys.Add(st.Listed)
+			r.Hidden.Add(st.Hidden)
+			r.Unmatched.Add(st.Unmatched)
+			r.Old.Add(st.Old)
+		}()
 		err := discover.ListWith(ctx, r.store, opts, func(page []pusher.Object) error {
 			r.obs.SourceRoundTrip(nil)
 			r.Listed.Add(int64(len(page)))
@@ -76,8 +85,10 @@ func (r *Runner) Poll(ctx, writeCtx context.Context, opts PollOptions) error {
 		}
 	}
 	backoff := time.Duration(0)
+	listed := false
 	for poll := 1; ; poll++ {
-		err := r.poll(ctx, writeCtx, opts)
+		err := r.poll(ctx, writeCtx, opts, !listed)
+		listed = listed || err == nil
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -101,8 +112,10 @@ func (r *Runner) Poll(ctx, writeCtx context.Context, opts PollOptions) error {
 	}
 }
 
-// poll runs one listing pass.
-func (r *Runner) poll(ctx, writeCtx context.Context, opts PollOptions) error {
+// poll runs one listing pass. When first (no listing has succeeded yet)
+// and it selects no file, it logs what it listed: a wrong prefix or glob
+// shows at once, while the replication waits for files.
+func (r *Runner) poll(ctx, writeCtx context.Context, opts PollOptions, first bool) error {
 	var startAfter string
 	if opts.StartAfterKey {
 		var lookbackSince time.Time
@@ -119,6 +132,9 @@ func (r *Runner) poll(ctx, writeCtx context.Context, opts PollOptions) error {
 	sum, err := r.Pass(ctx, writeCtx, r.Listing(startAfter))
 	if err != nil {
 		return err
+	}
+	if empty := sum.NothingMatched(r.store.String()); first && empty != nil {
+		r.log.Warn().Msg(empty.Error() + "; waiting for files")
 	}
 	if sum.Loaded+sum.Failed+sum.Vanished > 0 || len(sum.Errors) > 0 {
 		r.log.Info().Int64("listed", sum.Files).Int64("loaded", sum.Loaded).Int64("failed", sum.Failed).

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -66,6 +68,10 @@ type Counters struct {
 	// LastLag is the lag of the file loaded last, in nanoseconds: when its
 	// load ended (its last chunk committed) minus its LastModified.
 	LastLag atomic.Int64
+	// What listings saw (discover.Stats): every key the store listed,
+	// and those not selected: hidden files and directory markers, keys
+	// the include/exclude globs leave out, objects older than Since.
+	Keys, Hidden, Unmatched, Old atomic.Int64
 }
 
 // New returns a runner over cfg's parts; it validates cfg.Options.
@@ -119,6 +125,9 @@ type Summary struct {
 	Records, Bytes                     int64
 	Elapsed                            time.Duration
 	Errors                             []error
+	// What the listings saw: keys listed, and of them not selected
+	// (Files are the selected ones).
+	Keys, Hidden, Unmatched, Old int64
 }
 
 // MemoryBudget is about the most the runner holds, with room for the
@@ -152,16 +161,45 @@ func (s Summary) MarshalZerologObject(e *zerolog.Event) {
 	e.Int64("files", s.Files).Int64("loaded", s.Loaded).Int64("already_loaded", s.AlreadyDone).
 		Int64("failed", s.Failed).Int64("vanished", s.Vanished).Int64("rejected", s.Rejected).Bool("aborted", s.Aborted).
 		Int64("rows", s.Records).Int64("bytes", s.Bytes).
-		Float64("seconds", s.Elapsed.Seconds()).Float64("mb_per_s", s.MBPerSecond())
+		Float64("seconds", s.Elapsed.Seconds()).Float64("mb_per_s", s.MBPerSecond()).
+		Int64("keys_listed", s.Keys).Int64("hidden", s.Hidden).Int64("unmatched", s.Unmatched).Int64("older", s.Old)
+}
+
+// ErrNoFiles is wrapped by the error NothingMatched returns.
+var ErrNoFiles = errors.New("no files matched")
+
+// NothingMatched returns, when the pass's listings selected no file, an
+// error wrapping ErrNoFiles that says what they saw in source: how many
+// keys were listed and how many of them each selection left out. It
+// returns nil when a file was selected (done already or not).
+func (s Summary) NothingMatched(source string) error {
+	if s.Files > 0 {
+		return nil
+	}
+	if s.Keys == 0 {
+		return fmt.Errorf("%w in %s: the listing found no keys (check the bucket, prefix or path)", ErrNoFiles, source)
+	}
+	parts := []string{fmt.Sprintf("%d keys listed", s.Keys)}
+	for _, p := range []struct {
+		n    int64
+		what string
+	}{{s.Unmatched, "left out by --include/--exclude"}, {s.Old, "older than --since (or the lookback window)"}, {s.Hidden, "hidden files or directory markers"}} {
+		if p.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.what))
+		}
+	}
+	return fmt.Errorf("%w in %s: %s", ErrNoFiles, source, strings.Join(parts, ", "))
 }
 
 type counts struct {
 	Listed, Skipped, Done, Failed, Vanished, Rejected, Records, Bytes int64
+	Keys, Hidden, Unmatched, Old                                      int64
 }
 
 func (r *Runner) counts() counts {
 	return counts{r.Listed.Load(), r.Skipped.Load(), r.Done.Load(), r.Failed.Load(), r.Vanished.Load(),
-		r.Rejected.Load(), r.Records.Load(), r.ReadBytes.Load()}
+		r.Rejected.Load(), r.Records.Load(), r.ReadBytes.Load(),
+		r.Keys.Load(), r.Hidden.Load(), r.Unmatched.Load(), r.Old.Load()}
 }
 
 // summary fills s's counts with what happened since before.
@@ -175,6 +213,10 @@ func (r *Runner) summary(s *Summary, before counts, start time.Time) {
 	s.Rejected = after.Rejected - before.Rejected
 	s.Records = after.Records - before.Records
 	s.Bytes = after.Bytes - before.Bytes
+	s.Keys = after.Keys - before.Keys
+	s.Hidden = after.Hidden - before.Hidden
+	s.Unmatched = after.Unmatched - before.Unmatched
+	s.Old = after.Old - before.Old
 	s.Elapsed = time.Since(start)
 }
 

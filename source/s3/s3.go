@@ -6,6 +6,11 @@
 // keys, and Rel strips prefix + "/". List passes pages of up to 1000
 // objects in key order, as ListObjectsV2 returns them.
 //
+// A root may also name one object (s3://bucket/dir/file.csv.gz): when the
+// URL does not end in "/", an object's key is the prefix exactly, and no
+// key lies under prefix + "/", New takes the root for that object alone;
+// List returns it (while it exists) and Rel gives its last path element.
+//
 // Open reads an object from a byte offset (a Range request), and only the
 // version that was listed: when the object's ETag is known, the request
 // carries If-Match, so an object rewritten since it was listed fails with
@@ -27,6 +32,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -113,6 +119,7 @@ type Store struct {
 	prefix   string // no leading or trailing '/'
 	endpoint string // for messages
 	custom   bool   // endpoint is not AWS's default
+	object   bool   // the prefix is the key of the one object listed
 }
 
 var _ source.Store = (*Store)(nil)
@@ -157,8 +164,37 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
+	if prefix != "" && !strings.HasSuffix(cfg.URL, "/") {
+		if s.object, err = s.isObject(ctx); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
+
+// isObject reports whether the prefix is the key of an object and no key
+// lies under prefix + "/": two listings of one key each (the key equal
+// to a prefix sorts first among the keys that start with it).
+func (s *Store) isObject(ctx context.Context) (bool, error) {
+	first := func(prefix string) (string, error) {
+		out, err := s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(prefix), MaxKeys: aws.Int32(1)})
+		if err != nil {
+			return "", fmt.Errorf("list %s: %w", s, classify(err))
+		}
+		if len(out.Contents) == 0 {
+			return "", nil
+		}
+		return aws.ToString(out.Contents[0].Key), nil
+	}
+	if k, err := first(s.prefix); err != nil || k != s.prefix {
+		return false, err
+	}
+	k, err := first(s.prefix + "/")
+	return k == "", err
+}
+
+// Object reports whether the store is one object (see the package doc).
+func (s *Store) Object() bool { return s.object }
 
 // check makes a HeadBucket call and translates its failure.
 func (s *Store) check(ctx context.Context) error {
@@ -242,6 +278,9 @@ func (s *Store) Client() *s3.Client { return s.client }
 
 // listPrefix is what keys under the root start with.
 func (s *Store) listPrefix() string {
+	if s.object {
+		return s.prefix
+	}
 	if s.prefix == "" {
 		return ""
 	}
@@ -268,6 +307,11 @@ func (s *Store) ListAfter(ctx context.Context, startAfter string, fn func(page [
 	if startAfter != "" {
 		in.StartAfter = aws.String(startAfter)
 	}
+	if s.object {
+		// The object's key sorts first under its prefix: one key is
+		// enough, and it is the object only when it is equal to it.
+		in.MaxKeys = aws.Int32(1)
+	}
 	pages := s3.NewListObjectsV2Paginator(s.client, in)
 	for pages.HasMorePages() {
 		out, err := pages.NextPage(ctx)
@@ -276,6 +320,9 @@ func (s *Store) ListAfter(ctx context.Context, startAfter string, fn func(page [
 		}
 		if len(out.Contents) == 0 {
 			continue
+		}
+		if s.object && aws.ToString(out.Contents[0].Key) != s.prefix {
+			return nil
 		}
 		page := make([]pusher.Object, 0, len(out.Contents))
 		for _, o := range out.Contents {
@@ -288,6 +335,9 @@ func (s *Store) ListAfter(ctx context.Context, startAfter string, fn func(page [
 		}
 		if err := fn(page); err != nil {
 			return err
+		}
+		if s.object {
+			return nil
 		}
 	}
 	return nil
@@ -334,11 +384,15 @@ func (s *Store) Open(ctx context.Context, obj pusher.Object, off int64) (io.Read
 
 func (s *Store) objURL(key string) string { return "s3://" + s.bucket + "/" + key }
 
-// Rel returns key without the root's prefix and the '/' after it. A key
-// outside the root is returned unchanged.
+// Rel returns key without the root's prefix and the '/' after it (for a
+// store of one object, its key's last path element). A key outside the
+// root is returned unchanged.
 func (s *Store) Rel(key string) string {
 	if s.prefix == "" {
 		return key
+	}
+	if s.object && key == s.prefix {
+		return path.Base(key)
 	}
 	if rest, ok := strings.CutPrefix(key, s.prefix+"/"); ok {
 		return rest
@@ -352,6 +406,15 @@ func (s *Store) String() string {
 		return "s3://" + s.bucket
 	}
 	return "s3://" + s.bucket + "/" + s.prefix
+}
+
+// Contains reports whether key is under the root (or is the root's one
+// object).
+func (s *Store) Contains(key string) bool {
+	if s.object {
+		return key == s.prefix
+	}
+	return s.prefix == "" || strings.HasPrefix(key, s.prefix+"/")
 }
 
 // Stat returns the current version of the object at key (a HeadObject

@@ -60,6 +60,26 @@ func TestRelString(t *testing.T) {
 			t.Errorf("prefix %q: Rel(%q) = %q, want %q", tt.prefix, tt.key, got, tt.rel)
 		}
 	}
+	obj := &Store{bucket: "b", prefix: "in/2024/a.csv.gz", object: true}
+	if got := obj.Rel("in/2024/a.csv.gz"); got != "a.csv.gz" {
+		t.Errorf("one object: Rel = %q, want its last path element", got)
+	}
+	for key, want := range map[string]bool{"in/2024/a.csv.gz": true, "in/2024/a.csv.gz.bak": false, "in/2024/a.csv.gz/x": false, "in/2024/b.csv": false} {
+		if got := obj.Contains(key); got != want {
+			t.Errorf("one object: Contains(%q) = %v, want %v", key, got, want)
+		}
+	}
+	for key, want := range map[string]bool{"in/a.csv": true, "in": false, "inx/a.csv": false} {
+		if got := (&Store{bucket: "b", prefix: "in"}).Contains(key); got != want {
+			t.Errorf("prefix in: Contains(%q) = %v, want %v", key, got, want)
+		}
+	}
+	if !(&Store{bucket: "b"}).Contains("any/key") {
+		t.Error("no prefix: a key is not contained")
+	}
+	if got := obj.String(); got != "s3://b/in/2024/a.csv.gz" {
+		t.Errorf("one object: String() = %q", got)
+	}
 	for _, u := range []string{"s3://b", "s3://b/p", "s3://b/p/q"} {
 		b, p, _ := ParseURL(u + "/")
 		if got := (&Store{bucket: b, prefix: p}).String(); got != u {

@@ -22,7 +22,8 @@ import (
 type Store interface {
 	source.Store
 	Bucket() string
-	Prefix() string
+	// Contains reports whether a key is under the store's root.
+	Contains(key string) bool
 	// Stat returns the current version of the object at key.
 	Stat(ctx context.Context, key string) (pusher.Object, error)
 }
@@ -390,7 +391,7 @@ func (f *Feed) selectEvent(ctx context.Context, e Event) (pusher.Object, string)
 		return pusher.Object{}, "not an object creation"
 	case e.Bucket != st.Bucket():
 		return pusher.Object{}, "bucket is not " + st.Bucket()
-	case st.Prefix() != "" && !strings.HasPrefix(e.Key, st.Prefix()+"/"):
+	case !st.Contains(e.Key):
 		return pusher.Object{}, "key outside " + st.String()
 	}
 	obj := pusher.Object{Key: e.Key, Size: e.Size, ETag: e.ETag, LastModified: e.Time}

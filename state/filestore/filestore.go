@@ -221,6 +221,31 @@ func (s *Store) Fail(_ context.Context, pipeline string, obj pusher.Object, caus
 	})
 }
 
+var _ state.Haver = (*Store)(nil)
+
+// Has implements state.Haver: the pipeline's snapshot or log exists and
+// holds a file or an anchor. A pipeline never written to is not read (and
+// so its files are not created).
+func (s *Store) Has(_ context.Context, pipeline string) (bool, error) {
+	snap := s.Path(pipeline)
+	found := false
+	for _, p := range []string{snap, strings.TrimSuffix(snap, ".json") + ".log"} {
+		if _, err := os.Stat(p); err == nil {
+			found = true
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return false, fmt.Errorf("state: %w", err)
+		}
+	}
+	if !found {
+		return false, nil
+	}
+	var has bool
+	err := s.do(pipeline, readOnly(func(f *pipelineFile) {
+		has = len(f.entries) > 0 || !f.anchor.IsZero()
+	}))
+	return has, err
+}
+
 // Anchor implements state.Store.
 func (s *Store) Anchor(_ context.Context, pipeline string, t time.Time) (time.Time, error) {
 	var got time.Time

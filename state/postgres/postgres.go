@@ -446,6 +446,20 @@ func (s *Store) Fail(ctx context.Context, pipeline string, obj pusher.Object, ca
 	return nil
 }
 
+var _ state.Haver = (*Store)(nil)
+
+// Has implements state.Haver: the pipeline has a file in ferry.files or
+// an anchor in ferry.pipelines.
+func (s *Store) Has(ctx context.Context, pipeline string) (bool, error) {
+	var has bool
+	err := s.db().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM ferry.files WHERE pipeline = $1)
+		OR EXISTS (SELECT 1 FROM ferry.pipelines WHERE pipeline = $1)`, pipeline).Scan(&has)
+	if err != nil {
+		return false, Classify(fmt.Errorf("state: pipeline %q: %w", pipeline, err))
+	}
+	return has, nil
+}
+
 // Anchor implements state.Store.
 func (s *Store) Anchor(ctx context.Context, pipeline string, t time.Time) (time.Time, error) {
 	var anchor time.Time

@@ -23,6 +23,35 @@ func Run(t *testing.T, open func(t *testing.T) (s state.Store, reopen func() sta
 		return &pusher.Chunk{File: obj, Start: pusher.Position{Records: from, Offset: from * 10}, End: pusher.Position{Records: to, Offset: to * 10}, Last: last}
 	}
 
+	t.Run("a pipeline with progress or an anchor is had", func(t *testing.T) {
+		s, reopen := open(t)
+		h, ok := s.(state.Haver)
+		if !ok {
+			t.Skip("the store is not a state.Haver")
+		}
+		has := func(h state.Haver, p string, want bool) {
+			t.Helper()
+			if got, err := h.Has(ctx, p); err != nil || got != want {
+				t.Fatalf("Has(%q) = %v, %v; want %v", p, got, err, want)
+			}
+		}
+		has(h, "p", false)
+		if _, err := s.Lookup(ctx, "p", []pusher.Object{a}); err != nil {
+			t.Fatal(err)
+		}
+		has(h, "p", false) // reading creates nothing
+		if _, err := s.Start(ctx, "p", a); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Anchor(ctx, "anchored", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		r := reopen().(state.Haver)
+		has(r, "p", true)
+		has(r, "anchored", true)
+		has(r, "q", false)
+	})
+
 	t.Run("new files are absent", func(t *testing.T) {
 		s, _ := open(t)
 		got, err := s.Lookup(ctx, "p", []pusher.Object{a, b})
