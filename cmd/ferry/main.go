@@ -257,10 +257,11 @@ func snapshot(ctx context.Context, j *job, o *options, stderr io.Writer, log zer
 // follow runs a replication until ctx is cancelled: polling the store, or
 // following the S3 notifications on --sqs-queue-url.
 func follow(ctx, writeCtx context.Context, j *job, cfg Config, log zerolog.Logger) error {
-	logQuarantined(ctx, j.state, j.Pipeline(), cfg.Runner.MaxAttempts, log)
+	quarantined := quarantineCount(j.state, j.Pipeline(), cfg.Runner.MaxAttempts)
+	logQuarantined(ctx, quarantined, cfg.Runner.MaxAttempts, log)
 	if j.queue == nil {
 		log.Info().Str("pipeline", j.Pipeline()).Dur("poll_interval", cfg.Poll.Interval).Bool("backfill", cfg.Poll.Backfill).Msg("replication starting")
-		defer startStatus(ctx, &j.Counters, statusEvery, log)()
+		defer startStatus(ctx, &j.Counters, quarantined, statusEvery, log)()
 		return j.Poll(ctx, writeCtx, cfg.Poll)
 	}
 	log.Info().Str("pipeline", j.Pipeline()).Str("queue", cfg.SQS.QueueURL).Bool("backfill", cfg.Poll.Backfill).Msg("replication from SQS notifications starting")
@@ -269,6 +270,7 @@ func follow(ctx, writeCtx context.Context, j *job, cfg Config, log zerolog.Logge
 	fc.Rejects, fc.Pipeline, fc.Quarantined, fc.Log = j.rejects, j.Pipeline(), j.Quarantined, log
 	fc.Report = func(e *zerolog.Event) {
 		statusFields(e.Int64("files_loaded", j.Done.Load()).Int64("rows", j.Records.Load()).Int64("failed", j.Failed.Load()), &j.Counters)
+		quarantineField(ctx, e, quarantined)
 	}
 	if j.metrics != nil {
 		fc.Received = j.metrics.SourceRoundTrip

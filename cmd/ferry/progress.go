@@ -173,7 +173,7 @@ func mbps(rate float64) string {
 // startStatus logs a replication's status line every interval while
 // anything moves or files wait (statusLine). With SQS the queue's own
 // line carries these fields instead (sqs.FeedConfig.Report).
-func startStatus(ctx context.Context, c *runner.Counters, every time.Duration, log zerolog.Logger) (stop func()) {
+func startStatus(ctx context.Context, c *runner.Counters, quarantined func(context.Context) (int64, bool), every time.Duration, log zerolog.Logger) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	l := newStatusLine(c, every, time.Now())
@@ -185,7 +185,7 @@ func startStatus(ctx context.Context, c *runner.Counters, every time.Duration, l
 			case <-ctx.Done():
 				return
 			case now := <-t.C:
-				l.log(log, now)
+				l.log(log, now, func(e *zerolog.Event) { quarantineField(ctx, e, quarantined) })
 			}
 		}
 	})
@@ -210,7 +210,7 @@ func newStatusLine(c *runner.Counters, every time.Duration, now time.Time) *stat
 // log writes the line at now, unless nothing loaded, failed or was read
 // since the last one and no file waits (files found done again at each
 // poll are not news); it says whether it wrote.
-func (l *statusLine) log(log zerolog.Logger, now time.Time) bool {
+func (l *statusLine) log(log zerolog.Logger, now time.Time, more ...func(*zerolog.Event)) bool {
 	s := sampleOf(l.c, now)
 	rate := l.m.add(s)
 	moved := [3]int64{l.c.Done.Load(), s.failed, s.bytes}
@@ -219,7 +219,11 @@ func (l *statusLine) log(log zerolog.Logger, now time.Time) bool {
 	}
 	l.moved = moved
 	e := log.Info().Int64("files_loaded", moved[0]).Int64("failed", s.failed).Int64("rows", s.rows).Str("rate", mbps(rate))
-	statusFields(e, l.c).Msg("status")
+	statusFields(e, l.c)
+	for _, fn := range more {
+		fn(e)
+	}
+	e.Msg("status")
 	return true
 }
 
@@ -233,6 +237,17 @@ func statusFields(e *zerolog.Event, c *runner.Counters) *zerolog.Event {
 		e = e.Dur("lag", roundLag(lag))
 	}
 	return e
+}
+
+// quarantineField adds the count of quarantined files, when the state
+// tells it (count is nil otherwise, see quarantineCount).
+func quarantineField(ctx context.Context, e *zerolog.Event, count func(context.Context) (int64, bool)) {
+	if count == nil {
+		return
+	}
+	if n, ok := count(ctx); ok {
+		e.Int64("quarantined", n)
+	}
 }
 
 // roundLag rounds a lag for reading: 850ms, 12.3s, 4m7s.

@@ -15,6 +15,7 @@ import (
 	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/state"
 	"github.com/ferrydata/ferry/state/filestore"
+	"github.com/rs/zerolog"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -39,9 +40,9 @@ func golden(t *testing.T, name string, got []byte) {
 }
 
 var (
-	statusT0   = time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
-	at   = func(d time.Duration) time.Time { return statusT0.Add(d) }
-	done = state.FileInfo{Pipeline: "logs", Key: "2024/05/01/a.csv.gz", ETag: "e1", Size: 1 << 20, Status: state.Done, Attempts: 1,
+	statusT0 = time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	at       = func(d time.Duration) time.Time { return statusT0.Add(d) }
+	done     = state.FileInfo{Pipeline: "logs", Key: "2024/05/01/a.csv.gz", ETag: "e1", Size: 1 << 20, Status: state.Done, Attempts: 1,
 		Records: 1000, Loaded: 998, Rejected: 2, Modified: at(-time.Minute), Started: at(0), Attempted: at(0), Updated: at(3 * time.Second)}
 	loading = state.FileInfo{Pipeline: "logs", Key: "2024/05/01/b.csv.gz", ETag: "e2", Size: 5 << 30, Status: state.Loading, Attempts: 2,
 		Records: 500000, Loaded: -1, Rejected: -1, Started: at(time.Minute), Attempted: at(2 * time.Minute), Updated: at(3 * time.Minute)}
@@ -222,5 +223,41 @@ func TestInspectFileStore(t *testing.T) {
 	}
 	if after := names(); after != before {
 		t.Errorf("the commands changed the directory: %s, was %s", after, before)
+	}
+}
+
+// TestQuarantineField: the status line counts the quarantined files in
+// the state (failed --max-attempts times), and leaves the field out when
+// the state cannot say or nothing can be quarantined.
+func TestQuarantineField(t *testing.T) {
+	st, err := filestore.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	for _, k := range []string{"bad.csv", "good.csv"} {
+		if _, err := st.Start(ctx, "p", pusher.Object{Key: k, ETag: "e"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Fail(ctx, "p", pusher.Object{Key: "bad.csv", ETag: "e"}, errors.New("bad row")); err != nil {
+		t.Fatal(err)
+	}
+	line := func(count func(context.Context) (int64, bool)) string {
+		var buf bytes.Buffer
+		log := zerolog.New(&buf)
+		e := log.Info()
+		quarantineField(ctx, e, count)
+		e.Msg("status")
+		return buf.String()
+	}
+	if got := line(quarantineCount(st, "p", 1)); !strings.Contains(got, `"quarantined":1`) {
+		t.Errorf("max attempts 1: %s; want quarantined 1", got)
+	}
+	if got := line(quarantineCount(st, "p", 2)); !strings.Contains(got, `"quarantined":0`) {
+		t.Errorf("max attempts 2: %s; want quarantined 0", got)
+	}
+	if got := line(quarantineCount(st, "p", 0)); strings.Contains(got, "quarantined") {
+		t.Errorf("max attempts 0: %s; want no quarantined field", got)
 	}
 }
