@@ -80,7 +80,7 @@ func TestRetryQuarantinedLoadsOnce(t *testing.T) {
 		t.Fatalf("status = %+v; want 1 done, bad.csv quarantined by no_bad", sum)
 	}
 	res := ferry(t, append([]string{"status"}, loc...)...)
-	if res.code != 0 || !strings.Contains(res.stdout, "1 done, 0 loading, 1 failed, 0 quarantined (3 attempts)") {
+	if res.code != 0 || !strings.Contains(res.stdout, "1 done, 0 loading, 1 failed, 0 quarantined (at --max-attempts 3)") {
 		t.Errorf("status text with the default --max-attempts 3 = %d\n%s", res.code, res.stdout)
 	}
 

@@ -196,7 +196,7 @@ func writeStatus(w io.Writer, s statusJSON) error {
 		fmt.Fprintf(&b, "pipeline %q\n", p.Pipeline)
 		quarantine := ""
 		if p.MaxAttempts > 0 {
-			quarantine = fmt.Sprintf(" (%d attempts)", p.MaxAttempts)
+			quarantine = fmt.Sprintf(" (at --max-attempts %d)", p.MaxAttempts)
 		}
 		line("files", "%d done, %d loading, %d failed, %d quarantined%s", p.Files.Done, p.Files.Loading, p.Files.Failed, p.Files.Quarantined, quarantine)
 		line("records", "%d loaded, %d rejected", p.RecordsLoaded, p.RecordsRejected)

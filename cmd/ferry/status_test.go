@@ -214,7 +214,7 @@ func TestInspectFileStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, errOut = ferry("status", "--config", config)
-	if code != 0 || !strings.Contains(out, `pipeline "q"`) || strings.Contains(out, `pipeline "p"`) || !strings.Contains(out, "(1 attempts)") {
+	if code != 0 || !strings.Contains(out, `pipeline "q"`) || strings.Contains(out, `pipeline "p"`) || !strings.Contains(out, "(at --max-attempts 1)") {
 		t.Errorf("status --config = %d %q %q", code, out, errOut)
 	}
 	code, out, _ = ferry("status", "--config", config, "--pipeline", "p")
