@@ -308,7 +308,11 @@ func (s *Store) Open(ctx context.Context, obj pusher.Object, off int64) (io.Read
 	}
 	out, err := s.client.GetObject(ctx, in)
 	if err == nil {
-		return body{out.Body}, nil
+		size := int64(-1)
+		if out.ContentLength != nil {
+			size = *out.ContentLength
+		}
+		return &body{ReadCloser: out.Body, size: size}, nil
 	}
 	var noKey *types.NoSuchKey
 	var respErr *awshttp.ResponseError
@@ -319,6 +323,8 @@ func (s *Store) Open(ctx context.Context, obj pusher.Object, off int64) (io.Read
 		switch respErr.HTTPStatusCode() {
 		case http.StatusNotFound:
 			return nil, fmt.Errorf("open %s: %w (%s)", s.objURL(obj.Key), source.ErrNotFound, apiMessage(err))
+		case http.StatusForbidden:
+			return nil, fmt.Errorf("access denied to %s (endpoint %s; check the credentials, the bucket policy and the object's encryption key): %s", s.objURL(obj.Key), s.endpoint, apiMessage(err))
 		case http.StatusPreconditionFailed:
 			return nil, fmt.Errorf("open %s: %w (listed ETag %q no longer matches)", s.objURL(obj.Key), ErrChanged, obj.ETag)
 		case http.StatusRequestedRangeNotSatisfiable:
