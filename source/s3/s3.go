@@ -37,9 +37,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/rs/zerolog"
 
 	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/source/backoff"
 )
 
 // DefaultRegion is used when no region is configured anywhere.
@@ -71,6 +73,12 @@ type Config struct {
 	PathStyle bool
 	// Region overrides the region from the default chain.
 	Region string
+	// RetryMaxElapsed bounds the retries of a listing page that failed
+	// for a transient reason (5xx, throttling, a reset), beyond the SDK's
+	// own few attempts: 0: backoff.DefaultMaxElapsed; negative: none.
+	RetryMaxElapsed time.Duration
+	// Log receives a warning for each such retry.
+	Log zerolog.Logger
 }
 
 // Validate checks the URL and endpoint without contacting S3.
@@ -108,6 +116,7 @@ func ParseURL(u string) (bucket, prefix string, err error) {
 
 // Store is a bucket and prefix.
 type Store struct {
+	cfg      Config
 	client   *s3.Client
 	bucket   string
 	prefix   string // no leading or trailing '/'
@@ -148,7 +157,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 	})
-	s := &Store{client: client, bucket: bucket, prefix: prefix}
+	s := &Store{cfg: cfg, client: client, bucket: bucket, prefix: prefix}
 	if ep := client.Options().BaseEndpoint; ep != nil {
 		s.endpoint, s.custom = *ep, true
 	} else {
@@ -269,11 +278,24 @@ func (s *Store) ListAfter(ctx context.Context, startAfter string, fn func(page [
 		in.StartAfter = aws.String(startAfter)
 	}
 	pages := s3.NewListObjectsV2Paginator(s.client, in)
+	bo := backoff.New(backoff.Policy{MaxElapsed: s.cfg.RetryMaxElapsed})
 	for pages.HasMorePages() {
+		// A failed NextPage leaves the paginator where it was: calling it
+		// again asks for the same page.
 		out, err := pages.NextPage(ctx)
 		if err != nil {
-			return fmt.Errorf("list %s: %w", s, classify(err))
+			err = classify(err)
+			if pusher.ClassOf(err) == pusher.ClassUnavailable && ctx.Err() == nil {
+				if wait, ok := bo.Next(); ok {
+					s.cfg.Log.Warn().Str("store", s.String()).Int("retry", bo.Tries()).Dur("retry_in", wait).Msg("list failed, retrying: " + err.Error())
+					if backoff.Sleep(ctx, wait) == nil {
+						continue
+					}
+				}
+			}
+			return fmt.Errorf("list %s: %w", s, err)
 		}
+		bo.Reset()
 		if len(out.Contents) == 0 {
 			continue
 		}
