@@ -71,6 +71,8 @@ func (b *body) Read(p []byte) (int, error) {
 		if b.size >= 0 && b.n < b.size {
 			err = pusher.Unavailable(fmt.Errorf("object body cut short after %d of %d bytes: %w", b.n, b.size, io.ErrUnexpectedEOF))
 		}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		err = pusher.Unavailable(fmt.Errorf("object body cut short after %d of %d bytes: %w", b.n, b.size, err))
 	default:
 		err = classify(err)
 	}
