@@ -60,6 +60,9 @@ func checkFaultRun(t *testing.T, fp *faultProxy, schema, pipeline string, rows i
 	if n := strings.Count(logs, "read failed, retrying"); n == 0 {
 		t.Errorf("no retry in the logs")
 	}
+	if !strings.Contains(logs, "list failed, retrying") {
+		t.Errorf("no listing retry in the logs")
+	}
 	if !strings.Contains(logs, "--read-timeout") {
 		t.Errorf("no stall in the logs")
 	}

@@ -128,7 +128,8 @@ func (b *faultBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// decide is the script. Listing requests: every third answers 503.
+// decide is the script. Listing requests: every other one starts a
+// 503 burst.
 // Object GETs, up to faultsPerKey faulted per object: a 503 burst (this
 // and the next 3 requests, beyond the SDK's own 3 attempts), a body cut
 // at a random offset, or a stall; then they pass. Every request gets
@@ -149,8 +150,10 @@ func (fp *faultProxy) decide(r *http.Request) fault {
 	}
 	if len(parts) < 2 || parts[1] == "" {
 		if r.URL.Query().Get("list-type") != "" {
-			fp.listN++
-			if fp.listN%3 == 2 {
+			// Every other listing starts a burst longer than the SDK's
+			// own attempts.
+			if fp.listN++; fp.listN%2 == 1 {
+				fp.burst = 3
 				fp.counts["slowdown"]++
 				f.slowDown = true
 			}

@@ -17,8 +17,8 @@ import (
 
 // flakyStore serves memStore's objects, but the body of each of the
 // first len(cuts) opens fails after cuts[i] bytes with a transient
-// error (or, for a negative cut, blocks until its request is cancelled:
-// a stall).
+// error (or, for a cut of -1, blocks until its request is cancelled: a
+// stall; for -2, the open itself does).
 type flakyStore struct {
 	memStore
 	mu      sync.Mutex
@@ -37,6 +37,10 @@ func (s *flakyStore) Open(ctx context.Context, obj pusher.Object, off int64) (io
 		return rc, err
 	}
 	cut := s.cuts[len(s.offsets)-1]
+	if cut == -2 { // no answer at all
+		<-ctx.Done()
+		return nil, fmt.Errorf("get %s: %w", obj.Key, ctx.Err())
+	}
 	if cut < 0 {
 		return &stallBody{ctx: ctx}, nil
 	}
@@ -183,8 +187,9 @@ func TestNoRetry(t *testing.T) {
 func TestReadTimeout(t *testing.T) {
 	const n = 5000
 	body := []byte(csvRows(n))
-	// The first open stalls at once; the second reads the whole file.
-	store := &flakyStore{memStore: memStore{"f.csv": body}, cuts: []int{-1}}
+	// The first open gets no answer, the second's body stalls at once;
+	// the third reads the whole file.
+	store := &flakyStore{memStore: memStore{"f.csv": body}, cuts: []int{-2, -1}}
 	var errs []error
 	cfg := Config{Format: format.Options{Format: "csv", Header: true, BatchRows: 100}, ReadTimeout: 50 * time.Millisecond,
 		Retrying: func(_ pusher.Object, _ pusher.Position, _ int, _ time.Duration, err error) { errs = append(errs, err) }}
@@ -193,8 +198,13 @@ func TestReadTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkOnce(t, r, n)
-	if len(errs) != 1 || !errors.Is(errs[0], ErrStalled) || pusher.ClassOf(errs[0]) != pusher.ClassUnavailable {
-		t.Fatalf("retried after %v, want one stall", errs)
+	if len(errs) != 2 {
+		t.Fatalf("retried after %v, want two stalls", errs)
+	}
+	for _, err := range errs {
+		if !errors.Is(err, ErrStalled) || pusher.ClassOf(err) != pusher.ClassUnavailable {
+			t.Errorf("retried after %v (class %v), want a stall", err, pusher.ClassOf(err))
+		}
 	}
 	if !strings.Contains(errs[0].Error(), `"f.csv"`) {
 		t.Errorf("stall error %q does not name the file", errs[0])
