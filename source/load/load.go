@@ -13,9 +13,11 @@
 // format.Parallel); JSON documents and Parquet are read sequentially.
 // This is the same for the sync and the async pusher.
 //
-// Batches are recycled once Push returns (the pusher contract). The first
-// error, from reading, parsing or pushing, stops the file and is returned
-// as a *pusher.FileError; chunks pushed before it stay pushed.
+// Batches are recycled once Push returns (the pusher contract). A read
+// that fails for a transient reason is retried within the load, resuming
+// after the last chunk pushed (see File). Any other error, from reading,
+// parsing or pushing, stops the file and is returned as a
+// *pusher.FileError; chunks pushed before it stay pushed.
 package load
 
 import (
