@@ -33,6 +33,12 @@ type Config struct {
 	Columns      string // 'name [type], ...'
 	ParseWorkers int
 
+	// RetryMaxElapsed and ReadTimeout: how long a read (or listing) that
+	// fails for a transient reason is retried, and how long a read may go
+	// without a byte (0: no retry, no timeout).
+	RetryMaxElapsed time.Duration
+	ReadTimeout     time.Duration
+
 	Target              string
 	Table               string
 	Pipeline            string
@@ -193,6 +199,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ParseWorkers < 0 {
 		return usage("--parse-workers must not be negative")
+	}
+	if c.RetryMaxElapsed < 0 || c.ReadTimeout < 0 {
+		return usage("--retry-max-elapsed and --read-timeout must not be negative")
 	}
 	if c.Runner.Since, err = discover.ParseSince(c.Since, time.Now()); err != nil {
 		return usage("--since: %v", err)

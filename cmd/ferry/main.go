@@ -234,6 +234,9 @@ func snapshot(ctx context.Context, j *job, o *options, stderr io.Writer, log zer
 	stopProgress()
 	printSummary(stderr, sum, j.rejectsAt, o.logFormat == "json", log)
 	switch {
+	case err != nil && sum.Unavailable:
+		fmt.Fprintf(stderr, "ferry: %s\nferry: a service was unavailable; files not loaded were left to resume: run again\n", oneLine(err.Error()))
+		return exitFailed
 	case err != nil:
 		fmt.Fprintf(stderr, "ferry: %s\n", oneLine(err.Error()))
 		return exitFailed

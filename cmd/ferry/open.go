@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
@@ -52,7 +53,8 @@ func open(ctx context.Context, cfg Config, log zerolog.Logger) (_ *job, err erro
 		}
 	}()
 	if strings.HasPrefix(cfg.Source, "s3://") {
-		j.store, err = s3.New(ctx, s3.Config{URL: cfg.Source, Endpoint: cfg.S3Endpoint, PathStyle: cfg.S3PathStyle})
+		j.store, err = s3.New(ctx, s3.Config{URL: cfg.Source, Endpoint: cfg.S3Endpoint, PathStyle: cfg.S3PathStyle,
+			RetryMaxElapsed: orNone(cfg.RetryMaxElapsed), Log: log})
 	} else {
 		j.store, err = local.New(cfg.Source)
 	}
@@ -137,7 +139,8 @@ func open(ctx context.Context, cfg Config, log zerolog.Logger) (_ *job, err erro
 	j.Runner, err = runner.New(runner.Config{
 		Store: j.store, Target: target, State: st, Pipeline: pipeline, Log: log,
 		Load: load.Config{Format: cfg.Format, Compression: cfg.Compression,
-			SkipRecords: cfg.Runner.OnError == runner.OnErrorSkipRecord, MaxRejects: cfg.MaxRejects, ParseWorkers: cfg.ParseWorkers},
+			SkipRecords: cfg.Runner.OnError == runner.OnErrorSkipRecord, MaxRejects: cfg.MaxRejects, ParseWorkers: cfg.ParseWorkers,
+			RetryMaxElapsed: orNone(cfg.RetryMaxElapsed), ReadTimeout: orNone(cfg.ReadTimeout)},
 		Options: cfg.Runner, Observer: cfg.Observer,
 	})
 	return j, err
@@ -176,4 +179,13 @@ func (j *job) Close() {
 	for i := len(j.closers) - 1; i >= 0; i-- {
 		j.closers[i]()
 	}
+}
+
+// orNone maps a flag's 0 ("none") to the negative duration the
+// components take for none (their 0 is their default).
+func orNone(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

@@ -13,9 +13,11 @@
 // format.Parallel); JSON documents and Parquet are read sequentially.
 // This is the same for the sync and the async pusher.
 //
-// Batches are recycled once Push returns (the pusher contract). The first
-// error, from reading, parsing or pushing, stops the file and is returned
-// as a *pusher.FileError; chunks pushed before it stay pushed.
+// Batches are recycled once Push returns (the pusher contract). A read
+// that fails for a transient reason is retried within the load, resuming
+// after the last chunk pushed (see File). Any other error, from reading,
+// parsing or pushing, stops the file and is returned as a
+// *pusher.FileError; chunks pushed before it stay pushed.
 package load
 
 import (
@@ -25,11 +27,13 @@ import (
 	"fmt"
 	"io"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/source/backoff"
 	"github.com/ferrydata/ferry/source/compress"
 	"github.com/ferrydata/ferry/source/format"
 )
@@ -70,6 +74,18 @@ type Config struct {
 	// CSV with an escape or comment byte) ignore it. The command sets it;
 	// runtime.GOMAXPROCS(0) is a good value.
 	ParseWorkers int
+	// RetryMaxElapsed bounds the retries of a read that failed for a
+	// transient reason, counted from the last chunk pushed (see File).
+	// 0: backoff.DefaultMaxElapsed; negative: no retry.
+	RetryMaxElapsed time.Duration
+	// ReadTimeout abandons a read of the object (opening it, or reading
+	// its body) that gets no byte for that long; it is retried as a
+	// transient failure. 0: DefaultReadTimeout; negative: none.
+	ReadTimeout time.Duration
+	// Retrying, when set, is told of each retry of a read: the file, the
+	// position it resumes at, the retry's number (from 1), the wait
+	// before it and the transient error.
+	Retrying func(obj pusher.Object, at pusher.Position, retry int, wait time.Duration, err error)
 
 	// blockBytes, when > 0, fixes the raw block size (tests).
 	blockBytes int
@@ -96,24 +112,71 @@ type result struct {
 }
 
 // File loads obj from position start into p.
+//
+// A read that fails for a transient reason (pusher.ClassUnavailable: a
+// connection reset, a body cut short, a throttled request, a read that
+// stalls for Config.ReadTimeout) is retried with exponential backoff:
+// the object is opened again at the position of the last chunk pushed,
+// with a ranged read for a plain file and from the start, skipping the
+// records pushed, for a compressed one, as a resume does. Once the
+// budget (Config.RetryMaxElapsed, counted from the last progress) is
+// spent, the error is returned, still ClassUnavailable: the file is not
+// at fault and resumes later. A failed push is never retried here.
 func File(ctx context.Context, store source.Store, obj pusher.Object, start pusher.Position, cfg Config, p pusher.Pusher) (Stats, error) {
-	st, err := file(ctx, store, obj, start, cfg, p)
-	if err != nil {
-		var fe *pusher.FileError
-		if !errors.As(err, &fe) {
-			err = &pusher.FileError{Key: obj.Key, Err: err}
+	var st Stats
+	rs := &readState{pos: start}
+	bo := backoff.New(backoff.Policy{MaxElapsed: cfg.RetryMaxElapsed})
+	for {
+		from := rs.pos
+		err := file(ctx, store, obj, cfg, p, rs, &st)
+		if err == nil || rs.pushFailed || pusher.ClassOf(err) != pusher.ClassUnavailable || ctx.Err() != nil {
+			return st, fileError(obj, err)
+		}
+		if rs.pos != from {
+			bo.Reset() // progress since the last failure
+		}
+		wait, ok := bo.Next()
+		if !ok {
+			if bo.Tries() > 0 {
+				err = fmt.Errorf("%w (gave up after %d retries in %v, --retry-max-elapsed)", err, bo.Tries(), bo.Elapsed().Round(time.Millisecond))
+			}
+			return st, fileError(obj, err)
+		}
+		if cfg.Retrying != nil {
+			cfg.Retrying(obj, rs.pos, bo.Tries(), wait, err)
+		}
+		if backoff.Sleep(ctx, wait) != nil {
+			return st, fileError(obj, err)
 		}
 	}
-	return st, err
 }
 
-func file(ctx context.Context, store source.Store, obj pusher.Object, start pusher.Position, cfg Config, p pusher.Pusher) (Stats, error) {
-	var st Stats
+func fileError(obj pusher.Object, err error) error {
+	if err == nil {
+		return nil
+	}
+	var fe *pusher.FileError
+	if !errors.As(err, &fe) {
+		err = &pusher.FileError{Key: obj.Key, Err: err}
+	}
+	return err
+}
+
+// readState is what one read of a file leaves for the next, when a
+// transient failure stops it.
+type readState struct {
+	pos        pusher.Position // end of the last chunk pushed
+	seq        int             // of the next chunk
+	pushFailed bool            // the pusher failed, not the read
+}
+
+func file(ctx context.Context, store source.Store, obj pusher.Object, cfg Config, p pusher.Pusher, rs *readState, st *Stats) error {
+	start := rs.pos
 	opts := cfg.Format
 	if opts.Format == "" || opts.Format == "auto" {
 		f, err := format.Detect(obj.Key)
 		if err != nil {
-			return st, err
+			return err
 		}
 		opts.Format = f
 	}
@@ -123,11 +186,11 @@ func file(ctx context.Context, store source.Store, obj pusher.Object, start push
 	if format.RandomAccess(opts.Format) {
 		ras, ok := store.(source.RandomAccessStore)
 		if !ok {
-			return st, fmt.Errorf("format %s needs random access, which %s does not offer", opts.Format, store)
+			return fmt.Errorf("format %s needs random access, which %s does not offer", opts.Format, store)
 		}
 		ra, err := ras.OpenAt(ctx, obj)
 		if err != nil {
-			return st, err
+			return err
 		}
 		defer ra.Close()
 		var at io.ReaderAt = ra
@@ -135,12 +198,15 @@ func file(ctx context.Context, store source.Store, obj pusher.Object, start push
 			at = &countingReaderAt{r: ra, n: cfg.ReadBytes}
 		}
 		if rd, err = format.NewAt(at, obj.Size, opts, start); err != nil {
-			return st, err
+			return err
 		}
 	} else {
-		body, err := store.Open(ctx, obj, 0)
+		open := func(off int64) (io.ReadCloser, error) {
+			return openGuarded(ctx, store, obj, off, cfg.readTimeout())
+		}
+		body, err := open(0)
 		if err != nil {
-			return st, err
+			return err
 		}
 		defer func() { body.Close() }() // body may be replaced by a ranged read
 		var in io.Reader = body
@@ -149,7 +215,7 @@ func file(ctx context.Context, store source.Store, obj pusher.Object, start push
 		}
 		rc, codec, err := compress.Reader(in, cfg.Compression, obj.Key)
 		if err != nil {
-			return st, err
+			return err
 		}
 		defer rc.Close()
 		// The read buffer need not be larger than the file: a plain
@@ -161,7 +227,7 @@ func file(ctx context.Context, store source.Store, obj pusher.Object, start push
 		if codec == compress.None && start.Offset > 0 {
 			// Resume with a ranged read instead of reading up to the position.
 			opts.Seek = func(off int64) (io.Reader, error) {
-				b, err := store.Open(ctx, obj, off)
+				b, err := open(off)
 				if err != nil {
 					return nil, err
 				}
@@ -174,11 +240,11 @@ func file(ctx context.Context, store source.Store, obj pusher.Object, start push
 			}
 		}
 		var text io.Reader = rc
-		if cfg.Warn != nil && start.Offset == 0 && lineFormat(opts.Format) {
+		if cfg.Warn != nil && start.Offset == 0 && start.Records == 0 && lineFormat(opts.Format) {
 			text = &lineEndCheck{r: rc, warn: func(msg string) { cfg.Warn(fmt.Sprintf("file %q: %s", obj.Key, msg)) }}
 		}
 		if rd, err = format.New(text, opts, start); err != nil {
-			return st, err
+			return err
 		}
 		if s, ok := rd.(format.Splitter); ok && cfg.ParseWorkers > 1 && s.CanSplit() {
 			pr := format.NewParallel(s, opts, format.ParallelOptions{Workers: cfg.ParseWorkers, BlockBytes: cfg.blockBytes})
@@ -230,6 +296,7 @@ func file(ctx context.Context, store source.Store, obj pusher.Object, start push
 		}
 	}()
 	results := make(chan result, 1)
+	rejectsBefore := int(st.Rejects) // by earlier reads of this load
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		defer close(results)
@@ -243,7 +310,7 @@ func file(ctx context.Context, store source.Store, obj pusher.Object, start push
 		}
 		var held *result
 		var rejects []*pusher.RecordError
-		var nrejects int
+		nrejects := rejectsBefore
 		// Rejects travel with the next good batch, whose end position is
 		// past them, so a resume never rejects them twice. flush sends what
 		// is held and, at the end of the file, the trailing rejects in a
@@ -323,13 +390,11 @@ func file(ctx context.Context, store source.Store, obj pusher.Object, start push
 		}
 	})
 	g.Go(func() error {
-		pos := start
-		seq := 0
 		for r := range results {
 			if r.err != nil {
 				return r.err
 			}
-			c := &pusher.Chunk{File: obj, Seq: seq, Start: pos, End: r.pos, Last: r.last, Batch: r.batch, Rejects: r.rejects, RejectLimit: -1, OnRelease: putBatch}
+			c := &pusher.Chunk{File: obj, Seq: rs.seq, Start: rs.pos, End: r.pos, Last: r.last, Batch: r.batch, Rejects: r.rejects, RejectLimit: -1, OnRelease: putBatch}
 			if cfg.SkipRecords && cfg.MaxRejects >= 0 {
 				c.RejectLimit = max(cfg.MaxRejects-int(st.Rejects), 0)
 			}
@@ -342,6 +407,7 @@ func file(ctx context.Context, store source.Store, obj pusher.Object, start push
 			// count (FileResult.Rejects) and to hold under RejectLimit.
 			st.Rejects += int64(len(r.rejects))
 			if err := p.Push(pushCtx, c); err != nil {
+				rs.pushFailed = true
 				return err
 			}
 			st.Records += n
@@ -349,8 +415,8 @@ func file(ctx context.Context, store source.Store, obj pusher.Object, start push
 			if cfg.Pushed != nil {
 				cfg.Pushed(n)
 			}
-			pos = r.pos
-			seq++
+			rs.pos = r.pos
+			rs.seq++
 			if r.last {
 				return nil
 			}
@@ -360,7 +426,7 @@ func file(ctx context.Context, store source.Store, obj pusher.Object, start push
 		}
 		return fmt.Errorf("reader stopped before the end of the file")
 	})
-	return st, g.Wait()
+	return g.Wait()
 }
 
 type countingReader struct {

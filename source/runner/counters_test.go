@@ -98,7 +98,7 @@ func TestSnapshotSaysNoRetry(t *testing.T) {
 		var out, logs bytes.Buffer
 		r, err := New(Config{
 			Store: &downStore{vanishingStore{objs: map[string]string{"a.csv": "id\n1\n"}}}, Target: jsonlines.Writer("test", &out), State: st, Pipeline: "p",
-			Load:    load.Config{Format: format.Options{Format: "auto", Header: true}, Compression: "auto"},
+			Load:    load.Config{Format: format.Options{Format: "auto", Header: true}, Compression: "auto", RetryMaxElapsed: -1},
 			Options: Options{Workers: 1},
 			Log:     zerolog.New(&logs),
 		})

@@ -43,13 +43,17 @@ func (ps *pass) prefetch(f *flight) {
 	// slots) never blocks.
 	ps.fetches <- func() {
 		defer close(fe.done)
-		body, err := ps.r.store.Open(ps.ctx, f.obj, 0)
+		// Its own context, so that a load whose read of the body stalls
+		// can abandon the request (Abort).
+		ctx, cancel := context.WithCancel(ps.ctx)
+		body, err := ps.r.store.Open(ctx, f.obj, 0)
 		if err != nil {
+			cancel()
 			<-ps.fetchSlots
 			fe.err = err
 			return
 		}
-		fe.body = &slotBody{ReadCloser: body, free: func() { <-ps.fetchSlots }}
+		fe.body = &slotBody{ReadCloser: body, free: func() { <-ps.fetchSlots }, cancel: cancel}
 	}
 }
 
@@ -95,15 +99,20 @@ func (fe *fetch) discard() {
 // slotBody frees its fetch slot once closed.
 type slotBody struct {
 	io.ReadCloser
-	once sync.Once
-	free func()
+	once   sync.Once
+	free   func()
+	cancel context.CancelFunc // the GET's context
 }
 
 func (b *slotBody) Close() error {
 	err := b.ReadCloser.Close()
+	b.cancel()
 	b.once.Do(b.free)
 	return err
 }
+
+// Abort abandons the GET: a read under way returns an error.
+func (b *slotBody) Abort() { b.cancel() }
 
 // fetchedStore is the store as one load sees it: its first Open of the
 // whole object returns the body fetched ahead.

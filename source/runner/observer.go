@@ -33,6 +33,9 @@ const (
 	RetryClaimed = "claimed"
 	// RetryPass: a poll or pass failed and runs again after a backoff.
 	RetryPass = "pass"
+	// RetryRead: a file's read failed for a transient reason and is
+	// retried within its load, after a backoff.
+	RetryRead = "read"
 )
 
 // Observer is told what the engine does, for metrics and health checks

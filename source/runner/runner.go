@@ -92,6 +92,11 @@ func New(cfg Config) (*Runner, error) {
 	if r.load.Warn == nil {
 		r.load.Warn = func(msg string) { r.log.Warn().Msg(msg) }
 	}
+	r.load.Retrying = func(obj pusher.Object, at pusher.Position, retry int, wait time.Duration, err error) {
+		r.obs.Retried(RetryRead)
+		r.log.Warn().Str("file", obj.Key).Int64("offset", at.Offset).Int64("record", at.Records).
+			Int("retry", retry).Dur("retry_in", wait).Msg("read failed, retrying: " + err.Error())
+	}
 	return r, nil
 }
 

@@ -189,7 +189,7 @@ func TestPassStopsWhenAServiceIsDown(t *testing.T) {
 	var out bytes.Buffer
 	r, err := New(Config{
 		Store: &downStore{}, Target: jsonlines.Writer("test", &out), State: st, Pipeline: "p",
-		Load:    load.Config{Format: format.Options{Format: "auto", Header: true}, Compression: "auto"},
+		Load:    load.Config{Format: format.Options{Format: "auto", Header: true}, Compression: "auto", RetryMaxElapsed: -1},
 		Options: Options{Workers: 1, OnError: OnErrorSkipFile},
 		Log:     zerolog.Nop(),
 	})

@@ -167,6 +167,8 @@ func (s *Store) rangeError(obj pusher.Object, off int64, n int, err error) error
 		switch respErr.HTTPStatusCode() {
 		case http.StatusNotFound:
 			return fmt.Errorf("read %s: %w (%s)", s.objURL(obj.Key), source.ErrNotFound, apiMessage(err))
+		case http.StatusForbidden:
+			return fmt.Errorf("access denied to %s (endpoint %s; check the credentials, the bucket policy and the object's encryption key): %s", s.objURL(obj.Key), s.endpoint, apiMessage(err))
 		case http.StatusPreconditionFailed:
 			return fmt.Errorf("read %s: %w (listed ETag %q no longer matches)", s.objURL(obj.Key), ErrChanged, obj.ETag)
 		case http.StatusRequestedRangeNotSatisfiable:

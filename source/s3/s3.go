@@ -43,9 +43,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/rs/zerolog"
 
 	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/source/backoff"
 )
 
 // DefaultRegion is used when no region is configured anywhere.
@@ -77,6 +79,12 @@ type Config struct {
 	PathStyle bool
 	// Region overrides the region from the default chain.
 	Region string
+	// RetryMaxElapsed bounds the retries of a listing page that failed
+	// for a transient reason (5xx, throttling, a reset), beyond the SDK's
+	// own few attempts: 0: backoff.DefaultMaxElapsed; negative: none.
+	RetryMaxElapsed time.Duration
+	// Log receives a warning for each such retry.
+	Log zerolog.Logger
 }
 
 // Validate checks the URL and endpoint without contacting S3.
@@ -114,6 +122,7 @@ func ParseURL(u string) (bucket, prefix string, err error) {
 
 // Store is a bucket and prefix.
 type Store struct {
+	cfg      Config
 	client   *s3.Client
 	bucket   string
 	prefix   string // no leading or trailing '/'
@@ -155,7 +164,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 	})
-	s := &Store{client: client, bucket: bucket, prefix: prefix}
+	s := &Store{cfg: cfg, client: client, bucket: bucket, prefix: prefix}
 	if ep := client.Options().BaseEndpoint; ep != nil {
 		s.endpoint, s.custom = *ep, true
 	} else {
@@ -313,11 +322,24 @@ func (s *Store) ListAfter(ctx context.Context, startAfter string, fn func(page [
 		in.MaxKeys = aws.Int32(1)
 	}
 	pages := s3.NewListObjectsV2Paginator(s.client, in)
+	bo := backoff.New(backoff.Policy{MaxElapsed: s.cfg.RetryMaxElapsed})
 	for pages.HasMorePages() {
+		// A failed NextPage leaves the paginator where it was: calling it
+		// again asks for the same page.
 		out, err := pages.NextPage(ctx)
 		if err != nil {
-			return fmt.Errorf("list %s: %w", s, classify(err))
+			err = classify(err)
+			if pusher.ClassOf(err) == pusher.ClassUnavailable && ctx.Err() == nil {
+				if wait, ok := bo.Next(); ok {
+					s.cfg.Log.Warn().Str("store", s.String()).Int("retry", bo.Tries()).Dur("retry_in", wait).Msg("list failed, retrying: " + err.Error())
+					if backoff.Sleep(ctx, wait) == nil {
+						continue
+					}
+				}
+			}
+			return fmt.Errorf("list %s: %w", s, err)
 		}
+		bo.Reset()
 		if len(out.Contents) == 0 {
 			continue
 		}
@@ -358,7 +380,11 @@ func (s *Store) Open(ctx context.Context, obj pusher.Object, off int64) (io.Read
 	}
 	out, err := s.client.GetObject(ctx, in)
 	if err == nil {
-		return body{out.Body}, nil
+		size := int64(-1)
+		if out.ContentLength != nil {
+			size = *out.ContentLength
+		}
+		return &body{ReadCloser: out.Body, size: size}, nil
 	}
 	var noKey *types.NoSuchKey
 	var respErr *awshttp.ResponseError
@@ -369,6 +395,8 @@ func (s *Store) Open(ctx context.Context, obj pusher.Object, off int64) (io.Read
 		switch respErr.HTTPStatusCode() {
 		case http.StatusNotFound:
 			return nil, fmt.Errorf("open %s: %w (%s)", s.objURL(obj.Key), source.ErrNotFound, apiMessage(err))
+		case http.StatusForbidden:
+			return nil, fmt.Errorf("access denied to %s (endpoint %s; check the credentials, the bucket policy and the object's encryption key): %s", s.objURL(obj.Key), s.endpoint, apiMessage(err))
 		case http.StatusPreconditionFailed:
 			return nil, fmt.Errorf("open %s: %w (listed ETag %q no longer matches)", s.objURL(obj.Key), ErrChanged, obj.ETag)
 		case http.StatusRequestedRangeNotSatisfiable:

@@ -89,7 +89,7 @@ func New(h *Health) *Metrics {
 	for _, s := range []runner.FileStatus{runner.FileLoaded, runner.FileSkipped, runner.FileFailed, runner.FileQuarantined} {
 		m.byStatus[s] = m.files.WithLabelValues(string(s))
 	}
-	for _, r := range []string{runner.RetryUnavailable, runner.RetryConflict, runner.RetryClaimed, runner.RetryPass} {
+	for _, r := range []string{runner.RetryUnavailable, runner.RetryConflict, runner.RetryClaimed, runner.RetryPass, runner.RetryRead} {
 		m.retries.WithLabelValues(r)
 	}
 	m.lastSuccess.Set(seconds(m.now()))
