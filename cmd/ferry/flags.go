@@ -230,7 +230,7 @@ func (o *options) parse(fs *flag.FlagSet, args []string) (Config, error) {
 		return o.cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if o.config != "" {
-		if err := applyConfigFile(fs, o.config); err != nil {
+		if err := applyConfigFile(fs, o.config, true); err != nil {
 			return o.cfg, err
 		}
 	}
@@ -238,8 +238,10 @@ func (o *options) parse(fs *flag.FlagSet, args []string) (Config, error) {
 }
 
 // applyConfigFile sets every flag named by a key of the YAML file unless it
-// was given on the command line.
-func applyConfigFile(fs *flag.FlagSet, path string) error {
+// was given on the command line. A key that names no flag is an error when
+// strict (a job's own file); otherwise it is ignored (the status commands
+// read a job's file for the flags they share with it).
+func applyConfigFile(fs *flag.FlagSet, path string, strict bool) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("--config: %w", err)
@@ -252,6 +254,9 @@ func applyConfigFile(fs *flag.FlagSet, path string) error {
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		if k == "config" || fs.Lookup(k) == nil {
+			if !strict {
+				continue
+			}
 			return fmt.Errorf("--config %s: unknown key %q", path, k)
 		}
 		if set[k] {

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"gopkg.in/yaml.v3"
 
 	"github.com/ferrydata/ferry/state"
 	"github.com/ferrydata/ferry/state/filestore"
@@ -110,7 +109,7 @@ func runInspect(command string, args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, usage("%v (run 'ferry %s -h' for the flags)", err, command))
 	}
 	if o.config != "" {
-		if err := applyJobConfig(fs, o.config); err != nil {
+		if err := applyConfigFile(fs, o.config, false); err != nil {
 			return fail(stderr, &UsageError{Err: err})
 		}
 	}
@@ -160,31 +159,6 @@ func runInspect(command string, args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, err)
 	}
 	return exitOK
-}
-
-// applyJobConfig sets the flags named by keys of a job's config file,
-// unless given on the command line; keys that are not flags of this
-// command (the job's source, format...) are ignored.
-func applyJobConfig(fs *flag.FlagSet, path string) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("--config: %w", err)
-	}
-	var m map[string]any
-	if err := yaml.Unmarshal(b, &m); err != nil {
-		return fmt.Errorf("--config %s: %w", path, err)
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	for k, v := range m {
-		if k == "config" || fs.Lookup(k) == nil || set[k] || v == nil {
-			continue
-		}
-		if err := fs.Set(k, fmt.Sprint(v)); err != nil {
-			return fmt.Errorf("--config %s: key %q: %w", path, k, err)
-		}
-	}
-	return nil
 }
 
 func pipelineList(names []string) string {
