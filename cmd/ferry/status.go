@@ -161,12 +161,20 @@ func runInspect(command string, args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
+// pipelineList names the pipelines for an error line: at most
+// maxListed of them, and how many more (ferry status lists them all).
 func pipelineList(names []string) string {
 	if len(names) == 0 {
 		return "it has no pipelines"
 	}
+	if len(names) > maxListed {
+		return fmt.Sprintf("pipelines: %s and %d more; 'ferry status' lists them", strings.Join(quoteAll(names[:maxListed]), ", "), len(names)-maxListed)
+	}
 	return "pipelines: " + strings.Join(quoteAll(names), ", ")
 }
+
+// maxListed is how many pipeline names an error line gives.
+const maxListed = 10
 
 func quoteAll(ss []string) []string {
 	out := make([]string, len(ss))

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -259,5 +260,20 @@ func TestQuarantineField(t *testing.T) {
 	}
 	if got := line(quarantineCount(st, "p", 0)); strings.Contains(got, "quarantined") {
 		t.Errorf("max attempts 0: %s; want no quarantined field", got)
+	}
+}
+
+// TestPipelineListIsShort: an error line names ten pipelines at most.
+func TestPipelineListIsShort(t *testing.T) {
+	var names []string
+	for i := range 25 {
+		names = append(names, fmt.Sprintf("p%02d", i))
+	}
+	got := pipelineList(names)
+	if !strings.Contains(got, `"p09" and 15 more`) || strings.Contains(got, `"p10"`) {
+		t.Errorf("pipelineList of 25 = %q", got)
+	}
+	if got := pipelineList(names[:2]); got != `pipelines: "p00", "p01"` {
+		t.Errorf("pipelineList of 2 = %q", got)
 	}
 }
