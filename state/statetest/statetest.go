@@ -23,12 +23,19 @@ func Run(t *testing.T, open func(t *testing.T) (s state.Store, reopen func() sta
 		return &pusher.Chunk{File: obj, Start: pusher.Position{Records: from, Offset: from * 10}, End: pusher.Position{Records: to, Offset: to * 10}, Last: last}
 	}
 
-	t.Run("a pipeline with progress or an anchor is had", func(t *testing.T) {
-		s, reopen := open(t)
-		h, ok := s.(state.Haver)
-		if !ok {
-			t.Skip("the store is not a state.Haver")
+	// Tests of the optional interfaces run for the stores that have them.
+	probe, _ := open(t)
+	_, haver := probe.(state.Haver)
+	_, groupStarter := probe.(state.GroupStarter)
+	runIf := func(has bool, name string, fn func(t *testing.T)) {
+		if has {
+			t.Run(name, fn)
 		}
+	}
+
+	runIf(haver, "a pipeline with progress or an anchor is had", func(t *testing.T) {
+		s, reopen := open(t)
+		h := s.(state.Haver)
 		has := func(h state.Haver, p string, want bool) {
 			t.Helper()
 			if got, err := h.Has(ctx, p); err != nil || got != want {
@@ -166,12 +173,9 @@ func Run(t *testing.T, open func(t *testing.T) (s state.Store, reopen func() sta
 		}
 	})
 
-	t.Run("a group starts as each file would", func(t *testing.T) {
+	runIf(groupStarter, "a group starts as each file would", func(t *testing.T) {
 		s, _ := open(t)
-		g, ok := s.(state.GroupStarter)
-		if !ok {
-			t.Skip("the store starts one file at a time")
-		}
+		g := s.(state.GroupStarter)
 		c := pusher.Object{Key: "dir/c.csv", ETag: "e1", Size: 30}
 		// a is done, b failed at record 3, c is new.
 		for _, o := range []pusher.Object{a, b} {

@@ -112,7 +112,7 @@ func BenchmarkParquet(b *testing.B) {
 // checks that the heap stays bounded by about one row group, not the file.
 func TestMemory(t *testing.T) {
 	if testing.Short() || raceEnabled {
-		t.Skip("writes a 5,000,000-row file; not with -short or -race")
+		t.Skip("writes a 5,000,000-row file; not with -short or -race (make unit runs it without -race)")
 	}
 	const groups, perGroup = 50, 100_000
 	path := filepath.Join(t.TempDir(), "big.parquet")
