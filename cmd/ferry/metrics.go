@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 
-	"github.com/ferrydata/ferry/cmd/ferry/internal/metrics"
+	"github.com/ferrydata/ferry/source/runner/metrics"
 )
 
 // metricsServer is the --metrics-addr server, and the health of the job

@@ -10,12 +10,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 
-	"github.com/ferrydata/ferry/cmd/ferry/internal/metrics"
 	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/source/load"
 	"github.com/ferrydata/ferry/source/local"
 	"github.com/ferrydata/ferry/source/runner"
+	"github.com/ferrydata/ferry/source/runner/metrics"
 	"github.com/ferrydata/ferry/source/s3"
 	"github.com/ferrydata/ferry/source/sqs"
 	"github.com/ferrydata/ferry/state"

@@ -53,6 +53,8 @@
 // the same kind of hook), for metrics and health checks. The counters
 // (Runner.Counters) and gauges (Runner.Inflight, Runner.BacklogFiles) are read
 // at any time instead.
+// Package source/runner/metrics adapts both to Prometheus; the runner
+// itself knows nothing of it.
 //
 // # Shutdown
 //
