@@ -18,6 +18,7 @@ import (
 
 	"github.com/ferrydata/ferry/state"
 	"github.com/ferrydata/ferry/state/filestore"
+	"github.com/ferrydata/ferry/state/inspect"
 	pgstate "github.com/ferrydata/ferry/state/postgres"
 )
 
@@ -26,18 +27,12 @@ import (
 // else the --target database, else the .ferry directory) and never create
 // it.
 
-// inspectOptions are the flags of the state commands.
+// inspectOptions are the flags of the state commands: where the state
+// is, and what to print (inspect.Options).
 type inspectOptions struct {
-	config, pipeline, state, target, schema, rejectsFile string
-	json                                                 bool
-	maxAttempts                                          int
-	// files
-	status, prefix string
-	limit          int
-	// retry
-	allFailed bool
-	// rejects
-	key string
+	inspect.Options
+	config, state, target, schema, rejectsFile string
+	allFailed                                  bool // retry
 }
 
 var inspectUsage = map[string]string{
@@ -66,26 +61,26 @@ func newInspectFlags(command string, stderr io.Writer) (*flag.FlagSet, *inspectO
 	fs := flag.NewFlagSet(command, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.config, "config", "", "the job's YAML `file`: its pipeline, state, target, state-schema, max-attempts and rejects-file keys apply (flags win), the others are ignored")
-	fs.StringVar(&o.pipeline, "pipeline", "", "the pipeline (default: every pipeline; retry: the only one)")
+	fs.StringVar(&o.Pipeline, "pipeline", "", "the pipeline (default: every pipeline; retry: the only one)")
 	fs.StringVar(&o.state, "state", "", "where the progress is: a PostgreSQL URL or a directory (default: the --target database, else .ferry)")
 	fs.StringVar(&o.target, "target", "", "the job's PostgreSQL target, whose database holds the state when --state is not given")
 	fs.StringVar(&o.schema, "state-schema", string(pgstate.DefaultSchema), "PostgreSQL schema of the state tables")
 	if command == "status" || command == "files" {
-		fs.IntVar(&o.maxAttempts, "max-attempts", 3, "a failed file with this many attempts counts as quarantined: the replicate's --max-attempts (0: none)")
+		fs.IntVar(&o.MaxAttempts, "max-attempts", 3, "a failed file with this many attempts counts as quarantined: the replicate's --max-attempts (0: none)")
 	}
 	if command != "retry" {
-		fs.BoolVar(&o.json, "json", false, "print JSON (stable field names) instead of text")
+		fs.BoolVar(&o.JSON, "json", false, "print JSON (stable field names) instead of text")
 	}
 	switch command {
 	case "files":
-		fs.StringVar(&o.status, "status", "", "only files with this status: failed (quarantined included), quarantined, loading or done")
-		fs.StringVar(&o.prefix, "prefix", "", "only keys that start with this")
-		fs.IntVar(&o.limit, "limit", 100, "at most this many files (0: all)")
+		fs.StringVar(&o.Status, "status", "", "only files with this status: failed (quarantined included), quarantined, loading or done")
+		fs.StringVar(&o.Prefix, "prefix", "", "only keys that start with this")
+		fs.IntVar(&o.Limit, "limit", 100, "at most this many files (0: all)")
 	case "retry":
 		fs.BoolVar(&o.allFailed, "all-failed", false, "retry every failed file of the pipeline")
 	case "rejects":
-		fs.StringVar(&o.key, "key", "", "only the records of this file key")
-		fs.IntVar(&o.limit, "limit", 100, "at most this many records (0: all)")
+		fs.StringVar(&o.Key, "key", "", "only the records of this file key")
+		fs.IntVar(&o.Limit, "limit", 100, "at most this many records (0: all)")
 		fs.StringVar(&o.rejectsFile, "rejects-file", "ferry-rejects.jsonl", "with the .ferry directory state: the job's --rejects-file")
 	}
 	fs.Usage = func() {
@@ -121,9 +116,9 @@ func runInspect(command string, args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, usage("retry: keys or --all-failed, not both"))
 	case command != "retry" && len(keys) > 0:
 		return fail(stderr, usage("unexpected argument %q", keys[0]))
-	case command == "files" && !slices.Contains([]string{"", "failed", "quarantined", "loading", "done"}, o.status):
-		return fail(stderr, usage("--status %q: expected failed, quarantined, loading or done", o.status))
-	case o.limit < 0 || o.maxAttempts < 0:
+	case command == "files" && !slices.Contains([]string{"", "failed", "quarantined", "loading", "done"}, o.Status):
+		return fail(stderr, usage("--status %q: expected failed, quarantined, loading or done", o.Status))
+	case o.Limit < 0 || o.MaxAttempts < 0:
 		return fail(stderr, usage("--limit and --max-attempts must not be negative"))
 	}
 	ctx, cancel := signalContext()
@@ -138,22 +133,28 @@ func runInspect(command string, args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, err)
 	}
 	switch {
-	case o.pipeline != "" && !slices.Contains(names, o.pipeline):
-		return fail(stderr, usage("unknown pipeline %q in %s (%s)", o.pipeline, where, pipelineList(names)))
-	case o.pipeline != "":
-		names = []string{o.pipeline}
+	case o.Pipeline != "" && !slices.Contains(names, o.Pipeline):
+		return fail(stderr, usage("unknown pipeline %q in %s (%s)", o.Pipeline, where, inspect.PipelineList(names)))
+	case o.Pipeline != "":
+		names = []string{o.Pipeline}
 	case command == "retry" && len(names) != 1:
-		return fail(stderr, usage("retry: name the pipeline with --pipeline (%s in %s)", pipelineList(names), where))
+		return fail(stderr, usage("retry: name the pipeline with --pipeline (%s in %s)", inspect.PipelineList(names), where))
 	}
 	switch command {
 	case "status":
-		err = status(ctx, in, names, o, stdout)
+		err = inspect.Status(ctx, in, names, o.Options, stdout)
 	case "files":
-		err = files(ctx, in, o, stdout)
+		if o.Status == "quarantined" && o.MaxAttempts == 0 {
+			return fail(stderr, usage("--status quarantined needs --max-attempts above 0"))
+		}
+		err = inspect.Files(ctx, in, o.Options, stdout)
 	case "retry":
 		return retry(ctx, in, names[0], keys, stdout, stderr)
 	case "rejects":
-		err = rejects(ctx, in, o, stdout)
+		err = inspect.Rejects(ctx, in, o.Options, stdout)
+		if errors.Is(err, state.ErrNoRejects) {
+			err = usage("the state directory keeps no rejected records: --rejects-file names the job's rejects file")
+		}
 	}
 	if err != nil {
 		return fail(stderr, err)
@@ -161,27 +162,21 @@ func runInspect(command string, args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// pipelineList names the pipelines for an error line: at most
-// maxListed of them, and how many more (ferry status lists them all).
-func pipelineList(names []string) string {
-	if len(names) == 0 {
-		return "it has no pipelines"
+// retry retries the keys (all failed files when none) and prints what it
+// changed; a key with no failed version is named on stderr, and makes the
+// exit status 1.
+func retry(ctx context.Context, in state.Inspector, pipeline string, keys []string, stdout, stderr io.Writer) int {
+	left, err := inspect.Retry(ctx, in, pipeline, keys, stdout)
+	for _, e := range left {
+		fmt.Fprintf(stderr, "ferry: %v\n", e)
 	}
-	if len(names) > maxListed {
-		return fmt.Sprintf("pipelines: %s and %d more; 'ferry status' lists them", strings.Join(quoteAll(names[:maxListed]), ", "), len(names)-maxListed)
+	if err != nil {
+		return fail(stderr, err)
 	}
-	return "pipelines: " + strings.Join(quoteAll(names), ", ")
-}
-
-// maxListed is how many pipeline names an error line gives.
-const maxListed = 10
-
-func quoteAll(ss []string) []string {
-	out := make([]string, len(ss))
-	for i, s := range ss {
-		out[i] = fmt.Sprintf("%q", s)
+	if len(left) > 0 {
+		return exitFailed
 	}
-	return out
+	return exitOK
 }
 
 // signalContext is cancelled by SIGINT or SIGTERM.
@@ -203,7 +198,7 @@ func openInspector(ctx context.Context, o *inspectOptions) (in state.Inspector, 
 		url = o.target
 	}
 	if isPostgresURL(url) {
-		pool, err := pgstate.Connect(ctx, url, 2, "ferry/"+cmp.Or(o.pipeline, "status"))
+		pool, err := pgstate.Connect(ctx, url, 2, "ferry/"+cmp.Or(o.Pipeline, "status"))
 		if errors.Is(err, pgstate.ErrBadURL) {
 			return nil, "", nil, &UsageError{Err: err}
 		}
@@ -266,90 +261,3 @@ func logQuarantined(ctx context.Context, count func(context.Context) (int64, boo
 			Msg("quarantined files are not loaded again: 'ferry files --status quarantined' lists them, 'ferry retry' makes them load")
 	}
 }
-
-func status(ctx context.Context, in state.Inspector, names []string, o *inspectOptions, w io.Writer) error {
-	var out statusJSON
-	out.Pipelines = []pipelineJSON{}
-	for _, p := range names {
-		sum, err := in.Summary(ctx, p, o.maxAttempts)
-		if err != nil {
-			return err
-		}
-		out.Pipelines = append(out.Pipelines, newPipelineJSON(sum, o.maxAttempts))
-	}
-	if o.json {
-		return writeJSON(w, out)
-	}
-	return writeStatus(w, out)
-}
-
-func files(ctx context.Context, in state.Inspector, o *inspectOptions, w io.Writer) error {
-	q := state.FileQuery{Pipeline: o.pipeline, Status: state.Status(o.status), Prefix: o.prefix, Limit: o.limit}
-	if o.status == "quarantined" {
-		if o.maxAttempts == 0 {
-			return usage("--status quarantined needs --max-attempts above 0")
-		}
-		q.Status, q.MinAttempts = state.Failed, o.maxAttempts
-	}
-	fs, err := in.Files(ctx, q)
-	if err != nil {
-		return err
-	}
-	out := filesJSON{Files: []fileJSON{}}
-	for _, f := range fs {
-		out.Files = append(out.Files, newFileJSON(f, o.maxAttempts))
-	}
-	if o.json {
-		return writeJSON(w, out)
-	}
-	return writeFiles(w, out, o.pipeline == "")
-}
-
-// retry retries the keys (all failed files when none) and prints what it
-// changed; a key with no failed version is named on stderr, and makes the
-// exit status 1.
-func retry(ctx context.Context, in state.Inspector, pipeline string, keys []string, stdout, stderr io.Writer) int {
-	changed, err := in.Retry(ctx, pipeline, keys)
-	if err != nil {
-		return fail(stderr, err)
-	}
-	writeRetried(stdout, pipeline, changed)
-	exit := exitOK
-	for _, k := range keys {
-		if slices.ContainsFunc(changed, func(f state.FileInfo) bool { return f.Key == k }) {
-			continue
-		}
-		fs, err := in.Files(ctx, state.FileQuery{Pipeline: pipeline, Keys: []string{k}})
-		if err != nil {
-			return fail(stderr, err)
-		}
-		if len(fs) == 0 {
-			fmt.Fprintf(stderr, "ferry: %q: no such file in pipeline %q\n", k, pipeline)
-		} else {
-			fmt.Fprintf(stderr, "ferry: %q: not failed (%s), left as it is\n", k, fs[0].Status)
-		}
-		exit = exitFailed
-	}
-	return exit
-}
-
-func rejects(ctx context.Context, in state.Inspector, o *inspectOptions, w io.Writer) error {
-	rs, err := in.Rejects(ctx, state.RejectQuery{Pipeline: o.pipeline, Key: o.key, Limit: o.limit})
-	if errors.Is(err, state.ErrNoRejects) {
-		return usage("the state directory keeps no rejected records: --rejects-file names the job's rejects file")
-	}
-	if err != nil {
-		return err
-	}
-	out := rejectsJSON{Rejects: []rejectJSON{}}
-	for _, r := range rs {
-		out.Rejects = append(out.Rejects, newRejectJSON(r))
-	}
-	if o.json {
-		return writeJSON(w, out)
-	}
-	return writeRejects(w, out)
-}
-
-// utc formats a time for output: RFC 3339 in UTC, to the second.
-func utc(t time.Time) string { return t.UTC().Format(time.RFC3339) }
