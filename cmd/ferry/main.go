@@ -35,6 +35,7 @@ import (
 	_ "github.com/ferrydata/ferry/source/format/lines"   // lines reader
 	_ "github.com/ferrydata/ferry/source/format/parquet" // parquet reader
 	"github.com/ferrydata/ferry/source/runner"
+	"github.com/ferrydata/ferry/source/runner/progress"
 	"github.com/ferrydata/ferry/source/sqs"
 )
 
@@ -96,7 +97,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // fail prints err and returns its exit status.
 func fail(stderr io.Writer, err error) int {
-	fmt.Fprintf(stderr, "ferry: %s\n", oneLine(err.Error()))
+	fmt.Fprintf(stderr, "ferry: %s\n", progress.OneLine(err.Error()))
 	if ue := (*UsageError)(nil); errors.As(err, &ue) {
 		return exitUsage
 	}
@@ -125,22 +126,6 @@ func prepare(command string, args []string, stdout, stderr io.Writer, validate f
 		return cfg, o, log, exitUsage
 	}
 	return cfg, o, log, -1
-}
-
-func newLogger(w io.Writer, level, format string) (zerolog.Logger, error) {
-	lvl, err := zerolog.ParseLevel(level)
-	if err != nil || level == "" {
-		return zerolog.Logger{}, fmt.Errorf("--log-level %q: expected debug, info, warn or error", level)
-	}
-	zerolog.DurationFieldFormat = zerolog.DurationFormatString // 29.6ms, not 0.0296
-	switch format {
-	case "json":
-		return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
-	case "console", "":
-		cw := zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05", NoColor: !isTerminal(w), FormatPrepare: oneLineMessage}
-		return zerolog.New(cw).Level(lvl).With().Timestamp().Logger(), nil
-	}
-	return zerolog.Logger{}, fmt.Errorf("--log-format %q: expected console or json", format)
 }
 
 // startProfile starts a CPU profile into path, when set.
@@ -229,16 +214,23 @@ func runJob(command string, args []string, stdout, stderr io.Writer) int {
 // snapshot loads every file once; the exit status says whether all did.
 func snapshot(ctx context.Context, j *job, o *options, stderr io.Writer, log zerolog.Logger) int {
 	log.Info().Str("pipeline", j.Pipeline()).Msg("snapshot starting")
-	stopProgress := startProgress(ctx, j, stderr, o.progress, log)
+	mode := progress.Mode(o.progress)
+	if mode == "auto" {
+		mode = progress.Log
+		if isTerminal(stderr) {
+			mode = progress.Bar
+		}
+	}
+	stopProgress := progress.Start(ctx, &j.Counters, stderr, mode, log)
 	sum, err := j.Snapshot(ctx)
 	stopProgress()
-	printSummary(stderr, sum, j.rejectsAt, o.logFormat == "json", log)
+	progress.PrintSummary(stderr, sum, j.rejectsAt, o.logFormat == "json", log)
 	switch {
 	case err != nil && sum.Unavailable:
-		fmt.Fprintf(stderr, "ferry: %s\nferry: a service was unavailable; files not loaded were left to resume: run again\n", oneLine(err.Error()))
+		fmt.Fprintf(stderr, "ferry: %s\nferry: a service was unavailable; files not loaded were left to resume: run again\n", progress.OneLine(err.Error()))
 		return exitFailed
 	case err != nil:
-		fmt.Fprintf(stderr, "ferry: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(stderr, "ferry: %s\n", progress.OneLine(err.Error()))
 		return exitFailed
 	case ctx.Err() != nil:
 		fmt.Fprintln(stderr, "ferry: interrupted; run again to resume")
@@ -260,21 +252,18 @@ func snapshot(ctx context.Context, j *job, o *options, stderr io.Writer, log zer
 // follow runs a replication until ctx is cancelled: polling the store, or
 // following the S3 notifications on --sqs-queue-url.
 func follow(ctx, writeCtx context.Context, j *job, cfg Config, log zerolog.Logger) error {
-	quarantined := quarantineCount(j.state, j.Pipeline(), cfg.Runner.MaxAttempts)
-	logQuarantined(ctx, quarantined, cfg.Runner.MaxAttempts, log)
+	quarantined := progress.QuarantineCount(j.state, j.Pipeline(), cfg.Runner.MaxAttempts)
+	progress.LogQuarantined(ctx, quarantined, cfg.Runner.MaxAttempts, log)
 	if j.queue == nil {
 		log.Info().Str("pipeline", j.Pipeline()).Dur("poll_interval", cfg.Poll.Interval).Bool("backfill", cfg.Poll.Backfill).Msg("replication starting")
-		defer startStatus(ctx, &j.Counters, quarantined, statusEvery, log)()
+		defer progress.StartStatus(ctx, &j.Counters, quarantined, progress.StatusEvery, log)()
 		return j.Poll(ctx, writeCtx, cfg.Poll)
 	}
 	log.Info().Str("pipeline", j.Pipeline()).Str("queue", cfg.SQS.QueueURL).Bool("backfill", cfg.Poll.Backfill).Msg("replication from SQS notifications starting")
 	fc := cfg.Feed
 	fc.Queue, fc.Store, fc.Filter, fc.Since, fc.Visibility = j.queue, j.store.(sqs.Store), cfg.Runner.Filter, cfg.Runner.Since, cfg.SQS.Visibility
 	fc.Rejects, fc.Pipeline, fc.Quarantined, fc.Log = j.rejects, j.Pipeline(), j.Quarantined, log
-	fc.Report = func(e *zerolog.Event) {
-		statusFields(e.Int64("files_loaded", j.Done.Load()).Int64("rows", j.Records.Load()).Int64("failed", j.Failed.Load()), &j.Counters)
-		quarantineField(ctx, e, quarantined)
-	}
+	fc.Report = progress.QueueReport(ctx, &j.Counters, quarantined)
 	if j.metrics != nil {
 		fc.Received = j.metrics.SourceRoundTrip
 	}

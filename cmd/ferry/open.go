@@ -189,3 +189,14 @@ func orNone(d time.Duration) time.Duration {
 	}
 	return d
 }
+
+// rejectsWhere names where rejected records go, for the summary.
+func rejectsWhere(cfg Config) string {
+	if kind, _ := targetKind(cfg.Target); kind == targetPostgres {
+		return cmp.Or(cfg.StateSchema, "ferry") + ".rejects"
+	}
+	if cfg.RejectsFile != "" {
+		return cfg.RejectsFile
+	}
+	return "the rejects file"
+}

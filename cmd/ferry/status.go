@@ -12,9 +12,6 @@ import (
 	"slices"
 	"strings"
 	"syscall"
-	"time"
-
-	"github.com/rs/zerolog"
 
 	"github.com/ferrydata/ferry/state"
 	"github.com/ferrydata/ferry/state/filestore"
@@ -227,37 +224,4 @@ func openInspector(ctx context.Context, o *inspectOptions) (in state.Inspector, 
 	}
 	st.RejectsFile = o.rejectsFile
 	return st, where, func() { st.Close() }, nil
-}
-
-// quarantineCount returns a function counting the pipeline's quarantined
-// files in the state (they load again only after ferry retry, or as a new
-// version), or nil when the state cannot say or nothing is quarantined
-// (--max-attempts 0). The count is false when the state did not answer.
-func quarantineCount(st state.Store, pipeline string, maxAttempts int) func(context.Context) (int64, bool) {
-	in, ok := st.(state.Inspector)
-	if !ok || maxAttempts == 0 {
-		return nil
-	}
-	return func(ctx context.Context) (int64, bool) {
-		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		sum, err := in.Summary(ctx, pipeline, maxAttempts)
-		return sum.Quarantined, err == nil
-	}
-}
-
-// logQuarantined says at the start of a replication how many files are
-// quarantined.
-func logQuarantined(ctx context.Context, count func(context.Context) (int64, bool), maxAttempts int, log zerolog.Logger) {
-	if count == nil {
-		return
-	}
-	n, ok := count(ctx)
-	switch {
-	case !ok:
-		log.Warn().Msg("cannot count quarantined files")
-	case n > 0:
-		log.Warn().Int64("quarantined", n).Int("max_attempts", maxAttempts).
-			Msg("quarantined files are not loaded again: 'ferry files --status quarantined' lists them, 'ferry retry' makes them load")
-	}
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/state/filestore"
-	"github.com/rs/zerolog"
 )
 
 // The commands on a .ferry directory, end to end.
@@ -146,41 +145,5 @@ func TestInspectFileStore(t *testing.T) {
 	}
 	if after := names(); after != before {
 		t.Errorf("the commands changed the directory: %s, was %s", after, before)
-	}
-}
-
-// TestQuarantineField: the status line counts the quarantined files in
-// the state (failed --max-attempts times), and leaves the field out when
-// the state cannot say or nothing can be quarantined.
-func TestQuarantineField(t *testing.T) {
-	st, err := filestore.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := t.Context()
-	for _, k := range []string{"bad.csv", "good.csv"} {
-		if _, err := st.Start(ctx, "p", pusher.Object{Key: k, ETag: "e"}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := st.Fail(ctx, "p", pusher.Object{Key: "bad.csv", ETag: "e"}, errors.New("bad row")); err != nil {
-		t.Fatal(err)
-	}
-	line := func(count func(context.Context) (int64, bool)) string {
-		var buf bytes.Buffer
-		log := zerolog.New(&buf)
-		e := log.Info()
-		quarantineField(ctx, e, count)
-		e.Msg("status")
-		return buf.String()
-	}
-	if got := line(quarantineCount(st, "p", 1)); !strings.Contains(got, `"quarantined":1`) {
-		t.Errorf("max attempts 1: %s; want quarantined 1", got)
-	}
-	if got := line(quarantineCount(st, "p", 2)); !strings.Contains(got, `"quarantined":0`) {
-		t.Errorf("max attempts 2: %s; want quarantined 0", got)
-	}
-	if got := line(quarantineCount(st, "p", 0)); strings.Contains(got, "quarantined") {
-		t.Errorf("max attempts 0: %s; want no quarantined field", got)
 	}
 }
