@@ -173,7 +173,9 @@ func runJob(command string, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, err)
 	}
-	defer srv.Close()
+	if srv != nil {
+		defer srv.Close()
+	}
 	ctx, stopReading := context.WithCancel(context.Background())
 	writeCtx, stopWriting := context.WithCancel(context.Background())
 	defer stopReading()
@@ -197,7 +199,7 @@ func runJob(command string, args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, err)
 	}
 	defer j.Close()
-	srv.watch(j, command, cfg)
+	watchMetrics(srv, j, command, cfg)
 	if os.Getenv("GOMEMLIMIT") == "" && cfg.Runner.Async {
 		debug.SetMemoryLimit(j.MemoryBudget())
 	}

@@ -7,65 +7,46 @@ import (
 	"github.com/ferrydata/ferry/source/runner/metrics"
 )
 
-// metricsServer is the --metrics-addr server, and the health of the job
-// it watches; nil when the flag is not given (its methods do nothing).
-type metricsServer struct {
-	*metrics.Server
-	health  *metrics.Health
-	metrics *metrics.Metrics
-}
-
-// listenMetrics listens on --metrics-addr before anything is opened or
-// loaded, so that a port in use fails the start, and sets cfg's Observer
-// to the metrics it will serve. An address that is not HOST:PORT is a
-// usage error.
-func listenMetrics(addr string, cfg *Config) (*metricsServer, error) {
+// listenMetrics serves --metrics-addr (nil when not given) before
+// anything is opened or loaded, so that a port in use fails the start,
+// and sets cfg's Observer to the metrics it serves. An address that is
+// not HOST:PORT is a usage error.
+func listenMetrics(addr string, cfg *Config) (*metrics.Endpoint, error) {
 	if addr == "" {
 		return nil, nil
 	}
-	srv, err := metrics.Listen(addr)
+	e, err := metrics.Serve(addr)
 	if ae := (*metrics.AddrError)(nil); errors.As(err, &ae) {
 		return nil, &UsageError{Err: err}
 	}
 	if err != nil {
 		return nil, err
 	}
-	s := &metricsServer{Server: srv, health: metrics.NewHealth()}
-	s.metrics = metrics.New(s.health)
-	cfg.Observer = s.metrics
-	return s, nil
+	cfg.Observer = e.Metrics
+	return e, nil
 }
 
-// watch registers the opened job's metrics (labelled with its pipeline)
-// and makes /readyz answer from its health.
-func (s *metricsServer) watch(j *job, command string, cfg Config) {
-	if s == nil {
+// watchMetrics serves the opened job's metrics and readiness: a snapshot
+// lists once, a polling replication lists every --poll-interval; the
+// state and target are pinged through the job's PostgreSQL connections.
+func watchMetrics(e *metrics.Endpoint, j *job, command string, cfg Config) {
+	if e == nil {
 		return
 	}
-	h := s.health
+	window := metrics.DefaultWindow
 	switch {
 	case command == "snapshot":
-		h.SourceWindow = -1 // it lists once
+		window = -1
 	case j.queue == nil:
-		h.SourceWindow = max(metrics.DefaultWindow, 2*cfg.Poll.Interval)
+		window = max(metrics.DefaultWindow, 2*cfg.Poll.Interval)
 	}
-	h.Ping = func(ctx context.Context) error {
+	e.Watch(j.Pipeline(), &j.Counters, j.Runner, window, func(ctx context.Context) error {
 		for _, p := range j.pools {
 			if err := p.Ping(ctx); err != nil {
 				return err
 			}
 		}
 		return nil // a state directory, and no PostgreSQL
-	}
-	s.metrics.Register(s.Registry, j.Pipeline())
-	s.metrics.WatchRunner(&j.Counters, j.Runner)
-	j.metrics = s.metrics
-	s.SetReady(h.Ready)
-}
-
-// Close stops the server.
-func (s *metricsServer) Close() {
-	if s != nil {
-		s.Server.Close()
-	}
+	})
+	j.metrics = e.Metrics
 }
