@@ -110,15 +110,10 @@ func targetKind(t string) (string, error) {
 		return targetStdout, nil
 	case strings.HasPrefix(t, "file:") && t != "file:":
 		return targetFile, nil
-	case isPostgresURL(t):
+	case pgstate.IsURL(t):
 		return targetPostgres, nil
 	}
 	return "", usage("--target %q: expected stdout, file:PATH or a PostgreSQL URL (postgres://...)", t)
-}
-
-func isPostgresURL(s string) bool {
-	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://") ||
-		strings.Contains(s, "host=") || strings.Contains(s, "dbname=")
 }
 
 // Validate checks the config and fills defaults; the components' own

@@ -99,7 +99,7 @@ func open(ctx context.Context, cfg Config, log zerolog.Logger) (_ *job, err erro
 			return nil, err
 		}
 		sameTx = true
-	case isPostgresURL(cfg.State):
+	case pgstate.IsURL(cfg.State):
 		pool, err := j.connect(ctx, cfg.State, cfg.Runner.Workers+2, appName)
 		if err != nil {
 			return nil, err
@@ -108,7 +108,7 @@ func open(ctx context.Context, cfg Config, log zerolog.Logger) (_ *job, err erro
 			return nil, err
 		}
 	default:
-		if st, err = filestore.New(cmp.Or(strings.TrimPrefix(cfg.State, "file:"), ".ferry")); err != nil {
+		if st, err = filestore.New(filestore.Dir(cfg.State)); err != nil {
 			return nil, err
 		}
 	}

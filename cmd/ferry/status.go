@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"slices"
-	"strings"
 	"syscall"
 
 	"github.com/ferrydata/ferry/state"
@@ -189,12 +188,12 @@ func openInspector(ctx context.Context, o *inspectOptions) (in state.Inspector, 
 	}
 	url := o.state
 	if url == "" && o.target != "" {
-		if !isPostgresURL(o.target) {
+		if !pgstate.IsURL(o.target) {
 			return nil, "", nil, usage("--target %q: the state is in a PostgreSQL target's database; for another target, --state names the directory", o.target)
 		}
 		url = o.target
 	}
-	if isPostgresURL(url) {
+	if pgstate.IsURL(url) {
 		pool, err := pgstate.Connect(ctx, url, 2, "ferry/"+cmp.Or(o.Pipeline, "status"))
 		if errors.Is(err, pgstate.ErrBadURL) {
 			return nil, "", nil, &UsageError{Err: err}
@@ -213,7 +212,7 @@ func openInspector(ctx context.Context, o *inspectOptions) (in state.Inspector, 
 		}
 		return st, where, pool.Close, nil
 	}
-	dir := cmp.Or(strings.TrimPrefix(url, "file:"), ".ferry")
+	dir := filestore.Dir(url)
 	where = "state directory " + dir
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return nil, "", nil, fmt.Errorf("no ferry state in %s (--state or --target says where it is)", dir)

@@ -12,6 +12,13 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
+// IsURL says whether s is a PostgreSQL connection string: a postgres://
+// or postgresql:// URL, or keywords naming a host or a database.
+func IsURL(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://") ||
+		strings.Contains(s, "host=") || strings.Contains(s, "dbname=")
+}
+
 // ErrBadURL is wrapped by Connect when the URL does not parse.
 var ErrBadURL = errors.New("invalid PostgreSQL URL")
 
