@@ -6,12 +6,15 @@
 //
 //	ferry snapshot --source DIR|s3://bucket/prefix [flags]
 //	ferry replicate --source DIR|s3://bucket/prefix [--sqs-queue-url URL] [flags]
+//	ferry status|files|retry|rejects [flags]
 //
 // The command only maps flags and the config file onto a Config, builds
 // the store, target and state it names (open.go), starts the engine
-// (package source/runner) and shows progress. Exit status: 0 when every
-// file loaded, 1 when any failed, a snapshot matched no file (unless
-// --allow-empty) or the job could not run, 2 on bad usage
+// (package source/runner) with its progress display
+// (source/runner/progress) and metrics (source/runner/metrics), and for
+// the state commands opens the state and hands it to state/inspect. Exit
+// status: 0 when every file loaded, 1 when any failed, a snapshot matched
+// no file (unless --allow-empty) or the job could not run, 2 on bad usage
 // or configuration.
 package main
 
