@@ -63,6 +63,7 @@ func (t *Target) plan(tbl *table, c *pusher.Chunk) (*plan, error) {
 				return -1, fmt.Errorf("table %s has no column %q for %s", tbl.ident.Sanitize(), name, flag)
 			}
 			p.needs = append(p.needs, newColumn{name: name, typ: "jsonb"})
+			return -1, nil
 		}
 		return ci, nil
 	}
