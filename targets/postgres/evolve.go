@@ -2,10 +2,12 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Adding columns (--unknown-fields add; metadata, rescue and partition
@@ -124,4 +126,83 @@ func (t *Target) committed(ch *schemaChange) {
 	for _, name := range ch.added {
 		t.log(fmt.Sprintf("added column %q %s to table %s", name, ch.types[name], t.cfg.Table.Sanitize()))
 	}
+}
+
+// errStalePlan: a column a plan encoded values for changed type since the
+// plan was made (another writer widened it).
+var errStalePlan = errors.New("a column changed type since the plan was made")
+
+// verify checks, in tx after the parts' COPY, that the columns they wrote
+// still have the types their values were encoded for. Binary COPY does not
+// always notice: a bigint sent into a column another process has just
+// widened to double precision is 8 bytes either way. The COPY holds the
+// table's lock, so no type can change between this check and the commit;
+// a change before the COPY fails the transaction with errStalePlan, and the
+// chunks are planned and written again. Only a table ferry created has
+// columns that change type.
+func (t *Target) verify(ctx context.Context, tx pgx.Tx, parts []*copyPart) error {
+	changed, err := t.typesChanged(ctx, tx, parts)
+	if err != nil {
+		return err
+	}
+	if changed {
+		return errStalePlan
+	}
+	return nil
+}
+
+// stale says whether a failed write may be due to a column that changed
+// type since the plans (see verify): a COPY whose values the server
+// refused as data (class 22) into a table ferry created.
+func (t *Target) stale(ctx context.Context, parts []*copyPart, err error) bool {
+	if errors.Is(err, errStalePlan) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || !strings.HasPrefix(pgErr.Code, "22") {
+		return false
+	}
+	changed, cerr := t.typesChanged(ctx, t.pool, parts)
+	return cerr == nil && changed
+}
+
+// typesChanged compares the types of the columns the parts' plans write
+// with the catalog's, for a table ferry created.
+func (t *Target) typesChanged(ctx context.Context, q querier, parts []*copyPart) (bool, error) {
+	planned := map[string]string{}
+	var tbl *table
+	for _, pt := range parts {
+		if pt.p == nil {
+			continue
+		}
+		tbl = pt.p.tbl
+		for _, ci := range pt.p.colIdx {
+			if ci >= 0 {
+				planned[tbl.columns[ci].name] = tbl.columns[ci].typeName
+			}
+		}
+	}
+	if tbl == nil || !tbl.ferryMade || len(planned) == 0 {
+		return false, nil
+	}
+	names := make([]string, 0, len(planned))
+	for n := range planned {
+		names = append(names, n)
+	}
+	rows, err := q.Query(ctx, `SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
+		WHERE attrelid = to_regclass($1) AND attname = ANY($2) AND attnum > 0 AND NOT attisdropped`, tbl.ident.Sanitize(), names)
+	if err != nil {
+		return false, fmt.Errorf("check the column types of table %s: %w", tbl.ident.Sanitize(), err)
+	}
+	seen := 0
+	changed := false
+	var name, typ string
+	if _, err := pgx.ForEachRow(rows, []any{&name, &typ}, func() error {
+		seen++
+		changed = changed || planned[name] != typ
+		return nil
+	}); err != nil {
+		return false, fmt.Errorf("check the column types of table %s: %w", tbl.ident.Sanitize(), err)
+	}
+	return changed || seen != len(planned), nil
 }

@@ -67,7 +67,7 @@ func (t *Target) write(ctx context.Context, cs []*pusher.Chunk) (int, error) {
 			return i, err
 		}
 		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && (pgErr.Code == "22P03" || pgErr.Code == "40P01") {
+		if errors.As(err, &pgErr) && (pgErr.Code == "22P03" || pgErr.Code == "40P01") || t.stale(ctx, parts, err) {
 			// Binary data did not match the column type: another worker
 			// (or process) widened a column since the plans; or the
 			// transaction lost a deadlock (adding a column waits for the
@@ -148,6 +148,9 @@ func (t *Target) writeOnce(ctx context.Context, parts []*copyPart) (int, error) 
 			return start + i, err
 		}
 		start = end
+	}
+	if err := t.verify(ctx, tx, parts); err != nil {
+		return -1, err
 	}
 	for i, pt := range parts {
 		all := append(append([]*pusher.RecordError(nil), pt.c.Rejects...), pt.rejects...)
