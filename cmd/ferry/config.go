@@ -198,6 +198,8 @@ func (c *Config) Validate() error {
 		c.RejectsFile = "ferry-rejects.jsonl"
 	case kind == targetPostgres && c.RejectsFile != "":
 		return usage("--rejects-file is for non-PostgreSQL targets; PostgreSQL keeps rejects in ferry.rejects")
+	case kind != targetPostgres && c.Postgres.RescueColumn != "":
+		return usage("--rescue-column is for a PostgreSQL target (JSON lines keep every value as read)")
 	}
 	if kind == targetPostgres {
 		if _, err := postgres.ParseTable(c.Table); err != nil {

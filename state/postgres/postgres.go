@@ -291,15 +291,7 @@ func (s *Store) StartGroup(ctx context.Context, pipeline string, objs []pusher.O
 // Advance implements state.Store outside a transaction: the target has
 // written the chunk.
 func (s *Store) Advance(ctx context.Context, pipeline string, c *pusher.Chunk) error {
-	if c.Rescued == 0 {
-		return s.schema.Advance(ctx, s.pool, pipeline, c)
-	}
-	return Classify(pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := s.schema.Advance(ctx, tx, pipeline, c); err != nil {
-			return err
-		}
-		return s.schema.Rescued(ctx, tx, pipeline, c.File, int64(c.Rescued))
-	}))
+	return s.advanceRescued(ctx, pipeline, c)
 }
 
 // Advance moves the file of c from c.Start to c.End (done when c.Last),

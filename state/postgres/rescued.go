@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/ferrydata/ferry/pusher"
 )
 
@@ -28,4 +30,19 @@ func (sc Schema) Rescued(ctx context.Context, q Querier, pipeline string, file p
 		return Classify(fmt.Errorf("state: count rescued records of %q: %w", file.Key, err))
 	}
 	return nil
+}
+
+// advanceRescued advances c's file outside the target's transaction (the
+// target has written the chunk), with its rescued records counted in the
+// same transaction.
+func (s *Store) advanceRescued(ctx context.Context, pipeline string, c *pusher.Chunk) error {
+	if c.Rescued == 0 {
+		return s.schema.Advance(ctx, s.pool, pipeline, c)
+	}
+	return Classify(pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := s.schema.Advance(ctx, tx, pipeline, c); err != nil {
+			return err
+		}
+		return s.schema.Rescued(ctx, tx, pipeline, c.File, int64(c.Rescued))
+	}))
 }
