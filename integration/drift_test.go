@@ -305,7 +305,7 @@ func TestPartitionColumns(t *testing.T) {
 
 	// --key-pattern, and the JSON lines target.
 	put(t, bucket, "logs/2024/05/a.jsonl", []byte(`{"id":1}`+"\n"))
-	put(t, bucket, "logs/2025/11/b.jsonl", []byte(`{"id":2}`+"\n"))
+	put(t, bucket, "logs/2025/11/b.jsonl", []byte(`{"id":2}`+"\n")) // 11 alone would be a bigint
 	kp := []string{"snapshot", "--source", "s3://" + bucket + "/logs/", "--s3-path-style", "--key-pattern", `^(?P<year>\d{4})/(?P<month>\d{2})/`}
 	if r := ferry(t, append(kp, "--target", databaseURL, "--table", schema+".k")...); r.code != 0 {
 		t.Fatalf("--key-pattern: exit %d", r.code)

@@ -177,7 +177,7 @@ func (t *Target) typesChanged(ctx context.Context, q querier, parts []*copyPart)
 		}
 		tbl = pt.p.tbl
 		for _, ci := range pt.p.colIdx {
-			if ci >= 0 {
+			if ci >= 0 && tbl.columns[ci].widen != nil { // text columns stay text
 				planned[tbl.columns[ci].name] = tbl.columns[ci].typeName
 			}
 		}

@@ -132,11 +132,18 @@ func (t *Target) planFileColumns(p *plan, c *pusher.Chunk) error {
 			p.needs = append(p.needs, newColumn{name: pt.Name, typ: t.override(pt.Name, typ), partition: true})
 			continue
 		}
+		col := tbl.columns[ci]
+		if tbl.ferryMade && col.widen != nil && !pt.Null && col.typeName == "bigint" && !isPlainInt([]byte(pt.Value)) {
+			// An integer with a leading zero (05) would be inferred as
+			// text: a bigint partition column widens to text for it, so
+			// the type does not depend on which file came first.
+			return &widenError{column: col.name, from: col.typeName, to: "text", value: clip([]byte(pt.Value)), record: c.First()}
+		}
 		err := p.constant(ci, pusher.String, []byte(pt.Value), pt.Null)
 		if err == nil {
 			continue
 		}
-		if col := tbl.columns[ci]; tbl.ferryMade && col.widen != nil {
+		if tbl.ferryMade && col.widen != nil {
 			if to := col.widen(pusher.String, []byte(pt.Value)); to != "" {
 				return &widenError{column: col.name, from: col.typeName, to: to, value: clip([]byte(pt.Value)), record: c.First()}
 			}

@@ -204,3 +204,21 @@ func TestPlanUnknownAddAndRescue(t *testing.T) {
 		t.Errorf("rescue column missing: %v", err)
 	}
 }
+
+// TestPartitionLeadingZero: a bigint partition column of a table ferry
+// made widens to text for 05, whichever file came first.
+func TestPartitionLeadingZero(t *testing.T) {
+	p, _ := pusher.NewPartitions(false, `^(?P<month>\d{2})/`, nil)
+	tg := &Target{cfg: Config{Partitions: p, UnknownFields: UnknownError}}
+	_, err := tg.plan(testTable(t, true, "id", "bigint", "month", "bigint"), testChunk("05/a.csv", "id"))
+	if we := (*widenError)(nil); !errors.As(err, &we) || we.to != "text" || we.column != "month" {
+		t.Errorf("05 into a bigint column of ferry's: %v", err)
+	}
+	if _, err := tg.plan(testTable(t, true, "id", "bigint", "month", "bigint"), testChunk("11/a.csv", "id")); err != nil {
+		t.Errorf("11: %v", err)
+	}
+	// A table of the user's: its type holds.
+	if _, err := tg.plan(testTable(t, false, "id", "bigint", "month", "bigint"), testChunk("05/a.csv", "id")); err != nil {
+		t.Errorf("05 into the user's bigint column: %v", err)
+	}
+}

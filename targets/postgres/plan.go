@@ -169,35 +169,48 @@ func (t *Target) override(name, typ string) string {
 // when missing), and says whether there is anything to write. A plan that
 // needs a column the cached table lacks is made again against the table
 // as it is now (another writer may have added it); a partition value that
-// does not fit its column widens it first. An error about one part comes
-// with its index.
+// does not fit its column widens it first, and then every part is planned
+// again (the plans of one COPY must agree on the column types). An error
+// about one part comes with its index.
 func (t *Target) planParts(ctx context.Context, parts []*copyPart) (work bool, _ int, _ error) {
-	for i, pt := range parts {
+	for attempt := 0; ; attempt++ {
+		work, i, we, err := t.planAll(ctx, parts)
+		if we == nil || attempt >= maxAttempts {
+			return work, i, err
+		}
+		if err := t.widen(ctx, parts[i].p.tbl, we); err != nil {
+			return work, i, err
+		}
+	}
+}
+
+// planAll is one round of planParts: it stops at the first part whose
+// partition value asks for a wider column, and returns that.
+func (t *Target) planAll(ctx context.Context, parts []*copyPart) (work bool, _ int, _ *widenError, _ error) {
+	for _, pt := range parts {
 		pt.p = nil
+	}
+	for i, pt := range parts {
 		b := pt.c.Batch
 		if b == nil || b.Len() == 0 {
 			work = work || t.cfg.StateInTx || len(pt.c.Rejects) > 0
 			continue
 		}
 		work = true
-		refreshed := false
-		for attempt := 0; ; attempt++ {
+		for refreshed := false; ; refreshed = true {
 			tbl, err := t.prepare(ctx, pt.c)
 			if err != nil {
-				return work, i, err
+				return work, i, nil, err
 			}
 			p, err := t.plan(tbl, pt.c)
-			var we *widenError
-			switch {
-			case errors.As(err, &we) && attempt < maxAttempts:
-				if err := t.widen(ctx, tbl, we); err != nil {
-					return work, i, err
-				}
-				continue
-			case err != nil:
-				return work, i, err
-			case len(p.needs) > 0 && !refreshed:
-				refreshed = true
+			if we := (*widenError)(nil); errors.As(err, &we) {
+				pt.p = &plan{tbl: tbl}
+				return work, i, we, err
+			}
+			if err != nil {
+				return work, i, nil, err
+			}
+			if len(p.needs) > 0 && !refreshed {
 				t.invalidate(tbl)
 				continue
 			}
@@ -205,5 +218,5 @@ func (t *Target) planParts(ctx context.Context, parts []*copyPart) (work bool, _
 			break
 		}
 	}
-	return work, -1, nil
+	return work, -1, nil, nil
 }
