@@ -61,6 +61,19 @@ func TestUnknownFieldsAdd(t *testing.T) {
 			t.Errorf("column %s logged %d times, want once", col, n)
 		}
 	}
+
+	// Names no column can have fail their file, naming it; nothing is added.
+	long := strings.Repeat("x", 64)
+	for name, want := range map[string]string{long: "is longer than 63 bytes", "_ferry_etag": "has the name of a column ferry fills itself"} {
+		bad := writeDir(t, map[string][]byte{"bad.jsonl": []byte(`{"id":9,"` + name + `":1}` + "\n")})
+		r := ferry(t, "snapshot", "--source", bad, "--target", databaseURL, "--table", schema+".ev", "--unknown-fields", "add", "--pipeline", randomName("bad-"))
+		if r.code != 1 || !strings.Contains(r.stderr, `file "bad.jsonl"`) || !strings.Contains(r.stderr, want) {
+			t.Errorf("field %.20q: exit %d, want 1 and %q", name, r.code, want)
+		}
+	}
+	if n := len(columnsOf(t, schema, "ev")); n != 6 {
+		t.Errorf("%d columns after the bad names, want 6", n)
+	}
 }
 
 // TestAddColumnConcurrently: two processes, two workers each, load files
