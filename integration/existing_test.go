@@ -18,7 +18,7 @@ func TestExistingTableMapping(t *testing.T) {
 	args := []string{"snapshot", "--source", dir, "--target", databaseURL, "--table", schema + ".t"}
 
 	r := ferry(t, args...)
-	if r.code != 1 || !strings.Contains(r.stderr, `field "extra" has no column`) || !strings.Contains(r.stderr, "--unknown-fields ignore or extra") {
+	if r.code != 1 || !strings.Contains(r.stderr, `field "extra" has no column`) || !strings.Contains(r.stderr, "--unknown-fields ignore, extra or add") {
 		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 	}
 	if n := queryInt(t, "SELECT count(*) FROM "+table(schema, "t")); n != 0 {

@@ -482,7 +482,7 @@ func (f *fileProgress) complete(stopped error) {
 	if err == nil {
 		err = stopped
 	}
-	f.done(FileResult{Err: err, Rejects: f.rejects.total})
+	f.done(FileResult{Err: err, Rejects: f.rejects.total, Rescued: f.rejects.rescued})
 }
 
 // Close stops Push and drains the queue: it waits until every pushed chunk

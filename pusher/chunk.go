@@ -38,6 +38,9 @@ type Chunk struct {
 	// Rejects are records of this chunk's range that could not be read,
 	// kept under the skip-record policy; they commit with the chunk.
 	Rejects []*RecordError
+	// Rescued is set by a target that kept values that did not convert in
+	// a rescue column: how many of the chunk's records it loaded so.
+	Rescued int
 	// RejectLimit, when >= 0, is how many rejects (the reader's and the
 	// target's together) the chunk may commit; past it, the target fails
 	// the chunk instead (--max-rejects).

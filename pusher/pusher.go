@@ -55,6 +55,9 @@ type FileResult struct {
 	// Rejects is the number of rejected records committed with the file's
 	// chunks in this read (the reader's and the target's).
 	Rejects int64
+	// Rescued is the number of records committed in this read with values
+	// kept in the target's rescue column (Chunk.Rescued).
+	Rescued int64
 }
 
 // Target writes chunks. Implementations live in package targets.
@@ -111,8 +114,9 @@ type GroupProgress interface {
 
 // rejectCount keeps the rejects one read of a file has committed.
 type rejectCount struct {
-	total int64 // committed rejects
-	extra int   // of them, the target's own (values that did not convert)
+	total   int64 // committed rejects
+	extra   int   // of them, the target's own (values that did not convert)
+	rescued int64 // committed records with rescued values
 }
 
 // limit lowers c's RejectLimit, which the reader set from its own rejects,
@@ -126,5 +130,6 @@ func (r *rejectCount) limit(c *Chunk) {
 // add counts a committed chunk that the reader gave readerRejects rejects.
 func (r *rejectCount) add(c *Chunk, readerRejects int) {
 	r.total += int64(len(c.Rejects))
+	r.rescued += int64(c.Rescued)
 	r.extra += len(c.Rejects) - readerRejects
 }

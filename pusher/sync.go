@@ -54,11 +54,11 @@ func (s *Sync) Push(ctx context.Context, c *Chunk) error {
 // done runs at once, with readErr.
 func (s *Sync) Finish(obj Object, readErr error, done func(FileResult)) {
 	s.mu.Lock()
-	var n int64
+	var n, rescued int64
 	if r := s.rejects[obj.ID()]; r != nil {
-		n = r.total
+		n, rescued = r.total, r.rescued
 		delete(s.rejects, obj.ID())
 	}
 	s.mu.Unlock()
-	done(FileResult{Err: readErr, Rejects: n})
+	done(FileResult{Err: readErr, Rejects: n, Rescued: rescued})
 }

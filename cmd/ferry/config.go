@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source/compress"
 	"github.com/ferrydata/ferry/source/discover"
 	"github.com/ferrydata/ferry/source/format"
@@ -52,6 +53,13 @@ type Config struct {
 	// (unknown fields, extra column, timestamp format); open adds the rest.
 	Postgres      postgres.Config
 	SystemColumns bool
+	// MetadataColumns: --metadata-columns file,record,...; Validate sets
+	// Metadata from it and --system-columns.
+	MetadataColumns string
+	Metadata        []string
+	// PartitionColumns and KeyPattern: columns from the file's key.
+	PartitionColumns bool
+	KeyPattern       string
 
 	Runner          runner.Options // Filter and Since are set by Validate
 	Poll            runner.PollOptions
@@ -127,6 +135,7 @@ func (c *Config) Validate() error {
 	case strings.Contains(c.Source, "://") && !strings.HasPrefix(c.Source, "s3://") && !strings.HasPrefix(c.Source, "file://"):
 		return usage("--source %q: expected a directory, file:///path or s3://bucket/prefix", c.Source)
 	}
+	var err error
 	for _, e := range []struct {
 		flag    string
 		v       *string
@@ -158,6 +167,16 @@ func (c *Config) Validate() error {
 	if c.IgnoreUnknownFields {
 		c.Postgres.UnknownFields = postgres.UnknownIgnore
 	}
+	meta := c.MetadataColumns
+	if c.SystemColumns {
+		meta += "," + pusher.MetaFile + "," + pusher.MetaRecord
+	}
+	if c.Metadata, err = pusher.ParseMetaColumns(meta); err != nil {
+		return usage("--metadata-columns: %v", err)
+	}
+	if _, err := pusher.NewPartitions(c.PartitionColumns, c.KeyPattern, nil); err != nil {
+		return usage("%v", err)
+	}
 	if !c.Format.Header && c.Columns == "" && (c.Format.Format == format.CSV || c.Format.Format == format.TSV || c.Format.Format == "auto") {
 		return usage("--csv-header=false needs --columns to name the columns")
 	}
@@ -174,6 +193,8 @@ func (c *Config) Validate() error {
 		c.RejectsFile = "ferry-rejects.jsonl"
 	case kind == targetPostgres && c.RejectsFile != "":
 		return usage("--rejects-file is for non-PostgreSQL targets; PostgreSQL keeps rejects in ferry.rejects")
+	case kind != targetPostgres && c.Postgres.RescueColumn != "":
+		return usage("--rescue-column is for a PostgreSQL target (JSON lines keep every value as read)")
 	}
 	if kind == targetPostgres {
 		if _, err := postgres.ParseTable(c.Table); err != nil {

@@ -82,3 +82,29 @@ func TestValidateReplication(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateDriftFlags(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		mod  func(c *Config)
+		err  string
+	}{
+		{"unknown metadata column", func(c *Config) { c.MetadataColumns = "file,path" }, `--metadata-columns: unknown metadata column "path"`},
+		{"both partition flags", func(c *Config) { c.PartitionColumns, c.KeyPattern = true, "(?P<y>x)" }, "cannot be used together"},
+		{"pattern without a group", func(c *Config) { c.KeyPattern = `(\d+)` }, "no named group"},
+		{"pattern that does not compile", func(c *Config) { c.KeyPattern = `(?P<y>[` }, "--key-pattern"},
+		{"rescue into JSON lines", func(c *Config) { c.Target, c.Postgres.RescueColumn = "stdout", "_r" }, "--rescue-column is for a PostgreSQL target"},
+	} {
+		c := Config{Source: "./data", Target: "postgres://h/db", Format: format.Options{Header: true}}
+		tt.mod(&c)
+		err := c.Validate()
+		var ue *UsageError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), tt.err) {
+			t.Errorf("%s: %v, want a usage error with %q", tt.name, err, tt.err)
+		}
+	}
+	c := Config{Source: "./data", Target: "stdout", SystemColumns: true, MetadataColumns: "size, record", Format: format.Options{Header: true}}
+	if err := c.Validate(); err != nil || strings.Join(c.Metadata, ",") != "file,record,size" {
+		t.Errorf("--system-columns with --metadata-columns: %v, %v", c.Metadata, err)
+	}
+}

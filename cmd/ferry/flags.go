@@ -141,7 +141,7 @@ func newFlags(command string, out io.Writer) (*flag.FlagSet, *options) {
 
 	fs.StringVar(&c.Target, "target", "stdout", "stdout, file:PATH (JSON lines appended) or a PostgreSQL URL")
 	fs.StringVar(&c.Table, "table", "", "PostgreSQL table [schema.]name (default: the source's last path element)")
-	fs.TextVar(&c.Postgres.UnknownFields, "unknown-fields", postgres.UnknownError, "fields with no column in the table: error, ignore, or extra (kept in the jsonb column --extra-column)")
+	fs.TextVar(&c.Postgres.UnknownFields, "unknown-fields", postgres.UnknownError, "fields with no column in the table: error, ignore, extra (kept in the jsonb column --extra-column) or add (a new column, added in the chunk's transaction)")
 	fs.TextVar(&c.Postgres.UnknownFields, "jsonl-unknown-fields", postgres.UnknownError, "same as --unknown-fields")
 	fs.StringVar(&c.Postgres.ExtraColumn, "extra-column", "_extra", "jsonb column for fields with no column under --unknown-fields extra (created with the table)")
 	fs.BoolVar(&c.IgnoreUnknownFields, "ignore-unknown-fields", false, "same as --unknown-fields ignore")
@@ -154,7 +154,11 @@ func newFlags(command string, out io.Writer) (*flag.FlagSet, *options) {
 	fs.TextVar(&c.Runner.OnError, "on-error", onError, "bad records: abort (fail the file and stop), skip-record (load the rest, keep the bad ones in ferry.rejects or --rejects-file) or skip-file (fail the file, go on)")
 	fs.IntVar(&c.MaxRejects, "max-rejects", 1000, "skip-record: a file with more rejected records than this fails (-1: no limit)")
 	fs.StringVar(&c.RejectsFile, "rejects-file", "", "skip-record with a stdout or file target: JSON-lines file for rejected records (default ferry-rejects.jsonl)")
-	fs.BoolVar(&c.SystemColumns, "system-columns", false, "add _ferry_file (text) and _ferry_record (bigint, record ordinal in the file)")
+	fs.BoolVar(&c.SystemColumns, "system-columns", false, "add _ferry_file (text) and _ferry_record (bigint, record ordinal in the file): --metadata-columns file,record")
+	fs.StringVar(&c.MetadataColumns, "metadata-columns", "", "columns _ferry_NAME about each record's file, from file, record, etag, modified, size, loaded_at (comma-separated)")
+	fs.StringVar(&c.Postgres.RescueColumn, "rescue-column", "", "jsonb `column` that keeps values that do not convert to their column's type ({\"field\": \"value\"}); the typed column is NULL and the record loads")
+	fs.BoolVar(&c.PartitionColumns, "partition-columns", false, "Hive-style name=value directories below the source (dt=2024-05-01/region=eu/) become columns")
+	fs.StringVar(&c.KeyPattern, "key-pattern", "", "a `regex` matched against each key below the source; its named groups become columns, e.g. (?P<year>\\d{4})/(?P<month>\\d{2})/")
 
 	fs.IntVar(&c.Runner.Workers, "workers", 0, "files loaded in parallel (default: number of CPUs)")
 	fs.IntVar(&c.Runner.FetchAhead, "fetch-concurrency", 16, "GETs under way at once, started while files wait for a worker (0: each worker opens its file)")

@@ -61,6 +61,10 @@ func open(ctx context.Context, cfg Config, log zerolog.Logger) (_ *job, err erro
 	if err != nil {
 		return nil, err
 	}
+	parts, err := pusher.NewPartitions(cfg.PartitionColumns, cfg.KeyPattern, j.store.Rel)
+	if err != nil {
+		return nil, &UsageError{Err: err}
+	}
 	if cfg.SQS.QueueURL != "" {
 		if j.queue, err = sqs.New(ctx, cfg.SQS); err != nil {
 			return nil, err
@@ -85,7 +89,8 @@ func open(ctx context.Context, cfg Config, log zerolog.Logger) (_ *job, err erro
 			return nil, err
 		}
 		j.closers = append(j.closers, func() { jl.Close() })
-		jl.System, jl.RejectInvalidUTF8, jl.SkipRecords = cfg.SystemColumns, cfg.InvalidUTF8 == "reject", cfg.Runner.OnError == runner.OnErrorSkipRecord
+		jl.Metadata, jl.Partitions = cfg.Metadata, parts
+		jl.RejectInvalidUTF8, jl.SkipRecords = cfg.InvalidUTF8 == "reject", cfg.Runner.OnError == runner.OnErrorSkipRecord
 		if cfg.RejectsFile != "" {
 			j.rejects = jl
 		}
@@ -129,7 +134,9 @@ func open(ctx context.Context, cfg Config, log zerolog.Logger) (_ *job, err erro
 		if !sameTx {
 			log.Warn().Msg("progress state is not in the target database: loading is at-least-once, not exactly-once")
 		}
-		t, err := postgres.New(ctx, targetPool, postgresConfig(cfg, pipeline, sameTx, log))
+		pc := postgresConfig(cfg, pipeline, sameTx, log)
+		pc.Partitions = parts
+		t, err := postgres.New(ctx, targetPool, pc)
 		if err != nil {
 			return nil, err
 		}
@@ -151,7 +158,7 @@ func postgresConfig(cfg Config, pipeline string, sameTx bool, log zerolog.Logger
 	pc := cfg.Postgres
 	pc.Table, _ = postgres.ParseTable(cfg.Table)
 	pc.Columns, _ = postgres.ParseColumns(cfg.Columns)
-	pc.SystemColumns, pc.Pipeline, pc.StateInTx = cfg.SystemColumns, pipeline, sameTx
+	pc.Metadata, pc.Pipeline, pc.StateInTx = cfg.Metadata, pipeline, sameTx
 	pc.StateSchema = pgstate.Schema(cfg.StateSchema)
 	pc.SkipRecords = cfg.Runner.OnError == runner.OnErrorSkipRecord
 	pc.Conversion.RejectInvalidUTF8 = cfg.InvalidUTF8 == "reject"

@@ -181,6 +181,7 @@ func (ps *pass) ended(f *flight, res pusher.FileResult) {
 	r, obj, err := ps.r, f.obj, res.Err
 	log := r.log.With().Str("file", obj.Key).Logger()
 	r.Rejected.Add(res.Rejects)
+	r.Rescued.Add(res.Rescued)
 	if err == nil {
 		if res.Rejects > 0 {
 			log.Warn().Int64("rejected", res.Rejects).Msg("file loaded with rejected records")

@@ -59,6 +59,7 @@ type Runner struct {
 type Counters struct {
 	Listed, Skipped, Done, Failed atomic.Int64
 	Vanished, Rejected, Retry     atomic.Int64
+	Rescued                       atomic.Int64 // records loaded with values in the rescue column
 	Claimed                       atomic.Int64 // files another process was loading
 	Records, ReadBytes            atomic.Int64
 	// Backlog is a gauge: the files wanted (named by a feed and not done
@@ -125,8 +126,9 @@ func (r *Runner) BacklogFiles() int64 { return r.Backlog.Load() }
 type Summary struct {
 	Files, Loaded, AlreadyDone, Failed int64
 	Vanished, Rejected                 int64
-	Aborted                            bool // OnErrorAbort stopped the pass
-	Unavailable                        bool // a service was down: the pass stopped early
+	Rescued                            int64 // records loaded with values in the rescue column
+	Aborted                            bool  // OnErrorAbort stopped the pass
+	Unavailable                        bool  // a service was down: the pass stopped early
 	Records, Bytes                     int64
 	Elapsed                            time.Duration
 	Errors                             []error
@@ -164,7 +166,7 @@ func (s Summary) MBPerSecond() float64 {
 // MarshalZerologObject writes the summary's figures as log fields.
 func (s Summary) MarshalZerologObject(e *zerolog.Event) {
 	e.Int64("files", s.Files).Int64("loaded", s.Loaded).Int64("already_loaded", s.AlreadyDone).
-		Int64("failed", s.Failed).Int64("vanished", s.Vanished).Int64("rejected", s.Rejected).Bool("aborted", s.Aborted).
+		Int64("failed", s.Failed).Int64("vanished", s.Vanished).Int64("rejected", s.Rejected).Int64("rescued", s.Rescued).Bool("aborted", s.Aborted).
 		Int64("rows", s.Records).Int64("bytes", s.Bytes).
 		Float64("seconds", s.Elapsed.Seconds()).Float64("mb_per_s", s.MBPerSecond()).
 		Int64("keys_listed", s.Keys).Int64("hidden", s.Hidden).Int64("unmatched", s.Unmatched).Int64("older", s.Old)
@@ -199,12 +201,13 @@ func (s Summary) NothingMatched(source string) error {
 type counts struct {
 	Listed, Skipped, Done, Failed, Vanished, Rejected, Records, Bytes int64
 	Keys, Hidden, Unmatched, Old                                      int64
+	Rescued                                                           int64
 }
 
 func (r *Runner) counts() counts {
 	return counts{r.Listed.Load(), r.Skipped.Load(), r.Done.Load(), r.Failed.Load(), r.Vanished.Load(),
 		r.Rejected.Load(), r.Records.Load(), r.ReadBytes.Load(),
-		r.Keys.Load(), r.Hidden.Load(), r.Unmatched.Load(), r.Old.Load()}
+		r.Keys.Load(), r.Hidden.Load(), r.Unmatched.Load(), r.Old.Load(), r.Rescued.Load()}
 }
 
 // summary fills s's counts with what happened since before.
@@ -216,6 +219,7 @@ func (r *Runner) summary(s *Summary, before counts, start time.Time) {
 	s.Failed = after.Failed - before.Failed
 	s.Vanished = after.Vanished - before.Vanished
 	s.Rejected = after.Rejected - before.Rejected
+	s.Rescued = after.Rescued - before.Rescued
 	s.Records = after.Records - before.Records
 	s.Bytes = after.Bytes - before.Bytes
 	s.Keys = after.Keys - before.Keys

@@ -197,6 +197,7 @@ func advanced(e *entry, c *pusher.Chunk) *entry {
 	loaded, rejected := state.Counts(c)
 	n.Loaded += loaded
 	n.Rejected += rejected
+	n.Rescued += int64(c.Rescued)
 	n.Error = ""
 	n.Updated = time.Now().UTC()
 	if c.Last {

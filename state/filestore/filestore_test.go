@@ -163,3 +163,32 @@ func TestPipelinesAfterCompaction(t *testing.T) {
 		t.Fatalf("Pipelines = %q, %v", got, err)
 	}
 }
+
+// TestRescuedCount: the records a target loaded with rescued values are
+// counted per file, and the count survives a reopen and a compaction.
+func TestRescuedCount(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := filestore.New(dir)
+	ctx := t.Context()
+	a := pusher.Object{Key: "a.csv", ETag: "e"}
+	if _, err := s.Start(ctx, "p", a); err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range []int{2, 0, 3} {
+		c := &pusher.Chunk{File: a, Start: pusher.Position{Records: int64(i * 10)}, End: pusher.Position{Records: int64(i*10 + 10)}, Rescued: n}
+		if err := s.Advance(ctx, "p", c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, reopen := range []bool{false, true} {
+		if reopen {
+			if err := filestore.Compact(s, "p"); err != nil {
+				t.Fatal(err)
+			}
+			s, _ = filestore.New(dir)
+		}
+		if n, err := filestore.Rescued(s, "p", a); err != nil || n != 5 {
+			t.Errorf("reopened %v: rescued %d, %v; want 5", reopen, n, err)
+		}
+	}
+}

@@ -29,6 +29,9 @@ type entry struct {
 	Counted  bool  `json:"counted,omitempty"`
 	Loaded   int64 `json:"loaded,omitempty"`
 	Rejected int64 `json:"rejected,omitempty"`
+	// Rescued counts the committed records loaded with values kept in the
+	// target's rescue column.
+	Rescued int64 `json:"rescued,omitempty"`
 	// Modified is the object's LastModified; Started the first attempt,
 	// Attempted the start of the last one (zero in entries of a ferry
 	// that did not keep them).

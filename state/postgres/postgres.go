@@ -148,7 +148,7 @@ CREATE INDEX IF NOT EXISTS rejects_file ON ferry.rejects (pipeline, key, etag);
 COMMENT ON COLUMN ferry.files.loaded IS 'records committed into the target (NULL: started by a ferry that did not count)';
 COMMENT ON COLUMN ferry.files.rejected IS 'records committed as rejected, in ferry.rejects or the rejects file (NULL: not counted)';
 COMMENT ON TABLE ferry.rejects IS 'ferry: records not loaded under --on-error skip-record (raw cut at 4 KiB)';
-`
+` + rescuedSQL
 
 // New opens the store in DefaultSchema; see Schema.Open.
 func New(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
@@ -289,7 +289,7 @@ func (s *Store) StartGroup(ctx context.Context, pipeline string, objs []pusher.O
 // Advance implements state.Store outside a transaction: the target has
 // written the chunk.
 func (s *Store) Advance(ctx context.Context, pipeline string, c *pusher.Chunk) error {
-	return s.schema.Advance(ctx, s.pool, pipeline, c)
+	return s.advanceRescued(ctx, pipeline, c)
 }
 
 // Advance moves the file of c from c.Start to c.End (done when c.Last),

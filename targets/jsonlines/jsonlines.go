@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,7 +35,13 @@ type Target struct {
 	mu     sync.Mutex
 	w      io.Writer
 	file   *os.File
-	System bool // add _ferry_file and _ferry_record
+	System bool // add _ferry_file and _ferry_record (Metadata file, record)
+	// Metadata names the metadata fields to add to each record
+	// (pusher.MetaNames), as _ferry_NAME.
+	Metadata []string
+	// Partitions, when set, adds the values of each file's key as fields
+	// (JSON strings; null where the key gives none).
+	Partitions *pusher.Partitions
 
 	// Rejects, when set, receives one JSON line per rejected record
 	// (--rejects-file), after the chunk's records are written.
@@ -214,9 +221,9 @@ func (t *Target) render(c *pusher.Chunk) ([]byte, []*pusher.RecordError, error) 
 	}
 	enc := encoder{reject: t.RejectInvalidUTF8}
 	buf := make([]byte, 0, b.Size()*2+b.Len()*16)
-	var fileKey []byte
-	if t.System {
-		fileKey = pusher.AppendJSONString(nil, []byte(c.File.Key))
+	tail, record, err := t.fileFields(c)
+	if err != nil {
+		return nil, nil, err
 	}
 	var rejects []*pusher.RecordError
 	for r := 0; r < b.Len(); r++ {
@@ -232,18 +239,81 @@ func (t *Target) render(c *pusher.Chunk) ([]byte, []*pusher.RecordError, error) 
 			rejects = append(rejects, re)
 			continue
 		}
-		if t.System {
-			if n > 0 {
+		for i, f := range tail {
+			if n > 0 || i > 0 {
 				buf = append(buf, ',')
 			}
-			buf = append(buf, `"_ferry_file":`...)
-			buf = append(buf, fileKey...)
-			buf = append(buf, `,"_ferry_record":`...)
-			buf = strconv.AppendInt(buf, c.First()+int64(r), 10)
+			buf = append(buf, f...)
+			if record == i {
+				buf = strconv.AppendInt(buf, c.First()+int64(r), 10)
+			}
 		}
 		buf = append(buf, '}', '\n')
 	}
 	return buf, rejects, nil
+}
+
+// fileFields renders the metadata and partition members of c's records
+// ("name":value); the member at index record ends with its name and
+// takes the record ordinal (-1: none).
+func (t *Target) fileFields(c *pusher.Chunk) (members [][]byte, record int, err error) {
+	record = -1
+	meta := t.Metadata
+	if t.System {
+		meta = append(slices.Clone(meta), pusher.MetaFile, pusher.MetaRecord)
+	}
+	if meta, err = pusher.ParseMetaColumns(strings.Join(meta, ",")); err != nil {
+		return nil, -1, err
+	}
+	member := func(name string) []byte {
+		return append(pusher.AppendJSONString(nil, []byte(name)), ':')
+	}
+	f := c.File
+	now := time.Now().UTC()
+	for _, m := range meta {
+		v := member(pusher.MetaPrefix + m)
+		switch m {
+		case pusher.MetaFile:
+			v = pusher.AppendJSONString(v, []byte(f.Key))
+		case pusher.MetaRecord:
+			record = len(members)
+		case pusher.MetaETag:
+			v = pusher.AppendJSONString(v, []byte(f.ETag))
+		case pusher.MetaSize:
+			v = strconv.AppendInt(v, f.Size, 10)
+		case pusher.MetaModified:
+			if f.LastModified.IsZero() {
+				v = append(v, "null"...)
+			} else {
+				v = pusher.AppendJSONString(v, f.LastModified.UTC().AppendFormat(nil, time.RFC3339Nano))
+			}
+		case pusher.MetaLoadedAt:
+			v = pusher.AppendJSONString(v, now.AppendFormat(nil, time.RFC3339Nano))
+		}
+		members = append(members, v)
+	}
+	parts, _, err := t.Partitions.Of(f.Key)
+	if err != nil {
+		return nil, -1, err
+	}
+	for _, pt := range parts {
+		if strings.HasPrefix(pt.Name, pusher.MetaPrefix) {
+			return nil, -1, fmt.Errorf("key %q: partition %q has the name of a field ferry adds", f.Key, pt.Name)
+		}
+		for _, col := range c.Batch.Columns {
+			if col == pt.Name {
+				return nil, -1, fmt.Errorf("key %q: partition %q has the name of a field of the file: rename one of them", f.Key, pt.Name)
+			}
+		}
+		v := member(pt.Name)
+		if pt.Null {
+			v = append(v, "null"...)
+		} else {
+			v = pusher.AppendJSONString(v, []byte(pt.Value))
+		}
+		members = append(members, v)
+	}
+	return members, record, nil
 }
 
 // write writes the rendered records.

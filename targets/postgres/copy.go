@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -65,6 +66,7 @@ type copyPart struct {
 	p        *plan
 	excluded map[int]*pusher.RecordError
 	rejects  []*pusher.RecordError
+	rescued  int // rows with a value kept in the rescue column
 }
 
 // sentRow is the part and batch row of a COPY line.
@@ -87,6 +89,7 @@ type copyReader struct {
 	errPart int
 	sent    []sentRow // part and batch row of each COPY line
 	extra   []byte
+	rescued []int // the current row's fields kept in the rescue column
 	// readMu is held by Read; detach takes it to wait for a Read under way
 	// and stop later ones, so that the chunks can be released while
 	// pgconn's goroutine may still call Read (a broken connection).
@@ -114,6 +117,7 @@ func newCopyReader(parts []*copyPart, skip bool) *copyReader {
 	n := 0
 	for _, pt := range parts {
 		pt.rejects = pt.rejects[:0]
+		pt.rescued = 0
 		n += pt.c.Batch.Len()
 	}
 	return &copyReader{parts: parts, skip: skip, buf: append((*bp)[:0], copyHeader...), sent: make([]sentRow, 0, n)}
@@ -195,21 +199,42 @@ func (r *copyReader) appendRow(buf []byte, pt *copyPart) ([]byte, bool) {
 	}
 	rowStart := len(buf)
 	fields := b.Record(r.row)
+	r.rescued = r.rescued[:0]
 	buf = binary.BigEndian.AppendUint16(buf, uint16(len(p.fields)))
 	for j, fi := range p.fields {
 		switch {
-		case fi == sysFile:
-			buf = binary.BigEndian.AppendUint32(buf, uint32(len(c.File.Key)))
-			buf = append(buf, c.File.Key...)
-			continue
 		case fi == sysRecord:
 			buf = binary.BigEndian.AppendUint32(buf, 8)
 			buf = binary.BigEndian.AppendUint64(buf, uint64(c.First()+int64(r.row)))
 			continue
-		case fi == sysExtra:
+		case fi <= sysConst:
+			v := p.consts[sysConst-fi]
+			if v == nil {
+				buf = append(buf, 0xff, 0xff, 0xff, 0xff)
+				continue
+			}
+			buf = binary.BigEndian.AppendUint32(buf, uint32(len(v)))
+			buf = append(buf, v...)
+			continue
+		case fi == sysExtra || fi == sysRescue:
+			// The rescue column follows the data columns, so the row's
+			// rescued values are known; sysExtra takes them too when the
+			// extra column is the rescue column.
+			var extra []int
+			if fi == sysExtra {
+				extra = p.extra
+			}
+			var rescued []int
+			if p.rescue && (fi == sysRescue || !hasRescue(p)) {
+				rescued = r.rescued
+			}
+			if len(extra) == 0 && len(rescued) == 0 {
+				buf = append(buf, 0xff, 0xff, 0xff, 0xff)
+				continue
+			}
 			at := len(buf)
 			buf = append(buf, 0, 0, 0, 0)
-			r.extra = appendExtra(r.extra[:0], b, p, fields)
+			r.extra = appendFields(r.extra[:0], b, fields, extra, rescued)
 			buf, _ = p.enc[j](buf, pusher.JSON, r.extra)
 			binary.BigEndian.PutUint32(buf[at:], uint32(len(buf)-at-4))
 			continue
@@ -223,6 +248,12 @@ func (r *copyReader) appendRow(buf []byte, pt *copyPart) ([]byte, bool) {
 		var err error
 		buf, err = p.enc[j](buf, f.Kind, b.Value(f))
 		if err != nil {
+			if p.rescue {
+				// Kept as written in the rescue column; NULL here.
+				buf = append(buf[:at], 0xff, 0xff, 0xff, 0xff)
+				r.rescued = append(r.rescued, fi)
+				continue
+			}
 			record := c.First() + int64(r.row)
 			if col := p.tbl.columns[p.colIdx[j]]; p.tbl.ferryMade && col.widen != nil {
 				if to := col.widen(f.Kind, b.Value(f)); to != "" {
@@ -241,29 +272,48 @@ func (r *copyReader) appendRow(buf []byte, pt *copyPart) ([]byte, bool) {
 		}
 		binary.BigEndian.PutUint32(buf[at:], uint32(len(buf)-at-4))
 	}
+	if len(r.rescued) > 0 {
+		pt.rescued++
+	}
 	r.sent = append(r.sent, sentRow{r.cur, r.row})
 	return buf, true
 }
 
-// appendExtra renders the fields that have no column as one JSON object.
-func appendExtra(dst []byte, b *pusher.Batch, p *plan, fields []pusher.Field) []byte {
+// hasRescue says whether the plan has a rescue column of its own (else
+// rescued values go into the extra column).
+func hasRescue(p *plan) bool {
+	for _, fi := range p.fields {
+		if fi == sysRescue {
+			return true
+		}
+	}
+	return false
+}
+
+// appendFields renders fields of a record as one JSON object: those of
+// extra (fields without a column) and of rescued (values that did not
+// convert), each under its field's name, strings as JSON strings and
+// other values as written.
+func appendFields(dst []byte, b *pusher.Batch, fields []pusher.Field, extra, rescued []int) []byte {
 	dst = append(dst, '{')
 	n := 0
-	for _, fi := range p.extra {
-		if fi >= len(fields) || fields[fi].Kind == pusher.Null {
-			continue
-		}
-		if n > 0 {
-			dst = append(dst, ',')
-		}
-		n++
-		dst = pusher.AppendJSONString(dst, []byte(b.Columns[fi]))
-		dst = append(dst, ':')
-		f := fields[fi]
-		if f.Kind == pusher.String {
-			dst = pusher.AppendJSONString(dst, b.Value(f))
-		} else {
-			dst = append(dst, b.Value(f)...)
+	for _, list := range [][]int{extra, rescued} {
+		for _, fi := range list {
+			if fi >= len(fields) || fields[fi].Kind == pusher.Null {
+				continue
+			}
+			if n > 0 {
+				dst = append(dst, ',')
+			}
+			n++
+			dst = pusher.AppendJSONString(dst, []byte(b.Columns[fi]))
+			dst = append(dst, ':')
+			f := fields[fi]
+			if v := b.Value(f); f.Kind == pusher.String || f.Kind == pusher.Number && !json.Valid(v) {
+				dst = pusher.AppendJSONString(dst, v) // a reader's NaN is no JSON number
+			} else {
+				dst = append(dst, v...)
+			}
 		}
 	}
 	return append(dst, '}')

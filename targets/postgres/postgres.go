@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
@@ -21,8 +23,19 @@ type Config struct {
 	// Columns name column types for a table ferry creates (types inferred
 	// from the first records for the others).
 	Columns []ColumnSpec
-	// SystemColumns fills _ferry_file and _ferry_record.
+	// SystemColumns fills _ferry_file and _ferry_record (the same as
+	// Metadata file and record).
 	SystemColumns bool
+	// Metadata names the metadata columns to fill (pusher.MetaNames; each
+	// is the column MetaPrefix+name).
+	Metadata []string
+	// Partitions, when set, fills columns from the values of each file's
+	// key (--partition-columns, --key-pattern).
+	Partitions *pusher.Partitions
+	// RescueColumn, when set, is the jsonb column that keeps values that
+	// do not convert to their column's type ({"field": "value"}); the
+	// typed column is then NULL and the record is loaded.
+	RescueColumn string
 	// Pipeline names the job in ferry.files and ferry.rejects.
 	Pipeline string
 	// StateSchema is the schema of ferry.files and ferry.rejects (default
@@ -51,8 +64,12 @@ type Target struct {
 	cfg  Config
 	m    *pgtype.Map
 
+	meta []string // metadata columns to fill, in pusher.MetaNames order
+
 	mu  sync.Mutex
 	tbl *table
+
+	warnOnce sync.Once // a key that gives no partition values
 }
 
 var _ pusher.Target = (*Target)(nil)
@@ -74,14 +91,25 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Target, error) {
 	if _, err := cfg.StateSchema.Open(ctx, pool); err != nil {
 		return nil, pgstate.Classify(err)
 	}
-	t := &Target{pool: pool, cfg: cfg, m: pgtype.NewMap()}
+	if cfg.RescueColumn != "" && len(cfg.RescueColumn) > maxIdentifier {
+		return nil, fmt.Errorf("--rescue-column %q is longer than %d bytes", cfg.RescueColumn, maxIdentifier)
+	}
+	meta := slices.Clone(cfg.Metadata)
+	if cfg.SystemColumns {
+		meta = append(meta, pusher.MetaFile, pusher.MetaRecord)
+	}
+	meta, err := pusher.ParseMetaColumns(strings.Join(meta, ","))
+	if err != nil {
+		return nil, err
+	}
+	t := &Target{pool: pool, cfg: cfg, m: pgtype.NewMap(), meta: meta}
 	tbl, err := lookupTable(ctx, pool, t.m, cfg.Table, cfg.Conversion)
 	switch {
 	case errors.Is(err, errNoTable):
 	case err != nil:
 		return nil, pgstate.Classify(err)
 	default:
-		if err := t.checkSystemColumns(tbl); err != nil {
+		if err := t.checkColumns(tbl); err != nil {
 			return nil, err
 		}
 		t.tbl = tbl
@@ -89,16 +117,31 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Target, error) {
 	return t, nil
 }
 
-func (t *Target) checkSystemColumns(tbl *table) error {
-	if !t.cfg.SystemColumns {
+// checkColumns fails when a table that ferry may not change lacks a
+// metadata or rescue column it needs. ferry adds them to a table it
+// created, and to any table under --unknown-fields add.
+func (t *Target) checkColumns(tbl *table) error {
+	if t.mayAdd(tbl) {
 		return nil
 	}
-	for _, name := range []string{FileColumn, RecordColumn} {
-		if _, ok := tbl.byName[name]; !ok {
-			return fmt.Errorf("table %s has no column %s (needed by --system-columns)", tbl.ident.Sanitize(), name)
+	for _, name := range t.meta {
+		if _, ok := tbl.byName[pusher.MetaPrefix+name]; !ok {
+			return fmt.Errorf("table %s has no column %s (needed by --metadata-columns %s; ferry adds it to tables it created, or with --unknown-fields add)",
+				tbl.ident.Sanitize(), pusher.MetaPrefix+name, name)
+		}
+	}
+	if c := t.cfg.RescueColumn; c != "" {
+		if _, ok := tbl.byName[c]; !ok {
+			return fmt.Errorf("table %s has no column %q for --rescue-column (ferry adds it to tables it created, or with --unknown-fields add)", tbl.ident.Sanitize(), c)
 		}
 	}
 	return nil
+}
+
+// mayAdd says whether ferry may add columns to tbl: a table it created,
+// or any table under --unknown-fields add.
+func (t *Target) mayAdd(tbl *table) bool {
+	return tbl.ferryMade || t.cfg.UnknownFields == UnknownAdd
 }
 
 // String implements pusher.Target.
@@ -115,16 +158,19 @@ const (
 	UnknownError  UnknownFields = "error"
 	UnknownIgnore UnknownFields = "ignore"
 	UnknownExtra  UnknownFields = "extra"
+	// UnknownAdd: a field with no column becomes a new column, added in
+	// the transaction of the chunk that has it.
+	UnknownAdd UnknownFields = "add"
 )
 
 // UnmarshalText sets a policy from its name (a flag's value).
 func (u *UnknownFields) UnmarshalText(b []byte) error {
 	switch v := UnknownFields(b); v {
-	case UnknownError, UnknownIgnore, UnknownExtra:
+	case UnknownError, UnknownIgnore, UnknownExtra, UnknownAdd:
 		*u = v
 		return nil
 	}
-	return errors.New("expected error, ignore or extra")
+	return errors.New("expected error, ignore, extra or add")
 }
 
 // MarshalText returns the policy's name.

@@ -11,9 +11,9 @@ import (
 	"github.com/ferrydata/ferry/pusher"
 )
 
-// prepare returns the table, creating it from the batch's columns and a
+// prepare returns the table, creating it from the chunk's columns and a
 // sample of its records when it does not exist.
-func (t *Target) prepare(ctx context.Context, b *pusher.Batch) (*table, error) {
+func (t *Target) prepare(ctx context.Context, c *pusher.Chunk) (*table, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.tbl != nil {
@@ -21,11 +21,11 @@ func (t *Target) prepare(ctx context.Context, b *pusher.Batch) (*table, error) {
 	}
 	if tbl, err := lookupTable(ctx, t.pool, t.m, t.cfg.Table, t.cfg.Conversion); err == nil {
 		t.tbl = tbl
-		return tbl, t.checkSystemColumns(tbl)
+		return tbl, t.checkColumns(tbl)
 	} else if !errors.Is(err, errNoTable) {
 		return nil, err
 	}
-	if err := t.create(ctx, b); err != nil {
+	if err := t.create(ctx, c); err != nil {
 		return nil, err
 	}
 	tbl, err := lookupTable(ctx, t.pool, t.m, t.cfg.Table, t.cfg.Conversion)
@@ -36,7 +36,8 @@ func (t *Target) prepare(ctx context.Context, b *pusher.Batch) (*table, error) {
 	return tbl, nil
 }
 
-func (t *Target) create(ctx context.Context, b *pusher.Batch) error {
+func (t *Target) create(ctx context.Context, c *pusher.Chunk) error {
+	b := c.Batch
 	types := inferTypes(b)
 	override := map[string]string{}
 	for _, c := range t.cfg.Columns {
@@ -71,8 +72,22 @@ func (t *Target) create(ctx context.Context, b *pusher.Batch) error {
 	if t.cfg.UnknownFields == UnknownExtra && !seen[t.cfg.ExtraColumn] {
 		defs = append(defs, pgx.Identifier{t.cfg.ExtraColumn}.Sanitize()+" jsonb")
 	}
-	if t.cfg.SystemColumns {
-		defs = append(defs, FileColumn+" text", RecordColumn+" bigint")
+	more, err := t.fileColumns(c)
+	if err != nil {
+		return fmt.Errorf("cannot create table %s: %w", t.cfg.Table.Sanitize(), err)
+	}
+	for _, col := range more {
+		if seen[col.name] {
+			return fmt.Errorf("cannot create table %s: column %q appears twice", t.cfg.Table.Sanitize(), col.name)
+		}
+		seen[col.name] = true
+		typ := col.typ
+		if typ != "jsonb" && t.override(col.name, "") == typ {
+			if typ, err = t.canonicalType(ctx, typ); err != nil {
+				return fmt.Errorf("column %q: %w", col.name, err)
+			}
+		}
+		defs = append(defs, pgx.Identifier{col.name}.Sanitize()+" "+typ)
 	}
 	tx, err := t.pool.Begin(ctx)
 	if err != nil {

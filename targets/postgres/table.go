@@ -15,10 +15,11 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-// System columns added by --system-columns.
+// System columns added by --system-columns (metadata columns file and
+// record).
 const (
-	FileColumn   = "_ferry_file"
-	RecordColumn = "_ferry_record"
+	FileColumn   = pusher.MetaPrefix + pusher.MetaFile
+	RecordColumn = pusher.MetaPrefix + pusher.MetaRecord
 )
 
 // maxIdentifier is PostgreSQL's NAMEDATALEN-1.
@@ -154,9 +155,10 @@ func ParseColumns(s string) ([]ColumnSpec, error) {
 
 // column is a table column as COPY needs it.
 type column struct {
-	name     string
-	typeName string
-	encode   encoder
+	name       string
+	typeName   string
+	hasDefault bool
+	encode     encoder
 	// widen, for a column of a table ferry created, returns the type to
 	// change the column to so that a value that did not convert fits ("" if
 	// none).
@@ -180,7 +182,7 @@ const ferryComment = "created by ferry; column types may be widened to fit new v
 // takes timestamps, anything else becomes text.
 func widenRule(typeName string) func(k pusher.Kind, v []byte) string {
 	switch typeName {
-	case "text", FileColumn, RecordColumn:
+	case "text":
 		return nil
 	case "bigint", "integer", "smallint":
 		return func(k pusher.Kind, v []byte) string {
@@ -231,7 +233,7 @@ func lookupTable(ctx context.Context, q querier, m *pgtype.Map, ident pgx.Identi
 	rows, err := q.Query(ctx, `
 		SELECT a.attname, format_type(a.atttypid, a.atttypmod),
 			CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END,
-			coalesce(bt.typtype, t.typtype)::text
+			coalesce(bt.typtype, t.typtype)::text, a.atthasdef
 		FROM pg_attribute a
 		JOIN pg_type t ON t.oid = a.atttypid
 		LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
@@ -245,7 +247,8 @@ func lookupTable(ctx context.Context, q querier, m *pgtype.Map, ident pgx.Identi
 	for rows.Next() {
 		var name, typeName, typtype string
 		var oid uint32
-		if err := rows.Scan(&name, &typeName, &oid, &typtype); err != nil {
+		var hasDefault bool
+		if err := rows.Scan(&name, &typeName, &oid, &typtype, &hasDefault); err != nil {
 			return nil, fmt.Errorf("look up table %s: %w", ident.Sanitize(), err)
 		}
 		enc, err := encoderFor(m, oid, typtype, typeName, conv)
@@ -256,8 +259,8 @@ func lookupTable(ctx context.Context, q querier, m *pgtype.Map, ident pgx.Identi
 		t.byName[name] = len(t.columns)
 		lowerCount[strings.ToLower(name)]++
 		t.byLower[strings.ToLower(name)] = len(t.columns)
-		col := column{name: name, typeName: typeName, encode: enc}
-		if t.ferryMade && name != FileColumn && name != RecordColumn {
+		col := column{name: name, typeName: typeName, hasDefault: hasDefault, encode: enc}
+		if t.ferryMade && !strings.HasPrefix(name, pusher.MetaPrefix) {
 			col.widen = widenRule(typeName)
 		}
 		t.columns = append(t.columns, col)

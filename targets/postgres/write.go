@@ -48,30 +48,18 @@ func (t *Target) write(ctx context.Context, cs []*pusher.Chunk) (int, error) {
 		parts[i] = &copyPart{c: c}
 	}
 	for attempt := 0; ; attempt++ {
-		work := false
-		for i, pt := range parts {
-			pt.p = nil
-			b := pt.c.Batch
-			if b == nil || b.Len() == 0 {
-				work = work || t.cfg.StateInTx || len(pt.c.Rejects) > 0
-				continue
-			}
-			work = true
-			tbl, err := t.prepare(ctx, b)
-			if err != nil {
-				return i, err
-			}
-			if pt.p, err = t.plan(tbl, b); err != nil {
-				return i, err
-			}
+		work, i, err := t.planParts(ctx, parts)
+		if err != nil {
+			return i, err
 		}
 		if !work {
 			return -1, nil
 		}
-		i, err := t.writeOnce(ctx, parts)
+		i, err = t.writeOnce(ctx, parts)
 		if err == nil {
 			for _, pt := range parts {
 				pt.c.Rejects = append(pt.c.Rejects, pt.rejects...)
+				pt.c.Rescued += pt.rescued
 			}
 			return -1, nil
 		}
@@ -79,9 +67,11 @@ func (t *Target) write(ctx context.Context, cs []*pusher.Chunk) (int, error) {
 			return i, err
 		}
 		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "22P03" {
+		if errors.As(err, &pgErr) && (pgErr.Code == "22P03" || pgErr.Code == "40P01") || t.stale(ctx, parts, err) {
 			// Binary data did not match the column type: another worker
-			// (or process) widened a column since the plans. Re-read them.
+			// (or process) widened a column since the plans; or the
+			// transaction lost a deadlock (adding a column waits for the
+			// table's writers). Re-read the table and write again.
 			for _, pt := range parts {
 				if pt.p != nil {
 					t.invalidate(pt.p.tbl)
@@ -139,6 +129,12 @@ func (t *Target) writeOnce(ctx context.Context, parts []*copyPart) (int, error) 
 			return i, err
 		}
 	}
+	// Columns the chunks need are added here, before any COPY of the
+	// transaction (see evolve.go).
+	change, i, err := t.evolve(ctx, tx, parts)
+	if err != nil {
+		return i, err
+	}
 	for start := 0; start < len(parts); {
 		if parts[start].p == nil {
 			start++
@@ -152,6 +148,9 @@ func (t *Target) writeOnce(ctx context.Context, parts []*copyPart) (int, error) 
 			return start + i, err
 		}
 		start = end
+	}
+	if err := t.verify(ctx, tx, parts); err != nil {
+		return -1, err
 	}
 	for i, pt := range parts {
 		all := append(append([]*pusher.RecordError(nil), pt.c.Rejects...), pt.rejects...)
@@ -168,10 +167,16 @@ func (t *Target) writeOnce(ctx context.Context, parts []*copyPart) (int, error) 
 				return i, err
 			}
 		}
+		if t.cfg.StateInTx && pt.rescued > 0 {
+			if err := t.cfg.StateSchema.Rescued(ctx, tx, t.cfg.Pipeline, pt.c.File, int64(pt.rescued)); err != nil {
+				return i, err
+			}
+		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return -1, fmt.Errorf("commit: %w", err)
 	}
+	t.committed(change)
 	return -1, nil
 }
 

@@ -36,6 +36,9 @@ func PrintSummary(w io.Writer, s runner.Summary, rejectsAt string, jsonLog bool,
 	if s.Rejected > 0 {
 		fmt.Fprintf(w, "ferry: %d records rejected (see %s)\n", s.Rejected, rejectsAt)
 	}
+	if s.Rescued > 0 {
+		fmt.Fprintf(w, "ferry: %d records loaded with values kept in the rescue column (--rescue-column)\n", s.Rescued)
+	}
 	if s.Vanished > 0 {
 		fmt.Fprintf(w, "ferry: %d files vanished or changed after listing (skipped)\n", s.Vanished)
 	}
