@@ -25,6 +25,7 @@ type Config struct {
 	Source      string
 	S3Endpoint  string
 	S3PathStyle bool
+	Inventory   string // s3://bucket/key/manifest.json: the first listing
 	Include     []string
 	Exclude     []string
 	Since       string
@@ -73,6 +74,9 @@ type Config struct {
 
 // ValidateReplication checks the replication settings.
 func (c *Config) ValidateReplication() error {
+	if c.Inventory != "" && !c.Poll.Backfill {
+		return usage("--inventory replaces the backfill listing: it cannot go with --backfill=false")
+	}
 	if err := c.Poll.Validate(); err != nil {
 		return usage("%v", err)
 	}
@@ -134,6 +138,10 @@ func (c *Config) Validate() error {
 		return usage("--source %q: no bucket", c.Source)
 	case strings.Contains(c.Source, "://") && !strings.HasPrefix(c.Source, "s3://") && !strings.HasPrefix(c.Source, "file://"):
 		return usage("--source %q: expected a directory, file:///path or s3://bucket/prefix", c.Source)
+	case c.Inventory != "" && !strings.HasPrefix(c.Source, "s3://"):
+		return usage("--inventory needs an s3:// --source (the bucket the report describes)")
+	case c.Inventory != "" && !strings.HasPrefix(c.Inventory, "s3://"):
+		return usage("--inventory %q: expected s3://bucket/path/manifest.json", c.Inventory)
 	}
 	var err error
 	for _, e := range []struct {

@@ -33,6 +33,8 @@ func TestValidate(t *testing.T) {
 		{"no source", func(c *Config) { c.Source = "" }, "--source is required", nil},
 		{"bad scheme", func(c *Config) { c.Source = "gs://b" }, "expected a directory", nil},
 		{"no bucket", func(c *Config) { c.Source = "s3://" }, "no bucket", nil},
+		{"inventory of a directory", func(c *Config) { c.Inventory = "s3://inv/m/manifest.json" }, "--inventory needs an s3:// --source", nil},
+		{"inventory not on S3", func(c *Config) { c.Source = "s3://b/in"; c.Inventory = "./manifest.json" }, "expected s3://bucket/path/manifest.json", nil},
 		{"bad format", func(c *Config) { c.Format.Format = "xml" }, `--format "xml"`, nil},
 		{"bad compression", func(c *Config) { c.Compression = "bz2" }, "--compression", nil},
 		{"quote delimiter", func(c *Config) { c.Format.Delimiter = '"' }, "not allowed", nil},
@@ -76,6 +78,7 @@ func TestValidateReplication(t *testing.T) {
 		{Poll: runner.PollOptions{Interval: time.Second, StartAfterKey: true}},
 		{Poll: runner.PollOptions{Interval: time.Second, Lookback: -time.Second}},
 		{Poll: runner.PollOptions{Interval: time.Second, StartAfterKey: true, Lookback: time.Hour, Retention: time.Minute}},
+		{Inventory: "s3://inv/manifest.json", Poll: runner.PollOptions{Interval: time.Second}}, // --backfill=false
 	} {
 		if err := c.ValidateReplication(); err == nil {
 			t.Errorf("%+v accepted", c)

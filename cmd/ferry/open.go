@@ -53,8 +53,13 @@ func open(ctx context.Context, cfg Config, log zerolog.Logger) (_ *job, err erro
 		}
 	}()
 	if strings.HasPrefix(cfg.Source, "s3://") {
-		j.store, err = s3.New(ctx, s3.Config{URL: cfg.Source, Endpoint: cfg.S3Endpoint, PathStyle: cfg.S3PathStyle,
+		var st *s3.Store
+		st, err = s3.New(ctx, s3.Config{URL: cfg.Source, Endpoint: cfg.S3Endpoint, PathStyle: cfg.S3PathStyle,
 			RetryMaxElapsed: orNone(cfg.RetryMaxElapsed), Log: log})
+		j.store = st
+		if err == nil && cfg.Inventory != "" {
+			j.store, err = s3.NewInventory(ctx, st, cfg.Inventory)
+		}
 	} else {
 		j.store, err = local.New(cfg.Source)
 	}
