@@ -36,9 +36,9 @@ func faultArgs(fp *faultProxy, bucket, schema, pipeline string) []string {
 	return append(args, "--s3-endpoint", fp.URL, "--read-timeout", "2s", "--batch-rows", "20000")
 }
 
-// checkFaultRun checks rows, file states and the faults' traces in the
-// logs: every row once, every file done and none failed.
-func checkFaultRun(t *testing.T, fp *faultProxy, schema, pipeline string, rows int64, logs string) {
+// checkFaultRows checks rows and file states: every row once, every file
+// done with one attempt, none failed.
+func checkFaultRows(t *testing.T, schema, pipeline string, rows int64) {
 	t.Helper()
 	if got := queryInt(t, "SELECT count(DISTINCT id) FROM "+table(schema, "t")); got != rows {
 		t.Errorf("%d distinct ids, want %d", got, rows)
@@ -52,6 +52,16 @@ func checkFaultRun(t *testing.T, fp *faultProxy, schema, pipeline string, rows i
 	if got := queryInt(t, "SELECT count(*) FROM ferry.files WHERE pipeline = $1 AND status = 'done'", pipeline); got != 6 {
 		t.Errorf("%d files done, want 6", got)
 	}
+	// A transient failure is never an attempt.
+	equal(t, "files with more than one attempt",
+		queryRows(t, "SELECT key, attempts FROM ferry.files WHERE pipeline = $1 AND attempts <> 1", pipeline), nil)
+}
+
+// checkFaultRun checks the run as checkFaultRows does, and the faults'
+// traces in the logs: retried reads and listings, and stalls.
+func checkFaultRun(t *testing.T, fp *faultProxy, schema, pipeline string, rows int64, logs string) {
+	t.Helper()
+	checkFaultRows(t, schema, pipeline, rows)
 	faults := fp.injected()
 	t.Logf("faults injected: %v", faults)
 	if faults["cut"] == 0 || faults["slowdown"] == 0 || faults["stall"] == 0 {
@@ -108,4 +118,35 @@ func TestFaultReplicate(t *testing.T) {
 		t.Errorf("exit %d", code)
 	}
 	checkFaultRun(t, fp, schema, pipeline, rows, r.stderr.String())
+}
+
+// TestFaultReplicateNoRetryBudget: with no retry budget
+// (--retry-max-elapsed 0), every fault ends the file's load for now and a
+// later poll resumes it at its committed position: with --max-attempts 1,
+// no good file is quarantined, and each has one attempt however often it
+// was resumed. (Before: each resume counted an attempt.)
+func TestFaultReplicateNoRetryBudget(t *testing.T) {
+	t.Parallel()
+	schema := newSchema(t)
+	ensureState(t, pool)
+	bucket := newBucket(t)
+	rows := faultFiles(t, bucket)
+	exec1(t, "CREATE TABLE "+table(schema, "t")+" (id bigint PRIMARY KEY, note text)")
+	fp := newFaultProxy(t, s3Endpoint, 20*time.Second)
+	pipeline := "fault-nobudget-" + schema
+	r := startReplicate(t, append(faultArgs(fp, bucket, schema, pipeline), "--max-attempts", "1", "--retry-max-elapsed", "0")...)
+	r.waitCount(rows, countSQL(schema))
+	r.waitFor("every file done", func() bool {
+		return queryInt(t, "SELECT count(*) FROM ferry.files WHERE pipeline = $1 AND status = 'done'", pipeline) == 6
+	})
+	if code := r.stop(); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	checkFaultRows(t, schema, pipeline, rows)
+	if faults := fp.injected(); faults["cut"] == 0 {
+		t.Errorf("faults injected %v: want cuts", faults)
+	}
+	if len(r.logs("resuming file")) == 0 {
+		t.Errorf("no file resumed at a later poll")
+	}
 }
