@@ -5,6 +5,7 @@ package integration
 import (
 	"bytes"
 	"compress/gzip"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -16,17 +17,25 @@ import (
 // breaks the primary key.
 func faultFiles(t *testing.T, bucket string) int64 {
 	t.Helper()
-	put(t, bucket, "big.csv", idsCSV(1, 200_000, "big"))
+	_, rows := faultObjects(t, bucket)
+	return rows
+}
+
+// faultObjects uploads the files of faultFiles and returns what their
+// notifications say, and the number of rows.
+func faultObjects(t *testing.T, bucket string) ([]putObj, int64) {
+	t.Helper()
+	objs := []putObj{putObject(t, bucket, "big.csv", idsCSV(1, 200_000, "big"))}
 	var gz bytes.Buffer
 	zw := gzip.NewWriter(&gz)
 	zw.Write(idsCSV(200_001, 300_000, "gz"))
 	zw.Close()
-	put(t, bucket, "packed.csv.gz", gz.Bytes())
+	objs = append(objs, putObject(t, bucket, "packed.csv.gz", gz.Bytes()))
 	for i, name := range []string{"a.csv", "b.csv", "c.csv", "d.csv"} {
 		from := 300_001 + i*1000
-		put(t, bucket, name, idsCSV(from, from+999, name))
+		objs = append(objs, putObject(t, bucket, name, idsCSV(from, from+999, name)))
 	}
-	return 304_000
+	return objs, 304_000
 }
 
 // faultArgs point ferry at the proxy, with a short stall timeout and
@@ -148,5 +157,59 @@ func TestFaultReplicateNoRetryBudget(t *testing.T) {
 	}
 	if len(r.logs("resuming file")) == 0 {
 		t.Errorf("no file resumed at a later poll")
+	}
+}
+
+// TestFaultSQS: an SQS-driven replicate with faults on both endpoints —
+// S3 as in TestFaultSnapshot (plus 503 bursts on HEAD, asked for
+// notifications without an ETag), SQS with 503 bursts, resets and answers
+// cut short on receive, 503s on visibility changes, and deletes answered
+// 503 for 10 s, so that some give up — loads every row once, fails no file,
+// deletes every message (a message whose delete gave up comes back, finds
+// its object done and is deleted), and exits 0 on SIGTERM.
+func TestFaultSQS(t *testing.T) {
+	t.Parallel()
+	c := newSQSClient(t)
+	queue := newQueue(t, c)
+	schema := newSchema(t)
+	ensureState(t, pool)
+	bucket := newBucket(t)
+	exec1(t, "CREATE TABLE "+table(schema, "t")+" (id bigint PRIMARY KEY, note text)")
+	s3p := newFaultProxy(t, s3Endpoint, 20*time.Second)
+	sqsp := newFaultProxy(t, os.Getenv("FERRY_TEST_SQS_ENDPOINT"), 0)
+	sqsp.script = sqsScript(10 * time.Second)
+	pipeline := "fault-sqs-" + schema
+	// A short visibility timeout: a message whose receive answer was cut,
+	// or whose delete gave up, comes back soon.
+	r := startReplicate(t, append(faultArgs(s3p, bucket, schema, pipeline), "--sqs-queue-url", queue,
+		"--sqs-endpoint", sqsp.URL, "--sqs-wait", "1s", "--sqs-visibility", "4s", "--backfill=false", "--max-attempts", "1")...)
+	objs, rows := faultObjects(t, bucket)
+	for i, o := range objs {
+		if i%3 == 1 {
+			o.etag = "" // ferry asks S3 (HEAD) for the current version
+		}
+		send(t, c, queue, s3Notification("ObjectCreated:Put", bucket, o))
+	}
+	r.waitCount(rows, countSQL(schema))
+	r.waitFor("every file done", func() bool {
+		return queryInt(t, "SELECT count(*) FROM ferry.files WHERE pipeline = $1 AND status = 'done'", pipeline) == 6
+	})
+	waitQueueEmpty(r, c, queue)
+	if code := r.stop(); code != 0 {
+		t.Errorf("exit %d after SIGTERM", code)
+	}
+	checkFaultRows(t, schema, pipeline, rows)
+	logs := r.stderr.String()
+	t.Logf("S3 faults %v, SQS faults %v", s3p.injected(), sqsp.injected())
+	if f := sqsp.injected(); f["sqs 503"] == 0 || f["sqs reset"] == 0 || f["sqs delete 503"] == 0 {
+		t.Errorf("SQS faults injected %v: want 503s, resets and failed deletes", f)
+	}
+	if f := s3p.injected(); f["cut"] == 0 || f["head slowdown"] == 0 {
+		t.Errorf("S3 faults injected %v: want cuts and HEAD 503s", f)
+	}
+	for _, want := range []string{"receive failed, retrying", "delete failed, retrying", "(gave up after", "head failed, retrying", "read failed, retrying"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("no %q in the logs", want)
+		}
 	}
 }

@@ -27,6 +27,11 @@ type faultProxy struct {
 
 	stall time.Duration // how long a stalled body sends nothing
 
+	// script, when set, decides instead of decide's S3 script (under mu).
+	script func(fp *faultProxy, r *http.Request) fault
+	// downUntil: until then every request is reset (an outage).
+	downUntil time.Time
+
 	mu      sync.Mutex
 	rng     *rand.Rand
 	perKey  map[string]int // object GETs faulted so far
@@ -63,6 +68,17 @@ func newFaultProxy(t *testing.T, upstream string, stall time.Duration) *faultPro
 		if fault.latency > 0 {
 			time.Sleep(fault.latency)
 		}
+		if fault.reset {
+			// The connection is reset: nothing of the request reaches
+			// the upstream, and the client reads an error.
+			if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+				if tc, ok := conn.(*net.TCPConn); ok {
+					tc.SetLinger(0)
+				}
+				conn.Close()
+			}
+			return
+		}
 		if fault.slowDown {
 			w.Header().Set("Content-Type", "application/xml")
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -86,7 +102,16 @@ type faultKey struct{}
 type fault struct {
 	latency  time.Duration
 	slowDown bool
+	reset    bool
 	body     *bodyFault
+}
+
+// outage resets every request from now on for d.
+func (fp *faultProxy) outage(d time.Duration) {
+	fp.mu.Lock()
+	defer fp.mu.Unlock()
+	fp.downUntil = time.Now().Add(d)
+	fp.counts["outage"]++
 }
 
 // bodyFault cuts (or stalls) a body after a fraction of its length.
@@ -137,6 +162,13 @@ func (b *faultBody) Read(p []byte) (int, error) {
 func (fp *faultProxy) decide(r *http.Request) fault {
 	fp.mu.Lock()
 	defer fp.mu.Unlock()
+	if time.Now().Before(fp.downUntil) {
+		fp.counts["outage reset"]++
+		return fault{reset: true}
+	}
+	if fp.script != nil {
+		return fp.script(fp, r)
+	}
 	f := fault{latency: time.Duration(fp.rng.IntN(20)) * time.Millisecond}
 	if fp.burst > 0 {
 		fp.burst--
@@ -145,6 +177,17 @@ func (fp *faultProxy) decide(r *http.Request) fault {
 		return f
 	}
 	parts := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 2)
+	if r.Method == http.MethodHead && len(parts) == 2 {
+		// The first HEAD of each object starts a burst longer than the
+		// SDK's own attempts.
+		if key := "HEAD " + parts[1]; fp.perKey[key] == 0 {
+			fp.perKey[key]++
+			fp.burst = 3
+			fp.counts["head slowdown"]++
+			f.slowDown = true
+		}
+		return f
+	}
 	if r.Method != http.MethodGet {
 		return f
 	}
@@ -193,4 +236,58 @@ func (fp *faultProxy) injected() map[string]int {
 		out[k] = v
 	}
 	return out
+}
+
+// sqsScript faults an SQS endpoint (JSON protocol: the operation is in
+// X-Amz-Target), with 0-20ms of latency on everything:
+//   - receives: every 3rd starts a 503 burst (this and the next 3 SQS
+//     requests, beyond the SDK's own attempts), every 5th is reset, every
+//     7th has its answer cut short (its messages are lost to ferry until
+//     their visibility timeout ends);
+//   - deletes: answered 503 for failDeletes from the first one, longer
+//     than a delete's retry budget, so that some give up for good and
+//     their messages come back;
+//   - visibility changes: every 4th is answered 503.
+func sqsScript(failDeletes time.Duration) func(fp *faultProxy, r *http.Request) fault {
+	var receives, visibility int
+	var deletesFrom time.Time
+	return func(fp *faultProxy, r *http.Request) fault {
+		f := fault{latency: time.Duration(fp.rng.IntN(20)) * time.Millisecond}
+		if fp.burst > 0 {
+			fp.burst--
+			fp.counts["sqs 503"]++
+			f.slowDown = true
+			return f
+		}
+		switch strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "AmazonSQS.") {
+		case "ReceiveMessage":
+			receives++
+			switch {
+			case receives%3 == 0:
+				fp.burst = 3
+				fp.counts["sqs 503"]++
+				f.slowDown = true
+			case receives%5 == 0:
+				fp.counts["sqs reset"]++
+				f.reset = true
+			case receives%7 == 0:
+				fp.counts["sqs cut"]++
+				f.body = &bodyFault{fraction: 0.5}
+			}
+		case "DeleteMessageBatch":
+			if deletesFrom.IsZero() {
+				deletesFrom = time.Now()
+			}
+			if time.Since(deletesFrom) < failDeletes {
+				fp.counts["sqs delete 503"]++
+				f.slowDown = true
+			}
+		case "ChangeMessageVisibilityBatch":
+			if visibility++; visibility%4 == 0 {
+				fp.counts["sqs 503"]++
+				f.slowDown = true
+			}
+		}
+		return f
+	}
 }
