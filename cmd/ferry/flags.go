@@ -158,7 +158,7 @@ func newFlags(command string, out io.Writer) (*flag.FlagSet, *options) {
 
 	fs.IntVar(&c.Runner.Workers, "workers", 0, "files loaded in parallel (default: number of CPUs)")
 	fs.IntVar(&c.Runner.FetchAhead, "fetch-concurrency", 16, "GETs under way at once, started while files wait for a worker (0: each worker opens its file)")
-	fs.DurationVar(&c.RetryMaxElapsed, "retry-max-elapsed", 5*time.Minute, "how long a read or listing that fails for a transient reason (5xx, SlowDown, reset, body cut short, timeout) is retried with backoff, from the last progress; then the file is left to resume (0: no retry)")
+	fs.DurationVar(&c.RetryMaxElapsed, "retry-max-elapsed", 5*time.Minute, "how long a read, listing, HEAD or SQS delete that fails for a transient reason (5xx, SlowDown, reset, body cut short, timeout) is retried with backoff, from the last progress; then the file is left to resume (0: no retry)")
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", time.Minute, "a read from the store that gets no byte for this long is abandoned and retried (0: no timeout)")
 	fs.IntVar(&c.ParseWorkers, "parse-workers", 0, "goroutines parsing blocks of one CSV, TSV, JSON-lines or lines file in parallel (default: half the CPUs, at most 4; 1: sequential)")
 	c.Runner.Async = true
