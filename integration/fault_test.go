@@ -47,7 +47,7 @@ func faultArgs(fp *faultProxy, bucket, schema, pipeline string) []string {
 
 // checkFaultRows checks rows and file states: every row once, every file
 // done with one attempt, none failed.
-func checkFaultRows(t *testing.T, schema, pipeline string, rows int64) {
+func checkFaultRows(t *testing.T, schema, pipeline string, rows, files int64) {
 	t.Helper()
 	if got := queryInt(t, "SELECT count(DISTINCT id) FROM "+table(schema, "t")); got != rows {
 		t.Errorf("%d distinct ids, want %d", got, rows)
@@ -58,8 +58,8 @@ func checkFaultRows(t *testing.T, schema, pipeline string, rows int64) {
 	if got := queryInt(t, "SELECT count(*) FROM ferry.files WHERE pipeline = $1 AND status <> 'done'", pipeline); got != 0 {
 		t.Errorf("%d files not done: %v", got, queryRows(t, "SELECT key, status, attempts, error FROM ferry.files WHERE pipeline = $1", pipeline))
 	}
-	if got := queryInt(t, "SELECT count(*) FROM ferry.files WHERE pipeline = $1 AND status = 'done'", pipeline); got != 6 {
-		t.Errorf("%d files done, want 6", got)
+	if got := queryInt(t, "SELECT count(*) FROM ferry.files WHERE pipeline = $1 AND status = 'done'", pipeline); got != files {
+		t.Errorf("%d files done, want %d", got, files)
 	}
 	// A transient failure is never an attempt.
 	equal(t, "files with more than one attempt",
@@ -70,7 +70,7 @@ func checkFaultRows(t *testing.T, schema, pipeline string, rows int64) {
 // traces in the logs: retried reads and listings, and stalls.
 func checkFaultRun(t *testing.T, fp *faultProxy, schema, pipeline string, rows int64, logs string) {
 	t.Helper()
-	checkFaultRows(t, schema, pipeline, rows)
+	checkFaultRows(t, schema, pipeline, rows, 6)
 	faults := fp.injected()
 	t.Logf("faults injected: %v", faults)
 	if faults["cut"] == 0 || faults["slowdown"] == 0 || faults["stall"] == 0 {
@@ -151,7 +151,7 @@ func TestFaultReplicateNoRetryBudget(t *testing.T) {
 	if code := r.stop(); code != 0 {
 		t.Errorf("exit %d", code)
 	}
-	checkFaultRows(t, schema, pipeline, rows)
+	checkFaultRows(t, schema, pipeline, rows, 6)
 	if faults := fp.injected(); faults["cut"] == 0 {
 		t.Errorf("faults injected %v: want cuts", faults)
 	}
@@ -177,7 +177,7 @@ func TestFaultSQS(t *testing.T) {
 	exec1(t, "CREATE TABLE "+table(schema, "t")+" (id bigint PRIMARY KEY, note text)")
 	s3p := newFaultProxy(t, s3Endpoint, 20*time.Second)
 	sqsp := newFaultProxy(t, os.Getenv("FERRY_TEST_SQS_ENDPOINT"), 0)
-	sqsp.script = sqsScript(10 * time.Second)
+	sqsp.configure(func(fp *faultProxy) { fp.script = sqsScript(10 * time.Second) })
 	pipeline := "fault-sqs-" + schema
 	// A short visibility timeout: a message whose receive answer was cut,
 	// or whose delete gave up, comes back soon.
@@ -198,7 +198,7 @@ func TestFaultSQS(t *testing.T) {
 	if code := r.stop(); code != 0 {
 		t.Errorf("exit %d after SIGTERM", code)
 	}
-	checkFaultRows(t, schema, pipeline, rows)
+	checkFaultRows(t, schema, pipeline, rows, 6)
 	logs := r.stderr.String()
 	t.Logf("S3 faults %v, SQS faults %v", s3p.injected(), sqsp.injected())
 	if f := sqsp.injected(); f["sqs 503"] == 0 || f["sqs reset"] == 0 || f["sqs delete 503"] == 0 {
@@ -211,5 +211,62 @@ func TestFaultSQS(t *testing.T) {
 		if !strings.Contains(logs, want) {
 			t.Errorf("no %q in the logs", want)
 		}
+	}
+}
+
+// TestFaultOutage: S3 unreachable for 20 s (every connection reset) in the
+// middle of a run, on top of the usual faults. A snapshot rides it out
+// within the default --retry-max-elapsed and exits 0 with every row once;
+// a replicate keeps going: every row once, and a file uploaded after the
+// outage loads too. (Before: the first reset failed its file.)
+func TestFaultOutage(t *testing.T) {
+	t.Parallel()
+	const outage = 20 * time.Second
+	for _, job := range []string{"snapshot", "replicate"} {
+		t.Run(job, func(t *testing.T) {
+			t.Parallel()
+			schema := newSchema(t)
+			ensureState(t, pool)
+			bucket := newBucket(t)
+			rows := faultFiles(t, bucket)
+			exec1(t, "CREATE TABLE "+table(schema, "t")+" (id bigint PRIMARY KEY, note text)")
+			fp := newFaultProxy(t, s3Endpoint, 20*time.Second)
+			// The 3rd object GET: big.csv and packed.csv.gz are loading.
+			fp.configure(func(fp *faultProxy) { fp.outageAt, fp.outageFor = 3, outage })
+			pipeline := "fault-outage-" + job + "-" + schema
+			args := faultArgs(fp, bucket, schema, pipeline)
+			var r *replicator
+			if job == "snapshot" {
+				r = startFerry(t, append([]string{"snapshot", "--log-format", "json", "--progress", "none"}, args...)...)
+				if code := r.exitCode(waitDeadline + outage); code != 0 {
+					t.Fatalf("exit %d", code)
+				}
+			} else {
+				r = startReplicate(t, append(args, "--max-attempts", "1")...)
+				r.waitCount(rows, countSQL(schema))
+				put(t, bucket, "after.csv", idsCSV(400_001, 400_010, "after"))
+				rows += 10
+				r.waitCount(rows, countSQL(schema))
+				r.waitFor("every file done", func() bool {
+					return queryInt(t, "SELECT count(*) FROM ferry.files WHERE pipeline = $1 AND status = 'done'", pipeline) == 7
+				})
+				if code := r.stop(); code != 0 {
+					t.Errorf("exit %d after SIGTERM", code)
+				}
+			}
+			files := int64(6)
+			if job == "replicate" {
+				files = 7
+			}
+			checkFaultRows(t, schema, pipeline, rows, files)
+			faults := fp.injected()
+			t.Logf("faults injected: %v", faults)
+			if faults["outage"] != 1 || faults["outage reset"] < 2 {
+				t.Errorf("faults injected %v: want one outage resetting requests", faults)
+			}
+			if !strings.Contains(r.stderr.String(), "read failed, retrying") {
+				t.Errorf("no read retry in the logs")
+			}
+		})
 	}
 }

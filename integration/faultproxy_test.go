@@ -31,6 +31,10 @@ type faultProxy struct {
 	script func(fp *faultProxy, r *http.Request) fault
 	// downUntil: until then every request is reset (an outage).
 	downUntil time.Time
+	// outageAt, when > 0, starts an outage of outageFor at that object
+	// GET (which is reset, as the rest of the outage).
+	outageAt  int
+	outageFor time.Duration
 
 	mu      sync.Mutex
 	rng     *rand.Rand
@@ -106,13 +110,13 @@ type fault struct {
 	body     *bodyFault
 }
 
-// outage resets every request from now on for d.
-func (fp *faultProxy) outage(d time.Duration) {
+// configure changes the proxy's script under its lock (it is serving).
+func (fp *faultProxy) configure(fn func(fp *faultProxy)) {
 	fp.mu.Lock()
 	defer fp.mu.Unlock()
-	fp.downUntil = time.Now().Add(d)
-	fp.counts["outage"]++
+	fn(fp)
 }
+
 
 // bodyFault cuts (or stalls) a body after a fraction of its length.
 type bodyFault struct {
@@ -205,6 +209,12 @@ func (fp *faultProxy) decide(r *http.Request) fault {
 	}
 	key := parts[1]
 	fp.objGETs++
+	if fp.objGETs == fp.outageAt {
+		fp.downUntil = time.Now().Add(fp.outageFor)
+		fp.counts["outage"]++
+		fp.counts["outage reset"]++
+		return fault{reset: true}
+	}
 	n := fp.perKey[key]
 	if n >= faultsPerKey {
 		return f

@@ -62,7 +62,13 @@ type replicator struct {
 func startReplicate(t *testing.T, args ...string) *replicator {
 	t.Helper()
 	full := append([]string{"replicate"}, args...)
-	full = append(full, "--poll-interval", "1s", "--log-format", "json")
+	return startFerry(t, append(full, "--poll-interval", "1s", "--log-format", "json")...)
+}
+
+// startFerry starts ferry with args (a whole command line) in the
+// background, as startReplicate does.
+func startFerry(t *testing.T, full ...string) *replicator {
+	t.Helper()
 	r := &replicator{t: t, args: full, stderr: &lockedBuffer{}, done: make(chan struct{})}
 	r.cmd = exec.Command(ferryBin, full...)
 	r.cmd.Env = append(os.Environ(), "AWS_ENDPOINT_URL_S3="+s3Endpoint)
