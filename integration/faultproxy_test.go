@@ -117,7 +117,6 @@ func (fp *faultProxy) configure(fn func(fp *faultProxy)) {
 	fn(fp)
 }
 
-
 // bodyFault cuts (or stalls) a body after a fraction of its length.
 type bodyFault struct {
 	stall    time.Duration // 0: cut

@@ -53,7 +53,9 @@ func (s *scriptedSQS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `{"__type":"com.amazonaws.sqs#ServiceUnavailable","message":"try again"}`)
 		return
 	}
-	var in struct{ Entries []struct{ Id, ReceiptHandle string } }
+	var in struct {
+		Entries []struct{ Id, ReceiptHandle string }
+	}
 	body, _ := io.ReadAll(r.Body)
 	json.Unmarshal(body, &in)
 	type entry struct {

@@ -107,7 +107,9 @@ func TestUnwritableCompaction(t *testing.T) {
 		errno  syscall.Errno
 	}{
 		{"read-only", func() {
-			rename = func(from, to string) error { return &os.LinkError{Op: "rename", Old: from, New: to, Err: syscall.EROFS} }
+			rename = func(from, to string) error {
+				return &os.LinkError{Op: "rename", Old: from, New: to, Err: syscall.EROFS}
+			}
 		}, syscall.EROFS},
 		{"full disk", func() {
 			w := writeTo

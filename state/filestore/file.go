@@ -385,7 +385,8 @@ func (f *pipelineFile) append(r record) error {
 	}
 	if _, err := writeTo(f.log, line); err != nil {
 		truncate(f.log, f.off) //nolint:errcheck // best effort; replay cuts a torn end
-		return fmt.Errorf("state: %w", err) // names the log
+
+		return fmt.Errorf("state: %w", err) // the error names the log
 	}
 	if err := f.log.Sync(); err != nil {
 		return fmt.Errorf("state: %w", err)
