@@ -142,6 +142,9 @@ func TestFaultReplicateNoRetryBudget(t *testing.T) {
 	rows := faultFiles(t, bucket)
 	exec1(t, "CREATE TABLE "+table(schema, "t")+" (id bigint PRIMARY KEY, note text)")
 	fp := newFaultProxy(t, s3Endpoint, 20*time.Second)
+	// Each fault fails a poll, and failed polls back off (1 s doubling):
+	// a few faults on object reads, none on listings.
+	fp.configure(func(fp *faultProxy) { fp.maxFaults, fp.quietListing = 5, true })
 	pipeline := "fault-nobudget-" + schema
 	r := startReplicate(t, append(faultArgs(fp, bucket, schema, pipeline), "--max-attempts", "1", "--retry-max-elapsed", "0")...)
 	r.waitCount(rows, countSQL(schema))

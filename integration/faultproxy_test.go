@@ -31,6 +31,10 @@ type faultProxy struct {
 	script func(fp *faultProxy, r *http.Request) fault
 	// downUntil: until then every request is reset (an outage).
 	downUntil time.Time
+	// maxFaults, when > 0, bounds the object-GET faults in all;
+	// quietListing spares listings their 503 bursts.
+	maxFaults    int
+	quietListing bool
 	// outageAt, when > 0, starts an outage of outageFor at that object
 	// GET (which is reset, as the rest of the outage).
 	outageAt  int
@@ -43,6 +47,7 @@ type faultProxy struct {
 	listN   int            // listing requests seen
 	counts  map[string]int // faults injected, by kind
 	objGETs int
+	faulted int // object GETs faulted
 }
 
 // faultsPerKey bounds the faults injected into the GETs of one object.
@@ -195,7 +200,7 @@ func (fp *faultProxy) decide(r *http.Request) fault {
 		return f
 	}
 	if len(parts) < 2 || parts[1] == "" {
-		if r.URL.Query().Get("list-type") != "" {
+		if r.URL.Query().Get("list-type") != "" && !fp.quietListing {
 			// Every other listing starts a burst longer than the SDK's
 			// own attempts.
 			if fp.listN++; fp.listN%2 == 1 {
@@ -215,10 +220,11 @@ func (fp *faultProxy) decide(r *http.Request) fault {
 		return fault{reset: true}
 	}
 	n := fp.perKey[key]
-	if n >= faultsPerKey {
+	if n >= faultsPerKey || fp.maxFaults > 0 && fp.faulted >= fp.maxFaults {
 		return f
 	}
 	fp.perKey[key] = n + 1
+	fp.faulted++
 	switch (fp.objGETs + n) % 4 {
 	case 0:
 		fp.burst = 3
