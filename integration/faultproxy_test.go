@@ -27,6 +27,19 @@ type faultProxy struct {
 
 	stall time.Duration // how long a stalled body sends nothing
 
+	// script, when set, decides instead of decide's S3 script (under mu).
+	script func(fp *faultProxy, r *http.Request) fault
+	// downUntil: until then every request is reset (an outage).
+	downUntil time.Time
+	// maxFaults, when > 0, bounds the object-GET faults in all;
+	// quietListing spares listings their 503 bursts.
+	maxFaults    int
+	quietListing bool
+	// outageAt, when > 0, starts an outage of outageFor at that object
+	// GET (which is reset, as the rest of the outage).
+	outageAt  int
+	outageFor time.Duration
+
 	mu      sync.Mutex
 	rng     *rand.Rand
 	perKey  map[string]int // object GETs faulted so far
@@ -34,6 +47,7 @@ type faultProxy struct {
 	listN   int            // listing requests seen
 	counts  map[string]int // faults injected, by kind
 	objGETs int
+	faulted int // object GETs faulted
 }
 
 // faultsPerKey bounds the faults injected into the GETs of one object.
@@ -63,6 +77,17 @@ func newFaultProxy(t *testing.T, upstream string, stall time.Duration) *faultPro
 		if fault.latency > 0 {
 			time.Sleep(fault.latency)
 		}
+		if fault.reset {
+			// The connection is reset: nothing of the request reaches
+			// the upstream, and the client reads an error.
+			if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+				if tc, ok := conn.(*net.TCPConn); ok {
+					tc.SetLinger(0)
+				}
+				conn.Close()
+			}
+			return
+		}
 		if fault.slowDown {
 			w.Header().Set("Content-Type", "application/xml")
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -86,7 +111,15 @@ type faultKey struct{}
 type fault struct {
 	latency  time.Duration
 	slowDown bool
+	reset    bool
 	body     *bodyFault
+}
+
+// configure changes the proxy's script under its lock (it is serving).
+func (fp *faultProxy) configure(fn func(fp *faultProxy)) {
+	fp.mu.Lock()
+	defer fp.mu.Unlock()
+	fn(fp)
 }
 
 // bodyFault cuts (or stalls) a body after a fraction of its length.
@@ -137,6 +170,13 @@ func (b *faultBody) Read(p []byte) (int, error) {
 func (fp *faultProxy) decide(r *http.Request) fault {
 	fp.mu.Lock()
 	defer fp.mu.Unlock()
+	if time.Now().Before(fp.downUntil) {
+		fp.counts["outage reset"]++
+		return fault{reset: true}
+	}
+	if fp.script != nil {
+		return fp.script(fp, r)
+	}
 	f := fault{latency: time.Duration(fp.rng.IntN(20)) * time.Millisecond}
 	if fp.burst > 0 {
 		fp.burst--
@@ -145,11 +185,22 @@ func (fp *faultProxy) decide(r *http.Request) fault {
 		return f
 	}
 	parts := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 2)
+	if r.Method == http.MethodHead && len(parts) == 2 {
+		// The first HEAD of each object starts a burst longer than the
+		// SDK's own attempts.
+		if key := "HEAD " + parts[1]; fp.perKey[key] == 0 {
+			fp.perKey[key]++
+			fp.burst = 3
+			fp.counts["head slowdown"]++
+			f.slowDown = true
+		}
+		return f
+	}
 	if r.Method != http.MethodGet {
 		return f
 	}
 	if len(parts) < 2 || parts[1] == "" {
-		if r.URL.Query().Get("list-type") != "" {
+		if r.URL.Query().Get("list-type") != "" && !fp.quietListing {
 			// Every other listing starts a burst longer than the SDK's
 			// own attempts.
 			if fp.listN++; fp.listN%2 == 1 {
@@ -162,11 +213,18 @@ func (fp *faultProxy) decide(r *http.Request) fault {
 	}
 	key := parts[1]
 	fp.objGETs++
+	if fp.objGETs == fp.outageAt {
+		fp.downUntil = time.Now().Add(fp.outageFor)
+		fp.counts["outage"]++
+		fp.counts["outage reset"]++
+		return fault{reset: true}
+	}
 	n := fp.perKey[key]
-	if n >= faultsPerKey {
+	if n >= faultsPerKey || fp.maxFaults > 0 && fp.faulted >= fp.maxFaults {
 		return f
 	}
 	fp.perKey[key] = n + 1
+	fp.faulted++
 	switch (fp.objGETs + n) % 4 {
 	case 0:
 		fp.burst = 3
@@ -193,4 +251,58 @@ func (fp *faultProxy) injected() map[string]int {
 		out[k] = v
 	}
 	return out
+}
+
+// sqsScript faults an SQS endpoint (JSON protocol: the operation is in
+// X-Amz-Target), with 0-20ms of latency on everything:
+//   - receives: every 3rd starts a 503 burst (this and the next 3 SQS
+//     requests, beyond the SDK's own attempts), every 5th is reset, every
+//     7th has its answer cut short (its messages are lost to ferry until
+//     their visibility timeout ends);
+//   - deletes: answered 503 for failDeletes from the first one, longer
+//     than a delete's retry budget, so that some give up for good and
+//     their messages come back;
+//   - visibility changes: every 4th is answered 503.
+func sqsScript(failDeletes time.Duration) func(fp *faultProxy, r *http.Request) fault {
+	var receives, visibility int
+	var deletesFrom time.Time
+	return func(fp *faultProxy, r *http.Request) fault {
+		f := fault{latency: time.Duration(fp.rng.IntN(20)) * time.Millisecond}
+		if fp.burst > 0 {
+			fp.burst--
+			fp.counts["sqs 503"]++
+			f.slowDown = true
+			return f
+		}
+		switch strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "AmazonSQS.") {
+		case "ReceiveMessage":
+			receives++
+			switch {
+			case receives%3 == 0:
+				fp.burst = 3
+				fp.counts["sqs 503"]++
+				f.slowDown = true
+			case receives%5 == 0:
+				fp.counts["sqs reset"]++
+				f.reset = true
+			case receives%7 == 0:
+				fp.counts["sqs cut"]++
+				f.body = &bodyFault{fraction: 0.5}
+			}
+		case "DeleteMessageBatch":
+			if deletesFrom.IsZero() {
+				deletesFrom = time.Now()
+			}
+			if time.Since(deletesFrom) < failDeletes {
+				fp.counts["sqs delete 503"]++
+				f.slowDown = true
+			}
+		case "ChangeMessageVisibilityBatch":
+			if visibility++; visibility%4 == 0 {
+				fp.counts["sqs 503"]++
+				f.slowDown = true
+			}
+		}
+		return f
+	}
 }

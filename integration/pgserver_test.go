@@ -215,6 +215,23 @@ func (s *pgServer) queryRows(db, sql string, args ...any) []string {
 // exit, not fail files) and end with every row exactly once.
 func TestReplicatePostgresRestart(t *testing.T) {
 	t.Parallel()
+	testPostgresStop(t, "fast")
+}
+
+// TestFaultPostgresImmediate: the same with the server stopped with
+// -m immediate (no shutdown checkpoint, every session killed, commits
+// under way lost or not, crash recovery at the start) while small files
+// commit chunk after chunk and a big one is half loaded.
+func TestFaultPostgresImmediate(t *testing.T) {
+	t.Parallel()
+	testPostgresStop(t, "immediate")
+}
+
+// testPostgresStop stops the target server with pg_ctl -m mode under
+// load and starts it again: every row exactly once, no file failed and
+// each with one attempt, the retries in the logs and in
+// ferry_retries_total.
+func testPostgresStop(t *testing.T, mode string) {
 	const files, perFile = 200, 2000
 	srv := startPGServer(t)
 	conn := srv.connect("ferry")
@@ -228,10 +245,16 @@ func TestReplicatePostgresRestart(t *testing.T) {
 	for i := range files {
 		src[fmt.Sprintf("f%03d.csv", i)] = idsCSV(i*perFile+1, (i+1)*perFile, fmt.Sprintf("f%03d", i))
 	}
+	// Sorts first, loads alongside the small files, and is far from done
+	// when the server stops.
+	const bigRows = 300_000
+	src["a-big.csv"] = idsCSV(files*perFile+1, files*perFile+bigRows, "big")
+	total := int64(files*perFile + bigRows)
 	dir := writeDir(t, src)
 	pipeline := randomName("repl-pgrestart-")
+	addr := metricsAddr(t)
 	r := startReplicate(t, "--source", dir, "--target", srv.url("ferry"), "--table", "public.t",
-		"--pipeline", pipeline, "--batch-rows", "500")
+		"--pipeline", pipeline, "--batch-rows", "500", "--metrics-addr", addr)
 
 	doneSQL := `SELECT count(*) FROM ferry.files WHERE pipeline = $1 AND status = 'done'`
 	r.waitFor("10 files done", func() bool {
@@ -239,9 +262,9 @@ func TestReplicatePostgresRestart(t *testing.T) {
 			srv.queryInt("ferry", doneSQL, pipeline) >= 10
 	})
 	before := srv.queryInt("ferry", doneSQL, pipeline)
-	srv.stop("fast")
-	t.Logf("stopped the server with %d of %d files done", before, files)
-	if before >= files {
+	srv.stop(mode)
+	t.Logf("stopped the server (-m %s) with %d of %d files done", mode, before, files+1)
+	if before >= files+1 {
 		t.Fatalf("every file was done before the server stopped; make the load bigger")
 	}
 	time.Sleep(2 * time.Second)
@@ -252,7 +275,7 @@ func TestReplicatePostgresRestart(t *testing.T) {
 	t.Logf("server started again")
 
 	deadline := time.Now().Add(2 * waitDeadline)
-	for srv.queryInt("ferry", doneSQL, pipeline) < files {
+	for srv.queryInt("ferry", doneSQL, pipeline) < files+1 {
 		if r.exited() {
 			t.Fatalf("ferry replicate exited: %s\n%s", r.status(), r.stderr.String())
 		}
@@ -263,14 +286,23 @@ func TestReplicatePostgresRestart(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	equal(t, "rows", srv.queryRows("ferry", "SELECT count(*), count(DISTINCT id), min(id), max(id) FROM t"),
-		[]string{fmt.Sprintf("%d|%d|1|%d", files*perFile, files*perFile, files*perFile)})
+		[]string{fmt.Sprintf("%d|%d|1|%d", total, total, total)})
 	equal(t, "state", srv.queryRows("ferry", `SELECT status, count(*), sum(rows)::bigint FROM ferry.files WHERE pipeline = $1 GROUP BY status`, pipeline),
-		[]string{fmt.Sprintf("done|%d|%d", files, files*perFile)})
+		[]string{fmt.Sprintf("done|%d|%d", files+1, total)})
+	// The outage is counted as retries (a file or a pass left for later
+	// because the database was unavailable) and logged as such.
+	if n := scrapeMetric(t, addr, "ferry_retries_total", `reason="unavailable"`) + scrapeMetric(t, addr, "ferry_retries_total", `reason="pass"`); n == 0 {
+		t.Errorf("ferry_retries_total: no unavailable or pass retry counted for the outage")
+	}
+	if !strings.Contains(r.stderr.String(), "(will retry)") {
+		t.Errorf("no retry in the logs")
+	}
 	if r.exited() {
 		t.Fatalf("ferry replicate exited: %s", r.status())
 	}
-	t.Logf("files started more than once (interrupted by the restart): %v",
-		srv.queryRows("ferry", `SELECT key, attempts FROM ferry.files WHERE pipeline = $1 AND attempts > 1 ORDER BY key`, pipeline))
+	// Files interrupted by the restart resumed: a resume is no attempt.
+	equal(t, "files with more than one attempt",
+		srv.queryRows("ferry", `SELECT key, attempts FROM ferry.files WHERE pipeline = $1 AND attempts <> 1 ORDER BY key`, pipeline), nil)
 	if code := r.stop(); code != 0 {
 		t.Fatalf("SIGTERM: exit %d", code)
 	}

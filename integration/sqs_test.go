@@ -428,3 +428,39 @@ func TestSQSAbort(t *testing.T) {
 		t.Fatalf("queue holds %d+%d messages, want the bad object's", v, nv)
 	}
 }
+
+// TestSQSReconcile: with --reconcile-interval, an object uploaded without
+// a notification (a filter that misses it, an event dropped) loads within
+// an interval, next to the notified ones, each once; without backfill,
+// an object there before the pipeline's start is left alone.
+func TestSQSReconcile(t *testing.T) {
+	t.Parallel()
+	c := newSQSClient(t)
+	queue := newQueue(t, c)
+	schema := newSchema(t)
+	ensureState(t, pool)
+	bucket := newBucket(t)
+	exec1(t, "CREATE TABLE "+table(schema, "t")+" (id bigint PRIMARY KEY, note text)")
+	pipeline := randomName("sqs-reconcile-")
+	putObject(t, bucket, "in/before.csv", idsCSV(1000, 1009, "before"))
+	// S3 times have a one-second resolution: the pipeline starts in a
+	// later second than the object before it.
+	time.Sleep(1100 * time.Millisecond)
+	r := startReplicate(t, sqsArgs(bucket, "in", queue, schema, pipeline, "--backfill=false", "--reconcile-interval", "2s")...)
+	r.waitFor("the replication to start", func() bool { return len(r.logs("replication from SQS notifications starting")) == 1 })
+	time.Sleep(1100 * time.Millisecond) // and the next objects in a later second than the start
+	notified := putObject(t, bucket, "in/notified.csv", idsCSV(1, 10, "notified"))
+	send(t, c, queue, s3Notification("ObjectCreated:Put", bucket, notified))
+	putObject(t, bucket, "in/silent.csv", idsCSV(11, 20, "silent")) // no notification
+	// silent.csv loaded through a reconciliation listing, which listed
+	// before.csv too, and left it.
+	r.waitCount(20, countSQL(schema))
+	waitQueueEmpty(r, c, queue)
+	if code := r.stop(); code != 0 {
+		t.Fatalf("exit %d after SIGTERM", code)
+	}
+	equal(t, "rows per note", queryRows(t, "SELECT note, count(*), count(DISTINCT id) FROM "+table(schema, "t")+" GROUP BY note ORDER BY note"),
+		[]string{"notified|10|10", "silent|10|10"})
+	equal(t, "files", queryRows(t, `SELECT key, status, attempts FROM ferry.files WHERE pipeline = $1 ORDER BY key`, pipeline),
+		[]string{"in/notified.csv|done|1", "in/silent.csv|done|1"})
+}

@@ -64,9 +64,11 @@ type Store interface {
 	// objects' keys (one listing page), keyed by ID(key, etag). Versions
 	// never seen are absent.
 	Lookup(ctx context.Context, pipeline string, objs []pusher.Object) (map[string]Progress, error)
-	// Start marks obj as loading (counting an attempt) unless it is done,
-	// and returns its progress: a done file is not loaded again; a loading
-	// or failed one resumes at Pos.
+	// Start marks obj as loading unless it is done, and returns its
+	// progress: a done file is not loaded again; a loading or failed one
+	// resumes at Pos. Starting a new or failed file counts an attempt;
+	// resuming a loading one (after a transient failure, a stop or a
+	// crash) does not: only a data error moves a file towards quarantine.
 	Start(ctx context.Context, pipeline string, obj pusher.Object) (Progress, error)
 	// Advance records that the chunk is committed in the target: the file
 	// is at c.End, and done when c.Last; its records count as loaded or

@@ -163,7 +163,7 @@ func newFlags(command string, out io.Writer) (*flag.FlagSet, *options) {
 
 	fs.IntVar(&c.Runner.Workers, "workers", 0, "files loaded in parallel (default: number of CPUs)")
 	fs.IntVar(&c.Runner.FetchAhead, "fetch-concurrency", 16, "GETs under way at once, started while files wait for a worker (0: each worker opens its file)")
-	fs.DurationVar(&c.RetryMaxElapsed, "retry-max-elapsed", 5*time.Minute, "how long a read or listing that fails for a transient reason (5xx, SlowDown, reset, body cut short, timeout) is retried with backoff, from the last progress; then the file is left to resume (0: no retry)")
+	fs.DurationVar(&c.RetryMaxElapsed, "retry-max-elapsed", 5*time.Minute, "how long a read, listing, HEAD or SQS delete that fails for a transient reason (5xx, SlowDown, reset, body cut short, timeout) is retried with backoff, from the last progress; then the file is left to resume (0: no retry)")
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", time.Minute, "a read from the store that gets no byte for this long is abandoned and retried (0: no timeout)")
 	fs.IntVar(&c.ParseWorkers, "parse-workers", 0, "goroutines parsing blocks of one CSV, TSV, JSON-lines or lines file in parallel (default: half the CPUs, at most 4; 1: sequential)")
 	c.Runner.Async = true
@@ -192,6 +192,7 @@ func newFlags(command string, out io.Writer) (*flag.FlagSet, *options) {
 		fs.BoolVar(&c.Poll.StartAfterKey, "start-after-key", false, "for keys that grow lexicographically (date-partitioned): list only after the oldest key of the lookback window")
 		fs.IntVar(&c.Poll.LookbackKeys, "lookback-keys", 0, "with --start-after-key: the window keeps this many of the newest loaded keys")
 		fs.DurationVar(&c.Poll.Lookback, "lookback", 0, "with --start-after-key: the window keeps the keys loaded within this duration")
+		fs.DurationVar(&c.Poll.Reconcile, "reconcile-interval", 0, "with --sqs-queue-url: also list the source this often (after the --start-after-key window), loading objects whose notifications never arrived (0: never)")
 		fs.DurationVar(&c.Poll.Retention, "state-retention", 0, "forget done files after this long (0: never); a forgotten file that is listed again loads again")
 		fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long chunks already being written may take to commit")
 		fs.StringVar(&c.SQS.QueueURL, "sqs-queue-url", "", "follow S3 event notifications on this SQS queue instead of polling (the source must be the s3:// bucket they come from)")

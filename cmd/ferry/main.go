@@ -278,5 +278,5 @@ func follow(ctx, writeCtx context.Context, j *job, cfg Config, log zerolog.Logge
 	}
 	stop := feed.Start(ctx, writeCtx)
 	defer stop()
-	return j.Follow(ctx, writeCtx, feed.Feed(ctx), runner.FollowOptions{Backfill: cfg.Poll.Backfill, Retention: cfg.Poll.Retention})
+	return j.Follow(ctx, writeCtx, feed.Feed(ctx), runner.FollowOptions{Backfill: cfg.Poll.Backfill, Retention: cfg.Poll.Retention, Reconcile: cfg.Poll})
 }

@@ -71,6 +71,7 @@ func open(ctx context.Context, cfg Config, log zerolog.Logger) (_ *job, err erro
 		return nil, &UsageError{Err: err}
 	}
 	if cfg.SQS.QueueURL != "" {
+		cfg.SQS.RetryMaxElapsed, cfg.SQS.Log = orNone(cfg.RetryMaxElapsed), log
 		if j.queue, err = sqs.New(ctx, cfg.SQS); err != nil {
 			return nil, err
 		}

@@ -4,6 +4,7 @@ package backoff
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"time"
 )
@@ -13,6 +14,8 @@ const (
 	DefaultInitial    = 100 * time.Millisecond
 	DefaultMax        = 10 * time.Second
 	DefaultMaxElapsed = 5 * time.Minute
+	// Forever, as Policy.MaxElapsed, never stops retrying.
+	Forever = time.Duration(math.MaxInt64)
 )
 
 // Policy says how long to wait between tries.

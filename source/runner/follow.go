@@ -19,6 +19,13 @@ type FollowOptions struct {
 	// Retention forgets done files completed longer ago than it, every
 	// tenth of it (at most every 10 minutes); 0: never.
 	Retention time.Duration
+	// Reconcile lists the store every Reconcile.Reconcile (0: never),
+	// after the start-after window of Reconcile (StartAfterKey,
+	// LookbackKeys, Lookback), while the queue is followed: objects whose
+	// notifications never arrived (a filter that misses them, events
+	// dropped, a queue purged) load within an interval. Without Backfill,
+	// only objects modified since the pipeline's anchor are listed.
+	Reconcile PollOptions
 }
 
 // Follow runs passes over queue, a feed that never ends on its own (SQS
@@ -37,12 +44,29 @@ func (r *Runner) Follow(ctx, writeCtx context.Context, queue Feed, opts FollowOp
 			wg.Wait()
 		}()
 	}
+	since := r.opts.Since
+	if opts.Reconcile.Reconcile > 0 && !opts.Backfill {
+		// As Poll without backfill: only what arrives from the
+		// pipeline's first start on.
+		anchor, err := r.state.Anchor(ctx, r.pipeline, time.Now().Truncate(time.Second))
+		r.stateRoundTrip(err)
+		if err != nil {
+			return err
+		}
+		if anchor.After(since) {
+			since = anchor
+		}
+	}
 	backfill := opts.Backfill
 	backoff := time.Duration(0)
 	for pass := 1; ; pass++ {
 		var listed atomic.Bool
 		fd := queue
+		if opts.Reconcile.Reconcile > 0 {
+			fd = r.reconciled(fd, opts.Reconcile, since)
+		}
 		if backfill {
+			queue := fd
 			fd = func(ctx context.Context, send Send) error {
 				g, gctx := errgroup.WithContext(ctx)
 				g.Go(func() error {
@@ -86,6 +110,40 @@ func (r *Runner) Follow(ctx, writeCtx context.Context, queue Feed, opts FollowOp
 			return nil
 		case <-time.After(backoff):
 		}
+	}
+}
+
+// reconciled is queue with a listing every opts.Reconcile alongside, for
+// as long as the pass runs. A failed listing is logged and tried again at
+// the next tick: the queue goes on.
+func (r *Runner) reconciled(queue Feed, opts PollOptions, since time.Time) Feed {
+	return func(ctx context.Context, send Send) error {
+		var wg sync.WaitGroup
+		lctx, stop := context.WithCancel(ctx)
+		wg.Go(func() {
+			t := time.NewTicker(opts.Reconcile)
+			defer t.Stop()
+			for {
+				select {
+				case <-lctx.Done():
+					return
+				case <-t.C:
+				}
+				after, err := r.startAfter(lctx, opts)
+				if err == nil {
+					r.log.Debug().Str("start_after", after).Msg("reconciliation listing")
+					err = r.listing(after, since)(lctx, send)
+				}
+				if err != nil && lctx.Err() == nil {
+					r.obs.Retried(RetryPass)
+					r.log.Warn().Msg("reconciliation listing: " + err.Error() + " (will retry)")
+				}
+			}
+		})
+		err := queue(ctx, send)
+		stop()
+		wg.Wait()
+		return err
 	}
 }
 

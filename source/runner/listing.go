@@ -14,8 +14,11 @@ import (
 // options select, page by page (each page's progress looked up in one
 // query). startAfter, when not "", lists only the keys after it.
 
-func (r *Runner) Listing(startAfter string) Feed {
-	opts := discover.Options{Filter: r.opts.Filter, Since: r.opts.Since, StartAfter: startAfter}
+func (r *Runner) Listing(startAfter string) Feed { return r.listing(startAfter, r.opts.Since) }
+
+// listing is Listing of the objects modified since the given time.
+func (r *Runner) listing(startAfter string, since time.Time) Feed {
+	opts := discover.Options{Filter: r.opts.Filter, Since: since, StartAfter: startAfter}
 	return func(ctx context.Context, send Send) error {
 		var st discover.Stats
 		opts := opts
@@ -116,18 +119,9 @@ func (r *Runner) Poll(ctx, writeCtx context.Context, opts PollOptions) error {
 // and it selects no file, it logs what it listed: a wrong prefix or glob
 // shows at once, while the replication waits for files.
 func (r *Runner) poll(ctx, writeCtx context.Context, opts PollOptions, first bool) error {
-	var startAfter string
-	if opts.StartAfterKey {
-		var lookbackSince time.Time
-		if opts.Lookback > 0 {
-			lookbackSince = time.Now().Add(-opts.Lookback)
-		}
-		var err error
-		startAfter, err = r.state.StartAfter(ctx, r.pipeline, opts.LookbackKeys, lookbackSince)
-		r.stateRoundTrip(err)
-		if err != nil {
-			return err
-		}
+	startAfter, err := r.startAfter(ctx, opts)
+	if err != nil {
+		return err
 	}
 	sum, err := r.Pass(ctx, writeCtx, r.Listing(startAfter))
 	if err != nil {
@@ -150,6 +144,21 @@ func (r *Runner) poll(ctx, writeCtx context.Context, opts PollOptions, first boo
 		return r.Prune(ctx, opts.Retention, startAfter)
 	}
 	return nil
+}
+
+// startAfter is the key a listing under opts starts after: the lookback
+// window's with StartAfterKey, else "".
+func (r *Runner) startAfter(ctx context.Context, opts PollOptions) (string, error) {
+	if !opts.StartAfterKey {
+		return "", nil
+	}
+	var lookbackSince time.Time
+	if opts.Lookback > 0 {
+		lookbackSince = time.Now().Add(-opts.Lookback)
+	}
+	after, err := r.state.StartAfter(ctx, r.pipeline, opts.LookbackKeys, lookbackSince)
+	r.stateRoundTrip(err)
+	return after, err
 }
 
 // roundDuration rounds d for a log line: 29.6ms, 2m3.46s.

@@ -105,6 +105,10 @@ type PollOptions struct {
 	Lookback      time.Duration
 	// Retention forgets done files completed longer ago than it (0: never).
 	Retention time.Duration
+	// Reconcile, for Follow only: list the store this often (0: never)
+	// while following the queue, with the start-after window above, so
+	// that objects whose notification never arrived load too.
+	Reconcile time.Duration
 }
 
 // Validate checks the polling options.
@@ -112,8 +116,8 @@ func (o PollOptions) Validate() error {
 	switch {
 	case o.Interval <= 0:
 		return errors.New("poll interval must be positive")
-	case o.LookbackKeys < 0 || o.Lookback < 0 || o.Retention < 0:
-		return errors.New("lookback keys, lookback and state retention must not be negative")
+	case o.LookbackKeys < 0 || o.Lookback < 0 || o.Retention < 0 || o.Reconcile < 0:
+		return errors.New("lookback keys, lookback, state retention and reconcile interval must not be negative")
 	case o.StartAfterKey && o.LookbackKeys == 0 && o.Lookback == 0:
 		return errors.New("start-after-key needs lookback keys or a lookback")
 	case o.Retention > 0 && o.StartAfterKey && o.Lookback > o.Retention:

@@ -442,3 +442,142 @@ func TestDuplicateInFlightCostsNoLookup(t *testing.T) {
 		t.Fatalf("outcomes %v, want both tasks loaded", outcomes)
 	}
 }
+
+// flakyStore answers the first fails opens as an unavailable service.
+type flakyStore struct {
+	vanishingStore
+	fails atomic.Int64
+}
+
+func (s *flakyStore) Open(ctx context.Context, o pusher.Object, off int64) (io.ReadCloser, error) {
+	if s.fails.Add(-1) >= 0 {
+		return nil, pusher.Unavailable(fmt.Errorf("503 SlowDown"))
+	}
+	return s.vanishingStore.Open(ctx, o, off)
+}
+
+// TestTransientFailureIsNoAttempt: a file whose load ends for a transient
+// reason several times (no retry budget: each ends the pass) and then
+// loads has one attempt, and every task ended as Retry without attempts.
+func TestTransientFailureIsNoAttempt(t *testing.T) {
+	st, err := filestore.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const fails = 3
+	store := &flakyStore{vanishingStore: vanishingStore{objs: map[string]string{"a.csv": "id\n1\n2\n"}}}
+	store.fails.Store(fails)
+	var out bytes.Buffer
+	r, err := New(Config{
+		Store: store, Target: jsonlines.Writer("test", &out), State: st, Pipeline: "p",
+		Load:    load.Config{Format: format.Options{Format: "auto", Header: true}, Compression: "auto", RetryMaxElapsed: -1},
+		Options: Options{Workers: 1, OnError: OnErrorSkipFile, MaxAttempts: 1},
+		Log:     zerolog.Nop(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj := pusher.Object{Key: "a.csv", ETag: "e", Size: int64(len(store.objs["a.csv"]))}
+	for i := range fails + 1 {
+		var res []Result
+		_, err := r.Pass(t.Context(), t.Context(), func(ctx context.Context, send Send) error {
+			return send(ctx, []Task{{Object: obj, Done: func(r Result) { res = append(res, r) }}})
+		})
+		want := Retry
+		if i == fails {
+			want = Loaded
+			if err != nil {
+				t.Fatalf("pass %d: %v", i+1, err)
+			}
+		}
+		if len(res) != 1 || res[0].Outcome != want || res[0].Attempts != 0 {
+			t.Fatalf("pass %d: results %+v, want one %v without attempts", i+1, res, want)
+		}
+		pr, err := st.Lookup(t.Context(), "p", []pusher.Object{obj})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := pr[obj.ID()]; p.Attempts != 1 || p.Status == state.Failed {
+			t.Fatalf("pass %d: state %+v, want 1 attempt, not failed", i+1, p)
+		}
+	}
+	if out.String() != "{\"id\":\"1\"}\n{\"id\":\"2\"}\n" {
+		t.Fatalf("output %q", out.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// freshStore lists its objects as modified now.
+type freshStore struct{ vanishingStore }
+
+func (s *freshStore) List(ctx context.Context, fn func([]pusher.Object) error) error {
+	return s.vanishingStore.List(ctx, func(page []pusher.Object) error {
+		for i := range page {
+			page[i].LastModified = time.Now()
+		}
+		return fn(page)
+	})
+}
+
+// TestFollowReconciles: following a queue that names nothing, without
+// backfill, the reconciliation listings load the objects modified since
+// the start, each once however many listings run.
+func TestFollowReconciles(t *testing.T) {
+	st, err := filestore.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &syncBuffer{}
+	r, err := New(Config{
+		Store:  &freshStore{vanishingStore{objs: map[string]string{"a.csv": "id\n1\n", "b.csv": "id\n2\n", "c.csv": "id\n3\n"}}},
+		Target: jsonlines.Writer("test", out), State: st, Pipeline: "p",
+		Load:    load.Config{Format: format.Options{Format: "auto", Header: true}, Compression: "auto"},
+		Options: Options{Workers: 1},
+		Log:     zerolog.Nop(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	silent := func(ctx context.Context, send Send) error { <-ctx.Done(); return nil }
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		done <- r.Follow(ctx, context.Background(), silent, FollowOptions{Reconcile: PollOptions{Reconcile: 10 * time.Millisecond}})
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for strings.Count(out.String(), "\n") < 3 || r.Keys.Load() < 9 { // loaded, and listed 3 times
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30s: output %q, %d keys listed", out.String(), r.Keys.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"1", "2", "3"} {
+		if n := strings.Count(out.String(), `{"id":"`+id+`"}`); n != 1 {
+			t.Fatalf("id %s written %d times in %d listings: %q", id, n, r.Keys.Load()/3, out.String())
+		}
+	}
+	if a, err := st.Anchor(t.Context(), "p", time.Time{}); err != nil || a.IsZero() {
+		t.Fatalf("anchor %v, %v: want the pipeline's start recorded", a, err)
+	}
+}

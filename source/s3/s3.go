@@ -79,9 +79,10 @@ type Config struct {
 	PathStyle bool
 	// Region overrides the region from the default chain.
 	Region string
-	// RetryMaxElapsed bounds the retries of a listing page that failed
-	// for a transient reason (5xx, throttling, a reset), beyond the SDK's
-	// own few attempts: 0: backoff.DefaultMaxElapsed; negative: none.
+	// RetryMaxElapsed bounds the retries of a listing page or a HEAD
+	// (Stat) that failed for a transient reason (5xx, throttling, a
+	// reset), beyond the SDK's own few attempts: 0:
+	// backoff.DefaultMaxElapsed; negative: none.
 	RetryMaxElapsed time.Duration
 	// Log receives a warning for each such retry.
 	Log zerolog.Logger
@@ -446,11 +447,30 @@ func (s *Store) Contains(key string) bool {
 }
 
 // Stat returns the current version of the object at key (a HeadObject
-// call), for callers that know a key but not its ETag or size.
+// call), for callers that know a key but not its ETag or size. A call
+// that fails for a transient reason is retried with backoff, as a listing
+// page is (Config.RetryMaxElapsed).
 func (s *Store) Stat(ctx context.Context, key string) (pusher.Object, error) {
-	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
-	if err != nil {
-		return pusher.Object{}, s.rangeError(pusher.Object{Key: key}, 0, 0, err)
+	bo := backoff.New(backoff.Policy{MaxElapsed: s.cfg.RetryMaxElapsed})
+	var out *s3.HeadObjectOutput
+	for {
+		var err error
+		out, err = s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
+		if err == nil {
+			break
+		}
+		err = s.rangeError(pusher.Object{Key: key}, 0, 0, err)
+		if pusher.ClassOf(err) != pusher.ClassUnavailable || ctx.Err() != nil {
+			return pusher.Object{}, err
+		}
+		wait, ok := bo.Next()
+		if !ok {
+			return pusher.Object{}, err
+		}
+		s.cfg.Log.Warn().Str("file", key).Int("retry", bo.Tries()).Dur("retry_in", wait).Msg("head failed, retrying: " + err.Error())
+		if backoff.Sleep(ctx, wait) != nil {
+			return pusher.Object{}, err
+		}
 	}
 	return pusher.Object{
 		Key: key, Size: aws.ToInt64(out.ContentLength), ETag: strings.Trim(aws.ToString(out.ETag), `"`),

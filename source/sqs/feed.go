@@ -14,6 +14,7 @@ import (
 
 	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source"
+	"github.com/ferrydata/ferry/source/backoff"
 	"github.com/ferrydata/ferry/source/discover"
 	"github.com/ferrydata/ferry/source/runner"
 )
@@ -236,7 +237,8 @@ func (f *Feed) report(ctx context.Context) {
 // until ctx is done. A poll under way then returns, or is abandoned when
 // pctx ends (see Feed), and what it brings is made visible again at once.
 func (f *Feed) receive(ctx, pctx context.Context) {
-	backoff := time.Duration(0)
+	// A failed receive is retried for as long as the feed runs.
+	bo := backoff.New(backoff.Policy{Initial: 500 * time.Millisecond, Max: 30 * time.Second, MaxElapsed: backoff.Forever})
 	// The first receive, and one after an empty receive, asks for one
 	// message: an idle poll, abandoned on stop, can hide only that one.
 	idle := true
@@ -261,19 +263,18 @@ func (f *Feed) receive(ctx, pctx context.Context) {
 			if f.cfg.Received != nil {
 				f.cfg.Received(err)
 			}
-			backoff = min(max(2*backoff, time.Second), 30*time.Second)
-			f.cfg.Log.Warn().Dur("retry_in", backoff).Msg(Reason(err))
-			select {
-			case <-ctx.Done():
+			wait, _ := bo.Next()
+			f.cfg.Log.Warn().Str("queue", f.cfg.Queue.String()).Int("retry", bo.Tries()).Dur("retry_in", wait).
+				Msg("receive failed, retrying: " + Reason(err))
+			if backoff.Sleep(ctx, wait) != nil {
 				return
-			case <-time.After(backoff):
 			}
 			continue
 		}
 		if f.cfg.Received != nil {
 			f.cfg.Received(nil)
 		}
-		backoff = 0
+		bo.Reset()
 		idle = len(msgs) == 0
 		for _, m := range msgs {
 			f.in.Add(m, received)

@@ -17,9 +17,13 @@
 package sqs
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -30,6 +34,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/rs/zerolog"
+
+	"github.com/ferrydata/ferry/source/backoff"
 )
 
 // DefaultRegion is used when no region is configured anywhere.
@@ -51,6 +59,15 @@ type Config struct {
 	// Visibility is the visibility timeout set on receive and renewed
 	// while a message is in flight.
 	Visibility time.Duration
+	// RetryMaxElapsed bounds the retries of a delete or visibility change
+	// that failed for a transient reason (Transient), as
+	// backoff.Policy.MaxElapsed does, and at most half of Visibility: the
+	// tracker that sends them also sends the heartbeats. A message whose
+	// delete still fails comes back once its visibility ends, finds its
+	// objects done in the state, and is deleted then.
+	RetryMaxElapsed time.Duration
+	// Log receives a warning for each retry.
+	Log zerolog.Logger
 }
 
 // Validate checks the settings without contacting SQS.
@@ -145,8 +162,56 @@ func Reason(err error) string {
 	return err.Error()
 }
 
+// Transient says whether a failed SQS call may succeed if tried again:
+// a 5xx or 429 answer, a throttling or unavailable code, a network error
+// or an answer cut short. Access, a missing queue or a bad request are not.
+func Transient(err error) bool {
+	if err == nil {
+		return false
+	}
+	var respErr *smithyhttp.ResponseError
+	if errors.As(err, &respErr) {
+		if code := respErr.HTTPStatusCode(); code >= 500 || code == http.StatusTooManyRequests {
+			return true
+		}
+	}
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode() {
+		case "ServiceUnavailable", "InternalError", "InternalFailure", "RequestTimeout", "Throttling",
+			"ThrottlingException", "RequestThrottled", "RequestLimitExceeded", "TooManyRequests",
+			"KmsThrottled", "KMS.ThrottlingException":
+			return true
+		}
+		if apiErr.ErrorFault() == smithy.FaultServer {
+			return true
+		}
+		if respErr == nil {
+			return false
+		}
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return true
+	}
+	var netErr net.Error
+	return errors.As(err, &netErr)
+}
+
+// policy is the retry policy of deletes and visibility changes.
+func (q *Queue) policy() backoff.Policy {
+	p := backoff.Policy{MaxElapsed: q.cfg.RetryMaxElapsed}
+	if p.MaxElapsed == 0 {
+		p.MaxElapsed = backoff.DefaultMaxElapsed
+	}
+	if half := q.cfg.Visibility / 2; p.MaxElapsed > 0 && half > 0 && p.MaxElapsed > half {
+		p.MaxElapsed = half
+	}
+	return p
+}
+
 // Receive long-polls for up to n messages (1..10), making them invisible
-// for the configured visibility timeout.
+// for the configured visibility timeout. It is not retried here: the
+// feed's receivers retry (a long poll waits anyway).
 func (q *Queue) Receive(ctx context.Context, n int) ([]Message, error) {
 	n = min(MaxBatch, max(1, n))
 	out, err := q.client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
@@ -197,10 +262,12 @@ func (e *BatchError) Error() string {
 	return fmt.Sprintf("%s: %d entries failed: %s", e.Op, len(e.Failed), strings.Join(reasons, "; "))
 }
 
-// Delete deletes the messages, MaxBatch per DeleteMessageBatch call. Every
-// batch is tried; the error reports the entries that failed.
+// Delete deletes the messages, MaxBatch per DeleteMessageBatch call.
+// Every batch is tried; a call, or an entry, that fails for a transient
+// reason is tried again (see Config.RetryMaxElapsed); the error reports
+// what still failed.
 func (q *Queue) Delete(ctx context.Context, msgs []Message) error {
-	return q.batches(msgs, "delete", func(part []Message) (map[string]string, error) {
+	return q.batches(ctx, msgs, "delete", func(part []Message) ([]types.BatchResultErrorEntry, error) {
 		entries := make([]types.DeleteMessageBatchRequestEntry, len(part))
 		for i, m := range part {
 			entries[i] = types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(m.ReceiptHandle)}
@@ -209,14 +276,14 @@ func (q *Queue) Delete(ctx context.Context, msgs []Message) error {
 		if err != nil {
 			return nil, err
 		}
-		return failedEntries(part, out.Failed), nil
+		return out.Failed, nil
 	})
 }
 
 // SetVisibility makes the messages visible again after d (0: at once),
-// MaxBatch per ChangeMessageVisibilityBatch call.
+// MaxBatch per ChangeMessageVisibilityBatch call, retried as Delete is.
 func (q *Queue) SetVisibility(ctx context.Context, msgs []Message, d time.Duration) error {
-	return q.batches(msgs, "change visibility", func(part []Message) (map[string]string, error) {
+	return q.batches(ctx, msgs, "change visibility", func(part []Message) ([]types.BatchResultErrorEntry, error) {
 		entries := make([]types.ChangeMessageVisibilityBatchRequestEntry, len(part))
 		for i, m := range part {
 			entries[i] = types.ChangeMessageVisibilityBatchRequestEntry{
@@ -227,25 +294,58 @@ func (q *Queue) SetVisibility(ctx context.Context, msgs []Message, d time.Durati
 		if err != nil {
 			return nil, err
 		}
-		return failedEntries(part, out.Failed), nil
+		return out.Failed, nil
 	})
 }
 
-func (q *Queue) batches(msgs []Message, op string, call func([]Message) (map[string]string, error)) error {
+// batches calls call with up to MaxBatch messages at a time. A call that
+// fails for a transient reason, and the entries the service failed on its
+// side (not SenderFault), are tried again with backoff.
+func (q *Queue) batches(ctx context.Context, msgs []Message, op string, call func([]Message) ([]types.BatchResultErrorEntry, error)) error {
 	failed := map[string]string{}
 	var firstErr error
 	for len(msgs) > 0 {
 		part := msgs[:min(MaxBatch, len(msgs))]
 		msgs = msgs[len(part):]
-		f, err := call(part)
-		if err != nil {
-			if firstErr == nil {
-				firstErr = fmt.Errorf("%s %d messages on %s: %s", op, len(part), q.cfg.QueueURL, Reason(err))
+		bo := backoff.New(q.policy())
+		for {
+			entries, err := call(part)
+			var again []Message
+			if err == nil {
+				for _, f := range entries {
+					i, cerr := strconv.Atoi(aws.ToString(f.Id))
+					if cerr != nil || i < 0 || i >= len(part) {
+						continue
+					}
+					reason := aws.ToString(f.Code) + ": " + aws.ToString(f.Message)
+					if f.SenderFault {
+						failed[part[i].ReceiptHandle] = reason
+					} else {
+						again = append(again, part[i])
+						err = errors.New(reason)
+					}
+				}
+				if len(again) == 0 {
+					break
+				}
+			} else if !Transient(err) {
+				firstErr = cmp.Or(firstErr, fmt.Errorf("%s %d messages on %s: %s", op, len(part), q.cfg.QueueURL, Reason(err)))
+				break
+			} else {
+				again = part
 			}
-			continue
-		}
-		for h, r := range f {
-			failed[h] = r
+			wait, ok := bo.Next()
+			if !ok || ctx.Err() != nil {
+				firstErr = cmp.Or(firstErr, fmt.Errorf("%s %d messages on %s: %s (gave up after %d retries)", op, len(again), q.cfg.QueueURL, Reason(err), bo.Tries()))
+				break
+			}
+			q.cfg.Log.Warn().Str("queue", q.cfg.QueueURL).Int("messages", len(again)).Int("retry", bo.Tries()).Dur("retry_in", wait).
+				Msg(op + " failed, retrying: " + Reason(err))
+			if backoff.Sleep(ctx, wait) != nil {
+				firstErr = cmp.Or(firstErr, fmt.Errorf("%s %d messages on %s: %s", op, len(again), q.cfg.QueueURL, Reason(err)))
+				break
+			}
+			part = again
 		}
 	}
 	if firstErr != nil {
@@ -255,16 +355,4 @@ func (q *Queue) batches(msgs []Message, op string, call func([]Message) (map[str
 		return &BatchError{Op: op + " on " + q.cfg.QueueURL, Failed: failed}
 	}
 	return nil
-}
-
-func failedEntries(part []Message, failed []types.BatchResultErrorEntry) map[string]string {
-	out := map[string]string{}
-	for _, f := range failed {
-		i, err := strconv.Atoi(aws.ToString(f.Id))
-		if err != nil || i < 0 || i >= len(part) {
-			continue
-		}
-		out[part[i].ReceiptHandle] = aws.ToString(f.Code) + ": " + aws.ToString(f.Message)
-	}
-	return out
 }

@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/ferrydata/ferry/pusher"
 )
 
 // Compaction: the log is folded into a new snapshot once it holds more
@@ -22,6 +25,31 @@ var (
 	compactFloor = 8192
 	compactRatio = 2
 )
+
+// The writes to the state files go through these, which tests replace to
+// fail them (a full disk, a read-only file system) or tear them.
+var (
+	writeTo  = func(f *os.File, b []byte) (int, error) { return f.Write(b) }
+	truncate = func(f *os.File, size int64) error { return f.Truncate(size) }
+	rename   = os.Rename
+)
+
+// unwritable marks an error writing the state files as
+// pusher.ClassUnavailable: a full disk or a read-only directory is not
+// the file's fault; the file stays where its last durable step left it
+// and is resumed once the state can be written again.
+func unwritable(err error) error { return pusher.Unavailable(err) }
+
+// ioError marks an error reading the state files as unwritable does when
+// the file system failed (a *fs.PathError: the directory cannot be read
+// or created); a corrupt file stays an error of its own.
+func ioError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return unwritable(err)
+	}
+	return err
+}
 
 // pipelineFile is the state of one pipeline: the snapshot (base.json), the
 // log appended since (base.log) and the lock file (base.lock).
@@ -126,13 +154,13 @@ func (f *pipelineFile) commit(batch []*call) {
 		return // only closing: nothing to read
 	}
 	if err := f.lockFile(); err != nil {
-		fail(err)
+		fail(ioError(err))
 		return
 	}
 	defer f.unlockFile()
 	if err := f.refresh(); err != nil {
 		f.drop()
-		fail(err)
+		fail(ioError(err))
 		return
 	}
 	var rec record
@@ -147,15 +175,17 @@ func (f *pipelineFile) commit(batch []*call) {
 	}
 	if err := f.append(rec); err != nil {
 		f.drop()
-		fail(err)
+		fail(unwritable(err))
 		return
 	}
 	if f.logOps > compactFloor && f.logOps > compactRatio*f.live {
 		if err := f.compact(); err != nil {
-			// The changes are durable in the log; the directory is not
-			// what it should be, which the callers hear about.
+			// The changes are durable in the log, and the old snapshot
+			// and log still hold them (compact replaces each file
+			// whole); the callers hear that the directory cannot be
+			// written.
 			f.drop()
-			fail(err)
+			fail(unwritable(err))
 		}
 	}
 }
@@ -289,7 +319,7 @@ func (f *pipelineFile) replay(size int64) error {
 
 // cutTail drops a torn last line so that the next append starts clean.
 func (f *pipelineFile) cutTail() error {
-	if err := f.log.Truncate(f.off); err != nil {
+	if err := truncate(f.log, f.off); err != nil {
 		return fmt.Errorf("state: cut the torn end of %s: %w", f.logPath, err)
 	}
 	if err := f.log.Sync(); err != nil {
@@ -353,12 +383,13 @@ func (f *pipelineFile) append(r record) error {
 	if err != nil {
 		return fmt.Errorf("state: %w", err)
 	}
-	if _, err := f.log.Write(line); err != nil {
-		f.log.Truncate(f.off) //nolint:errcheck // best effort; replay ignores a torn end
-		return fmt.Errorf("state: write %s: %w", f.logPath, err)
+	if _, err := writeTo(f.log, line); err != nil {
+		truncate(f.log, f.off) //nolint:errcheck // best effort; replay cuts a torn end
+
+		return fmt.Errorf("state: %w", err) // the error names the log
 	}
 	if err := f.log.Sync(); err != nil {
-		return fmt.Errorf("state: sync %s: %w", f.logPath, err)
+		return fmt.Errorf("state: %w", err)
 	}
 	f.off += int64(len(line))
 	f.lines++
@@ -406,19 +437,19 @@ func writeFile(path string, data []byte) error {
 		return fmt.Errorf("state: %w", err)
 	}
 	defer os.Remove(tmp.Name()) //nolint:errcheck // gone after rename
-	if _, err := tmp.Write(data); err != nil {
+	if _, err := writeTo(tmp, data); err != nil {
 		tmp.Close()
-		return fmt.Errorf("state: write %s: %w", tmp.Name(), err)
+		return fmt.Errorf("state: replace %s: %w", path, err)
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
-		return fmt.Errorf("state: sync %s: %w", tmp.Name(), err)
+		return fmt.Errorf("state: replace %s: %w", path, err)
 	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("state: %w", err)
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("state: %w", err)
+	if err := rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("state: replace %s: %w", path, err)
 	}
 	return syncDir(dir)
 }

@@ -140,8 +140,12 @@ func (s *Store) Start(_ context.Context, pipeline string, obj pusher.Object) (st
 		if e != nil {
 			n = *e
 		}
+		if e == nil || e.Status == state.Failed {
+			// A resume of a loading file (after a transient failure, a
+			// stop or a crash) is not a new attempt.
+			n.Attempts++
+		}
 		n.Status = state.Loading
-		n.Attempts++
 		n.Updated, n.Attempted = now, now
 		if !obj.LastModified.IsZero() {
 			n.Modified = obj.LastModified.UTC()

@@ -224,9 +224,11 @@ func (s *Store) Lookup(ctx context.Context, pipeline string, objs []pusher.Objec
 }
 
 // startSet is what starting a file that has a row does: a done file stays
-// as it is; another counts an attempt and is loading from now.
+// as it is; another is loading from now, and a failed one counts an
+// attempt. A loading one (a resume after a transient failure, a stop or a
+// crash) counts none: only a data error moves a file towards quarantine.
 const startSet = `
-			attempts = f.attempts + CASE WHEN f.status = 'done' THEN 0 ELSE 1 END,
+			attempts = f.attempts + CASE WHEN f.status = 'failed' THEN 1 ELSE 0 END,
 			status = CASE WHEN f.status = 'done' THEN 'done' ELSE 'loading' END,
 			attempted_at = CASE WHEN f.status = 'done' THEN f.attempted_at ELSE now() END,
 			last_modified = coalesce(EXCLUDED.last_modified, f.last_modified),

@@ -78,8 +78,8 @@ func Run(t *testing.T, open func(t *testing.T) (s state.Store, reopen func() sta
 		}
 		s2 := reopen()
 		p, err = s2.Start(ctx, "p", a)
-		if err != nil || p.Status != state.Loading || p.Pos != (pusher.Position{Records: 5, Offset: 50}) || p.Attempts != 2 {
-			t.Fatalf("Start after reopen = %+v, %v; want loading at 5, attempt 2", p, err)
+		if err != nil || p.Status != state.Loading || p.Pos != (pusher.Position{Records: 5, Offset: 50}) || p.Attempts != 1 {
+			t.Fatalf("Start after reopen = %+v, %v; want loading at 5, still attempt 1 (a resume is no attempt)", p, err)
 		}
 		if err := s2.Advance(ctx, "p", chunk(a, 5, 9, true)); err != nil {
 			t.Fatal(err)
@@ -89,8 +89,8 @@ func Run(t *testing.T, open func(t *testing.T) (s state.Store, reopen func() sta
 			t.Fatalf("Lookup = %+v, %v", got, err)
 		}
 		p, err = s2.Start(ctx, "p", a)
-		if err != nil || p.Status != state.Done || p.Attempts != 2 {
-			t.Fatalf("Start of a done file = %+v, %v; want done, still 2 attempts", p, err)
+		if err != nil || p.Status != state.Done || p.Attempts != 1 {
+			t.Fatalf("Start of a done file = %+v, %v; want done, still 1 attempt", p, err)
 		}
 	})
 
@@ -223,6 +223,52 @@ func Run(t *testing.T, open func(t *testing.T) (s state.Store, reopen func() sta
 		}
 		if err := s.Advance(ctx, "p", chunk(b, 0, 1, false)); err == nil {
 			t.Fatal("a file never started advanced")
+		}
+	})
+
+	t.Run("a transient failure is never an attempt", func(t *testing.T) {
+		// A file whose load ends N times for a transient reason (it stays
+		// loading, nothing recorded) and then loads has one attempt; only
+		// a data error (Fail) counts the next start.
+		s, reopen := open(t)
+		const transient = 4
+		for i := range transient {
+			if i > 0 && i%2 == 0 {
+				s = reopen() // a crash or restart in between
+			}
+			p, err := s.Start(ctx, "p", a)
+			if err != nil || p.Status != state.Loading || p.Pos.Records != int64(i) || p.Attempts != 1 {
+				t.Fatalf("start %d = %+v, %v; want loading at %d, attempt 1", i+1, p, err, i)
+			}
+			if err := s.Advance(ctx, "p", chunk(a, int64(i), int64(i+1), false)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if g, ok := s.(state.GroupStarter); ok {
+			got, err := g.StartGroup(ctx, "p", []pusher.Object{a, b})
+			if err != nil || len(got) != 2 || got[0].Status != state.Loading || got[0].Attempts != 1 || got[1].Attempts != 1 {
+				t.Fatalf("StartGroup = %+v, %v; want both loading, attempt 1", got, err)
+			}
+		}
+		if err := s.Advance(ctx, "p", chunk(a, transient, transient+1, true)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := reopen().Lookup(ctx, "p", []pusher.Object{a})
+		if p := got[state.ID(a)]; err != nil || p.Status != state.Done || p.Attempts != 1 {
+			t.Fatalf("Lookup = %+v, %v; want done after 1 attempt", got, err)
+		}
+		// A data error does count: the start after it is attempt 2, and
+		// a resume of that attempt is still 2.
+		if _, err := s.Start(ctx, "p", b); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Fail(ctx, "p", b, errors.New("record 1: bad")); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if p, err := s.Start(ctx, "p", b); err != nil || p.Status != state.Loading || p.Attempts != 2 {
+				t.Fatalf("Start after a failure = %+v, %v; want loading, attempt 2", p, err)
+			}
 		}
 	})
 
