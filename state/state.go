@@ -32,7 +32,17 @@ const (
 	Done Status = "done"
 	// Failed: the last attempt failed; Error says why. A later run retries.
 	Failed Status = "failed"
+	// Replaced: a newer version of the key deleted this version's rows
+	// (--on-change replace). Named again, it loads again from its start.
+	Replaced Status = "replaced"
+	// Removed: the object was removed and the key's rows deleted
+	// (--delete-on-remove). Named again, it loads again from its start.
+	Removed Status = "removed"
 )
+
+// Gone says whether a version's rows are gone from the target (replaced
+// or removed): such a version loads again from its start when named.
+func (s Status) Gone() bool { return s == Replaced || s == Removed }
 
 // Progress of one file version.
 type Progress struct {
@@ -106,6 +116,14 @@ type Claimer interface {
 	// process ends, or returns an error wrapping ErrClaimed when another
 	// process holds it.
 	Claim(ctx context.Context, pipeline string, obj pusher.Object) (release func(), err error)
+}
+
+// Replacer is a Store that records that a new version of a key replaced
+// the others (--on-change replace).
+type Replacer interface {
+	// Replace marks every version of obj.Key but obj Replaced, its
+	// position back at the start. It is idempotent.
+	Replace(ctx context.Context, pipeline string, obj pusher.Object) error
 }
 
 // GroupStarter is a Store that starts several files in one step (one

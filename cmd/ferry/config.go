@@ -180,6 +180,9 @@ func (c *Config) Validate() error {
 	case kind == targetPostgres && c.RejectsFile != "":
 		return usage("--rejects-file is for non-PostgreSQL targets; PostgreSQL keeps rejects in ferry.rejects")
 	}
+	if kind != targetPostgres && c.Runner.OnChange == runner.OnChangeReplace {
+		return usage("--on-change replace needs a PostgreSQL target (it deletes the rows of a file's older versions)")
+	}
 	if kind == targetPostgres {
 		if _, err := postgres.ParseTable(c.Table); err != nil {
 			return &UsageError{Err: err}

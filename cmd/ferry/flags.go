@@ -175,7 +175,8 @@ func newFlags(command string, out io.Writer) (*flag.FlagSet, *options) {
 	fs.StringVar(&c.StateSchema, "state-schema", "ferry", "PostgreSQL schema of the state tables (files, rejects, pipelines, load_history); created when missing")
 
 	fs.StringVar(&c.Since, "since", "", "only objects modified at or after this: a duration back from now (24h) or a time (2024-05-01T00:00:00Z)")
-	fs.BoolVar(&c.Runner.ReloadChanged, "reload-changed", true, "load an object again when it changed (new ETag) after it was loaded; false: a key loads once")
+	fs.TextVar(&c.Runner.OnChange, "on-change", runner.OnChangeAppend, "an object that changed (new ETag) after it was loaded: append (load it as a new version, the old rows stay), replace (its rows replace the old version's; PostgreSQL, adds _ferry_file) or ignore (a key loads once)")
+	fs.Var(reloadChanged{&c.Runner.OnChange}, "reload-changed", "same as --on-change append (true) or ignore (false)")
 	maxAttempts := 0
 	if command == "replicate" {
 		maxAttempts = 3
@@ -277,6 +278,30 @@ func applyConfigFile(fs *flag.FlagSet, path string, strict bool) error {
 				return fmt.Errorf("--config %s: key %q: %w", path, k, err)
 			}
 		}
+	}
+	return nil
+}
+
+// reloadChanged is --reload-changed, the boolean alias of --on-change.
+type reloadChanged struct{ v *runner.OnChange }
+
+func (r reloadChanged) IsBoolFlag() bool { return true }
+
+func (r reloadChanged) String() string {
+	if r.v == nil || *r.v != runner.OnChangeIgnore {
+		return "true"
+	}
+	return "false"
+}
+
+func (r reloadChanged) Set(s string) error {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	*r.v = runner.OnChangeAppend
+	if !b {
+		*r.v = runner.OnChangeIgnore
 	}
 	return nil
 }

@@ -190,6 +190,7 @@ func (ps *pass) ended(f *flight, res pusher.FileResult) {
 			r.LastLag.Store(int64(time.Since(obj.LastModified)))
 		}
 		r.done.add(obj.ID())
+		r.replaced(ps.ctx, obj)
 		r.obs.FileEnded(obj, FileLoaded, time.Since(f.began))
 		ps.end(f, Result{Outcome: Loaded})
 		return

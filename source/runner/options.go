@@ -49,9 +49,9 @@ type Options struct {
 	// MaxAttempts: a failed file is tried again until it has failed this
 	// many times, then it is quarantined (0: always tried again).
 	MaxAttempts int
-	// ReloadChanged loads a changed object (new ETag) again as a new
-	// version; false ignores changes to keys already loaded.
-	ReloadChanged bool
+	// OnChange is what a changed object (new ETag) of a key already
+	// loaded does (default OnChangeAppend).
+	OnChange OnChange
 	// Workers is how many files load at once (default 1).
 	Workers int
 	// Async pushes through the async pusher (ordered writes of chunk
@@ -81,6 +81,13 @@ func (o *Options) Validate() error {
 	case OnErrorAbort, OnErrorSkipRecord, OnErrorSkipFile:
 	default:
 		return fmt.Errorf("on-error %q: expected abort, skip-record or skip-file", o.OnError)
+	}
+	switch o.OnChange {
+	case "":
+		o.OnChange = OnChangeAppend
+	case OnChangeAppend, OnChangeReplace, OnChangeIgnore:
+	default:
+		return fmt.Errorf("on-change %q: expected append, replace or ignore", o.OnChange)
 	}
 	if o.MaxAttempts < 0 || o.Workers < 0 || o.InflightBytes < 0 || o.GroupFiles < 0 || o.FetchAhead < 0 {
 		return errors.New("max attempts, workers, in-flight bytes, group files and fetch concurrency must not be negative")

@@ -78,9 +78,9 @@ func (r *Runner) wanted(obj pusher.Object, progress map[string]state.Progress) b
 	if ok && pr.Status == state.Failed && r.opts.MaxAttempts > 0 && pr.Attempts >= r.opts.MaxAttempts {
 		return false // quarantined: retried only as a new version
 	}
-	if !ok && !r.opts.ReloadChanged {
+	if !ok && r.opts.OnChange == OnChangeIgnore {
 		for id, p := range progress {
-			if p.Status == state.Done && state.KeyOf(id) == obj.Key {
+			if (p.Status == state.Done || p.Status.Gone()) && state.KeyOf(id) == obj.Key {
 				return false // another version of the key was loaded
 			}
 		}

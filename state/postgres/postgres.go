@@ -185,7 +185,7 @@ func (sc Schema) Open(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
 			return nil, Classify(fmt.Errorf("state: create schema %s (the role needs CREATE on the database, or create the schema beforehand): %w", name, err))
 		}
 	}
-	if _, err := q.Exec(ctx, schemaSQL); err != nil {
+	if _, err := q.Exec(ctx, schemaSQL+changeSQL); err != nil {
 		return nil, Classify(fmt.Errorf("state: create %s.files: %w", name, err))
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -227,8 +227,8 @@ func (s *Store) Lookup(ctx context.Context, pipeline string, objs []pusher.Objec
 
 // startSet is what starting a file that has a row does: a done file stays
 // as it is; another counts an attempt and is loading from now.
-const startSet = `
-			attempts = f.attempts + CASE WHEN f.status = 'done' THEN 0 ELSE 1 END,
+const startSet = goneStart + `
+			attempts = CASE WHEN f.status = 'done' THEN f.attempts WHEN f.status IN ('replaced', 'removed') THEN 1 ELSE f.attempts + 1 END,
 			status = CASE WHEN f.status = 'done' THEN 'done' ELSE 'loading' END,
 			attempted_at = CASE WHEN f.status = 'done' THEN f.attempted_at ELSE now() END,
 			last_modified = coalesce(EXCLUDED.last_modified, f.last_modified),
@@ -473,7 +473,7 @@ func (s *Store) Anchor(ctx context.Context, pipeline string, t time.Time) (time.
 
 // Prune implements state.Store.
 func (s *Store) Prune(ctx context.Context, pipeline string, before time.Time, belowKey string) (int64, error) {
-	tag, err := s.db().Exec(ctx, `DELETE FROM ferry.files WHERE pipeline = $1 AND status = 'done' AND updated_at < $2
+	tag, err := s.db().Exec(ctx, `DELETE FROM ferry.files WHERE pipeline = $1 AND status IN ('done', 'replaced', 'removed') AND updated_at < $2
 		AND ($3 = '' OR key COLLATE "C" < $3 COLLATE "C")`, pipeline, before, belowKey)
 	if err != nil {
 		return 0, Classify(fmt.Errorf("state: prune: %w", err))

@@ -77,6 +77,11 @@ func (t *Target) plan(tbl *table, b *pusher.Batch) (*plan, error) {
 		p.enc = append(p.enc, nil, nil)
 		p.cols = append(p.cols, FileColumn, RecordColumn)
 		p.colIdx = append(p.colIdx, -1, -1)
+	} else if t.cfg.ReplaceKeys {
+		p.fields = append(p.fields, sysFile)
+		p.enc = append(p.enc, nil)
+		p.cols = append(p.cols, FileColumn)
+		p.colIdx = append(p.colIdx, -1)
 	}
 	if len(p.cols) == 0 {
 		return nil, fmt.Errorf("no field maps to a column of table %s", tbl.ident.Sanitize())

@@ -23,6 +23,11 @@ type Config struct {
 	Columns []ColumnSpec
 	// SystemColumns fills _ferry_file and _ferry_record.
 	SystemColumns bool
+	// ReplaceKeys: the first chunk of a file version deletes, in its
+	// transaction, the rows of the file's key (found by _ferry_file,
+	// filled even without SystemColumns), and marks its other versions
+	// replaced when StateInTx (--on-change replace).
+	ReplaceKeys bool
 	// Pipeline names the job in ferry.files and ferry.rejects.
 	Pipeline string
 	// StateSchema is the schema of ferry.files and ferry.rejects (default
@@ -81,6 +86,9 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Target, error) {
 	case err != nil:
 		return nil, pgstate.Classify(err)
 	default:
+		if tbl, err = t.addFileColumn(ctx, tbl); err != nil {
+			return nil, pgstate.Classify(err)
+		}
 		if err := t.checkSystemColumns(tbl); err != nil {
 			return nil, err
 		}
@@ -90,6 +98,9 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Target, error) {
 }
 
 func (t *Target) checkSystemColumns(tbl *table) error {
+	if _, ok := tbl.byName[FileColumn]; t.cfg.ReplaceKeys && !ok {
+		return fmt.Errorf("table %s has no column %s (needed by --on-change replace)", tbl.ident.Sanitize(), FileColumn)
+	}
 	if !t.cfg.SystemColumns {
 		return nil
 	}

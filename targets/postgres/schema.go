@@ -99,6 +99,11 @@ func (t *Target) create(ctx context.Context, b *pusher.Batch) error {
 	if _, err := tx.Exec(ctx, fmt.Sprintf("COMMENT ON TABLE %s IS '%s'", t.cfg.Table.Sanitize(), ferryComment)); err != nil {
 		return fmt.Errorf("create table %s: %w", t.cfg.Table.Sanitize(), err)
 	}
+	for _, sql := range t.fileColumnDDL() {
+		if _, err := tx.Exec(ctx, sql); err != nil {
+			return fmt.Errorf("create table %s: %w", t.cfg.Table.Sanitize(), err)
+		}
+	}
 	return tx.Commit(ctx)
 }
 

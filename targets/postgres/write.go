@@ -53,7 +53,7 @@ func (t *Target) write(ctx context.Context, cs []*pusher.Chunk) (int, error) {
 			pt.p = nil
 			b := pt.c.Batch
 			if b == nil || b.Len() == 0 {
-				work = work || t.cfg.StateInTx || len(pt.c.Rejects) > 0
+				work = work || t.cfg.StateInTx || len(pt.c.Rejects) > 0 || t.replaces(pt.c)
 				continue
 			}
 			work = true
@@ -130,6 +130,9 @@ func (t *Target) writeOnce(ctx context.Context, parts []*copyPart) (int, error) 
 		return -1, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	if i, err := t.deleteReplaced(ctx, tx, parts); err != nil {
+		return i, err
+	}
 	if t.cfg.StateInTx {
 		cs := make([]*pusher.Chunk, len(parts))
 		for i, pt := range parts {

@@ -1,0 +1,192 @@
+//go:build integration
+
+package integration
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestOnChangeReplace: under --on-change replace, a file rewritten with
+// new content replaces its rows: the table ferry creates gets _ferry_file
+// and its index, the older version is marked replaced, and another key's
+// rows stay. With --on-change ignore, a rewrite is skipped.
+func TestOnChangeReplace(t *testing.T) {
+	t.Parallel()
+	t.Run("replace", func(t *testing.T) {
+		t.Parallel()
+		schema := newSchema(t)
+		ensureState(t, pool)
+		bucket := newBucket(t)
+		pipeline := randomName("chg-repl-")
+		put(t, bucket, "in/a.csv", idsCSV(1, 3, "a1"))
+		put(t, bucket, "in/b.csv", idsCSV(101, 102, "b1"))
+		r := startReplicate(t, append(pgArgs("s3://"+bucket+"/in/", schema, pipeline), "--on-change", "replace")...)
+		r.waitCount(2, `SELECT count(*) FROM ferry.files WHERE pipeline = $1 AND status = 'done'`, pipeline)
+		r.waitCount(5, countSQL(schema))
+		if n := queryInt(t, `SELECT count(*) FROM pg_indexes WHERE schemaname = $1 AND tablename = 't' AND indexdef LIKE '%_ferry_file%'`, schema); n != 1 {
+			t.Fatalf("%d indexes on _ferry_file; want 1", n)
+		}
+
+		put(t, bucket, "in/a.csv", idsCSV(4, 8, "a2"))
+		r.waitCount(1, `SELECT count(*) FROM ferry.files WHERE pipeline = $1 AND status = 'replaced'`, pipeline)
+		r.waitCount(2, `SELECT count(*) FROM ferry.files WHERE pipeline = $1 AND status = 'done'`, pipeline)
+		equal(t, "rows", queryRows(t, "SELECT note, _ferry_file, count(*), min(id), max(id) FROM "+table(schema, "t")+" GROUP BY 1, 2 ORDER BY 1"),
+			[]string{"a2|in/a.csv|5|4|8", "b1|in/b.csv|2|101|102"})
+		equal(t, "state", queryRows(t, `SELECT key, status, rows FROM ferry.files WHERE pipeline = $1 ORDER BY key, status`, pipeline),
+			[]string{"in/a.csv|done|5", "in/a.csv|replaced|0", "in/b.csv|done|2"})
+
+		// A version that is empty replaces the rows with none.
+		put(t, bucket, "in/b.csv", []byte("id,note\n"))
+		r.waitCount(2, `SELECT count(*) FROM ferry.files WHERE pipeline = $1 AND status = 'replaced'`, pipeline)
+		r.waitCount(5, countSQL(schema))
+		equal(t, "rows after b emptied", queryRows(t, "SELECT note, count(*) FROM "+table(schema, "t")+" GROUP BY 1 ORDER BY 1"), []string{"a2|5"})
+	})
+	t.Run("ignore", func(t *testing.T) {
+		t.Parallel()
+		schema := newSchema(t)
+		bucket := newBucket(t)
+		pipeline := randomName("chg-ign-")
+		put(t, bucket, "in/a.csv", idsCSV(1, 3, "v1"))
+		args := append([]string{"snapshot"}, append(pgArgs("s3://"+bucket+"/in/", schema, pipeline), "--on-change", "ignore")...)
+		if r := ferry(t, args...); r.code != 0 {
+			t.Fatalf("exit %d", r.code)
+		}
+		put(t, bucket, "in/a.csv", idsCSV(4, 8, "v2"))
+		if r := ferry(t, args...); r.code != 0 {
+			t.Fatalf("exit %d", r.code)
+		}
+		equal(t, "rows", queryRows(t, "SELECT note, count(*) FROM "+table(schema, "t")+" GROUP BY 1"), []string{"v1|3"})
+	})
+	t.Run("a table without _ferry_file", func(t *testing.T) {
+		t.Parallel()
+		schema := newSchema(t)
+		bucket := newBucket(t)
+		put(t, bucket, "in/a.csv", idsCSV(1, 3, "v1"))
+		// Not created by ferry: a clear error, the table untouched.
+		exec1(t, "CREATE TABLE "+table(schema, "mine")+" (id bigint, note text)")
+		r := ferry(t, "snapshot", "--source", "s3://"+bucket+"/in/", "--s3-path-style", "--target", databaseURL,
+			"--table", schema+".mine", "--pipeline", randomName("chg-mine-"), "--on-change", "replace")
+		if r.code == 0 || !strings.Contains(r.stderr, "has no column _ferry_file") || !strings.Contains(r.stderr, "ferry did not create it") {
+			t.Fatalf("exit %d; want an error naming _ferry_file", r.code)
+		}
+		if n := queryInt(t, `SELECT count(*) FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'mine'`, schema); n != 2 {
+			t.Fatalf("the table has %d columns; want its 2", n)
+		}
+		// Created by ferry without it: the column and its index are added.
+		pipeline := randomName("chg-add-")
+		args := append([]string{"snapshot"}, pgArgs("s3://"+bucket+"/in/", schema, pipeline)...)
+		if r := ferry(t, args...); r.code != 0 {
+			t.Fatalf("exit %d", r.code)
+		}
+		put(t, bucket, "in/a.csv", idsCSV(4, 5, "v2"))
+		r = ferry(t, append(args, "--on-change", "replace")...)
+		if r.code != 0 || !strings.Contains(r.stderr, "added column _ferry_file") {
+			t.Fatalf("exit %d; want the column added", r.code)
+		}
+		// The rows loaded before have no file name: they stay.
+		equal(t, "rows", queryRows(t, "SELECT note, coalesce(_ferry_file, 'NULL'), count(*) FROM "+table(schema, "t")+" GROUP BY 1, 2 ORDER BY 1"),
+			[]string{"v1|NULL|3", "v2|in/a.csv|2"})
+	})
+}
+
+// TestOnChangeReplaceKill kills ferry (SIGKILL) in the middle of a big
+// new version that replaces a small one, twice, then lets it finish. A
+// reader querying all along never sees both versions, nor, once the new
+// one is done, neither; the table ends with the new version exactly once.
+func TestOnChangeReplaceKill(t *testing.T) {
+	t.Parallel()
+	const rows = 300_000
+	schema := newSchema(t)
+	bucket := newBucket(t)
+	pipeline := randomName("chg-kill-")
+	args := []string{"snapshot", "--source", "s3://" + bucket + "/big/", "--s3-path-style", "--target", databaseURL,
+		"--table", schema + ".big", "--batch-rows", "1000", "--pipeline", pipeline, "--on-change", "replace"}
+	put(t, bucket, "big/f.csv", idsCSV(1, 50, "old"))
+	if r := ferry(t, args...); r.code != 0 {
+		t.Fatalf("first version: exit %d", r.code)
+	}
+	put(t, bucket, "big/f.csv", bigCSV(rows))
+
+	// The reader: one statement, one snapshot.
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	var reads, both atomic.Int64
+	var bad atomic.Value
+	wg.Go(func() {
+		for !stop.Load() {
+			var old, new int64
+			err := pool.QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE note = 'old'), count(*) FILTER (WHERE note <> 'old') FROM `+table(schema, "big")).Scan(&old, &new)
+			if err != nil {
+				bad.Store(err.Error())
+				return
+			}
+			reads.Add(1)
+			if old > 0 && new > 0 {
+				both.Add(1)
+				bad.Store(fmt.Sprintf("a reader saw %d old rows and %d new ones", old, new))
+			}
+			if old == 0 && new == 0 {
+				bad.Store("a reader saw neither version")
+			}
+		}
+	})
+	defer func() {
+		stop.Store(true)
+		wg.Wait()
+	}()
+
+	var before int64
+	for kills := 0; kills < 2; kills++ {
+		cmd := exec.Command(ferryBin, args...)
+		cmd.Env = append(os.Environ(), "AWS_ENDPOINT_URL_S3="+s3Endpoint)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(waitDeadline)
+		for queryInt(t, `SELECT coalesce(max(rows), 0) FROM ferry.files WHERE pipeline = $1 AND status = 'loading'`, pipeline) <= before+5000 {
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatal("no progress")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		var committed, old, inTable int64
+		if err := pool.QueryRow(t.Context(), `SELECT (SELECT rows FROM ferry.files WHERE pipeline = $1 AND status = 'loading'),
+				(SELECT count(*) FILTER (WHERE note = 'old') FROM `+table(schema, "big")+`), (SELECT count(*) FROM `+table(schema, "big")+`)`,
+			pipeline).Scan(&committed, &old, &inTable); err != nil {
+			t.Fatal(err)
+		}
+		if old != 0 || committed != inTable || committed >= rows {
+			t.Fatalf("after kill %d: state says %d rows, the table has %d (%d of the old version); want the committed rows of the new version only", kills, committed, inTable, old)
+		}
+		t.Logf("killed with %d rows committed", committed)
+		before = committed
+	}
+	if r := ferry(t, args...); r.code != 0 {
+		t.Fatalf("resume: exit %d", r.code)
+	}
+	stop.Store(true)
+	wg.Wait()
+	if msg, _ := bad.Load().(string); msg != "" {
+		t.Fatalf("%s (%d reads, %d saw both)", msg, reads.Load(), both.Load())
+	}
+	equal(t, "rows", queryRows(t, "SELECT count(*), count(DISTINCT id), min(id), max(id), count(*) FILTER (WHERE note = 'old') FROM "+table(schema, "big")),
+		[]string{fmt.Sprintf("%d|%d|1|%d|0", rows, rows, rows)})
+	equal(t, "state", queryRows(t, `SELECT status, rows FROM ferry.files WHERE pipeline = $1 ORDER BY status`, pipeline),
+		[]string{fmt.Sprintf("done|%d", rows), "replaced|0"})
+	if reads.Load() == 0 {
+		t.Fatal("the reader read nothing")
+	}
+}

@@ -1,0 +1,71 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ferrydata/ferry/pusher"
+	"github.com/ferrydata/ferry/state"
+)
+
+// changeSQL upgrades ferry.files for the statuses of versions whose rows
+// are gone (replaced, removed). The CHECK is replaced only when it lacks
+// them, so its exclusive lock is not taken at every start; NOT VALID, as
+// it accepts every row the old one did, so no scan runs under the lock.
+const changeSQL = `
+DO $$
+DECLARE
+	c name;
+BEGIN
+	SELECT conname INTO c FROM pg_constraint
+	WHERE conrelid = 'ferry.files'::regclass AND contype = 'c' AND pg_get_constraintdef(oid) LIKE '%status%'
+		AND pg_get_constraintdef(oid) NOT LIKE '%removed%';
+	IF c IS NOT NULL THEN
+		EXECUTE format('ALTER TABLE ferry.files DROP CONSTRAINT %I', c);
+		ALTER TABLE ferry.files ADD CONSTRAINT files_status_check
+			CHECK (status IN ('loading', 'done', 'failed', 'replaced', 'removed')) NOT VALID;
+	END IF;
+END $$;
+COMMENT ON COLUMN ferry.files.status IS 'loading, done, failed; replaced (a newer version of the key deleted its rows: --on-change replace) or removed (--delete-on-remove)';
+`
+
+// goneStart is what starting a replaced or removed version resets: it
+// loads again from its start (the position was reset when it was
+// marked), its counts and attempts anew.
+const goneStart = `
+			loaded = CASE WHEN f.status IN ('replaced', 'removed') THEN 0 ELSE f.loaded END,
+			rejected = CASE WHEN f.status IN ('replaced', 'removed') THEN 0 ELSE f.rejected END,`
+
+var _ state.Replacer = (*Store)(nil)
+
+// Replace implements state.Replacer outside a transaction (the state is
+// not in the target's database).
+func (s *Store) Replace(ctx context.Context, pipeline string, obj pusher.Object) error {
+	return s.schema.Replace(ctx, s.pool, pipeline, []pusher.Object{obj})
+}
+
+// Replace marks, with q (the transaction that deletes the key's rows and
+// writes the first chunk of each of objs), every other version of each
+// object's key replaced: its position back at the start, so that a load
+// of it still under way fails its next Advance (ErrConflict) instead of
+// adding rows beside the new version's. The rows it updates stay locked
+// until q commits: a concurrent chunk of an older version commits first
+// (and its rows are deleted after) or fails.
+func (sc Schema) Replace(ctx context.Context, q Querier, pipeline string, objs []pusher.Object) error {
+	if len(objs) == 0 {
+		return nil
+	}
+	keys, etags := make([]string, len(objs)), make([]string, len(objs))
+	for i, o := range objs {
+		keys[i], etags[i] = o.Key, o.ETag
+	}
+	_, err := sc.on(q).Exec(ctx, `UPDATE ferry.files AS f SET status = 'replaced', rows = 0, "offset" = 0, error = NULL, updated_at = now()
+		FROM unnest($2::text[], $3::text[]) AS o(key, etag)
+		WHERE f.pipeline = $1 AND f.key = o.key AND f.etag <> o.etag AND f.status NOT IN ('replaced', 'removed')
+			AND NOT EXISTS (SELECT 1 FROM unnest($2::text[], $3::text[]) AS n(key, etag) WHERE n.key = f.key AND n.etag = f.etag)`,
+		pipeline, keys, etags)
+	if err != nil {
+		return Classify(fmt.Errorf("state: mark the older versions of %q replaced: %w", objs[0].Key, err))
+	}
+	return nil
+}

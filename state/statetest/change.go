@@ -1,0 +1,81 @@
+package statetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/ferrydata/ferry/pusher"
+	"github.com/ferrydata/ferry/state"
+)
+
+// replaced checks state.Replacer: a new version marks the key's other
+// versions replaced (done or loading), their position back at the start;
+// a load of a replaced version under way can no longer advance; named
+// again, a replaced version loads from its start; replacing twice, or
+// another key, changes nothing; prune forgets replaced versions.
+func replaced(t *testing.T, open func(t *testing.T) (state.Store, func() state.Store)) {
+	ctx := context.Background()
+	s, reopen := open(t)
+	v1 := pusher.Object{Key: "k.csv", ETag: "v1", Size: 10}
+	v2 := pusher.Object{Key: "k.csv", ETag: "v2", Size: 10}
+	v3 := pusher.Object{Key: "k.csv", ETag: "v3", Size: 10}
+	other := pusher.Object{Key: "other.csv", ETag: "v1", Size: 10}
+	chunk := func(obj pusher.Object, from, to int64, last bool) *pusher.Chunk {
+		return &pusher.Chunk{File: obj, Start: pusher.Position{Records: from, Offset: from * 10}, End: pusher.Position{Records: to, Offset: to * 10}, Last: last}
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, o := range []pusher.Object{v1, other} {
+		_, err := s.Start(ctx, "p", o)
+		must(err)
+		must(s.Advance(ctx, "p", chunk(o, 0, 3, true)))
+	}
+	_, err := s.Start(ctx, "p", v2) // loading, a chunk committed
+	must(err)
+	must(s.Advance(ctx, "p", chunk(v2, 0, 2, false)))
+	_, err = s.Start(ctx, "p", v3)
+	must(err)
+	r := s.(state.Replacer)
+	must(r.Replace(ctx, "p", v3))
+	must(r.Replace(ctx, "p", v3)) // idempotent
+
+	s = reopen()
+	got, err := s.Lookup(ctx, "p", []pusher.Object{v1, other})
+	must(err)
+	for _, o := range []pusher.Object{v1, v2} {
+		if p := got[o.ID()]; p.Status != state.Replaced || p.Pos != (pusher.Position{}) {
+			t.Errorf("%s after Replace(v3) = %+v; want replaced at the start", o.ETag, p)
+		}
+	}
+	if p := got[v3.ID()]; p.Status != state.Loading {
+		t.Errorf("v3 = %+v; want loading", p)
+	}
+	if p := got[other.ID()]; p.Status != state.Done || p.Pos.Records != 3 {
+		t.Errorf("other key = %+v; want done at 3", p)
+	}
+	if err := s.Advance(ctx, "p", chunk(v2, 2, 4, true)); err == nil {
+		t.Error("a replaced version's load advanced")
+	}
+	p, err := s.Start(ctx, "p", v1)
+	must(err)
+	if p.Status != state.Loading || p.Pos != (pusher.Position{}) || p.Attempts != 1 || p.Loaded > 0 {
+		t.Errorf("Start(v1) after it was replaced = %+v; want loading from the start, attempt 1", p)
+	}
+	must(s.Advance(ctx, "p", chunk(v1, 0, 3, true)))
+	must(s.(state.Replacer).Replace(ctx, "p", v1))
+	got, err = s.Lookup(ctx, "p", []pusher.Object{v1})
+	must(err)
+	if got[v1.ID()].Status != state.Done || got[v3.ID()].Status != state.Replaced {
+		t.Errorf("after Replace(v1): v1 %+v, v3 %+v; want done, replaced", got[v1.ID()], got[v3.ID()])
+	}
+	n, err := s.Prune(ctx, "p", time.Now().Add(time.Hour), "")
+	must(err)
+	if n != 4 { // v1 and other done, v2 and v3 replaced
+		t.Errorf("Prune = %d; want 4", n)
+	}
+}
