@@ -190,3 +190,59 @@ func TestOnChangeReplaceKill(t *testing.T) {
 		t.Fatal("the reader read nothing")
 	}
 }
+
+// TestOnChangeResume: a log file in a local directory that grows while
+// replicate follows it loads only its new lines, each once; when its
+// loaded part is rewritten, it is loaded whole and replaces the key's
+// rows (the fallback with PostgreSQL).
+func TestOnChangeResume(t *testing.T) {
+	t.Parallel()
+	schema := newSchema(t)
+	ensureState(t, pool)
+	dir := t.TempDir()
+	path := dir + "/app.jsonl"
+	if err := os.WriteFile(path, []byte(idsJSONL(1, 3, "a")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pipeline := randomName("chg-resume-")
+	r := startReplicate(t, "--source", dir, "--target", databaseURL, "--table", schema+".t", "--pipeline", pipeline, "--on-change", "resume")
+	doneSQL := `SELECT count(*) FROM ferry.files WHERE pipeline = $1 AND status = 'done'`
+	r.waitCount(1, doneSQL, pipeline)
+	r.waitCount(3, countSQL(schema))
+	appendTo := func(s string) {
+		f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteString(s); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	appendTo(idsJSONL(4, 5, "a"))
+	r.waitCount(2, doneSQL, pipeline)
+	r.waitCount(5, countSQL(schema))
+	appendTo(idsJSONL(6, 6, "a"))
+	r.waitCount(3, doneSQL, pipeline)
+	r.waitCount(6, countSQL(schema))
+	equal(t, "rows", queryRows(t, "SELECT count(*), count(DISTINCT id), min(id), max(id) FROM "+table(schema, "t")), []string{"6|6|1|6"})
+	equal(t, "state", queryRows(t, `SELECT rows, loaded FROM ferry.files WHERE pipeline = $1 ORDER BY rows`, pipeline),
+		[]string{"3|3", "5|2", "6|1"})
+	if n := len(r.logs("file grew: loading what follows the part already loaded")); n != 2 {
+		t.Fatalf("%d log lines say the file grew; want 2", n)
+	}
+
+	// The loaded part rewritten: a warning, and the new content whole
+	// in place of the key's rows.
+	if err := os.WriteFile(path, []byte(idsJSONL(101, 104, "b")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.waitCount(3, `SELECT count(*) FROM ferry.files WHERE pipeline = $1 AND status = 'replaced'`, pipeline)
+	r.waitCount(1, doneSQL, pipeline)
+	r.waitFor("the rewritten file's rows", func() bool {
+		return strings.Join(queryRows(t, "SELECT note, count(*) FROM "+table(schema, "t")+" GROUP BY 1 ORDER BY 1"), ",") == "b|4"
+	})
+	if !strings.Contains(r.stderr.String(), "falls back to replace") {
+		t.Fatalf("no warning that the file changed")
+	}
+}

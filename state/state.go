@@ -126,6 +126,30 @@ type Replacer interface {
 	Replace(ctx context.Context, pipeline string, obj pusher.Object) error
 }
 
+// Tail is a checksum of the bytes of a loaded version just before Offset
+// (Len of them): what a later version of the key must still hold there
+// for --on-change resume to load only what follows. The zero Tail is none.
+type Tail struct {
+	Offset int64
+	Len    int
+	// Sum is the hex SHA-256 of the bytes [Offset-Len, Offset).
+	Sum string
+}
+
+// Resumer is a Store that supports --on-change resume: it keeps a done
+// version's Tail, and starts a new version of the key where an older one
+// left off.
+type Resumer interface {
+	// SetTail records obj's Tail.
+	SetTail(ctx context.Context, pipeline string, obj pusher.Object, t Tail) error
+	// Tail returns obj's Tail (the zero Tail when none is recorded).
+	Tail(ctx context.Context, pipeline string, obj pusher.Object) (Tail, error)
+	// StartAt moves obj, loading at its start, to pos: its records before
+	// pos are an older version's, already loaded. It fails when obj is
+	// not loading at its start.
+	StartAt(ctx context.Context, pipeline string, obj pusher.Object, pos pusher.Position) error
+}
+
 // GroupStarter is a Store that starts several files in one step (one
 // statement), as Start starts each: a group of small files costs one round
 // trip instead of one each.

@@ -180,8 +180,14 @@ func (c *Config) Validate() error {
 	case kind == targetPostgres && c.RejectsFile != "":
 		return usage("--rejects-file is for non-PostgreSQL targets; PostgreSQL keeps rejects in ferry.rejects")
 	}
-	if kind != targetPostgres && c.Runner.OnChange == runner.OnChangeReplace {
-		return usage("--on-change replace needs a PostgreSQL target (it deletes the rows of a file's older versions)")
+	if c.Runner.ResumeFallback == "" {
+		c.Runner.ResumeFallback = runner.OnChangeAppend
+		if kind == targetPostgres {
+			c.Runner.ResumeFallback = runner.OnChangeReplace
+		}
+	}
+	if kind != targetPostgres && replacesKeys(c.Runner) {
+		return usage("--on-change replace (or --resume-fallback replace) needs a PostgreSQL target (it deletes the rows of a file's older versions)")
 	}
 	if kind == targetPostgres {
 		if _, err := postgres.ParseTable(c.Table); err != nil {
@@ -227,4 +233,10 @@ func lastElement(src string) string {
 	s := strings.TrimPrefix(strings.TrimPrefix(src, "s3://"), "file://")
 	s = strings.TrimRight(s, "/")
 	return path.Base(s)
+}
+
+// replacesKeys says whether a version's first chunk deletes its key's
+// rows: --on-change replace, or resume falling back to replace.
+func replacesKeys(o runner.Options) bool {
+	return o.OnChange == runner.OnChangeReplace || o.OnChange == runner.OnChangeResume && o.ResumeFallback == runner.OnChangeReplace
 }

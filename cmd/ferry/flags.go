@@ -175,7 +175,8 @@ func newFlags(command string, out io.Writer) (*flag.FlagSet, *options) {
 	fs.StringVar(&c.StateSchema, "state-schema", "ferry", "PostgreSQL schema of the state tables (files, rejects, pipelines, load_history); created when missing")
 
 	fs.StringVar(&c.Since, "since", "", "only objects modified at or after this: a duration back from now (24h) or a time (2024-05-01T00:00:00Z)")
-	fs.TextVar(&c.Runner.OnChange, "on-change", runner.OnChangeAppend, "an object that changed (new ETag) after it was loaded: append (load it as a new version, the old rows stay), replace (its rows replace the old version's; PostgreSQL, adds _ferry_file) or ignore (a key loads once)")
+	fs.TextVar(&c.Runner.OnChange, "on-change", runner.OnChangeAppend, "an object that changed (new ETag) after it was loaded: append (load it as a new version, the old rows stay), replace (its rows replace the old version's; PostgreSQL, adds _ferry_file), resume (a file that only grew loads only what was appended) or ignore (a key loads once)")
+	fs.TextVar(&c.Runner.ResumeFallback, "resume-fallback", runner.OnChange(""), "--on-change resume: how a new version that did not only grow loads: replace or append (default replace with PostgreSQL, else append)")
 	fs.Var(reloadChanged{&c.Runner.OnChange}, "reload-changed", "same as --on-change append (true) or ignore (false)")
 	maxAttempts := 0
 	if command == "replicate" {

@@ -152,7 +152,7 @@ func postgresConfig(cfg Config, pipeline string, sameTx bool, log zerolog.Logger
 	pc.Table, _ = postgres.ParseTable(cfg.Table)
 	pc.Columns, _ = postgres.ParseColumns(cfg.Columns)
 	pc.SystemColumns, pc.Pipeline, pc.StateInTx = cfg.SystemColumns, pipeline, sameTx
-	pc.ReplaceKeys = cfg.Runner.OnChange == runner.OnChangeReplace
+	pc.ReplaceKeys = replacesKeys(cfg.Runner)
 	pc.StateSchema = pgstate.Schema(cfg.StateSchema)
 	pc.SkipRecords = cfg.Runner.OnError == runner.OnErrorSkipRecord
 	pc.Conversion.RejectInvalidUTF8 = cfg.InvalidUTF8 == "reject"

@@ -52,6 +52,11 @@ type Options struct {
 	// OnChange is what a changed object (new ETag) of a key already
 	// loaded does (default OnChangeAppend).
 	OnChange OnChange
+	// ResumeFallback is how a new version loads under OnChangeResume when
+	// it did not only grow: OnChangeAppend (default) or OnChangeReplace
+	// (the target must then delete a key's rows at a version's first
+	// chunk).
+	ResumeFallback OnChange
 	// Workers is how many files load at once (default 1).
 	Workers int
 	// Async pushes through the async pusher (ordered writes of chunk
@@ -85,9 +90,16 @@ func (o *Options) Validate() error {
 	switch o.OnChange {
 	case "":
 		o.OnChange = OnChangeAppend
-	case OnChangeAppend, OnChangeReplace, OnChangeIgnore:
+	case OnChangeAppend, OnChangeReplace, OnChangeIgnore, OnChangeResume:
 	default:
-		return fmt.Errorf("on-change %q: expected append, replace or ignore", o.OnChange)
+		return fmt.Errorf("on-change %q: expected append, replace, resume or ignore", o.OnChange)
+	}
+	switch o.ResumeFallback {
+	case "":
+		o.ResumeFallback = OnChangeAppend
+	case OnChangeAppend, OnChangeReplace:
+	default:
+		return fmt.Errorf("resume fallback %q: expected append or replace", o.ResumeFallback)
 	}
 	if o.MaxAttempts < 0 || o.Workers < 0 || o.InflightBytes < 0 || o.GroupFiles < 0 || o.FetchAhead < 0 {
 		return errors.New("max attempts, workers, in-flight bytes, group files and fetch concurrency must not be negative")

@@ -33,9 +33,10 @@ type pass struct {
 	fetches chan func()
 
 	mu          sync.Mutex
-	flights     map[string]*flight // by Object.ID
-	errs        []error            // failed files
-	unavailable error              // the first unavailable service
+	flights     map[string]*flight     // by Object.ID
+	bases       map[string]*resumeBase // by Object.ID, sent and not yet started (OnChangeResume)
+	errs        []error                // failed files
+	unavailable error                  // the first unavailable service
 	aborted     atomic.Bool
 	// once: no later pass retries what this one leaves (a snapshot).
 	once bool
@@ -50,6 +51,10 @@ type flight struct {
 	release  func()          // frees the state claim
 	fetch    *fetch          // its GET, started ahead
 	began    time.Time       // when its load began
+	// base, under OnChangeResume, is the version of the key it may
+	// continue; fallback that it did not, and loads whole.
+	base     *resumeBase
+	fallback bool
 }
 
 // startGroup is the most files claimed and started in one step.
@@ -191,6 +196,14 @@ func (ps *pass) send(ctx context.Context, tasks []Task) error {
 			r.obs.FileEnded(t.Object, FileSkipped, 0)
 			t.done(Result{Outcome: Loaded})
 			continue
+		}
+		if b := r.resumeBase(t.Object, progress); b != nil {
+			ps.mu.Lock()
+			if ps.bases == nil {
+				ps.bases = map[string]*resumeBase{}
+			}
+			ps.bases[t.Object.ID()] = b
+			ps.mu.Unlock()
 		}
 		want = append(want, r.inBacklog(t))
 	}

@@ -2,6 +2,7 @@ package filestore
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/ferrydata/ferry/pusher"
@@ -27,11 +28,52 @@ func (f *pipelineFile) markGone(key string, match func(*entry) bool, status stat
 			continue
 		}
 		n := *e
-		n.Status, n.Pos, n.Error, n.Updated = status, pusher.Position{}, "", now
+		n.Status, n.Pos, n.Error, n.Updated, n.Tail = status, pusher.Position{}, "", now, nil
 		put = append(put, &n)
 	}
 	for _, n := range put {
 		f.put(n)
 	}
 	return record{Put: put}
+}
+
+var _ state.Resumer = (*Store)(nil)
+
+// SetTail implements state.Resumer.
+func (s *Store) SetTail(_ context.Context, pipeline string, obj pusher.Object, t state.Tail) error {
+	return s.do(pipeline, func(f *pipelineFile) (record, error) {
+		e := f.get(obj.Key, obj.ETag)
+		if e == nil {
+			return record{}, fmt.Errorf("state: checksum of %q: no such file version", obj.Key)
+		}
+		n := *e
+		n.Tail = &t
+		f.put(&n)
+		return record{Put: []*entry{&n}}, nil
+	})
+}
+
+// Tail implements state.Resumer.
+func (s *Store) Tail(_ context.Context, pipeline string, obj pusher.Object) (state.Tail, error) {
+	var t state.Tail
+	err := s.do(pipeline, readOnly(func(f *pipelineFile) {
+		if e := f.get(obj.Key, obj.ETag); e != nil && e.Tail != nil {
+			t = *e.Tail
+		}
+	}))
+	return t, err
+}
+
+// StartAt implements state.Resumer.
+func (s *Store) StartAt(_ context.Context, pipeline string, obj pusher.Object, pos pusher.Position) error {
+	return s.do(pipeline, func(f *pipelineFile) (record, error) {
+		e := f.get(obj.Key, obj.ETag)
+		if e == nil || e.Status != state.Loading || e.Pos != (pusher.Position{}) {
+			return record{}, fmt.Errorf("state: start %q at record %d: file is not loading at its start", obj.Key, pos.Records)
+		}
+		n := *e
+		n.Pos = pos
+		f.put(&n)
+		return record{Put: []*entry{&n}}, nil
+	})
 }

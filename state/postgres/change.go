@@ -26,6 +26,13 @@ BEGIN
 			CHECK (status IN ('loading', 'done', 'failed', 'replaced', 'removed')) NOT VALID;
 	END IF;
 END $$;
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'ferry.files'::regclass AND attname = 'tail' AND NOT attisdropped) THEN
+		ALTER TABLE ferry.files ADD COLUMN IF NOT EXISTS tail jsonb;
+	END IF;
+END $$;
+COMMENT ON COLUMN ferry.files.tail IS 'a done version''s last bytes: {"offset", "len", "sha256"} of [offset-len, offset) (--on-change resume)';
 COMMENT ON COLUMN ferry.files.status IS 'loading, done, failed; replaced (a newer version of the key deleted its rows: --on-change replace) or removed (--delete-on-remove)';
 `
 
@@ -59,7 +66,7 @@ func (sc Schema) Replace(ctx context.Context, q Querier, pipeline string, objs [
 	for i, o := range objs {
 		keys[i], etags[i] = o.Key, o.ETag
 	}
-	_, err := sc.on(q).Exec(ctx, `UPDATE ferry.files AS f SET status = 'replaced', rows = 0, "offset" = 0, error = NULL, updated_at = now()
+	_, err := sc.on(q).Exec(ctx, `UPDATE ferry.files AS f SET status = 'replaced', rows = 0, "offset" = 0, error = NULL, tail = NULL, updated_at = now()
 		FROM unnest($2::text[], $3::text[]) AS o(key, etag)
 		WHERE f.pipeline = $1 AND f.key = o.key AND f.etag <> o.etag AND f.status NOT IN ('replaced', 'removed')
 			AND NOT EXISTS (SELECT 1 FROM unnest($2::text[], $3::text[]) AS n(key, etag) WHERE n.key = f.key AND n.etag = f.etag)`,
@@ -68,4 +75,56 @@ func (sc Schema) Replace(ctx context.Context, q Querier, pipeline string, objs [
 		return Classify(fmt.Errorf("state: mark the older versions of %q replaced: %w", objs[0].Key, err))
 	}
 	return nil
+}
+
+var _ state.Resumer = (*Store)(nil)
+
+// tailJSON is state.Tail as the tail column holds it.
+type tailJSON struct {
+	Offset int64  `json:"offset"`
+	Len    int    `json:"len"`
+	Sum    string `json:"sha256"`
+}
+
+// SetTail implements state.Resumer.
+func (s *Store) SetTail(ctx context.Context, pipeline string, obj pusher.Object, t state.Tail) error {
+	_, err := s.db().Exec(ctx, `UPDATE ferry.files SET tail = $4 WHERE pipeline = $1 AND key = $2 AND etag = $3`,
+		pipeline, obj.Key, obj.ETag, tailJSON{t.Offset, t.Len, t.Sum})
+	if err != nil {
+		return Classify(fmt.Errorf("state: checksum of %q: %w", obj.Key, err))
+	}
+	return nil
+}
+
+// Tail implements state.Resumer.
+func (s *Store) Tail(ctx context.Context, pipeline string, obj pusher.Object) (state.Tail, error) {
+	var t *tailJSON
+	err := s.db().QueryRow(ctx, `SELECT (SELECT tail FROM ferry.files WHERE pipeline = $1 AND key = $2 AND etag = $3)`,
+		pipeline, obj.Key, obj.ETag).Scan(&t)
+	if err != nil || t == nil {
+		return state.Tail{}, Classify(wrapErr("state: checksum of "+fmt.Sprintf("%q", obj.Key), err))
+	}
+	return state.Tail{Offset: t.Offset, Len: t.Len, Sum: t.Sum}, nil
+}
+
+// StartAt implements state.Resumer.
+func (s *Store) StartAt(ctx context.Context, pipeline string, obj pusher.Object, pos pusher.Position) error {
+	tag, err := s.db().Exec(ctx, `UPDATE ferry.files SET rows = $4, "offset" = $5, updated_at = now()
+		WHERE pipeline = $1 AND key = $2 AND etag = $3 AND status = 'loading' AND rows = 0`,
+		pipeline, obj.Key, obj.ETag, pos.Records, pos.Offset)
+	if err == nil && tag.RowsAffected() != 1 {
+		err = ErrConflict
+	}
+	if err != nil {
+		return Classify(fmt.Errorf("state: start %q at record %d: %w", obj.Key, pos.Records, err))
+	}
+	return nil
+}
+
+// wrapErr wraps err (nil: nil) with what failed.
+func wrapErr(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }

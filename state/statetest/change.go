@@ -79,3 +79,53 @@ func replaced(t *testing.T, open func(t *testing.T) (state.Store, func() state.S
 		t.Errorf("Prune = %d; want 4", n)
 	}
 }
+
+// resumed checks state.Resumer: a done version's Tail is kept (across a
+// reopen), a version without one has the zero Tail, a new version starts
+// at an older one's position and advances from there, and StartAt is
+// refused for a version that is not loading at its start.
+func resumed(t *testing.T, open func(t *testing.T) (state.Store, func() state.Store)) {
+	ctx := context.Background()
+	s, reopen := open(t)
+	v1 := pusher.Object{Key: "app.log", ETag: "v1", Size: 100}
+	v2 := pusher.Object{Key: "app.log", ETag: "v2", Size: 150}
+	at := pusher.Position{Records: 10, Offset: 100}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := s.Start(ctx, "p", v1)
+	must(err)
+	must(s.Advance(ctx, "p", &pusher.Chunk{File: v1, End: at, Last: true}))
+	tail := state.Tail{Offset: 100, Len: 64, Sum: "abc123"}
+	must(s.(state.Resumer).SetTail(ctx, "p", v1, tail))
+
+	s = reopen()
+	r := s.(state.Resumer)
+	if got, err := r.Tail(ctx, "p", v1); err != nil || got != tail {
+		t.Fatalf("Tail(v1) = %+v, %v; want %+v", got, err, tail)
+	}
+	if got, err := r.Tail(ctx, "p", v2); err != nil || got != (state.Tail{}) {
+		t.Fatalf("Tail(v2) = %+v, %v; want none", got, err)
+	}
+	_, err = s.Start(ctx, "p", v2)
+	must(err)
+	must(r.StartAt(ctx, "p", v2, at))
+	if err := r.StartAt(ctx, "p", v2, at); err == nil {
+		t.Error("StartAt of a version already past its start succeeded")
+	}
+	must(s.Advance(ctx, "p", &pusher.Chunk{File: v2, Start: at, End: pusher.Position{Records: 15, Offset: 150}, Last: true}))
+	got, err := s.Lookup(ctx, "p", []pusher.Object{v2})
+	must(err)
+	if p := got[v2.ID()]; p.Status != state.Done || p.Pos.Records != 15 || p.Loaded != 5 {
+		t.Errorf("v2 = %+v; want done at record 15 with 5 loaded", p)
+	}
+	if p := got[v1.ID()]; p.Status != state.Done {
+		t.Errorf("v1 = %+v; want still done", p)
+	}
+	if err := r.StartAt(ctx, "p", pusher.Object{Key: "never", ETag: "x"}, at); err == nil {
+		t.Error("StartAt of a version never started succeeded")
+	}
+}
