@@ -126,6 +126,14 @@ type Replacer interface {
 	Replace(ctx context.Context, pipeline string, obj pusher.Object) error
 }
 
+// Remover is a Store that records that an object was removed and its
+// rows deleted (--delete-on-remove).
+type Remover interface {
+	// Remove marks every version of key Removed, its position back at the
+	// start. It is idempotent.
+	Remove(ctx context.Context, pipeline, key string) error
+}
+
 // Tail is a checksum of the bytes of a loaded version just before Offset
 // (Len of them): what a later version of the key must still hold there
 // for --on-change resume to load only what follows. The zero Tail is none.

@@ -71,6 +71,11 @@ func (c *Config) ValidateReplication() error {
 	if c.ShutdownTimeout < 0 {
 		return usage("--shutdown-timeout must not be negative")
 	}
+	if c.Feed.DeleteOnRemove {
+		if kind, _ := targetKind(c.Target); kind != targetPostgres || c.SQS.QueueURL == "" {
+			return usage("--delete-on-remove needs --sqs-queue-url (ObjectRemoved notifications) and a PostgreSQL target")
+		}
+	}
 	if c.SQS.QueueURL == "" {
 		return nil
 	}

@@ -198,6 +198,7 @@ func newFlags(command string, out io.Writer) (*flag.FlagSet, *options) {
 		fs.DurationVar(&c.SQS.Visibility, "sqs-visibility", time.Minute, "visibility timeout set on receive, extended at half of it while the message's objects load; also how long a message whose receive was lost stays hidden")
 		fs.IntVar(&c.Feed.MaxReceives, "sqs-max-receives", 5, "a message that is not an S3 notification is recorded as rejected and deleted once received this many times (0: leave it to the queue's dead-letter redrive)")
 		fs.IntVar(&c.Feed.MaxMessages, "sqs-max-messages", 100, "messages in flight (received and not yet deleted or released) at most")
+		fs.BoolVar(&c.Feed.DeleteOnRemove, "delete-on-remove", false, "with --sqs-queue-url: an ObjectRemoved notification deletes the rows loaded from its key (PostgreSQL, fills _ferry_file) and marks it removed")
 	}
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "console", "console or json (on stderr)")

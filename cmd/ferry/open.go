@@ -153,6 +153,7 @@ func postgresConfig(cfg Config, pipeline string, sameTx bool, log zerolog.Logger
 	pc.Columns, _ = postgres.ParseColumns(cfg.Columns)
 	pc.SystemColumns, pc.Pipeline, pc.StateInTx = cfg.SystemColumns, pipeline, sameTx
 	pc.ReplaceKeys = replacesKeys(cfg.Runner)
+	pc.RemoveKeys = cfg.Feed.DeleteOnRemove
 	pc.StateSchema = pgstate.Schema(cfg.StateSchema)
 	pc.SkipRecords = cfg.Runner.OnError == runner.OnErrorSkipRecord
 	pc.Conversion.RejectInvalidUTF8 = cfg.InvalidUTF8 == "reject"

@@ -29,7 +29,7 @@ func (ps *pass) start(tasks []Task) {
 			f.tasks = append(f.tasks, t) // already loading
 			continue
 		}
-		f := &flight{obj: t.Object, tasks: []Task{t}, base: ps.bases[id]}
+		f := &flight{obj: t.Object, tasks: []Task{t}, base: ps.bases[id], ended: make(chan struct{})}
 		delete(ps.bases, id)
 		ps.flights[id] = f
 		ps.r.flying.Add(1)

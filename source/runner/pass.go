@@ -35,6 +35,7 @@ type pass struct {
 	mu          sync.Mutex
 	flights     map[string]*flight     // by Object.ID
 	bases       map[string]*resumeBase // by Object.ID, sent and not yet started (OnChangeResume)
+	removals    sync.WaitGroup         // removals under way (--delete-on-remove)
 	errs        []error                // failed files
 	unavailable error                  // the first unavailable service
 	aborted     atomic.Bool
@@ -51,6 +52,9 @@ type flight struct {
 	release  func()          // frees the state claim
 	fetch    *fetch          // its GET, started ahead
 	began    time.Time       // when its load began
+	// ended is closed once the flight ended (a removal of its key waits
+	// for it).
+	ended chan struct{}
 	// base, under OnChangeResume, is the version of the key it may
 	// continue; fallback that it did not, and loads whole.
 	base     *resumeBase
@@ -133,6 +137,7 @@ func (r *Runner) pass(ctx, writeCtx context.Context, fd Feed, once bool) (Summar
 	for _, f := range left {
 		ps.end(f, Result{Outcome: Retry})
 	}
+	ps.removals.Wait()
 	var sum Summary
 	r.summary(&sum, before, start)
 	sum.Aborted = ps.aborted.Load()
@@ -164,6 +169,19 @@ func (e *lookupError) Unwrap() error { return e.err }
 func (ps *pass) send(ctx context.Context, tasks []Task) error {
 	r := ps.r
 	var ask []pusher.Object
+	loads := tasks[:0:0]
+	for _, t := range tasks {
+		if t.Remove {
+			if ps.dispatch.Err() != nil {
+				t.done(Result{Outcome: Retry})
+				continue
+			}
+			ps.remove(t)
+		} else {
+			loads = append(loads, t)
+		}
+	}
+	tasks = loads
 	ps.mu.Lock()
 	for _, t := range tasks {
 		id := t.Object.ID()
@@ -287,6 +305,7 @@ func (ps *pass) end(f *flight, res Result) {
 	delete(ps.flights, f.obj.ID())
 	ps.mu.Unlock()
 	ps.r.flying.Add(-1)
+	close(f.ended)
 	if f.fetch != nil {
 		f.fetch.discard()
 	}

@@ -60,6 +60,7 @@ type Counters struct {
 	Listed, Skipped, Done, Failed atomic.Int64
 	Vanished, Rejected, Retry     atomic.Int64
 	Claimed                       atomic.Int64 // files another process was loading
+	Removed                       atomic.Int64 // keys removed (--delete-on-remove)
 	Records, ReadBytes            atomic.Int64
 	// Backlog is a gauge: the files wanted (named by a feed and not done
 	// or quarantined) whose load has not ended. WantedBytes adds up the

@@ -42,6 +42,11 @@ type Result struct {
 // Task is one object version to load, and its completion.
 type Task struct {
 	Object pusher.Object
+	// Remove says that the object was removed (only Object.Key counts):
+	// the rows loaded from the key are deleted and its versions marked
+	// removed (--delete-on-remove), once no file of the key is loading in
+	// the pass. Done gets Loaded once that is committed.
+	Remove bool
 	// Done, when set, is called exactly once with how the task ended:
 	// the feed's completion handle (a queue message deletes itself once
 	// the last object it names is done).

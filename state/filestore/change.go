@@ -77,3 +77,12 @@ func (s *Store) StartAt(_ context.Context, pipeline string, obj pusher.Object, p
 		return record{Put: []*entry{&n}}, nil
 	})
 }
+
+var _ state.Remover = (*Store)(nil)
+
+// Remove implements state.Remover.
+func (s *Store) Remove(_ context.Context, pipeline, key string) error {
+	return s.do(pipeline, func(f *pipelineFile) (record, error) {
+		return f.markGone(key, func(*entry) bool { return true }, state.Removed), nil
+	})
+}

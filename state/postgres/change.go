@@ -128,3 +128,25 @@ func wrapErr(what string, err error) error {
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
+
+var _ state.Remover = (*Store)(nil)
+
+// Remove implements state.Remover outside a transaction (the state is
+// not in the target's database).
+func (s *Store) Remove(ctx context.Context, pipeline, key string) error {
+	return s.schema.Remove(ctx, s.pool, pipeline, key)
+}
+
+// Remove marks, with q (the transaction that deletes the key's rows),
+// every version of key removed, its position back at the start: a load of
+// one still under way fails its next Advance. The rows stay locked until
+// q commits: a chunk of the key committing meanwhile is waited for, and
+// its rows deleted after.
+func (sc Schema) Remove(ctx context.Context, q Querier, pipeline, key string) error {
+	_, err := sc.on(q).Exec(ctx, `UPDATE ferry.files SET status = 'removed', rows = 0, "offset" = 0, error = NULL, tail = NULL, updated_at = now()
+		WHERE pipeline = $1 AND key = $2 AND status <> 'removed'`, pipeline, key)
+	if err != nil {
+		return Classify(fmt.Errorf("state: mark %q removed: %w", key, err))
+	}
+	return nil
+}

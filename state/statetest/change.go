@@ -129,3 +129,50 @@ func resumed(t *testing.T, open func(t *testing.T) (state.Store, func() state.St
 		t.Error("StartAt of a version never started succeeded")
 	}
 }
+
+// removed checks state.Remover: every version of the key (done, loading,
+// failed) is marked removed at its start, other keys are untouched, a
+// load under way can no longer advance, a removal again changes nothing,
+// and a removed version named again loads from its start.
+func removed(t *testing.T, open func(t *testing.T) (state.Store, func() state.Store)) {
+	ctx := context.Background()
+	s, reopen := open(t)
+	v1 := pusher.Object{Key: "gone.csv", ETag: "v1", Size: 10}
+	v2 := pusher.Object{Key: "gone.csv", ETag: "v2", Size: 10}
+	other := pusher.Object{Key: "kept.csv", ETag: "v1", Size: 10}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, o := range []pusher.Object{v1, other} {
+		_, err := s.Start(ctx, "p", o)
+		must(err)
+		must(s.Advance(ctx, "p", &pusher.Chunk{File: o, End: pusher.Position{Records: 3, Offset: 30}, Last: true}))
+	}
+	_, err := s.Start(ctx, "p", v2)
+	must(err)
+	must(s.Advance(ctx, "p", &pusher.Chunk{File: v2, End: pusher.Position{Records: 2, Offset: 20}}))
+	must(s.(state.Remover).Remove(ctx, "p", "gone.csv"))
+	s = reopen()
+	must(s.(state.Remover).Remove(ctx, "p", "gone.csv"))
+	got, err := s.Lookup(ctx, "p", []pusher.Object{v1, other})
+	must(err)
+	for _, o := range []pusher.Object{v1, v2} {
+		if p := got[o.ID()]; p.Status != state.Removed || p.Pos != (pusher.Position{}) {
+			t.Errorf("%s = %+v; want removed at the start", o.ETag, p)
+		}
+	}
+	if p := got[other.ID()]; p.Status != state.Done {
+		t.Errorf("other key = %+v; want done", p)
+	}
+	if err := s.Advance(ctx, "p", &pusher.Chunk{File: v2, Start: pusher.Position{Records: 2, Offset: 20}, End: pusher.Position{Records: 4, Offset: 40}, Last: true}); err == nil {
+		t.Error("a removed version's load advanced")
+	}
+	p, err := s.Start(ctx, "p", v1)
+	must(err)
+	if p.Status != state.Loading || p.Pos != (pusher.Position{}) || p.Attempts != 1 {
+		t.Errorf("Start(v1) after its removal = %+v; want loading from the start, attempt 1", p)
+	}
+}

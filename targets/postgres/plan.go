@@ -77,7 +77,7 @@ func (t *Target) plan(tbl *table, b *pusher.Batch) (*plan, error) {
 		p.enc = append(p.enc, nil, nil)
 		p.cols = append(p.cols, FileColumn, RecordColumn)
 		p.colIdx = append(p.colIdx, -1, -1)
-	} else if t.cfg.ReplaceKeys {
+	} else if t.keysRows() {
 		p.fields = append(p.fields, sysFile)
 		p.enc = append(p.enc, nil)
 		p.cols = append(p.cols, FileColumn)

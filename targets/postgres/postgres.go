@@ -28,6 +28,10 @@ type Config struct {
 	// filled even without SystemColumns), and marks its other versions
 	// replaced when StateInTx (--on-change replace).
 	ReplaceKeys bool
+	// RemoveKeys: Remove deletes the rows of a key, found by _ferry_file
+	// (filled even without SystemColumns), and marks its versions removed
+	// when StateInTx (--delete-on-remove).
+	RemoveKeys bool
 	// Pipeline names the job in ferry.files and ferry.rejects.
 	Pipeline string
 	// StateSchema is the schema of ferry.files and ferry.rejects (default
@@ -98,8 +102,8 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Target, error) {
 }
 
 func (t *Target) checkSystemColumns(tbl *table) error {
-	if _, ok := tbl.byName[FileColumn]; t.cfg.ReplaceKeys && !ok {
-		return fmt.Errorf("table %s has no column %s (needed by --on-change replace)", tbl.ident.Sanitize(), FileColumn)
+	if _, ok := tbl.byName[FileColumn]; t.keysRows() && !ok {
+		return fmt.Errorf("table %s has no column %s (needed by --on-change replace and --delete-on-remove)", tbl.ident.Sanitize(), FileColumn)
 	}
 	if !t.cfg.SystemColumns {
 		return nil

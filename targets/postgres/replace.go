@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ferrydata/ferry/pusher"
+	pgstate "github.com/ferrydata/ferry/state/postgres"
 )
 
 // This file is --on-change replace (Config.ReplaceKeys): the rows of a
@@ -21,11 +22,15 @@ func (t *Target) replaces(c *pusher.Chunk) bool {
 	return t.cfg.ReplaceKeys && c.Start.Records == 0
 }
 
-// fileColumnDDL is what a table ferry creates gets for ReplaceKeys (the
+// keysRows says whether the rows carry FileColumn to be found by key:
+// ReplaceKeys or RemoveKeys.
+func (t *Target) keysRows() bool { return t.cfg.ReplaceKeys || t.cfg.RemoveKeys }
+
+// fileColumnDDL is what a table ferry creates gets for keysRows (the
 // column unless SystemColumns adds it, and its index, by which the
 // first chunk finds the key's rows), after CREATE TABLE.
 func (t *Target) fileColumnDDL() []string {
-	if !t.cfg.ReplaceKeys {
+	if !t.keysRows() {
 		return nil
 	}
 	var ddl []string
@@ -51,14 +56,14 @@ func indexName(tbl pgx.Identifier) string {
 // already holds get NULL: no file's new version replaces them. A table
 // ferry did not create is not altered: the error says what to do.
 func (t *Target) addFileColumn(ctx context.Context, tbl *table) (*table, error) {
-	if !t.cfg.ReplaceKeys {
+	if !t.keysRows() {
 		return tbl, nil
 	}
 	if _, ok := tbl.byName[FileColumn]; ok {
 		return tbl, nil
 	}
 	if !tbl.ferryMade {
-		return nil, fmt.Errorf("table %s has no column %s, which --on-change replace needs to find a file's rows, and ferry did not create it: add it (ALTER TABLE %s ADD COLUMN %s text, and an index on it)",
+		return nil, fmt.Errorf("table %s has no column %s, which --on-change replace and --delete-on-remove need to find a file's rows, and ferry did not create it: add it (ALTER TABLE %s ADD COLUMN %s text, and an index on it)",
 			tbl.ident.Sanitize(), FileColumn, tbl.ident.Sanitize(), FileColumn)
 	}
 	tx, err := t.pool.Begin(ctx)
@@ -78,7 +83,7 @@ func (t *Target) addFileColumn(ctx context.Context, tbl *table) (*table, error) 
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("add column %s to %s: %w", FileColumn, tbl.ident.Sanitize(), err)
 	}
-	t.log(fmt.Sprintf("added column %s to %s for --on-change replace (the rows already there have none: no new version replaces them)", FileColumn, tbl.ident.Sanitize()))
+	t.log(fmt.Sprintf("added column %s to %s for --on-change replace or --delete-on-remove (the rows already there have none: they are never replaced or deleted)", FileColumn, tbl.ident.Sanitize()))
 	return lookupTable(ctx, t.pool, t.m, t.cfg.Table, t.cfg.Conversion)
 }
 
@@ -128,7 +133,7 @@ func (t *Target) deleteReplaced(ctx context.Context, tx pgx.Tx, parts []*copyPar
 	if err != nil {
 		var what error = err
 		if isUndefinedColumn(err) {
-			what = fmt.Errorf("table %s has no column %s (needed by --on-change replace): %w", t.cfg.Table.Sanitize(), FileColumn, err)
+			what = fmt.Errorf("table %s has no column %s (needed by --on-change replace and --delete-on-remove): %w", t.cfg.Table.Sanitize(), FileColumn, err)
 		}
 		return at, fmt.Errorf("delete the older rows of %q: %w", objs[0].Key, what)
 	}
@@ -139,4 +144,46 @@ func (t *Target) deleteReplaced(ctx context.Context, tx pgx.Tx, parts []*copyPar
 func isUndefinedColumn(err error) bool {
 	var pgErr interface{ SQLState() string }
 	return errors.As(err, &pgErr) && pgErr.SQLState() == "42703"
+}
+
+var _ pusher.Remover = (*Target)(nil)
+
+// Remove implements pusher.Remover (--delete-on-remove): in one
+// transaction, it marks every version of key removed in the state (when
+// the state is in this database; a chunk of the key committing meanwhile
+// is waited for, and a load of it still under way then fails its next
+// commit) and deletes the rows loaded from key. It returns how many rows
+// it deleted; a key already removed deletes none.
+func (t *Target) Remove(ctx context.Context, key string) (int64, error) {
+	n, err := t.remove(ctx, key)
+	return n, pgstate.Classify(err)
+}
+
+func (t *Target) remove(ctx context.Context, key string) (int64, error) {
+	tx, err := t.pool.Begin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("remove %q: begin: %w", key, err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	if t.cfg.StateInTx {
+		if err := t.cfg.StateSchema.Remove(ctx, tx, t.cfg.Pipeline, key); err != nil {
+			return 0, err
+		}
+	}
+	var exists bool
+	if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, t.cfg.Table.Sanitize()).Scan(&exists); err != nil {
+		return 0, fmt.Errorf("remove %q: %w", key, err)
+	}
+	var n int64
+	if exists {
+		tag, err := tx.Exec(ctx, fmt.Sprintf("DELETE FROM %s WHERE %s = $1", t.cfg.Table.Sanitize(), FileColumn), key)
+		if err != nil {
+			return 0, fmt.Errorf("remove %q: delete its rows from %s: %w", key, t.cfg.Table.Sanitize(), err)
+		}
+		n = tag.RowsAffected()
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("remove %q: commit: %w", key, err)
+	}
+	return n, nil
 }
