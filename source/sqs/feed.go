@@ -66,7 +66,7 @@ type FeedConfig struct {
 	// (runner.Task.Remove), for the keys the filter selects and that do
 	// not exist again when the event is handled.
 	DeleteOnRemove bool
-	Pipeline    string
+	Pipeline       string
 	// Quarantined says whether a failed object lets its message go (see
 	// runner.Runner.Quarantined).
 	Quarantined func(runner.Result) bool
