@@ -13,6 +13,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // TestOnChangeReplace: under --on-change replace, a file rewritten with
@@ -245,4 +248,77 @@ func TestOnChangeResume(t *testing.T) {
 	if !strings.Contains(r.stderr.String(), "falls back to replace") {
 		t.Fatalf("no warning that the file changed")
 	}
+}
+
+// TestSQSDeleteOnRemove: with --delete-on-remove, an ObjectRemoved
+// notification deletes the key's rows and marks it removed, and the
+// message is deleted; replays delete nothing more; a removal of a key
+// that exists again is ignored; a key removed while it loads ends with
+// none of its rows, whatever the load had committed.
+func TestSQSDeleteOnRemove(t *testing.T) {
+	t.Parallel()
+	c := newSQSClient(t)
+	queue := newQueue(t, c)
+	schema := newSchema(t)
+	ensureState(t, pool)
+	bucket := newBucket(t)
+	pipeline := randomName("sqs-rm-")
+	a := putObject(t, bucket, "in/a.csv", idsCSV(1, 3, "a"))
+	b := putObject(t, bucket, "in/b.csv", idsCSV(4, 5, "b"))
+	send(t, c, queue, s3Notification("ObjectCreated:Put", bucket, a, b))
+	r := startReplicate(t, sqsArgs(bucket, "in", queue, schema, pipeline, "--delete-on-remove", "--backfill=false", "--batch-rows", "2000")...)
+	doneSQL := `SELECT count(*) FROM ferry.files WHERE pipeline = $1 AND status = 'done'`
+	r.waitCount(2, doneSQL, pipeline)
+	r.waitCount(5, countSQL(schema))
+
+	// Removed: its rows go, once; the replays are harmless.
+	if _, err := s3Client.DeleteObject(t.Context(), &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String("in/a.csv")}); err != nil {
+		t.Fatal(err)
+	}
+	removal := s3Notification("ObjectRemoved:Delete", bucket, putObj{key: "in/a.csv"})
+	send(t, c, queue, removal)
+	send(t, c, queue, removal)
+	r.waitFor("a.csv's rows deleted", func() bool { return queryInt(t, countSQL(schema)) == 2 })
+	waitQueueEmpty(r, c, queue)
+	send(t, c, queue, removal)
+	waitQueueEmpty(r, c, queue)
+	equal(t, "rows", queryRows(t, "SELECT note, count(*) FROM "+table(schema, "t")+" GROUP BY 1"), []string{"b|2"})
+	equal(t, "state", queryRows(t, `SELECT key, status, rows FROM ferry.files WHERE pipeline = $1 ORDER BY key`, pipeline),
+		[]string{"in/a.csv|removed|0", "in/b.csv|done|2"})
+
+	// A removal of a key that exists again (put after it was removed) is
+	// stale: ignored.
+	send(t, c, queue, s3Notification("ObjectRemoved:Delete", bucket, putObj{key: "in/b.csv"}))
+	waitQueueEmpty(r, c, queue)
+	equal(t, "rows after a stale removal", queryRows(t, "SELECT note, count(*) FROM "+table(schema, "t")+" GROUP BY 1"), []string{"b|2"})
+
+	// The same content uploaded again (the same ETag) loads again.
+	a = putObject(t, bucket, "in/a.csv", idsCSV(1, 3, "a"))
+	send(t, c, queue, s3Notification("ObjectCreated:Put", bucket, a))
+	r.waitCount(5, countSQL(schema))
+	waitQueueEmpty(r, c, queue)
+
+	// Removed while it loads: the removal waits for the load to end,
+	// then deletes what it committed.
+	const rows = 300_000
+	big := bigCSVObject(t, bucket, "in/big.csv", rows)
+	send(t, c, queue, s3Notification("ObjectCreated:Put", bucket, big))
+	r.waitFor("some chunks of big.csv committed", func() bool {
+		return queryInt(t, `SELECT count(*) FROM ferry.files WHERE pipeline = $1 AND key = 'in/big.csv' AND status = 'loading' AND rows > 0`, pipeline) == 1
+	})
+	if _, err := s3Client.DeleteObject(t.Context(), &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String("in/big.csv")}); err != nil {
+		t.Fatal(err)
+	}
+	send(t, c, queue, s3Notification("ObjectRemoved:Delete", bucket, putObj{key: "in/big.csv"}))
+	r.waitFor("big.csv removed", func() bool { return len(r.logs("file removed: its rows are deleted")) == 4 })
+	waitQueueEmpty(r, c, queue)
+	equal(t, "rows after big.csv was removed", queryRows(t, "SELECT note, count(*) FROM "+table(schema, "t")+" WHERE note IN ('a', 'b') OR _ferry_file = 'in/big.csv' GROUP BY 1 ORDER BY 1"),
+		[]string{"a|3", "b|2"})
+	if n := queryInt(t, `SELECT count(*) FROM `+table(schema, "t")); n != 5 {
+		t.Fatalf("%d rows; want the 5 of a.csv and b.csv", n)
+	}
+	if n := queryInt(t, `SELECT rows FROM ferry.files WHERE pipeline = $1 AND key = 'in/big.csv'`, pipeline); n != 0 {
+		t.Fatalf("big.csv's position is %d; want 0 (removed)", n)
+	}
+	t.Logf("the removal waited for the load: %v", len(r.logs("removed while loading: the removal waits for the load to end")) > 0)
 }

@@ -60,7 +60,12 @@ func (r *Runner) replaces(f *flight) bool {
 // not in the target's database). A failure is logged: the versions stay
 // done in the state, which changes nothing for a later listing.
 func (r *Runner) replaced(ctx context.Context, f *flight) {
-	if !r.replaces(f) || r.target.CommitsProgress() {
+	if !r.replaces(f) {
+		return
+	}
+	// Named again (the old content uploaded again), they load.
+	r.done.forget(f.obj.Key, f.obj.ETag)
+	if r.target.CommitsProgress() {
 		return
 	}
 	rp, ok := r.state.(state.Replacer)

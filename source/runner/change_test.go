@@ -191,4 +191,20 @@ func TestOnChangeReplaceStateElsewhere(t *testing.T) {
 	if pr[v1.ID()].Status != state.Replaced || pr[v2.ID()].Status != state.Done || pr[b.ID()].Status != state.Done {
 		t.Fatalf("state %+v; want v1 replaced, v2 and b done", pr)
 	}
+
+	// The first content again (the same ETag, which this runner loaded
+	// before): it loads again, and replaces v2.
+	out.Reset()
+	store.set("a.csv", "id\n1\n")
+	snapshot(t, r)
+	if out.String() != `{"id":"1"}`+"\n" {
+		t.Fatalf("the first content again, output %q", out.String())
+	}
+	pr, err = st.Lookup(t.Context(), "p", []pusher.Object{v1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pr[v1.ID()].Status != state.Done || pr[v2.ID()].Status != state.Replaced {
+		t.Fatalf("state %+v; want v1 done, v2 replaced", pr)
+	}
 }

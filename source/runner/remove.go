@@ -77,7 +77,7 @@ func (ps *pass) removeKey(key string) Result {
 	}
 	// A version it remembers done may be named again (the same content
 	// uploaded again): it loads.
-	r.done.clear()
+	r.done.forget(key, "")
 	r.Removed.Add(1)
 	log.Info().Int64("rows", n).Msg("file removed: its rows are deleted")
 	return Result{Outcome: Loaded}
