@@ -56,9 +56,8 @@ type flight struct {
 	// for it).
 	ended chan struct{}
 	// base, under OnChangeResume, is the version of the key it may
-	// continue; fallback that it did not, and loads whole.
-	base     *resumeBase
-	fallback bool
+	// continue.
+	base *resumeBase
 }
 
 // startGroup is the most files claimed and started in one step.

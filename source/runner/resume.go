@@ -98,7 +98,6 @@ func (ps *pass) resume(f *flight) {
 	}
 	log.Warn().Str("on_change", string(r.opts.ResumeFallback)).
 		Msg(fmt.Sprintf("file changed (%s): loading it whole (--on-change resume falls back to %s)", why, r.opts.ResumeFallback))
-	f.fallback = true
 }
 
 // prefixChanged returns why obj does not continue b ("" when it does):
