@@ -87,6 +87,16 @@ type GroupTarget interface {
 	WriteGroup(ctx context.Context, cs []*Chunk) error
 }
 
+// Remover is a Target that can delete the rows loaded from a key, which
+// it can tell by the key it keeps on each row (--delete-on-remove).
+type Remover interface {
+	// Remove deletes the rows loaded from key, and returns how many. When
+	// the target commits progress, it marks every version of the key
+	// removed in the same transaction. Removing a key again deletes
+	// nothing.
+	Remove(ctx context.Context, key string) (int64, error)
+}
+
 // ChunkError is the failure of one chunk of a group: cs[Index].
 type ChunkError struct {
 	Index int

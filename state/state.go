@@ -32,7 +32,17 @@ const (
 	Done Status = "done"
 	// Failed: the last attempt failed; Error says why. A later run retries.
 	Failed Status = "failed"
+	// Replaced: a newer version of the key deleted this version's rows
+	// (--on-change replace). Named again, it loads again from its start.
+	Replaced Status = "replaced"
+	// Removed: the object was removed and the key's rows deleted
+	// (--delete-on-remove). Named again, it loads again from its start.
+	Removed Status = "removed"
 )
+
+// Gone says whether a version's rows are gone from the target (replaced
+// or removed): such a version loads again from its start when named.
+func (s Status) Gone() bool { return s == Replaced || s == Removed }
 
 // Progress of one file version.
 type Progress struct {
@@ -108,6 +118,46 @@ type Claimer interface {
 	// process ends, or returns an error wrapping ErrClaimed when another
 	// process holds it.
 	Claim(ctx context.Context, pipeline string, obj pusher.Object) (release func(), err error)
+}
+
+// Replacer is a Store that records that a new version of a key replaced
+// the others (--on-change replace).
+type Replacer interface {
+	// Replace marks every version of obj.Key but obj Replaced, its
+	// position back at the start. It is idempotent.
+	Replace(ctx context.Context, pipeline string, obj pusher.Object) error
+}
+
+// Remover is a Store that records that an object was removed and its
+// rows deleted (--delete-on-remove).
+type Remover interface {
+	// Remove marks every version of key Removed, its position back at the
+	// start. It is idempotent.
+	Remove(ctx context.Context, pipeline, key string) error
+}
+
+// Tail is a checksum of the bytes of a loaded version just before Offset
+// (Len of them): what a later version of the key must still hold there
+// for --on-change resume to load only what follows. The zero Tail is none.
+type Tail struct {
+	Offset int64
+	Len    int
+	// Sum is the hex SHA-256 of the bytes [Offset-Len, Offset).
+	Sum string
+}
+
+// Resumer is a Store that supports --on-change resume: it keeps a done
+// version's Tail, and starts a new version of the key where an older one
+// left off.
+type Resumer interface {
+	// SetTail records obj's Tail.
+	SetTail(ctx context.Context, pipeline string, obj pusher.Object, t Tail) error
+	// Tail returns obj's Tail (the zero Tail when none is recorded).
+	Tail(ctx context.Context, pipeline string, obj pusher.Object) (Tail, error)
+	// StartAt moves obj, loading at its start, to pos: its records before
+	// pos are an older version's, already loaded. It fails when obj is
+	// not loading at its start.
+	StartAt(ctx context.Context, pipeline string, obj pusher.Object, pos pusher.Position) error
 }
 
 // GroupStarter is a Store that starts several files in one step (one

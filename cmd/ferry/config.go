@@ -83,6 +83,11 @@ func (c *Config) ValidateReplication() error {
 	if c.ShutdownTimeout < 0 {
 		return usage("--shutdown-timeout must not be negative")
 	}
+	if c.Feed.DeleteOnRemove {
+		if kind, _ := targetKind(c.Target); kind != targetPostgres || c.SQS.QueueURL == "" {
+			return usage("--delete-on-remove needs --sqs-queue-url (ObjectRemoved notifications) and a PostgreSQL target")
+		}
+	}
 	if c.SQS.QueueURL == "" {
 		return nil
 	}
@@ -204,6 +209,15 @@ func (c *Config) Validate() error {
 	case kind != targetPostgres && c.Postgres.RescueColumn != "":
 		return usage("--rescue-column is for a PostgreSQL target (JSON lines keep every value as read)")
 	}
+	if c.Runner.ResumeFallback == "" {
+		c.Runner.ResumeFallback = runner.OnChangeAppend
+		if kind == targetPostgres {
+			c.Runner.ResumeFallback = runner.OnChangeReplace
+		}
+	}
+	if kind != targetPostgres && replacesKeys(c.Runner) {
+		return usage("--on-change replace (or --resume-fallback replace) needs a PostgreSQL target (it deletes the rows of a file's older versions)")
+	}
 	if kind == targetPostgres {
 		if _, err := postgres.ParseTable(c.Table); err != nil {
 			return &UsageError{Err: err}
@@ -248,4 +262,10 @@ func lastElement(src string) string {
 	s := strings.TrimPrefix(strings.TrimPrefix(src, "s3://"), "file://")
 	s = strings.TrimRight(s, "/")
 	return path.Base(s)
+}
+
+// replacesKeys says whether a version's first chunk deletes its key's
+// rows: --on-change replace, or resume falling back to replace.
+func replacesKeys(o runner.Options) bool {
+	return o.OnChange == runner.OnChangeReplace || o.OnChange == runner.OnChangeResume && o.ResumeFallback == runner.OnChangeReplace
 }

@@ -180,7 +180,9 @@ func newFlags(command string, out io.Writer) (*flag.FlagSet, *options) {
 	fs.StringVar(&c.StateSchema, "state-schema", "ferry", "PostgreSQL schema of the state tables (files, rejects, pipelines, load_history); created when missing")
 
 	fs.StringVar(&c.Since, "since", "", "only objects modified at or after this: a duration back from now (24h) or a time (2024-05-01T00:00:00Z)")
-	fs.BoolVar(&c.Runner.ReloadChanged, "reload-changed", true, "load an object again when it changed (new ETag) after it was loaded; false: a key loads once")
+	fs.TextVar(&c.Runner.OnChange, "on-change", runner.OnChangeAppend, "an object that changed (new ETag) after it was loaded: append (load it as a new version, the old rows stay), replace (its rows replace the old version's; PostgreSQL, adds _ferry_file), resume (a file that only grew loads only what was appended) or ignore (a key loads once)")
+	fs.TextVar(&c.Runner.ResumeFallback, "resume-fallback", runner.OnChange(""), "--on-change resume: how a new version that did not only grow loads: replace or append (default replace with PostgreSQL, else append)")
+	fs.Var(reloadChanged{&c.Runner.OnChange}, "reload-changed", "same as --on-change append (true) or ignore (false)")
 	maxAttempts := 0
 	if command == "replicate" {
 		maxAttempts = 3
@@ -202,6 +204,7 @@ func newFlags(command string, out io.Writer) (*flag.FlagSet, *options) {
 		fs.DurationVar(&c.SQS.Visibility, "sqs-visibility", time.Minute, "visibility timeout set on receive, extended at half of it while the message's objects load; also how long a message whose receive was lost stays hidden")
 		fs.IntVar(&c.Feed.MaxReceives, "sqs-max-receives", 5, "a message that is not an S3 notification is recorded as rejected and deleted once received this many times (0: leave it to the queue's dead-letter redrive)")
 		fs.IntVar(&c.Feed.MaxMessages, "sqs-max-messages", 100, "messages in flight (received and not yet deleted or released) at most")
+		fs.BoolVar(&c.Feed.DeleteOnRemove, "delete-on-remove", false, "with --sqs-queue-url: an ObjectRemoved notification deletes the rows loaded from its key (PostgreSQL, fills _ferry_file) and marks it removed")
 	}
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "console", "console or json (on stderr)")
@@ -283,6 +286,30 @@ func applyConfigFile(fs *flag.FlagSet, path string, strict bool) error {
 				return fmt.Errorf("--config %s: key %q: %w", path, k, err)
 			}
 		}
+	}
+	return nil
+}
+
+// reloadChanged is --reload-changed, the boolean alias of --on-change.
+type reloadChanged struct{ v *runner.OnChange }
+
+func (r reloadChanged) IsBoolFlag() bool { return true }
+
+func (r reloadChanged) String() string {
+	if r.v == nil || *r.v != runner.OnChangeIgnore {
+		return "true"
+	}
+	return "false"
+}
+
+func (r reloadChanged) Set(s string) error {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	*r.v = runner.OnChangeAppend
+	if !b {
+		*r.v = runner.OnChangeIgnore
 	}
 	return nil
 }

@@ -165,6 +165,8 @@ func postgresConfig(cfg Config, pipeline string, sameTx bool, log zerolog.Logger
 	pc.Table, _ = postgres.ParseTable(cfg.Table)
 	pc.Columns, _ = postgres.ParseColumns(cfg.Columns)
 	pc.Metadata, pc.Pipeline, pc.StateInTx = cfg.Metadata, pipeline, sameTx
+	pc.ReplaceKeys = replacesKeys(cfg.Runner)
+	pc.RemoveKeys = cfg.Feed.DeleteOnRemove
 	pc.StateSchema = pgstate.Schema(cfg.StateSchema)
 	pc.SkipRecords = cfg.Runner.OnError == runner.OnErrorSkipRecord
 	pc.Conversion.RejectInvalidUTF8 = cfg.InvalidUTF8 == "reject"

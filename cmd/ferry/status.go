@@ -69,7 +69,7 @@ func newInspectFlags(command string, stderr io.Writer) (*flag.FlagSet, *inspectO
 	}
 	switch command {
 	case "files":
-		fs.StringVar(&o.Status, "status", "", "only files with this status: failed (quarantined included), quarantined, loading or done")
+		fs.StringVar(&o.Status, "status", "", "only files with this status: failed (quarantined included), quarantined, loading, done, replaced or removed")
 		fs.StringVar(&o.Prefix, "prefix", "", "only keys that start with this")
 		fs.IntVar(&o.Limit, "limit", 100, "at most this many files (0: all)")
 	case "retry":
@@ -112,8 +112,8 @@ func runInspect(command string, args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, usage("retry: keys or --all-failed, not both"))
 	case command != "retry" && len(keys) > 0:
 		return fail(stderr, usage("unexpected argument %q", keys[0]))
-	case command == "files" && !slices.Contains([]string{"", "failed", "quarantined", "loading", "done"}, o.Status):
-		return fail(stderr, usage("--status %q: expected failed, quarantined, loading or done", o.Status))
+	case command == "files" && !slices.Contains([]string{"", "failed", "quarantined", "loading", "done", "replaced", "removed"}, o.Status):
+		return fail(stderr, usage("--status %q: expected failed, quarantined, loading, done, replaced or removed", o.Status))
 	case o.Limit < 0 || o.MaxAttempts < 0:
 		return fail(stderr, usage("--limit and --max-attempts must not be negative"))
 	}

@@ -29,7 +29,8 @@ func (ps *pass) start(tasks []Task) {
 			f.tasks = append(f.tasks, t) // already loading
 			continue
 		}
-		f := &flight{obj: t.Object, tasks: []Task{t}}
+		f := &flight{obj: t.Object, tasks: []Task{t}, base: ps.bases[id], ended: make(chan struct{})}
+		delete(ps.bases, id)
 		ps.flights[id] = f
 		ps.r.flying.Add(1)
 		fs = append(fs, f)
@@ -55,6 +56,9 @@ func (ps *pass) start(tasks []Task) {
 			continue
 		}
 		f.attempts, f.pos = pr.Attempts, pr.Pos
+		if f.pos != (pusher.Position{}) {
+			f.base = nil // resumes at its own position
+		}
 		ps.prefetch(f)
 		// The workers take every file until the feed ends; they decide
 		// whether it still loads (see work).
@@ -147,6 +151,9 @@ func (ps *pass) load(f *flight) {
 	r, ctx, obj := ps.r, ps.ctx, f.obj
 	log := r.log.With().Str("file", obj.Key).Logger()
 	f.began = time.Now()
+	if f.base != nil {
+		ps.resume(f)
+	}
 	pr := f.pos
 	if pr.Records > 0 {
 		log.Info().Int64("record", pr.Records).Int64("offset", pr.Offset).Int("attempt", f.attempts).Msg("resuming file")
@@ -191,6 +198,8 @@ func (ps *pass) ended(f *flight, res pusher.FileResult) {
 			r.LastLag.Store(int64(time.Since(obj.LastModified)))
 		}
 		r.done.add(obj.ID())
+		r.replaced(ps.ctx, f)
+		ps.recordTail(obj)
 		r.obs.FileEnded(obj, FileLoaded, time.Since(f.began))
 		ps.end(f, Result{Outcome: Loaded})
 		return

@@ -49,9 +49,14 @@ type Options struct {
 	// MaxAttempts: a failed file is tried again until it has failed this
 	// many times, then it is quarantined (0: always tried again).
 	MaxAttempts int
-	// ReloadChanged loads a changed object (new ETag) again as a new
-	// version; false ignores changes to keys already loaded.
-	ReloadChanged bool
+	// OnChange is what a changed object (new ETag) of a key already
+	// loaded does (default OnChangeAppend).
+	OnChange OnChange
+	// ResumeFallback is how a new version loads under OnChangeResume when
+	// it did not only grow: OnChangeAppend (default) or OnChangeReplace
+	// (the target must then delete a key's rows at a version's first
+	// chunk).
+	ResumeFallback OnChange
 	// Workers is how many files load at once (default 1).
 	Workers int
 	// Async pushes through the async pusher (ordered writes of chunk
@@ -81,6 +86,20 @@ func (o *Options) Validate() error {
 	case OnErrorAbort, OnErrorSkipRecord, OnErrorSkipFile:
 	default:
 		return fmt.Errorf("on-error %q: expected abort, skip-record or skip-file", o.OnError)
+	}
+	switch o.OnChange {
+	case "":
+		o.OnChange = OnChangeAppend
+	case OnChangeAppend, OnChangeReplace, OnChangeIgnore, OnChangeResume:
+	default:
+		return fmt.Errorf("on-change %q: expected append, replace, resume or ignore", o.OnChange)
+	}
+	switch o.ResumeFallback {
+	case "":
+		o.ResumeFallback = OnChangeAppend
+	case OnChangeAppend, OnChangeReplace:
+	default:
+		return fmt.Errorf("resume fallback %q: expected append or replace", o.ResumeFallback)
 	}
 	if o.MaxAttempts < 0 || o.Workers < 0 || o.InflightBytes < 0 || o.GroupFiles < 0 || o.FetchAhead < 0 {
 		return errors.New("max attempts, workers, in-flight bytes, group files and fetch concurrency must not be negative")

@@ -33,9 +33,11 @@ type pass struct {
 	fetches chan func()
 
 	mu          sync.Mutex
-	flights     map[string]*flight // by Object.ID
-	errs        []error            // failed files
-	unavailable error              // the first unavailable service
+	flights     map[string]*flight     // by Object.ID
+	bases       map[string]*resumeBase // by Object.ID, sent and not yet started (OnChangeResume)
+	removals    sync.WaitGroup         // removals under way (--delete-on-remove)
+	errs        []error                // failed files
+	unavailable error                  // the first unavailable service
 	aborted     atomic.Bool
 	// once: no later pass retries what this one leaves (a snapshot).
 	once bool
@@ -50,6 +52,12 @@ type flight struct {
 	release  func()          // frees the state claim
 	fetch    *fetch          // its GET, started ahead
 	began    time.Time       // when its load began
+	// ended is closed once the flight ended (a removal of its key waits
+	// for it).
+	ended chan struct{}
+	// base, under OnChangeResume, is the version of the key it may
+	// continue.
+	base *resumeBase
 }
 
 // startGroup is the most files claimed and started in one step.
@@ -128,6 +136,7 @@ func (r *Runner) pass(ctx, writeCtx context.Context, fd Feed, once bool) (Summar
 	for _, f := range left {
 		ps.end(f, Result{Outcome: Retry})
 	}
+	ps.removals.Wait()
 	var sum Summary
 	r.summary(&sum, before, start)
 	sum.Aborted = ps.aborted.Load()
@@ -159,6 +168,19 @@ func (e *lookupError) Unwrap() error { return e.err }
 func (ps *pass) send(ctx context.Context, tasks []Task) error {
 	r := ps.r
 	var ask []pusher.Object
+	loads := tasks[:0:0]
+	for _, t := range tasks {
+		if t.Remove {
+			if ps.dispatch.Err() != nil {
+				t.done(Result{Outcome: Retry})
+				continue
+			}
+			ps.remove(t)
+		} else {
+			loads = append(loads, t)
+		}
+	}
+	tasks = loads
 	ps.mu.Lock()
 	for _, t := range tasks {
 		id := t.Object.ID()
@@ -191,6 +213,14 @@ func (ps *pass) send(ctx context.Context, tasks []Task) error {
 			r.obs.FileEnded(t.Object, FileSkipped, 0)
 			t.done(Result{Outcome: Loaded})
 			continue
+		}
+		if b := r.resumeBase(t.Object, progress); b != nil {
+			ps.mu.Lock()
+			if ps.bases == nil {
+				ps.bases = map[string]*resumeBase{}
+			}
+			ps.bases[t.Object.ID()] = b
+			ps.mu.Unlock()
 		}
 		want = append(want, r.inBacklog(t))
 	}
@@ -274,6 +304,7 @@ func (ps *pass) end(f *flight, res Result) {
 	delete(ps.flights, f.obj.ID())
 	ps.mu.Unlock()
 	ps.r.flying.Add(-1)
+	close(f.ended)
 	if f.fetch != nil {
 		f.fetch.discard()
 	}

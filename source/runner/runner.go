@@ -61,6 +61,7 @@ type Counters struct {
 	Vanished, Rejected, Retry     atomic.Int64
 	Rescued                       atomic.Int64 // records loaded with values in the rescue column
 	Claimed                       atomic.Int64 // files another process was loading
+	Removed                       atomic.Int64 // keys removed (--delete-on-remove)
 	Records, ReadBytes            atomic.Int64
 	// Backlog is a gauge: the files wanted (named by a feed and not done
 	// or quarantined) whose load has not ended. WantedBytes adds up the

@@ -83,24 +83,28 @@ func TestWanted(t *testing.T) {
 	failed3 := state.Progress{Status: state.Failed, Attempts: 3}
 	tests := []struct {
 		name     string
-		reload   bool
+		change   OnChange
 		attempts int
 		progress map[string]state.Progress
 		want     bool
 	}{
-		{"new file", true, 3, nil, true},
-		{"done", true, 3, map[string]state.Progress{state.ID(obj): done}, false},
-		{"loading resumes", true, 3, map[string]state.Progress{state.ID(obj): {Status: state.Loading}}, true},
-		{"failed under the attempt limit", true, 3, map[string]state.Progress{state.ID(obj): {Status: state.Failed, Attempts: 2}}, true},
-		{"quarantined", true, 3, map[string]state.Progress{state.ID(obj): failed3}, false},
-		{"failed, no limit", true, 0, map[string]state.Progress{state.ID(obj): failed3}, true},
-		{"changed, reload", true, 3, map[string]state.Progress{state.ID(old): done}, true},
-		{"changed, no reload", false, 3, map[string]state.Progress{state.ID(old): done}, false},
-		{"other key done, no reload", false, 3, map[string]state.Progress{state.ID(pusher.Object{Key: "k2", ETag: "x"}): done}, true},
+		{"new file", OnChangeAppend, 3, nil, true},
+		{"done", OnChangeAppend, 3, map[string]state.Progress{state.ID(obj): done}, false},
+		{"loading resumes", OnChangeAppend, 3, map[string]state.Progress{state.ID(obj): {Status: state.Loading}}, true},
+		{"failed under the attempt limit", OnChangeAppend, 3, map[string]state.Progress{state.ID(obj): {Status: state.Failed, Attempts: 2}}, true},
+		{"quarantined", OnChangeAppend, 3, map[string]state.Progress{state.ID(obj): failed3}, false},
+		{"failed, no limit", OnChangeAppend, 0, map[string]state.Progress{state.ID(obj): failed3}, true},
+		{"changed, reload", OnChangeAppend, 3, map[string]state.Progress{state.ID(old): done}, true},
+		{"changed, no reload", OnChangeIgnore, 3, map[string]state.Progress{state.ID(old): done}, false},
+		{"other key done, no reload", OnChangeIgnore, 3, map[string]state.Progress{state.ID(pusher.Object{Key: "k2", ETag: "x"}): done}, true},
+		{"changed, replace", OnChangeReplace, 3, map[string]state.Progress{state.ID(old): done}, true},
+		{"changed after a replace, ignore", OnChangeIgnore, 3, map[string]state.Progress{state.ID(old): {Status: state.Replaced}}, false},
+		{"replaced, named again", OnChangeReplace, 3, map[string]state.Progress{state.ID(obj): {Status: state.Replaced}, state.ID(old): done}, true},
+		{"removed, named again", OnChangeIgnore, 3, map[string]state.Progress{state.ID(obj): {Status: state.Removed}}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := &Runner{opts: Options{ReloadChanged: tt.reload, MaxAttempts: tt.attempts}}
+			r := &Runner{opts: Options{OnChange: tt.change, MaxAttempts: tt.attempts}}
 			if got := r.wanted(obj, tt.progress); got != tt.want {
 				t.Fatalf("wanted = %v, want %v", got, tt.want)
 			}

@@ -42,6 +42,11 @@ type Result struct {
 // Task is one object version to load, and its completion.
 type Task struct {
 	Object pusher.Object
+	// Remove says that the object was removed (only Object.Key counts):
+	// the rows loaded from the key are deleted and its versions marked
+	// removed (--delete-on-remove), once no file of the key is loading in
+	// the pass. Done gets Loaded once that is committed.
+	Remove bool
 	// Done, when set, is called exactly once with how the task ended:
 	// the feed's completion handle (a queue message deletes itself once
 	// the last object it names is done).
@@ -78,9 +83,9 @@ func (r *Runner) wanted(obj pusher.Object, progress map[string]state.Progress) b
 	if ok && pr.Status == state.Failed && r.opts.MaxAttempts > 0 && pr.Attempts >= r.opts.MaxAttempts {
 		return false // quarantined: retried only as a new version
 	}
-	if !ok && !r.opts.ReloadChanged {
+	if !ok && r.opts.OnChange == OnChangeIgnore {
 		for id, p := range progress {
-			if p.Status == state.Done && state.KeyOf(id) == obj.Key {
+			if (p.Status == state.Done || p.Status.Gone()) && state.KeyOf(id) == obj.Key {
 				return false // another version of the key was loaded
 			}
 		}

@@ -31,6 +31,12 @@ func (e Event) Created() bool {
 	return strings.HasPrefix(e.Name, "ObjectCreated:") || e.Name == "Object Created"
 }
 
+// Removed says whether the event reports an object removed (deleted, or
+// hidden by a delete marker).
+func (e Event) Removed() bool {
+	return strings.HasPrefix(e.Name, "ObjectRemoved:") || e.Name == "Object Deleted"
+}
+
 // Notification is a parsed message body.
 type Notification struct {
 	// Envelope says how the body came: "s3", "sns" (an S3 notification in

@@ -63,7 +63,11 @@ type FeedConfig struct {
 	// Rejects and deleted (0: left for the queue's dead-letter redrive).
 	MaxReceives int
 	Rejects     RejectSink // nil: rejected messages are only logged
-	Pipeline    string
+	// DeleteOnRemove turns ObjectRemoved events into removal tasks
+	// (runner.Task.Remove), for the keys the filter selects and that do
+	// not exist again when the event is handled.
+	DeleteOnRemove bool
+	Pipeline       string
 	// Quarantined says whether a failed object lets its message go (see
 	// runner.Runner.Quarantined).
 	Quarantined func(runner.Result) bool
@@ -306,19 +310,36 @@ func (f *Feed) tasks(ctx, dctx context.Context, m Message) []runner.Task {
 		return nil
 	}
 	var objs []pusher.Object
+	var removes []bool
+	again := false // a removal to handle on a later receive
 	for _, e := range n.Events {
+		if f.cfg.DeleteOnRemove && e.Removed() {
+			switch why, err := f.selectRemoval(dctx, e); {
+			case err != nil:
+				log.Warn().Str("key", e.Key).Msg("removal left for redelivery: " + err.Error())
+				again = true
+			case why != "":
+				f.Ignored.Add(1)
+				log.Debug().Str("event", e.Name).Str("bucket", e.Bucket).Str("key", e.Key).Msg("event ignored: " + why)
+			default:
+				objs = append(objs, pusher.Object{Key: e.Key, LastModified: e.Time})
+				removes = append(removes, true)
+			}
+			continue
+		}
 		if obj, why := f.selectEvent(dctx, e); why != "" {
 			f.Ignored.Add(1)
 			log.Debug().Str("event", e.Name).Str("bucket", e.Bucket).Str("key", e.Key).Msg("event ignored: " + why)
 		} else {
 			objs = append(objs, obj)
+			removes = append(removes, false)
 		}
 	}
 	if n.Test {
 		f.Ignored.Add(1)
 		log.Debug().Msg("s3:TestEvent ignored")
 	}
-	msg := &message{pending: len(objs)}
+	msg := &message{pending: len(objs), retry: again}
 	complete := func() {
 		f.slots.Release(1)
 		if msg.retry {
@@ -341,7 +362,7 @@ func (f *Feed) tasks(ctx, dctx context.Context, m Message) []runner.Task {
 	}
 	tasks := make([]runner.Task, len(objs))
 	for i, obj := range objs {
-		tasks[i] = runner.Task{Object: obj, Done: func(res runner.Result) {
+		tasks[i] = runner.Task{Object: obj, Remove: removes[i], Done: func(res runner.Result) {
 			if msg.resolve(f.keep(res)) {
 				complete()
 			}
@@ -420,6 +441,30 @@ func (f *Feed) selectEvent(ctx context.Context, e Event) (pusher.Object, string)
 		obj = cur
 	}
 	return obj, ""
+}
+
+// selectRemoval returns why an ObjectRemoved event is ignored ("" when
+// its key is to be removed): another bucket, a key outside the source or
+// not selected, or an object that exists again (created after the
+// removal, its own notification decides). err: the check failed.
+func (f *Feed) selectRemoval(ctx context.Context, e Event) (why string, err error) {
+	st := f.cfg.Store
+	switch {
+	case e.Bucket != st.Bucket():
+		return "bucket is not " + st.Bucket(), nil
+	case !st.Contains(e.Key):
+		return "key outside " + st.String(), nil
+	}
+	rel := st.Rel(e.Key)
+	if discover.Skip(pusher.Object{Key: e.Key, Size: 1}, rel) || !f.cfg.Filter.Match(rel) {
+		return "not selected", nil
+	}
+	if _, err := st.Stat(ctx, e.Key); err == nil {
+		return "the object exists again", nil
+	} else if !errors.Is(err, source.ErrNotFound) {
+		return "", err
+	}
+	return "", nil
 }
 
 // garbage handles a body that is not a notification: left for redelivery

@@ -139,6 +139,10 @@ func (s *Store) Start(_ context.Context, pipeline string, obj pusher.Object) (st
 		n := entry{Key: obj.Key, ETag: obj.ETag, Size: obj.Size, Counted: true, Started: now}
 		if e != nil {
 			n = *e
+			if e.Status.Gone() {
+				// Its rows were deleted: it loads again from its start.
+				n.Pos, n.Attempts, n.Loaded, n.Rejected, n.Error, n.Counted = pusher.Position{}, 0, 0, 0, "", true
+			}
 		}
 		if e == nil || e.Status == state.Failed {
 			// A resume of a loading file (after a transient failure, a
@@ -275,7 +279,7 @@ func (s *Store) Prune(_ context.Context, pipeline string, before time.Time, belo
 	err := s.do(pipeline, func(f *pipelineFile) (record, error) {
 		gone = gone[:0]
 		f.each(func(e *entry) {
-			if e.Status == state.Done && e.Updated.Before(before) && (belowKey == "" || e.Key < belowKey) {
+			if (e.Status == state.Done || e.Status.Gone()) && e.Updated.Before(before) && (belowKey == "" || e.Key < belowKey) {
 				gone = append(gone, fileID{Key: e.Key, ETag: e.ETag})
 			}
 		})

@@ -40,6 +40,9 @@ type entry struct {
 	Attempted time.Time `json:"attempted_at,omitzero"`
 	// Retries are the failures a retry cleared, oldest first.
 	Retries []state.Retry `json:"retries,omitempty"`
+	// Tail is the checksum of the bytes before the end of a done version
+	// (--on-change resume).
+	Tail *state.Tail `json:"tail,omitempty"`
 }
 
 func (e *entry) info(pipeline string) state.FileInfo {

@@ -183,7 +183,7 @@ func (sc Schema) Open(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
 			return nil, Classify(fmt.Errorf("state: create schema %s (the role needs CREATE on the database, or create the schema beforehand): %w", name, err))
 		}
 	}
-	if _, err := q.Exec(ctx, schemaSQL); err != nil {
+	if _, err := q.Exec(ctx, schemaSQL+changeSQL); err != nil {
 		return nil, Classify(fmt.Errorf("state: create %s.files: %w", name, err))
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -224,11 +224,13 @@ func (s *Store) Lookup(ctx context.Context, pipeline string, objs []pusher.Objec
 }
 
 // startSet is what starting a file that has a row does: a done file stays
-// as it is; another is loading from now, and a failed one counts an
-// attempt. A loading one (a resume after a transient failure, a stop or a
-// crash) counts none: only a data error moves a file towards quarantine.
-const startSet = `
-			attempts = f.attempts + CASE WHEN f.status = 'failed' THEN 1 ELSE 0 END,
+// as it is; a replaced or removed one (a version named again) starts
+// anew with one attempt; another is loading from now, and a failed one
+// counts an attempt. A loading one (a resume after a transient failure, a
+// stop or a crash) counts none: only a data error moves a file towards
+// quarantine.
+const startSet = goneStart + `
+			attempts = CASE WHEN f.status IN ('replaced', 'removed') THEN 1 ELSE f.attempts + CASE WHEN f.status = 'failed' THEN 1 ELSE 0 END END,
 			status = CASE WHEN f.status = 'done' THEN 'done' ELSE 'loading' END,
 			attempted_at = CASE WHEN f.status = 'done' THEN f.attempted_at ELSE now() END,
 			last_modified = coalesce(EXCLUDED.last_modified, f.last_modified),

@@ -33,6 +33,13 @@ func Run(t *testing.T, open func(t *testing.T) (s state.Store, reopen func() sta
 		}
 	}
 
+	_, replacer := probe.(state.Replacer)
+	runIf(replacer, "replaced versions load again from their start", func(t *testing.T) { replaced(t, open) })
+	_, remover := probe.(state.Remover)
+	runIf(remover, "removed keys load again from their start", func(t *testing.T) { removed(t, open) })
+	_, resumer := probe.(state.Resumer)
+	runIf(resumer, "a new version starts where an older one left off", func(t *testing.T) { resumed(t, open) })
+
 	runIf(haver, "a pipeline with progress or an anchor is had", func(t *testing.T) {
 		s, reopen := open(t)
 		h := s.(state.Haver)

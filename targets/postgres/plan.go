@@ -193,7 +193,7 @@ func (t *Target) planAll(ctx context.Context, parts []*copyPart) (work bool, _ i
 	for i, pt := range parts {
 		b := pt.c.Batch
 		if b == nil || b.Len() == 0 {
-			work = work || t.cfg.StateInTx || len(pt.c.Rejects) > 0
+			work = work || t.cfg.StateInTx || len(pt.c.Rejects) > 0 || t.replaces(pt.c)
 			continue
 		}
 		work = true

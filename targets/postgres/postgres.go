@@ -36,6 +36,15 @@ type Config struct {
 	// do not convert to their column's type ({"field": "value"}); the
 	// typed column is then NULL and the record is loaded.
 	RescueColumn string
+	// ReplaceKeys: the first chunk of a file version deletes, in its
+	// transaction, the rows of the file's key (found by _ferry_file,
+	// filled even without SystemColumns), and marks its other versions
+	// replaced when StateInTx (--on-change replace).
+	ReplaceKeys bool
+	// RemoveKeys: Remove deletes the rows of a key, found by _ferry_file
+	// (filled even without SystemColumns), and marks its versions removed
+	// when StateInTx (--delete-on-remove).
+	RemoveKeys bool
 	// Pipeline names the job in ferry.files and ferry.rejects.
 	Pipeline string
 	// StateSchema is the schema of ferry.files and ferry.rejects (default
@@ -98,6 +107,10 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Target, error) {
 	if cfg.SystemColumns {
 		meta = append(meta, pusher.MetaFile, pusher.MetaRecord)
 	}
+	if cfg.ReplaceKeys || cfg.RemoveKeys {
+		// Rows are found by key in _ferry_file (see replace.go).
+		meta = append(meta, pusher.MetaFile)
+	}
 	meta, err := pusher.ParseMetaColumns(strings.Join(meta, ","))
 	if err != nil {
 		return nil, err
@@ -109,6 +122,9 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Target, error) {
 	case err != nil:
 		return nil, pgstate.Classify(err)
 	default:
+		if tbl, err = t.addFileColumn(ctx, tbl); err != nil {
+			return nil, pgstate.Classify(err)
+		}
 		if err := t.checkColumns(tbl); err != nil {
 			return nil, err
 		}

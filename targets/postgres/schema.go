@@ -114,6 +114,11 @@ func (t *Target) create(ctx context.Context, c *pusher.Chunk) error {
 	if _, err := tx.Exec(ctx, fmt.Sprintf("COMMENT ON TABLE %s IS '%s'", t.cfg.Table.Sanitize(), ferryComment)); err != nil {
 		return fmt.Errorf("create table %s: %w", t.cfg.Table.Sanitize(), err)
 	}
+	for _, sql := range t.fileColumnDDL() {
+		if _, err := tx.Exec(ctx, sql); err != nil {
+			return fmt.Errorf("create table %s: %w", t.cfg.Table.Sanitize(), err)
+		}
+	}
 	return tx.Commit(ctx)
 }
 

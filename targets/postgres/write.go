@@ -120,6 +120,9 @@ func (t *Target) writeOnce(ctx context.Context, parts []*copyPart) (int, error) 
 		return -1, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	if i, err := t.deleteReplaced(ctx, tx, parts); err != nil {
+		return i, err
+	}
 	if t.cfg.StateInTx {
 		cs := make([]*pusher.Chunk, len(parts))
 		for i, pt := range parts {
