@@ -144,7 +144,7 @@ func (s *Store) Start(_ context.Context, pipeline string, obj pusher.Object) (st
 				n.Pos, n.Attempts, n.Loaded, n.Rejected, n.Error, n.Counted = pusher.Position{}, 0, 0, 0, "", true
 			}
 		}
-		if e == nil || e.Status == state.Failed {
+		if e == nil || e.Status == state.Failed || e.Status.Gone() {
 			// A resume of a loading file (after a transient failure, a
 			// stop or a crash) is not a new attempt.
 			n.Attempts++
