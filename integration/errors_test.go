@@ -42,7 +42,10 @@ func TestBadInput(t *testing.T) {
 			schema := newSchema(t)
 			exec1(t, "CREATE TABLE "+table(schema, "t")+" (id bigint, amount double precision)")
 			dir := writeDir(t, map[string][]byte{"good.csv": []byte(good), tt.file: []byte(tt.body)})
-			r := ferry(t, "snapshot", "--source", dir, "--target", databaseURL, "--table", schema+".t", "--batch-rows", "1")
+			// skip-file, not the default abort: under abort a file that has
+			// not started when the bad one fails is left for the next run,
+			// and which one starts first is up to the scheduler.
+			r := ferry(t, "snapshot", "--source", dir, "--target", databaseURL, "--table", schema+".t", "--batch-rows", "1", "--on-error", "skip-file")
 			if r.code != 1 {
 				t.Fatalf("exit %d, want 1", r.code)
 			}
