@@ -38,6 +38,7 @@ type Inventory struct {
 	*Store
 	manifestURL string
 	manifest    Manifest
+	schema      schema // of the report's rows
 	mbucket     string // the manifest's bucket, where the report's files are
 
 	mu   sync.Mutex
@@ -95,7 +96,8 @@ func NewInventory(ctx context.Context, s *Store, manifestURL string) (*Inventory
 	if m.SourceBucket != s.bucket {
 		return nil, fmt.Errorf("inventory manifest %s describes bucket %q, not the source's bucket %q", manifestURL, m.SourceBucket, s.bucket)
 	}
-	return &Inventory{Store: s, manifestURL: manifestURL, manifest: m, mbucket: bucket}, nil
+	sc, _ := parseSchema(m.FileSchema) // checked by ParseManifest
+	return &Inventory{Store: s, manifestURL: manifestURL, manifest: m, schema: sc, mbucket: bucket}, nil
 }
 
 // ParseManifest reads a manifest.json and checks what ferry needs of it:
@@ -182,19 +184,15 @@ func (inv *Inventory) List(ctx context.Context, fn func(page []pusher.Object) er
 	return nil
 }
 
-// String names the store and the report its first listing comes from.
-func (inv *Inventory) String() string { return inv.Store.String() }
-
 // read hands on the report's rows under the store's prefix, file by file.
 func (inv *Inventory) read(ctx context.Context, fn func(page []pusher.Object) error) error {
-	sc, _ := parseSchema(inv.manifest.FileSchema) // checked by ParseManifest
 	for _, f := range inv.manifest.Files {
 		where := "s3://" + inv.mbucket + "/" + f.Key
 		out, err := inv.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(inv.mbucket), Key: aws.String(f.Key)})
 		if err != nil {
 			return fmt.Errorf("inventory file %s: %w", where, classify(err))
 		}
-		err = readInventoryCSV(out.Body, strings.HasSuffix(f.Key, ".gz"), sc, inv.bucket, inv.listPrefix(), fn)
+		err = readInventoryCSV(out.Body, strings.HasSuffix(f.Key, ".gz"), inv.schema, inv.bucket, inv.listPrefix(), fn)
 		out.Body.Close()
 		if err != nil {
 			return fmt.Errorf("inventory file %s: %w", where, err)
