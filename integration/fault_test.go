@@ -246,6 +246,9 @@ func TestFaultOutage(t *testing.T) {
 				}
 			} else {
 				r = startReplicate(t, append(args, "--max-attempts", "1")...)
+				// The outage, then retries backing off up to 10 s each
+				// while faults go on, on a machine that may be loaded.
+				r.slack = outage + 2*time.Minute
 				r.waitCount(rows, countSQL(schema))
 				put(t, bucket, "after.csv", idsCSV(400_001, 400_010, "after"))
 				rows += 10

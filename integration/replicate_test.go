@@ -53,6 +53,9 @@ type replicator struct {
 	stderr *lockedBuffer
 	done   chan struct{} // closed once the process exited
 	err    error         // cmd.Wait's error, valid after done
+	// slack is added to waitDeadline by the waits (a test that stops a
+	// service on purpose gives its outage and the backoff after it).
+	slack time.Duration
 }
 
 // startReplicate starts `ferry replicate ARGS --poll-interval 1s
@@ -161,7 +164,7 @@ func (r *replicator) logs(msg string) []map[string]any {
 // or at once when ferry exits meanwhile.
 func (r *replicator) waitFor(what string, cond func() bool) {
 	r.t.Helper()
-	deadline := time.Now().Add(waitDeadline)
+	deadline := time.Now().Add(waitDeadline + r.slack)
 	for !cond() {
 		if r.exited() {
 			r.t.Fatalf("waiting for %s: ferry replicate exited (%s)\n%s", what, r.status(), r.stderr.String())
@@ -174,7 +177,7 @@ func (r *replicator) waitFor(what string, cond func() bool) {
 			case <-r.done:
 			case <-time.After(5 * time.Second):
 			}
-			r.t.Fatalf("waiting for %s: not true after %v", what, waitDeadline)
+			r.t.Fatalf("waiting for %s: not true after %v", what, waitDeadline+r.slack)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
