@@ -10,8 +10,8 @@ import (
 
 	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source/compress"
-	"github.com/ferrydata/ferry/source/discover"
 	"github.com/ferrydata/ferry/source/format"
+	"github.com/ferrydata/ferry/source/load"
 	"github.com/ferrydata/ferry/source/runner"
 	"github.com/ferrydata/ferry/source/sqs"
 	pgstate "github.com/ferrydata/ferry/state/postgres"
@@ -26,30 +26,20 @@ type Config struct {
 	S3Endpoint  string
 	S3PathStyle bool
 	Inventory   string // s3://bucket/key/manifest.json: the first listing
-	Include     []string
-	Exclude     []string
-	Since       string
 
-	Format       format.Options // Format "auto": by extension
-	Compression  string
-	Columns      string // 'name [type], ...'
-	ParseWorkers int
+	// Load: how files are read (format, compression, retries; the flags'
+	// 0 retry-max-elapsed and read-timeout mean none, Validate maps them
+	// to load's negative none).
+	Load    load.Config
+	Columns string // 'name [type], ...'
 
-	// RetryMaxElapsed and ReadTimeout: how long a read (or listing) that
-	// fails for a transient reason is retried, and how long a read may go
-	// without a byte (0: no retry, no timeout).
-	RetryMaxElapsed time.Duration
-	ReadTimeout     time.Duration
-
-	Target              string
-	Table               string
-	Pipeline            string
-	State               string
-	StateSchema         string
-	RejectsFile         string
-	MaxRejects          int
-	InvalidUTF8         string
-	IgnoreUnknownFields bool
+	Target      string
+	Table       string
+	Pipeline    string
+	State       string
+	StateSchema string
+	RejectsFile string
+	InvalidUTF8 string
 	// Postgres holds the flags of the PostgreSQL target's own settings
 	// (unknown fields, extra column, timestamp format); open adds the rest.
 	Postgres      postgres.Config
@@ -62,7 +52,7 @@ type Config struct {
 	PartitionColumns bool
 	KeyPattern       string
 
-	Runner          runner.Options // Filter and Since are set by Validate
+	Runner          runner.Options
 	Poll            runner.PollOptions
 	ShutdownTimeout time.Duration
 	SQS             sqs.Config     // replicate --sqs-queue-url
@@ -70,6 +60,7 @@ type Config struct {
 
 	// Observer is told of the engine's events (--metrics-addr; not a flag).
 	Observer runner.Observer
+	pg       bool // the target is PostgreSQL (set by Validate)
 }
 
 // ValidateReplication checks the replication settings.
@@ -83,10 +74,8 @@ func (c *Config) ValidateReplication() error {
 	if c.ShutdownTimeout < 0 {
 		return usage("--shutdown-timeout must not be negative")
 	}
-	if c.Feed.DeleteOnRemove {
-		if kind, _ := targetKind(c.Target); kind != targetPostgres || c.SQS.QueueURL == "" {
-			return usage("--delete-on-remove needs --sqs-queue-url (ObjectRemoved notifications) and a PostgreSQL target")
-		}
+	if c.Feed.DeleteOnRemove && (!pgstate.IsURL(c.Target) || c.SQS.QueueURL == "") {
+		return usage("--delete-on-remove needs --sqs-queue-url (ObjectRemoved notifications) and a PostgreSQL target")
 	}
 	if c.SQS.QueueURL == "" {
 		return nil
@@ -97,8 +86,8 @@ func (c *Config) ValidateReplication() error {
 	if err := c.SQS.Validate(); err != nil {
 		return usage("%v", err)
 	}
-	if c.Feed.Receivers < 1 || c.Feed.MaxMessages < 1 || c.Feed.MaxReceives < 0 {
-		return usage("--sqs-receivers and --sqs-max-messages must be at least 1, --sqs-max-receives at least 0")
+	if err := c.Feed.Validate(); err != nil {
+		return usage("%v", err)
 	}
 	return nil
 }
@@ -108,29 +97,22 @@ type UsageError struct{ Err error }
 
 func (e *UsageError) Error() string { return e.Err.Error() }
 func (e *UsageError) Unwrap() error { return e.Err }
+func (e *UsageError) Usage() bool   { return true }
 
 func usage(format string, args ...any) error {
 	return &UsageError{Err: fmt.Errorf(format, args...)}
 }
 
-// Target kinds.
-const (
-	targetStdout   = "stdout"
-	targetFile     = "file"
-	targetPostgres = "postgres"
-)
-
-// targetKind classifies --target.
-func targetKind(t string) (string, error) {
-	switch {
-	case t == "" || t == "stdout" || t == "-":
-		return targetStdout, nil
-	case strings.HasPrefix(t, "file:") && t != "file:":
-		return targetFile, nil
-	case pgstate.IsURL(t):
-		return targetPostgres, nil
+// toPostgres says whether --target is a PostgreSQL URL; else it must be
+// stdout or file:PATH.
+func toPostgres(t string) (bool, error) {
+	if t == "" || t == "stdout" || t == "-" || strings.HasPrefix(t, "file:") && t != "file:" {
+		return false, nil
 	}
-	return "", usage("--target %q: expected stdout, file:PATH or a PostgreSQL URL (postgres://...)", t)
+	if pgstate.IsURL(t) {
+		return true, nil
+	}
+	return false, usage("--target %q: expected stdout, file:PATH or a PostgreSQL URL (postgres://...)", t)
 }
 
 // Validate checks the config and fills defaults; the components' own
@@ -154,10 +136,9 @@ func (c *Config) Validate() error {
 		v       *string
 		allowed []string // the first is the default
 	}{
-		{"--format", &c.Format.Format, []string{"auto", format.CSV, format.TSV, format.JSONL, format.JSON, format.Lines, format.Parquet}},
-		{"--compression", &c.Compression, []string{compress.Auto, compress.None, compress.Gzip, compress.Zstd}},
+		{"--format", &c.Load.Format.Format, []string{"auto", format.CSV, format.TSV, format.JSONL, format.JSON, format.Lines, format.Parquet}},
+		{"--compression", &c.Load.Compression, []string{compress.Auto, compress.None, compress.Gzip, compress.Zstd}},
 		{"--invalid-utf8", &c.InvalidUTF8, []string{"replace", "reject"}},
-		{"--timestamp-format", &c.Postgres.Conversion.TimestampFormat, []string{"auto", "epoch_s", "epoch_ms"}},
 	} {
 		if *e.v == "" {
 			*e.v = e.allowed[0]
@@ -167,18 +148,17 @@ func (c *Config) Validate() error {
 			return usage("%s %q: expected %s or %s", e.flag, *e.v, strings.Join(e.allowed[:n], ", "), e.allowed[n])
 		}
 	}
+	if err := c.Postgres.Validate(); err != nil {
+		return &UsageError{Err: err}
+	}
 	if c.Columns != "" { // names the CSV columns too
-		cols, err := postgres.ParseColumns(c.Columns)
-		if err != nil {
+		if c.Postgres.Columns, err = postgres.ParseColumns(c.Columns); err != nil {
 			return &UsageError{Err: err}
 		}
-		c.Format.Columns = nil
-		for _, col := range cols {
-			c.Format.Columns = append(c.Format.Columns, col.Name)
+		c.Load.Format.Columns = nil
+		for _, col := range c.Postgres.Columns {
+			c.Load.Format.Columns = append(c.Load.Format.Columns, col.Name)
 		}
-	}
-	if c.IgnoreUnknownFields {
-		c.Postgres.UnknownFields = postgres.UnknownIgnore
 	}
 	meta := c.MetadataColumns
 	if c.SystemColumns {
@@ -190,38 +170,41 @@ func (c *Config) Validate() error {
 	if _, err := pusher.NewPartitions(c.PartitionColumns, c.KeyPattern, nil); err != nil {
 		return usage("%v", err)
 	}
-	if !c.Format.Header && c.Columns == "" && (c.Format.Format == format.CSV || c.Format.Format == format.TSV || c.Format.Format == "auto") {
+	if !c.Load.Format.Header && c.Columns == "" && (c.Load.Format.Format == format.CSV || c.Load.Format.Format == format.TSV || c.Load.Format.Format == "auto") {
 		return usage("--csv-header=false needs --columns to name the columns")
 	}
-	kind, err := targetKind(c.Target)
-	if err != nil {
+	if c.pg, err = toPostgres(c.Target); err != nil {
 		return err
 	}
 	switch {
-	case kind == targetPostgres && c.Table == "":
+	case c.pg && c.Table == "":
 		c.Table = postgres.DefaultTable(lastElement(c.Source))
-	case kind != targetPostgres && c.Table != "":
+	case !c.pg && c.Table != "":
 		return usage("--table is for a PostgreSQL target")
-	case kind != targetPostgres && c.RejectsFile == "" && c.Runner.OnError == runner.OnErrorSkipRecord:
+	case !c.pg && c.RejectsFile == "" && c.Runner.OnError == runner.OnErrorSkipRecord:
 		c.RejectsFile = "ferry-rejects.jsonl"
-	case kind == targetPostgres && c.RejectsFile != "":
+	case c.pg && c.RejectsFile != "":
 		return usage("--rejects-file is for non-PostgreSQL targets; PostgreSQL keeps rejects in ferry.rejects")
-	case kind != targetPostgres && c.Postgres.RescueColumn != "":
+	case !c.pg && c.Postgres.RescueColumn != "":
 		return usage("--rescue-column is for a PostgreSQL target (JSON lines keep every value as read)")
 	}
 	if c.Runner.ResumeFallback == "" {
 		c.Runner.ResumeFallback = runner.OnChangeAppend
-		if kind == targetPostgres {
+		if c.pg {
 			c.Runner.ResumeFallback = runner.OnChangeReplace
 		}
 	}
-	if kind != targetPostgres && replacesKeys(c.Runner) {
+	if !c.pg && replacesKeys(c.Runner) {
 		return usage("--on-change replace (or --resume-fallback replace) needs a PostgreSQL target (it deletes the rows of a file's older versions)")
 	}
-	if kind == targetPostgres {
-		if _, err := postgres.ParseTable(c.Table); err != nil {
+	if c.pg {
+		if c.Postgres.Table, err = postgres.ParseTable(c.Table); err != nil {
 			return &UsageError{Err: err}
 		}
+		pc := &c.Postgres // the rest of the target's settings
+		pc.Metadata, pc.ReplaceKeys, pc.RemoveKeys = c.Metadata, replacesKeys(c.Runner), c.Feed.DeleteOnRemove
+		pc.StateSchema, pc.SkipRecords = pgstate.Schema(c.StateSchema), c.Runner.OnError == runner.OnErrorSkipRecord
+		pc.Conversion.RejectInvalidUTF8 = c.InvalidUTF8 == "reject"
 	}
 	if c.Runner.GroupLinger == 0 {
 		c.Runner.GroupLinger = -1 // the flag's 0 is "not at all"
@@ -229,25 +212,26 @@ func (c *Config) Validate() error {
 	if c.Runner.Workers == 0 {
 		c.Runner.Workers = runtime.NumCPU()
 	}
-	if c.ParseWorkers == 0 {
+	if c.Load.ParseWorkers == 0 {
 		// Half the CPUs, at most 4: the rest decompress, encode for COPY
 		// and load other files. On 2 CPUs (with PostgreSQL beside) that is
 		// 1, which measured faster and smaller there.
-		c.ParseWorkers = max(1, min(runtime.GOMAXPROCS(0)/2, 4))
+		c.Load.ParseWorkers = max(1, min(runtime.GOMAXPROCS(0)/2, 4))
 	}
-	if c.ParseWorkers < 0 {
+	if c.Load.ParseWorkers < 0 {
 		return usage("--parse-workers must not be negative")
 	}
-	if c.RetryMaxElapsed < 0 || c.ReadTimeout < 0 {
-		return usage("--retry-max-elapsed and --read-timeout must not be negative")
+	for _, d := range []*time.Duration{&c.Load.RetryMaxElapsed, &c.Load.ReadTimeout} {
+		if *d < 0 {
+			return usage("--retry-max-elapsed and --read-timeout must not be negative")
+		} else if *d == 0 {
+			*d = -1 // none
+		}
 	}
-	if c.Runner.Since, err = discover.ParseSince(c.Since, time.Now()); err != nil {
-		return usage("--since: %v", err)
-	}
-	if err := c.Format.Validate(); err != nil {
+	c.Load.SkipRecords = c.Runner.OnError == runner.OnErrorSkipRecord
+	if err := c.Load.Format.Validate(); err != nil {
 		return usage("%v", err)
 	}
-	c.Runner.Filter = discover.Filter{Include: c.Include, Exclude: c.Exclude}
 	if err := c.Runner.Validate(); err != nil {
 		return usage("%v", err)
 	}

@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"github.com/ferrydata/ferry/source/format"
+	"github.com/ferrydata/ferry/source/load"
 	"github.com/ferrydata/ferry/source/runner"
 )
 
 func TestValidate(t *testing.T) {
 	base := func() Config {
-		return Config{Source: "./data", Format: format.Options{Header: true}, Target: "stdout"}
+		return Config{Source: "./data", Load: load.Config{Format: format.Options{Header: true}}, Target: "stdout"}
 	}
 	tests := []struct {
 		name    string
@@ -21,7 +22,7 @@ func TestValidate(t *testing.T) {
 		check   func(t *testing.T, c Config)
 	}{
 		{"defaults", func(c *Config) {}, "", func(t *testing.T, c Config) {
-			if c.Format.Format != "auto" || c.Compression != "auto" || c.Runner.Workers < 1 || c.Runner.OnError != runner.OnErrorAbort {
+			if c.Load.Format.Format != "auto" || c.Load.Compression != "auto" || c.Runner.Workers < 1 || c.Runner.OnError != runner.OnErrorAbort {
 				t.Fatalf("%+v", c)
 			}
 		}},
@@ -35,16 +36,16 @@ func TestValidate(t *testing.T) {
 		{"no bucket", func(c *Config) { c.Source = "s3://" }, "no bucket", nil},
 		{"inventory of a directory", func(c *Config) { c.Inventory = "s3://inv/m/manifest.json" }, "--inventory needs an s3:// --source", nil},
 		{"inventory not on S3", func(c *Config) { c.Source = "s3://b/in"; c.Inventory = "./manifest.json" }, "expected s3://bucket/path/manifest.json", nil},
-		{"bad format", func(c *Config) { c.Format.Format = "xml" }, `--format "xml"`, nil},
-		{"bad compression", func(c *Config) { c.Compression = "bz2" }, "--compression", nil},
-		{"quote delimiter", func(c *Config) { c.Format.Delimiter = '"' }, "not allowed", nil},
-		{"headerless without columns", func(c *Config) { c.Format.Header = false }, "--columns", nil},
+		{"bad format", func(c *Config) { c.Load.Format.Format = "xml" }, `--format "xml"`, nil},
+		{"bad compression", func(c *Config) { c.Load.Compression = "bz2" }, "--compression", nil},
+		{"quote delimiter", func(c *Config) { c.Load.Format.Delimiter = '"' }, "not allowed", nil},
+		{"headerless without columns", func(c *Config) { c.Load.Format.Header = false }, "--columns", nil},
 		{"bad on-error", func(c *Config) { c.Runner.OnError = "ignore" }, "on-error", nil},
 		{"bad target", func(c *Config) { c.Target = "mysql://x" }, "--target", nil},
 		{"file target without path", func(c *Config) { c.Target = "file:" }, "file:PATH", nil},
 		{"table without postgres", func(c *Config) { c.Table = "t" }, "--table is for", nil},
 		{"bad table", func(c *Config) { c.Target = "postgres://x"; c.Table = "a.b.c" }, "[schema.]name", nil},
-		{"bad glob", func(c *Config) { c.Include = []string{"[a"} }, "[a", nil},
+		{"bad glob", func(c *Config) { c.Runner.Filter.Include = []string{"[a"} }, "[a", nil},
 		{"negative workers", func(c *Config) { c.Runner.Workers = -1 }, "negative", nil},
 		{"bad columns", func(c *Config) { c.Columns = `"x` }, "unterminated", nil},
 	}
@@ -98,7 +99,7 @@ func TestValidateDriftFlags(t *testing.T) {
 		{"pattern that does not compile", func(c *Config) { c.KeyPattern = `(?P<y>[` }, "--key-pattern"},
 		{"rescue into JSON lines", func(c *Config) { c.Target, c.Postgres.RescueColumn = "stdout", "_r" }, "--rescue-column is for a PostgreSQL target"},
 	} {
-		c := Config{Source: "./data", Target: "postgres://h/db", Format: format.Options{Header: true}}
+		c := Config{Source: "./data", Target: "postgres://h/db", Load: load.Config{Format: format.Options{Header: true}}}
 		tt.mod(&c)
 		err := c.Validate()
 		var ue *UsageError
@@ -106,7 +107,7 @@ func TestValidateDriftFlags(t *testing.T) {
 			t.Errorf("%s: %v, want a usage error with %q", tt.name, err, tt.err)
 		}
 	}
-	c := Config{Source: "./data", Target: "stdout", SystemColumns: true, MetadataColumns: "size, record", Format: format.Options{Header: true}}
+	c := Config{Source: "./data", Target: "stdout", SystemColumns: true, MetadataColumns: "size, record", Load: load.Config{Format: format.Options{Header: true}}}
 	if err := c.Validate(); err != nil || strings.Join(c.Metadata, ",") != "file,record,size" {
 		t.Errorf("--system-columns with --metadata-columns: %v, %v", c.Metadata, err)
 	}

@@ -8,20 +8,6 @@ import (
 	"testing"
 )
 
-func TestParseSize(t *testing.T) {
-	for in, want := range map[string]int{"1048576": 1 << 20, "512KiB": 512 << 10, "8MiB": 8 << 20, "1gib": 1 << 30, "10MB": 10e6, "7 B": 7} {
-		got, err := parseSize(in)
-		if err != nil || got != want {
-			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"", "x", "-1", "1.5MiB", "MiB"} {
-		if _, err := parseSize(bad); err == nil {
-			t.Errorf("parseSize(%q) succeeded", bad)
-		}
-	}
-}
-
 func TestConfigFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "ferry.yaml")
@@ -40,8 +26,8 @@ target: stdout
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Source != "s3://bucket/in/" || !cfg.S3PathStyle || cfg.Runner.Workers != 5 || cfg.Format.BatchBytes != 1<<20 ||
-		strings.Join(cfg.Include, " ") != "x.tsv" || strings.Join(cfg.Exclude, " ") != "tmp/**" {
+	if cfg.Source != "s3://bucket/in/" || !cfg.S3PathStyle || cfg.Runner.Workers != 5 || cfg.Load.Format.BatchBytes != 1<<20 ||
+		strings.Join(cfg.Runner.Filter.Include, " ") != "x.tsv" || strings.Join(cfg.Runner.Filter.Exclude, " ") != "tmp/**" {
 		t.Fatalf("%+v", cfg)
 	}
 
@@ -84,8 +70,8 @@ func TestByteFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Format.Delimiter != '\t' || cfg.Format.Quote != '\'' || cfg.Format.Escape != '\\' || cfg.Format.Comment != 0 {
-		t.Fatalf("%+v", cfg.Format)
+	if cfg.Load.Format.Delimiter != '\t' || cfg.Load.Format.Quote != '\'' || cfg.Load.Format.Escape != '\\' || cfg.Load.Format.Comment != 0 {
+		t.Fatalf("%+v", cfg.Load.Format)
 	}
 	for _, args := range [][]string{{"--csv-delimiter", ";;"}, {"--csv-quote", "ab"}} {
 		fs, o := newFlags("snapshot", &stderr)

@@ -124,3 +124,33 @@ func TestFileSizes(t *testing.T) {
 		t.Fatalf("checked only %d files: is the walk rooted at the repository?", checked)
 	}
 }
+
+// maxCmdLines bounds the command line's non-test Go: cmd maps flags and
+// the config file onto the components' configurations, validates, builds
+// the parts and turns results into exit statuses; the engine and what it
+// reads, writes and shows live outside it (DESIGN.md).
+const maxCmdLines = 1000
+
+// TestCmdSize holds cmd/ to maxCmdLines lines of non-test Go.
+func TestCmdSize(t *testing.T) {
+	total, files := 0, 0
+	err := filepath.WalkDir(filepath.Join("..", "..", "cmd"), func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		total += bytes.Count(b, []byte("\n"))
+		files++
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files < 3 {
+		t.Fatalf("found only %d files under cmd/: is the walk rooted at the repository?", files)
+	}
+	if total > maxCmdLines {
+		t.Errorf("cmd/ holds %d lines of non-test Go, more than %d: move what is not the command line's to the component it configures", total, maxCmdLines)
+	}
+	t.Logf("cmd/: %d lines of non-test Go in %d files", total, files)
+}

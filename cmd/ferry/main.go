@@ -8,11 +8,12 @@
 //	ferry replicate --source DIR|s3://bucket/prefix [--sqs-queue-url URL] [flags]
 //	ferry status|files|retry|rejects [flags]
 //
-// The command only maps flags and the config file onto a Config, builds
-// the store, target and state it names (open.go), starts the engine
-// (package source/runner) with its progress display
-// (source/runner/progress) and metrics (source/runner/metrics), and for
-// the state commands opens the state and hands it to state/inspect. Exit
+// The command only composes the components' flags (each binds its own
+// with AddFlags) into a Config, applies the config file, validates across
+// components, builds the store, target and state it names (open.go),
+// starts the engine (package source/runner) with its progress display
+// (source/runner/progress) and metrics (source/runner/metrics), and runs
+// the state commands of state/inspect. Exit
 // status: 0 when every file loaded, 1 when any failed, a snapshot matched
 // no file (unless --allow-empty) or the job could not run, 2 on bad usage
 // or configuration.
@@ -26,9 +27,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"runtime/pprof"
 	"syscall"
-	"time"
 
 	"github.com/rs/zerolog"
 
@@ -38,8 +37,10 @@ import (
 	_ "github.com/ferrydata/ferry/source/format/lines"   // lines reader
 	_ "github.com/ferrydata/ferry/source/format/parquet" // parquet reader
 	"github.com/ferrydata/ferry/source/runner"
+	"github.com/ferrydata/ferry/source/runner/metrics"
 	"github.com/ferrydata/ferry/source/runner/progress"
 	"github.com/ferrydata/ferry/source/sqs"
+	"github.com/ferrydata/ferry/state/inspect"
 )
 
 const (
@@ -83,15 +84,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fs.Usage()
 			return exitOK
 		}
-		if len(args) > 1 && inspectUsage[args[1]] != "" {
-			fs, _ := newInspectFlags(args[1], stdout)
+		if len(args) > 1 && inspect.Usage[args[1]] != "" {
+			fs, _ := inspect.NewCommand(args[1], stdout)
 			fs.Usage()
 			return exitOK
 		}
 		fmt.Fprint(stdout, topUsage)
 		return exitOK
 	case "version", "--version":
-		fmt.Fprintln(stdout, "ferry", version())
+		fmt.Fprintln(stdout, "ferry", progress.Version())
 		return exitOK
 	}
 	fmt.Fprintf(stderr, "ferry: unknown command %q\n\n%s", args[0], topUsage)
@@ -101,7 +102,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 // fail prints err and returns its exit status.
 func fail(stderr io.Writer, err error) int {
 	fmt.Fprintf(stderr, "ferry: %s\n", progress.OneLine(err.Error()))
-	if ue := (*UsageError)(nil); errors.As(err, &ue) {
+	if ue := (interface{ Usage() bool })(nil); errors.As(err, &ue) && ue.Usage() {
 		return exitUsage
 	}
 	return exitFailed
@@ -123,31 +124,12 @@ func prepare(command string, args []string, stdout, stderr io.Writer, validate f
 		fmt.Fprintf(stderr, "ferry: %v\n", err)
 		return cfg, o, zerolog.Nop(), exitUsage
 	}
-	log, err := newLogger(stderr, o.logLevel, o.logFormat)
+	log, err := progress.NewLogger(stderr, o.logLevel, o.logFormat)
 	if err != nil {
 		fmt.Fprintf(stderr, "ferry: %v\n", err)
 		return cfg, o, log, exitUsage
 	}
 	return cfg, o, log, -1
-}
-
-// startProfile starts a CPU profile into path, when set.
-func startProfile(path string) (stop func(), err error) {
-	if path == "" {
-		return func() {}, nil
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() {
-		pprof.StopCPUProfile()
-		f.Close()
-	}, nil
 }
 
 // runJob runs snapshot or replicate. The stop is two-phase: the first
@@ -167,42 +149,29 @@ func runJob(command string, args []string, stdout, stderr io.Writer) int {
 	if exit >= 0 {
 		return exit
 	}
-	stopProfile, err := startProfile(o.cpuProfile)
+	stopProfile, err := metrics.StartCPUProfile(o.cpuProfile)
 	if err != nil {
 		return fail(stderr, &UsageError{Err: err})
 	}
 	defer stopProfile()
-	srv, err := listenMetrics(o.metrics, &cfg)
-	if err != nil {
-		return fail(stderr, err)
-	}
-	if srv != nil {
+	var srv *metrics.Endpoint
+	if o.metrics != "" {
+		if srv, err = metrics.Serve(o.metrics); err != nil {
+			return fail(stderr, err)
+		}
 		defer srv.Close()
+		cfg.Observer = srv.Metrics
 	}
-	ctx, stopReading := context.WithCancel(context.Background())
-	writeCtx, stopWriting := context.WithCancel(context.Background())
-	defer stopReading()
-	defer stopWriting()
-	go func() {
-		select {
-		case sig := <-signals:
-			log.Info().Str("signal", sig.String()).Dur("timeout", cfg.ShutdownTimeout).Msg("stopping: finishing chunks in flight")
-			stopReading()
-		case <-ctx.Done():
-			return
-		}
-		select {
-		case <-signals:
-		case <-time.After(cfg.ShutdownTimeout):
-		}
-		stopWriting()
-	}()
+	ctx, writeCtx, stop := runner.Shutdown(signals, cfg.ShutdownTimeout, log)
+	defer stop()
 	j, err := open(ctx, cfg, log)
 	if err != nil {
 		return fail(stderr, err)
 	}
 	defer j.Close()
-	watchMetrics(srv, j, command, cfg)
+	if srv != nil {
+		watchMetrics(srv, j, command, cfg)
+	}
 	if os.Getenv("GOMEMLIMIT") == "" && cfg.Runner.Async {
 		debug.SetMemoryLimit(j.MemoryBudget())
 	}
@@ -218,15 +187,8 @@ func runJob(command string, args []string, stdout, stderr io.Writer) int {
 
 // snapshot loads every file once; the exit status says whether all did.
 func snapshot(ctx context.Context, j *job, o *options, stderr io.Writer, log zerolog.Logger) int {
-	log.Info().Str("pipeline", j.Pipeline()).Msg("snapshot starting")
-	mode := progress.Mode(o.progress)
-	if mode == "auto" {
-		mode = progress.Log
-		if isTerminal(stderr) {
-			mode = progress.Bar
-		}
-	}
-	stopProgress := progress.Start(ctx, &j.Counters, stderr, mode, log)
+	log.Info().Str("pipeline", j.Pipeline()).Str("version", progress.Version()).Msg("snapshot starting")
+	stopProgress := progress.Start(ctx, &j.Counters, stderr, o.progress, log)
 	sum, err := j.Snapshot(ctx)
 	stopProgress()
 	progress.PrintSummary(stderr, sum, j.rejectsAt, o.logFormat == "json", log)
@@ -260,11 +222,11 @@ func follow(ctx, writeCtx context.Context, j *job, cfg Config, log zerolog.Logge
 	quarantined := progress.QuarantineCount(j.state, j.Pipeline(), cfg.Runner.MaxAttempts)
 	progress.LogQuarantined(ctx, quarantined, cfg.Runner.MaxAttempts, log)
 	if j.queue == nil {
-		log.Info().Str("pipeline", j.Pipeline()).Dur("poll_interval", cfg.Poll.Interval).Bool("backfill", cfg.Poll.Backfill).Msg("replication starting")
+		log.Info().Str("pipeline", j.Pipeline()).Str("version", progress.Version()).Dur("poll_interval", cfg.Poll.Interval).Bool("backfill", cfg.Poll.Backfill).Msg("replication starting")
 		defer progress.StartStatus(ctx, &j.Counters, quarantined, progress.StatusEvery, log)()
 		return j.Poll(ctx, writeCtx, cfg.Poll)
 	}
-	log.Info().Str("pipeline", j.Pipeline()).Str("queue", cfg.SQS.QueueURL).Bool("backfill", cfg.Poll.Backfill).Msg("replication from SQS notifications starting")
+	log.Info().Str("pipeline", j.Pipeline()).Str("version", progress.Version()).Str("queue", cfg.SQS.QueueURL).Bool("backfill", cfg.Poll.Backfill).Msg("replication from SQS notifications starting")
 	fc := cfg.Feed
 	fc.Queue, fc.Store, fc.Filter, fc.Since, fc.Visibility = j.queue, j.store.(sqs.Store), cfg.Runner.Filter, cfg.Runner.Since, cfg.SQS.Visibility
 	fc.Rejects, fc.Pipeline, fc.Quarantined, fc.Log = j.rejects, j.Pipeline(), j.Quarantined, log

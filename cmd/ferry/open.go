@@ -5,14 +5,12 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 
 	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source"
-	"github.com/ferrydata/ferry/source/load"
 	"github.com/ferrydata/ferry/source/local"
 	"github.com/ferrydata/ferry/source/runner"
 	"github.com/ferrydata/ferry/source/runner/metrics"
@@ -55,7 +53,7 @@ func open(ctx context.Context, cfg Config, log zerolog.Logger) (_ *job, err erro
 	if strings.HasPrefix(cfg.Source, "s3://") {
 		var st *s3.Store
 		st, err = s3.New(ctx, s3.Config{URL: cfg.Source, Endpoint: cfg.S3Endpoint, PathStyle: cfg.S3PathStyle,
-			RetryMaxElapsed: orNone(cfg.RetryMaxElapsed), Log: log})
+			RetryMaxElapsed: cfg.Load.RetryMaxElapsed, Log: log})
 		j.store = st
 		if err == nil && cfg.Inventory != "" {
 			j.store, err = s3.NewInventory(ctx, st, cfg.Inventory)
@@ -71,12 +69,11 @@ func open(ctx context.Context, cfg Config, log zerolog.Logger) (_ *job, err erro
 		return nil, &UsageError{Err: err}
 	}
 	if cfg.SQS.QueueURL != "" {
-		cfg.SQS.RetryMaxElapsed, cfg.SQS.Log = orNone(cfg.RetryMaxElapsed), log
+		cfg.SQS.RetryMaxElapsed, cfg.SQS.Log = cfg.Load.RetryMaxElapsed, log
 		if j.queue, err = sqs.New(ctx, cfg.SQS); err != nil {
 			return nil, err
 		}
 	}
-	kind, _ := targetKind(cfg.Target)
 	// The connections are named after the pipeline (application_name),
 	// before the state that may keep an older name is open.
 	appName := cfg.Pipeline
@@ -86,7 +83,7 @@ func open(ctx context.Context, cfg Config, log zerolog.Logger) (_ *job, err erro
 	appName = "ferry/" + appName
 	var targetPool *pgxpool.Pool
 	var jl *jsonlines.Target
-	if kind == targetPostgres {
+	if cfg.pg {
 		if targetPool, err = j.connect(ctx, cfg.Target, cfg.Runner.Workers+2, appName); err != nil {
 			return nil, err
 		}
@@ -103,25 +100,19 @@ func open(ctx context.Context, cfg Config, log zerolog.Logger) (_ *job, err erro
 	}
 
 	var st state.Store
-	sameTx := false
+	pool, sameTx := targetPool, cfg.State == "" && cfg.pg // default: beside the rows
 	switch {
-	case cfg.State == "" && kind == targetPostgres:
-		if st, err = pgstate.Schema(cfg.StateSchema).Open(ctx, targetPool); err != nil {
-			return nil, err
-		}
-		sameTx = true
 	case pgstate.IsURL(cfg.State):
-		pool, err := j.connect(ctx, cfg.State, cfg.Runner.Workers+2, appName)
-		if err != nil {
-			return nil, err
+		if pool, err = j.connect(ctx, cfg.State, cfg.Runner.Workers+2, appName); err == nil {
+			st, err = pgstate.Schema(cfg.StateSchema).Open(ctx, pool)
 		}
-		if st, err = pgstate.Schema(cfg.StateSchema).Open(ctx, pool); err != nil {
-			return nil, err
-		}
+	case sameTx:
+		st, err = pgstate.Schema(cfg.StateSchema).Open(ctx, pool)
 	default:
-		if st, err = filestore.New(filestore.Dir(cfg.State)); err != nil {
-			return nil, err
-		}
+		st, err = filestore.New(filestore.Dir(cfg.State))
+	}
+	if err != nil {
+		return nil, err
 	}
 	j.closers = append(j.closers, func() { st.Close() })
 	j.state = st
@@ -140,8 +131,9 @@ func open(ctx context.Context, cfg Config, log zerolog.Logger) (_ *job, err erro
 		if !sameTx {
 			log.Warn().Msg("progress state is not in the target database: loading is at-least-once, not exactly-once")
 		}
-		pc := postgresConfig(cfg, pipeline, sameTx, log)
-		pc.Partitions = parts
+		pc := cfg.Postgres
+		pc.Pipeline, pc.StateInTx, pc.Partitions = pipeline, sameTx, parts
+		pc.Log = func(msg string) { log.Warn().Msg(msg) }
 		t, err := postgres.New(ctx, targetPool, pc)
 		if err != nil {
 			return nil, err
@@ -151,27 +143,9 @@ func open(ctx context.Context, cfg Config, log zerolog.Logger) (_ *job, err erro
 	}
 	j.Runner, err = runner.New(runner.Config{
 		Store: j.store, Target: target, State: st, Pipeline: pipeline, Log: log,
-		Load: load.Config{Format: cfg.Format, Compression: cfg.Compression,
-			SkipRecords: cfg.Runner.OnError == runner.OnErrorSkipRecord, MaxRejects: cfg.MaxRejects, ParseWorkers: cfg.ParseWorkers,
-			RetryMaxElapsed: orNone(cfg.RetryMaxElapsed), ReadTimeout: orNone(cfg.ReadTimeout)},
-		Options: cfg.Runner, Observer: cfg.Observer,
+		Load: cfg.Load, Options: cfg.Runner, Observer: cfg.Observer,
 	})
 	return j, err
-}
-
-// postgresConfig is the PostgreSQL target's configuration.
-func postgresConfig(cfg Config, pipeline string, sameTx bool, log zerolog.Logger) postgres.Config {
-	pc := cfg.Postgres
-	pc.Table, _ = postgres.ParseTable(cfg.Table)
-	pc.Columns, _ = postgres.ParseColumns(cfg.Columns)
-	pc.Metadata, pc.Pipeline, pc.StateInTx = cfg.Metadata, pipeline, sameTx
-	pc.ReplaceKeys = replacesKeys(cfg.Runner)
-	pc.RemoveKeys = cfg.Feed.DeleteOnRemove
-	pc.StateSchema = pgstate.Schema(cfg.StateSchema)
-	pc.SkipRecords = cfg.Runner.OnError == runner.OnErrorSkipRecord
-	pc.Conversion.RejectInvalidUTF8 = cfg.InvalidUTF8 == "reject"
-	pc.Log = func(msg string) { log.Warn().Msg(msg) }
-	return pc
 }
 
 // connect opens a pool and checks the server answers.
@@ -196,18 +170,9 @@ func (j *job) Close() {
 	}
 }
 
-// orNone maps a flag's 0 ("none") to the negative duration the
-// components take for none (their 0 is their default).
-func orNone(d time.Duration) time.Duration {
-	if d == 0 {
-		return -1
-	}
-	return d
-}
-
 // rejectsWhere names where rejected records go, for the summary.
 func rejectsWhere(cfg Config) string {
-	if kind, _ := targetKind(cfg.Target); kind == targetPostgres {
+	if cfg.pg {
 		return cmp.Or(cfg.StateSchema, "ferry") + ".rejects"
 	}
 	if cfg.RejectsFile != "" {

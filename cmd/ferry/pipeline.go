@@ -16,15 +16,11 @@ import (
 // PostgreSQL postgres.PipelineName, which also gives the older name of a
 // PostgreSQL job ("" for the other targets, whose names did not change).
 func defaultPipeline(source, target, table string) (name, older string, err error) {
-	kind, err := targetKind(target)
-	if err != nil {
-		return "", "", err
-	}
-	switch kind {
-	case targetStdout:
-		return source + " -> stdout", "", nil
-	case targetFile:
-		return source + " -> " + target, "", nil
+	if pg, err := toPostgres(target); err != nil || !pg {
+		if target == "" || target == "-" {
+			target = "stdout"
+		}
+		return source + " -> " + target, "", err
 	}
 	ident, err := postgres.ParseTable(table)
 	if err != nil {

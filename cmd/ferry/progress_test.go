@@ -13,25 +13,11 @@ import (
 	"github.com/ferrydata/ferry/source/runner/progress"
 )
 
-func TestDurationsInLogs(t *testing.T) {
-	for _, format := range []string{"json", "console"} {
-		var buf bytes.Buffer
-		log, err := newLogger(&buf, "info", format)
-		if err != nil {
-			t.Fatal(err)
-		}
-		log.Info().Dur("took", 29600*time.Microsecond).Msg("poll")
-		if !strings.Contains(buf.String(), "29.6ms") {
-			t.Errorf("%s: %q, want took as 29.6ms", format, buf.String())
-		}
-	}
-}
-
 // TestOneLine: a multi-line error stays on one console log line, and on
 // one line of the summary and of a command's error.
 func TestOneLine(t *testing.T) {
 	var buf bytes.Buffer
-	log, err := newLogger(&buf, "info", "console")
+	log, err := progress.NewLogger(&buf, "info", "console")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +41,7 @@ func TestSummaryRejects(t *testing.T) {
 	}{
 		{Config{Target: "stdout", RejectsFile: "ferry-rejects.jsonl"}, "see ferry-rejects.jsonl", "ferry.rejects"},
 		{Config{Target: "file:out.jsonl", RejectsFile: "bad.jsonl"}, "see bad.jsonl", "ferry.rejects"},
-		{Config{Target: "postgres://localhost/db"}, "see ferry.rejects", "jsonl"},
+		{Config{Target: "postgres://localhost/db", pg: true}, "see ferry.rejects", "jsonl"},
 	} {
 		var w bytes.Buffer
 		sum := runner.Summary{Files: 2, Loaded: 2, Rejected: 3, Errors: []error{errors.New("b.csv: line 1\nline 2")}, Elapsed: 29600 * time.Microsecond}

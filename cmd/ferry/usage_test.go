@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -47,17 +46,6 @@ func TestUsageDefaults(t *testing.T) {
 	}
 }
 
-func TestFormatSize(t *testing.T) {
-	for n, want := range map[int64]string{0: "0", 1000: "1000", 1 << 10: "1KiB", 8 << 20: "8MiB", 3 << 30: "3GiB", 1536 << 10: "1536KiB"} {
-		if got := formatSize(n); got != want {
-			t.Errorf("formatSize(%d) = %q, want %q", n, got, want)
-		}
-		if back, err := parseSize(formatSize(n)); err != nil || int64(back) != n {
-			t.Errorf("parseSize(formatSize(%d)) = %d, %v", n, back, err)
-		}
-	}
-}
-
 func TestVersion(t *testing.T) {
 	for _, args := range [][]string{{"version"}, {"--version"}} {
 		var stdout, stderr bytes.Buffer
@@ -65,21 +53,6 @@ func TestVersion(t *testing.T) {
 		out := stdout.String()
 		if code != exitOK || !strings.HasPrefix(out, "ferry ") || strings.Count(out, "\n") != 1 || len(out) < len("ferry x\n") {
 			t.Errorf("ferry %s: exit %d, %q", args[0], code, out)
-		}
-	}
-	bi := &debug.BuildInfo{GoVersion: "go1.26.0", Main: debug.Module{Version: "(devel)"}, Settings: []debug.BuildSetting{
-		{Key: "vcs", Value: "git"}, {Key: "vcs.revision", Value: "fa028a9c0123456789abcdef0123456789abcdef"}, {Key: "vcs.modified", Value: "true"}}}
-	for _, c := range []struct {
-		bi   *debug.BuildInfo
-		want string
-	}{
-		{bi, "(devel) commit fa028a9c0123 (modified) go1.26.0"},
-		{&debug.BuildInfo{GoVersion: "go1.26.0", Main: debug.Module{Version: "v1.2.0"}}, "v1.2.0 go1.26.0"},
-		{&debug.BuildInfo{Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "abc"}, {Key: "vcs.modified", Value: "false"}}}, "(devel) commit abc"},
-		{nil, "(devel)"},
-	} {
-		if got := versionOf(c.bi); got != c.want {
-			t.Errorf("versionOf = %q, want %q", got, c.want)
 		}
 	}
 }

@@ -5,8 +5,9 @@
 //
 // The JSON field names are a stable interface: fields may be added, none
 // renamed or removed (testdata/*.golden hold them). The functions only
-// read and print, except Retry; none creates state. Opening the state and
-// the flags are the command line's.
+// read and print, except Retry; none creates state. Command holds the
+// commands' flags and opens the state where a job keeps it; the config
+// file and the exit status are the command line's.
 package inspect
 
 import (

@@ -61,6 +61,9 @@ type AddrError struct {
 func (e *AddrError) Error() string { return fmt.Sprintf("--metrics-addr %q: %v", e.Addr, e.Err) }
 func (e *AddrError) Unwrap() error { return e.Err }
 
+// Usage says the error is the user's command line (exit status 2).
+func (e *AddrError) Usage() bool { return true }
+
 // unwrapOp drops net.OpError's "listen tcp ADDR:" prefix, which the
 // caller's message already says.
 func unwrapOp(err error) error {

@@ -1,7 +1,8 @@
 // Package progress shows a run of the engine (package source/runner) to
 // the person who started it, from the runner's counters: a snapshot's
 // progress bar or progress log lines, its summary at the end, and a
-// replication's periodic status line (backlog, lag, quarantined files).
+// replication's periodic status line (backlog, lag, quarantined files),
+// and the log those go to (NewLogger).
 // It only reads the counters and the state; the engine knows nothing of
 // it.
 package progress
@@ -22,13 +23,28 @@ import (
 // Mode is how Start shows a snapshot's progress.
 type Mode string
 
-// The modes: Bar redraws a line (on a terminal), None shows nothing, and
-// any other mode (Log) writes a log line every 10 seconds.
+// The modes: Bar redraws a line (on a terminal), None shows nothing, Log
+// writes a log line every 10 seconds, and Auto is Bar on a terminal, else
+// Log.
 const (
+	Auto Mode = "auto"
 	Bar  Mode = "bar"
 	Log  Mode = "log"
 	None Mode = "none"
 )
+
+// UnmarshalText sets a mode from its name (a flag's value).
+func (m *Mode) UnmarshalText(b []byte) error {
+	switch v := Mode(b); v {
+	case Auto, Bar, Log, None:
+		*m = v
+		return nil
+	}
+	return fmt.Errorf("expected auto, bar, log or none")
+}
+
+// MarshalText returns the mode's name.
+func (m Mode) MarshalText() ([]byte, error) { return []byte(m), nil }
 
 // Start shows a snapshot's progress, read from the runner's counters c,
 // until stop is called: in Bar mode a line on w, redrawn, with the bar and
@@ -40,6 +56,12 @@ func Start(ctx context.Context, c *runner.Counters, w io.Writer, mode Mode, log 
 	stop = func() { cancel(); wg.Wait() }
 	if mode == None {
 		return stop
+	}
+	if mode == Auto || mode == "" {
+		mode = Log
+		if IsTerminal(w) {
+			mode = Bar
+		}
 	}
 	every, window := 10*time.Second, 10*time.Second
 	if mode == Bar {

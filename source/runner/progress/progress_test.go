@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -223,5 +224,37 @@ func TestQuarantineField(t *testing.T) {
 	}
 	if got := line(QuarantineCount(st, "p", 0)); strings.Contains(got, "quarantined") {
 		t.Errorf("max attempts 0: %s; want no quarantined field", got)
+	}
+}
+
+func TestDurationsInLogs(t *testing.T) {
+	for _, format := range []string{"json", "console"} {
+		var buf bytes.Buffer
+		log, err := NewLogger(&buf, "info", format)
+		if err != nil {
+			t.Fatal(err)
+		}
+		log.Info().Dur("took", 29600*time.Microsecond).Msg("poll")
+		if !strings.Contains(buf.String(), "29.6ms") {
+			t.Errorf("%s: %q, want took as 29.6ms", format, buf.String())
+		}
+	}
+}
+
+func TestVersionOf(t *testing.T) {
+	bi := &debug.BuildInfo{GoVersion: "go1.26.0", Main: debug.Module{Version: "(devel)"}, Settings: []debug.BuildSetting{
+		{Key: "vcs", Value: "git"}, {Key: "vcs.revision", Value: "fa028a9c0123456789abcdef0123456789abcdef"}, {Key: "vcs.modified", Value: "true"}}}
+	for _, c := range []struct {
+		bi   *debug.BuildInfo
+		want string
+	}{
+		{bi, "(devel) commit fa028a9c0123 (modified) go1.26.0"},
+		{&debug.BuildInfo{GoVersion: "go1.26.0", Main: debug.Module{Version: "v1.2.0"}}, "v1.2.0 go1.26.0"},
+		{&debug.BuildInfo{Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "abc"}, {Key: "vcs.modified", Value: "false"}}}, "(devel) commit abc"},
+		{nil, "(devel)"},
+	} {
+		if got := VersionOf(c.bi); got != c.want {
+			t.Errorf("VersionOf = %q, want %q", got, c.want)
+		}
 	}
 }

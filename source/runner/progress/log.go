@@ -1,4 +1,4 @@
-package main
+package progress
 
 import (
 	"fmt"
@@ -7,12 +7,10 @@ import (
 
 	"github.com/rs/zerolog"
 	"golang.org/x/term"
-
-	"github.com/ferrydata/ferry/source/runner/progress"
 )
 
-// newLogger is the log on stderr (--log-level, --log-format).
-func newLogger(w io.Writer, level, format string) (zerolog.Logger, error) {
+// NewLogger is the log on stderr (--log-level, --log-format).
+func NewLogger(w io.Writer, level, format string) (zerolog.Logger, error) {
 	lvl, err := zerolog.ParseLevel(level)
 	if err != nil || level == "" {
 		return zerolog.Logger{}, fmt.Errorf("--log-level %q: expected debug, info, warn or error", level)
@@ -22,7 +20,7 @@ func newLogger(w io.Writer, level, format string) (zerolog.Logger, error) {
 	case "json":
 		return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
 	case "console", "":
-		cw := zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05", NoColor: !isTerminal(w), FormatPrepare: oneLineMessage}
+		cw := zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05", NoColor: !IsTerminal(w), FormatPrepare: oneLineMessage}
 		return zerolog.New(cw).Level(lvl).With().Timestamp().Logger(), nil
 	}
 	return zerolog.Logger{}, fmt.Errorf("--log-format %q: expected console or json", format)
@@ -32,13 +30,13 @@ func newLogger(w io.Writer, level, format string) (zerolog.Logger, error) {
 // line (field values with line breaks are quoted already).
 func oneLineMessage(evt map[string]any) error {
 	if m, ok := evt[zerolog.MessageFieldName].(string); ok {
-		evt[zerolog.MessageFieldName] = progress.OneLine(m)
+		evt[zerolog.MessageFieldName] = OneLine(m)
 	}
 	return nil
 }
 
-// isTerminal: w is a terminal (colours, the progress bar).
-func isTerminal(w io.Writer) bool {
+// IsTerminal: w is a terminal (colours, the progress bar).
+func IsTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }

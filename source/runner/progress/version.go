@@ -1,21 +1,21 @@
-package main
+package progress
 
 import (
 	"runtime/debug"
 	"strings"
 )
 
-// version says which ferry this is: the module version ("(devel)" when
+// Version says which ferry this is: the module version ("(devel)" when
 // built from a checkout), the VCS commit it was built from and whether
 // the tree had changes, and the Go release.
-func version() string {
+func Version() string {
 	bi, _ := debug.ReadBuildInfo()
-	return versionOf(bi)
+	return VersionOf(bi)
 }
 
-// versionOf formats bi (nil: no build information) as version does:
+// VersionOf formats bi (nil: no build information) as Version does:
 // "v1.2.0 go1.26.0", "(devel) commit 0123456789ab (modified) go1.26.0".
-func versionOf(bi *debug.BuildInfo) string {
+func VersionOf(bi *debug.BuildInfo) string {
 	if bi == nil {
 		return "(devel)"
 	}
