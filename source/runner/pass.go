@@ -3,6 +3,8 @@ package runner
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +36,7 @@ type pass struct {
 
 	mu          sync.Mutex
 	flights     map[string]*flight     // by Object.ID
+	asking      map[string]*lookup     // by Object.ID: lookups under way
 	bases       map[string]*resumeBase // by Object.ID, sent and not yet started (OnChangeResume)
 	removals    sync.WaitGroup         // removals under way (--delete-on-remove)
 	errs        []error                // failed files
@@ -161,9 +164,18 @@ type lookupError struct{ err error }
 func (e *lookupError) Error() string { return "look up progress: " + e.err.Error() }
 func (e *lookupError) Unwrap() error { return e.err }
 
+// lookup is a Send's progress lookup under way: another Send asking for
+// one of its versions waits for its answer instead of asking again.
+type lookup struct {
+	done     chan struct{} // closed when progress and err are set
+	progress map[string]state.Progress
+	err      error
+}
+
 // send is the pass's Send. Versions the runner knows are done are
 // skipped without a query, versions loading in this pass join their load
-// without one (a duplicate notification costs no query); the others are
+// without one, and versions another Send is looking up wait for its
+// answer (a duplicate notification costs no query); the others are
 // looked up in one.
 func (ps *pass) send(ctx context.Context, tasks []Task) error {
 	r := ps.r
@@ -181,30 +193,63 @@ func (ps *pass) send(ctx context.Context, tasks []Task) error {
 		}
 	}
 	tasks = loads
+	mine := &lookup{done: make(chan struct{})}
+	var others []*lookup
 	ps.mu.Lock()
 	for _, t := range tasks {
 		id := t.Object.ID()
-		if !r.done.has(id) && ps.flights[id] == nil {
+		switch l := ps.asking[id]; {
+		case r.done.has(id) || ps.flights[id] != nil || l == mine:
+		case l != nil:
+			if !slices.Contains(others, l) {
+				others = append(others, l)
+			}
+		default:
+			if ps.asking == nil {
+				ps.asking = map[string]*lookup{}
+			}
+			ps.asking[id] = mine
 			ask = append(ask, t.Object)
 		}
 	}
 	ps.mu.Unlock()
 	var progress map[string]state.Progress
+	var err error
 	if len(ask) > 0 {
-		var err error
 		progress, err = r.state.Lookup(ctx, r.pipeline, ask)
 		r.stateRoundTrip(err)
-		if err != nil {
-			for _, t := range tasks {
-				t.done(Result{Outcome: Retry, Err: err})
-			}
-			return &lookupError{err}
-		}
 		for id, p := range progress {
-			if p.Status == state.Done {
+			if err == nil && p.Status == state.Done {
 				r.done.add(id)
 			}
 		}
+		mine.progress, mine.err = progress, err
+		ps.mu.Lock()
+		for _, o := range ask {
+			delete(ps.asking, o.ID())
+		}
+		ps.mu.Unlock()
+		close(mine.done)
+	}
+	for _, l := range others {
+		if err != nil {
+			break
+		}
+		select {
+		case <-l.done:
+		case <-ctx.Done():
+			err = ctx.Err()
+			continue
+		}
+		if err = l.err; err == nil {
+			progress = merged(progress, l.progress)
+		}
+	}
+	if err != nil {
+		for _, t := range tasks {
+			t.done(Result{Outcome: Retry, Err: err})
+		}
+		return &lookupError{err}
 	}
 	var want []Task
 	for _, t := range tasks {
@@ -238,6 +283,17 @@ func (ps *pass) send(ctx context.Context, tasks []Task) error {
 		return ErrStopped
 	}
 	return nil
+}
+
+// merged is a and b in one map (a itself when b adds nothing).
+func merged(a, b map[string]state.Progress) map[string]state.Progress {
+	if len(b) == 0 {
+		return a
+	}
+	m := make(map[string]state.Progress, len(a)+len(b))
+	maps.Copy(m, a)
+	maps.Copy(m, b)
+	return m
 }
 
 // inBacklog counts t in the backlog until it ends.

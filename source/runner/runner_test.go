@@ -3,6 +3,7 @@ package runner
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -583,5 +584,72 @@ func TestFollowReconciles(t *testing.T) {
 	}
 	if a, err := st.Anchor(t.Context(), "p", time.Time{}); err != nil || a.IsZero() {
 		t.Fatalf("anchor %v, %v: want the pipeline's start recorded", a, err)
+	}
+}
+
+// blockingLookups is a lookupCounter whose lookups say they started on
+// started and wait for release.
+type blockingLookups struct {
+	lookupCounter
+	started chan struct{}
+	release chan struct{}
+}
+
+func (s *blockingLookups) Lookup(ctx context.Context, pipeline string, objs []pusher.Object) (map[string]state.Progress, error) {
+	s.started <- struct{}{}
+	<-s.release
+	return s.lookupCounter.Lookup(ctx, pipeline, objs)
+}
+
+// TestConcurrentLookupsCoalesce: a version named by several Sends at
+// once (receivers handed the same notification) is looked up once, and
+// loads once.
+func TestConcurrentLookupsCoalesce(t *testing.T) {
+	fs, _ := filestore.New(t.TempDir())
+	st := &blockingLookups{lookupCounter: lookupCounter{Store: fs}, started: make(chan struct{}, 2), release: make(chan struct{})}
+	var out bytes.Buffer
+	r, err := New(Config{
+		Store:  &vanishingStore{objs: map[string]string{"a.csv": "id\n1\n", "b.csv": "id\n2\n"}},
+		Target: jsonlines.Writer("test", &out), State: st, Pipeline: "p",
+		Load:    load.Config{Format: format.Options{Format: "auto", Header: true}, Compression: "auto"},
+		Options: Options{Workers: 2, Async: true},
+		Log:     zerolog.Nop(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ended atomic.Int64
+	task := func(key string) Task {
+		return Task{Object: pusher.Object{Key: key, ETag: "e"}, Done: func(res Result) {
+			if res.Outcome == Loaded {
+				ended.Add(1)
+			}
+		}}
+	}
+	if _, err := r.Pass(t.Context(), t.Context(), func(ctx context.Context, send Send) error {
+		first := make(chan error, 1)
+		go func() { first <- send(ctx, []Task{task("a.csv")}) }()
+		<-st.started // a.csv's lookup is under way
+		second := make(chan error, 1)
+		go func() { second <- send(ctx, []Task{task("a.csv"), task("b.csv")}) }()
+		<-st.started // b.csv's: a.csv waits for the first lookup
+		third := make(chan error, 1)
+		go func() { third <- send(ctx, []Task{task("a.csv")}) }()
+		// Without coalescing the third would look a.csv up again; give it
+		// the time to (it asks nothing else, so nothing signals it waits).
+		time.Sleep(100 * time.Millisecond)
+		close(st.release)
+		return errors.Join(<-first, <-second, <-third)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := st.lookups.Load(); got != 2 {
+		t.Errorf("%d lookups, want 2 (a.csv once, b.csv once)", got)
+	}
+	if got := out.String(); strings.Count(got, `{"id":"1"}`) != 1 || strings.Count(got, `{"id":"2"}`) != 1 {
+		t.Errorf("output %q, want each record once", got)
+	}
+	if ended.Load() != 4 {
+		t.Errorf("%d tasks loaded, want 4", ended.Load())
 	}
 }
