@@ -88,6 +88,15 @@ func (c *Config) ValidateReplication() error {
 			return usage("--delete-on-remove needs --sqs-queue-url (ObjectRemoved notifications) and a PostgreSQL target")
 		}
 	}
+	if c.Poll.LeaseRanges > 0 {
+		kind, _ := targetKind(c.Target)
+		switch {
+		case c.SQS.QueueURL != "":
+			return usage("--lease-ranges is for polling replication: with --sqs-queue-url the queue already shares the files out among the processes")
+		case !pgstate.IsURL(c.State) && (c.State != "" || kind != targetPostgres):
+			return usage("--lease-ranges needs the state in PostgreSQL (a PostgreSQL target, or --state postgres://...): the processes lease their ranges there")
+		}
+	}
 	if c.SQS.QueueURL == "" {
 		return nil
 	}
