@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"sort"
 	"sync"
@@ -452,6 +453,13 @@ func TestRange(t *testing.T) {
 	} {
 		if got := Range(c.key, c.ranges); got != c.want {
 			t.Errorf("Range(%q, %d) = %#x, want %#x", c.key, c.ranges, got, c.want)
+		}
+	}
+	for _, k := range []string{"", "a", "in/2024/05/01/x.csv.gz", "é\x00\xff"} {
+		h := fnv.New64a()
+		h.Write([]byte(k))
+		if got, want := Range(k, MaxRanges), int(h.Sum64()>>48); got != want {
+			t.Errorf("Range(%q, %d) = %#x, hash/fnv's top 16 bits %#x", k, MaxRanges, got, want)
 		}
 	}
 	const ranges, keys = 16, 16000
