@@ -197,7 +197,7 @@ func newFlags(command string, out io.Writer) (*flag.FlagSet, *options) {
 		fs.DurationVar(&c.Poll.Lookback, "lookback", 0, "with --start-after-key: the window keeps the keys loaded within this duration")
 		fs.DurationVar(&c.Poll.Reconcile, "reconcile-interval", 0, "with --sqs-queue-url: also list the source this often (after the --start-after-key window), loading objects whose notifications never arrived (0: never)")
 		fs.IntVar(&c.Poll.LeaseRanges, "lease-ranges", 0, "scale out: split the keys into this many hash ranges (a power of two, the same for every process), leased in the PostgreSQL state to the processes polling the pipeline; each loads only its ranges' keys (0: off; not with --sqs-queue-url)")
-		fs.DurationVar(&c.Poll.LeaseExpiry, "lease-expiry", lease.DefaultExpiry, "with --lease-ranges: a process that has not renewed its leases for this long (heartbeat every third of it) is taken for dead and its ranges are taken over")
+		fs.DurationVar(&c.Poll.LeaseExpiry, "lease-expiry", lease.DefaultExpiry, "with --lease-ranges: a process that has not renewed its leases for this long (heartbeat every third of it, or every --poll-interval when shorter) is taken for dead and its ranges are taken over")
 		fs.DurationVar(&c.Poll.Retention, "state-retention", 0, "forget done files after this long (0: never); a forgotten file that is listed again loads again")
 		fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long chunks already being written may take to commit")
 		fs.StringVar(&c.SQS.QueueURL, "sqs-queue-url", "", "follow S3 event notifications on this SQS queue instead of polling (the source must be the s3:// bucket they come from)")

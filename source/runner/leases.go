@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"sync"
@@ -23,8 +24,13 @@ func (r *Runner) startLeases(ctx context.Context, opts PollOptions) (stop func()
 	if !ok {
 		return nil, ErrNoLeases
 	}
+	// Beats come every third of the expiry, or every poll interval when
+	// that is shorter (at most once a second): a process that joins gets
+	// its share about as soon as a new file would load.
+	expiry := cmp.Or(opts.LeaseExpiry, lease.DefaultExpiry)
 	m, err := lease.New(lease.Config{Store: observedLeaser{st, r}, Pipeline: r.pipeline, Ranges: opts.LeaseRanges,
-		Expiry: opts.LeaseExpiry, Log: r.log, Changed: func(n int) { r.LeasesHeld.Store(int64(n)) }})
+		Expiry: expiry, Interval: min(expiry/3, max(opts.Interval, time.Second)),
+		Log: r.log, Changed: func(n int) { r.LeasesHeld.Store(int64(n)) }})
 	if err != nil {
 		return nil, err
 	}

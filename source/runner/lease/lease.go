@@ -14,16 +14,19 @@
 //
 // # Rebalancing
 //
-// Every process (an owner: host/pid/random) beats every Expiry/3
-// (Manager.Run): the beat marks it alive until now plus Expiry and
-// extends every lease it still holds to the same time (state.Leaser,
-// one statement; times are the database's), and tells it how many owners
-// are alive and its rank among them (by name). Its fair share (Share) is
+// Every process (an owner: host/pid/random) beats every Interval, at
+// most Expiry/3 (Manager.Run; the runner beats once per poll interval
+// when that is shorter, at most once a second): one statement marks it
+// alive until now plus Expiry, extends every lease it still holds to the
+// same time (times are the database's), and tells it how many owners are
+// alive and its rank among them (by name). Its fair share (Share) is
 // N / owners, one more for the first N mod owners: the shares add up to
 // N. Above its share, it releases its highest ranges at once; below it,
-// it takes free ranges (never taken, released, or expired) up to it. So a process that joins gets ranges within about two
-// heartbeats (the others release at their next beat, it takes at its
-// next), one that stops gracefully frees its ranges at once (Leave), and
+// it takes free ranges (never taken, released, or expired) up to it, and
+// beats again after a quarter Interval while it is short. So a process
+// that joins gets its share within about a heartbeat and a quarter (the
+// others release their surplus at their next beat, it takes it soon
+// after), one that stops gracefully frees its ranges at once (Leave), and
 // the ranges of one that dies are taken over once its leases expire:
 // within Expiry plus a heartbeat.
 //
@@ -127,8 +130,8 @@ type Config struct {
 	// two, the same for every process of the pipeline).
 	Ranges int
 	// Expiry is how long a lease lasts without a heartbeat (default
-	// DefaultExpiry); Interval how often the manager beats (default a
-	// third of Expiry).
+	// DefaultExpiry); Interval how often the manager beats (default, and
+	// at most, a third of Expiry).
 	Expiry, Interval time.Duration
 	Log              zerolog.Logger
 	// Changed, when set, is told the number of ranges held after every
@@ -147,6 +150,9 @@ type Manager struct {
 	mu   sync.Mutex
 	last []int // held at the last beat, for the log
 	left bool
+	// short: at the last beat this process held less than its share
+	// (others still held their surplus): it beats again sooner.
+	short atomic.Bool
 }
 
 // view is what the manager holds, valid until a time of the local clock.
@@ -170,7 +176,7 @@ func New(cfg Config) (*Manager, error) {
 	if err := Validate(cfg.Ranges, cfg.Expiry); err != nil {
 		return nil, err
 	}
-	if cfg.Interval <= 0 {
+	if cfg.Interval <= 0 || cfg.Interval > cfg.Expiry/3 {
 		cfg.Interval = cfg.Expiry / 3
 	}
 	if cfg.Owner == "" {
@@ -290,6 +296,7 @@ func (m *Manager) Beat(ctx context.Context) error {
 			m.publish(held, until)
 		}
 	}
+	m.short.Store(len(held) < share)
 	m.report(held, owners, released, taken)
 	return nil
 }
@@ -311,10 +318,11 @@ func (m *Manager) report(held []int, owners int, released, taken []int) {
 		Int("taken", len(taken)).Int("released", len(released)).Int("lost", lost).Msg("leases")
 }
 
-// Run beats every Interval until ctx is done. A failed beat is logged and
-// the next one comes at the next tick.
+// Run beats every Interval (a quarter of it while short of its share)
+// until ctx is done. A failed beat is logged and the next one comes at
+// the next tick.
 func (m *Manager) Run(ctx context.Context) {
-	t := time.NewTicker(m.cfg.Interval)
+	t := time.NewTimer(m.wait())
 	defer t.Stop()
 	for {
 		select {
@@ -325,7 +333,18 @@ func (m *Manager) Run(ctx context.Context) {
 		if err := m.Beat(ctx); err != nil && ctx.Err() == nil {
 			m.cfg.Log.Warn().Msg("lease heartbeat: " + err.Error())
 		}
+		t.Reset(m.wait())
 	}
+}
+
+// wait is the time to the next beat: Interval, or a quarter of it while
+// this process holds less than its share (the others release their
+// surplus at their next beats: it takes it soon after).
+func (m *Manager) wait() time.Duration {
+	if m.short.Load() {
+		return m.cfg.Interval / 4
+	}
+	return m.cfg.Interval
 }
 
 // Leave frees every range this process holds, for the others to take at

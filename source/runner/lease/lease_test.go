@@ -234,7 +234,7 @@ func (s *sim) run(d time.Duration, until func() bool) (time.Duration, bool) {
 		for _, p := range s.procs {
 			if !p.stopped && !now.Before(p.next) {
 				p.m.Beat(context.Background())
-				p.next = p.next.Add(p.m.cfg.Interval)
+				p.next = now.Add(p.m.wait())
 			}
 		}
 		s.check()
@@ -309,8 +309,8 @@ func TestRebalance(t *testing.T) {
 	c := s.add("c")
 	if took, ok := s.run(time.Minute, s.balanced); !ok {
 		t.Fatalf("not balanced a minute after three joined: %s", s.counts())
-	} else if took > 2*interval+step {
-		t.Errorf("balanced %v after the third joined; want within two heartbeats (%v)", took, 2*interval)
+	} else if took > interval+interval/4+step {
+		t.Errorf("balanced %v after the third joined; want within a heartbeat and a quarter (%v)", took, interval+interval/4)
 	}
 	s.run(10*time.Second, nil)
 	if !s.balanced() {
@@ -335,11 +335,11 @@ func TestRebalance(t *testing.T) {
 	// d joins mid-run.
 	d := s.add("d")
 	took, ok = s.run(time.Minute, func() bool { return len(d.m.Held()) > 0 })
-	if !ok || took > 2*interval+step {
+	if !ok || took > interval+interval/4+step {
 		t.Fatalf("d holds no range %v after it joined: %s", took, s.counts())
 	}
-	if _, ok := s.run(time.Minute, s.balanced); !ok {
-		t.Fatalf("not balanced after d joined: %s", s.counts())
+	if took, ok := s.run(time.Minute, s.balanced); !ok || took > interval+interval/4+step {
+		t.Fatalf("not balanced %v after d joined: %s", took, s.counts())
 	}
 	s.run(10*time.Second, nil)
 	for _, p := range s.procs {
