@@ -398,9 +398,11 @@ func (e *env) leaseTakeover(ctx context.Context, out io.Writer, bucket string, e
 	if err != nil {
 		return err
 	}
+	// ferry beats every third of the expiry, or every poll interval (1 s
+	// here) when that is shorter.
 	fmt.Fprintf(out, "   --lease-expiry %v (heartbeat %v), %d ranges: a kill -9'd process's ranges held by the other two %s after the kill;\n"+
 		"      a process started beside them held ranges %s after its start, the three their shares %s after it\n",
-		expiry, expiry/3, ranges, sec(takeover), sec(first), sec(share.Sub(started)))
+		expiry, min(expiry/3, time.Second), ranges, sec(takeover), sec(first), sec(share.Sub(started)))
 	for i, p := range ps {
 		if i == 1 {
 			continue // killed
