@@ -14,6 +14,10 @@
 #                     (BENCHREP_PARTS, BENCHREP_*: see integration/bench_replicate.sh)
 #   make bench-small  only that last part: snapshot, polling and SQS
 #                     replication of 3,000 small files vs list+GET
+#   make bench-leases scale-out: files/s of 1, 2 and 3 replicate processes
+#                     on one bucket, without and with --lease-ranges, and
+#                     the takeover time after a kill -9
+#                     (BENCHREP_LEASE_*: see integration/bench_leases.sh)
 #   make build        bin/ferry
 #   make fuzz         every Fuzz* under FUZZ_PKGS for FUZZTIME each
 #   make minio        build/cache the pinned MinIO binary in .cache/bin
@@ -27,7 +31,7 @@ FUZZTIME  ?= 30s
 FUZZ_PKGS ?= ./source/format/... ./state/filestore/...
 INTEGRATION_TIMEOUT ?= 30m
 
-.PHONY: test unit integration bench bench-replicate bench-small build fuzz minio lint clean
+.PHONY: test unit integration bench bench-replicate bench-small bench-leases build fuzz minio lint clean
 
 test: unit integration
 
@@ -48,6 +52,9 @@ bench-replicate:
 
 bench-small:
 	BENCHREP_PARTS=small integration/services.sh run integration/bench_replicate.sh
+
+bench-leases:
+	integration/services.sh run integration/bench_leases.sh
 
 build:
 	$(GO) build -o bin/ferry ./cmd/ferry

@@ -49,6 +49,8 @@ type Summary struct {
 	// OldestLoading is the loading file whose attempt started first, nil
 	// when none; LastError the failed file updated last, nil when none.
 	OldestLoading, LastError *FileInfo
+	// Leases, nil when the pipeline has none (--lease-ranges).
+	Leases *Leases
 }
 
 // FileQuery selects files. Zero fields select everything.

@@ -77,6 +77,12 @@ func (c *Config) ValidateReplication() error {
 	if c.Feed.DeleteOnRemove && (!pgstate.IsURL(c.Target) || c.SQS.QueueURL == "") {
 		return usage("--delete-on-remove needs --sqs-queue-url (ObjectRemoved notifications) and a PostgreSQL target")
 	}
+	switch {
+	case c.Poll.LeaseRanges > 0 && c.SQS.QueueURL != "":
+		return usage("--lease-ranges is for polling replication: with --sqs-queue-url the queue already shares the files out among the processes")
+	case c.Poll.LeaseRanges > 0 && !pgstate.IsURL(c.State) && (c.State != "" || !pgstate.IsURL(c.Target)):
+		return usage("--lease-ranges needs the state in PostgreSQL (a PostgreSQL target, or --state postgres://...): the processes lease their ranges there")
+	}
 	if c.SQS.QueueURL == "" {
 		return nil
 	}

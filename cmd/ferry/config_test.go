@@ -9,6 +9,7 @@ import (
 	"github.com/ferrydata/ferry/source/format"
 	"github.com/ferrydata/ferry/source/load"
 	"github.com/ferrydata/ferry/source/runner"
+	"github.com/ferrydata/ferry/source/sqs"
 )
 
 func TestValidate(t *testing.T) {
@@ -83,6 +84,31 @@ func TestValidateReplication(t *testing.T) {
 	} {
 		if err := c.ValidateReplication(); err == nil {
 			t.Errorf("%+v accepted", c)
+		}
+	}
+	leases := runner.PollOptions{Interval: time.Second, LeaseRanges: 16, LeaseExpiry: 30 * time.Second}
+	for _, c := range []Config{
+		{Target: "postgres://h/db", Poll: leases},
+		{Target: "stdout", State: "postgres://h/state", Poll: leases},
+	} {
+		if err := c.ValidateReplication(); err != nil {
+			t.Errorf("--lease-ranges, target %s, state %q: %v", c.Target, c.State, err)
+		}
+	}
+	for _, tt := range []struct {
+		c    Config
+		want string
+	}{
+		{Config{Target: "stdout", Poll: leases}, "needs the state in PostgreSQL"},
+		{Config{Target: "postgres://h/db", State: "./.ferry", Poll: leases}, "needs the state in PostgreSQL"},
+		{Config{Source: "s3://b/", Target: "postgres://h/db", SQS: sqs.Config{QueueURL: "http://q"}, Poll: leases}, "for polling replication"},
+		{Config{Target: "postgres://h/db", Poll: runner.PollOptions{Interval: time.Second, LeaseRanges: 12}}, "power of two"},
+		{Config{Target: "postgres://h/db", Poll: runner.PollOptions{Interval: time.Second, LeaseRanges: 16, LeaseExpiry: time.Millisecond}}, "lease expiry"},
+	} {
+		err := tt.c.ValidateReplication()
+		var ue *UsageError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%+v: %v, want a usage error with %q", tt.c.Poll, err, tt.want)
 		}
 	}
 }

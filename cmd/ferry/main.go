@@ -222,7 +222,7 @@ func follow(ctx, writeCtx context.Context, j *job, cfg Config, log zerolog.Logge
 	quarantined := progress.QuarantineCount(j.state, j.Pipeline(), cfg.Runner.MaxAttempts)
 	progress.LogQuarantined(ctx, quarantined, cfg.Runner.MaxAttempts, log)
 	if j.queue == nil {
-		log.Info().Str("pipeline", j.Pipeline()).Str("version", progress.Version()).Dur("poll_interval", cfg.Poll.Interval).Bool("backfill", cfg.Poll.Backfill).Msg("replication starting")
+		log.Info().Str("pipeline", j.Pipeline()).Str("version", progress.Version()).Dur("poll_interval", cfg.Poll.Interval).Bool("backfill", cfg.Poll.Backfill).Int("lease_ranges", cfg.Poll.LeaseRanges).Msg("replication starting")
 		defer progress.StartStatus(ctx, &j.Counters, quarantined, progress.StatusEvery, log)()
 		return j.Poll(ctx, writeCtx, cfg.Poll)
 	}

@@ -25,5 +25,8 @@ func watchMetrics(e *metrics.Endpoint, j *job, command string, cfg Config) {
 		}
 		return nil // a state directory, and no PostgreSQL
 	})
+	if cfg.Poll.LeaseRanges > 0 && j.queue == nil {
+		e.Metrics.WatchLeases(&j.Counters)
+	}
 	j.metrics = e.Metrics
 }

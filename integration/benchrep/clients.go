@@ -179,7 +179,7 @@ func (d *database) checkpoint(ctx context.Context) {
 // forgetPipeline deletes a pipeline's progress and rejects, so that it
 // starts fresh (an interrupted earlier run may have left some).
 func (d *database) forgetPipeline(ctx context.Context, pipeline string) error {
-	for _, t := range []string{"ferry.files", "ferry.rejects"} {
+	for _, t := range []string{"ferry.files", "ferry.rejects", "ferry.leases", "ferry.lease_owners"} {
 		_, err := d.pool.Exec(ctx, "DELETE FROM "+t+" WHERE pipeline = $1", pipeline)
 		if err != nil && !isUndefinedTable(err) {
 			return fmt.Errorf("forget pipeline %s in %s: %w", pipeline, t, err)

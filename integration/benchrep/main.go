@@ -3,8 +3,9 @@
 // ferry and this program and runs it under integration/services.sh (make
 // bench-replicate).
 //
-// It measures six things, each in its own fresh bucket, table and
-// pipeline (and queue, for the SQS parts; BENCHREP_PARTS picks which):
+// It measures six things (and a seventh when asked), each in its own
+// fresh bucket, table and pipeline (and queue, for the SQS parts;
+// BENCHREP_PARTS picks which):
 //
 //  1. latency: `ferry replicate --poll-interval 1s` follows an empty prefix;
 //     small CSV files are uploaded one at a time, 0–500 ms apart at random,
@@ -12,17 +13,20 @@
 //     which of the uploaded ids are visible. Latency is the time the row
 //     was first seen (the start of the query that saw it) minus the time
 //     PutObject returned. Then SIGTERM, which must end ferry with status 0.
+//
 //  2. files: many 4 KiB CSV files are uploaded first (32 at a time, timed
 //     apart), then ferry replicate is started with each --workers value in
 //     turn and timed from its start until ferry.files shows every file done
 //     for its pipeline; the table's rows are then checked (count and
 //     distinct ids).
+//
 //  3. big: one large CSV (the snapshot benchmark's 7 columns) is generated
 //     into a temporary file, uploaded (the file is then deleted) and
 //     loaded; ferry's VmHWM (/proc/PID/status) is sampled every 50 ms
 //     until the file is done. --inflight-bytes 64MiB is passed when
 //     `ferry replicate -h` lists the flag; otherwise ferry's defaults apply
 //     and the report says so.
+//
 //  4. sqs-files: many small gzip JSON-lines log files (50 app-log records
 //     each: ts, level, msg, id, latency_ms) are uploaded first (32 at a
 //     time), then one S3 ObjectCreated:Put notification per object (URL-
@@ -34,6 +38,7 @@
 //     the queue is empty (ApproximateNumberOfMessages and ...NotVisible both
 //     0: every message deleted). Notifications/s and rows/s are reported;
 //     the rows are checked as in part 2.
+//
 //  5. sqs-latency: `ferry replicate --sqs-queue-url Q --backfill=false`
 //     (--sqs-wait 20s, the default) long-polls an empty queue; small gzip
 //     JSON-lines files are uploaded one at a time, 0–500 ms apart at random,
@@ -41,6 +46,7 @@
 //     measured as in part 1, from SendMessage returning to the first query
 //     that saw the file's last row. Then the queue must empty, and SIGTERM
 //     must end ferry with status 0.
+//
 //  6. small: many small CSV files (the 7 columns of part 3, 40 rows each
 //     by default) are uploaded first; then, in each of BENCHREP_SMALL_RUNS
 //     runs, for each mode in turn (snapshot, polling, sqs), a fetch-only
@@ -61,6 +67,26 @@
 //     backends of its connections (integration/internal/pgcpu: found by
 //     client port, read from /proc while ferry runs).
 //
+//  7. leases (only when named in BENCHREP_PARTS: integration/bench_leases.sh):
+//     many 4 KiB CSV files (part 2's) are uploaded first; then, in each of
+//     BENCHREP_LEASE_RUNS runs, for each process count of
+//     BENCHREP_LEASE_PROCS, that many `ferry replicate --poll-interval 1s`
+//     are started at once on the bucket, without leases ("claims": each
+//     lists, looks up and claims every file, the per-file claim decides who
+//     loads it) and then with --lease-ranges BENCHREP_LEASE_RANGES
+//     ("leases"), each into a fresh table and pipeline, timed from the
+//     first start until ferry.files has every file done; the rows are
+//     checked (count, distinct ids). The report gives files/s, their
+//     ratio to one process, the files a process found claimed by another
+//     (ferry_retries_total{reason="claimed"}, scraped from each process's
+//     --metrics-addr) and the processes' CPU time, medians over the runs.
+//     Then, for each --lease-expiry of BENCHREP_LEASE_EXPIRIES, three
+//     processes with leases on a prefix of one file: once they hold their
+//     shares (ferry.leases, polled every 20 ms) and half an expiry later,
+//     one is killed with SIGKILL, and the time until the other two hold
+//     every range is reported; then a fourth is started, and the time
+//     until it holds a range and until the three hold their shares.
+//
 // The SQS parts (and part 6's sqs mode) need FERRY_TEST_SQS_ENDPOINT; every SQS request, the
 // program's and ferry's (--sqs-endpoint), goes there.
 //
@@ -80,6 +106,11 @@
 //	                                    each after a fetch-only baseline)
 //	BENCHREP_SMALL_MODES=snapshot,polling,sqs
 //	                                    part 6's ferry modes
+//	BENCHREP_LEASE_FILES=3000           files in part 7
+//	BENCHREP_LEASE_PROCS=1,2,3          process counts of part 7
+//	BENCHREP_LEASE_RUNS=3               runs of part 7
+//	BENCHREP_LEASE_RANGES=64            part 7's --lease-ranges
+//	BENCHREP_LEASE_EXPIRIES=6s,30s      --lease-expiry of part 7's takeovers
 //	BENCHREP_KEEP=1                     keep buckets, queues, tables, state
 //	                                    rows and ferry's logs (default:
 //	                                    removed after each part; a log with
@@ -92,6 +123,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -141,6 +173,11 @@ type settings struct {
 	smallRows       int
 	smallRuns       int
 	smallModes      []string
+	leaseFiles      int
+	leaseProcs      []int
+	leaseRuns       int
+	leaseRanges     int
+	leaseExpiries   []time.Duration
 	keep            bool
 	s3Endpoint      string
 	sqsEndpoint     string // only needed by the SQS parts
@@ -149,6 +186,10 @@ type settings struct {
 }
 
 var allParts = []string{"latency", "files", "big", "sqs-files", "sqs-latency", "small"}
+
+// knownParts are allParts and those only run when named (leases:
+// integration/bench_leases.sh).
+var knownParts = append(slices.Clone(allParts), "leases")
 
 // usesSQS reports whether a selected part needs the SQS endpoint.
 func (c *settings) usesSQS() bool {
@@ -179,10 +220,10 @@ func loadConfig(ferry string) (*settings, error) {
 		p = strings.TrimSpace(p)
 		switch p {
 		case "":
-		case "latency", "files", "big", "sqs-files", "sqs-latency", "small":
+		case "latency", "files", "big", "sqs-files", "sqs-latency", "small", "leases":
 			c.parts[p] = true
 		default:
-			return nil, fmt.Errorf("BENCHREP_PARTS: unknown part %q (want a comma-separated list of %s)", p, strings.Join(allParts, ", "))
+			return nil, fmt.Errorf("BENCHREP_PARTS: unknown part %q (want a comma-separated list of %s)", p, strings.Join(knownParts, ", "))
 		}
 	}
 	if len(c.parts) == 0 {
@@ -226,6 +267,29 @@ func loadConfig(ferry string) (*settings, error) {
 	}
 	if c.sqsLatencyFiles, err = envInt("BENCHREP_SQS_LATENCY_FILES", 200); err != nil {
 		return nil, err
+	}
+	if c.leaseFiles, err = envInt("BENCHREP_LEASE_FILES", 3000); err != nil {
+		return nil, err
+	}
+	if c.leaseRuns, err = envInt("BENCHREP_LEASE_RUNS", 3); err != nil {
+		return nil, err
+	}
+	if c.leaseRanges, err = envInt("BENCHREP_LEASE_RANGES", 64); err != nil {
+		return nil, err
+	}
+	for p := range strings.SplitSeq(cmp.Or(os.Getenv("BENCHREP_LEASE_PROCS"), "1,2,3"), ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("BENCHREP_LEASE_PROCS: want positive integers separated by commas, got %q", os.Getenv("BENCHREP_LEASE_PROCS"))
+		}
+		c.leaseProcs = append(c.leaseProcs, n)
+	}
+	for d := range strings.SplitSeq(cmp.Or(os.Getenv("BENCHREP_LEASE_EXPIRIES"), "6s,30s"), ",") {
+		v, err := time.ParseDuration(strings.TrimSpace(d))
+		if err != nil || v < time.Second {
+			return nil, fmt.Errorf("BENCHREP_LEASE_EXPIRIES: want durations of 1s or more separated by commas, got %q", os.Getenv("BENCHREP_LEASE_EXPIRIES"))
+		}
+		c.leaseExpiries = append(c.leaseExpiries, v)
 	}
 	workers := os.Getenv("BENCHREP_WORKERS")
 	if workers == "" {
@@ -294,7 +358,7 @@ func run(ctx context.Context, cfg *settings, out io.Writer) error {
 	fmt.Fprintf(out, "load average at start: %s\n", loadAvg())
 
 	var failed []string
-	for _, p := range allParts {
+	for _, p := range knownParts {
 		if !cfg.parts[p] {
 			continue
 		}
@@ -312,6 +376,8 @@ func run(ctx context.Context, cfg *settings, out io.Writer) error {
 			err = e.sqsLatency(ctx, out)
 		case "small":
 			err = e.small(ctx, out)
+		case "leases":
+			err = e.leases(ctx, out)
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()

@@ -26,6 +26,14 @@
 // version the runner knows is done (it loaded it, or looked it up done)
 // is completed without a state query.
 //
+// With PollOptions.LeaseRanges, Poll first joins the pipeline's hash-range
+// leases (package source/runner/lease, kept in a state.Leaser) and beats
+// while it runs: each listing page keeps only the keys of the ranges this
+// process holds before their progress is looked up (the others count in
+// Counters.Others), and the starter drops a task whose range was released
+// or lost since it was listed; the claims stay, as the safety net while a
+// range changes hands. Poll leaves the leases when it returns.
+//
 // With Options.Async, the pusher writes the chunks that are ready together
 // in one transaction (pusher.GroupTarget), so small files cost one commit
 // per group, and reading overlaps with writing.

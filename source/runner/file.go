@@ -22,11 +22,19 @@ func (ps *pass) start(tasks []Task) {
 		return
 	}
 	var fs []*flight
+	var dropped []Task
+	leases := ps.r.leases.Load()
 	ps.mu.Lock()
 	for _, t := range tasks {
 		id := t.Object.ID()
 		if f := ps.flights[id]; f != nil {
 			f.tasks = append(f.tasks, t) // already loading
+			continue
+		}
+		if leases != nil && !leases.Owns(t.Object.Key) {
+			// Its range was released or lost since it was listed: the
+			// process that holds it now loads it.
+			dropped = append(dropped, t)
 			continue
 		}
 		f := &flight{obj: t.Object, tasks: []Task{t}, base: ps.bases[id], ended: make(chan struct{})}
@@ -36,6 +44,9 @@ func (ps *pass) start(tasks []Task) {
 		fs = append(fs, f)
 	}
 	ps.mu.Unlock()
+	for _, t := range dropped {
+		t.done(Result{Outcome: Retry})
+	}
 	if fs = ps.claim(fs); len(fs) == 0 {
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ferrydata/ferry/source/format"
+	"github.com/ferrydata/ferry/source/runner/lease"
 )
 
 // AddFlags binds o to the engine's flags, with the defaults of a snapshot,
@@ -37,6 +38,8 @@ func (o *PollOptions) AddFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.LookbackKeys, "lookback-keys", 0, "with --start-after-key: the window keeps this many of the newest loaded keys")
 	fs.DurationVar(&o.Lookback, "lookback", 0, "with --start-after-key: the window keeps the keys loaded within this duration")
 	fs.DurationVar(&o.Reconcile, "reconcile-interval", 0, "with --sqs-queue-url: also list the source this often (after the --start-after-key window), loading objects whose notifications never arrived (0: never)")
+	fs.IntVar(&o.LeaseRanges, "lease-ranges", 0, "scale out: split the keys into this many hash ranges (a power of two, the same for every process), leased in the PostgreSQL state to the processes polling the pipeline; each loads only its ranges' keys (0: off; not with --sqs-queue-url)")
+	fs.DurationVar(&o.LeaseExpiry, "lease-expiry", lease.DefaultExpiry, "with --lease-ranges: a process that has not renewed its leases for this long (heartbeat every third of it, or every --poll-interval when shorter) is taken for dead and its ranges are taken over")
 	fs.DurationVar(&o.Retention, "state-retention", 0, "forget done files after this long (0: never); a forgotten file that is listed again loads again")
 }
 

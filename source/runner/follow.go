@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +36,9 @@ type FollowOptions struct {
 // returns nil on a graceful stop and an error only when OnErrorAbort
 // stops it.
 func (r *Runner) Follow(ctx, writeCtx context.Context, queue Feed, opts FollowOptions) error {
+	if opts.Reconcile.LeaseRanges > 0 {
+		return errors.New("lease ranges are for polling replication: a queue already shares its notifications out among its consumers")
+	}
 	if opts.Retention > 0 {
 		var wg sync.WaitGroup
 		pctx, stop := context.WithCancel(ctx)

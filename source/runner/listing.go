@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/ferrydata/ferry/pusher"
@@ -31,6 +32,15 @@ func (r *Runner) listing(startAfter string, since time.Time) Feed {
 		}()
 		err := discover.ListWith(ctx, r.store, opts, func(page []pusher.Object) error {
 			r.obs.SourceRoundTrip(nil)
+			if m := r.leases.Load(); m != nil {
+				// Only this process's share is looked up and claimed.
+				n := len(page)
+				page = slices.DeleteFunc(page, func(o pusher.Object) bool { return !m.Owns(o.Key) })
+				r.Others.Add(int64(n - len(page)))
+				if len(page) == 0 {
+					return nil
+				}
+			}
 			r.Listed.Add(int64(len(page)))
 			tasks := make([]Task, len(page))
 			for i, obj := range page {
@@ -68,7 +78,9 @@ func (r *Runner) Snapshot(ctx context.Context) (Summary, error) {
 // Each poll lists page by page and asks the state about each page, so
 // memory per poll is O(one listing page) whatever the bucket holds. With
 // StartAfterKey the listing starts after the oldest key of the lookback
-// window instead of at the beginning.
+// window instead of at the beginning. With LeaseRanges it joins the
+// pipeline's leases first (failing when it cannot) and loads only the
+// keys of the ranges it holds; it leaves them when it returns.
 func (r *Runner) Poll(ctx, writeCtx context.Context, opts PollOptions) error {
 	if err := opts.Validate(); err != nil {
 		return err
@@ -86,6 +98,13 @@ func (r *Runner) Poll(ctx, writeCtx context.Context, opts PollOptions) error {
 		if anchor.After(r.opts.Since) {
 			r.opts.Since = anchor
 		}
+	}
+	if opts.LeaseRanges > 0 {
+		stop, err := r.startLeases(ctx, opts)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	backoff := time.Duration(0)
 	listed := false
@@ -131,9 +150,12 @@ func (r *Runner) poll(ctx, writeCtx context.Context, opts PollOptions, first boo
 		r.log.Warn().Msg(empty.Error() + "; waiting for files")
 	}
 	if sum.Loaded+sum.Failed+sum.Vanished > 0 || len(sum.Errors) > 0 {
-		r.log.Info().Int64("listed", sum.Files).Int64("loaded", sum.Loaded).Int64("failed", sum.Failed).
-			Int64("rows", sum.Records).Int64("rejected", sum.Rejected).Str("start_after", startAfter).
-			Dur("took", roundDuration(sum.Elapsed)).Msg("poll")
+		e := r.log.Info().Int64("listed", sum.Files).Int64("loaded", sum.Loaded).Int64("failed", sum.Failed).
+			Int64("rows", sum.Records).Int64("rejected", sum.Rejected).Str("start_after", startAfter)
+		if opts.LeaseRanges > 0 {
+			e = e.Int64("others", sum.Others) // in other processes' ranges
+		}
+		e.Dur("took", roundDuration(sum.Elapsed)).Msg("poll")
 	}
 	if sum.Aborted {
 		return sum.Errors[0]

@@ -1,11 +1,13 @@
 package runner
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/ferrydata/ferry/source/discover"
+	"github.com/ferrydata/ferry/source/runner/lease"
 )
 
 // OnError is the policy for a file whose data is bad.
@@ -128,6 +130,14 @@ type PollOptions struct {
 	// while following the queue, with the start-after window above, so
 	// that objects whose notification never arrived load too.
 	Reconcile time.Duration
+	// LeaseRanges, for Poll only, when not 0: the keys are split into this
+	// many hash ranges (a power of two), leased in the state (it must be a
+	// state.Leaser) to the processes polling the pipeline, and this one
+	// loads only the keys of the ranges it holds (package lease).
+	// LeaseExpiry is how long a lease lasts without a heartbeat (default
+	// lease.DefaultExpiry); the heartbeat comes every third of it.
+	LeaseRanges int
+	LeaseExpiry time.Duration
 }
 
 // Validate checks the polling options.
@@ -141,6 +151,8 @@ func (o PollOptions) Validate() error {
 		return errors.New("start-after-key needs lookback keys or a lookback")
 	case o.Retention > 0 && o.StartAfterKey && o.Lookback > o.Retention:
 		return errors.New("state retention must be longer than the lookback, or files in the window load again")
+	case o.LeaseRanges > 0 && o.Reconcile > 0:
+		return errors.New("lease ranges are for polling replication; the reconcile interval is for SQS, whose queue already shares the files out")
 	}
-	return nil
+	return lease.Validate(o.LeaseRanges, cmp.Or(o.LeaseExpiry, lease.DefaultExpiry))
 }

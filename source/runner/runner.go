@@ -14,6 +14,7 @@ import (
 	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/source/load"
+	"github.com/ferrydata/ferry/source/runner/lease"
 	"github.com/ferrydata/ferry/state"
 )
 
@@ -47,6 +48,10 @@ type Runner struct {
 	done     doneCache
 	obs      Observer
 
+	// leases, while Poll runs with PollOptions.LeaseRanges, say which
+	// keys are this process's.
+	leases atomic.Pointer[lease.Manager]
+
 	// async is the asynchronous pusher of the pass under way, if any.
 	async atomic.Pointer[pusher.Async]
 	// flying counts the files started and not yet ended.
@@ -74,6 +79,14 @@ type Counters struct {
 	// and those not selected: hidden files and directory markers, keys
 	// the include/exclude globs leave out, objects older than Since.
 	Keys, Hidden, Unmatched, Old atomic.Int64
+	// Others counts the objects listings selected whose keys are in hash
+	// ranges leased to other processes (PollOptions.LeaseRanges): not
+	// looked up, not loaded here.
+	Others atomic.Int64
+	// LeaseRanges is how many hash ranges the keys are split into (0:
+	// leases off); LeasesHeld how many of them this process holds (a
+	// gauge).
+	LeaseRanges, LeasesHeld atomic.Int64
 }
 
 // New returns a runner over cfg's parts; it validates cfg.Options.
@@ -136,6 +149,9 @@ type Summary struct {
 	// What the listings saw: keys listed, and of them not selected
 	// (Files are the selected ones).
 	Keys, Hidden, Unmatched, Old int64
+	// Others: objects selected in hash ranges leased to other processes
+	// (not in Files).
+	Others int64
 }
 
 // MemoryBudget is about the most the runner holds, with room for the
@@ -181,7 +197,7 @@ var ErrNoFiles = errors.New("no files matched")
 // keys were listed and how many of them each selection left out. It
 // returns nil when a file was selected (done already or not).
 func (s Summary) NothingMatched(source string) error {
-	if s.Files > 0 {
+	if s.Files > 0 || s.Others > 0 {
 		return nil
 	}
 	if s.Keys == 0 {
@@ -202,13 +218,13 @@ func (s Summary) NothingMatched(source string) error {
 type counts struct {
 	Listed, Skipped, Done, Failed, Vanished, Rejected, Records, Bytes int64
 	Keys, Hidden, Unmatched, Old                                      int64
-	Rescued                                                           int64
+	Rescued, Others                                                   int64
 }
 
 func (r *Runner) counts() counts {
 	return counts{r.Listed.Load(), r.Skipped.Load(), r.Done.Load(), r.Failed.Load(), r.Vanished.Load(),
 		r.Rejected.Load(), r.Records.Load(), r.ReadBytes.Load(),
-		r.Keys.Load(), r.Hidden.Load(), r.Unmatched.Load(), r.Old.Load(), r.Rescued.Load()}
+		r.Keys.Load(), r.Hidden.Load(), r.Unmatched.Load(), r.Old.Load(), r.Rescued.Load(), r.Others.Load()}
 }
 
 // summary fills s's counts with what happened since before.
@@ -227,6 +243,7 @@ func (r *Runner) summary(s *Summary, before counts, start time.Time) {
 	s.Hidden = after.Hidden - before.Hidden
 	s.Unmatched = after.Unmatched - before.Unmatched
 	s.Old = after.Old - before.Old
+	s.Others = after.Others - before.Others
 	s.Elapsed = time.Since(start)
 }
 

@@ -37,6 +37,22 @@ type pipelineJSON struct {
 	LastLoad        *string   `json:"last_load"`
 	OldestLoading   *fileJSON `json:"oldest_loading"`
 	LastError       *fileJSON `json:"last_error"`
+	// Leases are the hash ranges leased to the processes polling the
+	// pipeline (replicate --lease-ranges); null when none.
+	Leases *leasesJSON `json:"leases"`
+}
+
+type leasesJSON struct {
+	Ranges int              `json:"ranges"`
+	Free   int              `json:"free"`
+	Owners []leaseOwnerJSON `json:"owners"`
+}
+
+type leaseOwnerJSON struct {
+	Owner     string  `json:"owner"`
+	Ranges    int     `json:"ranges"`
+	Alive     bool    `json:"alive"`
+	ExpiresAt *string `json:"expires_at"`
 }
 
 type filesJSON struct {
@@ -95,6 +111,12 @@ func newPipelineJSON(s state.Summary, maxAttempts int) pipelineJSON {
 	if s.LastError != nil {
 		f := newFileJSON(*s.LastError, maxAttempts)
 		p.LastError = &f
+	}
+	if l := s.Leases; l != nil {
+		p.Leases = &leasesJSON{Ranges: l.Ranges, Free: l.Free, Owners: []leaseOwnerJSON{}}
+		for _, o := range l.Owners {
+			p.Leases.Owners = append(p.Leases.Owners, leaseOwnerJSON{Owner: o.Owner, Ranges: o.Ranges, Alive: o.Alive, ExpiresAt: timeJSON(o.Expires)})
+		}
 	}
 	return p
 }
@@ -209,6 +231,22 @@ func writeStatus(w io.Writer, s statusJSON) error {
 			line("last error", "%s at %s, retried, loads at the next run or poll: %s", f.Key, orDash(f.UpdatedAt), clipLine(f.Error, 300))
 		} else if f != nil {
 			line("last error", "%s at %s, %s after %d attempts: %s", f.Key, orDash(f.UpdatedAt), f.Status, f.Attempts, clipLine(f.Error, 300))
+		}
+		if l := p.Leases; l != nil {
+			alive := 0
+			for _, o := range l.Owners {
+				if o.Alive {
+					alive++
+				}
+			}
+			line("leases", "%d hash ranges, %d free, %d processes alive", l.Ranges, l.Free, alive)
+			for _, o := range l.Owners {
+				when := "alive until"
+				if !o.Alive {
+					when = "dead since"
+				}
+				fmt.Fprintf(&b, "    %s: %d ranges, %s %s\n", o.Owner, o.Ranges, when, orDash(o.ExpiresAt))
+			}
 		}
 	}
 	_, err := io.WriteString(w, b.String())

@@ -54,6 +54,10 @@ func TestStatusOutput(t *testing.T) {
 			Bytes: 3 << 30, FirstLoad: at(3 * time.Second), LastLoad: at(time.Hour), OldestLoading: &loading, LastError: &quarantined}, 3),
 		newPipelineJSON(state.Summary{Pipeline: "empty"}, 0),
 		newPipelineJSON(state.Summary{Pipeline: "retried", Failed: 1, LastError: &retried}, 3),
+		newPipelineJSON(state.Summary{Pipeline: "scaled", Done: 9, Leases: &state.Leases{Ranges: 16, Free: 5, Owners: []state.LeaseOwner{
+			{Owner: "host-a/101/0a1b2c3d", Ranges: 6, Expires: at(time.Hour), Alive: true},
+			{Owner: "host-b/202/4e5f6071", Ranges: 5, Expires: at(time.Hour - 10*time.Second), Alive: true},
+			{Owner: "host-c/303/8293a4b5", Expires: at(time.Hour - time.Minute)}}}}, 3),
 	}}
 	var js, text bytes.Buffer
 	if err := writeJSON(&js, out); err != nil {

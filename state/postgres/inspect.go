@@ -66,6 +66,9 @@ func (s *Store) Summary(ctx context.Context, pipeline string, maxAttempts int) (
 	if len(failed) > 0 {
 		sum.LastError = &failed[0]
 	}
+	if sum.Leases, err = s.leases(ctx, pipeline); err != nil {
+		return sum, err
+	}
 	return sum, nil
 }
 

@@ -148,7 +148,7 @@ CREATE INDEX IF NOT EXISTS rejects_file ON ferry.rejects (pipeline, key, etag);
 COMMENT ON COLUMN ferry.files.loaded IS 'records committed into the target (NULL: started by a ferry that did not count)';
 COMMENT ON COLUMN ferry.files.rejected IS 'records committed as rejected, in ferry.rejects or the rejects file (NULL: not counted)';
 COMMENT ON TABLE ferry.rejects IS 'ferry: records not loaded under --on-error skip-record (raw cut at 4 KiB)';
-` + rescuedSQL
+` + rescuedSQL + leaseSQL
 
 // New opens the store in DefaultSchema; see Schema.Open.
 func New(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {

@@ -142,6 +142,22 @@ func (m *Metrics) WatchRunner(c *runner.Counters, e Engine) {
 	)
 }
 
+// WatchLeases registers the metrics of a polling replication that leases
+// hash ranges (--lease-ranges): the ranges this process holds, and how
+// many there are.
+func (m *Metrics) WatchLeases(c *runner.Counters) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ferry_lease_ranges_owned",
+			Help: "Hash ranges of the keys this process holds a lease on (--lease-ranges): it loads only their keys.",
+		}, func() float64 { return float64(c.LeasesHeld.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ferry_lease_ranges",
+			Help: "Hash ranges the keys are split into (--lease-ranges), among every process of the pipeline.",
+		}, func() float64 { return float64(c.LeaseRanges.Load()) }),
+	)
+}
+
 // WatchQueue registers the metrics read from an SQS feed.
 func (m *Metrics) WatchQueue(c *sqs.Counters, q Queue) {
 	m.reg.MustRegister(

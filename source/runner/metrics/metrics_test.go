@@ -48,6 +48,9 @@ func TestMetricsMove(t *testing.T) {
 	var qc sqs.Counters
 	q := &fakeQueue{inflight: 2, extended: 5}
 	m.WatchQueue(&qc, q)
+	m.WatchLeases(&c)
+	c.LeaseRanges.Store(16)
+	c.LeasesHeld.Store(6)
 
 	m.FileEnded(pusher.Object{Key: "b"}, runner.FileSkipped, 0)
 	m.FileEnded(pusher.Object{Key: "c"}, runner.FileFailed, time.Second)
@@ -86,6 +89,8 @@ func TestMetricsMove(t *testing.T) {
 		`ferry_sqs_messages_inflight{pipeline="p1"}`:              2,
 		`ferry_sqs_visibility_extensions_total{pipeline="p1"}`:    5,
 		`ferry_sqs_messages_rejected_total{pipeline="p1"}`:        1,
+		`ferry_lease_ranges_owned{pipeline="p1"}`:                 6,
+		`ferry_lease_ranges{pipeline="p1"}`:                       16,
 	}
 	got := scrape(t, reg)
 	for k, v := range want {

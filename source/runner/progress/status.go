@@ -75,11 +75,15 @@ func (l *statusLine) log(log zerolog.Logger, now time.Time, more ...func(*zerolo
 // StatusFields adds a replication's backlog and lag to a status line:
 // backlog is the files named (listed or notified) and wanted whose load
 // has not ended; lag is, for the file loaded last, the time from its
-// LastModified to its commit (left out until a file loads).
+// LastModified to its commit (left out until a file loads); with
+// --lease-ranges, the ranges this process holds and how many there are.
 func StatusFields(e *zerolog.Event, c *runner.Counters) *zerolog.Event {
 	e = e.Int64("backlog", c.Backlog.Load())
 	if lag := time.Duration(c.LastLag.Load()); lag > 0 {
 		e = e.Dur("lag", roundLag(lag))
+	}
+	if n := c.LeaseRanges.Load(); n > 0 {
+		e = e.Int64("lease_ranges_owned", c.LeasesHeld.Load()).Int64("lease_ranges", n)
 	}
 	return e
 }
