@@ -104,8 +104,9 @@ func (a *AfterLoad) UnmarshalText(b []byte) error {
 // MarshalText implements encoding.TextMarshaler.
 func (a AfterLoad) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
 
-// ErrAfterLoadUnsupported: the store cannot do the action.
-var ErrAfterLoadUnsupported = errors.New("not supported by this source")
+// ErrBadAfterLoad is wrapped by CheckAfterLoad's errors: the action is
+// not one the source can do (a usage error).
+var ErrBadAfterLoad = errors.New("bad --after-load")
 
 // ActionStore is a Store that can act on an object once it is loaded
 // (--after-load delete and move). Every method acts on the version obj
@@ -142,17 +143,17 @@ func CheckAfterLoad(st Store, a AfterLoad) error {
 		return nil
 	case AfterLoadTag:
 		if _, ok := st.(Tagger); !ok {
-			return fmt.Errorf("--after-load %s: tags are for S3 sources only, not %s", a, st)
+			return fmt.Errorf("%w %s: tags are for S3 sources only, not %s", ErrBadAfterLoad, a, st)
 		}
 		return nil
 	}
 	as, ok := st.(ActionStore)
 	if !ok {
-		return fmt.Errorf("--after-load %s: %s cannot delete or move its objects", a, st)
+		return fmt.Errorf("%w %s: %s cannot delete or move its objects", ErrBadAfterLoad, a, st)
 	}
 	if a.Kind == AfterLoadMove {
 		if _, err := as.Dest(a.Prefix, "x"); err != nil {
-			return fmt.Errorf("--after-load %s: %w", a, err)
+			return fmt.Errorf("%w %s: %w", ErrBadAfterLoad, a, err)
 		}
 	}
 	return nil

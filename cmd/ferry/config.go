@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ferrydata/ferry/pusher"
+	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/source/compress"
 	"github.com/ferrydata/ferry/source/discover"
 	"github.com/ferrydata/ferry/source/format"
@@ -208,6 +209,9 @@ func (c *Config) Validate() error {
 		return usage("--rejects-file is for non-PostgreSQL targets; PostgreSQL keeps rejects in ferry.rejects")
 	case kind != targetPostgres && c.Postgres.RescueColumn != "":
 		return usage("--rescue-column is for a PostgreSQL target (JSON lines keep every value as read)")
+	}
+	if c.Runner.AfterLoad.Kind == source.AfterLoadTag && !strings.HasPrefix(c.Source, "s3://") {
+		return usage("--after-load %s: tags are for S3 sources only (a local directory: delete or move:DIR)", c.Runner.AfterLoad)
 	}
 	if c.Runner.ResumeFallback == "" {
 		c.Runner.ResumeFallback = runner.OnChangeAppend

@@ -14,6 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/source/format/lines"
 	"github.com/ferrydata/ferry/source/runner"
 	"github.com/ferrydata/ferry/targets/postgres"
@@ -187,6 +188,7 @@ func newFlags(command string, out io.Writer) (*flag.FlagSet, *options) {
 	if command == "replicate" {
 		maxAttempts = 3
 	}
+	fs.TextVar(&c.Runner.AfterLoad, "after-load", source.AfterLoad{}, "what to do with a file once its rows are committed: keep, delete, move:PREFIX (a key prefix in the bucket, or a directory, outside the source) or tag:KEY=VALUE (S3); recorded in the state, retried with backoff, never reloads the file")
 	fs.IntVar(&c.Runner.MaxAttempts, "max-attempts", maxAttempts, "a failed file is retried until it has failed this many times (0: every run)")
 	if command == "replicate" {
 		fs.DurationVar(&c.Poll.Interval, "poll-interval", 10*time.Second, "how often to list the source")

@@ -156,6 +156,9 @@ func open(ctx context.Context, cfg Config, log zerolog.Logger) (_ *job, err erro
 			RetryMaxElapsed: orNone(cfg.RetryMaxElapsed), ReadTimeout: orNone(cfg.ReadTimeout)},
 		Options: cfg.Runner, Observer: cfg.Observer,
 	})
+	if errors.Is(err, source.ErrBadAfterLoad) {
+		err = &UsageError{Err: err}
+	}
 	return j, err
 }
 
