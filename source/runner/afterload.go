@@ -26,8 +26,9 @@ import (
 // within the read retry budget (load.Config.RetryMaxElapsed); an action
 // that still fails is recorded failed, with its error, and tried again
 // by a later sweep. Every pass sweeps the state for the actions pending
-// (a crash between the commit and the action left them) or failed (each
-// waits afterLoadDelay(attempts) since its last try), at its start and
+// (a crash between the commit and the action left them) or failed (in
+// replication, each waits afterLoadDelay(attempts) since its last try; a
+// snapshot tries them all), at its start and
 // every afterLoadSweep while it runs. The file itself stays done: an
 // action never loads it again, nor fails it.
 
@@ -124,7 +125,9 @@ func (ps *pass) sweepAfterLoads(done <-chan struct{}) {
 			r.log.Warn().Msg("after load: list the actions to do: " + err.Error() + " (will retry)")
 		}
 		for _, f := range fs {
-			if f.AfterLoad.Status == state.AfterLoadFailed && time.Since(f.AfterLoad.At) < afterLoadDelay(f.AfterLoad.Attempts) {
+			// A snapshot (a run of its own) tries every failed action
+			// again; the passes of a replication space them out.
+			if !ps.once && f.AfterLoad.Status == state.AfterLoadFailed && time.Since(f.AfterLoad.At) < afterLoadDelay(f.AfterLoad.Attempts) {
 				continue
 			}
 			ps.afterLoad(f.Object)
