@@ -366,6 +366,7 @@ func TestAfterLoadSQS(t *testing.T) {
 	queue := newQueue(t, c)
 	schema, bucket, pipeline := newSchema(t), newBucket(t), randomName("afterload-sqs-")
 	ensureState(t, pool)
+	exec1(t, "CREATE TABLE "+table(schema, "t")+" (id bigint PRIMARY KEY, note text, _ferry_file text)")
 	a := putObject(t, bucket, "in/a.csv", idsCSV(1, 3, "a"))
 	send(t, c, queue, s3Notification("ObjectCreated:Put", bucket, a))
 	r := startReplicate(t, sqsArgs(bucket, "in", queue, schema, pipeline, "--after-load", "delete", "--delete-on-remove", "--backfill=false")...)
