@@ -227,6 +227,25 @@ func TestRescueColumn(t *testing.T) {
 		`3|NULL|false|{"at": "bad \"quoted\"", "more": "c"}`,
 	})
 	equal(t, "ferry.files", queryRows(t, `SELECT loaded, rejected, rescued FROM ferry.files WHERE pipeline = $1`, pipeline), []string{"3|0|2"})
+	equal(t, "load_history", queryRows(t, `SELECT rows, rescued FROM ferry.load_history WHERE pipeline = $1`, pipeline), []string{"3|2"})
+	// ferry status and ferry files show the count.
+	var sum struct {
+		Pipelines []struct {
+			RecordsRescued int64 `json:"records_rescued"`
+		}
+	}
+	inspect(t, &sum, "status", "--target", databaseURL, "--pipeline", pipeline)
+	if len(sum.Pipelines) != 1 || sum.Pipelines[0].RecordsRescued != 2 {
+		t.Errorf("status = %+v; want 2 records rescued", sum)
+	}
+	var fs struct{ Files []struct{ Rescued *int64 } }
+	inspect(t, &fs, "files", "--target", databaseURL, "--pipeline", pipeline)
+	if len(fs.Files) != 1 || fs.Files[0].Rescued == nil || *fs.Files[0].Rescued != 2 {
+		t.Errorf("files = %+v; want 2 records rescued", fs)
+	}
+	if st := ferry(t, "status", "--target", databaseURL, "--pipeline", pipeline); !strings.Contains(st.stdout, "3 loaded (2 with rescued values), 0 rejected") {
+		t.Errorf("status text:\n%s", st.stdout)
+	}
 
 	// A table ferry did not create and that lacks the column: a clear
 	// error, the table unchanged.

@@ -32,6 +32,10 @@ type Chunk struct {
 	Start, End Position
 	// Last is true on the file's final chunk (which may hold no records).
 	Last bool
+	// AfterLoad, on the last chunk, is the --after-load action (its text,
+	// "" for none) that the state records pending with the file's end, in
+	// the same transaction: a crash after the commit still does it.
+	AfterLoad string
 	// Batch holds the records: record i of the batch has ordinal
 	// First()+i. Records rejected by the reader are not in the batch.
 	Batch *Batch

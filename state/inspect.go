@@ -43,6 +43,12 @@ type Summary struct {
 	// Loaded and Rejected sum the records committed, in every file;
 	// Bytes the sizes of the done files (as stored: compressed).
 	Loaded, Rejected, Bytes int64
+	// Rescued sums the records loaded with values kept in the
+	// --rescue-column (of Loaded).
+	Rescued int64
+	// AfterLoadPending and AfterLoadFailed count the done files whose
+	// --after-load action is not done yet, or failed its last try.
+	AfterLoadPending, AfterLoadFailed int64
 	// FirstLoad and LastLoad: when the first and the last done file (of
 	// those still kept) finished; zero when none.
 	FirstLoad, LastLoad time.Time
@@ -77,7 +83,12 @@ type FileInfo struct {
 	// Records is the committed position; Loaded and Rejected split it
 	// (-1: not counted by the ferry that loaded it).
 	Records, Loaded, Rejected int64
-	Error                     string
+	// Rescued counts the loaded records with values kept in the
+	// --rescue-column (-1: not counted).
+	Rescued int64
+	Error   string
+	// AfterLoad is the done file's --after-load action (zero: none).
+	AfterLoad AfterLoad
 	// Modified is the object's LastModified; Started the first attempt,
 	// Attempted the start of the last one, Updated the last change (the
 	// end of the load for a done file). Zero when not known (state kept

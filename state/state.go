@@ -194,3 +194,59 @@ func KeyOf(id string) string {
 	}
 	return id
 }
+
+// AfterLoadStatus is how far a done file's --after-load action is.
+type AfterLoadStatus string
+
+const (
+	// AfterLoadNone: no action (keep, or loaded by a ferry without one).
+	AfterLoadNone AfterLoadStatus = ""
+	// AfterLoadPending: recorded with the file's last commit, not yet
+	// done (a crash between the two leaves it so: a later pass does it).
+	AfterLoadPending AfterLoadStatus = "pending"
+	// AfterLoadDone: done.
+	AfterLoadDone AfterLoadStatus = "done"
+	// AfterLoadFailed: the last try failed (AfterLoad.Error says why); a
+	// later pass tries again. The file stays done: it never loads again.
+	AfterLoadFailed AfterLoadStatus = "failed"
+	// AfterLoadSkipped: not done, for good: the object changed (a new
+	// version is at its key, left as it is) or vanished before it.
+	AfterLoadSkipped AfterLoadStatus = "skipped"
+)
+
+// AfterLoad is the --after-load action of a done file.
+type AfterLoad struct {
+	Status AfterLoadStatus
+	// Action is the action's text (delete, move:PREFIX, tag:KEY=VALUE).
+	Action string
+	// Attempts counts the failed tries; Error is the last one's.
+	Attempts int
+	Error    string
+	// At is when the status last changed.
+	At time.Time
+}
+
+// AfterLoadFile is a done file version with its action to do.
+type AfterLoadFile struct {
+	Object    pusher.Object
+	AfterLoad AfterLoad
+}
+
+// AfterLoader is a Store that keeps each done file's --after-load action:
+// the Advance of a chunk with Last and AfterLoad set records it pending
+// with the file's end (in the same transaction as the rows, when the
+// target commits progress).
+type AfterLoader interface {
+	// AfterLoads returns up to limit done versions whose action is
+	// pending or failed, the longest waiting first.
+	AfterLoads(ctx context.Context, pipeline string, limit int) ([]AfterLoadFile, error)
+	// AfterLoaded records how obj's action ended: AfterLoadDone,
+	// AfterLoadSkipped, or AfterLoadFailed with cause (an attempt more).
+	AfterLoaded(ctx context.Context, pipeline string, obj pusher.Object, status AfterLoadStatus, cause error) error
+	// TakenByAfterLoad says whether key's versions are all gone from
+	// the source by ferry's own --after-load delete or move (pending or
+	// done), at least one of them: a removal of the key (an
+	// ObjectRemoved notification) is then ferry's own, not one to delete
+	// rows for. Versions already replaced or removed do not count.
+	TakenByAfterLoad(ctx context.Context, pipeline, key string) (bool, error)
+}

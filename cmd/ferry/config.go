@@ -9,11 +9,13 @@ import (
 	"time"
 
 	"github.com/ferrydata/ferry/pusher"
+	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/source/compress"
 	"github.com/ferrydata/ferry/source/format"
 	"github.com/ferrydata/ferry/source/load"
 	"github.com/ferrydata/ferry/source/runner"
 	"github.com/ferrydata/ferry/source/sqs"
+	"github.com/ferrydata/ferry/state/inspect"
 	pgstate "github.com/ferrydata/ferry/state/postgres"
 	"github.com/ferrydata/ferry/targets/postgres"
 )
@@ -74,10 +76,9 @@ func (c *Config) ValidateReplication() error {
 	if c.ShutdownTimeout < 0 {
 		return usage("--shutdown-timeout must not be negative")
 	}
-	if c.Feed.DeleteOnRemove && (!pgstate.IsURL(c.Target) || c.SQS.QueueURL == "") {
-		return usage("--delete-on-remove needs --sqs-queue-url (ObjectRemoved notifications) and a PostgreSQL target")
-	}
 	switch {
+	case c.Feed.DeleteOnRemove && (!pgstate.IsURL(c.Target) || c.SQS.QueueURL == ""):
+		return usage("--delete-on-remove needs --sqs-queue-url (ObjectRemoved notifications) and a PostgreSQL target")
 	case c.Poll.LeaseRanges > 0 && c.SQS.QueueURL != "":
 		return usage("--lease-ranges is for polling replication: with --sqs-queue-url the queue already shares the files out among the processes")
 	case c.Poll.LeaseRanges > 0 && !pgstate.IsURL(c.State) && (c.State != "" || !pgstate.IsURL(c.Target)):
@@ -98,12 +99,9 @@ func (c *Config) ValidateReplication() error {
 	return nil
 }
 
-// UsageError is a bad flag or config value (exit status 2).
-type UsageError struct{ Err error }
-
-func (e *UsageError) Error() string { return e.Err.Error() }
-func (e *UsageError) Unwrap() error { return e.Err }
-func (e *UsageError) Usage() bool   { return true }
+// UsageError is a bad flag or config value (exit status 2): the state
+// commands' type, one for the whole command line.
+type UsageError = inspect.UsageError
 
 func usage(format string, args ...any) error {
 	return &UsageError{Err: fmt.Errorf(format, args...)}
@@ -193,6 +191,9 @@ func (c *Config) Validate() error {
 		return usage("--rejects-file is for non-PostgreSQL targets; PostgreSQL keeps rejects in ferry.rejects")
 	case !c.pg && c.Postgres.RescueColumn != "":
 		return usage("--rescue-column is for a PostgreSQL target (JSON lines keep every value as read)")
+	}
+	if c.Runner.AfterLoad.Kind == source.AfterLoadTag && !strings.HasPrefix(c.Source, "s3://") {
+		return usage("--after-load %s: tags are for S3 sources only (a local directory: delete or move:DIR)", c.Runner.AfterLoad)
 	}
 	if c.Runner.ResumeFallback == "" {
 		c.Runner.ResumeFallback = runner.OnChangeAppend

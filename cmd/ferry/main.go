@@ -210,6 +210,11 @@ func snapshot(ctx context.Context, j *job, o *options, stderr io.Writer, log zer
 			fmt.Fprintf(stderr, "ferry: %v (--allow-empty)\n", err)
 			return exitOK
 		}
+		if a := o.cfg.Runner.AfterLoad; a.Removes() {
+			// The files loaded before are gone by their own action.
+			fmt.Fprintf(stderr, "ferry: %v (--after-load %s takes the files loaded away)\n", err, a)
+			return exitOK
+		}
 		fmt.Fprintf(stderr, "ferry: %v; --allow-empty makes this exit 0\n", err)
 		return exitFailed
 	}

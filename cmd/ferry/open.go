@@ -145,6 +145,9 @@ func open(ctx context.Context, cfg Config, log zerolog.Logger) (_ *job, err erro
 		Store: j.store, Target: target, State: st, Pipeline: pipeline, Log: log,
 		Load: cfg.Load, Options: cfg.Runner, Observer: cfg.Observer,
 	})
+	if errors.Is(err, source.ErrBadAfterLoad) {
+		err = &UsageError{Err: err}
+	}
 	return j, err
 }
 
@@ -175,8 +178,5 @@ func rejectsWhere(cfg Config) string {
 	if cfg.pg {
 		return cmp.Or(cfg.StateSchema, "ferry") + ".rejects"
 	}
-	if cfg.RejectsFile != "" {
-		return cfg.RejectsFile
-	}
-	return "the rejects file"
+	return cmp.Or(cfg.RejectsFile, "the rejects file")
 }

@@ -74,6 +74,8 @@ type Config struct {
 	// CSV with an escape or comment byte) ignore it. The command sets it;
 	// runtime.GOMAXPROCS(0) is a good value.
 	ParseWorkers int
+	// AfterLoad is set on each file's last chunk (pusher.Chunk.AfterLoad).
+	AfterLoad string
 	// RetryMaxElapsed bounds the retries of a read that failed for a
 	// transient reason, counted from the last chunk pushed (see File).
 	// 0: backoff.DefaultMaxElapsed; negative: no retry.
@@ -395,6 +397,9 @@ func file(ctx context.Context, store source.Store, obj pusher.Object, cfg Config
 				return r.err
 			}
 			c := &pusher.Chunk{File: obj, Seq: rs.seq, Start: rs.pos, End: r.pos, Last: r.last, Batch: r.batch, Rejects: r.rejects, RejectLimit: -1, OnRelease: putBatch}
+			if r.last {
+				c.AfterLoad = cfg.AfterLoad
+			}
 			if cfg.SkipRecords && cfg.MaxRejects >= 0 {
 				c.RejectLimit = max(cfg.MaxRejects-int(st.Rejects), 0)
 			}

@@ -213,6 +213,7 @@ func (ps *pass) ended(f *flight, res pusher.FileResult) {
 		ps.recordTail(obj)
 		r.obs.FileEnded(obj, FileLoaded, time.Since(f.began))
 		ps.end(f, Result{Outcome: Loaded})
+		ps.afterLoad(obj)
 		return
 	}
 	class := pusher.ClassOf(err)

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/source/format"
 	"github.com/ferrydata/ferry/source/runner/lease"
 )
@@ -18,6 +19,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet, replicate bool) {
 		onError, maxAttempts = OnErrorSkipFile, 3
 	}
 	fs.TextVar(&o.OnError, "on-error", onError, "bad records: abort (fail the file and stop), skip-record (load the rest, keep the bad ones in ferry.rejects or --rejects-file) or skip-file (fail the file, go on)")
+	fs.TextVar(&o.AfterLoad, "after-load", source.AfterLoad{}, "what to do with a file once its rows are committed: keep, delete, move:PREFIX (a key prefix in the bucket, or a directory, outside the source) or tag:KEY=VALUE (S3); recorded in the state, retried with backoff, never reloads the file")
 	fs.IntVar(&o.MaxAttempts, "max-attempts", maxAttempts, "a failed file is retried until it has failed this many times (0: every run)")
 	fs.TextVar(&o.OnChange, "on-change", OnChangeAppend, "an object that changed (new ETag) after it was loaded: append (load it as a new version, the old rows stay), replace (its rows replace the old version's; PostgreSQL, adds _ferry_file), resume (a file that only grew loads only what was appended) or ignore (a key loads once)")
 	fs.TextVar(&o.ResumeFallback, "resume-fallback", OnChange(""), "--on-change resume: how a new version that did not only grow loads: replace or append (default replace with PostgreSQL, else append)")

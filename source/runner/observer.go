@@ -36,6 +36,9 @@ const (
 	// RetryRead: a file's read failed for a transient reason and is
 	// retried within its load, after a backoff.
 	RetryRead = "read"
+	// RetryAfterLoad: a file's --after-load action failed; it is tried
+	// again later (the file stays loaded).
+	RetryAfterLoad = "after_load"
 )
 
 // Observer is told what the engine does, for metrics and health checks

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ferrydata/ferry/source"
 	"github.com/ferrydata/ferry/source/discover"
 	"github.com/ferrydata/ferry/source/runner/lease"
 )
@@ -78,6 +79,9 @@ type Options struct {
 	// FetchAhead is how many files' GETs may be under way at once, started
 	// while the files wait for a worker (0: each load opens its file).
 	FetchAhead int
+	// AfterLoad is what is done with an object once its rows are
+	// committed (--after-load; the zero value keeps it): see afterload.go.
+	AfterLoad source.AfterLoad
 }
 
 // Validate checks the options and fills defaults.

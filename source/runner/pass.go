@@ -39,6 +39,7 @@ type pass struct {
 	asking      map[string]*lookup     // by Object.ID: lookups under way
 	bases       map[string]*resumeBase // by Object.ID, sent and not yet started (OnChangeResume)
 	removals    sync.WaitGroup         // removals under way (--delete-on-remove)
+	actions     sync.WaitGroup         // after-load actions under way
 	errs        []error                // failed files
 	unavailable error                  // the first unavailable service
 	aborted     atomic.Bool
@@ -114,7 +115,11 @@ func (r *Runner) pass(ctx, writeCtx context.Context, fd Feed, once bool) (Summar
 	} else {
 		ps.p = pusher.NewSync(r.target, r.state, r.pipeline)
 	}
-	var wg sync.WaitGroup
+	var wg, sweep sync.WaitGroup
+	sweepDone := make(chan struct{})
+	if r.after != nil {
+		sweep.Go(func() { ps.sweepAfterLoads(sweepDone) })
+	}
 	for range r.opts.Workers {
 		wg.Go(ps.work)
 	}
@@ -140,6 +145,9 @@ func (r *Runner) pass(ctx, writeCtx context.Context, fd Feed, once bool) (Summar
 		ps.end(f, Result{Outcome: Retry})
 	}
 	ps.removals.Wait()
+	close(sweepDone)
+	sweep.Wait()
+	ps.actions.Wait()
 	var sum Summary
 	r.summary(&sum, before, start)
 	sum.Aborted = ps.aborted.Load()

@@ -53,6 +53,14 @@ func (ps *pass) removeKey(key string) Result {
 	if ps.ctx.Err() != nil {
 		return Result{Outcome: Retry}
 	}
+	if taken, err := r.takenByAfterLoad(ps.ctx, key); err != nil {
+		log.Warn().Msg(err.Error() + ps.retryNote())
+		return Result{Outcome: Retry, Err: err}
+	} else if taken {
+		// ferry deleted or moved it itself (--after-load): its rows stay.
+		log.Info().Msg("removal ignored: the object was deleted or moved by --after-load")
+		return Result{Outcome: Loaded}
+	}
 	rm, ok := r.target.(pusher.Remover)
 	if !ok {
 		err := fmt.Errorf("remove %q: %w", key, errNoRemover)

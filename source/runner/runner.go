@@ -47,6 +47,7 @@ type Runner struct {
 	log      zerolog.Logger
 	done     doneCache
 	obs      Observer
+	after    *afterLoader // --after-load; nil: keep
 
 	// leases, while Poll runs with PollOptions.LeaseRanges, say which
 	// keys are this process's.
@@ -67,7 +68,10 @@ type Counters struct {
 	Rescued                       atomic.Int64 // records loaded with values in the rescue column
 	Claimed                       atomic.Int64 // files another process was loading
 	Removed                       atomic.Int64 // keys removed (--delete-on-remove)
-	Records, ReadBytes            atomic.Int64
+	// After-load actions (--after-load) done, failed (tried again
+	// later) and skipped (the object changed or vanished first).
+	AfterLoadDone, AfterLoadFailed, AfterLoadSkipped atomic.Int64
+	Records, ReadBytes                               atomic.Int64
 	// Backlog is a gauge: the files wanted (named by a feed and not done
 	// or quarantined) whose load has not ended. WantedBytes adds up the
 	// sizes of the files wanted (a file wanted again counts again).
@@ -101,6 +105,13 @@ func New(cfg Config) (*Runner, error) {
 		load: cfg.Load, opts: cfg.Options, log: cfg.Log, obs: cfg.Observer}
 	if r.obs == nil {
 		r.obs = nopObserver{}
+	}
+	var err error
+	if r.after, err = newAfterLoader(cfg.Store, cfg.State, cfg.Options.AfterLoad); err != nil {
+		return nil, err
+	}
+	if r.after != nil {
+		r.load.AfterLoad = r.after.action.String()
 	}
 	r.load.ReadBytes = &r.ReadBytes
 	r.load.Pushed = func(n int64) { r.Records.Add(n) }
@@ -141,11 +152,13 @@ type Summary struct {
 	Files, Loaded, AlreadyDone, Failed int64
 	Vanished, Rejected                 int64
 	Rescued                            int64 // records loaded with values in the rescue column
-	Aborted                            bool  // OnErrorAbort stopped the pass
-	Unavailable                        bool  // a service was down: the pass stopped early
-	Records, Bytes                     int64
-	Elapsed                            time.Duration
-	Errors                             []error
+	// After-load actions done and failed in the pass (--after-load).
+	AfterLoadDone, AfterLoadFailed int64
+	Aborted                        bool // OnErrorAbort stopped the pass
+	Unavailable                    bool // a service was down: the pass stopped early
+	Records, Bytes                 int64
+	Elapsed                        time.Duration
+	Errors                         []error
 	// What the listings saw: keys listed, and of them not selected
 	// (Files are the selected ones).
 	Keys, Hidden, Unmatched, Old int64
@@ -184,6 +197,7 @@ func (s Summary) MBPerSecond() float64 {
 func (s Summary) MarshalZerologObject(e *zerolog.Event) {
 	e.Int64("files", s.Files).Int64("loaded", s.Loaded).Int64("already_loaded", s.AlreadyDone).
 		Int64("failed", s.Failed).Int64("vanished", s.Vanished).Int64("rejected", s.Rejected).Int64("rescued", s.Rescued).Bool("aborted", s.Aborted).
+		Int64("after_load_done", s.AfterLoadDone).Int64("after_load_failed", s.AfterLoadFailed).
 		Int64("rows", s.Records).Int64("bytes", s.Bytes).
 		Float64("seconds", s.Elapsed.Seconds()).Float64("mb_per_s", s.MBPerSecond()).
 		Int64("keys_listed", s.Keys).Int64("hidden", s.Hidden).Int64("unmatched", s.Unmatched).Int64("older", s.Old)
@@ -219,12 +233,14 @@ type counts struct {
 	Listed, Skipped, Done, Failed, Vanished, Rejected, Records, Bytes int64
 	Keys, Hidden, Unmatched, Old                                      int64
 	Rescued, Others                                                   int64
+	AfterLoadDone, AfterLoadFailed                                    int64
 }
 
 func (r *Runner) counts() counts {
 	return counts{r.Listed.Load(), r.Skipped.Load(), r.Done.Load(), r.Failed.Load(), r.Vanished.Load(),
 		r.Rejected.Load(), r.Records.Load(), r.ReadBytes.Load(),
-		r.Keys.Load(), r.Hidden.Load(), r.Unmatched.Load(), r.Old.Load(), r.Rescued.Load(), r.Others.Load()}
+		r.Keys.Load(), r.Hidden.Load(), r.Unmatched.Load(), r.Old.Load(), r.Rescued.Load(), r.Others.Load(),
+		r.AfterLoadDone.Load(), r.AfterLoadFailed.Load()}
 }
 
 // summary fills s's counts with what happened since before.
@@ -237,6 +253,8 @@ func (r *Runner) summary(s *Summary, before counts, start time.Time) {
 	s.Vanished = after.Vanished - before.Vanished
 	s.Rejected = after.Rejected - before.Rejected
 	s.Rescued = after.Rescued - before.Rescued
+	s.AfterLoadDone = after.AfterLoadDone - before.AfterLoadDone
+	s.AfterLoadFailed = after.AfterLoadFailed - before.AfterLoadFailed
 	s.Records = after.Records - before.Records
 	s.Bytes = after.Bytes - before.Bytes
 	s.Keys = after.Keys - before.Keys

@@ -210,6 +210,9 @@ func advanced(e *entry, c *pusher.Chunk) *entry {
 	n.Updated = time.Now().UTC()
 	if c.Last {
 		n.Status = state.Done
+		if c.AfterLoad != "" {
+			n.AfterLoad = &afterLoad{Status: state.AfterLoadPending, Action: c.AfterLoad, At: n.Updated}
+		}
 	}
 	return &n
 }
@@ -279,7 +282,7 @@ func (s *Store) Prune(_ context.Context, pipeline string, before time.Time, belo
 	err := s.do(pipeline, func(f *pipelineFile) (record, error) {
 		gone = gone[:0]
 		f.each(func(e *entry) {
-			if (e.Status == state.Done || e.Status.Gone()) && e.Updated.Before(before) && (belowKey == "" || e.Key < belowKey) {
+			if (e.Status == state.Done || e.Status.Gone()) && e.Updated.Before(before) && (belowKey == "" || e.Key < belowKey) && !e.actionDue() {
 				gone = append(gone, fileID{Key: e.Key, ETag: e.ETag})
 			}
 		})

@@ -102,6 +102,15 @@ func (s *Store) Summary(_ context.Context, pipeline string, maxAttempts int) (st
 			p := e.progress()
 			sum.Loaded += max(p.Loaded, 0)
 			sum.Rejected += max(p.Rejected, 0)
+			sum.Rescued += e.Rescued
+			if e.Status == state.Done && e.AfterLoad != nil {
+				switch e.AfterLoad.Status {
+				case state.AfterLoadPending:
+					sum.AfterLoadPending++
+				case state.AfterLoadFailed:
+					sum.AfterLoadFailed++
+				}
+			}
 			if !e.Counted {
 				sum.Loaded += e.Pos.Records
 			}

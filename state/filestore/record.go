@@ -43,13 +43,36 @@ type entry struct {
 	// Tail is the checksum of the bytes before the end of a done version
 	// (--on-change resume).
 	Tail *state.Tail `json:"tail,omitempty"`
+	// AfterLoad is a done version's --after-load action.
+	AfterLoad *afterLoad `json:"after_load,omitempty"`
+}
+
+// afterLoad is state.AfterLoad as an entry keeps it.
+type afterLoad struct {
+	Status   state.AfterLoadStatus `json:"status"`
+	Action   string                `json:"action"`
+	Attempts int                   `json:"attempts,omitempty"`
+	Error    string                `json:"error,omitempty"`
+	At       time.Time             `json:"at,omitzero"`
+}
+
+func (a *afterLoad) info() state.AfterLoad {
+	if a == nil {
+		return state.AfterLoad{}
+	}
+	return state.AfterLoad{Status: a.Status, Action: a.Action, Attempts: a.Attempts, Error: a.Error, At: a.At}
 }
 
 func (e *entry) info(pipeline string) state.FileInfo {
 	p := e.progress()
+	rescued := int64(-1)
+	if e.Counted {
+		rescued = e.Rescued
+	}
 	return state.FileInfo{Pipeline: pipeline, Key: e.Key, ETag: e.ETag, Size: e.Size, Status: e.Status, Attempts: e.Attempts,
-		Records: e.Pos.Records, Loaded: p.Loaded, Rejected: p.Rejected, Error: e.Error,
-		Modified: e.Modified, Started: e.Started, Attempted: e.Attempted, Updated: e.Updated, Retries: e.Retries}
+		Records: e.Pos.Records, Loaded: p.Loaded, Rejected: p.Rejected, Rescued: rescued, Error: e.Error,
+		Modified: e.Modified, Started: e.Started, Attempted: e.Attempted, Updated: e.Updated, Retries: e.Retries,
+		AfterLoad: e.AfterLoad.info()}
 }
 
 func (e *entry) progress() state.Progress {

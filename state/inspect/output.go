@@ -1,9 +1,11 @@
 package inspect
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -29,14 +31,23 @@ type pipelineJSON struct {
 		Quarantined int64 `json:"quarantined"`
 	} `json:"files"`
 	// MaxAttempts is the --max-attempts that told failed from quarantined.
-	MaxAttempts     int       `json:"max_attempts"`
-	RecordsLoaded   int64     `json:"records_loaded"`
-	RecordsRejected int64     `json:"records_rejected"`
-	BytesLoaded     int64     `json:"bytes_loaded"`
-	FirstLoad       *string   `json:"first_load"`
-	LastLoad        *string   `json:"last_load"`
-	OldestLoading   *fileJSON `json:"oldest_loading"`
-	LastError       *fileJSON `json:"last_error"`
+	MaxAttempts     int   `json:"max_attempts"`
+	RecordsLoaded   int64 `json:"records_loaded"`
+	RecordsRejected int64 `json:"records_rejected"`
+	// RecordsRescued counts the loaded records with values kept in the
+	// --rescue-column.
+	RecordsRescued int64 `json:"records_rescued"`
+	BytesLoaded    int64 `json:"bytes_loaded"`
+	// AfterLoad counts the done files whose --after-load action is
+	// pending or failed its last try.
+	AfterLoad struct {
+		Pending int64 `json:"pending"`
+		Failed  int64 `json:"failed"`
+	} `json:"after_load"`
+	FirstLoad     *string   `json:"first_load"`
+	LastLoad      *string   `json:"last_load"`
+	OldestLoading *fileJSON `json:"oldest_loading"`
+	LastError     *fileJSON `json:"last_error"`
 	// Leases are the hash ranges leased to the processes polling the
 	// pipeline (replicate --lease-ranges); null when none.
 	Leases *leasesJSON `json:"leases"`
@@ -70,12 +81,25 @@ type fileJSON struct {
 	Records     int64       `json:"records"`
 	Loaded      *int64      `json:"loaded"`
 	Rejected    *int64      `json:"rejected"`
+	Rescued     *int64      `json:"rescued"`
 	Error       string      `json:"error"`
 	Modified    *string     `json:"last_modified"`
 	StartedAt   *string     `json:"started_at"`
 	AttemptedAt *string     `json:"attempted_at"`
 	UpdatedAt   *string     `json:"updated_at"`
 	Retries     []retryJSON `json:"retries"`
+	// AfterLoad is the --after-load action of a done file; null when
+	// none.
+	AfterLoad *afterLoadJSON `json:"after_load"`
+}
+
+type afterLoadJSON struct {
+	// Status is pending, done, failed or skipped.
+	Status   string  `json:"status"`
+	Action   string  `json:"action"`
+	Attempts int     `json:"attempts"`
+	Error    string  `json:"error"`
+	At       *string `json:"at"`
 }
 
 type retryJSON struct {
@@ -102,7 +126,8 @@ type rejectJSON struct {
 
 func newPipelineJSON(s state.Summary, maxAttempts int) pipelineJSON {
 	p := pipelineJSON{Pipeline: s.Pipeline, MaxAttempts: maxAttempts, RecordsLoaded: s.Loaded, RecordsRejected: s.Rejected,
-		BytesLoaded: s.Bytes, FirstLoad: timeJSON(s.FirstLoad), LastLoad: timeJSON(s.LastLoad)}
+		RecordsRescued: s.Rescued, BytesLoaded: s.Bytes, FirstLoad: timeJSON(s.FirstLoad), LastLoad: timeJSON(s.LastLoad)}
+	p.AfterLoad.Pending, p.AfterLoad.Failed = s.AfterLoadPending, s.AfterLoadFailed
 	p.Files.Done, p.Files.Loading, p.Files.Failed, p.Files.Quarantined = s.Done, s.Loading, s.Failed, s.Quarantined
 	if s.OldestLoading != nil {
 		f := newFileJSON(*s.OldestLoading, maxAttempts)
@@ -123,7 +148,7 @@ func newPipelineJSON(s state.Summary, maxAttempts int) pipelineJSON {
 
 func newFileJSON(f state.FileInfo, maxAttempts int) fileJSON {
 	out := fileJSON{Pipeline: f.Pipeline, Key: f.Key, ETag: f.ETag, Size: f.Size, Status: string(f.Status), Attempts: f.Attempts,
-		Records: f.Records, Loaded: countJSON(f.Loaded), Rejected: countJSON(f.Rejected), Error: f.Error,
+		Records: f.Records, Loaded: countJSON(f.Loaded), Rejected: countJSON(f.Rejected), Rescued: countJSON(f.Rescued), Error: f.Error,
 		Modified: timeJSON(f.Modified), StartedAt: timeJSON(f.Started), AttemptedAt: timeJSON(f.Attempted), UpdatedAt: timeJSON(f.Updated),
 		Retries: []retryJSON{}}
 	if f.Status == state.Failed && maxAttempts > 0 && f.Attempts >= maxAttempts {
@@ -131,6 +156,9 @@ func newFileJSON(f state.FileInfo, maxAttempts int) fileJSON {
 	}
 	for _, r := range f.Retries {
 		out.Retries = append(out.Retries, retryJSON{At: utc(r.At), Attempts: r.Attempts, Error: r.Error})
+	}
+	if a := f.AfterLoad; a.Status != state.AfterLoadNone {
+		out.AfterLoad = &afterLoadJSON{Status: string(a.Status), Action: a.Action, Attempts: a.Attempts, Error: a.Error, At: timeJSON(a.At)}
 	}
 	return out
 }
@@ -221,9 +249,12 @@ func writeStatus(w io.Writer, s statusJSON) error {
 			quarantine = fmt.Sprintf(" (at --max-attempts %d)", p.MaxAttempts)
 		}
 		line("files", "%d done, %d loading, %d failed, %d quarantined%s", p.Files.Done, p.Files.Loading, p.Files.Failed, p.Files.Quarantined, quarantine)
-		line("records", "%d loaded, %d rejected", p.RecordsLoaded, p.RecordsRejected)
+		line("records", "%d loaded (%d with rescued values), %d rejected", p.RecordsLoaded, p.RecordsRescued, p.RecordsRejected)
 		line("bytes", "%s in done files", humanBytes(p.BytesLoaded))
 		line("loads", "first %s, last %s", orDash(p.FirstLoad), orDash(p.LastLoad))
+		if a := p.AfterLoad; a.Pending > 0 || a.Failed > 0 {
+			line("after load", "%d pending, %d failed (retried with backoff; 'ferry files --json' says why)", a.Pending, a.Failed)
+		}
 		if f := p.OldestLoading; f != nil {
 			line("oldest loading", "%s since %s (attempt %d, at record %d)", f.Key, orDash(cmpOr(f.AttemptedAt, f.UpdatedAt)), f.Attempts, f.Records)
 		}
@@ -264,6 +295,11 @@ func writeFiles(w io.Writer, fs filesJSON, showPipeline bool) error {
 	var buf strings.Builder
 	tw := tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
 	head := "STATUS\tATTEMPTS\tRECORDS\tBYTES\tUPDATED\tKEY\tERROR\n"
+	// The after-load column only when a file has an action.
+	afterLoad := slices.ContainsFunc(fs.Files, func(f fileJSON) bool { return f.AfterLoad != nil })
+	if afterLoad {
+		head = strings.Replace(head, "KEY", "AFTER LOAD\tKEY", 1)
+	}
 	if showPipeline {
 		head = "PIPELINE\t" + head
 	}
@@ -272,7 +308,19 @@ func writeFiles(w io.Writer, fs filesJSON, showPipeline bool) error {
 		if showPipeline {
 			fmt.Fprintf(tw, "%s\t", f.Pipeline)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\n", f.Status, f.Attempts, f.Records, humanBytes(f.Size), orDash(f.UpdatedAt), f.Key, clipLine(f.Error, 120))
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t", f.Status, f.Attempts, f.Records, humanBytes(f.Size), orDash(f.UpdatedAt))
+		msg := f.Error
+		if afterLoad {
+			al := "-"
+			if a := f.AfterLoad; a != nil {
+				al = a.Action + " " + a.Status
+				if a.Status == string(state.AfterLoadFailed) || a.Status == string(state.AfterLoadSkipped) {
+					msg = cmp.Or(msg, "after load: "+a.Error)
+				}
+			}
+			fmt.Fprintf(tw, "%s\t", al)
+		}
+		fmt.Fprintf(tw, "%s\t%s\n", f.Key, clipLine(msg, 120))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

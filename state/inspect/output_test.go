@@ -38,9 +38,12 @@ var (
 	statusT0 = time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 	at       = func(d time.Duration) time.Time { return statusT0.Add(d) }
 	done     = state.FileInfo{Pipeline: "logs", Key: "2024/05/01/a.csv.gz", ETag: "e1", Size: 1 << 20, Status: state.Done, Attempts: 1,
-		Records: 1000, Loaded: 998, Rejected: 2, Modified: at(-time.Minute), Started: at(0), Attempted: at(0), Updated: at(3 * time.Second)}
+		Records: 1000, Loaded: 998, Rejected: 2, Rescued: 5, Modified: at(-time.Minute), Started: at(0), Attempted: at(0), Updated: at(3 * time.Second)}
+	moved = state.FileInfo{Pipeline: "logs", Key: "2024/05/01/d.csv", ETag: "e4", Size: 40, Status: state.Done, Attempts: 1,
+		Records: 3, Loaded: 3, Rejected: 0, Rescued: 0, Started: at(0), Attempted: at(0), Updated: at(5 * time.Second),
+		AfterLoad: state.AfterLoad{Status: state.AfterLoadFailed, Action: "move:archive/", Attempts: 2, Error: "copy s3://b/2024/05/01/d.csv: SlowDown", At: at(10 * time.Second)}}
 	loading = state.FileInfo{Pipeline: "logs", Key: "2024/05/01/b.csv.gz", ETag: "e2", Size: 5 << 30, Status: state.Loading, Attempts: 2,
-		Records: 500000, Loaded: -1, Rejected: -1, Started: at(time.Minute), Attempted: at(2 * time.Minute), Updated: at(3 * time.Minute)}
+		Records: 500000, Loaded: -1, Rejected: -1, Rescued: -1, Started: at(time.Minute), Attempted: at(2 * time.Minute), Updated: at(3 * time.Minute)}
 	quarantined = state.FileInfo{Pipeline: "logs", Key: "2024/05/01/c.csv", ETag: "e3", Size: 12, Status: state.Failed, Attempts: 3,
 		Error: "record 2: column \"n\": invalid integer \"x\"\n(line 3)", Started: at(time.Minute), Attempted: at(4 * time.Minute), Updated: at(4 * time.Minute),
 		Retries: []state.Retry{{At: at(90 * time.Second), Attempts: 3, Error: "connection reset"}}}
@@ -50,7 +53,8 @@ func TestStatusOutput(t *testing.T) {
 	retried := quarantined
 	retried.Pipeline, retried.Attempts = "retried", 0
 	out := statusJSON{Pipelines: []pipelineJSON{
-		newPipelineJSON(state.Summary{Pipeline: "logs", Done: 120, Loading: 1, Failed: 2, Quarantined: 1, Loaded: 123456, Rejected: 2,
+		newPipelineJSON(state.Summary{Pipeline: "logs", Done: 120, Loading: 1, Failed: 2, Quarantined: 1, Loaded: 123456, Rejected: 2, Rescued: 7,
+			AfterLoadPending: 3, AfterLoadFailed: 1,
 			Bytes: 3 << 30, FirstLoad: at(3 * time.Second), LastLoad: at(time.Hour), OldestLoading: &loading, LastError: &quarantined}, 3),
 		newPipelineJSON(state.Summary{Pipeline: "empty"}, 0),
 		newPipelineJSON(state.Summary{Pipeline: "retried", Failed: 1, LastError: &retried}, 3),
@@ -71,7 +75,7 @@ func TestStatusOutput(t *testing.T) {
 }
 
 func TestFilesOutput(t *testing.T) {
-	out := filesJSON{Files: []fileJSON{newFileJSON(quarantined, 3), newFileJSON(loading, 3), newFileJSON(done, 3), newFileJSON(quarantined, 0)}}
+	out := filesJSON{Files: []fileJSON{newFileJSON(quarantined, 3), newFileJSON(loading, 3), newFileJSON(done, 3), newFileJSON(quarantined, 0), newFileJSON(moved, 3)}}
 	var js, text bytes.Buffer
 	if err := writeJSON(&js, out); err != nil {
 		t.Fatal(err)

@@ -45,9 +45,13 @@ func (s *Store) Summary(ctx context.Context, pipeline string, maxAttempts int) (
 			count(*) FILTER (WHERE status = 'failed' AND $2 > 0 AND attempts >= $2),
 			coalesce(sum(coalesce(loaded, rows)), 0)::bigint, coalesce(sum(rejected), 0)::bigint,
 			coalesce(sum(size) FILTER (WHERE status = 'done'), 0)::bigint,
-			min(updated_at) FILTER (WHERE status = 'done'), max(updated_at) FILTER (WHERE status = 'done')
+			min(updated_at) FILTER (WHERE status = 'done'), max(updated_at) FILTER (WHERE status = 'done'),
+			coalesce(sum(rescued), 0)::bigint,
+			count(*) FILTER (WHERE status = 'done' AND after_load = 'pending'),
+			count(*) FILTER (WHERE status = 'done' AND after_load = 'failed')
 		FROM ferry.files WHERE pipeline = $1`, pipeline, maxAttempts).Scan(
-		&sum.Done, &sum.Loading, &sum.Failed, &sum.Quarantined, &sum.Loaded, &sum.Rejected, &sum.Bytes, &first, &last)
+		&sum.Done, &sum.Loading, &sum.Failed, &sum.Quarantined, &sum.Loaded, &sum.Rejected, &sum.Bytes, &first, &last,
+		&sum.Rescued, &sum.AfterLoadPending, &sum.AfterLoadFailed)
 	if err != nil {
 		return sum, Classify(fmt.Errorf("state: summary of %q: %w", pipeline, err))
 	}
@@ -74,7 +78,9 @@ func (s *Store) Summary(ctx context.Context, pipeline string, maxAttempts int) (
 
 // fileColumns are the columns scanned by scanFile, of the table alias f.
 const fileColumns = `f.pipeline, f.key, f.etag, f.size, f.status, f.attempts, f.rows, coalesce(f.loaded, -1), coalesce(f.rejected, -1),
-	coalesce(f.error, ''), f.last_modified, f.started_at, f.attempted_at, f.updated_at, coalesce(f.retries, '[]'::jsonb)`
+	coalesce(f.error, ''), f.last_modified, f.started_at, f.attempted_at, f.updated_at, coalesce(f.retries, '[]'::jsonb),
+	coalesce(f.rescued, -1), coalesce(f.after_load, ''), coalesce(f.after_load_action, ''), coalesce(f.after_load_attempts, 0),
+	coalesce(f.after_load_error, ''), f.after_load_at`
 
 // fileWhere selects the files of a FileQuery, with the arguments of
 // fileArgs.
@@ -91,10 +97,11 @@ func fileArgs(q state.FileQuery) []any {
 
 func scanFile(row pgx.CollectableRow) (state.FileInfo, error) {
 	var fi state.FileInfo
-	var modified, started, attempted *time.Time
+	var modified, started, attempted, afterAt *time.Time
 	err := row.Scan(&fi.Pipeline, &fi.Key, &fi.ETag, &fi.Size, &fi.Status, &fi.Attempts, &fi.Records, &fi.Loaded, &fi.Rejected,
-		&fi.Error, &modified, &started, &attempted, &fi.Updated, &fi.Retries)
-	fi.Modified, fi.Started, fi.Attempted = deref(modified), deref(started), deref(attempted)
+		&fi.Error, &modified, &started, &attempted, &fi.Updated, &fi.Retries,
+		&fi.Rescued, &fi.AfterLoad.Status, &fi.AfterLoad.Action, &fi.AfterLoad.Attempts, &fi.AfterLoad.Error, &afterAt)
+	fi.Modified, fi.Started, fi.Attempted, fi.AfterLoad.At = deref(modified), deref(started), deref(attempted), deref(afterAt)
 	return fi, err
 }
 

@@ -183,7 +183,7 @@ func (sc Schema) Open(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
 			return nil, Classify(fmt.Errorf("state: create schema %s (the role needs CREATE on the database, or create the schema beforehand): %w", name, err))
 		}
 	}
-	if _, err := q.Exec(ctx, schemaSQL+changeSQL); err != nil {
+	if _, err := q.Exec(ctx, schemaSQL+changeSQL+afterLoadSQL); err != nil {
 		return nil, Classify(fmt.Errorf("state: create %s.files: %w", name, err))
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -322,9 +322,9 @@ func (sc Schema) advance(ctx context.Context, q Querier, pipeline string, c *pus
 		status = state.Done
 	}
 	tag, err := sc.on(q).Exec(ctx, `UPDATE ferry.files SET rows = $5, "offset" = $6, status = $7, error = NULL, updated_at = now(),
-			loaded = loaded + $8, rejected = rejected + $9
+			loaded = loaded + $8, rejected = rejected + $9, `+afterLoadSet("$7::text", "$10::text")+`
 		WHERE pipeline = $1 AND key = $2 AND etag = $3 AND rows = $4 AND status = 'loading'`,
-		pipeline, c.File.Key, c.File.ETag, c.Start.Records, c.End.Records, c.End.Offset, string(status), loaded, rejected)
+		pipeline, c.File.Key, c.File.ETag, c.Start.Records, c.End.Records, c.End.Offset, string(status), loaded, rejected, c.AfterLoad)
 	if err != nil {
 		return Classify(fmt.Errorf("state: advance %q: %w", c.File.Key, err))
 	}
@@ -348,8 +348,10 @@ func (sc Schema) AdvanceGroup(ctx context.Context, q Querier, pipeline string, c
 	keys, etags, statuses := make([]string, len(cs)), make([]string, len(cs)), make([]string, len(cs))
 	starts, ends, offsets := make([]int64, len(cs)), make([]int64, len(cs)), make([]int64, len(cs))
 	loaded, rejected := make([]int64, len(cs)), make([]int64, len(cs))
+	actions := make([]string, len(cs))
 	for i, c := range cs {
 		keys[i], etags[i], starts[i], ends[i], offsets[i] = c.File.Key, c.File.ETag, c.Start.Records, c.End.Records, c.End.Offset
+		actions[i] = c.AfterLoad
 		loaded[i], rejected[i] = state.Counts(c)
 		statuses[i] = string(state.Loading)
 		if c.Last {
@@ -357,12 +359,12 @@ func (sc Schema) AdvanceGroup(ctx context.Context, q Querier, pipeline string, c
 		}
 	}
 	rows, err := sc.on(q).Query(ctx, `UPDATE ferry.files AS f SET rows = u.end_rows, "offset" = u.end_offset, status = u.status, error = NULL, updated_at = now(),
-			loaded = f.loaded + u.loaded, rejected = f.rejected + u.rejected
-		FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[], $8::bigint[], $9::bigint[])
-			AS u(key, etag, start_rows, end_rows, end_offset, status, loaded, rejected)
+			loaded = f.loaded + u.loaded, rejected = f.rejected + u.rejected, `+afterLoadSet("u.status", "u.action")+`
+		FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[], $8::bigint[], $9::bigint[], $10::text[])
+			AS u(key, etag, start_rows, end_rows, end_offset, status, loaded, rejected, action)
 		WHERE f.pipeline = $1 AND f.key = u.key AND f.etag = u.etag AND f.rows = u.start_rows AND f.status = 'loading'
 		RETURNING f.key, f.etag`,
-		pipeline, keys, etags, starts, ends, offsets, statuses, loaded, rejected)
+		pipeline, keys, etags, starts, ends, offsets, statuses, loaded, rejected, actions)
 	if err != nil {
 		return -1, Classify(fmt.Errorf("state: advance %d files: %w", len(cs), err))
 	}

@@ -37,6 +37,7 @@ func (s *Store) Anchor(ctx context.Context, pipeline string, t time.Time) (time.
 // Prune implements state.Store.
 func (s *Store) Prune(ctx context.Context, pipeline string, before time.Time, belowKey string) (int64, error) {
 	tag, err := s.db().Exec(ctx, `DELETE FROM ferry.files WHERE pipeline = $1 AND status IN ('done', 'replaced', 'removed') AND updated_at < $2
+		AND (after_load IS NULL OR after_load NOT IN ('pending', 'failed'))
 		AND ($3 = '' OR key COLLATE "C" < $3 COLLATE "C")`, pipeline, before, belowKey)
 	if err != nil {
 		return 0, Classify(fmt.Errorf("state: prune: %w", err))

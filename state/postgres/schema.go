@@ -85,7 +85,7 @@ func (sc Schema) Inspect(ctx context.Context, pool *pgxpool.Pool) (*Store, error
 	prefix := pgx.Identifier{sc.Name()}.Sanitize() + "."
 	var files, current bool
 	err := pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL,
-			to_regclass($2) IS NOT NULL AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'retries' AND NOT attisdropped)`,
+			to_regclass($2) IS NOT NULL AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($2) AND attname = 'after_load' AND NOT attisdropped)`,
 		prefix+"files", prefix+"load_history").Scan(&files, &current)
 	switch {
 	case err != nil:

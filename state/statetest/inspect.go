@@ -54,7 +54,9 @@ func RunInspector(t *testing.T, open func(t *testing.T) InspectStore) {
 		_, err := s.Start(ctx, "p", done)
 		must(t, err)
 		must(t, s.Advance(ctx, "p", chunk(done, 0, 6, false, 1)))
-		must(t, s.Advance(ctx, "p", chunk(done, 6, 10, true, 0)))
+		last := chunk(done, 6, 10, true, 0)
+		last.Rescued = 2 // 2 records loaded with values in the rescue column
+		must(t, s.Advance(ctx, "p", last))
 		_, err = s.Start(ctx, "p", loading)
 		must(t, err)
 		must(t, s.Advance(ctx, "p", chunk(loading, 0, 4, false, 0)))
@@ -96,6 +98,9 @@ func RunInspector(t *testing.T, open func(t *testing.T) InspectStore) {
 		if sum.Loaded != 9+4 || sum.Rejected != 1 || sum.Bytes != 100 {
 			t.Errorf("Summary = %d loaded, %d rejected, %d bytes; want 13, 1, 100", sum.Loaded, sum.Rejected, sum.Bytes)
 		}
+		if sum.Rescued != 2 {
+			t.Errorf("Summary rescued = %d; want 2", sum.Rescued)
+		}
 		if sum.FirstLoad.IsZero() || sum.LastLoad.Before(sum.FirstLoad) {
 			t.Errorf("Summary load times %v, %v", sum.FirstLoad, sum.LastLoad)
 		}
@@ -132,8 +137,11 @@ func RunInspector(t *testing.T, open func(t *testing.T) InspectStore) {
 			if f.Pipeline != "p" || f.ETag != "e1" || !f.Modified.Equal(mod) || f.Started.IsZero() || f.Attempted.Before(f.Started) || f.Updated.IsZero() {
 				t.Errorf("file %+v: want pipeline p, etag e1, modified %v, start and attempt times", f, mod)
 			}
-			if f.Key == done.Key && (f.Status != state.Done || f.Size != 100 || f.Records != 10 || f.Loaded != 9 || f.Rejected != 1 || f.Attempts != 1 || f.Error != "") {
+			if f.Key == done.Key && (f.Status != state.Done || f.Size != 100 || f.Records != 10 || f.Loaded != 9 || f.Rejected != 1 || f.Rescued != 2 || f.Attempts != 1 || f.Error != "") {
 				t.Errorf("done file = %+v", f)
+			}
+			if f.Key == loading.Key && f.Rescued != 0 {
+				t.Errorf("loading file rescued = %d; want 0", f.Rescued)
 			}
 			if f.Key == quarantined.Key && (f.Status != state.Failed || f.Attempts != 3 || f.Error == "") {
 				t.Errorf("quarantined file = %+v", f)

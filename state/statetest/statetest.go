@@ -37,6 +37,8 @@ func Run(t *testing.T, open func(t *testing.T) (s state.Store, reopen func() sta
 	runIf(replacer, "replaced versions load again from their start", func(t *testing.T) { replaced(t, open) })
 	_, remover := probe.(state.Remover)
 	runIf(remover, "removed keys load again from their start", func(t *testing.T) { removed(t, open) })
+	_, afterLoader := probe.(state.AfterLoader)
+	runIf(afterLoader, "after-load actions are recorded with the last commit", func(t *testing.T) { afterLoaded(t, open) })
 	_, resumer := probe.(state.Resumer)
 	runIf(resumer, "a new version starts where an older one left off", func(t *testing.T) { resumed(t, open) })
 

@@ -63,7 +63,7 @@ func New(h *Health) *Metrics {
 		}, []string{"status"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ferry_retries_total",
-			Help: "Files or passes left to be tried again, by reason: unavailable (a service was down), conflict (another process moved the file), claimed (another process is loading it), pass (a poll or pass failed and runs again after a backoff).",
+			Help: "Files or passes left to be tried again, by reason: unavailable (a service was down), conflict (another process moved the file), claimed (another process is loading it), pass (a poll or pass failed and runs again after a backoff), read (a read retried within its load), after_load (an --after-load action failed and is tried again later).",
 		}, []string{"reason"}),
 		loadSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "ferry_load_seconds",
@@ -89,7 +89,7 @@ func New(h *Health) *Metrics {
 	for _, s := range []runner.FileStatus{runner.FileLoaded, runner.FileSkipped, runner.FileFailed, runner.FileQuarantined} {
 		m.byStatus[s] = m.files.WithLabelValues(string(s))
 	}
-	for _, r := range []string{runner.RetryUnavailable, runner.RetryConflict, runner.RetryClaimed, runner.RetryPass, runner.RetryRead} {
+	for _, r := range []string{runner.RetryUnavailable, runner.RetryConflict, runner.RetryClaimed, runner.RetryPass, runner.RetryRead, runner.RetryAfterLoad} {
 		m.retries.WithLabelValues(r)
 	}
 	m.lastSuccess.Set(seconds(m.now()))
