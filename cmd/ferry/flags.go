@@ -170,6 +170,7 @@ func newFlags(command string, out io.Writer) (*flag.FlagSet, *options) {
 	c.Runner.InflightBytes = 64 << 20
 	fs.Var(sizeFlag[int64]{&c.Runner.InflightBytes}, "inflight-bytes", "budget of chunk bytes read but not yet committed; reading waits while it is spent")
 	fs.IntVar(&c.Runner.GroupFiles, "group-files", 500, "small files committed in one transaction at most, up to --batch-rows and --batch-bytes together (1: each alone)")
+	fs.BoolVar(&c.Runner.OverlapWrites, "overlap-writes", true, "write a big file's next chunk on a second connection while the one before commits (PostgreSQL with its state in the same database; false: one at a time)")
 	fs.DurationVar(&c.Runner.GroupLinger, "group-linger", 5*time.Millisecond, "how long a transaction that could take more files waits for them (0: not at all)")
 	fs.IntVar(&c.Format.BatchRows, "batch-rows", 100_000, "records per chunk (one COPY and transaction)")
 	c.Format.BatchBytes = 8 << 20
