@@ -43,8 +43,10 @@ var _ pusher.OverlapTarget = (*Target)(nil)
 // ended (waited for holding nothing) the chunk is written again after it,
 // or not at all (pusher.ErrBeforeFailed) when it failed. Without a write
 // before under way, the progress moves first, as with Write. A chunk that
-// starts a version under replace (Config.ReplaceKeys), or that adds
-// columns, waits for the write before first.
+// starts a version under replace (Config.ReplaceKeys), that adds columns,
+// widens one, or finds no table known yet, waits for the write before to
+// end first (holding nothing), so that the table changes in the order of
+// the file's chunks.
 func (t *Target) WriteAfter(ctx context.Context, c *pusher.Chunk, o pusher.Order) error {
 	_, err := t.write(ctx, []*pusher.Chunk{c}, &o)
 	return pgstate.Classify(err)
@@ -85,22 +87,27 @@ func (t *Target) write(ctx context.Context, cs []*pusher.Chunk, o *pusher.Order)
 		if ord != nil && ord.before != nil && (ord.started == nil || ord.before.Done() || t.replaces(cs[0])) {
 			// Nothing to overlap, or nothing that may: wait for it
 			// holding nothing, then write as usual.
-			if err := ord.before.Wait(ctx); err != nil {
+			if err := ord.settle(ctx); err != nil {
 				return 0, err
 			}
-			ord.before = nil
 		}
-		work, i, err := t.planParts(ctx, parts)
+		if ord != nil && ord.before != nil && !t.known() {
+			// The table may not exist yet: the write before creates it
+			// from its own records, as without overlap.
+			if err := ord.settle(ctx); err != nil {
+				return 0, err
+			}
+		}
+		work, i, err := t.planParts(ctx, parts, ord.settle)
 		if err != nil {
 			return i, err
 		}
-		if ord != nil && ord.before != nil && parts[0].p != nil && len(parts[0].p.needs) > 0 {
+		if parts[0].p != nil && len(parts[0].p.needs) > 0 {
 			// Adding columns locks the table, which the write before
 			// needs until it commits: no overlap.
-			if err := ord.before.Wait(ctx); err != nil {
+			if err := ord.settle(ctx); err != nil {
 				return 0, err
 			}
-			ord.before = nil
 		}
 		if !work { // never with ord: work is true under StateInTx
 			return -1, nil
@@ -139,6 +146,9 @@ func (t *Target) write(ctx context.Context, cs []*pusher.Chunk, o *pusher.Order)
 		pt := parts[i]
 		var we *widenError
 		if errors.As(err, &we) {
+			if err := ord.settle(ctx); err != nil {
+				return i, err
+			}
 			if err := t.widen(ctx, pt.p.tbl, we); err != nil {
 				return i, err
 			}
@@ -164,6 +174,13 @@ func (t *Target) write(ctx context.Context, cs []*pusher.Chunk, o *pusher.Order)
 	}
 }
 
+// known says whether the target has read (or created) its table.
+func (t *Target) known() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.tbl != nil
+}
+
 // errBeforeEnded: the chunk's progress did not move, and the write before
 // it, waited for since, committed: write the chunk again.
 var errBeforeEnded = errors.New("the write before ended")
@@ -175,6 +192,22 @@ type order struct {
 	before  pusher.Before
 	started func()
 	key     int32
+}
+
+// settle waits, holding nothing, until the write before has ended, and
+// fails when it did not commit; from then on the chunk is written as
+// Write writes one. A column changes type (widens) only after the write
+// before committed, so that a file's values meet the types in the order of
+// its chunks, as without overlap. A nil order has nothing to wait for.
+func (o *order) settle(ctx context.Context) error {
+	if o == nil || o.before == nil {
+		return nil
+	}
+	if err := o.before.Wait(ctx); err != nil {
+		return err
+	}
+	o.before = nil
+	return nil
 }
 
 // orderKey is the first key of the advisory locks of a file version's
