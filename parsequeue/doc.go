@@ -22,6 +22,21 @@
 // the group is pushed and acked. The order guarantees are those of Push,
 // with "group" for "item".
 //
+// # Overlapping pushes
+//
+// With Config.Overlap, each group's push runs on a goroutine of its own,
+// and a group for which Overlap returns true starts while the push of the
+// group before it is still under way: at most two pushes are under way at
+// once, and a group for which Overlap returns false starts once every
+// push before it has returned and been acked. Acks still run in item
+// order, on one goroutine (not the push loop's), each group's once its
+// push has returned: item k is acked only after every item before it.
+// The pushes of two groups may thus run concurrently with each other and
+// with Ack; PushGroup orders what it needs to (a target commits a group
+// only after the group before it). The first error in item order stops
+// the queue as without overlap; a push under way then is cancelled
+// through its context, and the queue finishes once it has returned.
+//
 // # Backpressure
 //
 // At most Config.MaxPending items are pending (added, not yet acked); Add

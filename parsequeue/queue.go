@@ -3,6 +3,7 @@ package parsequeue
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -37,6 +38,11 @@ type Config[In, Out any] struct {
 	// MaxPending bounds the items added but not yet acked (default
 	// 2*Workers).
 	MaxPending int
+	// Overlap, with PushGroup, lets the push of a group for which it
+	// returns true start while the push of the group before it is still
+	// under way (see "Overlapping pushes" in the package documentation).
+	// Optional.
+	Overlap func(group []Out) bool
 }
 
 // Validate reports a missing Parse or Push.
@@ -51,6 +57,8 @@ func (c Config[In, Out]) Validate() error {
 		return errors.New("parsequeue: Config.Push and Config.PushGroup are exclusive")
 	case c.PushGroup != nil && c.Full == nil:
 		return errors.New("parsequeue: Config.Full is required with PushGroup")
+	case c.Overlap != nil && c.PushGroup == nil:
+		return errors.New("parsequeue: Config.Overlap needs PushGroup")
 	}
 	return nil
 }
@@ -88,6 +96,20 @@ type Queue[In, Out any] struct {
 	order  chan *item[In, Out] // to the push loop, in Add order
 
 	finished chan struct{} // closed when every goroutine has exited
+
+	// With Config.Overlap: room holds a token per push under way (two
+	// for a push that overlaps nothing), flights the pushes under way in
+	// order, for the ack loop.
+	room    chan struct{}
+	flights chan *flight[Out]
+}
+
+// flight is a push under way on its own goroutine (Config.Overlap).
+type flight[Out any] struct {
+	group []Out
+	cost  int // tokens of room it holds
+	err   error
+	done  chan struct{} // closed once PushGroup returned and err is set
 }
 
 type item[In, Out any] struct {
@@ -112,10 +134,17 @@ func New[In, Out any](ctx context.Context, cfg Config[In, Out]) *Queue[In, Out] 
 		order:    make(chan *item[In, Out], cfg.MaxPending),
 		finished: make(chan struct{}),
 	}
+	if cfg.Overlap != nil {
+		q.room = make(chan struct{}, maxFlights)
+		q.flights = make(chan *flight[Out], maxFlights)
+	}
 	q.ctx, q.cancel = context.WithCancelCause(ctx)
 	go q.run()
 	return q
 }
+
+// maxFlights is the most pushes under way at once with Config.Overlap.
+const maxFlights = 2
 
 // run owns the parse workers and runs the push loop; its exit, once the
 // workers have exited too, closes finished.
@@ -125,7 +154,22 @@ func (q *Queue[In, Out]) run() {
 	for range q.cfg.Workers {
 		workers.Go(q.parseLoop)
 	}
-	if err := q.pushLoop(); err != nil {
+	var acked chan error
+	if q.flights != nil {
+		acked = make(chan error, 1)
+		go func() { acked <- q.ackLoop() }()
+	}
+	err := q.pushLoop()
+	if acked != nil {
+		// The pushes under way end (cancelled, when the queue failed),
+		// and the ack loop acks them in order or reports the first
+		// error, which comes before the push loop's in item order.
+		close(q.flights)
+		if aerr := <-acked; aerr != nil {
+			err = aerr
+		}
+	}
+	if err != nil {
 		q.cancel(err)
 	} else {
 		q.cancel(ErrClosed)
@@ -276,6 +320,20 @@ func (q *Queue[In, Out]) groupLoop() error {
 		if q.ctx.Err() != nil {
 			return context.Cause(q.ctx)
 		}
+		if err := q.deliver(group); err != nil {
+			return err
+		}
+		if closed && held == nil {
+			return nil
+		}
+	}
+}
+
+// deliver pushes group and acks its items; with Config.Overlap, it starts
+// the push on a goroutine of its own, once there is room, and leaves the
+// acks to the ack loop.
+func (q *Queue[In, Out]) deliver(group []Out) error {
+	if q.flights == nil {
 		if err := q.cfg.PushGroup(q.ctx, group); err != nil {
 			return err
 		}
@@ -287,10 +345,62 @@ func (q *Queue[In, Out]) groupLoop() error {
 			}
 			<-q.slots
 		}
-		if closed && held == nil {
-			return nil
+		return nil
+	}
+	f := &flight[Out]{group: slices.Clone(group), cost: maxFlights, done: make(chan struct{})}
+	if q.cfg.Overlap(f.group) {
+		f.cost = 1
+	}
+	done := q.ctx.Done()
+	for range f.cost {
+		select {
+		case q.room <- struct{}{}:
+		case <-done:
+			// The tokens taken are freed with the queue.
+			return context.Cause(q.ctx)
 		}
 	}
+	if q.ctx.Err() != nil {
+		return context.Cause(q.ctx)
+	}
+	q.flights <- f // never blocks: each flight holds room
+	go func() {
+		defer close(f.done)
+		f.err = q.cfg.PushGroup(q.ctx, f.group)
+	}()
+	return nil
+}
+
+// ackLoop waits for the pushes under way in their order, acks the items of
+// each, and frees its room. The first error stops the queue at once (the
+// pushes still under way are cancelled); it waits for every push all the
+// same, until the push loop has exited and closed flights.
+func (q *Queue[In, Out]) ackLoop() error {
+	var err error
+	for f := range q.flights {
+		<-f.done
+		if err == nil {
+			err = f.err
+			for _, out := range f.group {
+				if err != nil {
+					break
+				}
+				if q.cfg.Ack != nil {
+					err = q.cfg.Ack(out)
+				}
+				if err == nil {
+					<-q.slots
+				}
+			}
+			if err != nil {
+				q.cancel(err)
+			}
+		}
+		for range f.cost {
+			<-q.room
+		}
+	}
+	return err
 }
 
 // Add queues in, blocking while MaxPending items are pending. It returns

@@ -47,6 +47,12 @@ type AsyncConfig struct {
 	GroupBytes  int64
 	GroupChunks int
 	Linger      time.Duration
+	// Overlap writes the consecutive chunks of a big file two at a time
+	// when the target is a pusher.OverlapTarget that commits progress: the
+	// write of a chunk alone in its group starts while the group before
+	// it is still being written, and commits after it. Groups of several
+	// chunks (small files) are written alone.
+	Overlap bool
 	// Wrote, when set, is told of every write of a transaction (a group of
 	// chunks, or one chunk) once it returned: how long it took and its
 	// error (metrics).
@@ -65,8 +71,9 @@ func (c AsyncConfig) Validate() error {
 	return nil
 }
 
-// Async queues chunks and writes them on one goroutine, in push order.
-// Push returns once the chunk is queued. After each write (and the
+// Async queues chunks and writes them in push order, one group at a time
+// (with Overlap, two chunks of big files at a time, each committing after
+// the one before). Push returns once the chunk is queued. After each write (and the
 // progress update, when the pusher keeps it) the queue acks the chunk: it
 // drops it from its file's pending set and releases its batch and budget.
 // A file completes (Finish's done) once its reader has finished and
@@ -85,6 +92,10 @@ type Async struct {
 	budget *semaphore.Weighted
 	held   atomic.Int64 // budget taken
 	q      *parsequeue.Queue[*Chunk, *Chunk]
+
+	// overlap: the target writes a chunk while the one before it is
+	// being written (AsyncConfig.Overlap, when the target can).
+	overlap OverlapTarget
 
 	mu     sync.Mutex
 	files  map[string]*fileProgress // by Object.ID
@@ -107,6 +118,8 @@ type fileProgress struct {
 	readErr error
 	// done is Finish's callback; set once the reader has finished.
 	done func(FileResult)
+	// tail is the write of the last chunk pushed (with overlap).
+	tail *turn
 }
 
 type pendingChunk struct {
@@ -114,6 +127,9 @@ type pendingChunk struct {
 	cost    int64 // budget held
 	rejects int   // the reader's rejects in c
 	written bool  // written (and progress recorded): ackable
+	// With overlap: the chunk's write, and the write of the file's chunk
+	// before it (nil for the first chunk pushed).
+	turn, before *turn
 }
 
 // NewAsync starts an async pusher; it stops when ctx is cancelled. It
@@ -148,6 +164,10 @@ func NewAsync(ctx context.Context, cfg AsyncConfig) *Async {
 		budget: semaphore.NewWeighted(cfg.InflightBytes),
 		files:  make(map[string]*fileProgress),
 	}
+	var overlaps func([]*Chunk) bool
+	if ot, ok := cfg.Target.(OverlapTarget); ok && cfg.Overlap && cfg.Target.CommitsProgress() {
+		a.overlap, overlaps = ot, a.overlaps
+	}
 	a.q = parsequeue.New(ctx, parsequeue.Config[*Chunk, *Chunk]{
 		Workers: 1,
 		// Chunks arrive parsed: the reader built the batch.
@@ -157,6 +177,7 @@ func NewAsync(ctx context.Context, cfg AsyncConfig) *Async {
 		Linger:     cfg.Linger,
 		Ack:        a.ack,
 		MaxPending: cfg.InflightChunks,
+		Overlap:    overlaps,
 	})
 	return a
 }
@@ -241,6 +262,10 @@ func (a *Async) track(p *pendingChunk) error {
 	}
 	f.pending[c.Seq] = p
 	f.last = c.Last
+	if a.overlap != nil {
+		p.turn, p.before = newTurn(), f.tail
+		f.tail = p.turn
+	}
 	return nil
 }
 
@@ -255,6 +280,7 @@ func (a *Async) untrack(c *Chunk) bool {
 		a.mu.Unlock()
 		return false
 	}
+	f.pending[c.Seq].turn.end(ErrBeforeFailed)
 	delete(f.pending, c.Seq)
 	if c.Last {
 		f.last = false
@@ -319,24 +345,26 @@ func (a *Async) writeGroup(ctx context.Context, cs []*Chunk) error {
 // transaction with a GroupTarget, else one by one.
 func (a *Async) writeFiles(ctx context.Context, cs []*Chunk) error {
 	live := make([]*Chunk, 0, len(cs))
+	var waits []*before // with overlap, by live chunk: the write to wait for
 	a.mu.Lock()
 	for _, c := range cs {
 		f := a.files[c.File.ID()]
+		p := f.pending[c.Seq]
 		if f.failed != nil {
 			// An earlier chunk of the file failed: drop this one.
-			f.pending[c.Seq].written = true
+			p.written = true
+			p.turn.end(ErrBeforeFailed)
 			continue
 		}
-		f.rejects.limit(c)
 		live = append(live, c)
+		waits = append(waits, a.beforeOf(f, p))
 	}
 	a.mu.Unlock()
 	if g, ok := a.cfg.Target.(GroupTarget); ok && len(live) > 1 {
 		return a.commit(ctx, live, g.WriteGroup)
 	}
-	for _, c := range live {
-		write := func(ctx context.Context, cs []*Chunk) error { return a.cfg.Target.Write(ctx, cs[0]) }
-		if err := a.commit(ctx, []*Chunk{c}, write); err != nil {
+	for i, c := range live {
+		if err := a.commit(ctx, []*Chunk{c}, a.writer(c, waits[i])); err != nil {
 			return err
 		}
 	}
@@ -346,9 +374,15 @@ func (a *Async) writeFiles(ctx context.Context, cs []*Chunk) error {
 // commit writes cs with write, then records progress when the target does
 // not. A chunk that fails with a data error (ClassOf is ClassData: a value
 // the target refuses; a *ChunkError names the chunk of a group) fails its
-// file, and the others are written again without it. Any other error is
-// returned, as a *WriteError.
-func (a *Async) commit(ctx context.Context, cs []*Chunk, write func(context.Context, []*Chunk) error) error {
+// file, and the others are written again without it; one that was not
+// written because the file's chunk before it failed so is dropped. Any
+// other error is returned, as a *WriteError.
+func (a *Async) commit(ctx context.Context, cs []*Chunk, write func(context.Context, []*Chunk) error) (err error) {
+	defer func() {
+		if err != nil {
+			a.failTurns(cs) // the writes of the files' next chunks do not commit
+		}
+	}()
 	for len(cs) > 0 {
 		began := time.Now()
 		err := write(ctx, cs)
@@ -364,13 +398,23 @@ func (a *Async) commit(ctx context.Context, cs []*Chunk, write func(context.Cont
 		}
 		c := cs[i]
 		we := &WriteError{File: c.File, Err: fmt.Errorf("file %q: %w", c.File.Key, err)}
-		if ClassOf(err) != ClassData || ctx.Err() != nil {
-			return we
-		}
 		a.mu.Lock()
 		f := a.files[c.File.ID()]
-		f.failed = we
-		f.pending[c.Seq].written = true
+		// A chunk whose file's chunk before failed is dropped when that
+		// failed the file; else the queue is stopping with that error,
+		// which comes first.
+		before := errors.Is(err, ErrBeforeFailed)
+		dropped := before && f.failed != nil
+		if !dropped && (before || ClassOf(err) != ClassData || ctx.Err() != nil) {
+			a.mu.Unlock()
+			return we
+		}
+		if !dropped {
+			f.failed = we
+		}
+		p := f.pending[c.Seq]
+		p.written = true
+		p.turn.end(ErrBeforeFailed)
 		a.mu.Unlock()
 		cs = slices.Delete(slices.Clone(cs), i, i+1)
 	}
@@ -385,6 +429,7 @@ func (a *Async) commit(ctx context.Context, cs []*Chunk, write func(context.Cont
 		p := f.pending[c.Seq]
 		f.rejects.add(c, p.rejects)
 		p.written = true
+		p.turn.end(nil)
 		a.mu.Unlock()
 	}
 	return nil
@@ -506,6 +551,7 @@ func (a *Async) Close(ctx context.Context) error {
 	a.mu.Lock()
 	for id, f := range a.files {
 		for _, p := range f.pending {
+			p.turn.end(ErrBeforeFailed)
 			left = append(left, p)
 		}
 		if f.done != nil {

@@ -21,7 +21,10 @@
 // The async pusher queues the chunk in Push and returns; a parse queue
 // (package parsequeue) writes chunks on one goroutine in push order, the
 // chunks that are ready together in one group (one transaction with a
-// GroupTarget), and acks each after its group's write. It keeps, per file, the chunks
+// GroupTarget), and acks each after its group's write; with
+// AsyncConfig.Overlap and an OverlapTarget, a big file's next chunk is
+// written while the one before it is, committing after it (Order). It
+// keeps, per file, the chunks
 // pushed and not yet acked and whether the last one was pushed, holds the
 // bytes of un-acked chunks under a budget, and completes a file when its
 // reader has finished and its last chunk is acked.
@@ -31,7 +34,10 @@
 // together) under each chunk's RejectLimit.
 package pusher
 
-import "context"
+import (
+	"context"
+	"errors"
+)
 
 // Pusher is where readers send chunks.
 type Pusher interface {
@@ -86,6 +92,51 @@ type GroupTarget interface {
 	// without it; other errors are the group's.
 	WriteGroup(ctx context.Context, cs []*Chunk) error
 }
+
+// OverlapTarget is a Target that can write a chunk of a file while the
+// write of the file's chunk before it is still under way (on another
+// connection), committing only after it: two writes of one big file then
+// share the target's work.
+type OverlapTarget interface {
+	Target
+	// WriteAfter writes c as Write does, in its file's order o: it calls
+	// o.Started once it holds what the write of the file's next chunk
+	// waits on, and, when o.Before is not nil, commits only once the
+	// write of the chunk before (c.Seq-1) committed, and fails with
+	// ErrBeforeFailed, nothing of c written, when that did not commit. It
+	// must not wait for o.Before while holding anything the write before
+	// may wait for (locks, a connection), except once that committed.
+	WriteAfter(ctx context.Context, c *Chunk, o Order) error
+}
+
+// Order places a write among the overlapping writes of its file
+// (OverlapTarget).
+type Order struct {
+	// Before is the write of the file's chunk before this one; nil when
+	// there is none or it has ended.
+	Before Before
+	// Started, when not nil, is called once the write holds what the
+	// write of the file's next chunk waits on (at most once per try).
+	Started func()
+}
+
+// Before is the write of a file's chunk before the one a WriteAfter
+// writes.
+type Before interface {
+	// Started returns once that write called its Order.Started or has
+	// ended, or with ctx.Err().
+	Started(ctx context.Context) error
+	// Wait returns once the write has ended: nil when it committed, else
+	// ErrBeforeFailed, or ctx.Err(). After Wait returned nil, the chunk's
+	// RejectLimit counts the target's rejects of every earlier chunk.
+	Wait(ctx context.Context) error
+	// Done reports whether the write has ended (Wait would not wait).
+	Done() bool
+}
+
+// ErrBeforeFailed: the write of a file's chunk before this one did not
+// commit, so this one may not either (OverlapTarget).
+var ErrBeforeFailed = errors.New("the file's chunk before this one was not written")
 
 // Remover is a Target that can delete the rows loaded from a key, which
 // it can tell by the key it keeps on each row (--delete-on-remove).

@@ -28,6 +28,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet, replicate bool) {
 	fs.IntVar(&o.FetchAhead, "fetch-concurrency", 16, "GETs under way at once, started while files wait for a worker (0: each worker opens its file)")
 	o.Async = true
 	format.SizeVar(fs, &o.InflightBytes, "inflight-bytes", 64<<20, "budget of chunk bytes read but not yet committed; reading waits while it is spent")
+	fs.BoolVar(&o.OverlapWrites, "overlap-writes", true, "write a big file's next chunk on a second connection while the one before commits (PostgreSQL with its state in the same database; false: one at a time)")
 	fs.IntVar(&o.GroupFiles, "group-files", 500, "small files committed in one transaction at most, up to --batch-rows and --batch-bytes together (1: each alone)")
 	fs.DurationVar(&o.GroupLinger, "group-linger", 5*time.Millisecond, "how long a transaction that could take more files waits for them (0: not at all)")
 }

@@ -76,6 +76,11 @@ type Options struct {
 	// (default pusher.DefaultLinger; negative: not at all).
 	GroupFiles  int
 	GroupLinger time.Duration
+	// OverlapWrites: the async pusher writes a big file's consecutive
+	// chunks two at a time, on two connections, each committing after the
+	// one before (pusher.AsyncConfig.Overlap; the PostgreSQL target with
+	// its state in the same database).
+	OverlapWrites bool
 	// FetchAhead is how many files' GETs may be under way at once, started
 	// while the files wait for a worker (0: each load opens its file).
 	FetchAhead int

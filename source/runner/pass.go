@@ -105,7 +105,7 @@ func (r *Runner) pass(ctx, writeCtx context.Context, fd Feed, once bool) (Summar
 		async = pusher.NewAsync(writeCtx, pusher.AsyncConfig{Target: r.target, Progress: observedProgress{r},
 			Pipeline: r.pipeline, InflightBytes: r.opts.InflightBytes,
 			GroupRows: r.load.Format.BatchRows, GroupBytes: int64(r.load.Format.BatchBytes),
-			GroupChunks: r.opts.GroupFiles, Linger: r.opts.GroupLinger, Wrote: r.wrote})
+			GroupChunks: r.opts.GroupFiles, Linger: r.opts.GroupLinger, Overlap: r.opts.OverlapWrites, Wrote: r.wrote})
 		ps.p = async
 		r.async.Store(async)
 		defer r.async.CompareAndSwap(async, nil)

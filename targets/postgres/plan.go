@@ -170,12 +170,16 @@ func (t *Target) override(name, typ string) string {
 // needs a column the cached table lacks is made again against the table
 // as it is now (another writer may have added it); a partition value that
 // does not fit its column widens it first, and then every part is planned
-// again (the plans of one COPY must agree on the column types). An error
+// again (the plans of one COPY must agree on the column types), once
+// beforeWiden has returned (WriteAfter: the write before ended). An error
 // about one part comes with its index.
-func (t *Target) planParts(ctx context.Context, parts []*copyPart) (work bool, _ int, _ error) {
+func (t *Target) planParts(ctx context.Context, parts []*copyPart, beforeWiden func(context.Context) error) (work bool, _ int, _ error) {
 	for attempt := 0; ; attempt++ {
 		work, i, we, err := t.planAll(ctx, parts)
 		if we == nil || attempt >= maxAttempts {
+			return work, i, err
+		}
+		if err := beforeWiden(ctx); err != nil {
 			return work, i, err
 		}
 		if err := t.widen(ctx, parts[i].p.tbl, we); err != nil {

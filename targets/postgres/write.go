@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -22,7 +23,32 @@ const maxAttempts = 64
 // ferry.rejects in the same transaction (and appended to c.Rejects).
 // Its errors are classified (see the package doc).
 func (t *Target) Write(ctx context.Context, c *pusher.Chunk) error {
-	_, err := t.write(ctx, []*pusher.Chunk{c})
+	_, err := t.write(ctx, []*pusher.Chunk{c}, nil)
+	return pgstate.Classify(err)
+}
+
+var _ pusher.OverlapTarget = (*Target)(nil)
+
+// WriteAfter implements pusher.OverlapTarget (with the state in this
+// database; else it waits for the write before and writes as Write). The
+// chunk's transaction first takes a transaction-level advisory lock on
+// the file's chunk (two int4 keys: a hash of the pipeline and the file
+// version, and the chunk's Seq), then calls o.Started. While the write
+// before is under way, it then copies its rows, waits for the write
+// before's lock (the server waits: a deadlock with it, such as two rows
+// of one unique key, is found and one of the two tried again), and only
+// then advances the file's progress, which the write before moved to
+// where this chunk starts, or, when it rolled back, did not: the position
+// check fails, the transaction rolls back, and once the write before has
+// ended (waited for holding nothing) the chunk is written again after it,
+// or not at all (pusher.ErrBeforeFailed) when it failed. Without a write
+// before under way, the progress moves first, as with Write. A chunk that
+// starts a version under replace (Config.ReplaceKeys), that adds columns,
+// widens one, or finds no table known yet, waits for the write before to
+// end first (holding nothing), so that the table changes in the order of
+// the file's chunks.
+func (t *Target) WriteAfter(ctx context.Context, c *pusher.Chunk, o pusher.Order) error {
+	_, err := t.write(ctx, []*pusher.Chunk{c}, &o)
 	return pgstate.Classify(err)
 }
 
@@ -32,7 +58,7 @@ func (t *Target) Write(ctx context.Context, c *pusher.Chunk) error {
 // chunks that fill the same columns. A chunk that fails is named by a
 // *pusher.ChunkError.
 func (t *Target) WriteGroup(ctx context.Context, cs []*pusher.Chunk) error {
-	i, err := t.write(ctx, cs)
+	i, err := t.write(ctx, cs, nil)
 	if err != nil && i >= 0 {
 		return &pusher.ChunkError{Index: i, Err: pgstate.Classify(err)}
 	}
@@ -41,21 +67,56 @@ func (t *Target) WriteGroup(ctx context.Context, cs []*pusher.Chunk) error {
 
 // write writes cs in one transaction, trying again after widening a
 // column, re-planning, or leaving out a row the server refused. An error
-// about one chunk comes with its index, else with -1.
-func (t *Target) write(ctx context.Context, cs []*pusher.Chunk) (int, error) {
+// about one chunk comes with its index, else with -1. o, when not nil,
+// is the order of cs's only chunk among its file's writes (WriteAfter).
+func (t *Target) write(ctx context.Context, cs []*pusher.Chunk, o *pusher.Order) (int, error) {
 	parts := make([]*copyPart, len(cs))
 	for i, c := range cs {
 		parts[i] = &copyPart{c: c}
 	}
+	var ord *order
+	if o != nil {
+		ord = &order{before: o.Before, started: o.Started}
+		if len(cs) != 1 || !t.cfg.StateInTx {
+			ord.started = nil // nothing to order in this database
+		} else {
+			ord.key = orderKey(t.cfg.Pipeline, cs[0].File)
+		}
+	}
 	for attempt := 0; ; attempt++ {
-		work, i, err := t.planParts(ctx, parts)
+		if ord != nil && ord.before != nil && (ord.started == nil || ord.before.Done() || t.replaces(cs[0])) {
+			// Nothing to overlap, or nothing that may: wait for it
+			// holding nothing, then write as usual.
+			if err := ord.settle(ctx); err != nil {
+				return 0, err
+			}
+		}
+		if ord != nil && ord.before != nil && !t.known() {
+			// The table may not exist yet: the write before creates it
+			// from its own records, as without overlap.
+			if err := ord.settle(ctx); err != nil {
+				return 0, err
+			}
+		}
+		work, i, err := t.planParts(ctx, parts, ord.settle)
 		if err != nil {
 			return i, err
 		}
-		if !work {
+		if parts[0].p != nil && len(parts[0].p.needs) > 0 {
+			// Adding columns locks the table, which the write before
+			// needs until it commits: no overlap.
+			if err := ord.settle(ctx); err != nil {
+				return 0, err
+			}
+		}
+		if !work { // never with ord: work is true under StateInTx
 			return -1, nil
 		}
-		i, err = t.writeOnce(ctx, parts)
+		i, err = t.writeOnce(ctx, parts, ord)
+		if errors.Is(err, errBeforeEnded) {
+			ord.before = nil
+			continue
+		}
 		if err == nil {
 			for _, pt := range parts {
 				pt.c.Rejects = append(pt.c.Rejects, pt.rejects...)
@@ -85,6 +146,9 @@ func (t *Target) write(ctx context.Context, cs []*pusher.Chunk) (int, error) {
 		pt := parts[i]
 		var we *widenError
 		if errors.As(err, &we) {
+			if err := ord.settle(ctx); err != nil {
+				return i, err
+			}
 			if err := t.widen(ctx, pt.p.tbl, we); err != nil {
 				return i, err
 			}
@@ -110,24 +174,90 @@ func (t *Target) write(ctx context.Context, cs []*pusher.Chunk) (int, error) {
 	}
 }
 
+// known says whether the target has read (or created) its table.
+func (t *Target) known() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.tbl != nil
+}
+
+// errBeforeEnded: the chunk's progress did not move, and the write before
+// it, waited for since, committed: write the chunk again.
+var errBeforeEnded = errors.New("the write before ended")
+
+// order is a WriteAfter's place among its file's writes: the write before
+// (nil once it ended), what to call once the chunk's advisory lock is
+// held (nil: take none), and the lock's first key.
+type order struct {
+	before  pusher.Before
+	started func()
+	key     int32
+}
+
+// settle waits, holding nothing, until the write before has ended, and
+// fails when it did not commit; from then on the chunk is written as
+// Write writes one. A column changes type (widens) only after the write
+// before committed, so that a file's values meet the types in the order of
+// its chunks, as without overlap. A nil order has nothing to wait for.
+func (o *order) settle(ctx context.Context) error {
+	if o == nil || o.before == nil {
+		return nil
+	}
+	if err := o.before.Wait(ctx); err != nil {
+		return err
+	}
+	o.before = nil
+	return nil
+}
+
+// orderKey is the first key of the advisory locks of a file version's
+// chunks (the second is the chunk's Seq).
+func orderKey(pipeline string, f pusher.Object) int32 {
+	h := fnv.New32a()
+	for _, s := range []string{pipeline, f.Key, f.ETag} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return int32(h.Sum32())
+}
+
 // writeOnce writes the parts in one transaction: the files' progress
 // first (so a concurrent loader of the same file waits on the row lock and
 // then fails the position check instead of copying twice), then one COPY
-// per run of parts with the same columns, then the rejects.
-func (t *Target) writeOnce(ctx context.Context, parts []*copyPart) (int, error) {
+// per run of parts with the same columns, then the rejects. With ord
+// (one part), its advisory lock is taken first, and with a write before
+// under way the progress moves after the COPY (see WriteAfter).
+func (t *Target) writeOnce(ctx context.Context, parts []*copyPart, ord *order) (int, error) {
+	var before pusher.Before
+	if ord != nil && ord.started != nil {
+		before = ord.before
+		if before != nil {
+			// The write before takes its lock first (its first statement):
+			// wait for that holding nothing.
+			if err := before.Started(ctx); err != nil {
+				return 0, err
+			}
+		}
+	}
 	tx, err := t.pool.Begin(ctx)
 	if err != nil {
 		return -1, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	if ord != nil && ord.started != nil {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1::int4, $2::int4)`, ord.key, int32(parts[0].c.Seq)); err != nil {
+			return 0, fmt.Errorf("lock the chunk's turn: %w", err)
+		}
+		ord.started()
+	}
 	if i, err := t.deleteReplaced(ctx, tx, parts); err != nil {
 		return i, err
 	}
-	if t.cfg.StateInTx {
-		cs := make([]*pusher.Chunk, len(parts))
-		for i, pt := range parts {
-			cs[i] = pt.c
-		}
+	cs := make([]*pusher.Chunk, len(parts))
+	for i, pt := range parts {
+		cs[i] = pt.c
+	}
+	if t.cfg.StateInTx && before == nil {
 		if i, err := t.cfg.StateSchema.AdvanceGroup(ctx, tx, t.cfg.Pipeline, cs); err != nil {
 			return i, err
 		}
@@ -155,6 +285,11 @@ func (t *Target) writeOnce(ctx context.Context, parts []*copyPart) (int, error) 
 	if err := t.verify(ctx, tx, parts); err != nil {
 		return -1, err
 	}
+	if before != nil {
+		if err := t.advanceAfter(ctx, tx, cs, ord); err != nil {
+			return 0, err
+		}
+	}
 	for i, pt := range parts {
 		all := append(append([]*pusher.RecordError(nil), pt.c.Rejects...), pt.rejects...)
 		if pt.c.RejectLimit >= 0 && len(all) > pt.c.RejectLimit {
@@ -181,6 +316,32 @@ func (t *Target) writeOnce(ctx context.Context, parts []*copyPart) (int, error) 
 	}
 	t.committed(change)
 	return -1, nil
+}
+
+// advanceAfter moves the progress of the one chunk of cs in tx, after
+// its COPY, once the write before it ended (see WriteAfter).
+func (t *Target) advanceAfter(ctx context.Context, tx pgx.Tx, cs []*pusher.Chunk, ord *order) error {
+	before := ord.before
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1::int4, $2::int4)`, ord.key, int32(cs[0].Seq-1)); err != nil {
+		return fmt.Errorf("wait for the chunk before: %w", err)
+	}
+	if _, err := t.cfg.StateSchema.AdvanceGroup(ctx, tx, t.cfg.Pipeline, cs); err != nil {
+		if !errors.Is(err, pgstate.ErrConflict) {
+			return err
+		}
+		// Not where the chunk starts: the write before rolled back, has
+		// not moved it yet, or another process did. Wait holding nothing.
+		if err := tx.Rollback(ctx); err != nil {
+			return fmt.Errorf("rollback: %w", err)
+		}
+		if err := before.Wait(ctx); err != nil {
+			return err
+		}
+		return errBeforeEnded
+	}
+	// The UPDATE found the row where the write before left it, so that
+	// write committed: it only has to return.
+	return before.Wait(ctx)
 }
 
 // copy runs one COPY of parts (same plan SQL) in tx. An error about one
