@@ -39,7 +39,7 @@ func TestReplicateLeases(t *testing.T) {
 	const (
 		ranges    = 16
 		expiry    = 6 * time.Second
-		heartbeat = expiry / 3
+		heartbeat = time.Second // ferry beats every --poll-interval (1s) when shorter than a third of the expiry
 		files     = 400
 		perFile   = 10
 	)

@@ -222,13 +222,16 @@ func (m *Manager) Held() []int {
 
 // publish makes held the view until the given time.
 func (m *Manager) publish(held []int, until time.Time) {
-	v := &view{held: make([]bool, m.cfg.Ranges), n: len(held), until: until}
+	v := &view{held: make([]bool, m.cfg.Ranges), until: until}
 	for _, r := range held {
-		v.held[r] = true
+		if r >= 0 && r < m.cfg.Ranges && !v.held[r] {
+			v.held[r] = true
+			v.n++
+		}
 	}
 	m.view.Store(v)
 	if m.cfg.Changed != nil {
-		m.cfg.Changed(len(held))
+		m.cfg.Changed(v.n)
 	}
 }
 
