@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"path"
 	"runtime"
 	"slices"
 	"strings"
@@ -15,8 +14,10 @@ import (
 	"github.com/ferrydata/ferry/source/load"
 	"github.com/ferrydata/ferry/source/runner"
 	"github.com/ferrydata/ferry/source/sqs"
+	"github.com/ferrydata/ferry/source/stores"
 	"github.com/ferrydata/ferry/state/inspect"
 	pgstate "github.com/ferrydata/ferry/state/postgres"
+	"github.com/ferrydata/ferry/targets"
 	"github.com/ferrydata/ferry/targets/postgres"
 )
 
@@ -87,7 +88,7 @@ func (c *Config) ValidateReplication() error {
 	if c.SQS.QueueURL == "" {
 		return nil
 	}
-	if !strings.HasPrefix(c.Source, "s3://") {
+	if !stores.IsS3(c.Source) {
 		return usage("--sqs-queue-url needs an s3:// --source (the bucket whose notifications the queue receives)")
 	}
 	if err := c.SQS.Validate(); err != nil {
@@ -107,32 +108,11 @@ func usage(format string, args ...any) error {
 	return &UsageError{Err: fmt.Errorf(format, args...)}
 }
 
-// toPostgres says whether --target is a PostgreSQL URL; else it must be
-// stdout or file:PATH.
-func toPostgres(t string) (bool, error) {
-	if t == "" || t == "stdout" || t == "-" || strings.HasPrefix(t, "file:") && t != "file:" {
-		return false, nil
-	}
-	if pgstate.IsURL(t) {
-		return true, nil
-	}
-	return false, usage("--target %q: expected stdout, file:PATH or a PostgreSQL URL (postgres://...)", t)
-}
-
 // Validate checks the config and fills defaults; the components' own
 // Validate methods check what they take.
 func (c *Config) Validate() error {
-	switch {
-	case c.Source == "":
-		return usage("--source is required (a directory, file:///path or s3://bucket/prefix)")
-	case c.Source == "s3://":
-		return usage("--source %q: no bucket", c.Source)
-	case strings.Contains(c.Source, "://") && !strings.HasPrefix(c.Source, "s3://") && !strings.HasPrefix(c.Source, "file://"):
-		return usage("--source %q: expected a directory, file:///path or s3://bucket/prefix", c.Source)
-	case c.Inventory != "" && !strings.HasPrefix(c.Source, "s3://"):
-		return usage("--inventory needs an s3:// --source (the bucket the report describes)")
-	case c.Inventory != "" && !strings.HasPrefix(c.Inventory, "s3://"):
-		return usage("--inventory %q: expected s3://bucket/path/manifest.json", c.Inventory)
+	if err := c.store().Validate(); err != nil {
+		return &UsageError{Err: err}
 	}
 	var err error
 	for _, e := range []struct {
@@ -177,12 +157,12 @@ func (c *Config) Validate() error {
 	if !c.Load.Format.Header && c.Columns == "" && (c.Load.Format.Format == format.CSV || c.Load.Format.Format == format.TSV || c.Load.Format.Format == "auto") {
 		return usage("--csv-header=false needs --columns to name the columns")
 	}
-	if c.pg, err = toPostgres(c.Target); err != nil {
-		return err
+	if c.pg, err = targets.IsPostgres(c.Target); err != nil {
+		return &UsageError{Err: err}
 	}
 	switch {
 	case c.pg && c.Table == "":
-		c.Table = postgres.DefaultTable(lastElement(c.Source))
+		c.Table = postgres.DefaultTable(stores.LastElement(c.Source))
 	case !c.pg && c.Table != "":
 		return usage("--table is for a PostgreSQL target")
 	case !c.pg && c.RejectsFile == "" && c.Runner.OnError == runner.OnErrorSkipRecord:
@@ -192,7 +172,7 @@ func (c *Config) Validate() error {
 	case !c.pg && c.Postgres.RescueColumn != "":
 		return usage("--rescue-column is for a PostgreSQL target (JSON lines keep every value as read)")
 	}
-	if c.Runner.AfterLoad.Kind == source.AfterLoadTag && !strings.HasPrefix(c.Source, "s3://") {
+	if c.Runner.AfterLoad.Kind == source.AfterLoadTag && !stores.IsS3(c.Source) {
 		return usage("--after-load %s: tags are for S3 sources only (a local directory: delete or move:DIR)", c.Runner.AfterLoad)
 	}
 	if c.Runner.ResumeFallback == "" {
@@ -248,11 +228,18 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// lastElement is the last path element of a source location.
-func lastElement(src string) string {
-	s := strings.TrimPrefix(strings.TrimPrefix(src, "s3://"), "file://")
-	s = strings.TrimRight(s, "/")
-	return path.Base(s)
+// store is the store part of c, for stores.Open.
+func (c Config) store() stores.Config {
+	return stores.Config{Source: c.Source, S3Endpoint: c.S3Endpoint, S3PathStyle: c.S3PathStyle, Inventory: c.Inventory,
+		RetryMaxElapsed: c.Load.RetryMaxElapsed}
+}
+
+// targets is the target and state part of c (validated), for
+// targets.Open.
+func (c Config) targets() targets.Config {
+	return targets.Config{Target: c.Target, Table: c.Table, Pipeline: c.Pipeline, State: c.State, StateSchema: c.StateSchema,
+		RejectsFile: c.RejectsFile, Postgres: c.Postgres, Metadata: c.Metadata,
+		RejectInvalidUTF8: c.InvalidUTF8 == "reject", SkipRecords: c.Runner.OnError == runner.OnErrorSkipRecord}
 }
 
 // replacesKeys says whether a version's first chunk deletes its key's

@@ -1,6 +1,11 @@
-// Command ferry replicates the records of files (CSV, TSV, JSON lines,
-// JSON, log lines, Parquet; plain, gzip or zstd) from a local directory or
-// S3 into PostgreSQL, or prints them as JSON lines.
+// Command ferry moves the records of files (CSV, TSV, JSON lines, JSON
+// documents, log lines, Parquet; plain, gzip or zstd) from a local
+// directory or S3 (and S3-compatible stores) into PostgreSQL, or writes
+// them as JSON lines to stdout or a file. It runs three jobs: snapshot
+// (every matching file once, then exit), replication from S3 event
+// notifications on an SQS queue (replicate --sqs-queue-url), and polling
+// replication (replicate: list the store every --poll-interval; also for
+// log files that land in a bucket).
 //
 // Usage:
 //
@@ -10,13 +15,13 @@
 //
 // The command only composes the components' flags (each binds its own
 // with AddFlags) into a Config, applies the config file, validates across
-// components, builds the store, target and state it names (open.go),
-// starts the engine (package source/runner) with its progress display
-// (source/runner/progress) and metrics (source/runner/metrics), and runs
-// the state commands of state/inspect. Exit
-// status: 0 when every file loaded, 1 when any failed, a snapshot matched
-// no file (unless --allow-empty) or the job could not run, 2 on bad usage
-// or configuration.
+// components, builds the store (source/stores) and the target with its
+// state (targets.Open), starts the engine (package source/runner) with
+// its progress display (source/runner/progress) and metrics
+// (source/runner/metrics), and runs the state commands of state/inspect.
+// Exit status: 0 when every file loaded, 1 when any failed, a snapshot
+// matched no file (unless --allow-empty) or the job could not run, 2 on
+// bad usage or configuration.
 package main
 
 import (
@@ -191,7 +196,7 @@ func snapshot(ctx context.Context, j *job, o *options, stderr io.Writer, log zer
 	stopProgress := progress.Start(ctx, &j.Counters, stderr, o.progress, log)
 	sum, err := j.Snapshot(ctx)
 	stopProgress()
-	progress.PrintSummary(stderr, sum, j.rejectsAt, o.logFormat == "json", log)
+	progress.PrintSummary(stderr, sum, j.out.RejectsAt, o.logFormat == "json", log)
 	switch {
 	case err != nil && sum.Unavailable:
 		fmt.Fprintf(stderr, "ferry: %s\nferry: a service was unavailable; files not loaded were left to resume: run again\n", progress.OneLine(err.Error()))
@@ -224,7 +229,7 @@ func snapshot(ctx context.Context, j *job, o *options, stderr io.Writer, log zer
 // follow runs a replication until ctx is cancelled: polling the store, or
 // following the S3 notifications on --sqs-queue-url.
 func follow(ctx, writeCtx context.Context, j *job, cfg Config, log zerolog.Logger) error {
-	quarantined := progress.QuarantineCount(j.state, j.Pipeline(), cfg.Runner.MaxAttempts)
+	quarantined := progress.QuarantineCount(j.out.State, j.Pipeline(), cfg.Runner.MaxAttempts)
 	progress.LogQuarantined(ctx, quarantined, cfg.Runner.MaxAttempts, log)
 	if j.queue == nil {
 		log.Info().Str("pipeline", j.Pipeline()).Str("version", progress.Version()).Dur("poll_interval", cfg.Poll.Interval).Bool("backfill", cfg.Poll.Backfill).Int("lease_ranges", cfg.Poll.LeaseRanges).Msg("replication starting")

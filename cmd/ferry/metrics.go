@@ -1,10 +1,6 @@
 package main
 
-import (
-	"context"
-
-	"github.com/ferrydata/ferry/source/runner/metrics"
-)
+import "github.com/ferrydata/ferry/source/runner/metrics"
 
 // watchMetrics serves the opened job's metrics and readiness: a snapshot
 // lists once, a polling replication lists every --poll-interval; the
@@ -17,14 +13,7 @@ func watchMetrics(e *metrics.Endpoint, j *job, command string, cfg Config) {
 	case j.queue == nil:
 		window = max(metrics.DefaultWindow, 2*cfg.Poll.Interval)
 	}
-	e.Watch(j.Pipeline(), &j.Counters, j.Runner, window, func(ctx context.Context) error {
-		for _, p := range j.pools {
-			if err := p.Ping(ctx); err != nil {
-				return err
-			}
-		}
-		return nil // a state directory, and no PostgreSQL
-	})
+	e.Watch(j.Pipeline(), &j.Counters, j.Runner, window, j.out.Ping)
 	if cfg.Poll.LeaseRanges > 0 && j.queue == nil {
 		e.Metrics.WatchLeases(&j.Counters)
 	}

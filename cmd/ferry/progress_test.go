@@ -45,7 +45,7 @@ func TestSummaryRejects(t *testing.T) {
 	} {
 		var w bytes.Buffer
 		sum := runner.Summary{Files: 2, Loaded: 2, Rejected: 3, Errors: []error{errors.New("b.csv: line 1\nline 2")}, Elapsed: 29600 * time.Microsecond}
-		progress.PrintSummary(&w, sum, rejectsWhere(c.cfg), false, zerolog.Nop())
+		progress.PrintSummary(&w, sum, c.cfg.targets().RejectsAt(), false, zerolog.Nop())
 		out := w.String()
 		if !strings.Contains(out, c.want) || strings.Contains(out, c.not) || !strings.Contains(out, `failed: b.csv: line 1\nline 2`+"\n") || !strings.Contains(out, "in 29.6ms") {
 			t.Errorf("target %s: summary %q, want %q", c.cfg.Target, out, c.want)

@@ -1,4 +1,4 @@
-package main
+package targets
 
 import (
 	"context"
@@ -24,9 +24,9 @@ func TestDefaultPipeline(t *testing.T) {
 		{"host=db2.example port=5432 dbname=other user=loader password=s3cret", "events",
 			src + ` -> postgres://db2.example:5432/other "events"`, src + ` -> "events"`},
 	} {
-		name, older, err := defaultPipeline(src, tc.target, tc.table)
+		name, older, err := DefaultPipeline(src, tc.target, tc.table)
 		if err != nil || name != tc.want || older != tc.older {
-			t.Errorf("defaultPipeline(%q, %q) = %q, %q, %v; want %q, %q", tc.target, tc.table, name, older, err, tc.want, tc.older)
+			t.Errorf("DefaultPipeline(%q, %q) = %q, %q, %v; want %q, %q", tc.target, tc.table, name, older, err, tc.want, tc.older)
 		}
 		for _, secret := range []string{"s3cret", "envsecret", "loader"} {
 			if strings.Contains(name, secret) {
@@ -35,10 +35,10 @@ func TestDefaultPipeline(t *testing.T) {
 		}
 	}
 	// Same source and table, another database or server: another pipeline.
-	a, _, _ := defaultPipeline(src, "postgres://u@h:5432/one", "t")
-	b, _, _ := defaultPipeline(src, "postgres://u@h:5432/two", "t")
-	c, _, _ := defaultPipeline(src, "postgres://u@h:5433/one", "t")
-	d, _, _ := defaultPipeline(src, "postgres://other@h:5432/one", "t")
+	a, _, _ := DefaultPipeline(src, "postgres://u@h:5432/one", "t")
+	b, _, _ := DefaultPipeline(src, "postgres://u@h:5432/two", "t")
+	c, _, _ := DefaultPipeline(src, "postgres://u@h:5433/one", "t")
+	d, _, _ := DefaultPipeline(src, "postgres://other@h:5432/one", "t")
 	if a == b || a == c {
 		t.Errorf("two targets share a pipeline name: %q, %q, %q", a, b, c)
 	}
@@ -50,8 +50,8 @@ func TestDefaultPipeline(t *testing.T) {
 func TestPipelineNameKeepsOlderName(t *testing.T) {
 	ctx := context.Background()
 	const src = "file:///data/events"
-	cfg := Config{Target: "postgres://u:pw@h:5432/db", Table: "events"}
-	name, older, err := defaultPipeline(src, cfg.Target, cfg.Table)
+	cfg := Config{Source: src, Target: "postgres://u:pw@h:5432/db", Table: "events", Log: zerolog.Nop()}
+	name, older, err := DefaultPipeline(src, cfg.Target, cfg.Table)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestPipelineNameKeepsOlderName(t *testing.T) {
 	pick := func() string {
 		t.Helper()
 		// sameDB: the older name is this target's without asking it.
-		got, err := pipelineName(ctx, cfg, src, st, true, nil, zerolog.Nop())
+		got, err := Pipeline(ctx, cfg, st, true, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
