@@ -181,7 +181,7 @@ func (c *Config) Validate() error {
 			c.Runner.ResumeFallback = runner.OnChangeReplace
 		}
 	}
-	if !c.pg && replacesKeys(c.Runner) {
+	if !c.pg && c.Runner.ReplacesKeys() {
 		return usage("--on-change replace (or --resume-fallback replace) needs a PostgreSQL target (it deletes the rows of a file's older versions)")
 	}
 	if c.pg {
@@ -189,7 +189,7 @@ func (c *Config) Validate() error {
 			return &UsageError{Err: err}
 		}
 		pc := &c.Postgres // the rest of the target's settings
-		pc.Metadata, pc.ReplaceKeys, pc.RemoveKeys = c.Metadata, replacesKeys(c.Runner), c.Feed.DeleteOnRemove
+		pc.Metadata, pc.ReplaceKeys, pc.RemoveKeys = c.Metadata, c.Runner.ReplacesKeys(), c.Feed.DeleteOnRemove
 		pc.StateSchema, pc.SkipRecords = pgstate.Schema(c.StateSchema), c.Runner.OnError == runner.OnErrorSkipRecord
 		pc.Conversion.RejectInvalidUTF8 = c.InvalidUTF8 == "reject"
 	}
@@ -240,10 +240,4 @@ func (c Config) targets() targets.Config {
 	return targets.Config{Target: c.Target, Table: c.Table, Pipeline: c.Pipeline, State: c.State, StateSchema: c.StateSchema,
 		RejectsFile: c.RejectsFile, Postgres: c.Postgres, Metadata: c.Metadata,
 		RejectInvalidUTF8: c.InvalidUTF8 == "reject", SkipRecords: c.Runner.OnError == runner.OnErrorSkipRecord}
-}
-
-// replacesKeys says whether a version's first chunk deletes its key's
-// rows: --on-change replace, or resume falling back to replace.
-func replacesKeys(o runner.Options) bool {
-	return o.OnChange == runner.OnChangeReplace || o.OnChange == runner.OnChangeResume && o.ResumeFallback == runner.OnChangeReplace
 }

@@ -239,7 +239,7 @@ func follow(ctx, writeCtx context.Context, j *job, cfg Config, log zerolog.Logge
 	log.Info().Str("pipeline", j.Pipeline()).Str("version", progress.Version()).Str("queue", cfg.SQS.QueueURL).Bool("backfill", cfg.Poll.Backfill).Msg("replication from SQS notifications starting")
 	fc := cfg.Feed
 	fc.Queue, fc.Store, fc.Filter, fc.Since, fc.Visibility = j.queue, j.store.(sqs.Store), cfg.Runner.Filter, cfg.Runner.Since, cfg.SQS.Visibility
-	fc.Rejects, fc.Pipeline, fc.Quarantined, fc.Log = j.rejects, j.Pipeline(), j.Quarantined, log
+	fc.Rejects, fc.Pipeline, fc.Quarantined, fc.Log = j.out.Rejects, j.Pipeline(), j.Quarantined, log
 	fc.Report = progress.QueueReport(ctx, &j.Counters, quarantined)
 	if j.metrics != nil {
 		fc.Received = j.metrics.SourceRoundTrip

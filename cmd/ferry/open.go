@@ -21,7 +21,6 @@ type job struct {
 	*runner.Runner
 	store   source.Store
 	queue   *sqs.Queue       // --sqs-queue-url
-	rejects sqs.RejectSink   // where rejected queue messages go
 	out     *targets.Opened  // target and state (read for the quarantined count at start)
 	metrics *metrics.Metrics // --metrics-addr
 }
@@ -60,9 +59,6 @@ func open(ctx context.Context, cfg Config, log zerolog.Logger) (_ *job, err erro
 		return nil, &UsageError{Err: err}
 	} else if err != nil {
 		return nil, err
-	}
-	if j.out.Rejects != nil {
-		j.rejects = j.out.Rejects
 	}
 	j.Runner, err = runner.New(runner.Config{
 		Store: j.store, Target: j.out.Target, State: j.out.State, Pipeline: j.out.Pipeline, Log: log,

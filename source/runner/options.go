@@ -121,6 +121,12 @@ func (o *Options) Validate() error {
 	return o.Filter.Validate()
 }
 
+// ReplacesKeys says whether a version's first chunk deletes its key's
+// rows: OnChangeReplace, or OnChangeResume falling back to replace.
+func (o Options) ReplacesKeys() bool {
+	return o.OnChange == OnChangeReplace || o.OnChange == OnChangeResume && o.ResumeFallback == OnChangeReplace
+}
+
 // PollOptions configure polling replication (Runner.Poll).
 type PollOptions struct {
 	// Interval between the end of one listing and the start of the next.
