@@ -90,6 +90,7 @@ func newFlags(command string, out io.Writer) (*flag.FlagSet, *options) {
 		}
 		fs.PrintDefaults()
 	}
+	c.Plan.AddFlags(fs, command) // ferry plan's own, and its usage
 	return fs, o
 }
 

@@ -58,6 +58,7 @@ const topUsage = `ferry replicates files into databases.
 Usage:
   ferry snapshot [flags]      load every matching file once, then exit
   ferry replicate [flags]     load every matching file, then follow new files until stopped
+  ferry plan [flags]          a dry run of snapshot: files, table DDL or mapping, rejects; writes nothing
   ferry status [flags]        what each pipeline has loaded, is loading and failed
   ferry files [flags]         the files in a pipeline's state
   ferry retry [flags] KEY...  load failed or quarantined files again at the next run or poll
@@ -76,10 +77,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "snapshot", "replicate":
 		return runJob(args[0], args[1:], stdout, stderr)
+	case "plan":
+		return runPlan(args[1:], stdout, stderr)
 	case "status", "files", "retry", "rejects":
 		return runInspect(args[0], args[1:], stdout, stderr)
 	case "help", "-h", "--help":
-		if len(args) > 1 && (args[1] == "snapshot" || args[1] == "replicate") {
+		if len(args) > 1 && (args[1] == "snapshot" || args[1] == "replicate" || args[1] == "plan") {
 			fs, _ := newFlags(args[1], stdout)
 			fs.Usage()
 			return exitOK

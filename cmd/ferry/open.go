@@ -50,18 +50,7 @@ func open(ctx context.Context, cfg Config, log zerolog.Logger) (_ *job, err erro
 			j.Close()
 		}
 	}()
-	if strings.HasPrefix(cfg.Source, "s3://") {
-		var st *s3.Store
-		st, err = s3.New(ctx, s3.Config{URL: cfg.Source, Endpoint: cfg.S3Endpoint, PathStyle: cfg.S3PathStyle,
-			RetryMaxElapsed: cfg.Load.RetryMaxElapsed, Log: log})
-		j.store = st
-		if err == nil && cfg.Inventory != "" {
-			j.store, err = s3.NewInventory(ctx, st, cfg.Inventory)
-		}
-	} else {
-		j.store, err = local.New(cfg.Source)
-	}
-	if err != nil {
+	if j.store, err = openStore(ctx, cfg, log); err != nil {
 		return nil, err
 	}
 	parts, err := pusher.NewPartitions(cfg.PartitionColumns, cfg.KeyPattern, j.store.Rel)
@@ -149,6 +138,19 @@ func open(ctx context.Context, cfg Config, log zerolog.Logger) (_ *job, err erro
 		err = &UsageError{Err: err}
 	}
 	return j, err
+}
+
+// openStore opens the store --source names.
+func openStore(ctx context.Context, cfg Config, log zerolog.Logger) (source.Store, error) {
+	if !strings.HasPrefix(cfg.Source, "s3://") {
+		return local.New(cfg.Source)
+	}
+	st, err := s3.New(ctx, s3.Config{URL: cfg.Source, Endpoint: cfg.S3Endpoint, PathStyle: cfg.S3PathStyle,
+		RetryMaxElapsed: cfg.Load.RetryMaxElapsed, Log: log})
+	if err != nil || cfg.Inventory == "" {
+		return st, err
+	}
+	return s3.NewInventory(ctx, st, cfg.Inventory)
 }
 
 // connect opens a pool and checks the server answers.
