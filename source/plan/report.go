@@ -128,7 +128,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	f := r.Files
 	p("Files: %d listed, %d not selected (hidden, --include/--exclude, --since), %d already loaded, %d quarantined.\n",
 		f.Listed, f.NotSelected, f.Loaded, f.Quarantined)
-	p("A snapshot would load %d file(s), %s", f.ToLoad, bytes(f.Bytes))
+	p("A snapshot would load %d file(s), %s", f.ToLoad, size(f.Bytes))
 	if f.Resuming > 0 {
 		p(", %d of them resuming where an earlier run stopped", f.Resuming)
 	}
@@ -184,8 +184,8 @@ func (r *Report) WriteText(w io.Writer) error {
 	return err
 }
 
-// bytes is n in B, KiB, MiB, GiB.
-func bytes(n int64) string {
+// size is n in B, KiB, MiB, GiB.
+func size(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d B", n)

@@ -1,0 +1,193 @@
+//go:build integration
+
+package integration
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// planJSON is the part of ferry plan's --json report the tests read.
+type planJSON struct {
+	Files struct {
+		ToLoad    int      `json:"to_load"`
+		Bytes     int64    `json:"bytes"`
+		FirstKeys []string `json:"first_keys"`
+		Loaded    int      `json:"already_loaded"`
+	} `json:"files"`
+	Table *struct {
+		Exists    bool                             `json:"exists"`
+		Create    []string                         `json:"create"`
+		Matched   []struct{ Field string }         `json:"matched"`
+		Unknown   []struct{ Field, Action string } `json:"unknown"`
+		Missing   []struct{ Column, Gets string }  `json:"missing"`
+		Conflicts []struct {
+			Column, Action string
+			Values         int
+		} `json:"conflicts"`
+		Alter []string `json:"alter"`
+	} `json:"table"`
+	Rejected int `json:"rejected"`
+	Rejects  []struct {
+		File   string `json:"file"`
+		Record int64  `json:"record"`
+		Offset int64  `json:"offset"`
+		Error  string `json:"error"`
+	} `json:"rejects"`
+	WouldFail bool `json:"would_fail"`
+}
+
+func planOf(t *testing.T, r result) planJSON {
+	t.Helper()
+	var p planJSON
+	if err := json.Unmarshal([]byte(r.stdout), &p); err != nil {
+		t.Fatalf("plan --json: %v\n%s", err, r.stdout)
+	}
+	return p
+}
+
+// stateTables counts the tables of a state schema (0 when it does not
+// exist).
+func stateTables(t *testing.T, schema string) int64 {
+	return queryInt(t, `SELECT count(*) FROM pg_tables WHERE schemaname = $1`, schema)
+}
+
+// TestPlanNewTable: for a table that does not exist, ferry plan prints the
+// DDL a load runs, the type inferred per column, and creates nothing: no
+// schema, no table, no state.
+func TestPlanNewTable(t *testing.T) {
+	t.Parallel()
+	schema := randomName("it_plan_")
+	stateSchema := randomName("it_planstate_")
+	src := writeDir(t, map[string][]byte{
+		"a.csv": []byte("id,name,amount,day\n1,a,1.5,2024-05-01\n2,b,2,2024-05-02\n"),
+	})
+	r := ferry(t, "plan", "--source", src, "--target", databaseURL, "--table", schema+".ev", "--state-schema", stateSchema, "--json")
+	if r.code != 0 {
+		t.Fatalf("exit %d, want 0", r.code)
+	}
+	p := planOf(t, r)
+	if p.Table == nil || p.Table.Exists || len(p.Table.Create) < 2 {
+		t.Fatalf("no CREATE for a new table: %s", r.stdout)
+	}
+	ddl := strings.Join(p.Table.Create, "; ")
+	for _, want := range []string{`CREATE SCHEMA IF NOT EXISTS "` + schema + `"`, `"id" bigint`, `"name" text`, `"amount" double precision`, `"day" date`} {
+		if !strings.Contains(ddl, want) {
+			t.Errorf("DDL %s: no %q", ddl, want)
+		}
+	}
+	if p.Files.ToLoad != 1 || p.Files.FirstKeys[0] != "a.csv" || p.Files.Bytes == 0 {
+		t.Errorf("files %+v, want a.csv", p.Files)
+	}
+	if n := queryInt(t, `SELECT count(*) FROM pg_namespace WHERE nspname = ANY($1)`, []string{schema, stateSchema}); n != 0 {
+		t.Fatalf("plan created %d schema(s)", n)
+	}
+	// The same DDL is what a snapshot runs.
+	r = ferry(t, "snapshot", "--source", src, "--target", databaseURL, "--table", schema+".ev", "--state-schema", stateSchema)
+	t.Cleanup(func() {
+		exec1(t, "DROP SCHEMA IF EXISTS "+schema+" CASCADE; DROP SCHEMA IF EXISTS "+stateSchema+" CASCADE")
+	})
+	if r.code != 0 {
+		t.Fatalf("snapshot: exit %d", r.code)
+	}
+	equal(t, "columns", columnsOf(t, schema, "ev"), []string{"id bigint", "name text", "amount double precision", "day date"})
+	// Planned again: the file is loaded, nothing to do.
+	p = planOf(t, ferry(t, "plan", "--source", src, "--target", databaseURL, "--table", schema+".ev", "--state-schema", stateSchema, "--json"))
+	if p.Files.ToLoad != 0 || p.Files.Loaded != 1 || !p.Table.Exists {
+		t.Errorf("after the load: files %+v, table exists %v; want 0 to load, 1 loaded", p.Files, p.Table.Exists)
+	}
+}
+
+// TestPlanExistingTable: matched, unknown, missing and conflicting
+// columns of a table ferry did not create, the records a load would
+// reject and the exit status by --on-error; nothing is written.
+func TestPlanExistingTable(t *testing.T) {
+	t.Parallel()
+	schema := newSchema(t)
+	stateSchema := randomName("it_planstate_")
+	exec1(t, "CREATE TABLE "+table(schema, "ev")+" (id bigint, name text, req int NOT NULL, note text, made timestamptz DEFAULT now())")
+	src := writeDir(t, map[string][]byte{
+		"a.jsonl": []byte(`{"id":1,"name":"a","req":1,"zz":true}` + "\n" + `{"id":"x","name":"b","req":2}` + "\n" + `{"id":3,"req":"y"}` + "\n" + "not json\n"),
+	})
+	base := []string{"plan", "--source", src, "--target", databaseURL, "--table", schema + ".ev", "--state-schema", stateSchema, "--json"}
+	r := ferry(t, append(base, "--unknown-fields", "ignore")...)
+	if r.code != 1 {
+		t.Fatalf("abort with bad records: exit %d, want 1", r.code)
+	}
+	p := planOf(t, r)
+	if !p.WouldFail || p.Table == nil || !p.Table.Exists {
+		t.Fatalf("plan: %s", r.stdout)
+	}
+	if len(p.Table.Matched) != 3 || len(p.Table.Unknown) != 1 || p.Table.Unknown[0].Field != "zz" || p.Table.Unknown[0].Action != "ignored" {
+		t.Errorf("matched %v unknown %v, want id, name, req and zz ignored", p.Table.Matched, p.Table.Unknown)
+	}
+	missing := map[string]string{}
+	for _, m := range p.Table.Missing {
+		missing[m.Column] = m.Gets
+	}
+	if missing["note"] != "NULL" || missing["made"] != "its default" || len(missing) != 2 {
+		t.Errorf("missing %v", missing)
+	}
+	if len(p.Table.Conflicts) != 2 {
+		t.Errorf("conflicts %+v, want id and req", p.Table.Conflicts)
+	}
+	// The reader's reject (line 4, with its byte offset) and the two
+	// values that do not convert, in record order.
+	if p.Rejected != 3 || len(p.Rejects) != 3 || p.Rejects[0].Record != 2 || p.Rejects[2].Record != 4 || p.Rejects[2].Offset <= 0 {
+		t.Errorf("rejects %+v, want records 2, 3 and 4 (with its offset)", p.Rejects)
+	}
+	// skip-record: the same rejects, and the load would succeed.
+	if r := ferry(t, append(base, "--unknown-fields", "ignore", "--on-error", "skip-record")...); r.code != 0 {
+		t.Errorf("skip-record: exit %d, want 0", r.code)
+	}
+	// add: the ALTER TABLE a load would run.
+	p = planOf(t, ferry(t, append(base, "--unknown-fields", "add", "--on-error", "skip-record")...))
+	if len(p.Table.Alter) != 1 || !strings.Contains(p.Table.Alter[0], `ADD COLUMN IF NOT EXISTS "zz" boolean`) {
+		t.Errorf("alter %v, want zz boolean", p.Table.Alter)
+	}
+	// A NOT NULL column no field fills: every record refused.
+	exec1(t, "ALTER TABLE "+table(schema, "ev")+" ADD COLUMN must text NOT NULL")
+	if r := ferry(t, append(base, "--unknown-fields", "ignore", "--on-error", "skip-record")...); r.code != 1 || !strings.Contains(r.stdout, "NOT NULL without a default") {
+		t.Errorf("NOT NULL column: exit %d, want 1 and the column named", r.code)
+	}
+	equal(t, "columns unchanged", columnsOf(t, schema, "ev"), []string{"id bigint", "name text", "req integer", "note text", "made timestamp with time zone", "must text"})
+	if n := queryInt(t, "SELECT count(*) FROM "+table(schema, "ev")); n != 0 {
+		t.Errorf("plan wrote %d rows", n)
+	}
+	if n := stateTables(t, stateSchema); n != 0 {
+		t.Errorf("plan created %d state tables", n)
+	}
+}
+
+// TestPlanS3JSONLines: an s3:// source and a JSON-lines target: the files
+// listed in MinIO, and no .ferry state directory made.
+func TestPlanS3JSONLines(t *testing.T) {
+	t.Parallel()
+	bucket := newBucket(t)
+	put(t, bucket, "logs/a.jsonl", []byte(`{"a":1}`+"\n"))
+	put(t, bucket, "logs/b.jsonl", []byte(`{"a":2}`+"\n"+"{bad\n"))
+	put(t, bucket, "other/c.jsonl", []byte(`{"a":3}`+"\n"))
+	stateDir := filepath.Join(t.TempDir(), "state")
+	r := ferry(t, "plan", "--source", "s3://"+bucket+"/logs/", "--s3-path-style", "--target", "file:"+filepath.Join(t.TempDir(), "out.jsonl"), "--state", stateDir, "--json")
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1 (a bad record under abort)", r.code)
+	}
+	p := planOf(t, r)
+	if p.Files.ToLoad != 2 || strings.Join(p.Files.FirstKeys, ",") != "logs/a.jsonl,logs/b.jsonl" || p.Table != nil {
+		t.Errorf("files %+v (table %v), want logs/a.jsonl and logs/b.jsonl", p.Files, p.Table)
+	}
+	if p.Rejected != 1 || p.Rejects[0].File != "logs/b.jsonl" || p.Rejects[0].Record != 2 {
+		t.Errorf("rejects %+v, want logs/b.jsonl record 2", p.Rejects)
+	}
+	if _, err := os.Stat(stateDir); !os.IsNotExist(err) {
+		t.Errorf("plan made the state directory %s (%v)", stateDir, err)
+	}
+	// Text by default.
+	r = ferry(t, "plan", "--source", "s3://"+bucket+"/logs/", "--s3-path-style", "--state", stateDir, "--on-error", "skip-record")
+	if r.code != 0 || !strings.Contains(r.stdout, "A snapshot would load 2 file(s)") || !strings.Contains(r.stdout, "logs/b.jsonl record 2") {
+		t.Errorf("text: exit %d\n%s", r.code, r.stdout)
+	}
+}
