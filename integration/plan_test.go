@@ -4,6 +4,7 @@ package integration
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,11 +95,17 @@ func TestPlanNewTable(t *testing.T) {
 		t.Fatalf("snapshot: exit %d", r.code)
 	}
 	equal(t, "columns", columnsOf(t, schema, "ev"), []string{"id bigint", "name text", "amount double precision", "day date"})
-	// Planned again: the file is loaded, nothing to do.
+	// Planned again: the file is loaded, nothing to do; the state and the
+	// rows stay as they are.
+	stateRows := func() []string {
+		return queryRows(t, "SELECT (SELECT count(*) FROM "+stateSchema+".files)::text || '/' || (SELECT count(*) FROM "+stateSchema+".load_history)::text || '/' || (SELECT count(*) FROM "+table(schema, "ev")+")::text")
+	}
+	before := stateRows()
 	p = planOf(t, ferry(t, "plan", "--source", src, "--target", databaseURL, "--table", schema+".ev", "--state-schema", stateSchema, "--json"))
 	if p.Files.ToLoad != 0 || p.Files.Loaded != 1 || !p.Table.Exists {
 		t.Errorf("after the load: files %+v, table exists %v; want 0 to load, 1 loaded", p.Files, p.Table.Exists)
 	}
+	equal(t, "state files/load_history/rows after plan", stateRows(), before)
 }
 
 // TestPlanExistingTable: matched, unknown, missing and conflicting
@@ -170,8 +177,8 @@ func TestPlanS3JSONLines(t *testing.T) {
 	put(t, bucket, "logs/a.jsonl", []byte(`{"a":1}`+"\n"))
 	put(t, bucket, "logs/b.jsonl", []byte(`{"a":2}`+"\n"+"{bad\n"))
 	put(t, bucket, "other/c.jsonl", []byte(`{"a":3}`+"\n"))
-	stateDir := filepath.Join(t.TempDir(), "state")
-	r := ferry(t, "plan", "--source", "s3://"+bucket+"/logs/", "--s3-path-style", "--target", "file:"+filepath.Join(t.TempDir(), "out.jsonl"), "--state", stateDir, "--json")
+	stateDir, out := filepath.Join(t.TempDir(), "state"), filepath.Join(t.TempDir(), "out.jsonl")
+	r := ferry(t, "plan", "--source", "s3://"+bucket+"/logs/", "--s3-path-style", "--target", "file:"+out, "--state", stateDir, "--json")
 	if r.code != 1 {
 		t.Fatalf("exit %d, want 1 (a bad record under abort)", r.code)
 	}
@@ -182,11 +189,39 @@ func TestPlanS3JSONLines(t *testing.T) {
 	if p.Rejected != 1 || p.Rejects[0].File != "logs/b.jsonl" || p.Rejects[0].Record != 2 {
 		t.Errorf("rejects %+v, want logs/b.jsonl record 2", p.Rejects)
 	}
-	if _, err := os.Stat(stateDir); !os.IsNotExist(err) {
-		t.Errorf("plan made the state directory %s (%v)", stateDir, err)
+	for _, path := range []string{stateDir, out} {
+		if _, err := os.Stat(path); !os.IsNotExist(err) {
+			t.Errorf("plan made %s (%v)", path, err)
+		}
 	}
+	// Loaded into a state directory: plan counts the files loaded and
+	// leaves the directory as it is.
+	if r := ferry(t, "snapshot", "--source", "s3://"+bucket+"/logs/", "--s3-path-style", "--target", "file:"+out, "--state", stateDir, "--on-error", "skip-record", "--rejects-file", filepath.Join(t.TempDir(), "rej.jsonl")); r.code != 0 {
+		t.Fatalf("snapshot: exit %d", r.code)
+	}
+	dirState := func() []string {
+		var out []string
+		entries, err := os.ReadDir(stateDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			fi, err := e.Info()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, fmt.Sprintf("%s %d %s", e.Name(), fi.Size(), fi.ModTime()))
+		}
+		return out
+	}
+	before := dirState()
+	p = planOf(t, ferry(t, "plan", "--source", "s3://"+bucket+"/logs/", "--s3-path-style", "--target", "file:"+out, "--state", stateDir, "--json"))
+	if p.Files.ToLoad != 0 || p.Files.Loaded != 2 {
+		t.Errorf("after the snapshot: files %+v, want 0 to load, 2 loaded", p.Files)
+	}
+	equal(t, "state directory after plan", dirState(), before)
 	// Text by default.
-	r = ferry(t, "plan", "--source", "s3://"+bucket+"/logs/", "--s3-path-style", "--state", stateDir, "--on-error", "skip-record")
+	r = ferry(t, "plan", "--source", "s3://"+bucket+"/logs/", "--s3-path-style", "--state", t.TempDir(), "--on-error", "skip-record")
 	if r.code != 0 || !strings.Contains(r.stdout, "A snapshot would load 2 file(s)") || !strings.Contains(r.stdout, "logs/b.jsonl record 2") {
 		t.Errorf("text: exit %d\n%s", r.code, r.stdout)
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/ferrydata/ferry/state"
 	"github.com/ferrydata/ferry/state/filestore"
@@ -221,8 +222,10 @@ func OpenStore(ctx context.Context, stateURL, target, schema, pipeline string) (
 		if err != nil {
 			return nil, nil, err
 		}
-		if _, err := os.Stat(st.Path(pipeline)); err != nil {
-			return nil, func() {}, nil
+		snap := st.Path(pipeline)
+		_, errSnap := os.Stat(snap)
+		if _, errLog := os.Stat(strings.TrimSuffix(snap, ".json") + ".log"); errSnap != nil && errLog != nil {
+			return nil, func() {}, nil // the pipeline's snapshot and log
 		}
 		return st, func() { st.Close() }, nil
 	}
