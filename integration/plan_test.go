@@ -226,3 +226,44 @@ func TestPlanS3JSONLines(t *testing.T) {
 		t.Errorf("text: exit %d\n%s", r.code, r.stdout)
 	}
 }
+
+// TestPlanDrift: on a table ferry created, a value that does not fit
+// widens its column (the ALTER a load runs); with --rescue-column, the
+// records are rescued, not rejected. Nothing changes in the table.
+func TestPlanDrift(t *testing.T) {
+	t.Parallel()
+	schema := newSchema(t)
+	stateSchema := randomName("it_planstate_")
+	t.Cleanup(func() { exec1(t, "DROP SCHEMA IF EXISTS "+stateSchema+" CASCADE") })
+	dir := writeDir(t, map[string][]byte{"a.jsonl": []byte(`{"id":1,"n":2}` + "\n")})
+	base := []string{"--source", dir, "--target", databaseURL, "--table", schema + ".ev", "--state-schema", stateSchema}
+	if r := ferry(t, append([]string{"snapshot"}, base...)...); r.code != 0 {
+		t.Fatalf("snapshot: exit %d", r.code)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "b.jsonl"), []byte(`{"id":2,"n":2.5}`+"\n"+`{"id":3,"n":"many"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := ferry(t, append([]string{"plan", "--json"}, base...)...)
+	p := planOf(t, r)
+	if r.code != 0 || p.Files.ToLoad != 1 || p.Files.Loaded != 1 || p.Rejected != 0 {
+		t.Fatalf("exit %d, files %+v, rejected %d: want 0, b.jsonl to load, nothing rejected", r.code, p.Files, p.Rejected)
+	}
+	alter := strings.Join(p.Table.Alter, "; ")
+	if !strings.Contains(alter, `ALTER COLUMN "n" TYPE double precision`) || !strings.Contains(alter, `ALTER COLUMN "n" TYPE text`) {
+		t.Errorf("alter %q: want n widened to double precision, then text", alter)
+	}
+	if len(p.Table.Conflicts) != 1 || p.Table.Conflicts[0].Values != 2 || !strings.Contains(p.Table.Conflicts[0].Action, "widen") {
+		t.Errorf("conflicts %+v, want n widened for 2 values", p.Table.Conflicts)
+	}
+	// A table ferry did not create is not widened: the values are rescued.
+	exec1(t, "COMMENT ON TABLE "+table(schema, "ev")+" IS NULL; ALTER TABLE "+table(schema, "ev")+" ADD COLUMN _rescued jsonb")
+	r = ferry(t, append([]string{"plan", "--json", "--rescue-column", "_rescued"}, base...)...)
+	p = planOf(t, r)
+	if r.code != 0 || p.Rejected != 0 || len(p.Rejects) != 2 || !strings.Contains(r.stdout, `"rescued": 2`) {
+		t.Errorf("rescue: exit %d, rejected %d, rejects %+v; want 2 rescued", r.code, p.Rejected, p.Rejects)
+	}
+	equal(t, "columns unchanged", columnsOf(t, schema, "ev"), []string{"id bigint", "n bigint", "_rescued jsonb"})
+	if n := queryInt(t, "SELECT count(*) FROM "+table(schema, "ev")); n != 1 {
+		t.Errorf("rows %d, want the 1 the snapshot loaded", n)
+	}
+}

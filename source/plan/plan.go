@@ -8,13 +8,11 @@
 package plan
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/ferrydata/ferry/pusher"
 	"github.com/ferrydata/ferry/source"
@@ -106,8 +104,8 @@ type Config struct {
 	// Target, nil for a target without a table (JSON lines).
 	Target  Target
 	Options Options
-	// Target is where the rows go, for the report (--target, without a
-	// password).
+	// Where is where the rows go (--target, for a target without a
+	// table; the report names a Target that is a fmt.Stringer by it).
 	Where string
 }
 
@@ -119,16 +117,24 @@ const keysShown = 10
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep := &Report{Source: cfg.Store.String(), Target: cfg.Where, Pipeline: cfg.Pipeline, OnError: string(cfg.Runner.OnError),
 		Rejects: []Reject{}, Files: Files{FirstKeys: []string{}}}
-	if cfg.Pipeline == "" {
-		// The default name of snapshot's pipeline (ferry's cmd defaultPipeline).
-		cfg.Pipeline = cfg.Store.String() + " -> " + cmp.Or(strings.TrimPrefix(cfg.Where, "-"), "stdout")
-		if n, ok := cfg.Target.(interface{ Pipeline(string) (string, error) }); ok {
-			var err error
-			if cfg.Pipeline, err = n.Pipeline(cfg.Store.String()); err != nil {
-				return nil, err
-			}
+	// The pipeline is named as snapshot names it (ferry's cmd pipelineName).
+	type namer interface {
+		Pipeline(ctx context.Context, source string, st state.Store, sameDB bool) (string, error)
+	}
+	n, named := cfg.Target.(namer)
+	defaulted := cfg.Pipeline == ""
+	if defaulted {
+		where := cfg.Where
+		if where == "" || where == "-" {
+			where = "stdout"
 		}
-		rep.Pipeline = cfg.Pipeline
+		cfg.Pipeline = cfg.Store.String() + " -> " + where
+	}
+	var err error
+	if defaulted && named {
+		if cfg.Pipeline, err = n.Pipeline(ctx, cfg.Store.String(), nil, false); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.State == nil {
 		st, closeState, err := inspect.OpenStore(ctx, cfg.StateURL, cfg.TargetURL, cfg.StateSchema, cfg.Pipeline)
@@ -138,10 +144,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		defer closeState()
 		cfg.State = st
 	}
+	if defaulted && named && cfg.State != nil {
+		if cfg.Pipeline, err = n.Pipeline(ctx, cfg.Store.String(), cfg.State, cfg.StateURL == ""); err != nil {
+			return nil, err
+		}
+	}
+	rep.Pipeline = cfg.Pipeline
 	var toLoad []pusher.Object
 	var st discover.Stats
 	opts := discover.Options{Filter: cfg.Runner.Filter, Since: cfg.Runner.Since, Stats: &st}
-	err := discover.ListWith(ctx, cfg.Store, opts, func(page []pusher.Object) error {
+	err = discover.ListWith(ctx, cfg.Store, opts, func(page []pusher.Object) error {
 		progress := map[string]state.Progress{}
 		if cfg.State != nil {
 			var err error

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ferrydata/ferry/pusher"
+	"github.com/ferrydata/ferry/state"
 	pgstate "github.com/ferrydata/ferry/state/postgres"
 )
 
@@ -51,10 +52,20 @@ func OpenPlanner(ctx context.Context, url string, cfg Config) (*Planner, error) 
 	return p, nil
 }
 
-// Pipeline is the default name of the job's pipeline (PipelineName),
-// for a planner OpenPlanner opened.
-func (p *Planner) Pipeline(source string) (string, error) {
-	name, _, err := PipelineName(source, p.url, p.t.cfg.Table)
+// Pipeline is the name of the job's pipeline when --pipeline is not
+// given, for a planner OpenPlanner opened: PipelineName, or the older
+// name an older ferry gave the job when the state st (nil: none yet)
+// holds its progress under it (OlderPipeline; sameDB: st is in the
+// target's database).
+func (p *Planner) Pipeline(ctx context.Context, source string, st state.Store, sameDB bool) (string, error) {
+	name, older, err := PipelineName(source, p.url, p.t.cfg.Table)
+	if err != nil || st == nil {
+		return name, err
+	}
+	keep, _, err := OlderPipeline(ctx, st, name, older, sameDB, p.t.pool, p.t.cfg.Table)
+	if keep {
+		return older, err
+	}
 	return name, err
 }
 
