@@ -8,6 +8,7 @@
 package plan
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -31,7 +32,7 @@ it would load now, the table it would create (DDL) or how the fields map onto
 the existing table, what --unknown-fields would do, and the first records it
 would reject, from a sample of the files. It writes nothing. Exit status: 0
 when the load would succeed, 1 when it would fail (a record rejected under
---on-error abort or quarantine, a table it cannot load), 2 on bad usage.
+--on-error abort or skip-file, a table it cannot load), 2 on bad usage.
 
 Flags:
 `
@@ -56,7 +57,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet, command string) {
 	}
 	fs.BoolVar(&o.JSON, "json", false, "plan: print a JSON object (stable field names, see the README) instead of text")
 	fs.IntVar(&o.Files, "plan-files", 3, "plan: read a sample of this many of the files to load")
-	fs.IntVar(&o.Records, "plan-records", 1000, "plan: read at least this many records of each sampled file (whole chunks)")
+	fs.IntVar(&o.Records, "plan-records", 10000, "plan: read the first this many records of each sampled file (a new table's types are inferred from the first 10000 records, as a load does)")
 	fs.IntVar(&o.Rejects, "plan-rejects", 10, "plan: list at most this many records a load would reject")
 }
 
@@ -276,6 +277,8 @@ func (s *sampler) Finish(_ pusher.Object, err error, done func(pusher.FileResult
 func read(ctx context.Context, cfg Config, files []pusher.Object, rep *Report) ([]*pusher.Chunk, error) {
 	lc := cfg.Load
 	lc.SkipRecords, lc.MaxRejects, lc.ParseWorkers, lc.Pushed, lc.ReadBytes, lc.AfterLoad = true, -1, 1, nil, nil, ""
+	// Chunks of at most the sample's records: the read stops there.
+	lc.Format.BatchRows = min(cmp.Or(lc.Format.BatchRows, cfg.Options.Records), cfg.Options.Records)
 	var all []*pusher.Chunk
 	for _, obj := range files {
 		s := &sampler{limit: cfg.Options.Records}
