@@ -27,6 +27,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"syscall"
 
 	"github.com/rs/zerolog"
@@ -82,15 +83,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "status", "files", "retry", "rejects":
 		return runInspect(args[0], args[1:], stdout, stderr)
 	case "help", "-h", "--help":
-		if len(args) > 1 && (args[1] == "snapshot" || args[1] == "replicate" || args[1] == "plan") {
-			fs, _ := newFlags(args[1], stdout)
-			fs.Usage()
-			return exitOK
-		}
-		if len(args) > 1 && inspect.Usage[args[1]] != "" {
-			fs, _ := inspect.NewCommand(args[1], stdout)
-			fs.Usage()
-			return exitOK
+		if len(args) > 1 && (slices.Contains([]string{"snapshot", "replicate", "plan"}, args[1]) || inspect.Usage[args[1]] != "") {
+			return run([]string{args[1], "-h"}, stdout, stderr) // its usage, on stdout
 		}
 		fmt.Fprint(stdout, topUsage)
 		return exitOK
@@ -173,7 +167,8 @@ func runJob(command string, args []string, stdout, stderr io.Writer) int {
 	}
 	defer j.Close()
 	if srv != nil {
-		watchMetrics(srv, j, command, cfg)
+		j.metrics = srv.WatchJob(metrics.Job{Pipeline: j.Pipeline(), Counters: &j.Counters, Runner: j.Runner, Snapshot: command == "snapshot",
+			Queue: j.queue != nil, PollInterval: cfg.Poll.Interval, Leases: cfg.Poll.LeaseRanges > 0, Pools: j.pools})
 	}
 	if os.Getenv("GOMEMLIMIT") == "" && cfg.Runner.Async {
 		debug.SetMemoryLimit(j.MemoryBudget())
