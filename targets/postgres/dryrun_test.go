@@ -13,8 +13,8 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 func TestTablePlanText(t *testing.T) {
 	for name, tp := range map[string]*TablePlan{
 		"plan_new.txt": {Table: `"s"."ev"`, UnknownFields: "error",
-			Create: []string{`CREATE SCHEMA IF NOT EXISTS "s"`, `CREATE TABLE IF NOT EXISTS "s"."ev" ("id" bigint, "n" bigint)`},
-			Alter:  []string{`ALTER TABLE "s"."ev" ALTER COLUMN "n" TYPE text USING "n"::text`},
+			Create:    []string{`CREATE SCHEMA IF NOT EXISTS "s"`, `CREATE TABLE IF NOT EXISTS "s"."ev" ("id" bigint, "n" bigint)`},
+			Alter:     []string{`ALTER TABLE "s"."ev" ALTER COLUMN "n" TYPE text USING "n"::text`},
 			Conflicts: []Conflict{{Column: "n", Type: "bigint", Values: 2, Action: "widen the column to text", File: "b.csv", Record: 9, Value: "many"}}},
 		"plan_existing.txt": {Table: `"ev"`, Exists: true, UnknownFields: "ignore",
 			Matched:   []Matched{{Field: "id", Column: "id", Type: "bigint"}},
