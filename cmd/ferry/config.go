@@ -12,6 +12,7 @@ import (
 	"github.com/ferrydata/ferry/source/compress"
 	"github.com/ferrydata/ferry/source/format"
 	"github.com/ferrydata/ferry/source/load"
+	"github.com/ferrydata/ferry/source/plan"
 	"github.com/ferrydata/ferry/source/runner"
 	"github.com/ferrydata/ferry/source/sqs"
 	"github.com/ferrydata/ferry/source/stores"
@@ -61,6 +62,7 @@ type Config struct {
 	SQS             sqs.Config     // replicate --sqs-queue-url
 	Feed            sqs.FeedConfig // its receivers and message bounds
 
+	Plan plan.Options // ferry plan's own flags
 	// Observer is told of the engine's events (--metrics-addr; not a flag).
 	Observer runner.Observer
 	pg       bool // the target is PostgreSQL (set by Validate)

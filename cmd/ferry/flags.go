@@ -90,31 +90,37 @@ func newFlags(command string, out io.Writer) (*flag.FlagSet, *options) {
 		}
 		fs.PrintDefaults()
 	}
+	c.Plan.AddFlags(fs, command) // ferry plan's own, and its usage
 	return fs, o
 }
 
 // parse reads the flags, then the config file for the flags not given.
 func (o *options) parse(fs *flag.FlagSet, args []string) (Config, error) {
+	err := parseFlags(fs, args, &o.config, true)
+	return o.cfg, err
+}
+
+// parseFlags parses args, then the YAML file *config names for the flags
+// not given (strict: a job's, whose keys must all be flags and whose
+// flags take no argument; see applyConfigFile). It returns errHelp once
+// the usage asked for is shown.
+func parseFlags(fs *flag.FlagSet, args []string, config *string, strict bool) error {
 	out := fs.Output()
 	fs.SetOutput(io.Discard) // report parse errors in one line, below
 	err := fs.Parse(args)
 	fs.SetOutput(out)
-	if errors.Is(err, flag.ErrHelp) {
+	switch {
+	case errors.Is(err, flag.ErrHelp):
 		fs.Usage()
-		return o.cfg, errHelp
+		return errHelp
+	case err != nil:
+		return fmt.Errorf("%v (run 'ferry %s -h' for the flags)", err, fs.Name())
+	case strict && fs.NArg() > 0:
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	case *config != "":
+		return applyConfigFile(fs, *config, strict)
 	}
-	if err != nil {
-		return o.cfg, fmt.Errorf("%v (run 'ferry %s -h' for the flags)", err, fs.Name())
-	}
-	if fs.NArg() > 0 {
-		return o.cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if o.config != "" {
-		if err := applyConfigFile(fs, o.config, true); err != nil {
-			return o.cfg, err
-		}
-	}
-	return o.cfg, nil
+	return nil
 }
 
 // applyConfigFile sets every flag named by a key of the YAML file unless it

@@ -32,6 +32,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"syscall"
 
 	"github.com/rs/zerolog"
@@ -63,6 +64,7 @@ const topUsage = `ferry replicates files into databases.
 Usage:
   ferry snapshot [flags]      load every matching file once, then exit
   ferry replicate [flags]     load every matching file, then follow new files until stopped
+  ferry plan [flags]          a dry run of snapshot: files, table DDL or mapping, rejects; writes nothing
   ferry status [flags]        what each pipeline has loaded, is loading and failed
   ferry files [flags]         the files in a pipeline's state
   ferry retry [flags] KEY...  load failed or quarantined files again at the next run or poll
@@ -81,18 +83,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "snapshot", "replicate":
 		return runJob(args[0], args[1:], stdout, stderr)
+	case "plan":
+		return runPlan(args[1:], stdout, stderr)
 	case "status", "files", "retry", "rejects":
 		return runInspect(args[0], args[1:], stdout, stderr)
 	case "help", "-h", "--help":
-		if len(args) > 1 && (args[1] == "snapshot" || args[1] == "replicate") {
-			fs, _ := newFlags(args[1], stdout)
-			fs.Usage()
-			return exitOK
-		}
-		if len(args) > 1 && inspect.Usage[args[1]] != "" {
-			fs, _ := inspect.NewCommand(args[1], stdout)
-			fs.Usage()
-			return exitOK
+		if len(args) > 1 && (slices.Contains([]string{"snapshot", "replicate", "plan"}, args[1]) || inspect.Usage[args[1]] != "") {
+			return run([]string{args[1], "-h"}, stdout, stderr) // its usage, on stdout
 		}
 		fmt.Fprint(stdout, topUsage)
 		return exitOK
@@ -175,7 +172,8 @@ func runJob(command string, args []string, stdout, stderr io.Writer) int {
 	}
 	defer j.Close()
 	if srv != nil {
-		watchMetrics(srv, j, command, cfg)
+		j.metrics = srv.WatchJob(metrics.Job{Pipeline: j.Pipeline(), Counters: &j.Counters, Runner: j.Runner, Snapshot: command == "snapshot",
+			Queue: j.queue != nil, PollInterval: cfg.Poll.Interval, Leases: cfg.Poll.LeaseRanges > 0, Pools: j.pools})
 	}
 	if os.Getenv("GOMEMLIMIT") == "" && cfg.Runner.Async {
 		debug.SetMemoryLimit(j.MemoryBudget())

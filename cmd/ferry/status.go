@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,21 +15,12 @@ import (
 // runInspect runs the state commands (status, files, retry, rejects; see
 // state/inspect): flags, then the job's config file for those not given.
 func runInspect(command string, args []string, stdout, stderr io.Writer) int {
-	fs, c := inspect.NewCommand(command, stderr)
-	fs.SetOutput(io.Discard)
-	err := fs.Parse(args)
-	fs.SetOutput(stdout)
-	if errors.Is(err, flag.ErrHelp) {
-		fs.Usage()
+	fs, c := inspect.NewCommand(command, stdout)
+	err := parseFlags(fs, args, &c.Config, false)
+	if errors.Is(err, errHelp) {
 		return exitOK
-	}
-	if err != nil {
-		return fail(stderr, usage("%v (run 'ferry %s -h' for the flags)", err, command))
-	}
-	if c.Config != "" {
-		if err := applyConfigFile(fs, c.Config, false); err != nil {
-			return fail(stderr, &UsageError{Err: err})
-		}
+	} else if err != nil {
+		return fail(stderr, &UsageError{Err: err})
 	}
 	keys := fs.Args()
 	if err := c.Check(keys); err != nil {

@@ -76,14 +76,21 @@ var ErrStopped = errors.New("the pass takes no more files")
 // wanted says whether a named object needs loading, given the progress of
 // the versions of its key.
 func (r *Runner) wanted(obj pusher.Object, progress map[string]state.Progress) bool {
+	return Wanted(r.opts, obj, progress)
+}
+
+// Wanted says whether a pass under opts loads obj, given the progress of
+// its key's versions (state.Store.Lookup): not when it is done, nor
+// quarantined, nor (--on-change ignore) another version of it was loaded.
+func Wanted(opts Options, obj pusher.Object, progress map[string]state.Progress) bool {
 	pr, ok := progress[obj.ID()]
 	if ok && pr.Status == state.Done {
 		return false
 	}
-	if ok && pr.Status == state.Failed && r.opts.MaxAttempts > 0 && pr.Attempts >= r.opts.MaxAttempts {
+	if ok && pr.Status == state.Failed && opts.MaxAttempts > 0 && pr.Attempts >= opts.MaxAttempts {
 		return false // quarantined: retried only as a new version
 	}
-	if !ok && r.opts.OnChange == OnChangeIgnore {
+	if !ok && opts.OnChange == OnChangeIgnore {
 		for id, p := range progress {
 			if (p.Status == state.Done || p.Status.Gone()) && state.KeyOf(id) == obj.Key {
 				return false // another version of the key was loaded

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/ferrydata/ferry/state"
 	"github.com/ferrydata/ferry/state/filestore"
@@ -181,7 +182,7 @@ func (c *Command) Open(ctx context.Context) (in state.Inspector, where string, c
 		if err != nil {
 			pool.Close()
 			if errors.Is(err, pgstate.ErrNoState) {
-				err = fmt.Errorf("no ferry state in %s (--state, --target and --state-schema say where it is)", where)
+				err = fmt.Errorf("%w in %s (--state, --target and --state-schema say where it is)", pgstate.ErrNoState, where)
 			}
 			return nil, "", nil, err
 		}
@@ -198,4 +199,47 @@ func (c *Command) Open(ctx context.Context) (in state.Inspector, where string, c
 	}
 	st.RejectsFile = c.RejectsFile
 	return st, where, func() { st.Close() }, nil
+}
+
+// OpenStore opens, only to look it up, the state of the job whose state
+// flag is stateURL and target target (the default: the target's database
+// when it is PostgreSQL, else the directory .ferry): the pipeline's
+// progress, or nil when there is none yet. It creates nothing (ferry
+// plan).
+func OpenStore(ctx context.Context, stateURL, target, schema, pipeline string) (state.Store, func(), error) {
+	c := &Command{State: stateURL, Schema: schema}
+	c.Pipeline = pipeline
+	if stateURL == "" && pgstate.IsURL(target) {
+		c.Target = target
+	}
+	if !pgstate.IsURL(cmp.Or(c.State, c.Target)) {
+		// A directory: only a pipeline file already there is read.
+		dir := filestore.Dir(c.State)
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return nil, func() {}, nil
+		}
+		st, err := filestore.New(dir)
+		if err != nil {
+			return nil, nil, err
+		}
+		snap := st.Path(pipeline)
+		_, errSnap := os.Stat(snap)
+		if _, errLog := os.Stat(strings.TrimSuffix(snap, ".json") + ".log"); errSnap != nil && errLog != nil {
+			return nil, func() {}, nil // the pipeline's snapshot and log
+		}
+		return st, func() { st.Close() }, nil
+	}
+	in, _, closeState, err := c.Open(ctx)
+	if errors.Is(err, pgstate.ErrNoState) {
+		return nil, func() {}, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	st, ok := in.(state.Store)
+	if !ok {
+		closeState()
+		return nil, nil, fmt.Errorf("the state in %T cannot be looked up", in)
+	}
+	return st, closeState, nil
 }

@@ -86,6 +86,34 @@ var _ pusher.Target = (*Target)(nil)
 // New returns a target writing into cfg.Table through pool. The pool is the
 // caller's. Its errors are classified as Write's are.
 func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Target, error) {
+	t, err := newTarget(pool, cfg)
+	if err != nil {
+		return nil, err
+	}
+	// ferry.rejects must exist in this database, also when progress is
+	// kept elsewhere.
+	if _, err := cfg.StateSchema.Open(ctx, pool); err != nil {
+		return nil, pgstate.Classify(err)
+	}
+	tbl, err := lookupTable(ctx, pool, t.m, cfg.Table, cfg.Conversion)
+	switch {
+	case errors.Is(err, errNoTable):
+	case err != nil:
+		return nil, pgstate.Classify(err)
+	default:
+		if tbl, err = t.addFileColumn(ctx, tbl); err != nil {
+			return nil, pgstate.Classify(err)
+		}
+		if err := t.checkColumns(tbl); err != nil {
+			return nil, err
+		}
+		t.tbl = tbl
+	}
+	return t, nil
+}
+
+// newTarget checks cfg and fills its defaults, without a query.
+func newTarget(pool *pgxpool.Pool, cfg Config) (*Target, error) {
 	if len(cfg.Table) == 0 {
 		return nil, errors.New("postgres target: no table")
 	}
@@ -94,11 +122,6 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Target, error) {
 	}
 	if cfg.UnknownFields == "" {
 		cfg.UnknownFields = UnknownError
-	}
-	// ferry.rejects must exist in this database, also when progress is
-	// kept elsewhere.
-	if _, err := cfg.StateSchema.Open(ctx, pool); err != nil {
-		return nil, pgstate.Classify(err)
 	}
 	if cfg.RescueColumn != "" && len(cfg.RescueColumn) > maxIdentifier {
 		return nil, fmt.Errorf("--rescue-column %q is longer than %d bytes", cfg.RescueColumn, maxIdentifier)
@@ -115,22 +138,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Target{pool: pool, cfg: cfg, m: pgtype.NewMap(), meta: meta}
-	tbl, err := lookupTable(ctx, pool, t.m, cfg.Table, cfg.Conversion)
-	switch {
-	case errors.Is(err, errNoTable):
-	case err != nil:
-		return nil, pgstate.Classify(err)
-	default:
-		if tbl, err = t.addFileColumn(ctx, tbl); err != nil {
-			return nil, pgstate.Classify(err)
-		}
-		if err := t.checkColumns(tbl); err != nil {
-			return nil, err
-		}
-		t.tbl = tbl
-	}
-	return t, nil
+	return &Target{pool: pool, cfg: cfg, m: pgtype.NewMap(), meta: meta}, nil
 }
 
 // checkColumns fails when a table that ferry may not change lacks a

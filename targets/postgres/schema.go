@@ -37,6 +37,60 @@ func (t *Target) prepare(ctx context.Context, c *pusher.Chunk) (*table, error) {
 }
 
 func (t *Target) create(ctx context.Context, c *pusher.Chunk) error {
+	tx, err := t.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("create table %s: %w", t.cfg.Table.Sanitize(), err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	ddl, err := t.createDDL(ctx, tx, c)
+	if err != nil {
+		return err
+	}
+	for _, sql := range ddl {
+		if _, err := tx.Exec(ctx, sql); err != nil {
+			if strings.HasPrefix(sql, "CREATE SCHEMA") {
+				return fmt.Errorf("create schema %q: %w", t.cfg.Table[0], err)
+			}
+			return fmt.Errorf("create table %s: %w", t.cfg.Table.Sanitize(), err)
+		}
+	}
+	return tx.Commit(ctx)
+}
+
+// createDDL returns the statements that create the table for chunk c (its
+// columns, and their types inferred from a sample of its records), in
+// order: the schema when missing, the table, its comment and the index
+// of the file column. create runs them; a dry run (Planner) prints them.
+// q only reads (the schema's existence, the --columns types).
+func (t *Target) createDDL(ctx context.Context, q querier, c *pusher.Chunk) ([]string, error) {
+	cols, err := t.createColumns(ctx, q, c)
+	if err != nil {
+		return nil, err
+	}
+	defs := make([]string, len(cols))
+	for i, col := range cols {
+		defs[i] = pgx.Identifier{col.name}.Sanitize() + " " + col.typ
+	}
+	var ddl []string
+	if len(t.cfg.Table) == 2 {
+		// Only when missing: CREATE SCHEMA IF NOT EXISTS needs CREATE on
+		// the database even when the schema is there.
+		var exists bool
+		if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, t.cfg.Table[0]).Scan(&exists); err != nil {
+			return nil, fmt.Errorf("create schema %q: %w", t.cfg.Table[0], err)
+		}
+		if !exists {
+			ddl = append(ddl, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{t.cfg.Table[0]}.Sanitize())
+		}
+	}
+	ddl = append(ddl, fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (%s)", t.cfg.Table.Sanitize(), strings.Join(defs, ", ")),
+		fmt.Sprintf("COMMENT ON TABLE %s IS '%s'", t.cfg.Table.Sanitize(), ferryComment))
+	return append(ddl, t.fileColumnDDL()...), nil
+}
+
+// createColumns returns the columns of a table created for chunk c, with
+// their types (a type may end in a DEFAULT clause).
+func (t *Target) createColumns(ctx context.Context, q querier, c *pusher.Chunk) ([]newColumn, error) {
 	b := c.Batch
 	types := inferTypes(b)
 	override := map[string]string{}
@@ -45,15 +99,15 @@ func (t *Target) create(ctx context.Context, c *pusher.Chunk) error {
 			override[c.Name] = c.Type
 		}
 	}
-	var defs []string
+	var defs []newColumn
 	seen := map[string]bool{}
 	for i, field := range b.Columns {
 		name, badName := columnName(field)
 		if len(name) > maxIdentifier {
-			return fmt.Errorf("cannot create table %s: column name %q is longer than %d bytes", t.cfg.Table.Sanitize(), name, maxIdentifier)
+			return nil, fmt.Errorf("cannot create table %s: column name %q is longer than %d bytes", t.cfg.Table.Sanitize(), name, maxIdentifier)
 		}
 		if seen[name] {
-			return fmt.Errorf("cannot create table %s: column %q appears twice", t.cfg.Table.Sanitize(), name)
+			return nil, fmt.Errorf("cannot create table %s: column %q appears twice", t.cfg.Table.Sanitize(), name)
 		}
 		seen[name] = true
 		typ := types[i]
@@ -61,65 +115,35 @@ func (t *Target) create(ctx context.Context, c *pusher.Chunk) error {
 			typ = "text" // takes no value (rejectName): no type to widen
 		}
 		if o, ok := override[name]; ok {
-			canon, err := t.canonicalType(ctx, o)
+			canon, err := canonicalType(ctx, q, o)
 			if err != nil {
-				return fmt.Errorf("column %q: %w", name, err)
+				return nil, fmt.Errorf("column %q: %w", name, err)
 			}
 			typ = canon
 		}
-		defs = append(defs, pgx.Identifier{name}.Sanitize()+" "+typ)
+		defs = append(defs, newColumn{name: name, typ: typ})
 	}
 	if t.cfg.UnknownFields == UnknownExtra && !seen[t.cfg.ExtraColumn] {
-		defs = append(defs, pgx.Identifier{t.cfg.ExtraColumn}.Sanitize()+" jsonb")
+		defs = append(defs, newColumn{name: t.cfg.ExtraColumn, typ: "jsonb"})
 	}
 	more, err := t.fileColumns(c)
 	if err != nil {
-		return fmt.Errorf("cannot create table %s: %w", t.cfg.Table.Sanitize(), err)
+		return nil, fmt.Errorf("cannot create table %s: %w", t.cfg.Table.Sanitize(), err)
 	}
 	for _, col := range more {
 		if seen[col.name] {
-			return fmt.Errorf("cannot create table %s: column %q appears twice", t.cfg.Table.Sanitize(), col.name)
+			return nil, fmt.Errorf("cannot create table %s: column %q appears twice", t.cfg.Table.Sanitize(), col.name)
 		}
 		seen[col.name] = true
 		typ := col.typ
 		if typ != "jsonb" && t.override(col.name, "") == typ {
-			if typ, err = t.canonicalType(ctx, typ); err != nil {
-				return fmt.Errorf("column %q: %w", col.name, err)
+			if typ, err = canonicalType(ctx, q, typ); err != nil {
+				return nil, fmt.Errorf("column %q: %w", col.name, err)
 			}
 		}
-		defs = append(defs, pgx.Identifier{col.name}.Sanitize()+" "+typ)
+		defs = append(defs, newColumn{name: col.name, typ: typ})
 	}
-	tx, err := t.pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("create table %s: %w", t.cfg.Table.Sanitize(), err)
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
-	if len(t.cfg.Table) == 2 {
-		// Only when missing: CREATE SCHEMA IF NOT EXISTS needs CREATE on
-		// the database even when the schema is there.
-		var exists bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, t.cfg.Table[0]).Scan(&exists); err != nil {
-			return fmt.Errorf("create schema %q: %w", t.cfg.Table[0], err)
-		}
-		if !exists {
-			if _, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{t.cfg.Table[0]}.Sanitize()); err != nil {
-				return fmt.Errorf("create schema %q: %w", t.cfg.Table[0], err)
-			}
-		}
-	}
-	sql := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (%s)", t.cfg.Table.Sanitize(), strings.Join(defs, ", "))
-	if _, err := tx.Exec(ctx, sql); err != nil {
-		return fmt.Errorf("create table %s: %w", t.cfg.Table.Sanitize(), err)
-	}
-	if _, err := tx.Exec(ctx, fmt.Sprintf("COMMENT ON TABLE %s IS '%s'", t.cfg.Table.Sanitize(), ferryComment)); err != nil {
-		return fmt.Errorf("create table %s: %w", t.cfg.Table.Sanitize(), err)
-	}
-	for _, sql := range t.fileColumnDDL() {
-		if _, err := tx.Exec(ctx, sql); err != nil {
-			return fmt.Errorf("create table %s: %w", t.cfg.Table.Sanitize(), err)
-		}
-	}
-	return tx.Commit(ctx)
+	return defs, nil
 }
 
 // widen changes a column of a table ferry created to a wider type, unless
@@ -153,13 +177,22 @@ func (t *Target) invalidate(tbl *table) {
 // canonicalType checks a user-given type name and returns PostgreSQL's
 // spelling of it, so only real type names reach CREATE TABLE.
 func (t *Target) canonicalType(ctx context.Context, typ string) (string, error) {
+	return canonicalType(ctx, t.pool, typ)
+}
+
+func canonicalType(ctx context.Context, q querier, typ string) (string, error) {
 	var canon string
-	if err := t.pool.QueryRow(ctx, `SELECT format_type(to_regtype($1), NULL)`, typ).Scan(&canon); err != nil || canon == "" || canon == "-" {
+	if err := q.QueryRow(ctx, `SELECT format_type(to_regtype($1), NULL)`, typ).Scan(&canon); err != nil || canon == "" || canon == "-" {
 		return "", fmt.Errorf("unknown type %q", typ)
 	}
 	// format_type drops typmods with NULL: keep the user's spelling once it
 	// is known to parse as a type.
-	if _, err := t.pool.Exec(ctx, `SELECT NULL::`+typ+` WHERE false`); err != nil {
+	rows, err := q.Query(ctx, `SELECT NULL::`+typ+` WHERE false`)
+	if err == nil {
+		rows.Close()
+		err = rows.Err()
+	}
+	if err != nil {
 		return "", fmt.Errorf("unknown type %q: %w", typ, err)
 	}
 	return typ, nil

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/ferrydata/ferry/source/runner"
 )
 
@@ -36,4 +38,45 @@ func (e *Endpoint) Watch(pipeline string, c *runner.Counters, r Engine, sourceWi
 	e.Metrics.Register(e.Registry, pipeline)
 	e.Metrics.WatchRunner(c, r)
 	e.SetReady(e.Health.Ready)
+}
+
+// Job is an opened job, as WatchJob watches it.
+type Job struct {
+	Pipeline string
+	Counters *runner.Counters
+	Runner   Engine
+	// Snapshot: the job lists once. Else a replication, fed by an SQS
+	// queue (Queue), or by a listing every PollInterval, with leases
+	// (Leases: --lease-ranges).
+	Snapshot, Queue bool
+	PollInterval    time.Duration
+	Leases          bool
+	// Pools are the job's PostgreSQL connections, pinged for readiness.
+	Pools []*pgxpool.Pool
+}
+
+// WatchJob is Watch for an opened job, and returns its Metrics: a
+// snapshot lists once, a polling replication lists every PollInterval;
+// the state and target are pinged through the job's PostgreSQL
+// connections.
+func (e *Endpoint) WatchJob(j Job) *Metrics {
+	window := DefaultWindow
+	switch {
+	case j.Snapshot:
+		window = -1
+	case !j.Queue:
+		window = max(DefaultWindow, 2*j.PollInterval)
+	}
+	e.Watch(j.Pipeline, j.Counters, j.Runner, window, func(ctx context.Context) error {
+		for _, p := range j.Pools {
+			if err := p.Ping(ctx); err != nil {
+				return err
+			}
+		}
+		return nil // a state directory, and no PostgreSQL
+	})
+	if j.Leases && !j.Queue {
+		e.Metrics.WatchLeases(j.Counters)
+	}
+	return e.Metrics
 }
