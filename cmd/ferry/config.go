@@ -189,8 +189,8 @@ func (c *Config) Validate() error {
 		c.RejectsFile = "ferry-rejects.jsonl"
 	case c.pg && c.RejectsFile != "":
 		return usage("--rejects-file is for non-PostgreSQL targets; PostgreSQL keeps rejects in ferry.rejects")
-	case !c.pg && c.Postgres.RescueColumn != "":
-		return usage("--rescue-column is for a PostgreSQL target (JSON lines keep every value as read)")
+	case !c.pg && c.Postgres.OnlyPostgres() != nil:
+		return &UsageError{Err: c.Postgres.OnlyPostgres()}
 	}
 	if c.Runner.AfterLoad.Kind == source.AfterLoadTag && !strings.HasPrefix(c.Source, "s3://") {
 		return usage("--after-load %s: tags are for S3 sources only (a local directory: delete or move:DIR)", c.Runner.AfterLoad)

@@ -20,6 +20,9 @@ func (t *Target) prepare(ctx context.Context, c *pusher.Chunk) (*table, error) {
 		return t.tbl, nil
 	}
 	if tbl, err := lookupTable(ctx, t.pool, t.m, t.cfg.Table, t.cfg.Conversion); err == nil {
+		if err := t.checkMergeKey(ctx, t.pool, tbl); err != nil {
+			return nil, err
+		}
 		t.tbl = tbl
 		return tbl, t.checkColumns(tbl)
 	} else if !errors.Is(err, errNoTable) {
@@ -88,6 +91,14 @@ func (t *Target) create(ctx context.Context, c *pusher.Chunk) error {
 			}
 		}
 		defs = append(defs, pgx.Identifier{col.name}.Sanitize()+" "+typ)
+	}
+	if t.merging() {
+		for _, k := range t.cfg.MergeKey {
+			if !seen[k] {
+				return fmt.Errorf("cannot create table %s: column %s of --merge-key (%s) is not a field of the file", t.cfg.Table.Sanitize(), pgx.Identifier{k}.Sanitize(), quoteAll(t.cfg.MergeKey))
+			}
+		}
+		defs = append(defs, t.keyDDL())
 	}
 	tx, err := t.pool.Begin(ctx)
 	if err != nil {
