@@ -74,6 +74,16 @@ func TestMergeKeyCreatedTable(t *testing.T) {
 	if n := queryInt(t, "SELECT count(*) FROM "+tbl+" WHERE id = 5"); n != 0 {
 		t.Fatalf("the failed chunk left %d rows", n)
 	}
+
+	// A file without a key's field: the error names the column, the key
+	// and the table.
+	os.Remove(filepath.Join(dir, "c.csv"))
+	write("d.csv", "id,n\n7,1\n")
+	r = ferry(t, "snapshot", "--source", dir, "--target", databaseURL, "--table", schema+".m", "--pipeline", schema,
+		"--merge-key", "id,region", "--system-columns", "--unknown-fields", "add")
+	if r.code != 1 || !strings.Contains(r.stderr, `d.csv`) || !strings.Contains(r.stderr, `no field fills column "region" of --merge-key ("id", "region") of table `+tbl) {
+		t.Fatalf("no key field: exit %d", r.code)
+	}
 }
 
 // TestMergeKeyExistingTable: a table ferry did not create needs a unique

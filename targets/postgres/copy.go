@@ -78,13 +78,16 @@ type sentRow struct{ part, row int }
 type copyReader struct {
 	parts []*copyPart
 	skip  bool // reject rows whose values do not convert
-	cur   int  // part being read
-	row   int  // its next batch row
-	buf   []byte
-	off   int
-	eof   bool
-	mu    sync.Mutex // guards err and errPart, which a broken COPY may read late
-	err   error      // conversion error that stops the COPY
+	// ord: each row ends with one more column, its COPY line number (the
+	// rows' order in the temporary table of a merge; see merge.go).
+	ord bool
+	cur int // part being read
+	row int // its next batch row
+	buf []byte
+	off int
+	eof bool
+	mu  sync.Mutex // guards err and errPart, which a broken COPY may read late
+	err error      // conversion error that stops the COPY
 	// errPart is the part whose row err is about.
 	errPart int
 	sent    []sentRow // part and batch row of each COPY line
@@ -213,7 +216,11 @@ func (r *copyReader) appendRow(buf []byte, pt *copyPart) ([]byte, bool) {
 		}
 	}
 	r.rescued = r.rescued[:0]
-	buf = binary.BigEndian.AppendUint16(buf, uint16(len(p.fields)))
+	if r.ord {
+		buf = binary.BigEndian.AppendUint16(buf, uint16(len(p.fields)+1))
+	} else {
+		buf = binary.BigEndian.AppendUint16(buf, uint16(len(p.fields)))
+	}
 	for j, fi := range p.fields {
 		switch {
 		case fi == sysRecord:
@@ -287,6 +294,10 @@ func (r *copyReader) appendRow(buf []byte, pt *copyPart) ([]byte, bool) {
 	}
 	if len(r.rescued) > 0 {
 		pt.rescued++
+	}
+	if r.ord {
+		buf = binary.BigEndian.AppendUint32(buf, 8)
+		buf = binary.BigEndian.AppendUint64(buf, uint64(len(r.sent)+1))
 	}
 	r.sent = append(r.sent, sentRow{r.cur, r.row})
 	return buf, true

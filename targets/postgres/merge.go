@@ -15,7 +15,8 @@ import (
 // (its columns and types as they are then, after any column was added or
 // widened; its defaults, NOT NULL and check constraints, so that a row
 // the server refuses is refused by the COPY and named by its line), with
-// a column numbering the rows in file order. One INSERT ... SELECT
+// a column numbering the rows in file order (the COPY line number, sent
+// by the client). One INSERT ... SELECT
 // DISTINCT ON (key) ... ORDER BY key, that number DESC ... ON CONFLICT
 // (key) DO UPDATE then keeps the last record of each key and upserts it:
 // every column the COPY fills is set, the metadata columns too. The
@@ -233,13 +234,13 @@ func (t *Target) mergeKeyCols(p *plan) error {
 
 // mergeCopySQL is the COPY of p's columns into the temporary table.
 func mergeCopySQL(p *plan) string {
-	return fmt.Sprintf("COPY %s (%s) FROM STDIN (FORMAT binary)", mergeTable, quoteAll(p.cols))
+	return fmt.Sprintf("COPY %s (%s, %s) FROM STDIN (FORMAT binary)", mergeTable, quoteAll(p.cols), pgx.Identifier{mergeOrd}.Sanitize())
 }
 
 // createMergeTable makes the transaction's temporary table like the
 // target as it is now.
 func (t *Target) createMergeTable(ctx context.Context, tx pgx.Tx) error {
-	sql := fmt.Sprintf(`CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING IDENTITY, %s bigint GENERATED ALWAYS AS IDENTITY) ON COMMIT DROP`,
+	sql := fmt.Sprintf(`CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING IDENTITY, %s bigint) ON COMMIT DROP`,
 		mergeTable, t.cfg.Table.Sanitize(), pgx.Identifier{mergeOrd}.Sanitize())
 	if _, err := tx.Exec(ctx, sql); err != nil {
 		return fmt.Errorf("merge into %s: create the temporary table: %w", t.cfg.Table.Sanitize(), err)

@@ -385,6 +385,7 @@ func (t *Target) advanceAfter(ctx context.Context, tx pgx.Tx, cs []*pusher.Chunk
 // part comes with its index in parts, else with -1.
 func (t *Target) copy(ctx context.Context, tx pgx.Tx, parts []*copyPart, sql string) (int, error) {
 	r := newCopyReader(parts, t.cfg.SkipRecords)
+	r.ord = t.merging()
 	_, err := tx.Conn().PgConn().CopyFrom(ctx, r, sql)
 	var pgErr *pgconn.PgError
 	if err != nil && (!errors.As(err, &pgErr) || tx.Conn().PgConn().IsClosed()) {
