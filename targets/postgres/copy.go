@@ -78,16 +78,13 @@ type sentRow struct{ part, row int }
 type copyReader struct {
 	parts []*copyPart
 	skip  bool // reject rows whose values do not convert
-	// ord: each row ends with one more column, its COPY line number (the
-	// rows' order in the temporary table of a merge; see merge.go).
-	ord bool
-	cur int // part being read
-	row int // its next batch row
-	buf []byte
-	off int
-	eof bool
-	mu  sync.Mutex // guards err and errPart, which a broken COPY may read late
-	err error      // conversion error that stops the COPY
+	cur   int  // part being read
+	row   int  // its next batch row
+	buf   []byte
+	off   int
+	eof   bool
+	mu    sync.Mutex // guards err and errPart, which a broken COPY may read late
+	err   error      // conversion error that stops the COPY
 	// errPart is the part whose row err is about.
 	errPart int
 	sent    []sentRow // part and batch row of each COPY line
@@ -98,6 +95,9 @@ type copyReader struct {
 	// pgconn's goroutine may still call Read (a broken connection).
 	readMu   sync.Mutex
 	detached bool
+	// ord: each row ends with one more column, its COPY line number (the
+	// rows' order in the temporary table of a merge; see merge.go).
+	ord bool
 }
 
 // errDetached is what Read returns once the writer has given up the COPY.
