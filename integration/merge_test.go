@@ -217,3 +217,32 @@ func TestMergeKeyKillAndResume(t *testing.T) {
 	check("rows after resume", rows)
 	equal(t, "state", queryRows(t, `SELECT status, rows FROM ferry.files WHERE pipeline = $1`, pipeline), []string{fmt.Sprintf("done|%d", rows)})
 }
+
+// TestMergeKeySmallFiles: small files committed together (one transaction
+// for many files) merge in order: with --workers 1 the last file listed
+// wins, and a key twice in one file keeps its last record; with two
+// workers, every key is there once, from one of the files.
+func TestMergeKeySmallFiles(t *testing.T) {
+	t.Parallel()
+	files := map[string][]byte{}
+	for i := 0; i < 20; i++ {
+		files[fmt.Sprintf("f%02d.csv", i)] = fmt.Appendf(nil, "id,v\n1,%d\n2,%d\n3,%d\n1,%d\n", i, i, i, i+100)
+	}
+	dir := writeDir(t, files)
+	for _, workers := range []string{"1", "2"} {
+		schema := newSchema(t)
+		r := ferry(t, "snapshot", "--source", dir, "--target", databaseURL, "--table", schema+".m", "--pipeline", schema,
+			"--merge-key", "id", "--system-columns", "--workers", workers)
+		if r.code != 0 {
+			t.Fatalf("--workers %s: exit %d", workers, r.code)
+		}
+		tbl := table(schema, "m")
+		if workers == "1" {
+			equal(t, "rows", queryRows(t, "SELECT id, v, _ferry_file, _ferry_record FROM "+tbl+" ORDER BY id"),
+				[]string{"1|119|f19.csv|4", "2|19|f19.csv|2", "3|19|f19.csv|3"})
+			continue
+		}
+		equal(t, "rows", queryRows(t, "SELECT count(*), count(*) FILTER (WHERE _ferry_file = format('f%s.csv', to_char(v % 100, 'FM00')) AND (id = 1) = (v >= 100)) FROM "+tbl),
+			[]string{"3|3"})
+	}
+}
