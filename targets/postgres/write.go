@@ -281,7 +281,7 @@ func (t *Target) writeOnce(ctx context.Context, parts []*copyPart, ord *order) (
 		sql := parts[start].p.sql
 		if t.merging() {
 			if !merged {
-				if err := t.createMergeTable(ctx, tx); err != nil {
+				if err := t.createMergeTable(ctx, tx, parts); err != nil {
 					return -1, err
 				}
 				merged = true
