@@ -143,6 +143,9 @@ func (c *Config) checkMergeConfig() error {
 			"a merged row may hold the values of several files, so no file's rows can be deleted; " +
 			"with --merge-key, a changed file's new version is merged again (--on-change append)")}
 	}
+	if c.RemoveKeys {
+		return usageError{errors.New("--merge-key cannot go with --delete-on-remove: a merged row may hold the values of several files, so a removed file has no rows of its own to delete")}
+	}
 	for _, k := range c.MergeKey {
 		if k == c.ExtraColumn && c.UnknownFields == UnknownExtra || k == c.RescueColumn {
 			return usageError{fmt.Errorf("--merge-key: column %q is the jsonb column of --extra-column or --rescue-column", k)}

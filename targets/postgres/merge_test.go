@@ -72,6 +72,9 @@ func TestMergeKeyFlag(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "--merge-key cannot go with --on-change replace") || !errors.As(err, &u) || !u.Usage() {
 		t.Fatalf("replace: %v", err)
 	}
+	if err := (&Config{MergeKey: []string{"id"}, RemoveKeys: true}).checkMergeConfig(); err == nil || !strings.Contains(err.Error(), "--merge-key cannot go with --delete-on-remove") {
+		t.Fatalf("remove: %v", err)
+	}
 	if err := (&Config{MergeKey: []string{"id"}}).OnlyPostgres(); err == nil || !strings.Contains(err.Error(), "--merge-key is for a PostgreSQL target") {
 		t.Fatalf("OnlyPostgres: %v", err)
 	}

@@ -67,7 +67,8 @@ type Config struct {
 	// is upserted on it (staged in a temporary table, the last record of
 	// a key in file order winning, then INSERT ... ON CONFLICT DO
 	// UPDATE) instead of appended (--merge-key; see merge.go). A record
-	// whose key is NULL is a bad record. Cannot go with ReplaceKeys.
+	// whose key is NULL is a bad record. Cannot go with ReplaceKeys or
+	// RemoveKeys.
 	MergeKey []string
 	// Log, when set, receives notices (a widened column).
 	Log func(msg string)
