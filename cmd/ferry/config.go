@@ -185,12 +185,12 @@ func (c *Config) Validate() error {
 		c.Table = postgres.DefaultTable(lastElement(c.Source))
 	case !c.pg && c.Table != "":
 		return usage("--table is for a PostgreSQL target")
+	case !c.pg && c.Postgres.OnlyPostgres() != nil:
+		return &UsageError{Err: c.Postgres.OnlyPostgres()}
 	case !c.pg && c.RejectsFile == "" && c.Runner.OnError == runner.OnErrorSkipRecord:
 		c.RejectsFile = "ferry-rejects.jsonl"
 	case c.pg && c.RejectsFile != "":
 		return usage("--rejects-file is for non-PostgreSQL targets; PostgreSQL keeps rejects in ferry.rejects")
-	case !c.pg && c.Postgres.OnlyPostgres() != nil:
-		return &UsageError{Err: c.Postgres.OnlyPostgres()}
 	}
 	if c.Runner.AfterLoad.Kind == source.AfterLoadTag && !strings.HasPrefix(c.Source, "s3://") {
 		return usage("--after-load %s: tags are for S3 sources only (a local directory: delete or move:DIR)", c.Runner.AfterLoad)
