@@ -31,8 +31,9 @@ import (
 // mergeTable is the temporary table of a chunk's transaction, and
 // mergeOrd its column that numbers the rows in the order they came.
 const (
-	mergeTable = "pg_temp.ferry_merge"
-	mergeOrd   = "_ferry_merge_ord"
+	mergeTableName = "ferry_merge"
+	mergeTable     = "pg_temp." + mergeTableName
+	mergeOrd       = "_ferry_merge_ord"
 )
 
 // ParseMergeKey splits 'col, "Odd, Name", col2' into column names: a
@@ -287,4 +288,15 @@ func (t *Target) mergeRows(ctx context.Context, tx pgx.Tx, p *plan, last bool) e
 		return fmt.Errorf("merge into %s: %w", t.cfg.Table.Sanitize(), err)
 	}
 	return nil
+}
+
+// mergeMessage names the target instead of the temporary table in a
+// server's message about a row the COPY into it refused.
+func (t *Target) mergeMessage(err error) error {
+	const temp = `relation "` + mergeTableName + `"`
+	msg := err.Error()
+	if !strings.Contains(msg, temp) {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(msg, temp, "relation "+pgx.Identifier{t.cfg.Table[len(t.cfg.Table)-1]}.Sanitize()))
 }

@@ -406,6 +406,9 @@ func (t *Target) copy(ctx context.Context, tx pgx.Tx, parts []*copyPart, sql str
 	if err != nil {
 		err = copyError(r, err)
 		if le := (*lineError)(nil); errors.As(err, &le) {
+			if t.merging() {
+				le.reject.Err = t.mergeMessage(le.reject.Err)
+			}
 			return le.part, err
 		}
 		if len(parts) == 1 {
