@@ -49,20 +49,20 @@ func TestMergeKeyCreatedTable(t *testing.T) {
 	equal(t, "rejects", queryRows(t, `SELECT key, record, error FROM ferry.rejects WHERE pipeline = $1`, schema),
 		[]string{`a.csv|5|column "id" of --merge-key is NULL`})
 
-	// Later files: updates, a wider value, a new column. (A chunk that
-	// both adds a column and widens one fails without --merge-key too.)
-	write("b.csv", "id,region,n\n2,eu,2.5\n")
-	if r = ferry(t, args...); r.code != 0 {
+	// A later file: updates, a new column and a wider value in one chunk;
+	// then a file that only updates some columns.
+	write("b.csv", "id,region,n,extra\n2,eu,2.5,x\n4,eu,40,y\n")
+	if r = ferry(t, args...); r.code != 0 || !strings.Contains(r.stderr, `widened column "n"`) || !strings.Contains(r.stderr, `added column "extra"`) {
 		t.Fatalf("b.csv: exit %d", r.code)
 	}
-	write("b2.csv", "id,region,n,extra\n2,eu,2.5,x\n4,eu,40,y\n")
+	write("b2.csv", "id,region,extra\n2,eu,z\n")
 	if r = ferry(t, args...); r.code != 0 {
 		t.Fatalf("b2.csv: exit %d", r.code)
 	}
-	equal(t, "rows after b.csv", queryRows(t, "SELECT id, region, n, coalesce(extra, '-'), _ferry_file, _ferry_record FROM "+tbl+" ORDER BY id, region"),
-		[]string{"1|eu|11|-|a.csv|3", "1|us|12|-|a.csv|6", "2|eu|2.5|x|b2.csv|1", "3|us|30|-|a.csv|4", "4|eu|40|y|b2.csv|2"})
+	equal(t, "rows after b.csv and b2.csv", queryRows(t, "SELECT id, region, n, coalesce(extra, '-'), _ferry_file, _ferry_record FROM "+tbl+" ORDER BY id, region"),
+		[]string{"1|eu|11|-|a.csv|3", "1|us|12|-|a.csv|6", "2|eu|2.5|z|b2.csv|1", "3|us|30|-|a.csv|4", "4|eu|40|y|b.csv|2"})
 	equal(t, "state", queryRows(t, `SELECT key, status, rows FROM ferry.files WHERE pipeline = $1 ORDER BY key`, schema),
-		[]string{"a.csv|done|6", "b.csv|done|1", "b2.csv|done|2"}) // rows counts records read
+		[]string{"a.csv|done|6", "b.csv|done|2", "b2.csv|done|1"}) // rows counts records read
 
 	// Under abort, a NULL key fails the file, naming file and record.
 	write("c.csv", "id,region,n\n5,eu,1\n6,,2\n")

@@ -140,7 +140,15 @@ func (t *Target) widen(ctx context.Context, tbl *table, we *widenError) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.tbl != tbl {
-		return nil // already re-read since this plan was made
+		// Re-read since this plan was made, or the plan is of the table
+		// as a transaction that added columns saw it (evolve), rolled
+		// back: widen only a column that still has the planned type.
+		var typ string
+		err := t.pool.QueryRow(ctx, `SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+			WHERE attrelid = to_regclass($1) AND attname = $2 AND NOT attisdropped`, tbl.ident.Sanitize(), we.column).Scan(&typ)
+		if err != nil || typ != we.from {
+			return nil
+		}
 	}
 	sql := fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s TYPE %s USING %s::%s", tbl.ident.Sanitize(),
 		pgx.Identifier{we.column}.Sanitize(), we.to, pgx.Identifier{we.column}.Sanitize(), we.to)
