@@ -18,6 +18,9 @@
 #                     on one bucket, without and with --lease-ranges, and
 #                     the takeover time after a kill -9
 #                     (BENCHREP_LEASE_*: see integration/bench_leases.sh)
+#   make bench-merge  what --merge-key costs: appending vs merging the
+#                     benchmark CSV (inserts, then updates), ferry's and
+#                     the backends' CPU (BENCH_ROWS, BENCH_RUNS)
 #   make build        bin/ferry
 #   make fuzz         every Fuzz* under FUZZ_PKGS for FUZZTIME each
 #   make minio        build/cache the pinned MinIO binary in .cache/bin
@@ -31,7 +34,7 @@ FUZZTIME  ?= 30s
 FUZZ_PKGS ?= ./source/format/... ./state/filestore/...
 INTEGRATION_TIMEOUT ?= 30m
 
-.PHONY: test unit integration bench bench-replicate bench-small bench-leases build fuzz minio lint clean
+.PHONY: test unit integration bench bench-replicate bench-small bench-leases bench-merge build fuzz minio lint clean
 
 test: unit integration
 
@@ -55,6 +58,9 @@ bench-small:
 
 bench-leases:
 	integration/services.sh run integration/bench_leases.sh
+
+bench-merge:
+	integration/services.sh run integration/bench_merge.sh
 
 build:
 	$(GO) build -o bin/ferry ./cmd/ferry

@@ -39,6 +39,9 @@
 #                         BENCH_FERRY_ARGS) takes its turn in every run
 #                         against the same psql baseline, to compare two
 #                         builds or two settings in one go
+#   BENCH_DDL="(id bigint PRIMARY KEY, ...)"  the tables' columns (default
+#                         the seven columns above, no index); e.g. a primary
+#                         key to time --merge-key against appending
 #   BENCH_PPROF=PREFIX    ferry writes a CPU profile to PREFIX.LOADER.FORMAT
 #                         (e.g. PREFIX.ferry.csv; the last run's stays)
 #   BENCH_VERIFY=1        after the runs, check (untimed) that every ferry
@@ -64,7 +67,7 @@ FORMATS=${BENCH_FORMATS:-csv,csv.gz,jsonl}
 BUCKET=ferry-bench
 GEN_VERSION=v1 # bump when benchgen's output changes, to regenerate cached files
 DATA=$ROOT/.cache/bench/events-$GEN_VERSION-$ROWS
-DDL='(id bigint, ts timestamptz, user_id int, event text, amount double precision, ok boolean, note text)'
+DDL=${BENCH_DDL:-'(id bigint, ts timestamptz, user_id int, event text, amount double precision, ok boolean, note text)'}
 SCHEMA=bench_$$
 
 log() { printf 'bench: %s\n' "$*" >&2; }

@@ -5,7 +5,9 @@ package integration
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -362,4 +364,25 @@ func TestPartitionColumns(t *testing.T) {
 	if r := ferry(t, "snapshot", "--source", "s3://"+bucket+"/logs/", "--key-pattern", `(\d+)/`); r.code != 2 || !strings.Contains(r.stderr, "no named group") {
 		t.Fatalf("pattern without a named group: exit %d, want 2", r.code)
 	}
+}
+
+// TestAddAndWidenInOneChunk: a chunk that adds a column (--unknown-fields
+// add) and has a value wider than an existing column's type widens the
+// column and loads (its plan was of the table as the rolled-back
+// transaction that added the column saw it).
+func TestAddAndWidenInOneChunk(t *testing.T) {
+	t.Parallel()
+	schema := newSchema(t)
+	dir := writeDir(t, map[string][]byte{"a.csv": []byte("id,n\n1,10\n")})
+	args := []string{"snapshot", "--source", dir, "--target", databaseURL, "--table", schema + ".t", "--pipeline", schema, "--unknown-fields", "add"}
+	if r := ferry(t, args...); r.code != 0 {
+		t.Fatalf("a.csv: exit %d", r.code)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "b.csv"), []byte("id,n,extra\n2,2.5,x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := ferry(t, args...); r.code != 0 {
+		t.Fatalf("b.csv: exit %d", r.code)
+	}
+	equal(t, "rows", queryRows(t, "SELECT id, n, coalesce(extra, '-') FROM "+table(schema, "t")+" ORDER BY id"), []string{"1|10|-", "2|2.5|x"})
 }

@@ -167,12 +167,12 @@ func (c *Config) Validate() error {
 		c.Table = postgres.DefaultTable(stores.LastElement(c.Source))
 	case !c.pg && c.Table != "":
 		return usage("--table is for a PostgreSQL target")
+	case !c.pg && c.Postgres.OnlyPostgres() != nil:
+		return &UsageError{Err: c.Postgres.OnlyPostgres()}
 	case !c.pg && c.RejectsFile == "" && c.Runner.OnError == runner.OnErrorSkipRecord:
 		c.RejectsFile = "ferry-rejects.jsonl"
 	case c.pg && c.RejectsFile != "":
 		return usage("--rejects-file is for non-PostgreSQL targets; PostgreSQL keeps rejects in ferry.rejects")
-	case !c.pg && c.Postgres.RescueColumn != "":
-		return usage("--rescue-column is for a PostgreSQL target (JSON lines keep every value as read)")
 	}
 	if c.Runner.AfterLoad.Kind == source.AfterLoadTag && !stores.IsS3(c.Source) {
 		return usage("--after-load %s: tags are for S3 sources only (a local directory: delete or move:DIR)", c.Runner.AfterLoad)

@@ -124,6 +124,10 @@ func TestValidateDriftFlags(t *testing.T) {
 		{"pattern without a group", func(c *Config) { c.KeyPattern = `(\d+)` }, "no named group"},
 		{"pattern that does not compile", func(c *Config) { c.KeyPattern = `(?P<y>[` }, "--key-pattern"},
 		{"rescue into JSON lines", func(c *Config) { c.Target, c.Postgres.RescueColumn = "stdout", "_r" }, "--rescue-column is for a PostgreSQL target"},
+		{"merge into JSON lines, skipping records", func(c *Config) {
+			c.Target, c.Postgres.MergeKey, c.Runner.OnError = "stdout", []string{"id"}, runner.OnErrorSkipRecord
+		}, "--merge-key is for a PostgreSQL target"},
+		{"a key named twice", func(c *Config) { c.Postgres.MergeKey = []string{"id", "id"} }, `--merge-key names column "id" twice`},
 	} {
 		c := Config{Source: "./data", Target: "postgres://h/db", Load: load.Config{Format: format.Options{Header: true}}}
 		tt.mod(&c)

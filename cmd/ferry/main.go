@@ -173,7 +173,7 @@ func runJob(command string, args []string, stdout, stderr io.Writer) int {
 	defer j.Close()
 	if srv != nil {
 		j.metrics = srv.WatchJob(metrics.Job{Pipeline: j.Pipeline(), Counters: &j.Counters, Runner: j.Runner, Snapshot: command == "snapshot",
-			Queue: j.queue != nil, PollInterval: cfg.Poll.Interval, Leases: cfg.Poll.LeaseRanges > 0, Pools: j.pools})
+			Queue: j.queue != nil, PollInterval: cfg.Poll.Interval, Leases: cfg.Poll.LeaseRanges > 0, Ping: j.out.Ping})
 	}
 	if os.Getenv("GOMEMLIMIT") == "" && cfg.Runner.Async {
 		debug.SetMemoryLimit(j.MemoryBudget())

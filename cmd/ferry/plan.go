@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/ferrydata/ferry/source/plan"
+	"github.com/ferrydata/ferry/source/stores"
 	"github.com/ferrydata/ferry/targets/postgres"
 )
 
@@ -16,7 +17,9 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 		return exit
 	}
 	ctx, pc := context.Background(), plan.Config{Runner: cfg.Runner, Load: cfg.Load, Options: cfg.Plan, Where: cfg.Target, StateURL: cfg.State, TargetURL: cfg.Target, StateSchema: cfg.StateSchema, Pipeline: cfg.Pipeline}
-	store, err := openStore(ctx, cfg, log)
+	sc := cfg.store()
+	sc.Log = log
+	store, err := stores.Open(ctx, sc)
 	if pc.Store = store; err == nil && cfg.pg {
 		pl, e := postgres.OpenPlanner(ctx, cfg.Target, cfg.Postgres)
 		defer pl.Close()

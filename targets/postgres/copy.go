@@ -95,6 +95,9 @@ type copyReader struct {
 	// pgconn's goroutine may still call Read (a broken connection).
 	readMu   sync.Mutex
 	detached bool
+	// ord: each row ends with one more column, its COPY line number (the
+	// rows' order in the temporary table of a merge; see merge.go).
+	ord bool
 }
 
 // errDetached is what Read returns once the writer has given up the COPY.
@@ -199,8 +202,25 @@ func (r *copyReader) appendRow(buf []byte, pt *copyPart) ([]byte, bool) {
 	}
 	rowStart := len(buf)
 	fields := b.Record(r.row)
+	if p.key != nil {
+		if j := nullKey(p, fields); j >= 0 {
+			re := &pusher.RecordError{Record: c.First() + int64(r.row), Offset: -1,
+				Err: fmt.Errorf("column %q of --merge-key is NULL", p.cols[j])}
+			if r.skip {
+				re.Raw = pusher.CutRaw(b.AppendJSON(nil, r.row))
+				pt.rejects = append(pt.rejects, re)
+				return buf, true
+			}
+			r.setErr(re)
+			return buf, false
+		}
+	}
 	r.rescued = r.rescued[:0]
-	buf = binary.BigEndian.AppendUint16(buf, uint16(len(p.fields)))
+	if r.ord {
+		buf = binary.BigEndian.AppendUint16(buf, uint16(len(p.fields)+1))
+	} else {
+		buf = binary.BigEndian.AppendUint16(buf, uint16(len(p.fields)))
+	}
 	for j, fi := range p.fields {
 		switch {
 		case fi == sysRecord:
@@ -248,7 +268,7 @@ func (r *copyReader) appendRow(buf []byte, pt *copyPart) ([]byte, bool) {
 		var err error
 		buf, err = p.enc[j](buf, f.Kind, b.Value(f))
 		if err != nil {
-			if p.rescue {
+			if p.rescue && (p.key == nil || !p.key[j]) {
 				// Kept as written in the rescue column; NULL here.
 				buf = append(buf[:at], 0xff, 0xff, 0xff, 0xff)
 				r.rescued = append(r.rescued, fi)
@@ -275,8 +295,33 @@ func (r *copyReader) appendRow(buf []byte, pt *copyPart) ([]byte, bool) {
 	if len(r.rescued) > 0 {
 		pt.rescued++
 	}
+	if r.ord {
+		buf = binary.BigEndian.AppendUint32(buf, 8)
+		buf = binary.BigEndian.AppendUint64(buf, uint64(len(r.sent)+1))
+	}
 	r.sent = append(r.sent, sentRow{r.cur, r.row})
 	return buf, true
+}
+
+// nullKey returns the first COPY column of the merge key that is NULL in
+// the record, or -1.
+func nullKey(p *plan, fields []pusher.Field) int {
+	for j, isKey := range p.key {
+		if !isKey {
+			continue
+		}
+		switch fi := p.fields[j]; {
+		case fi <= sysConst:
+			if p.consts[sysConst-fi] == nil {
+				return j
+			}
+		case fi >= 0:
+			if fi >= len(fields) || fields[fi].Kind == pusher.Null {
+				return j
+			}
+		}
+	}
+	return -1
 }
 
 // hasRescue says whether the plan has a rescue column of its own (else

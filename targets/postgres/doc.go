@@ -21,6 +21,11 @@
 // the target's) are recorded in ferry.rejects in the chunk's transaction,
 // unless they are more than Chunk.RejectLimit, which fails the chunk.
 //
+// Under Config.MergeKey, a chunk's COPY goes into a temporary table and
+// is upserted from there (INSERT ... ON CONFLICT on the key, the last
+// record of a key in file order winning), in the same transaction, with
+// the same progress (merge.go).
+//
 // New and Write classify their errors (state/postgres.Classify): a server
 // that is down, restarting or overloaded, or a connection that broke, is
 // pusher.ClassUnavailable; a chunk whose file another process moved is

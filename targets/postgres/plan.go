@@ -31,6 +31,8 @@ type plan struct {
 	// needs are the columns the chunk needs that the table lacks; a plan
 	// with needs has no sql until they are added (evolve).
 	needs []newColumn
+	// key marks the COPY columns of the merge key (Config.MergeKey).
+	key []bool
 }
 
 const (
@@ -144,7 +146,7 @@ func (t *Target) plan(tbl *table, c *pusher.Chunk) (*plan, error) {
 		quoted[i] = pgx.Identifier{c}.Sanitize()
 	}
 	p.sql = fmt.Sprintf("COPY %s (%s) FROM STDIN (FORMAT binary)", tbl.ident.Sanitize(), strings.Join(quoted, ", "))
-	return p, nil
+	return p, t.mergeKeyCols(p)
 }
 
 // column adds COPY column ci of the table, filled as code says.

@@ -63,6 +63,13 @@ type Config struct {
 	ExtraColumn string
 	// Conversion options for values.
 	Conversion Conversion
+	// MergeKey, when set, names the columns of a unique key: each chunk
+	// is upserted on it (staged in a temporary table, the last record of
+	// a key in file order winning, then INSERT ... ON CONFLICT DO
+	// UPDATE) instead of appended (--merge-key; see merge.go). A record
+	// whose key is NULL is a bad record. Cannot go with ReplaceKeys or
+	// RemoveKeys.
+	MergeKey []string
 	// Log, when set, receives notices (a widened column).
 	Log func(msg string)
 }
@@ -107,6 +114,9 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Target, error) {
 		if err := t.checkColumns(tbl); err != nil {
 			return nil, err
 		}
+		if err := t.checkMergeKey(ctx, pool, tbl); err != nil {
+			return nil, pgstate.Classify(err)
+		}
 		t.tbl = tbl
 	}
 	return t, nil
@@ -122,6 +132,9 @@ func newTarget(pool *pgxpool.Pool, cfg Config) (*Target, error) {
 	}
 	if cfg.UnknownFields == "" {
 		cfg.UnknownFields = UnknownError
+	}
+	if err := cfg.checkMergeConfig(); err != nil {
+		return nil, err
 	}
 	if cfg.RescueColumn != "" && len(cfg.RescueColumn) > maxIdentifier {
 		return nil, fmt.Errorf("--rescue-column %q is longer than %d bytes", cfg.RescueColumn, maxIdentifier)

@@ -20,6 +20,9 @@ func (t *Target) prepare(ctx context.Context, c *pusher.Chunk) (*table, error) {
 		return t.tbl, nil
 	}
 	if tbl, err := lookupTable(ctx, t.pool, t.m, t.cfg.Table, t.cfg.Conversion); err == nil {
+		if err := t.checkMergeKey(ctx, t.pool, tbl); err != nil {
+			return nil, err
+		}
 		t.tbl = tbl
 		return tbl, t.checkColumns(tbl)
 	} else if !errors.Is(err, errNoTable) {
@@ -68,8 +71,18 @@ func (t *Target) createDDL(ctx context.Context, q querier, c *pusher.Chunk) ([]s
 		return nil, err
 	}
 	defs := make([]string, len(cols))
+	seen := map[string]bool{}
 	for i, col := range cols {
 		defs[i] = pgx.Identifier{col.name}.Sanitize() + " " + col.typ
+		seen[col.name] = true
+	}
+	if t.merging() {
+		for _, k := range t.cfg.MergeKey {
+			if !seen[k] {
+				return nil, fmt.Errorf("cannot create table %s: column %s of --merge-key (%s) is not a field of the file", t.cfg.Table.Sanitize(), pgx.Identifier{k}.Sanitize(), quoteAll(t.cfg.MergeKey))
+			}
+		}
+		defs = append(defs, t.keyDDL())
 	}
 	var ddl []string
 	if len(t.cfg.Table) == 2 {
@@ -153,7 +166,15 @@ func (t *Target) widen(ctx context.Context, tbl *table, we *widenError) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.tbl != tbl {
-		return nil // already re-read since this plan was made
+		// Re-read since this plan was made, or the plan is of the table
+		// as a transaction that added columns saw it (evolve), rolled
+		// back: widen only a column that still has the planned type.
+		var typ string
+		err := t.pool.QueryRow(ctx, `SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+			WHERE attrelid = to_regclass($1) AND attname = $2 AND NOT attisdropped`, tbl.ident.Sanitize(), we.column).Scan(&typ)
+		if err != nil || typ != we.from {
+			return nil
+		}
 	}
 	sql := fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s TYPE %s USING %s::%s", tbl.ident.Sanitize(),
 		pgx.Identifier{we.column}.Sanitize(), we.to, pgx.Identifier{we.column}.Sanitize(), we.to)

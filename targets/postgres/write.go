@@ -268,6 +268,7 @@ func (t *Target) writeOnce(ctx context.Context, parts []*copyPart, ord *order) (
 	if err != nil {
 		return i, err
 	}
+	merged := false // the temporary table exists (merging)
 	for start := 0; start < len(parts); {
 		if parts[start].p == nil {
 			start++
@@ -277,13 +278,48 @@ func (t *Target) writeOnce(ctx context.Context, parts []*copyPart, ord *order) (
 		for end < len(parts) && parts[end].p != nil && parts[end].p.sql == parts[start].p.sql {
 			end++
 		}
-		if i, err := t.copy(ctx, tx, parts[start:end]); err != nil {
+		sql := parts[start].p.sql
+		if t.merging() {
+			if !merged {
+				if err := t.createMergeTable(ctx, tx, parts); err != nil {
+					return -1, err
+				}
+				merged = true
+			}
+			sql = mergeCopySQL(parts[start].p)
+		}
+		if i, err := t.copy(ctx, tx, parts[start:end], sql); err != nil {
 			return start + i, err
+		}
+		if t.merging() {
+			if err := t.verify(ctx, tx, parts[start:end]); err != nil {
+				return -1, err
+			}
+			if before != nil {
+				// Upsert only once the write before committed, so that
+				// the file's chunks merge in order (see merge.go).
+				if err := t.advanceAfter(ctx, tx, cs, ord); err != nil {
+					return 0, err
+				}
+				before = nil
+			}
+			last := true
+			for _, pt := range parts[end:] {
+				last = last && pt.p == nil
+			}
+			if err := t.mergeRows(ctx, tx, parts[start].p, last); err != nil {
+				if len(parts) == 1 {
+					return 0, err
+				}
+				return -1, err
+			}
 		}
 		start = end
 	}
-	if err := t.verify(ctx, tx, parts); err != nil {
-		return -1, err
+	if !merged {
+		if err := t.verify(ctx, tx, parts); err != nil {
+			return -1, err
+		}
 	}
 	if before != nil {
 		if err := t.advanceAfter(ctx, tx, cs, ord); err != nil {
@@ -344,11 +380,13 @@ func (t *Target) advanceAfter(ctx context.Context, tx pgx.Tx, cs []*pusher.Chunk
 	return before.Wait(ctx)
 }
 
-// copy runs one COPY of parts (same plan SQL) in tx. An error about one
+// copy runs one COPY of parts (same plan SQL; sql: into the target, or
+// the temporary table when merging) in tx. An error about one
 // part comes with its index in parts, else with -1.
-func (t *Target) copy(ctx context.Context, tx pgx.Tx, parts []*copyPart) (int, error) {
+func (t *Target) copy(ctx context.Context, tx pgx.Tx, parts []*copyPart, sql string) (int, error) {
 	r := newCopyReader(parts, t.cfg.SkipRecords)
-	_, err := tx.Conn().PgConn().CopyFrom(ctx, r, parts[0].p.sql)
+	r.ord = t.merging()
+	_, err := tx.Conn().PgConn().CopyFrom(ctx, r, sql)
 	var pgErr *pgconn.PgError
 	if err != nil && (!errors.As(err, &pgErr) || tx.Conn().PgConn().IsClosed()) {
 		// The connection broke (also on a FATAL server error, such as an
@@ -368,6 +406,9 @@ func (t *Target) copy(ctx context.Context, tx pgx.Tx, parts []*copyPart) (int, e
 	if err != nil {
 		err = copyError(r, err)
 		if le := (*lineError)(nil); errors.As(err, &le) {
+			if t.merging() {
+				le.reject.Err = t.mergeMessage(le.reject.Err)
+			}
 			return le.part, err
 		}
 		if len(parts) == 1 {

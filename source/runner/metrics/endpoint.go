@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/ferrydata/ferry/source/runner"
 )
 
@@ -51,14 +49,13 @@ type Job struct {
 	Snapshot, Queue bool
 	PollInterval    time.Duration
 	Leases          bool
-	// Pools are the job's PostgreSQL connections, pinged for readiness.
-	Pools []*pgxpool.Pool
+	// Ping checks the job's PostgreSQL servers for readiness (nil: none).
+	Ping func(context.Context) error
 }
 
 // WatchJob is Watch for an opened job, and returns its Metrics: a
 // snapshot lists once, a polling replication lists every PollInterval;
-// the state and target are pinged through the job's PostgreSQL
-// connections.
+// the state and target are pinged through Ping.
 func (e *Endpoint) WatchJob(j Job) *Metrics {
 	window := DefaultWindow
 	switch {
@@ -67,14 +64,7 @@ func (e *Endpoint) WatchJob(j Job) *Metrics {
 	case !j.Queue:
 		window = max(DefaultWindow, 2*j.PollInterval)
 	}
-	e.Watch(j.Pipeline, j.Counters, j.Runner, window, func(ctx context.Context) error {
-		for _, p := range j.Pools {
-			if err := p.Ping(ctx); err != nil {
-				return err
-			}
-		}
-		return nil // a state directory, and no PostgreSQL
-	})
+	e.Watch(j.Pipeline, j.Counters, j.Runner, window, j.Ping)
 	if j.Leases && !j.Queue {
 		e.Metrics.WatchLeases(j.Counters)
 	}
