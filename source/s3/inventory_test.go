@@ -31,8 +31,7 @@ func TestParseManifest(t *testing.T) {
 	for _, c := range []struct{ json, want string }{
 		{`not json`, "not an inventory manifest"},
 		{`{"fileFormat":"CSV","fileSchema":"Key"}`, "no sourceBucket"},
-		{`{"sourceBucket":"s","fileFormat":"ORC","fileSchema":"` + testSchema + `"}`, `"ORC" format: only CSV`},
-		{`{"sourceBucket":"s","fileFormat":"Parquet","fileSchema":"` + testSchema + `"}`, `"Parquet" format: only CSV`},
+		{`{"sourceBucket":"s","fileFormat":"ORC","fileSchema":"` + testSchema + `"}`, `"ORC" format: only CSV and Parquet reports are read`},
 		{`{"sourceBucket":"s","fileFormat":"CSV","fileSchema":"Bucket, Key, Size, LastModifiedDate"}`, "has no ETag field"},
 		{`{"sourceBucket":"s","fileFormat":"CSV","fileSchema":"Bucket, Size, ETag, LastModifiedDate"}`, "has no Key field"},
 		{`{"sourceBucket":"s","fileFormat":"CSV","fileSchema":"` + testSchema + `","files":[{"size":3}]}`, "file 1 has no key"},

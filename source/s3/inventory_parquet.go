@@ -1,0 +1,285 @@
+package s3
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	parquetgo "github.com/parquet-go/parquet-go"
+	pqformat "github.com/parquet-go/parquet-go/format"
+
+	"github.com/ferrydata/ferry/pusher"
+)
+
+// The columns of a Parquet report ferry reads (AWS's names). The first
+// four are required: a file version is its key and ETag, as a listing
+// gives them; the others, when there, leave rows out.
+const (
+	pqKey          = "key"
+	pqSize         = "size"
+	pqModified     = "last_modified_date"
+	pqETag         = "e_tag"
+	pqBucket       = "bucket"
+	pqLatest       = "is_latest"
+	pqDeleteMarker = "is_delete_marker"
+)
+
+var pqRequired = []string{pqKey, pqSize, pqModified, pqETag}
+
+// pqField matches one primitive field of a Parquet message type
+// ("optional int64 size;"), capturing its name.
+var pqField = regexp.MustCompile(`(?:required|optional|repeated)\s+\w+\s+(\w+)`)
+
+// checkParquetSchema checks that a Parquet manifest's fileSchema (a
+// Parquet message type) has the columns ferry needs, so that a report
+// configured without them fails before its files are read. The files'
+// own schemas are checked again when they are read.
+func checkParquetSchema(s string) error {
+	have := map[string]bool{}
+	for _, m := range pqField.FindAllStringSubmatch(s, -1) {
+		have[m[1]] = true
+	}
+	for _, name := range pqRequired {
+		if !have[name] {
+			return fmt.Errorf("inventory schema %q has no %s column: add its field to the report's configuration (ferry needs Key, Size, LastModifiedDate and ETag)", s, name)
+		}
+	}
+	return nil
+}
+
+// readParquet reads the Parquet file key of the report's bucket, through
+// ranged GETs (only the columns ferry needs are fetched).
+func (inv *Inventory) readParquet(ctx context.Context, key string, fn func(page []pusher.Object) error) error {
+	rs := *inv.Store // the same client, on the report's bucket
+	rs.bucket, rs.prefix, rs.object = inv.mbucket, "", false
+	obj := pusher.Object{Key: key}
+	head, err := rs.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(rs.bucket), Key: aws.String(key)})
+	if err != nil {
+		return rs.rangeError(obj, 0, 0, err)
+	}
+	obj.Size = aws.ToInt64(head.ContentLength)
+	obj.ETag = strings.Trim(aws.ToString(head.ETag), `"`)
+	ra, err := rs.OpenAtWith(ctx, obj, ReadAtOptions{})
+	if err != nil {
+		return err
+	}
+	defer ra.Close()
+	return readInventoryParquet(ra, obj.Size, inv.bucket, inv.listPrefix(), fn)
+}
+
+// inventoryBatch is how many rows are read from each column at once.
+const inventoryBatch = 1024
+
+// readInventoryParquet reads one Parquet file of a report, row group by
+// row group and page by page of the columns ferry needs (memory is
+// bounded by a page of each, not by the file or the row group), and calls
+// fn with pages of the current objects of bucket whose keys start with
+// prefix. Keys are as stored (Parquet reports do not URL-encode them).
+func readInventoryParquet(ra io.ReaderAt, size int64, bucket, prefix string, fn func(page []pusher.Object) error) (err error) {
+	// The library may panic on a corrupt file.
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("corrupt Parquet file: %v", p)
+		}
+	}()
+	f, err := parquetgo.OpenFile(ra, size, parquetgo.SkipPageIndex(true), parquetgo.SkipBloomFilters(true))
+	if err != nil {
+		return fmt.Errorf("not a Parquet file (or a corrupt one): %w", err)
+	}
+	cols, err := pqColumns(f.Schema())
+	if err != nil {
+		return err
+	}
+	page := make([]pusher.Object, 0, inventoryPage)
+	vals := make([]parquetgo.Value, inventoryBatch)
+	rows := make([]pqRecord, inventoryBatch)
+	var row int64 // rows before the current batch, in the file
+	for g, rg := range f.RowGroups() {
+		chunks := rg.ColumnChunks()
+		for _, c := range cols {
+			if c.index >= len(chunks) {
+				return fmt.Errorf("row group %d has %d columns, not column %s (%d)", g, len(chunks), c.name, c.index)
+			}
+			c.pages, c.page, c.values = chunks[c.index].Pages(), nil, nil
+		}
+		err := func() error {
+			defer func() {
+				for _, c := range cols {
+					c.pages.Close()
+				}
+			}()
+			for left := rg.NumRows(); left > 0; {
+				n := int(min(left, inventoryBatch))
+				clear(rows[:n])
+				for _, c := range cols {
+					if err := c.read(vals[:n], rows[:n]); err != nil {
+						return fmt.Errorf("row group %d: column %s: %w", g, c.name, err)
+					}
+				}
+				for i := range rows[:n] {
+					obj, ok, err := rows[i].object(bucket)
+					if err != nil {
+						return fmt.Errorf("row %d: %w", row+int64(i)+1, err)
+					}
+					if !ok || !strings.HasPrefix(obj.Key, prefix) {
+						continue
+					}
+					page = append(page, obj)
+					if len(page) == inventoryPage {
+						if err := fn(page); err != nil {
+							return err
+						}
+						page = make([]pusher.Object, 0, inventoryPage)
+					}
+				}
+				row += int64(n)
+				left -= int64(n)
+			}
+			return nil
+		}()
+		if err != nil {
+			return err
+		}
+	}
+	if len(page) > 0 {
+		return fn(page)
+	}
+	return nil
+}
+
+// pqRecord holds what ferry reads of one report row.
+type pqRecord struct {
+	bucket, key, etag         string
+	hasKey                    bool
+	size                      int64
+	modified                  time.Time
+	notLatest, isDeleteMarker bool
+}
+
+// object is the row's object; ok is false for a row to leave out
+// (another bucket, a delete marker, a non-current version), as in CSV
+// reports.
+func (r *pqRecord) object(bucket string) (pusher.Object, bool, error) {
+	if r.bucket != "" && r.bucket != bucket {
+		return pusher.Object{}, false, nil
+	}
+	if r.isDeleteMarker || r.notLatest {
+		return pusher.Object{}, false, nil
+	}
+	if r.key == "" {
+		return pusher.Object{}, false, errors.New("no key")
+	}
+	return pusher.Object{Key: r.key, Size: r.size, ETag: strings.Trim(r.etag, `"`), LastModified: r.modified}, true, nil
+}
+
+// pqColumn is one column ferry reads, in the open row group.
+type pqColumn struct {
+	name  string
+	index int
+	unit  time.Duration // last_modified_date: the timestamp's unit
+	set   func(r *pqRecord, v parquetgo.Value, unit time.Duration)
+
+	pages  parquetgo.Pages
+	page   parquetgo.Page        // the current page
+	values parquetgo.ValueReader // of the current page; nil: read the next
+}
+
+// pqColumns finds the columns ferry reads in a file's schema and checks
+// their types.
+func pqColumns(sc *parquetgo.Schema) ([]*pqColumn, error) {
+	var cols []*pqColumn
+	for _, c := range []struct {
+		name     string
+		kind     parquetgo.Kind
+		required bool
+		set      func(r *pqRecord, v parquetgo.Value, unit time.Duration)
+	}{
+		{pqKey, parquetgo.ByteArray, true, func(r *pqRecord, v parquetgo.Value, _ time.Duration) { r.key = string(v.ByteArray()) }},
+		{pqSize, parquetgo.Int64, true, func(r *pqRecord, v parquetgo.Value, _ time.Duration) { r.size = v.Int64() }},
+		{pqModified, parquetgo.Int64, true, func(r *pqRecord, v parquetgo.Value, unit time.Duration) { r.modified = pqTime(v.Int64(), unit) }},
+		{pqETag, parquetgo.ByteArray, true, func(r *pqRecord, v parquetgo.Value, _ time.Duration) { r.etag = string(v.ByteArray()) }},
+		{pqBucket, parquetgo.ByteArray, false, func(r *pqRecord, v parquetgo.Value, _ time.Duration) { r.bucket = string(v.ByteArray()) }},
+		{pqLatest, parquetgo.Boolean, false, func(r *pqRecord, v parquetgo.Value, _ time.Duration) { r.notLatest = !v.Boolean() }},
+		{pqDeleteMarker, parquetgo.Boolean, false, func(r *pqRecord, v parquetgo.Value, _ time.Duration) { r.isDeleteMarker = v.Boolean() }},
+	} {
+		leaf, ok := sc.Lookup(c.name)
+		if !ok {
+			if c.required {
+				return nil, fmt.Errorf("no %s column (ferry needs key, size, last_modified_date and e_tag)", c.name)
+			}
+			continue
+		}
+		t := leaf.Node.Type()
+		if leaf.MaxRepetitionLevel > 0 || t.Kind() != c.kind {
+			return nil, fmt.Errorf("column %s is %s, want %s", c.name, pqTypeName(leaf), c.kind)
+		}
+		col := &pqColumn{name: c.name, index: leaf.ColumnIndex, unit: time.Millisecond, set: c.set}
+		if lt := t.LogicalType(); c.name == pqModified && lt != nil {
+			if ts, ok := lt.Value.(*pqformat.TimestampType); ok && ts.Unit.Value != nil {
+				col.unit = ts.Unit.Value.Duration()
+			}
+		}
+		cols = append(cols, col)
+	}
+	return cols, nil
+}
+
+func pqTypeName(leaf parquetgo.LeafColumn) string {
+	if leaf.MaxRepetitionLevel > 0 {
+		return "repeated " + leaf.Node.Type().String()
+	}
+	return leaf.Node.Type().String()
+}
+
+// pqTime is a timestamp of unit (milliseconds when the column does not
+// say, as AWS's TIMESTAMP_MILLIS) in UTC.
+func pqTime(v int64, unit time.Duration) time.Time {
+	switch unit {
+	case time.Microsecond:
+		return time.UnixMicro(v).UTC()
+	case time.Nanosecond:
+		return time.Unix(0, v).UTC()
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+// read reads the column's next len(vals) values (one per row: the column
+// is not repeated) into rows; an absent value leaves the row's zero value.
+func (c *pqColumn) read(vals []parquetgo.Value, rows []pqRecord) error {
+	for n := 0; n < len(vals); {
+		if c.values == nil {
+			p, err := c.pages.ReadPage()
+			if errors.Is(err, io.EOF) {
+				return fmt.Errorf("%d values missing from the column chunk", len(vals)-n)
+			}
+			if err != nil {
+				return err
+			}
+			c.page, c.values = p, p.Values()
+		}
+		k, err := c.values.ReadValues(vals[n:])
+		for i, v := range vals[n : n+k] {
+			if !v.IsNull() {
+				c.set(&rows[n+i], v, c.unit)
+			}
+		}
+		n += k
+		switch {
+		case errors.Is(err, io.EOF):
+			// Its values are copied: the page can go back to the pool.
+			parquetgo.Release(c.page)
+			c.page, c.values = nil, nil
+		case err != nil:
+			return err
+		case k == 0:
+			return errors.New("a page returned no values")
+		}
+	}
+	return nil
+}
