@@ -92,7 +92,7 @@ func readInventoryParquet(ra io.ReaderAt, size int64, bucket, prefix string, fn 
 	if err != nil {
 		return fmt.Errorf("not a Parquet file (or a corrupt one): %w", err)
 	}
-	cols, err := pqColumns(f.Schema())
+	cols, err := pqColumns(f.Schema(), bucket)
 	if err != nil {
 		return err
 	}
@@ -123,7 +123,7 @@ func readInventoryParquet(ra io.ReaderAt, size int64, bucket, prefix string, fn 
 					}
 				}
 				for i := range rows[:n] {
-					obj, ok, err := rows[i].object(bucket)
+					obj, ok, err := rows[i].object()
 					if err != nil {
 						return fmt.Errorf("row %d: %w", row+int64(i)+1, err)
 					}
@@ -155,21 +155,17 @@ func readInventoryParquet(ra io.ReaderAt, size int64, bucket, prefix string, fn 
 
 // pqRecord holds what ferry reads of one report row.
 type pqRecord struct {
-	bucket, key, etag         string
-	hasKey                    bool
-	size                      int64
-	modified                  time.Time
-	notLatest, isDeleteMarker bool
+	key, etag                              string
+	size                                   int64
+	modified                               time.Time
+	otherBucket, notLatest, isDeleteMarker bool
 }
 
 // object is the row's object; ok is false for a row to leave out
 // (another bucket, a delete marker, a non-current version), as in CSV
 // reports.
-func (r *pqRecord) object(bucket string) (pusher.Object, bool, error) {
-	if r.bucket != "" && r.bucket != bucket {
-		return pusher.Object{}, false, nil
-	}
-	if r.isDeleteMarker || r.notLatest {
+func (r *pqRecord) object() (pusher.Object, bool, error) {
+	if r.otherBucket || r.isDeleteMarker || r.notLatest {
 		return pusher.Object{}, false, nil
 	}
 	if r.key == "" {
@@ -192,7 +188,7 @@ type pqColumn struct {
 
 // pqColumns finds the columns ferry reads in a file's schema and checks
 // their types.
-func pqColumns(sc *parquetgo.Schema) ([]*pqColumn, error) {
+func pqColumns(sc *parquetgo.Schema, bucket string) ([]*pqColumn, error) {
 	var cols []*pqColumn
 	for _, c := range []struct {
 		name     string
@@ -204,7 +200,10 @@ func pqColumns(sc *parquetgo.Schema) ([]*pqColumn, error) {
 		{pqSize, parquetgo.Int64, true, func(r *pqRecord, v parquetgo.Value, _ time.Duration) { r.size = v.Int64() }},
 		{pqModified, parquetgo.Int64, true, func(r *pqRecord, v parquetgo.Value, unit time.Duration) { r.modified = pqTime(v.Int64(), unit) }},
 		{pqETag, parquetgo.ByteArray, true, func(r *pqRecord, v parquetgo.Value, _ time.Duration) { r.etag = string(v.ByteArray()) }},
-		{pqBucket, parquetgo.ByteArray, false, func(r *pqRecord, v parquetgo.Value, _ time.Duration) { r.bucket = string(v.ByteArray()) }},
+		{pqBucket, parquetgo.ByteArray, false, func(r *pqRecord, v parquetgo.Value, _ time.Duration) {
+			b := v.ByteArray()
+			r.otherBucket = len(b) > 0 && string(b) != bucket // no copy
+		}},
 		{pqLatest, parquetgo.Boolean, false, func(r *pqRecord, v parquetgo.Value, _ time.Duration) { r.notLatest = !v.Boolean() }},
 		{pqDeleteMarker, parquetgo.Boolean, false, func(r *pqRecord, v parquetgo.Value, _ time.Duration) { r.isDeleteMarker = v.Boolean() }},
 	} {

@@ -222,6 +222,7 @@ func BenchmarkInventoryParquetMillion(b *testing.B) {
 	var ms0 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	var peak uint64
 	for range b.N {
 		got := 0
@@ -239,6 +240,9 @@ func BenchmarkInventoryParquetMillion(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)*n/b.Elapsed().Seconds(), "objects/s")
+	cpu := cpuTime() - cpu0
+	b.ReportMetric(cpu.Seconds()*1000/float64(b.N), "cpu-ms/op")
+	b.ReportMetric(float64(b.N)*n/cpu.Seconds(), "objects/cpu-s")
 	// The heap beyond what it held before (the file itself).
 	b.ReportMetric(float64(peak-min(peak, ms0.HeapInuse))/(1<<20), "heap-growth-MiB")
 }
