@@ -15,6 +15,8 @@ import (
 	pqformat "github.com/parquet-go/parquet-go/format"
 
 	"github.com/ferrydata/ferry/pusher"
+	"github.com/ferrydata/ferry/source/format"
+	"github.com/ferrydata/ferry/source/format/parquet"
 )
 
 // The columns of a Parquet report ferry reads (AWS's names). The first
@@ -82,15 +84,15 @@ const inventoryBatch = 1024
 // fn with pages of the current objects of bucket whose keys start with
 // prefix. Keys are as stored (Parquet reports do not URL-encode them).
 func readInventoryParquet(ra io.ReaderAt, size int64, bucket, prefix string, fn func(page []pusher.Object) error) (err error) {
-	// The library may panic on a corrupt file.
+	// The pages' panics are errors already; this is for the schema's.
 	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("corrupt Parquet file: %v", p)
+		if v := recover(); v != nil {
+			err = fmt.Errorf("corrupt Parquet file: %v", v)
 		}
 	}()
-	f, err := parquetgo.OpenFile(ra, size, parquetgo.SkipPageIndex(true), parquetgo.SkipBloomFilters(true))
+	f, err := parquet.OpenFile(ra, size, format.Options{})
 	if err != nil {
-		return fmt.Errorf("not a Parquet file (or a corrupt one): %w", err)
+		return err
 	}
 	cols, err := pqColumns(f.Schema(), bucket)
 	if err != nil {
@@ -100,26 +102,22 @@ func readInventoryParquet(ra io.ReaderAt, size int64, bucket, prefix string, fn 
 	vals := make([]parquetgo.Value, inventoryBatch)
 	rows := make([]pqRecord, inventoryBatch)
 	var row int64 // rows before the current batch, in the file
-	for g, rg := range f.RowGroups() {
-		chunks := rg.ColumnChunks()
-		for _, c := range cols {
-			if c.index >= len(chunks) {
-				return fmt.Errorf("row group %d has %d columns, not column %s (%d)", g, len(chunks), c.name, c.index)
-			}
-			c.pages, c.page, c.values = chunks[c.index].Pages(), nil, nil
-		}
+	for g := range f.RowGroups() {
 		err := func() error {
-			defer func() {
-				for _, c := range cols {
-					c.pages.Close()
+			for _, c := range cols {
+				pages, err := f.Pages(g, c.index)
+				if err != nil {
+					return err
 				}
-			}()
-			for left := rg.NumRows(); left > 0; {
+				c.pages, c.values = pages, nil
+				defer pages.Close()
+			}
+			for left := f.RowGroupRows(g); left > 0; {
 				n := int(min(left, inventoryBatch))
 				clear(rows[:n])
 				for _, c := range cols {
-					if err := c.read(vals[:n], rows[:n]); err != nil {
-						return fmt.Errorf("row group %d: column %s: %w", g, c.name, err)
+					if err := c.read(g, vals[:n], rows[:n]); err != nil {
+						return err
 					}
 				}
 				for i := range rows[:n] {
@@ -182,7 +180,6 @@ type pqColumn struct {
 	set   func(r *pqRecord, v parquetgo.Value, unit time.Duration)
 
 	pages  parquetgo.Pages
-	page   parquetgo.Page        // the current page
 	values parquetgo.ValueReader // of the current page; nil: read the next
 }
 
@@ -215,7 +212,7 @@ func pqColumns(sc *parquetgo.Schema, bucket string) ([]*pqColumn, error) {
 			continue
 		}
 		t := leaf.Node.Type()
-		if leaf.MaxRepetitionLevel > 0 || t.Kind() != c.kind {
+		if k, ok := leafKind(t); !ok || leaf.MaxRepetitionLevel > 0 || k != c.kind {
 			return nil, fmt.Errorf("column %s is %s, want %s", c.name, pqTypeName(leaf), c.kind)
 		}
 		col := &pqColumn{name: c.name, index: leaf.ColumnIndex, unit: time.Millisecond, set: c.set}
@@ -227,6 +224,17 @@ func pqColumns(sc *parquetgo.Schema, bucket string) ([]*pqColumn, error) {
 		cols = append(cols, col)
 	}
 	return cols, nil
+}
+
+// leafKind is t's physical type; ok is false for a type that has none
+// (the library panics on a LIST or MAP annotation, out of place on a leaf).
+func leafKind(t parquetgo.Type) (k parquetgo.Kind, ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	return t.Kind(), true
 }
 
 func pqTypeName(leaf parquetgo.LeafColumn) string {
@@ -248,19 +256,20 @@ func pqTime(v int64, unit time.Duration) time.Time {
 	return time.UnixMilli(v).UTC()
 }
 
-// read reads the column's next len(vals) values (one per row: the column
-// is not repeated) into rows; an absent value leaves the row's zero value.
-func (c *pqColumn) read(vals []parquetgo.Value, rows []pqRecord) error {
+// read reads the column's next len(vals) values in row group g (one per
+// row: the column is not repeated) into rows; an absent value leaves the
+// row's zero value. The pages' errors name the row group, column and page.
+func (c *pqColumn) read(g int, vals []parquetgo.Value, rows []pqRecord) error {
 	for n := 0; n < len(vals); {
 		if c.values == nil {
 			p, err := c.pages.ReadPage()
 			if errors.Is(err, io.EOF) {
-				return fmt.Errorf("%d values missing from the column chunk", len(vals)-n)
+				return fmt.Errorf("row group %d, column %q: %d values missing", g, c.name, len(vals)-n)
 			}
 			if err != nil {
 				return err
 			}
-			c.page, c.values = p, p.Values()
+			c.values = p.Values()
 		}
 		k, err := c.values.ReadValues(vals[n:])
 		for i, v := range vals[n : n+k] {
@@ -271,13 +280,11 @@ func (c *pqColumn) read(vals []parquetgo.Value, rows []pqRecord) error {
 		n += k
 		switch {
 		case errors.Is(err, io.EOF):
-			// Its values are copied: the page can go back to the pool.
-			parquetgo.Release(c.page)
-			c.page, c.values = nil, nil
+			c.values = nil
 		case err != nil:
 			return err
 		case k == 0:
-			return errors.New("a page returned no values")
+			return fmt.Errorf("row group %d, column %q: a page returned no values", g, c.name)
 		}
 	}
 	return nil

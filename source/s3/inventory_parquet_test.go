@@ -182,7 +182,7 @@ func TestReadInventoryParquetErrors(t *testing.T) {
 		{"empty key", inventoryParquet(t, []emptyKey{{"", 1, 1, "e"}}, 0), "row 1: no key"},
 		{"not parquet", gzipped(t, "a,b\n"), "not a Parquet file"},
 		{"truncated", good[:len(good)-10], "not a Parquet file"},
-		{"corrupt pages", corrupt, "column key"},
+		{"corrupt pages", corrupt, `row group 0, column "key", page 0: `},
 	} {
 		_, err := readParquetBytes(c.data, "src", "")
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -245,4 +245,26 @@ func BenchmarkInventoryParquetMillion(b *testing.B) {
 	b.ReportMetric(float64(b.N)*n/cpu.Seconds(), "objects/cpu-s")
 	// The heap beyond what it held before (the file itself).
 	b.ReportMetric(float64(peak-min(peak, ms0.HeapInuse))/(1<<20), "heap-growth-MiB")
+}
+
+// FuzzReadInventoryParquet: whatever the bytes, reading a report file
+// returns objects or an error, and never panics.
+func FuzzReadInventoryParquet(f *testing.F) {
+	mod := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	var rows []invRow
+	for i := range 300 {
+		rows = append(rows, newInvRow("src", fmt.Sprintf("in/%04d", i), int64(i), mod, fmt.Sprint(i)))
+	}
+	f.Add(inventoryParquet(f, rows, 100))
+	f.Add(inventoryParquet(f, rows[:1], 0))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := readParquetBytes(data, "src", "")
+		if err == nil {
+			for _, o := range got {
+				if o.Key == "" {
+					t.Fatalf("an object without a key: %+v", o)
+				}
+			}
+		}
+	})
 }
