@@ -83,13 +83,7 @@ const inventoryBatch = 1024
 // bounded by a page of each, not by the file or the row group), and calls
 // fn with pages of the current objects of bucket whose keys start with
 // prefix. Keys are as stored (Parquet reports do not URL-encode them).
-func readInventoryParquet(ra io.ReaderAt, size int64, bucket, prefix string, fn func(page []pusher.Object) error) (err error) {
-	// The pages' panics are errors already; this is for the schema's.
-	defer func() {
-		if v := recover(); v != nil {
-			err = fmt.Errorf("corrupt Parquet file: %v", v)
-		}
-	}()
+func readInventoryParquet(ra io.ReaderAt, size int64, bucket, prefix string, fn func(page []pusher.Object) error) error {
 	f, err := parquet.OpenFile(ra, size, format.Options{})
 	if err != nil {
 		return err
@@ -185,7 +179,14 @@ type pqColumn struct {
 
 // pqColumns finds the columns ferry reads in a file's schema and checks
 // their types.
-func pqColumns(sc *parquetgo.Schema, bucket string) ([]*pqColumn, error) {
+func pqColumns(sc *parquetgo.Schema, bucket string) (_ []*pqColumn, err error) {
+	// The library panics on some schemas it read without complaint (the
+	// pages' panics are errors already).
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("corrupt Parquet schema: %v", v)
+		}
+	}()
 	var cols []*pqColumn
 	for _, c := range []struct {
 		name     string
