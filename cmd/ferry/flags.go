@@ -45,7 +45,7 @@ func newFlags(command string, out io.Writer) (*flag.FlagSet, *options) {
 	fs.StringVar(&c.Source, "source", "", "where the files are: a directory (./data, file:///abs/path) or s3://bucket/prefix; or one file: its path, or an S3 object's key")
 	fs.StringVar(&c.S3Endpoint, "s3-endpoint", "", "S3 endpoint URL (default: AWS_ENDPOINT_URL_S3, else AWS)")
 	fs.BoolVar(&c.S3PathStyle, "s3-path-style", false, "path-style S3 addressing (MinIO and most S3-compatible stores)")
-	fs.StringVar(&c.Inventory, "inventory", "", "read the first listing from this S3 Inventory report (s3://bucket/path/manifest.json, CSV) instead of listing the bucket")
+	fs.StringVar(&c.Inventory, "inventory", "", "read the first listing from this S3 Inventory report (s3://bucket/path/manifest.json, CSV or Parquet) instead of listing the bucket")
 	c.Runner.Filter.AddFlags(fs, &c.Runner.Since)
 	fs.BoolVar(&o.allowEmpty, "allow-empty", false, "snapshot: a source where no file matches exits 0 (default: 1, \"no files matched\"); replicate always waits for files")
 

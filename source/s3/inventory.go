@@ -30,10 +30,13 @@ import (
 //
 // The report is the one a manifest.json describes (AWS's documented
 // format: sourceBucket, fileFormat, fileSchema, files), in CSV format
-// (gzip-compressed, no header, the key URL-encoded). Its files are read
-// one at a time, record by record, and handed on in pages, so memory does
-// not grow with the bucket. Rows of delete markers and of non-current
-// versions are left out, as are keys outside the store's prefix.
+// (gzip-compressed, no header, the key URL-encoded) or Parquet (columns
+// named key, size, e_tag..., the key as it is). Its files are read one at
+// a time, record by record (a Parquet file row group by row group, page
+// by page of the few columns read, through ranged GETs), and handed on in
+// pages, so memory does not grow with the bucket. Rows of delete markers
+// and of non-current versions are left out, as are keys outside the
+// store's prefix. ORC reports are refused.
 type Inventory struct {
 	*Store
 	manifestURL string
@@ -75,7 +78,8 @@ func (m Manifest) Created() time.Time {
 
 // NewInventory reads and checks the manifest at manifestURL
 // (s3://bucket/key/manifest.json) and returns s with its first listing
-// read from the report. The manifest must describe s's bucket, in CSV.
+// read from the report. The manifest must describe s's bucket, in CSV or
+// Parquet.
 func NewInventory(ctx context.Context, s *Store, manifestURL string) (*Inventory, error) {
 	bucket, key, err := ParseURL(manifestURL)
 	if err != nil {
@@ -96,14 +100,19 @@ func NewInventory(ctx context.Context, s *Store, manifestURL string) (*Inventory
 	if m.SourceBucket != s.bucket {
 		return nil, fmt.Errorf("inventory manifest %s describes bucket %q, not the source's bucket %q", manifestURL, m.SourceBucket, s.bucket)
 	}
-	sc, _ := parseSchema(m.FileSchema) // checked by ParseManifest
+	var sc schema
+	if m.parquet() {
+		sc.parquet = true
+	} else {
+		sc, _ = parseSchema(m.FileSchema) // checked by ParseManifest
+	}
 	return &Inventory{Store: s, manifestURL: manifestURL, manifest: m, schema: sc, mbucket: bucket}, nil
 }
 
 // ParseManifest reads a manifest.json and checks what ferry needs of it:
-// a CSV report whose schema has Key, Size, LastModifiedDate and ETag (a
-// file version is its key and ETag, as a listing gives them), and its
-// files.
+// a CSV or Parquet report whose schema has Key, Size, LastModifiedDate
+// and ETag (a file version is its key and ETag, as a listing gives them),
+// and its files.
 func ParseManifest(r io.Reader) (Manifest, error) {
 	var m Manifest
 	if err := json.NewDecoder(r).Decode(&m); err != nil {
@@ -112,11 +121,16 @@ func ParseManifest(r io.Reader) (Manifest, error) {
 	switch {
 	case m.SourceBucket == "":
 		return m, errors.New("not an inventory manifest: no sourceBucket")
-	case !strings.EqualFold(m.FileFormat, "CSV"):
-		return m, fmt.Errorf("inventory in %q format: only CSV reports are read (choose CSV as the report's output format)", m.FileFormat)
-	}
-	if _, err := parseSchema(m.FileSchema); err != nil {
-		return m, err
+	case m.parquet():
+		if err := checkParquetSchema(m.FileSchema); err != nil {
+			return m, err
+		}
+	case strings.EqualFold(m.FileFormat, "CSV"):
+		if _, err := parseSchema(m.FileSchema); err != nil {
+			return m, err
+		}
+	default:
+		return m, fmt.Errorf("inventory in %q format: only CSV and Parquet reports are read (choose CSV or Parquet as the report's output format)", m.FileFormat)
 	}
 	for i, f := range m.Files {
 		if f.Key == "" {
@@ -126,8 +140,13 @@ func ParseManifest(r io.Reader) (Manifest, error) {
 	return m, nil
 }
 
-// schema is where each field ferry reads is in a report row (-1: absent).
+// parquet says whether the report is in Parquet format.
+func (m Manifest) parquet() bool { return strings.EqualFold(m.FileFormat, "Parquet") }
+
+// schema is where each field ferry reads is in a CSV report row (-1:
+// absent); a Parquet report's columns are found by name in each file.
 type schema struct {
+	parquet                                                 bool
 	n                                                       int
 	bucket, key, size, modified, etag, latest, deleteMarker int
 }
@@ -188,6 +207,12 @@ func (inv *Inventory) List(ctx context.Context, fn func(page []pusher.Object) er
 func (inv *Inventory) read(ctx context.Context, fn func(page []pusher.Object) error) error {
 	for _, f := range inv.manifest.Files {
 		where := "s3://" + inv.mbucket + "/" + f.Key
+		if inv.schema.parquet {
+			if err := inv.readParquet(ctx, f.Key, fn); err != nil {
+				return fmt.Errorf("inventory file %s: %w", where, err)
+			}
+			continue
+		}
 		out, err := inv.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(inv.mbucket), Key: aws.String(f.Key)})
 		if err != nil {
 			return fmt.Errorf("inventory file %s: %w", where, classify(err))
