@@ -278,6 +278,12 @@ func encodeFloat4(dst []byte, k pusher.Kind, v []byte) ([]byte, error) {
 
 // parseBool accepts true/false, t/f, yes/no, y/n, on/off, 1/0 in any case.
 func parseBool(v []byte) (bool, bool) {
+	switch string(v) { // the common spellings, before trimming and folding
+	case "true":
+		return true, true
+	case "false":
+		return false, true
+	}
 	v = trimSpace(v)
 	if len(v) == 0 || len(v) > 5 {
 		return false, false
