@@ -127,6 +127,16 @@ func (b *Batch) AddNull() {
 	b.Fields = append(b.Fields, Field{Start: n, End: n, Kind: Null})
 }
 
+// AddNulls appends n NULL fields to the current record.
+func (b *Batch) AddNulls(n int) {
+	at := uint32(len(b.Data))
+	k := len(b.Fields)
+	b.Fields = slices.Grow(b.Fields, n)[:k+n]
+	for i := range b.Fields[k:] {
+		b.Fields[k+i] = Field{Start: at, End: at, Kind: Null}
+	}
+}
+
 // SetField replaces field i of the current record (which must exist).
 func (b *Batch) SetField(i int, k Kind, v []byte) {
 	start := uint32(len(b.Data))
