@@ -1,9 +1,7 @@
 package jsonscan
 
 import (
-	"encoding/binary"
 	"fmt"
-	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -93,40 +91,15 @@ var plain = func() (t [256]bool) {
 	return t
 }()
 
-const (
-	lsb = 0x0101010101010101
-	msb = 0x8080808080808080
-)
-
-// plainRun returns the index of the first byte at or after i that does not
-// stand for itself in a JSON string (or len(data)), looking at eight bytes
-// at a time while they are all plain.
-func plainRun(data []byte, i int) int {
-	for i+8 <= len(data) {
-		x := binary.LittleEndian.Uint64(data[i:])
-		q, bs := x^(lsb*'"'), x^(lsb*'\\')
-		// High bits of the bytes that are a quote, a backslash or below
-		// 0x20; a set bit above the lowest may be a borrow, so the
-		// byte loop below takes over from the lowest.
-		if t := ((q-lsb)&^q | (bs-lsb)&^bs | (x-lsb*0x20)&^x) & msb; t != 0 {
-			i += bits.TrailingZeros64(t) / 8
-			break
-		}
-		i += 8
-	}
-	for i < len(data) && plain[data[i]] {
-		i++
-	}
-	return i
-}
-
 // Unquote reads the string starting at the quote data[i]. It returns its
 // unescaped bytes (a subslice of data when it has no escapes, otherwise
 // *dst, reused) and the index after the closing quote.
 func Unquote(data []byte, i int, dst *[]byte) ([]byte, int, error) {
 	i++
 	s := i
-	i = plainRun(data, i)
+	for i < len(data) && plain[data[i]] {
+		i++
+	}
 	if i < len(data) && data[i] == '"' {
 		return data[s:i], i + 1, nil
 	}
@@ -134,7 +107,10 @@ func Unquote(data []byte, i int, dst *[]byte) ([]byte, int, error) {
 	for i < len(data) {
 		c := data[i]
 		if plain[c] {
-			j := plainRun(data, i+1)
+			j := i + 1
+			for j < len(data) && plain[data[j]] {
+				j++
+			}
 			buf = append(buf, data[i:j]...)
 			i = j
 			continue
