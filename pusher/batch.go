@@ -1,6 +1,7 @@
 package pusher
 
 import (
+	"slices"
 	"sync"
 	"unsafe"
 )
@@ -111,11 +112,12 @@ func (b *Batch) AddField(k Kind, v []byte) {
 func (b *Batch) AddRecord(data []byte, fields []Field) {
 	base := uint32(len(b.Data))
 	b.Data = append(b.Data, data...)
-	b.rows = append(b.rows, uint32(len(b.Fields)))
-	for _, f := range fields {
-		f.Start += base
-		f.End += base
-		b.Fields = append(b.Fields, f)
+	n := len(b.Fields)
+	b.rows = append(b.rows, uint32(n))
+	b.Fields = slices.Grow(b.Fields, len(fields))[:n+len(fields)]
+	dst := b.Fields[n:]
+	for i, f := range fields {
+		dst[i] = Field{Start: f.Start + base, End: f.End + base, Kind: f.Kind}
 	}
 }
 
@@ -123,6 +125,16 @@ func (b *Batch) AddRecord(data []byte, fields []Field) {
 func (b *Batch) AddNull() {
 	n := uint32(len(b.Data))
 	b.Fields = append(b.Fields, Field{Start: n, End: n, Kind: Null})
+}
+
+// AddNulls appends n NULL fields to the current record.
+func (b *Batch) AddNulls(n int) {
+	at := uint32(len(b.Data))
+	k := len(b.Fields)
+	b.Fields = slices.Grow(b.Fields, n)[:k+n]
+	for i := range b.Fields[k:] {
+		b.Fields[k+i] = Field{Start: at, End: at, Kind: Null}
+	}
 }
 
 // SetField replaces field i of the current record (which must exist).

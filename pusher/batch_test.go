@@ -1,6 +1,8 @@
 package pusher
 
 import (
+	"bytes"
+	"slices"
 	"strconv"
 	"testing"
 )
@@ -25,5 +27,22 @@ func TestReserve(t *testing.T) {
 	}
 	if b.Dims() != full.Dims() {
 		t.Errorf("dims %+v, want %+v", b.Dims(), full.Dims())
+	}
+}
+
+func TestAddNulls(t *testing.T) {
+	var a, b Batch
+	for _, n := range []int{0, 3, 1} {
+		a.StartRecord()
+		b.StartRecord()
+		a.AddField(String, []byte("x"))
+		b.AddField(String, []byte("x"))
+		for range n {
+			a.AddNull()
+		}
+		b.AddNulls(n)
+	}
+	if !slices.Equal(a.Fields, b.Fields) || !slices.Equal(a.rows, b.rows) || !bytes.Equal(a.Data, b.Data) {
+		t.Errorf("AddNulls: fields %v rows %v, AddNull: %v %v", b.Fields, b.rows, a.Fields, a.rows)
 	}
 }

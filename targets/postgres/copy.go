@@ -222,6 +222,29 @@ func (r *copyReader) appendRow(buf []byte, pt *copyPart) ([]byte, bool) {
 		buf = binary.BigEndian.AppendUint16(buf, uint16(len(p.fields)))
 	}
 	for j, fi := range p.fields {
+		if fi >= 0 {
+			// A field of the record: the common case, first.
+			if fi >= len(fields) || fields[fi].Kind == pusher.Null {
+				buf = append(buf, 0xff, 0xff, 0xff, 0xff)
+				continue
+			}
+			f := fields[fi]
+			at := len(buf)
+			buf = append(buf, 0, 0, 0, 0)
+			var err error
+			if buf, err = p.enc[j](buf, f.Kind, b.Value(f)); err == nil {
+				binary.BigEndian.PutUint32(buf[at:], uint32(len(buf)-at-4))
+				continue
+			}
+			var st valueStatus
+			switch buf, st = r.badValue(buf[:at], pt, rowStart, j, fi, f, err); st {
+			case valueRejected:
+				return buf, true
+			case valueStops:
+				return buf, false
+			}
+			continue
+		}
 		switch {
 		case fi == sysRecord:
 			buf = binary.BigEndian.AppendUint32(buf, 8)
@@ -257,40 +280,7 @@ func (r *copyReader) appendRow(buf []byte, pt *copyPart) ([]byte, bool) {
 			r.extra = appendFields(r.extra[:0], b, fields, extra, rescued)
 			buf, _ = p.enc[j](buf, pusher.JSON, r.extra)
 			binary.BigEndian.PutUint32(buf[at:], uint32(len(buf)-at-4))
-			continue
-		case fi >= len(fields) || fields[fi].Kind == pusher.Null:
-			buf = append(buf, 0xff, 0xff, 0xff, 0xff)
-			continue
 		}
-		f := fields[fi]
-		at := len(buf)
-		buf = append(buf, 0, 0, 0, 0)
-		var err error
-		buf, err = p.enc[j](buf, f.Kind, b.Value(f))
-		if err != nil {
-			if p.rescue && (p.key == nil || !p.key[j]) {
-				// Kept as written in the rescue column; NULL here.
-				buf = append(buf[:at], 0xff, 0xff, 0xff, 0xff)
-				r.rescued = append(r.rescued, fi)
-				continue
-			}
-			record := c.First() + int64(r.row)
-			if col := p.tbl.columns[p.colIdx[j]]; p.tbl.ferryMade && col.widen != nil {
-				if to := col.widen(f.Kind, b.Value(f)); to != "" {
-					r.setErr(&widenError{column: col.name, from: col.typeName, to: to, value: clip(b.Value(f)), record: record})
-					return buf, false
-				}
-			}
-			re := &pusher.RecordError{Record: record, Offset: -1, Err: fmt.Errorf("column %q: %w", p.cols[j], err)}
-			if r.skip {
-				re.Raw = pusher.CutRaw(b.AppendJSON(nil, r.row))
-				pt.rejects = append(pt.rejects, re)
-				return buf[:rowStart], true
-			}
-			r.setErr(re)
-			return buf, false
-		}
-		binary.BigEndian.PutUint32(buf[at:], uint32(len(buf)-at-4))
 	}
 	if len(r.rescued) > 0 {
 		pt.rescued++
@@ -322,6 +312,44 @@ func nullKey(p *plan, fields []pusher.Field) int {
 		}
 	}
 	return -1
+}
+
+// Outcomes of badValue.
+type valueStatus int
+
+const (
+	valueOK       valueStatus = iota // appended (or NULL with the value rescued)
+	valueRejected                    // the row is rejected: buf is cut back to its start
+	valueStops                       // the COPY stops: r.err is set
+)
+
+// badValue handles field f (index fi) of the current row, which did not
+// convert (err) for COPY column j; buf ends where its value would start.
+// The value goes to the rescue column (NULL here), or rejects the row
+// (recorded in pt.rejects), or stops the COPY.
+func (r *copyReader) badValue(buf []byte, pt *copyPart, rowStart, j, fi int, f pusher.Field, err error) ([]byte, valueStatus) {
+	b, p := pt.c.Batch, pt.p
+	if p.rescue && (p.key == nil || !p.key[j]) {
+		// Kept as written in the rescue column; NULL here.
+		buf = append(buf, 0xff, 0xff, 0xff, 0xff)
+		r.rescued = append(r.rescued, fi)
+		return buf, valueOK
+	}
+	record := pt.c.First() + int64(r.row)
+	if col := p.tbl.columns[p.colIdx[j]]; p.tbl.ferryMade && col.widen != nil {
+		if to := col.widen(f.Kind, b.Value(f)); to != "" {
+			r.setErr(&widenError{column: col.name, from: col.typeName, to: to, value: clip(b.Value(f)), record: record})
+			return buf, valueStops
+		}
+	}
+	re := &pusher.RecordError{Record: record, Offset: -1, Err: fmt.Errorf("column %q: %w", p.cols[j], err)}
+	if r.skip {
+		re.Raw = pusher.CutRaw(b.AppendJSON(nil, r.row))
+		pt.rejects = append(pt.rejects, re)
+		return buf[:rowStart], valueRejected
+	}
+	r.setErr(re)
+	return buf, valueStops
 }
 
 // hasRescue says whether the plan has a rescue column of its own (else

@@ -195,6 +195,11 @@ func parseFloat(k pusher.Kind, v []byte, bits int, name string) (float64, error)
 	if len(t) > 1 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X') {
 		return 0, fmt.Errorf("invalid %s %q", name, clip(v))
 	}
+	if bits == 64 {
+		if f, ok := fastFloat(t); ok {
+			return f, nil
+		}
+	}
 	f, err := strconv.ParseFloat(unsafeString(t), bits)
 	if err != nil {
 		if errors.Is(err, strconv.ErrRange) && !math.IsInf(f, 0) {
@@ -206,6 +211,53 @@ func parseFloat(k pusher.Kind, v []byte, bits int, name string) (float64, error)
 		return 0, fmt.Errorf("invalid %s %q", name, clip(v))
 	}
 	return f, nil
+}
+
+// pow10 holds the powers of ten that a float64 represents exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// fastFloat parses the common plain decimal, [+-]digits[.digits] with at
+// most 15 digits in all, without strconv's general machinery. The digits
+// make an integer below 2^53 and the fraction a power of ten up to 1e15,
+// both exact in a float64, so their quotient is correctly rounded: the
+// same value strconv.ParseFloat returns (Clinger's fast path). Anything
+// else reports false.
+func fastFloat(v []byte) (float64, bool) {
+	neg := false
+	if len(v) > 0 && (v[0] == '-' || v[0] == '+') {
+		neg = v[0] == '-'
+		v = v[1:]
+	}
+	if len(v) == 0 || len(v) > 16 {
+		return 0, false
+	}
+	var m uint64
+	nd, frac := 0, -1 // digits; digits after the point (-1: no point)
+	for _, c := range v {
+		switch {
+		case c >= '0' && c <= '9':
+			m = m*10 + uint64(c-'0')
+			nd++
+			if frac >= 0 {
+				frac++
+			}
+		case c == '.' && frac < 0 && nd > 0:
+			frac = 0
+		default:
+			return 0, false
+		}
+	}
+	if nd == 0 || nd > 15 || frac == 0 {
+		return 0, false
+	}
+	f := float64(m)
+	if frac > 0 {
+		f /= pow10[frac]
+	}
+	if neg {
+		f = -f
+	}
+	return f, true
 }
 
 func encodeFloat8(dst []byte, k pusher.Kind, v []byte) ([]byte, error) {
@@ -226,6 +278,12 @@ func encodeFloat4(dst []byte, k pusher.Kind, v []byte) ([]byte, error) {
 
 // parseBool accepts true/false, t/f, yes/no, y/n, on/off, 1/0 in any case.
 func parseBool(v []byte) (bool, bool) {
+	switch string(v) { // the common spellings, before trimming and folding
+	case "true":
+		return true, true
+	case "false":
+		return false, true
+	}
 	v = trimSpace(v)
 	if len(v) == 0 || len(v) > 5 {
 		return false, false
@@ -280,7 +338,7 @@ func encodeTextStrict(dst []byte, _ pusher.Kind, v []byte) ([]byte, error) {
 // U+FFFD for each bad byte, or rejected.
 func fixUTF8(dst []byte, at int, reject bool) ([]byte, error) {
 	v := dst[at:]
-	if utf8.Valid(v) && bytes.IndexByte(v, 0) < 0 {
+	if cleanText(v) {
 		return dst, nil
 	}
 	if reject {
@@ -289,6 +347,31 @@ func fixUTF8(dst []byte, at int, reject bool) ([]byte, error) {
 	fixed := bytes.ToValidUTF8(v, []byte("\uFFFD"))
 	fixed = bytes.ReplaceAll(fixed, []byte{0}, []byte("\uFFFD"))
 	return append(dst[:at], fixed...), nil
+}
+
+// cleanText reports whether v is valid UTF-8 without NUL bytes, in one
+// pass: ASCII eight bytes at a time, the rest by utf8.Valid.
+func cleanText(v []byte) bool {
+	i := 0
+	for ; i+8 <= len(v); i += 8 {
+		w := binary.LittleEndian.Uint64(v[i:])
+		// A high bit set: not ASCII; (w-0x01..)&^w has one for a zero byte
+		// (exactly so when no byte has its high bit set).
+		if (w|(w-0x0101010101010101)&^w)&0x8080808080808080 != 0 {
+			break
+		}
+	}
+	for ; i < len(v); i++ {
+		c := v[i]
+		if c == 0 {
+			return false
+		}
+		if c >= utf8.RuneSelf {
+			rest := v[i:]
+			return utf8.Valid(rest) && bytes.IndexByte(rest, 0) < 0
+		}
+	}
+	return true
 }
 
 // encodeTimestampEpoch reads numbers as seconds or milliseconds since

@@ -44,9 +44,7 @@ func (d *Decoder) Object(b *pusher.Batch, data []byte, i int) (int, error) {
 	}
 	d.mark = len(d.Cols)
 	b.StartRecord()
-	for range d.mark {
-		b.AddNull()
-	}
+	b.AddNulls(d.mark)
 	end, err := d.members(b, data, i+1)
 	if err != nil {
 		d.Drop(b)
