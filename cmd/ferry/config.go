@@ -194,6 +194,9 @@ func (c *Config) Validate() error {
 		pc.Metadata, pc.ReplaceKeys, pc.RemoveKeys = c.Metadata, c.Runner.ReplacesKeys(), c.Feed.DeleteOnRemove
 		pc.StateSchema, pc.SkipRecords = pgstate.Schema(c.StateSchema), c.Runner.OnError == runner.OnErrorSkipRecord
 		pc.Conversion.RejectInvalidUTF8 = c.InvalidUTF8 == "reject"
+		if err := pc.CheckMergeKey(); err != nil {
+			return &UsageError{Err: err}
+		}
 	}
 	if c.Runner.GroupLinger == 0 {
 		c.Runner.GroupLinger = -1 // the flag's 0 is "not at all"

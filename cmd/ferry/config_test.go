@@ -128,6 +128,13 @@ func TestValidateDriftFlags(t *testing.T) {
 			c.Target, c.Postgres.MergeKey, c.Runner.OnError = "stdout", []string{"id"}, runner.OnErrorSkipRecord
 		}, "--merge-key is for a PostgreSQL target"},
 		{"a key named twice", func(c *Config) { c.Postgres.MergeKey = []string{"id", "id"} }, `--merge-key names column "id" twice`},
+		{"merge and replace, before connecting", func(c *Config) {
+			c.Postgres.MergeKey, c.Runner.OnChange = []string{"id"}, runner.OnChangeReplace
+		}, "--merge-key cannot go with --on-change replace"},
+		{"merge and delete-on-remove, before connecting", func(c *Config) {
+			c.Postgres.MergeKey, c.Feed.DeleteOnRemove = []string{"id"}, true
+		}, "--merge-key cannot go with --delete-on-remove"},
+		{"unknown lines preset", func(c *Config) { c.Load.Format.Preset = "apache" }, `lines preset "apache": expected one of alb, combined, common, nginx, s3-access`},
 	} {
 		c := Config{Source: "./data", Target: "postgres://h/db", Load: load.Config{Format: format.Options{Header: true}}}
 		tt.mod(&c)

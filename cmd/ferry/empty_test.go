@@ -68,3 +68,29 @@ func TestSnapshotMatchingNothing(t *testing.T) {
 		t.Fatalf("re-run of the single file: exit %d\n%s", code, stderr)
 	}
 }
+
+// TestPlanMatchingNothing: ferry plan says a snapshot of a source that
+// matches no file would fail, as the snapshot does, unless --allow-empty.
+func TestPlanMatchingNothing(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{nil, exitFailed, "no files matched in file://"},
+		{[]string{"--allow-empty"}, exitOK, "The load would succeed"},
+	} {
+		var stdout, stderr bytes.Buffer
+		args := append([]string{"plan", "--source", dir, "--state", filepath.Join(dir, ".state"), "--log-level", "warn"}, tc.args...)
+		if code := run(args, &stdout, &stderr); code != tc.code {
+			t.Fatalf("%q: exit %d, want %d; stdout:\n%s\nstderr:\n%s", tc.args, code, tc.code, &stdout, &stderr)
+		}
+		if !strings.Contains(stdout.String(), tc.want) {
+			t.Errorf("%q: the plan does not say %q:\n%s", tc.args, tc.want, &stdout)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".state")); !os.IsNotExist(err) {
+		t.Errorf("plan made its state directory: %v", err)
+	}
+}

@@ -12,11 +12,12 @@ import (
 
 // runPlan runs ferry plan, the dry run of a snapshot (source/plan).
 func runPlan(args []string, stdout, stderr io.Writer) int {
-	cfg, _, log, exit := prepare("plan", args, stdout, stderr, func(c *Config) error { return errors.Join(c.Validate(), c.Plan.Validate()) })
+	cfg, o, log, exit := prepare("plan", args, stdout, stderr, func(c *Config) error { return errors.Join(c.Validate(), c.Plan.Validate()) })
 	if exit >= 0 {
 		return exit
 	}
 	ctx, pc := context.Background(), plan.Config{Runner: cfg.Runner, Load: cfg.Load, Options: cfg.Plan, Where: cfg.Target, StateURL: cfg.State, TargetURL: cfg.Target, StateSchema: cfg.StateSchema, Pipeline: cfg.Pipeline}
+	pc.Options.AllowEmpty = o.allowEmpty
 	sc := cfg.store()
 	sc.Log = log
 	store, err := stores.Open(ctx, sc)

@@ -18,6 +18,7 @@ import (
 	"io"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/ferrydata/ferry/pusher"
@@ -85,7 +86,7 @@ type Options struct {
 // Validate checks the options a user sets (before WithDefaults): a known
 // format ("auto" or "" included), no negative counts, and at most one of
 // Regex and Preset, which must compile or exist. Presets are checked by
-// the lines package when it reads.
+// the lines package (RegisterPresets).
 func (o Options) Validate() error {
 	switch o.Format {
 	case "", "auto", CSV, TSV, JSONL, JSON, Lines, Parquet:
@@ -109,8 +110,18 @@ func (o Options) Validate() error {
 			return fmt.Errorf("lines regex: %v", err)
 		}
 	}
+	if o.Preset != "" && presetNames != nil && !slices.Contains(presetNames(), o.Preset) {
+		return fmt.Errorf("lines preset %q: expected one of %s", o.Preset, strings.Join(presetNames(), ", "))
+	}
 	return nil
 }
+
+// presetNames lists the lines presets (set by RegisterPresets).
+var presetNames func() []string
+
+// RegisterPresets gives Validate the names of the lines presets; the
+// lines package calls it from init.
+func RegisterPresets(names func() []string) { presetNames = names }
 
 // Defaults for Options.
 const (

@@ -43,6 +43,9 @@ type Options struct {
 	Files   int  // --plan-files: files read for the sample
 	Records int  // --plan-records: records read from each of them
 	Rejects int  // --plan-rejects: rejected records listed
+	// AllowEmpty (--allow-empty): a source where no file matches would
+	// not fail the snapshot.
+	AllowEmpty bool
 }
 
 // AddFlags binds the options to fs, the flags of command, and sets its
@@ -189,6 +192,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, fmt.Errorf("list %s: %w", cfg.Store, err)
 	}
 	rep.Files.Listed, rep.Files.NotSelected = st.Listed, st.Hidden+st.Unmatched+st.Old
+	if rep.Files.Listed == rep.Files.NotSelected && !cfg.Options.AllowEmpty && !cfg.Runner.AfterLoad.Removes() {
+		rep.fail(fmt.Sprintf("no files matched in %s: a snapshot exits 1 (--allow-empty makes it exit 0)", cfg.Store))
+	}
 
 	sample, err := read(ctx, cfg, toLoad, rep)
 	defer func() {

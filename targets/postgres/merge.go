@@ -131,8 +131,9 @@ type usageError struct{ error }
 
 func (usageError) Usage() bool { return true }
 
-// checkMergeConfig refuses what cannot go with MergeKey (New).
-func (c *Config) checkMergeConfig() error {
+// CheckMergeKey refuses what cannot go with MergeKey (New, and the
+// command line before it connects).
+func (c *Config) CheckMergeKey() error {
 	if len(c.MergeKey) == 0 {
 		return nil
 	}

@@ -67,12 +67,12 @@ func TestMergeKeyFlag(t *testing.T) {
 	}
 	c.MergeKey = []string{"id"}
 	c.ReplaceKeys = true
-	err := c.checkMergeConfig()
+	err := c.CheckMergeKey()
 	var u interface{ Usage() bool }
 	if err == nil || !strings.Contains(err.Error(), "--merge-key cannot go with --on-change replace") || !errors.As(err, &u) || !u.Usage() {
 		t.Fatalf("replace: %v", err)
 	}
-	if err := (&Config{MergeKey: []string{"id"}, RemoveKeys: true}).checkMergeConfig(); err == nil || !strings.Contains(err.Error(), "--merge-key cannot go with --delete-on-remove") {
+	if err := (&Config{MergeKey: []string{"id"}, RemoveKeys: true}).CheckMergeKey(); err == nil || !strings.Contains(err.Error(), "--merge-key cannot go with --delete-on-remove") {
 		t.Fatalf("remove: %v", err)
 	}
 	if err := (&Config{MergeKey: []string{"id"}}).OnlyPostgres(); err == nil || !strings.Contains(err.Error(), "--merge-key is for a PostgreSQL target") {

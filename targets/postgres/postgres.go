@@ -133,7 +133,7 @@ func newTarget(pool *pgxpool.Pool, cfg Config) (*Target, error) {
 	if cfg.UnknownFields == "" {
 		cfg.UnknownFields = UnknownError
 	}
-	if err := cfg.checkMergeConfig(); err != nil {
+	if err := cfg.CheckMergeKey(); err != nil {
 		return nil, err
 	}
 	if cfg.RescueColumn != "" && len(cfg.RescueColumn) > maxIdentifier {

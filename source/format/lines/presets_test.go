@@ -309,3 +309,15 @@ func TestPresetNames(t *testing.T) {
 		t.Fatalf("%q", res.Events)
 	}
 }
+
+// TestValidatePreset: an unknown preset is refused when the options are
+// checked (a usage error), not file by file.
+func TestValidatePreset(t *testing.T) {
+	if err := (format.Options{Preset: "nginx"}).Validate(); err != nil {
+		t.Fatal(err)
+	}
+	err := (format.Options{Preset: "apache"}).Validate()
+	if err == nil || !strings.Contains(err.Error(), `lines preset "apache": expected one of alb, combined, common, nginx, s3-access`) {
+		t.Fatalf("unknown preset: %v", err)
+	}
+}

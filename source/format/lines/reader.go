@@ -17,6 +17,7 @@ import (
 
 func init() {
 	format.Register(format.Lines, New)
+	format.RegisterPresets(PresetNames)
 }
 
 // bufSize is the initial size of the read buffer. It grows only for a line
