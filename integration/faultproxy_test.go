@@ -186,11 +186,11 @@ func (fp *faultProxy) decide(r *http.Request) fault {
 	}
 	parts := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 2)
 	if r.Method == http.MethodHead && len(parts) == 2 {
-		// The first HEAD of each object starts a burst longer than the
-		// SDK's own attempts.
-		if key := "HEAD " + parts[1]; fp.perKey[key] == 0 {
+		// The first HEADs of each object fail as many times as the SDK
+		// attempts (3), so that ferry retries: counted per key, as a
+		// shared burst could be spent by other requests under way.
+		if key := "HEAD " + parts[1]; fp.perKey[key] < 3 {
 			fp.perKey[key]++
-			fp.burst = 3
 			fp.counts["head slowdown"]++
 			f.slowDown = true
 		}
