@@ -45,23 +45,11 @@ func ParseMergeKey(s string) ([]string, error) {
 		rest = strings.TrimSpace(rest)
 		var name string
 		if strings.HasPrefix(rest, `"`) {
-			var b strings.Builder
-			i := 1
-			for {
-				j := strings.IndexByte(rest[i:], '"')
-				if j < 0 {
-					return nil, fmt.Errorf("--merge-key %q: unterminated quote", s)
-				}
-				b.WriteString(rest[i : i+j])
-				i += j + 1
-				if i < len(rest) && rest[i] == '"' {
-					b.WriteByte('"')
-					i++
-					continue
-				}
-				break
+			var ok bool
+			if name, rest, ok = unquote(rest); !ok {
+				return nil, fmt.Errorf("--merge-key %q: unterminated quote", s)
 			}
-			name, rest = b.String(), strings.TrimSpace(rest[i:])
+			rest = strings.TrimSpace(rest)
 			if rest != "" && rest[0] != ',' {
 				return nil, fmt.Errorf("--merge-key %q: expected a comma after %q", s, name)
 			}

@@ -25,6 +25,28 @@ const (
 // maxIdentifier is PostgreSQL's NAMEDATALEN-1.
 const maxIdentifier = 63
 
+// unquote reads the double-quoted identifier s starts with ("" stands
+// for a quote in it) and returns it and what follows; ok is false when
+// the closing quote is missing.
+func unquote(s string) (name, rest string, ok bool) {
+	var b strings.Builder
+	end := 1
+	for {
+		i := strings.IndexByte(s[end:], '"')
+		if i < 0 {
+			return "", "", false
+		}
+		b.WriteString(s[end : end+i])
+		end += i + 1
+		if end < len(s) && s[end] == '"' {
+			b.WriteByte('"')
+			end++
+			continue
+		}
+		return b.String(), s[end:], true
+	}
+}
+
 // ParseTable splits "[schema.]name". A part may be double-quoted to hold
 // dots or upper case ("My.Schema"."T"); unquoted parts are taken as written.
 func ParseTable(s string) (pgx.Identifier, error) {
@@ -33,23 +55,10 @@ func ParseTable(s string) (pgx.Identifier, error) {
 	for {
 		var part string
 		if strings.HasPrefix(rest, `"`) {
-			end := 1
-			var b strings.Builder
-			for {
-				i := strings.IndexByte(rest[end:], '"')
-				if i < 0 {
-					return nil, fmt.Errorf("table %q: unterminated quote", s)
-				}
-				b.WriteString(rest[end : end+i])
-				end += i + 1
-				if end < len(rest) && rest[end] == '"' {
-					b.WriteByte('"')
-					end++
-					continue
-				}
-				break
+			var ok bool
+			if part, rest, ok = unquote(rest); !ok {
+				return nil, fmt.Errorf("table %q: unterminated quote", s)
 			}
-			part, rest = b.String(), rest[end:]
 		} else {
 			i := strings.IndexByte(rest, '.')
 			if i < 0 {
