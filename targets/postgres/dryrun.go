@@ -447,6 +447,8 @@ func (tp *TablePlan) WriteText(w io.Writer) error {
 		for _, s := range tp.Create {
 			ew.printf("  %s;\n", s)
 		}
+	case tp.Failure != "":
+		ew.printf("Table %s does not exist; a load could not create it (below).\n", tp.Table)
 	default:
 		ew.printf("Table %s does not exist; no record in the sample to infer its columns from.\n", tp.Table)
 	}

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -43,5 +44,18 @@ func TestTablePlanText(t *testing.T) {
 		if got := tp.Failed(); got != tp.Failure {
 			t.Errorf("Failed() = %q", got)
 		}
+	}
+}
+
+// TestTablePlanCannotCreate: a table a load could not create is not
+// said to lack records to infer its columns from.
+func TestTablePlanCannotCreate(t *testing.T) {
+	var b bytes.Buffer
+	tp := &TablePlan{Table: `"t"`, Failure: `cannot create table "t": column name "x" is longer than 63 bytes`}
+	if err := tp.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	if out := b.String(); !strings.Contains(out, "a load could not create it") || strings.Contains(out, "no record in the sample") {
+		t.Fatalf("%s", out)
 	}
 }
