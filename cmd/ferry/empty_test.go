@@ -94,3 +94,18 @@ func TestPlanMatchingNothing(t *testing.T) {
 		t.Errorf("plan made its state directory: %v", err)
 	}
 }
+
+// TestBadTargetURLIsUsage: a PostgreSQL URL that does not parse is a
+// usage error (exit 2) for the jobs and for ferry plan alike.
+func TestBadTargetURLIsUsage(t *testing.T) {
+	for _, cmd := range []string{"snapshot", "plan"} {
+		var stdout, stderr bytes.Buffer
+		args := []string{cmd, "--source", t.TempDir(), "--target", "postgres://h/db?sslmode=bogus", "--table", "t", "--progress", "none"}
+		if cmd == "plan" {
+			args = args[:len(args)-2]
+		}
+		if code := run(args, &stdout, &stderr); code != exitUsage || !strings.Contains(stderr.String(), "invalid PostgreSQL URL") {
+			t.Errorf("%s: exit %d, want %d; stderr: %s", cmd, code, exitUsage, &stderr)
+		}
+	}
+}

@@ -40,6 +40,9 @@ func NewPlanner(pool *pgxpool.Pool, cfg Config) (*Planner, error) {
 // by Close) and returns a planner for the target cfg configures.
 func OpenPlanner(ctx context.Context, url string, cfg Config) (*Planner, error) {
 	pool, err := pgstate.Connect(ctx, url, 2, "ferry/plan")
+	if errors.Is(err, pgstate.ErrBadURL) {
+		return nil, usageError{err} // exit 2, as the jobs'
+	}
 	if err != nil {
 		return nil, err
 	}
