@@ -132,7 +132,7 @@ func File(ctx context.Context, store source.Store, obj pusher.Object, start push
 		from := rs.pos
 		err := file(ctx, store, obj, cfg, p, rs, &st)
 		if err == nil || rs.pushFailed || pusher.ClassOf(err) != pusher.ClassUnavailable || ctx.Err() != nil {
-			return st, fileError(obj, err)
+			return st, fileError(obj, whereRead(err, rs))
 		}
 		if rs.pos != from {
 			bo.Reset() // progress since the last failure
@@ -151,6 +151,21 @@ func File(ctx context.Context, store source.Store, obj pusher.Object, start push
 			return st, fileError(obj, err)
 		}
 	}
+}
+
+// whereRead says where in the file a read that failed on its data
+// stopped, when the error does not (it is not a record's): a truncated
+// gzip member or a broken Parquet page fails after the records before
+// it were pushed, and a byte offset in decompressed data names no place
+// a user can find.
+func whereRead(err error, rs *readState) error {
+	var re *pusher.RecordError
+	var fe *pusher.FileError
+	if err == nil || rs.pushFailed || rs.pos.Records == 0 || errors.As(err, &re) || errors.As(err, &fe) ||
+		pusher.ClassOf(err) == pusher.ClassUnavailable {
+		return err
+	}
+	return fmt.Errorf("after %d records: %w", rs.pos.Records, err)
 }
 
 func fileError(obj pusher.Object, err error) error {

@@ -210,3 +210,23 @@ func TestReadTimeout(t *testing.T) {
 		t.Errorf("stall error %q does not name the file", errs[0])
 	}
 }
+
+// TestTruncatedSaysWhere: a compressed file cut short fails naming the
+// records read before the cut, as its byte offset (in decompressed data)
+// names no place in the file; an error with nothing before it has none.
+func TestTruncatedSaysWhere(t *testing.T) {
+	cfg := Config{Format: format.Options{Format: "csv", Header: true, BatchRows: 100}, Compression: "auto"}
+	full := gz(t, []byte(csvRows(20000)))
+	store := &flakyStore{memStore: memStore{"f.csv.gz": full[:len(full)/2], "g.csv.gz": full[:20]}}
+	st, err := File(t.Context(), store, pusher.Object{Key: "f.csv.gz"}, pusher.Position{}, cfg, &recorder{failAt: -1})
+	if want := fmt.Sprintf("file %q: after %d records: ", "f.csv.gz", st.Records); err == nil || st.Records == 0 || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("error %v (%d records), want it to start with %q", err, st.Records, want)
+	}
+	if pusher.ClassOf(err) != pusher.ClassData {
+		t.Errorf("class %v, want data", pusher.ClassOf(err))
+	}
+	_, err = File(t.Context(), store, pusher.Object{Key: "g.csv.gz"}, pusher.Position{}, cfg, &recorder{failAt: -1})
+	if err == nil || strings.Contains(err.Error(), "after") {
+		t.Errorf("nothing read: error %v", err)
+	}
+}
