@@ -16,6 +16,9 @@ type groupTarget struct {
 	groups [][]string
 	writes []string
 	gate   chan struct{} // the first write waits for it
+	// entered, when set, is sent to (without blocking) as a write starts
+	// waiting for the gate.
+	entered chan struct{}
 }
 
 var errBadValue = errors.New("bad value")
@@ -23,6 +26,10 @@ var errBadValue = errors.New("bad value")
 func (g *groupTarget) wait(ctx context.Context) error {
 	if g.gate == nil {
 		return nil
+	}
+	select {
+	case g.entered <- struct{}{}:
+	default:
 	}
 	select {
 	case <-g.gate:
@@ -75,8 +82,13 @@ func TestAsyncGroups(t *testing.T) {
 	if !ClassifyData(errBadValue) {
 		t.Fatal("the fake's error must be a data error")
 	}
-	g := &groupTarget{gate: make(chan struct{})}
-	a := NewAsync(context.Background(), AsyncConfig{Target: g, Linger: -1})
+	g := &groupTarget{gate: make(chan struct{}), entered: make(chan struct{}, 1)}
+	// A group waits up to Linger for more chunks, and for their parse:
+	// long enough for a loaded machine (the race detector, CI) to hand
+	// the queue every chunk pushed before the gate opens. (With no
+	// linger a group took what was parsed at that instant: a#0 alone,
+	// once.)
+	a := NewAsync(context.Background(), AsyncConfig{Target: g, Linger: time.Second})
 	var mu sync.Mutex
 	results := map[string]error{}
 	var wg sync.WaitGroup
@@ -98,7 +110,11 @@ func TestAsyncGroups(t *testing.T) {
 	// behind it and are written together once the gate opens.
 	push("first", 0, true)
 	finish("first")
-	time.Sleep(10 * time.Millisecond)
+	select { // "first" alone, its write waiting at the gate
+	case <-g.entered:
+	case <-time.After(time.Minute):
+		t.Fatal("the first write did not start")
+	}
 	push("a", 0, false)
 	push("b", 0, true)
 	push("bad", 0, true)
