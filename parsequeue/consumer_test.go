@@ -37,6 +37,14 @@ func newPull[T any](ctx context.Context, cfg Config[T, T]) *pull[T] {
 // receive returns the next item in order; ok is false once the queue has
 // stopped, and err is then nil if it was closed and drained.
 func (p *pull[T]) receive() (v T, ok bool, err error) {
+	// A stopped queue first: a Push still blocked on the channel as the
+	// context ends may otherwise hand over one more item (both selects
+	// ready, either case taken).
+	select {
+	case <-p.q.Context().Done():
+		return v, false, p.q.Err()
+	default:
+	}
 	select {
 	case v := <-p.out:
 		return v, true, nil
