@@ -329,18 +329,17 @@ const (
 // (recorded in pt.rejects), or stops the COPY.
 func (r *copyReader) badValue(buf []byte, pt *copyPart, rowStart, j, fi int, f pusher.Field, err error) ([]byte, valueStatus) {
 	b, p := pt.c.Batch, pt.p
-	if p.rescue && (p.key == nil || !p.key[j]) {
+	record := pt.c.First() + int64(r.row)
+	col := &p.tbl.columns[p.colIdx[j]]
+	switch act, to := p.onBadValue(j, col, f.Kind, b.Value(f)); act {
+	case keepRescued:
 		// Kept as written in the rescue column; NULL here.
 		buf = append(buf, 0xff, 0xff, 0xff, 0xff)
 		r.rescued = append(r.rescued, fi)
 		return buf, valueOK
-	}
-	record := pt.c.First() + int64(r.row)
-	if col := p.tbl.columns[p.colIdx[j]]; p.tbl.ferryMade && col.widen != nil {
-		if to := col.widen(f.Kind, b.Value(f)); to != "" {
-			r.setErr(&widenError{column: col.name, from: col.typeName, to: to, value: clip(b.Value(f)), record: record})
-			return buf, valueStops
-		}
+	case widenColumn:
+		r.setErr(&widenError{column: col.name, from: col.typeName, to: to, value: clip(b.Value(f)), record: record})
+		return buf, valueStops
 	}
 	re := &pusher.RecordError{Record: record, Offset: -1, Err: fmt.Errorf("column %q: %w", p.cols[j], err)}
 	if r.skip {
@@ -350,6 +349,31 @@ func (r *copyReader) badValue(buf []byte, pt *copyPart, rowStart, j, fi int, f p
 	}
 	r.setErr(re)
 	return buf, valueStops
+}
+
+// What a load does with a value that does not convert (onBadValue).
+type badValueAction int
+
+const (
+	rejectRecord badValueAction = iota // the record is bad (rejected, or it stops the load)
+	keepRescued                        // kept as written in the rescue column, NULL in its own
+	widenColumn                        // the column (of a table ferry made) is widened to fit
+)
+
+// onBadValue says what a load does with value v (of kind k) for COPY
+// column j, of table column col, which did not convert: the copy does
+// it and a dry run reports it, so both follow this one rule. A merge
+// key's value is never rescued. For widenColumn, to is the new type.
+func (p *plan) onBadValue(j int, col *column, k pusher.Kind, v []byte) (act badValueAction, to string) {
+	if p.rescue && (p.key == nil || !p.key[j]) {
+		return keepRescued, ""
+	}
+	if p.tbl.ferryMade && col.widen != nil {
+		if to := col.widen(k, v); to != "" {
+			return widenColumn, to
+		}
+	}
+	return rejectRecord, ""
 }
 
 // hasRescue says whether the plan has a rescue column of its own (else

@@ -259,11 +259,6 @@ func (tp *TablePlan) fail(err error) {
 	}
 }
 
-func widenDDL(tbl *table, we *widenError) string {
-	col := pgx.Identifier{we.column}.Sanitize()
-	return fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s TYPE %s USING %s::%s", tbl.ident.Sanitize(), col, we.to, col, we.to)
-}
-
 // describe fills the mapping of the sample's fields onto an existing
 // table: matched, unknown and missing columns.
 func (p *Planner) describe(ctx context.Context, tp *TablePlan, tbl *table, chunks []*pusher.Chunk) error {
@@ -354,23 +349,20 @@ func (t *Target) convert(ctx context.Context, tp *TablePlan, pl *plan, c *pusher
 			col := &cols[pl.colIdx[j]]
 			cf := tp.conflict(col, c, record, b.Value(f))
 			re := &pusher.RecordError{Record: record, Offset: -1, Err: fmt.Errorf("column %q: %w", col.name, err)}
-			if pl.rescue {
+			switch act, to := pl.onBadValue(j, col, f.Kind, b.Value(f)); act {
+			case keepRescued:
 				cf.Action = "kept in the rescue column " + t.cfg.RescueColumn + ", the column NULL"
 				reject(c, re, true)
 				continue
-			}
-			if pl.tbl.ferryMade && col.widen != nil {
-				if to := col.widen(f.Kind, b.Value(f)); to != "" {
-					we := &widenError{column: col.name, from: col.typeName, to: to}
-					tp.alter(widenDDL(pl.tbl, we))
-					cf.Action = "widen the column to " + to
-					wide, err := t.withColumns(ctx, &table{ident: pl.tbl.ident, byName: map[string]int{}, byLower: map[string]int{}, ferryMade: true}, []newColumn{{name: col.name, typ: to}})
-					if err != nil {
-						return err
-					}
-					*col, enc[j] = wide.columns[0], wide.columns[0].encode
-					continue
+			case widenColumn:
+				tp.alter(widenDDL(pl.tbl, &widenError{column: col.name, from: col.typeName, to: to}))
+				cf.Action = "widen the column to " + to
+				wide, err := t.withColumns(ctx, &table{ident: pl.tbl.ident, byName: map[string]int{}, byLower: map[string]int{}, ferryMade: true}, []newColumn{{name: col.name, typ: to}})
+				if err != nil {
+					return err
 				}
+				*col, enc[j] = wide.columns[0], wide.columns[0].encode
+				continue
 			}
 			cf.Action = "reject the record"
 			reject(c, re, false)

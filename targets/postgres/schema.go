@@ -176,14 +176,19 @@ func (t *Target) widen(ctx context.Context, tbl *table, we *widenError) error {
 			return nil
 		}
 	}
-	sql := fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s TYPE %s USING %s::%s", tbl.ident.Sanitize(),
-		pgx.Identifier{we.column}.Sanitize(), we.to, pgx.Identifier{we.column}.Sanitize(), we.to)
-	if _, err := t.pool.Exec(ctx, sql); err != nil {
+	if _, err := t.pool.Exec(ctx, widenDDL(tbl, we)); err != nil {
 		return fmt.Errorf("widen column %q from %s to %s for record %d: %w", we.column, we.from, we.to, we.record, err)
 	}
 	t.log(fmt.Sprintf("widened column %q of %s from %s to %s (record %d has %q)", we.column, tbl.ident.Sanitize(), we.from, we.to, we.record, we.value))
 	t.tbl = nil
 	return nil
+}
+
+// widenDDL is the statement that widens we's column of tbl (run by
+// widen, printed by a dry run).
+func widenDDL(tbl *table, we *widenError) string {
+	col := pgx.Identifier{we.column}.Sanitize()
+	return fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s TYPE %s USING %s::%s", tbl.ident.Sanitize(), col, we.to, col, we.to)
 }
 
 // invalidate drops the cached table if it is still tbl.
