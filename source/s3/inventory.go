@@ -229,6 +229,40 @@ func (inv *Inventory) read(ctx context.Context, fn func(page []pusher.Object) er
 // inventoryPage is how many objects a page of the report holds.
 const inventoryPage = 1000
 
+// pager hands the objects of a report file to fn in pages of
+// inventoryPage, keeping those whose keys start with prefix.
+type pager struct {
+	prefix string
+	fn     func(page []pusher.Object) error
+	page   []pusher.Object
+}
+
+func newPager(prefix string, fn func(page []pusher.Object) error) *pager {
+	return &pager{prefix: prefix, fn: fn, page: make([]pusher.Object, 0, inventoryPage)}
+}
+
+// add takes obj, and calls fn when the page is full.
+func (p *pager) add(obj pusher.Object) error {
+	if !strings.HasPrefix(obj.Key, p.prefix) {
+		return nil
+	}
+	p.page = append(p.page, obj)
+	if len(p.page) < inventoryPage {
+		return nil
+	}
+	err := p.fn(p.page)
+	p.page = make([]pusher.Object, 0, inventoryPage) // fn may keep the page
+	return err
+}
+
+// flush calls fn with the last page, if it holds any object.
+func (p *pager) flush() error {
+	if len(p.page) == 0 {
+		return nil
+	}
+	return p.fn(p.page)
+}
+
 // readInventoryCSV reads one CSV file of a report (gzip-compressed when
 // gz), and calls fn with pages of the current objects of bucket whose keys
 // start with prefix.
@@ -244,7 +278,7 @@ func readInventoryCSV(r io.Reader, gz bool, sc schema, bucket, prefix string, fn
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = sc.n
 	cr.ReuseRecord = true
-	page := make([]pusher.Object, 0, inventoryPage)
+	pg := newPager(prefix, fn)
 	for row := 1; ; row++ {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
@@ -257,21 +291,14 @@ func readInventoryCSV(r io.Reader, gz bool, sc schema, bucket, prefix string, fn
 		if err != nil {
 			return fmt.Errorf("row %d: %w", row, err)
 		}
-		if !ok || !strings.HasPrefix(obj.Key, prefix) {
+		if !ok {
 			continue
 		}
-		page = append(page, obj)
-		if len(page) == inventoryPage {
-			if err := fn(page); err != nil {
-				return err
-			}
-			page = make([]pusher.Object, 0, inventoryPage)
+		if err := pg.add(obj); err != nil {
+			return err
 		}
 	}
-	if len(page) > 0 {
-		return fn(page)
-	}
-	return nil
+	return pg.flush()
 }
 
 // inventoryObject reads one report row; ok is false for a row to leave

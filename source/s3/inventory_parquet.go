@@ -92,7 +92,7 @@ func readInventoryParquet(ra io.ReaderAt, size int64, bucket, prefix string, fn 
 	if err != nil {
 		return err
 	}
-	page := make([]pusher.Object, 0, inventoryPage)
+	pg := newPager(prefix, fn)
 	vals := make([]parquetgo.Value, inventoryBatch)
 	rows := make([]pqRecord, inventoryBatch)
 	var row int64 // rows before the current batch, in the file
@@ -119,15 +119,11 @@ func readInventoryParquet(ra io.ReaderAt, size int64, bucket, prefix string, fn 
 					if err != nil {
 						return fmt.Errorf("row %d: %w", row+int64(i)+1, err)
 					}
-					if !ok || !strings.HasPrefix(obj.Key, prefix) {
+					if !ok {
 						continue
 					}
-					page = append(page, obj)
-					if len(page) == inventoryPage {
-						if err := fn(page); err != nil {
-							return err
-						}
-						page = make([]pusher.Object, 0, inventoryPage)
+					if err := pg.add(obj); err != nil {
+						return err
 					}
 				}
 				row += int64(n)
@@ -139,10 +135,7 @@ func readInventoryParquet(ra io.ReaderAt, size int64, bucket, prefix string, fn 
 			return err
 		}
 	}
-	if len(page) > 0 {
-		return fn(page)
-	}
-	return nil
+	return pg.flush()
 }
 
 // pqRecord holds what ferry reads of one report row.
